@@ -1,0 +1,119 @@
+# Makefile - inverse CLIPasso in C.
+#
+# Discovers its parts by wildcard: tools/NAME.c -> bin/NAME, plugins/NAME.c ->
+# $(BUILD)/plugins/NAME.so, common/*.c -> $(BUILD)/libinvclip.a,
+# tests/unit/NAME.c -> $(BUILD)/tests/NAME.  Adding a tool or plugin is adding
+# a file.  System libraries are found with pkg-config; mk/deps.sh installs
+# missing ones with apt-get when run as root, or prints the install line.
+#
+#   make [all]   build tools and plugins         make test    run the test suite
+#   make check   ASan+UBSan build + tests + short fuzz runs
+#   make bench   benchmarks (docs/benchmarks.md)  make fuzz    run the fuzzers (FUZZ_SECONDS each)
+#   make demo    the main job on shipped data -> outputs/demo
+#   make install PREFIX=/usr/local DESTDIR=       make clean
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     ?= build
+BINDIR    ?= bin
+CC        ?= cc
+SAN       ?=
+FUZZ_SECONDS ?= 60
+
+PKGS      := libpng libcjson zlib openblas
+DEPS_OK   := $(BUILD)/.deps-ok
+
+# pkg-config is queried lazily (=) so a first 'make' can install it first.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+OPT       ?= -O2
+CFLAGS    ?= $(OPT) -g
+ifeq ($(SAN),1)
+  CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+  LDSAN   := -fsanitize=address,undefined
+endif
+WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
+ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -fPIC -Icommon $(PKG_CFLAGS) \
+             -DINVCLIP_VERSION='"$(VERSION)"' -DINVCLIP_PLUGIN_DIR='"$(abspath $(BUILD))/plugins"'
+LDLIBS    = $(PKG_LIBS) -ldl -lm -lpthread
+LDFLAGS   += $(LDSAN)
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+TOOL_SRC   := $(wildcard tools/*.c)
+TOOLS      := $(TOOL_SRC:tools/%.c=$(BINDIR)/%)
+PLUGIN_SRC := $(wildcard plugins/*.c)
+PLUGINS    := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/plugins/%.so)
+UNIT_SRC   := $(wildcard tests/unit/*.c)
+UNITS      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC   := $(wildcard tests/fuzz/*.c)
+LIB        := $(BUILD)/libinvclip.a
+
+.PHONY: all deps test check bench fuzz fuzz-build demo install clean
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(TOOLS) $(PLUGINS)
+	@echo "built: $(notdir $(TOOLS)) | plugins: $(notdir $(PLUGINS)) | libs: $(PKGS)"
+
+deps: $(DEPS_OK)
+$(DEPS_OK): mk/deps.sh
+	@sh mk/deps.sh
+	@mkdir -p $(dir $@) && touch $@
+
+$(BUILD)/%.o: %.c $(wildcard common/*.h) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/plugins/%.so: $(BUILD)/plugins/%.o $(LIB)
+	$(CC) $(LDFLAGS) -shared -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The test suite: unit tests, then CLI tests; ends with "N passed, N failed".
+test: all $(UNITS)
+	@BIN=$(abspath $(BINDIR)) UNITS=$(abspath $(BUILD))/tests PLUGINS=$(abspath $(BUILD))/plugins sh tests/run.sh
+
+# Sanitizer build in its own tree, the whole suite under it, and a short fuzz run.
+check:
+	$(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin SAN=1 test
+	$(MAKE) --no-print-directory FUZZ_SECONDS=10 fuzz
+
+FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icommon $(PKG_CFLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
+fuzz-build: $(FUZZERS)
+fuzz: $(FUZZERS)
+	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 build/fuzz/corpus-$$n tests/fuzz/seeds/$$n 2>build/fuzz/$$n.log \
+	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+	  grep -E '^(#[0-9]+|Done)' build/fuzz/$$n.log | tail -1; done
+
+bench: all
+	@sh bench/run.sh
+
+demo: all
+	@sh pipelines/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/invclip/plugins $(DESTDIR)$(PREFIX)/share/invclip
+	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(PLUGINS),install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/invclip/plugins/)
+	cp -R data $(DESTDIR)$(PREFIX)/share/invclip/
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,130 @@
+/* input.c - see input.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "input.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define IN_BUF (256 * 1024)
+
+struct input {
+    gzFile gz;
+    char *name;
+    unsigned char *buf;
+    size_t pos, end;   /* unread bytes are buf[pos..end) */
+    int eof;
+    long long lineno;
+    buf_t line;
+};
+
+input_t *in_open(const char *path, err_t *e) {
+    int fd;
+    const char *name;
+    if (!path || !strcmp(path, "-")) {
+        fd = dup(0);
+        name = "<stdin>";
+    } else {
+        fd = open(path, O_RDONLY);
+        name = path;
+    }
+    if (fd < 0) {
+        err_set(e, EXIT_IO, "%s: cannot open: %s", name, strerror(errno));
+        return NULL;
+    }
+    gzFile gz = gzdopen(fd, "rb");
+    if (!gz) {
+        close(fd);
+        err_set(e, EXIT_IO, "%s: cannot open: out of memory", name);
+        return NULL;
+    }
+    gzbuffer(gz, 128 * 1024);
+    input_t *in = xcalloc(1, sizeof *in);
+    in->gz = gz;
+    in->name = xstrdup(name);
+    in->buf = xmalloc(IN_BUF);
+    return in;
+}
+
+/* Refill the buffer; returns bytes available, 0 at EOF, -1 on error. */
+static long fill(input_t *in, err_t *e) {
+    if (in->pos < in->end) return (long)(in->end - in->pos);
+    if (in->eof) return 0;
+    int n = gzread(in->gz, in->buf, IN_BUF);
+    int zerr;
+    const char *zmsg = gzerror(in->gz, &zerr);
+    if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+        if (zerr == Z_ERRNO)
+            err_set(e, EXIT_IO, "%s: read error: %s", in->name, strerror(errno));
+        else if (zerr == Z_BUF_ERROR)
+            err_set(e, EXIT_DATA, "%s: truncated gzip data (%s)", in->name, zmsg);
+        else
+            err_set(e, EXIT_DATA, "%s: corrupt gzip data (%s)", in->name, zmsg);
+        return -1;
+    }
+    if (n == 0) { in->eof = 1; return 0; }
+    in->pos = 0;
+    in->end = (size_t)n;
+    return n;
+}
+
+int in_getline(input_t *in, char **line, size_t *len, err_t *e) {
+    in->line.len = 0;
+    int got = 0;
+    for (;;) {
+        long avail = fill(in, e);
+        if (avail < 0) return -1;
+        if (avail == 0) break;
+        unsigned char *p = in->buf + in->pos;
+        unsigned char *nl = memchr(p, '\n', (size_t)avail);
+        size_t take = nl ? (size_t)(nl - p) : (size_t)avail;
+        buf_put(&in->line, p, take);
+        got = 1;
+        in->pos += take + (nl ? 1 : 0);
+        if (nl) break;
+    }
+    if (!got) return 0;
+    if (!in->line.s) buf_reserve(&in->line, 1);
+    if (in->line.len && in->line.s[in->line.len - 1] == '\r') in->line.s[--in->line.len] = 0;
+    in->line.s[in->line.len] = 0;
+    in->lineno++;
+    *line = in->line.s;
+    *len = in->line.len;
+    return 1;
+}
+
+long in_read(input_t *in, void *dst, size_t n, err_t *e) {
+    size_t done = 0;
+    while (done < n) {
+        long avail = fill(in, e);
+        if (avail < 0) return -1;
+        if (avail == 0) break;
+        size_t take = (size_t)avail < n - done ? (size_t)avail : n - done;
+        memcpy((char *)dst + done, in->buf + in->pos, take);
+        in->pos += take;
+        done += take;
+    }
+    return (long)done;
+}
+
+int in_peek(input_t *in, err_t *e) {
+    long avail = fill(in, e);
+    if (avail < 0) return -2;
+    if (avail == 0) return -1;
+    return in->buf[in->pos];
+}
+
+const char *in_name(const input_t *in) { return in->name; }
+long long in_lineno(const input_t *in) { return in->lineno; }
+int in_is_gzip(const input_t *in) { return !gzdirect(in->gz); }
+
+void in_close(input_t *in) {
+    if (!in) return;
+    gzclose(in->gz);
+    free(in->name);
+    free(in->buf);
+    buf_free(&in->line);
+    free(in);
+}

@@ -1,0 +1,27 @@
+/* input.h - buffered input with transparent gzip and no line-length limit.
+ *
+ * in_open("-") reads stdin.  Plain and gzip-compressed data (also several gzip
+ * members back to back) are read the same way through zlib; a truncated or
+ * corrupt .gz is reported as an error, never as a short file.  Lines may be of
+ * any length (they grow a heap buffer); '\n' and a trailing '\r' are stripped.
+ */
+#ifndef INPUT_H
+#define INPUT_H
+#include <stddef.h>
+#include "util.h"
+
+typedef struct input input_t;
+
+input_t *in_open(const char *path, err_t *e);   /* NULL on error */
+/* Next line: 1 = got a line (*line NUL-terminated, valid until the next call),
+ * 0 = end of input, -1 = error (e filled). */
+int in_getline(input_t *in, char **line, size_t *len, err_t *e);
+/* Read up to n bytes; returns bytes read (0 = EOF), -1 on error. */
+long in_read(input_t *in, void *dst, size_t n, err_t *e);
+/* Look at the first byte without consuming it: byte value, -1 at EOF, -2 error. */
+int in_peek(input_t *in, err_t *e);
+const char *in_name(const input_t *in);   /* "<stdin>" or the path */
+long long in_lineno(const input_t *in);   /* number of the last line returned */
+int in_is_gzip(const input_t *in);
+void in_close(input_t *in);
+#endif

@@ -1,0 +1,44 @@
+/* opt.h - table-driven command-line options shared by every tool.
+ *
+ * A tool describes its options in a static table; opt_parse() handles
+ * "--name value", "--name=value", "-x value", flags, "--" and "-" (stdin),
+ * checks numeric ranges, collects positional arguments, and answers --help
+ * (generated from the table, printed to stdout, exit 0) and --version.
+ * Every error exits with EXIT_USAGE and a message that names the option.
+ */
+#ifndef OPT_H
+#define OPT_H
+#include <stdio.h>
+
+typedef enum { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STR, OPT_LIST } opt_kind_t;
+
+typedef struct {
+    const char **v;
+    int n, cap;
+} strlist_t;
+void strlist_push(strlist_t *l, const char *s);
+void strlist_free(strlist_t *l);
+
+typedef struct {
+    const char *name;    /* long name without "--"; NULL ends the table */
+    char shortname;      /* 0 if none */
+    opt_kind_t kind;
+    void *dst;           /* FLAG, INT: int*; DOUBLE: double*; STR: const char**; LIST: strlist_t* */
+    const char *metavar; /* "N", "FILE", ... */
+    const char *help;
+    double min, max;     /* numeric range; ignored when min > max */
+} opt_t;
+
+#define OPT_NORANGE 1, 0
+
+typedef struct {
+    const char *usage;   /* "[options] [FILE...]" */
+    const char *summary; /* one paragraph: what the tool does */
+    const opt_t *opts;
+    const char *epilog;  /* examples, notes; may be NULL */
+} optspec_t;
+
+/* Parse argv; positional arguments are appended to pos (may be NULL to refuse them). */
+void opt_parse(const optspec_t *spec, int argc, char **argv, strlist_t *pos);
+void opt_help(const optspec_t *spec, FILE *fp);
+#endif

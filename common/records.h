@@ -1,0 +1,36 @@
+/* records.h - the loop every sketch-NDJSON tool runs.
+ *
+ * records_run() reads each named file ("-" or no files = stdin; .gz is
+ * transparent), parses every non-blank line as a sketch record and hands it to
+ * the tool's callback.  A bad line (or a callback error) is reported as
+ *   TOOL: FILE:LINE: key_id K: message
+ * and stops the run with the error's exit code -- or, with keep_going, is
+ * skipped, counted and summarised at the end.  An unreadable file or a
+ * truncated .gz is an error even with keep_going (the rest is lost).
+ */
+#ifndef RECORDS_H
+#define RECORDS_H
+#include "opt.h"
+#include "sketch.h"
+#include "util.h"
+
+typedef struct {
+    const char *file;    /* current input name */
+    long long line;      /* current line number */
+    long long nread;     /* records parsed so far (good ones) */
+    long long nskipped;  /* bad records skipped (keep_going) */
+    int stop;            /* callback sets this to end the run early (e.g. --limit) */
+} records_pos_t;
+
+/* Return 0 on success, or an EXIT_* code with e filled. */
+typedef int (*records_fn)(sketch_t *s, records_pos_t *pos, void *ctx, err_t *e);
+
+typedef struct {
+    int keep_going;
+    int progress;        /* force progress display */
+} records_opts_t;
+
+/* Runs the loop; dies on the first error unless keep_going.  Returns the
+ * number of good records. */
+long long records_run(const strlist_t *files, const records_opts_t *o, records_fn fn, void *ctx);
+#endif

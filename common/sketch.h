@@ -1,0 +1,90 @@
+/* sketch.h - the sketch record: one NDJSON line, a superset of a QuickDraw record.
+ *
+ *   {"key_id":"...","word":"fish","drawing":[[[x..],[y..]],[[x..],[y..],[t..]],...], ...}
+ *
+ * sketch_parse() validates a line (UTF-8, JSON, an object, a well-formed
+ * "drawing") and keeps the original text.  Fields are rewritten with
+ * sketch_set_*(); sketch_write() then emits the record with every field the
+ * tool did not touch copied byte for byte from the input, in its original
+ * order, followed by new fields.  So unknown fields (and numbers cJSON would
+ * round, such as 20-digit integers) pass through unchanged.
+ *
+ * A drawing is a list of strokes; a stroke has n points (x[i], y[i]) and
+ * optionally times t[i].  Coordinates are doubles.  The optional "canvas"
+ * field ({"width":W,"height":H}) says the drawing is already in a W x H pixel
+ * frame (x right, y down, pixel centres at integers); without it the drawing
+ * is in QuickDraw's own coordinates.
+ */
+#ifndef SKETCH_H
+#define SKETCH_H
+#include <stddef.h>
+#include <cjson/cJSON.h>
+#include "util.h"
+
+typedef struct {
+    int n;            /* number of points (>= 1) */
+    double *x, *y, *t; /* t is NULL when the stroke has no time array */
+} stroke_t;
+
+typedef struct {
+    int nstrokes, cap;
+    stroke_t *s;
+} drawing_t;
+
+void drawing_init(drawing_t *d);
+void drawing_free(drawing_t *d);
+void drawing_clear(drawing_t *d);                 /* keep allocations */
+/* Append a stroke of n points (copies; t may be NULL); returns it. */
+stroke_t *drawing_add(drawing_t *d, int n, const double *x, const double *y, const double *t);
+/* Append an uninitialised stroke of n points (with a t array if with_t). */
+stroke_t *drawing_add_empty(drawing_t *d, int n, int with_t);
+void drawing_copy(drawing_t *dst, const drawing_t *src);
+long drawing_npoints(const drawing_t *d);
+/* Bounding box over all points; returns 0 when there are no points. */
+int drawing_bbox(const drawing_t *d, double *minx, double *miny, double *maxx, double *maxy);
+/* Parse a JSON drawing array; on error returns EXIT_DATA with a message
+ * naming the stroke (no file/line prefix). */
+int drawing_from_json(drawing_t *d, const cJSON *arr, err_t *e);
+/* Append the drawing as JSON, numbers with at most dec decimals; times are
+ * written when with_t and the stroke has them. */
+void drawing_to_json(buf_t *b, const drawing_t *d, int dec, int with_t);
+
+typedef struct {
+    size_t voff, vlen;  /* value span in text */
+    char *repl;         /* replacement JSON text, or NULL */
+    int removed;
+} sketch_field_t;
+
+typedef struct {
+    char *text;             /* the input line, owned */
+    size_t len;
+    cJSON *root;            /* parsed object */
+    sketch_field_t *f;      /* one per member of root, same order */
+    int nf;
+    char **xkey, **xval;    /* fields appended by the tool */
+    int nx, xcap;
+    char key_id[64];        /* "" when absent; numeric ids keep their digits */
+    const char *word;       /* NULL when absent */
+    drawing_t drawing;      /* the parsed "drawing" */
+} sketch_t;
+
+void sketch_init(sketch_t *s);
+void sketch_free(sketch_t *s);
+/* Parse one line.  Errors (EXIT_DATA) name the key_id when known. */
+int sketch_parse(sketch_t *s, const char *line, size_t len, err_t *e);
+const cJSON *sketch_get(const sketch_t *s, const char *key);
+/* Parse another drawing-shaped field (e.g. "target") into d. */
+int sketch_get_drawing(const sketch_t *s, const char *key, drawing_t *d, err_t *e);
+/* Replace (or append) a field with raw JSON text. */
+void sketch_set_raw(sketch_t *s, const char *key, const char *json);
+void sketch_set_str(sketch_t *s, const char *key, const char *val);
+void sketch_set_num(sketch_t *s, const char *key, double v);
+void sketch_set_drawing(sketch_t *s, const char *key, const drawing_t *d, int dec, int with_t);
+void sketch_remove(sketch_t *s, const char *key);
+/* Canvas frame: 1 and sets w,h if the record has a valid "canvas" field. */
+int sketch_canvas(const sketch_t *s, double *w, double *h);
+/* Serialise the record as one line ending in '\n'. */
+void sketch_write(const sketch_t *s, buf_t *out);
+/* "key_id K" for messages, or "record" when the record has no key_id. */
+const char *sketch_label(const sketch_t *s);
+#endif

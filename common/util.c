@@ -1,0 +1,265 @@
+/* util.c - see util.h. */
+#define _POSIX_C_SOURCE 200809L
+#include "util.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *progname = "invclip";
+
+void util_init(const char *argv0) {
+    const char *s = argv0 ? strrchr(argv0, '/') : NULL;
+    progname = s ? s + 1 : (argv0 ? argv0 : progname);
+}
+
+int err_set(err_t *e, int code, const char *fmt, ...) {
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        va_end(ap);
+        e->code = code;
+    }
+    return code;
+}
+
+void die(int code, const char *fmt, ...) {
+    va_list ap;
+    fflush(stdout);
+    fprintf(stderr, "%s: ", progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(code);
+}
+
+void die_err(const err_t *e) { die(e->code ? e->code : EXIT_INTERNAL, "%s", e->msg); }
+
+void warn(const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "%s: ", progname);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die(EXIT_INTERNAL, "out of memory (%zu bytes)", n);
+    return p;
+}
+void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die(EXIT_INTERNAL, "out of memory (%zu x %zu bytes)", n, size);
+    return p;
+}
+void *xrealloc(void *p, size_t n) {
+    p = realloc(p, n ? n : 1);
+    if (!p) die(EXIT_INTERNAL, "out of memory (%zu bytes)", n);
+    return p;
+}
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+void close_stdout(void) {
+    if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+        die(EXIT_IO, "write error on standard output: %s", strerror(errno ? errno : EIO));
+}
+
+void buf_reserve(buf_t *b, size_t extra) {
+    if (b->len + extra + 1 <= b->cap) return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1) cap *= 2;
+    b->s = xrealloc(b->s, cap);
+    b->cap = cap;
+}
+void buf_put(buf_t *b, const void *p, size_t n) {
+    buf_reserve(b, n);
+    memcpy(b->s + b->len, p, n);
+    b->len += n;
+    b->s[b->len] = 0;
+}
+void buf_puts(buf_t *b, const char *s) { buf_put(b, s, strlen(s)); }
+void buf_printf(buf_t *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+void buf_num(buf_t *b, double x, int dec) {
+    char tmp[64];
+    if (!isfinite(x)) { buf_puts(b, "null"); return; }
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(tmp, sizeof tmp, "%.0f", x);
+    } else {
+        snprintf(tmp, sizeof tmp, "%.*f", dec, x);
+        char *dot = strchr(tmp, '.');
+        if (dot) {
+            char *end = tmp + strlen(tmp) - 1;
+            while (end > dot && *end == '0') *end-- = 0;
+            if (end == dot) *end = 0;
+        }
+        if (!strcmp(tmp, "-0")) strcpy(tmp, "0");
+    }
+    buf_puts(b, tmp);
+}
+void buf_jstr(buf_t *b, const char *s) {
+    buf_reserve(b, strlen(s) + 2);
+    buf_put(b, "\"", 1);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': buf_puts(b, "\\\""); break;
+        case '\\': buf_puts(b, "\\\\"); break;
+        case '\n': buf_puts(b, "\\n"); break;
+        case '\r': buf_puts(b, "\\r"); break;
+        case '\t': buf_puts(b, "\\t"); break;
+        default:
+            if (*p < 0x20) buf_printf(b, "\\u%04x", *p);
+            else buf_put(b, p, 1);
+        }
+    }
+    buf_put(b, "\"", 1);
+}
+void buf_free(buf_t *b) {
+    free(b->s);
+    b->s = NULL;
+    b->len = b->cap = 0;
+}
+
+int afile_open(afile_t *a, const char *path, err_t *e) {
+    size_t n = strlen(path) + 32;
+    a->path = xstrdup(path);
+    a->tmp = xmalloc(n);
+    snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    a->fp = fopen(a->tmp, "wb");
+    if (!a->fp) {
+        int c = err_set(e, EXIT_IO, "%s: cannot create: %s", path, strerror(errno));
+        free(a->path); free(a->tmp);
+        a->path = a->tmp = NULL;
+        return c;
+    }
+    return 0;
+}
+int afile_commit(afile_t *a, err_t *e) {
+    int bad = ferror(a->fp);
+    if (fclose(a->fp) != 0) bad = 1;
+    a->fp = NULL;
+    int rc = 0;
+    if (bad) {
+        rc = err_set(e, EXIT_IO, "%s: write error: %s", a->path, strerror(errno ? errno : EIO));
+        unlink(a->tmp);
+    } else if (rename(a->tmp, a->path) != 0) {
+        rc = err_set(e, EXIT_IO, "%s: cannot rename into place: %s", a->path, strerror(errno));
+        unlink(a->tmp);
+    }
+    free(a->path); free(a->tmp);
+    a->path = a->tmp = NULL;
+    return rc;
+}
+void afile_abort(afile_t *a) {
+    if (a->fp) fclose(a->fp);
+    if (a->tmp) unlink(a->tmp);
+    free(a->path); free(a->tmp);
+    a->fp = NULL;
+    a->path = a->tmp = NULL;
+}
+
+int mkdir_p(const char *dir, err_t *e) {
+    char *d = xstrdup(dir);
+    for (char *p = d + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(d, 0777) != 0 && errno != EEXIST) {
+                int rc = err_set(e, EXIT_IO, "%s: cannot create directory: %s", d, strerror(errno));
+                free(d);
+                return rc;
+            }
+            *p = c;
+            if (!c) break;
+        }
+    }
+    struct stat st;
+    int ok = stat(d, &st) == 0 && S_ISDIR(st.st_mode);
+    free(d);
+    return ok ? 0 : err_set(e, EXIT_IO, "%s: not a directory", dir);
+}
+
+double now_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void progress_init(progress_t *p, const char *what, long long total, int force) {
+    memset(p, 0, sizeof *p);
+    p->on = force || isatty(2);
+    p->what = what;
+    p->total = total;
+    p->t0 = p->tlast = now_sec();
+}
+void progress_tick(progress_t *p, long long n) {
+    p->n = n;
+    if (!p->on) return;
+    double t = now_sec();
+    if (t - p->tlast < 0.2) return;
+    p->tlast = t;
+    double rate = n / (t - p->t0 + 1e-9);
+    if (p->total > 0)
+        fprintf(stderr, "\r%s: %lld/%lld %s (%.0f/s)  ", progname, n, p->total, p->what, rate);
+    else
+        fprintf(stderr, "\r%s: %lld %s (%.0f/s)  ", progname, n, p->what, rate);
+}
+void progress_done(progress_t *p) {
+    if (!p->on) return;
+    double t = now_sec() - p->t0;
+    fprintf(stderr, "\r%s: %lld %s in %.2fs (%.0f/s)  \n", progname, p->n, p->what, t,
+            p->n / (t + 1e-9));
+}
+
+int utf8_valid(const char *str, size_t n, size_t *bad) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) { i++; continue; }
+        size_t len;
+        unsigned min, cp;
+        if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; min = 0x80; }
+        else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; min = 0x800; }
+        else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; min = 0x10000; }
+        else goto fail;
+        if (i + len > n) goto fail;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) goto fail;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) goto fail;
+        i += len;
+    }
+    return 1;
+fail:
+    if (bad) *bad = i;
+    return 0;
+}
+
+uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
+    return h;
+}

@@ -1,0 +1,93 @@
+/* util.h - program identity, errors, exit codes, memory, progress, atomic files.
+ *
+ * Every tool calls util_init(argv[0]) first; die()/warn() then prefix messages
+ * with the program name (jq/sbase style) and write them to stderr only, so
+ * stdout stays a clean data stream.  Library code in common/ never calls die():
+ * it returns an error code and fills an err_t, and the tool decides.
+ *
+ * Exit codes are shared by all tools and documented in README.md:
+ */
+#ifndef UTIL_H
+#define UTIL_H
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+enum {
+    EXIT_OK = 0,
+    EXIT_DATA = 1,     /* bad input data: malformed record, bad PNG, empty drawing, ... */
+    EXIT_USAGE = 2,    /* bad command line */
+    EXIT_IO = 3,       /* a file cannot be opened, read or written */
+    EXIT_PLUGIN = 4,   /* plugin missing, wrong ABI, bad plugin parameter */
+    EXIT_MODEL = 5,    /* model/weight file missing, corrupt or wrong shape */
+    EXIT_NUMERIC = 6,  /* NaN or Inf appeared in a computation */
+    EXIT_INTERNAL = 7, /* out of memory or a bug */
+};
+
+/* An error reported by common/ code: an exit code and a message (no prefix). */
+typedef struct {
+    int code;        /* one of EXIT_*; 0 = no error */
+    char msg[512];
+} err_t;
+/* Fill e (if not NULL) and return code. */
+int err_set(err_t *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+extern const char *progname;
+void util_init(const char *argv0);
+void die(int code, const char *fmt, ...) __attribute__((noreturn, format(printf, 2, 3)));
+void die_err(const err_t *e) __attribute__((noreturn));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Close stdout and die(EXIT_IO) if any write to it failed (e.g. disk full). */
+void close_stdout(void);
+
+/* Growable byte buffer. */
+typedef struct { char *s; size_t len, cap; } buf_t;
+void buf_reserve(buf_t *b, size_t extra);
+void buf_put(buf_t *b, const void *p, size_t n);
+void buf_puts(buf_t *b, const char *s);
+void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Append x as a JSON number: integers exactly, others with at most `dec`
+ * decimals and trailing zeros removed.  NaN/Inf are written as null. */
+void buf_num(buf_t *b, double x, int dec);
+/* Append s as a JSON string literal (quoted, escaped). */
+void buf_jstr(buf_t *b, const char *s);
+void buf_free(buf_t *b);
+
+/* Atomic output file: data goes to "<path>.tmp.<pid>" and commit() renames it
+ * over path, so a reader never sees a half-written file and an old file is
+ * never lost to a failed write. */
+typedef struct { FILE *fp; char *path, *tmp; } afile_t;
+int afile_open(afile_t *a, const char *path, err_t *e);
+int afile_commit(afile_t *a, err_t *e);  /* fclose + fsync-free rename */
+void afile_abort(afile_t *a);           /* remove the temp file */
+/* mkdir -p */
+int mkdir_p(const char *dir, err_t *e);
+
+/* Progress on stderr: shown when stderr is a terminal or when forced
+ * (--progress).  Rate-limited to ~5 updates/s; progress_done prints a summary
+ * line only when shown. */
+typedef struct {
+    int on;
+    const char *what;  /* "records" */
+    long long n, total; /* total <= 0: unknown */
+    double t0, tlast;
+} progress_t;
+void progress_init(progress_t *p, const char *what, long long total, int force);
+void progress_tick(progress_t *p, long long n);
+void progress_done(progress_t *p);
+
+double now_sec(void); /* monotonic clock */
+
+/* Valid UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
+ * Returns 1 if valid; otherwise 0 and *bad = offset of the first bad byte. */
+int utf8_valid(const char *s, size_t n, size_t *bad);
+
+/* 64-bit FNV-1a hash of a string, for per-record seeding. */
+uint64_t hash_str(const char *s);
+#endif
