@@ -55,7 +55,7 @@ LIB        := $(BUILD)/libinvclip.a
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(TOOLS) $(PLUGINS)
+all: $(LIB) $(TOOLS) $(PLUGINS)
 	@echo "built: $(notdir $(TOOLS)) | plugins: $(notdir $(PLUGINS)) | libs: $(PKGS)"
 
 deps: $(DEPS_OK)

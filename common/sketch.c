@@ -163,9 +163,10 @@ void sketch_free(sketch_t *s) {
     memset(s, 0, sizeof *s);
 }
 
-/* The text was validated by cJSON, so these scanners only need to find ends. */
+/* The text was validated by cJSON, so these scanners only need to find ends.
+ * Like cJSON, every byte 1..32 counts as white space. */
 static size_t skip_ws(const char *t, size_t i) {
-    while (t[i] == ' ' || t[i] == '\t' || t[i] == '\n' || t[i] == '\r') i++;
+    while (t[i] && (unsigned char)t[i] <= 32) i++;
     return i;
 }
 static size_t skip_string(const char *t, size_t i) { /* t[i] == '"' */
@@ -187,9 +188,7 @@ static size_t skip_value(const char *t, size_t i) {
             i++;
         }
     }
-    while (t[i] && t[i] != ',' && t[i] != '}' && t[i] != ']' && t[i] != ' ' && t[i] != '\t' &&
-           t[i] != '\r' && t[i] != '\n')
-        i++;
+    while ((unsigned char)t[i] > 32 && t[i] != ',' && t[i] != '}' && t[i] != ']') i++;
     return i;
 }
 

@@ -104,7 +104,9 @@ void buf_printf(buf_t *b, const char *fmt, ...) {
 void buf_num(buf_t *b, double x, int dec) {
     char tmp[64];
     if (!isfinite(x)) { buf_puts(b, "null"); return; }
-    if (x == floor(x) && fabs(x) < 1e15) {
+    if (fabs(x) >= 1e15) {
+        snprintf(tmp, sizeof tmp, "%.17g", x); /* exact round trip, bounded length */
+    } else if (x == floor(x)) {
         snprintf(tmp, sizeof tmp, "%.0f", x);
     } else {
         snprintf(tmp, sizeof tmp, "%.*f", dec, x);

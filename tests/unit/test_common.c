@@ -50,8 +50,9 @@ static void test_buf(void) {
     buf_num(&b, 2.0004, 3); buf_puts(&b, " ");
     buf_num(&b, -0.0001, 3); buf_puts(&b, " ");
     buf_num(&b, 1.23456, 2); buf_puts(&b, " ");
-    buf_num(&b, NAN, 2);
-    CHECK(!strcmp(b.s, "12 1.5 2 0 1.23 null"), "buf_num formats: '%s'", b.s);
+    buf_num(&b, NAN, 2); buf_puts(&b, " ");
+    buf_num(&b, 5.5e61, 3);
+    CHECK(!strcmp(b.s, "12 1.5 2 0 1.23 null 5.5000000000000004e+61"), "buf_num formats: '%s'", b.s);
     b.len = 0;
     buf_jstr(&b, "a\"b\\c\n\x01");
     CHECK(!strcmp(b.s, "\"a\\\"b\\\\c\\n\\u0001\""), "buf_jstr escapes: %s", b.s);
