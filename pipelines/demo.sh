@@ -1,0 +1,24 @@
+#!/bin/sh
+# pipelines/demo.sh - `make demo`: the main job on the shipped data.
+#
+# Today (foundation stage) the main job is the data half of the study: take 16
+# real QuickDraw fish, fit them to the 224 canvas, degrade them with the
+# realistic degradation mix, and render the degraded drawings and their clean
+# targets as PNG files.  Later stages extend this recipe with CLIP-guided
+# optimisation and the U-Net enhancer.  Writes to outputs/demo/.
+set -eu
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin}
+OUT=${OUT:-outputs/demo}
+mkdir -p "$OUT"
+echo "demo: 16 fish -> $OUT/fish.ndjson" >&2
+"$BIN/qd-extract" --word fish --limit 16 --fit 224 data/quickdraw/simplified/fish.ndjson.gz \
+  > "$OUT/fish.ndjson"
+echo "demo: degrade (tremor | dropout | overshoot | overdraw | affine | elastic, seed 1) -> $OUT/pairs.ndjson" >&2
+"$BIN/qd-degrade" --seed 1 \
+  --mix tremor --mix dropout --mix overshoot --mix overdraw --mix affine --mix elastic \
+  < "$OUT/fish.ndjson" > "$OUT/pairs.ndjson"
+echo "demo: render degraded drawings -> $OUT/degraded/, clean targets -> $OUT/clean/" >&2
+"$BIN/rasterize" --out "$OUT/degraded" < "$OUT/pairs.ndjson"
+"$BIN/rasterize" --field target --out "$OUT/clean" < "$OUT/pairs.ndjson"
+echo "demo: done: $(ls "$OUT/degraded" | wc -l) degraded/clean pairs in $OUT" >&2
