@@ -49,6 +49,8 @@ PLUGINS    := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/plugins/%.so)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNITS      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/*.c)
+TPLUG_SRC  := $(wildcard tests/plugins/*.c)
+TPLUGS     := $(TPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 LIB        := $(BUILD)/libinvclip.a
 
 .PHONY: all deps test check bench fuzz fuzz-build demo install clean
@@ -78,13 +80,18 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
 $(BUILD)/plugins/%.so: $(BUILD)/plugins/%.o $(LIB)
 	$(CC) $(LDFLAGS) -shared -o $@ $< $(LIB) $(LDLIBS)
 
+# deliberately broken plugins for the loader's error tests
+$(BUILD)/tests/plugins/%.so: $(BUILD)/tests/plugins/%.o
+	$(CC) $(LDFLAGS) -shared -o $@ $<
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The test suite: unit tests, then CLI tests; ends with "N passed, N failed".
-test: all $(UNITS)
-	@BIN=$(abspath $(BINDIR)) UNITS=$(abspath $(BUILD))/tests PLUGINS=$(abspath $(BUILD))/plugins sh tests/run.sh
+test: all $(UNITS) $(TPLUGS)
+	@BIN=$(abspath $(BINDIR)) UNITS=$(abspath $(BUILD))/tests PLUGINS=$(abspath $(BUILD))/plugins \
+	  TPLUGINS=$(abspath $(BUILD))/tests/plugins sh tests/run.sh
 
 # Sanitizer build in its own tree, the whole suite under it, and a short fuzz run.
 check:
