@@ -1,0 +1,5 @@
+/* t_badabi.c - test fixture: a plugin compiled against a future ABI version. */
+#include "plugin.h"
+static const plugin_desc_t desc = {.abi = INVCLIP_PLUGIN_ABI + 98, .kind = PLUGIN_RENDERER, .name = "t_badabi"};
+const plugin_desc_t *invclip_plugin(unsigned i);
+const plugin_desc_t *invclip_plugin(unsigned i) { return i == 0 ? &desc : 0; }
