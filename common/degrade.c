@@ -421,18 +421,15 @@ void degrade_jitter(drawing_t *d, double amount, rng_t *r) {
 
 /* ---- tremor ---- */
 
-/* Smooth 1-D value noise in [-1, 1]: uniform control values at integer u,
- * blended with smoothstep (a convex combination, so |value| <= 1). */
-static double value_noise(uint64_t key, double u) {
+/* Smooth 1-D value noise in [-1, 1]: control values ctl[i] ~ U(-1, 1) at
+ * integer u, blended with smoothstep (a convex combination, so |value| <= 1
+ * and the curve is C1). */
+static double value_noise(const double *ctl, double u) {
     double fi = floor(u);
     double f = u - fi;
     double w = f * f * (3 - 2 * f);
-    rng_t g;
-    rng_seed2(&g, key, (uint64_t)(int64_t)fi);
-    double a = 2 * rng_uniform(&g) - 1;
-    rng_seed2(&g, key, (uint64_t)(int64_t)fi + 1);
-    double b = 2 * rng_uniform(&g) - 1;
-    return (1 - w) * a + w * b;
+    int i = (int)fi;
+    return (1 - w) * ctl[i] + w * ctl[i + 1];
 }
 
 #define TREMOR_MAXPTS 100000
@@ -442,7 +439,6 @@ void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double sp
     drawing_init(&nd);
     for (int i = 0; i < d->nstrokes; i++) {
         const stroke_t *s = &d->s[i];
-        uint64_t key = rng_u64(r);
         double phase = rng_uniform(r);
         double L = stroke_length(s);
         if (s->n < 2 || !(L > 0)) {
@@ -470,6 +466,10 @@ void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double sp
             }
         }
         double c = wavelength / 2; /* control spacing: a peak and a trough per wavelength */
+        if (L / c > TREMOR_MAXPTS) c = L / TREMOR_MAXPTS;
+        int nctl = (int)(L / c + phase) + 3;
+        double *ctl = xmalloc((size_t)nctl * sizeof *ctl);
+        for (int a = 0; a < nctl; a++) ctl[a] = 2 * rng_uniform(r) - 1;
         long q = 0;
         double acc = 0;
         int prev = -1; /* previous non-empty segment */
@@ -477,7 +477,7 @@ void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double sp
             double l = seg_len(s, j);
             if (!(l > 0)) continue;
             if (prev < 0) { /* the stroke's first point */
-                double dd = amplitude * value_noise(key, phase);
+                double dd = amplitude * value_noise(ctl, phase);
                 o->x[0] = s->x[j] + dd * nx[j];
                 o->y[0] = s->y[j] + dd * ny[j];
                 if (o->t) o->t[0] = s->t[j];
@@ -497,7 +497,7 @@ void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double sp
                     double bx = nx[j] + nx[next], by = ny[j] + ny[next], bl = hypot(bx, by);
                     if (bl > 1e-9) { vx = bx / bl; vy = by / bl; }
                 }
-                double dd = amplitude * value_noise(key, (acc + f * l) / c + phase);
+                double dd = amplitude * value_noise(ctl, (acc + f * l) / c + phase);
                 o->x[q] = px + dd * vx;
                 o->y[q] = py + dd * vy;
                 if (o->t) o->t[q] = s->t[j] + f * (s->t[j + 1] - s->t[j]);
@@ -507,6 +507,7 @@ void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double sp
             prev = j;
         }
         free(nx);
+        free(ctl);
     }
     drawing_swap_free(d, &nd);
 }
