@@ -21,7 +21,7 @@ CC        ?= cc
 SAN       ?=
 FUZZ_SECONDS ?= 60
 
-PKGS      := libpng libcjson zlib openblas
+PKGS      := libpng libcjson zlib openblas libpcre2-8 libzip libjpeg
 DEPS_OK   := $(BUILD)/.deps-ok
 
 # pkg-config is queried lazily (=) so a first 'make' can install it first.
