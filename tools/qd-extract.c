@@ -1,0 +1,326 @@
+/* qd-extract.c - QuickDraw data -> canonical sketch NDJSON: filter, sample, normalise.
+ *
+ * Reads Google's QuickDraw files: raw ndjson (strokes [[x..],[y..],[t..]]),
+ * simplified ndjson ([[x..],[y..]]), either one plain or gzipped, and the
+ * binary .bin format (common/qdbin.h), from named files or stdin.  Keeps the
+ * records that pass every filter (--word, --recognized, --country, --key),
+ * optionally stops after --limit of them or keeps a uniform --sample of them,
+ * optionally rewrites the drawing with Google's simplification (--simplify)
+ * and/or the study's bounding-box fit into an S x S canvas (--fit), and writes
+ * one sketch record per line with every other field passed through unchanged.
+ * A .bin record becomes the ndjson record Google would have written.  It does
+ * not render, degrade or deduplicate: see rasterize, qd-degrade.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "input.h"
+#include "opt.h"
+#include "qdbin.h"
+#include "records.h"
+#include "rng.h"
+#include "simplify.h"
+#include "util.h"
+
+typedef struct {
+    char *line;
+    size_t len, cap;
+    long long seq; /* position among the matching records: output order */
+} slot_t;
+
+typedef struct {
+    strlist_t words, countries, keys; /* comma lists split, owned strings */
+    int recognized;                   /* -1 any, 0 false, 1 true */
+    long long limit, nout;
+    int done;                         /* --limit reached: read no further */
+    int sample;                       /* reservoir size, 0 = off */
+    long long nmatch;
+    rng_t rng;
+    slot_t *slots;
+    int simplify;
+    double fit, pad;                  /* fit = 0: off */
+    drawing_t tmp;
+    simplify_ws_t ws;
+    buf_t out;
+} ctx_t;
+
+/* Split every "a,b,c" value of `in` into `out` (empty items dropped). */
+static void split_list(const strlist_t *in, strlist_t *out) {
+    for (int i = 0; i < in->n; i++) {
+        const char *p = in->v[i];
+        while (*p) {
+            const char *q = strchr(p, ',');
+            size_t n = q ? (size_t)(q - p) : strlen(p);
+            if (n) {
+                char *w = xmalloc(n + 1);
+                memcpy(w, p, n);
+                w[n] = 0;
+                strlist_push(out, w);
+            }
+            p += n + (q ? 1 : 0);
+        }
+    }
+}
+
+static void free_list(strlist_t *l) {
+    for (int i = 0; i < l->n; i++) free((char *)l->v[i]);
+    strlist_free(l);
+}
+
+static int in_list(const strlist_t *l, const char *s) {
+    if (!s) return 0;
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->v[i], s)) return 1;
+    return 0;
+}
+
+static int matches(const ctx_t *c, const sketch_t *s) {
+    if (c->words.n && !in_list(&c->words, s->word)) return 0;
+    if (c->keys.n && !in_list(&c->keys, s->key_id)) return 0;
+    if (c->countries.n) {
+        const cJSON *cc = sketch_get(s, "countrycode");
+        if (!cJSON_IsString(cc) || !in_list(&c->countries, cc->valuestring)) return 0;
+    }
+    if (c->recognized >= 0) {
+        const cJSON *r = sketch_get(s, "recognized");
+        if (!cJSON_IsBool(r) || cJSON_IsTrue(r) != c->recognized) return 0;
+    }
+    return 1;
+}
+
+/* Rewrite the drawing as asked and serialise the record into c->out. */
+static void render(ctx_t *c, sketch_t *s) {
+    c->out.len = 0;
+    if (c->simplify || c->fit > 0) {
+        /* records that call their drawing "strokes" keep that name */
+        const char *key = sketch_get(s, "drawing") ? "drawing" : "strokes";
+        drawing_t *d = &s->drawing;
+        if (c->simplify) {
+            simplify_google(&c->tmp, &s->drawing, &c->ws);
+            d = &c->tmp;
+        }
+        if (c->fit > 0) {
+            simplify_fit(d, c->fit, c->pad);
+            buf_t cv = {0};
+            buf_puts(&cv, "{\"width\":");
+            buf_num(&cv, c->fit, 6);
+            buf_puts(&cv, ",\"height\":");
+            buf_num(&cv, c->fit, 6);
+            buf_puts(&cv, "}");
+            sketch_set_raw(s, "canvas", cv.s);
+            buf_free(&cv);
+        }
+        sketch_set_drawing(s, key, d, 3, 0);
+    }
+    sketch_write(s, &c->out);
+}
+
+static void emit(const char *p, size_t n) {
+    if (fwrite(p, 1, n, stdout) != n || fflush(stdout)) die(EXIT_IO, "write error on standard output");
+}
+
+static int one_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e) {
+    ctx_t *c = vctx;
+    if (c->done) {
+        pos->stop = 1;
+        return 0;
+    }
+    if (!matches(c, s)) return 0;
+    if (c->sample) {
+        /* reservoir sampling (Algorithm R): the k-th match replaces a random
+         * slot with probability N/k, decided before any work is done on it */
+        long long k = ++c->nmatch;
+        long long slot = k <= c->sample ? k - 1 : (long long)rng_below(&c->rng, (uint64_t)k);
+        if (slot >= c->sample) return 0;
+        render(c, s);
+        slot_t *sl = &c->slots[slot];
+        if (sl->cap < c->out.len) {
+            sl->cap = c->out.len;
+            sl->line = xrealloc(sl->line, sl->cap);
+        }
+        memcpy(sl->line, c->out.s, c->out.len);
+        sl->len = c->out.len;
+        sl->seq = k;
+        return 0;
+    }
+    render(c, s);
+    emit(c->out.s, c->out.len);
+    if (c->limit > 0 && ++c->nout >= c->limit) {
+        c->done = 1;
+        pos->stop = 1;
+    }
+    return 0;
+}
+
+/* The records of one .bin file, with the same error handling as records_run:
+ * a bad record is reported as FILE: record N: key_id K: message and stops
+ * the run, or is skipped and counted with --keep-going.  A truncated record
+ * ends the run even then: nothing after it can be found again. */
+static void run_bin(const char *path, const char *word, const records_opts_t *ro, ctx_t *c,
+                    long long *nskipped, progress_t *prog, long long *ngood) {
+    err_t e = {0};
+    input_t *in = in_open(path, &e);
+    if (!in) die_err(&e);
+    char wbuf[256];
+    if (!word) {
+        qdbin_word_from_path(path, wbuf, sizeof wbuf);
+        word = wbuf;
+    }
+    drawing_t d;
+    drawing_init(&d);
+    qdbin_meta_t m;
+    sketch_t s;
+    sketch_init(&s);
+    buf_t line = {0};
+    records_pos_t pos = {0};
+    pos.file = in_name(in);
+    for (long long idx = 1; !c->done; idx++) {
+        int r = qdbin_read(in, idx, &d, &m, &e);
+        if (r == 0) break;
+        if (r != 1) die(r, "%s", e.msg);
+        line.len = 0;
+        qdbin_to_json(&line, word, &m, &d);
+        pos.line = idx;
+        int rc = sketch_parse(&s, line.s, line.len, &e);
+        if (!rc) rc = one_record(&s, &pos, c, &e);
+        if (rc) {
+            if (!ro->keep_going || rc == EXIT_IO || rc == EXIT_INTERNAL)
+                die(rc, "%s: record %lld: key_id %llu: %s", pos.file, idx, (unsigned long long)m.key_id, e.msg);
+            warn("%s: record %lld: key_id %llu: %s (skipped)", pos.file, idx, (unsigned long long)m.key_id, e.msg);
+            (*nskipped)++;
+            continue;
+        }
+        progress_tick(prog, ++*ngood);
+    }
+    buf_free(&line);
+    sketch_free(&s);
+    drawing_free(&d);
+    in_close(in);
+}
+
+static int by_seq(const void *a, const void *b) {
+    long long x = ((const slot_t *)a)->seq, y = ((const slot_t *)b)->seq;
+    return x < y ? -1 : x > y;
+}
+
+/* Write the sampled records in input order and free the slots. */
+static void sample_flush(ctx_t *c) {
+    int n = c->nmatch < c->sample ? (int)c->nmatch : c->sample;
+    qsort(c->slots, (size_t)n, sizeof *c->slots, by_seq);
+    for (int i = 0; i < n; i++) emit(c->slots[i].line, c->slots[i].len);
+    for (int i = 0; i < c->sample; i++) free(c->slots[i].line);
+    free(c->slots);
+    c->slots = NULL;
+}
+
+static int is_bin(const char *f, int fmt) { return fmt == 2 || (fmt == 0 && strcmp(f, "-") && qdbin_is_bin_name(f)); }
+
+/* Runs of ndjson files go through records_run, each .bin file through run_bin. */
+static void run_files(const strlist_t *files, int fmt, const char *bin_word, int keep_going, int progress, ctx_t *c) {
+    records_opts_t ro = {keep_going, progress};
+    long long nskipped = 0, ngood = 0;
+    progress_t prog;
+    progress_init(&prog, "records", 0, progress && fmt == 2);
+    for (int i = 0; i < files->n && !c->done;) {
+        if (is_bin(files->v[i], fmt)) {
+            run_bin(files->v[i++], bin_word, &ro, c, &nskipped, &prog, &ngood);
+            continue;
+        }
+        strlist_t run = {0};
+        while (i < files->n && !is_bin(files->v[i], fmt)) strlist_push(&run, files->v[i++]);
+        records_run(&run, &ro, one_record, c);
+        strlist_free(&run);
+    }
+    progress_done(&prog);
+    if (nskipped) warn("skipped %lld bad record%s", nskipped, nskipped == 1 ? "" : "s");
+}
+
+int main(int argc, char **argv) {
+    util_init(argv[0]);
+    strlist_t files = {0}, words = {0}, countries = {0}, keys = {0};
+    const char *recognized = NULL, *format = "auto", *bin_word = NULL;
+    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0;
+    double fit = 0, pad = 10;
+    const opt_t opts[] = {
+        {"word", 'w', OPT_LIST, &words, "W[,W..]", "keep records of these words (repeatable)", OPT_NORANGE},
+        {"recognized", 0, OPT_STR, &recognized, "true|false",
+         "keep records whose \"recognized\" is this (records without the field never match)", OPT_NORANGE},
+        {"country", 'c', OPT_LIST, &countries, "CC[,CC..]", "keep records from these countrycodes (repeatable)",
+         OPT_NORANGE},
+        {"key", 0, OPT_LIST, &keys, "K[,K..]", "keep records with these key_ids (repeatable)", OPT_NORANGE},
+        {"limit", 'n', OPT_INT, &limit, "N", "stop after N output records, 0 = all", 0, 2147483647},
+        {"sample", 0, OPT_INT, &sample, "N",
+         "keep a uniform random sample of N matching records (output in input order), 0 = off", 0, 100000000},
+        {"seed", 's', OPT_INT, &seed, "S", "random seed for --sample", 0, 2147483647},
+        {"simplify", 0, OPT_FLAG, &simplify, NULL,
+         "rewrite drawings with Google's simplification (0..255 integers, 1 px resampling, RDP 2.0)", OPT_NORANGE},
+        {"fit", 0, OPT_DOUBLE, &fit, "SIZE",
+         "fit each drawing's bounding box into a SIZE x SIZE canvas (centred) and add \"canvas\"; 0 = off", 0, 1e6},
+        {"pad", 0, OPT_DOUBLE, &pad, "P", "margin in pixels for --fit", 0, 1e6},
+        {"format", 'f', OPT_STR, &format, "auto|ndjson|bin",
+         "input format; auto = bin for names ending .bin or .bin.gz, else ndjson", OPT_NORANGE},
+        {"bin-word", 0, OPT_STR, &bin_word, "W", "word for .bin records (default: the file name minus .bin/.bin.gz)",
+         OPT_NORANGE},
+        {"keep-going", 'k', OPT_FLAG, &keep_going, NULL, "skip bad records (reported on stderr) instead of stopping",
+         OPT_NORANGE},
+        {"progress", 0, OPT_FLAG, &progress, NULL, "show progress on stderr even when it is not a terminal", OPT_NORANGE},
+        {0},
+    };
+    const optspec_t spec = {
+        "[options] [FILE...]",
+        "Extract QuickDraw drawings as sketch NDJSON. Reads raw or simplified QuickDraw ndjson (plain or .gz) and "
+        "Google's binary .bin files (plain or .gz) from FILEs or stdin ('-'; stdin is ndjson unless --format bin). "
+        "Keeps the records that pass every filter; list filters match any of their values. Fields the tool does "
+        "not rewrite pass through unchanged; time arrays are kept unless --simplify or --fit rewrites the drawing. "
+        "--simplify then --fit when both are given.",
+        opts,
+        "A .bin record becomes {\"word\",\"countrycode\",\"timestamp\":\"YYYY-MM-DD HH:MM:SS UTC\",\"recognized\","
+        "\"key_id\":\"<decimal>\",\"drawing\"}.\n"
+        "A truncated .bin record is an error (exit 1) even with --keep-going: the format has no record\n"
+        "boundaries, so nothing after it can be read.  --sample keeps N serialised records in memory (O(N),\n"
+        "whatever the input size) and writes them in input order at the end; --limit cannot be combined with it.\n\n"
+        "Examples:\n"
+        "  qd-extract --word fish --limit 8 data/quickdraw/raw/fish.ndjson.gz\n"
+        "  qd-extract --recognized true --sample 100 --seed 7 --fit 224 data/quickdraw/all-words.ndjson.gz\n"
+        "  qd-extract --simplify data/quickdraw/raw/cat.ndjson.gz > cat.simplified.ndjson\n"
+        "  zcat cat.bin.gz | qd-extract --format bin --bin-word cat --country US,GB -"};
+    opt_parse(&spec, argc, argv, &files);
+
+    ctx_t c = {0};
+    split_list(&words, &c.words);
+    split_list(&countries, &c.countries);
+    split_list(&keys, &c.keys);
+    c.recognized = -1;
+    if (recognized) {
+        if (!strcmp(recognized, "true")) c.recognized = 1;
+        else if (!strcmp(recognized, "false")) c.recognized = 0;
+        else die(EXIT_USAGE, "--recognized: '%s' is neither true nor false", recognized);
+    }
+    int fmt = !strcmp(format, "auto") ? 0 : !strcmp(format, "ndjson") ? 1 : !strcmp(format, "bin") ? 2 : -1;
+    if (fmt < 0) die(EXIT_USAGE, "--format: '%s' is not auto, ndjson or bin", format);
+    if (limit && sample) die(EXIT_USAGE, "--limit and --sample cannot be combined");
+    c.limit = limit;
+    c.sample = sample;
+    if (sample) c.slots = xcalloc((size_t)sample, sizeof *c.slots);
+    rng_seed(&c.rng, (uint64_t)seed);
+    c.simplify = simplify;
+    c.fit = fit;
+    c.pad = pad;
+    if (fit > 0 && 2 * pad >= fit) die(EXIT_USAGE, "--pad %g leaves no room in a %g canvas", pad, fit);
+    drawing_init(&c.tmp);
+
+    if (files.n == 0) strlist_push(&files, "-");
+    run_files(&files, fmt, bin_word, keep_going, progress, &c);
+    if (c.sample) sample_flush(&c);
+    free_list(&c.words);
+    free_list(&c.countries);
+    free_list(&c.keys);
+    strlist_free(&words);
+    strlist_free(&countries);
+    strlist_free(&keys);
+    strlist_free(&files);
+    drawing_free(&c.tmp);
+    simplify_ws_free(&c.ws);
+    buf_free(&c.out);
+    close_stdout();
+    return EXIT_OK;
+}
