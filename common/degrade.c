@@ -25,9 +25,10 @@ static const degrade_desc_t table[D_N] = {
                    {"spacing", 2, 0.25, 100, 0, 1, "resampling step along the stroke"}}},
     [D_DROPOUT] = {"dropout", "each stroke is dropped with probability p; at least one stroke is kept", 1,
                    {{"p", 0.2, 0, 1, 0, 0, "probability of dropping a stroke"}}},
-    [D_OVERSHOOT] = {"overshoot", "stroke ends extended along their end tangents (negative: shortened)", 2,
-                     {{"amount", 0.15, -0.45, 1, 0, 0, "fraction of the stroke's length added at each end"},
-                      {"spread", 0.5, 0, 1, 0, 0, "per-end variation: amount*(1 + spread*U(-1,1))"}}},
+    [D_OVERSHOOT] = {"overshoot", "stroke ends extended along their end tangents (negative: shortened)", 3,
+                     {{"amount", 0.1, -0.45, 1, 0, 0, "fraction of the stroke's length added at each end"},
+                      {"spread", 0.5, 0, 1, 0, 0, "per-end variation: amount*(1 + spread*U(-1,1))"},
+                      {"max", 12, 0, 10000, 0, 1, "cap on each end's change"}}},
     [D_OVERDRAW] = {"overdraw", "count strokes are retraced: a shifted, noisy copy follows the original", 3,
                     {{"count", 1, 0, 50, 1, 0, "number of strokes retraced (at most all of them)"},
                      {"offset", 2, 0, 50, 0, 1, "standard deviation of the copy's offset"},
@@ -257,7 +258,7 @@ int degrade_apply(const degrade_desc_t *d, drawing_t *dr, const double *v, doubl
     case D_JITTER: degrade_jitter(dr, w[0], r); break;
     case D_TREMOR: degrade_tremor(dr, w[0], w[1], w[2], r); break;
     case D_DROPOUT: degrade_dropout(dr, w[0], r); break;
-    case D_OVERSHOOT: degrade_overshoot(dr, w[0], w[1], r); break;
+    case D_OVERSHOOT: degrade_overshoot(dr, w[0], w[1], w[2], r); break;
     case D_OVERDRAW: degrade_overdraw(dr, (int)w[0], w[1], w[2], r); break;
     case D_AFFINE: degrade_affine(dr, w[0], w[1], w[2], r); break;
     case D_ELASTIC: degrade_elastic(dr, w[0], w[1], r); break;
@@ -590,7 +591,7 @@ static void extend_end(stroke_t *s, int end, double e) {
 
 #define OVERSHOOT_MINKEEP 0.1 /* shortening keeps at least this fraction of a stroke */
 
-void degrade_overshoot(drawing_t *d, double amount, double spread, rng_t *r) {
+void degrade_overshoot(drawing_t *d, double amount, double spread, double maxlen, rng_t *r) {
     drawing_t nd;
     drawing_init(&nd);
     for (int i = 0; i < d->nstrokes; i++) {
@@ -602,15 +603,16 @@ void degrade_overshoot(drawing_t *d, double amount, double spread, rng_t *r) {
             drawing_add(&nd, s->n, s->x, s->y, s->t);
             continue;
         }
-        double c0 = a0 < 0 ? -a0 * L : 0, c1 = a1 < 0 ? -a1 * L : 0;
+        double e0 = fmin(fabs(a0) * L, maxlen), e1 = fmin(fabs(a1) * L, maxlen);
+        double c0 = a0 < 0 ? e0 : 0, c1 = a1 < 0 ? e1 : 0;
         if (c0 + c1 > (1 - OVERSHOOT_MINKEEP) * L) {
             double f = (1 - OVERSHOOT_MINKEEP) * L / (c0 + c1);
             c0 *= f;
             c1 *= f;
         }
         stroke_t *o = (c0 > 0 || c1 > 0) ? stroke_cut(&nd, s, c0, L - c1) : drawing_add(&nd, s->n, s->x, s->y, s->t);
-        if (a0 > 0) extend_end(o, 0, a0 * L);
-        if (a1 > 0) extend_end(o, o->n - 1, a1 * L);
+        if (a0 > 0) extend_end(o, 0, e0);
+        if (a1 > 0) extend_end(o, o->n - 1, e1);
     }
     drawing_swap_free(d, &nd);
 }

@@ -107,7 +107,7 @@ int degrade_simplify_indices(int n, double keep, int *idx);
 void degrade_jitter(drawing_t *d, double amount, rng_t *r);
 void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double spacing, rng_t *r);
 void degrade_dropout(drawing_t *d, double p, rng_t *r);
-void degrade_overshoot(drawing_t *d, double amount, double spread, rng_t *r);
+void degrade_overshoot(drawing_t *d, double amount, double spread, double maxlen, rng_t *r);
 void degrade_overdraw(drawing_t *d, int count, double offset, double noise, rng_t *r);
 void degrade_affine(drawing_t *d, double rotate_deg, double scale, double shift, rng_t *r);
 void degrade_elastic(drawing_t *d, double amplitude, double scale, rng_t *r);

@@ -160,7 +160,7 @@ static void test_overshoot(void) {
     rng_t r;
     rng_seed(&r, 1);
     line_stroke(&d, 3, x, y);
-    degrade_overshoot(&d, 0.1, 0, &r);
+    degrade_overshoot(&d, 0.1, 0, 1000, &r);
     const stroke_t *s = &d.s[0];
     CHECK(s->n == 3 && fabs(s->x[0] + 2) < 1e-12 && fabs(s->y[0]) < 1e-12 && fabs(s->x[2] - 10) < 1e-12 &&
               fabs(s->y[2] - 12) < 1e-12,
@@ -168,7 +168,7 @@ static void test_overshoot(void) {
     CHECK_CLOSE(stroke_len(s), 24, 1e-12, 0, "overshoot +0.1: length 20 -> 24");
     drawing_clear(&d);
     line_stroke(&d, 3, x, y);
-    degrade_overshoot(&d, -0.2, 0, &r);
+    degrade_overshoot(&d, -0.2, 0, 1000, &r);
     s = &d.s[0];
     CHECK(s->n == 3 && fabs(s->x[0] - 4) < 1e-12 && fabs(s->y[0]) < 1e-12 && s->x[1] == 10 && s->y[1] == 0 &&
               fabs(s->x[2] - 10) < 1e-12 && fabs(s->y[2] - 6) < 1e-12,
@@ -179,7 +179,7 @@ static void test_overshoot(void) {
     for (int k = 0; k < 200; k++) {
         drawing_clear(&d);
         line_stroke(&d, 3, x, y);
-        degrade_overshoot(&d, -0.45, 1, &r);
+        degrade_overshoot(&d, -0.45, 1, 1000, &r);
         double L = stroke_len(&d.s[0]);
         if (d.s[0].n < 2 || L < 2 - 1e-9) ok = 0;
     }
@@ -188,7 +188,7 @@ static void test_overshoot(void) {
     drawing_clear(&d);
     double sx[2] = {0, 100}, sy[2] = {0, 0};
     for (int k = 0; k < 2000; k++) line_stroke(&d, 2, sx, sy);
-    degrade_overshoot(&d, 0.2, 0.5, &r);
+    degrade_overshoot(&d, 0.2, 0.5, 1000, &r);
     double mean = 0, lo = 1e9, hi = -1e9;
     for (int k = 0; k < 2000; k++) {
         double e = d.s[k].x[1] - 100;
@@ -198,10 +198,20 @@ static void test_overshoot(void) {
     }
     CHECK(fabs(mean - 20) < 0.5 && lo >= 10 - 1e-9 && hi <= 30 + 1e-9,
           "overshoot 0.2 spread 0.5: end extension in [10,30], mean %.3f ~ 20", mean);
+    /* the cap: a long stroke changes by at most max at each end */
+    drawing_clear(&d);
+    sx[1] = 1000;
+    line_stroke(&d, 2, sx, sy);
+    line_stroke(&d, 2, sx, sy);
+    degrade_overshoot(&d, 0.3, 0, 12, &r);
+    double l1 = stroke_len(&d.s[0]);
+    degrade_overshoot(&d, -0.3, 0, 12, &r);
+    CHECK(fabs(l1 - 1024) < 1e-9 && fabs(stroke_len(&d.s[1]) - 1000) < 1e-9 && fabs(stroke_len(&d.s[0]) - 1000) < 1e-9,
+          "overshoot max=12: +0.3 of 1000 -> 1024, then -0.3 -> 1000 (%.3f)", l1);
     drawing_clear(&d);
     double px = 3, py = 4;
     line_stroke(&d, 1, &px, &py);
-    degrade_overshoot(&d, 0.5, 0, &r);
+    degrade_overshoot(&d, 0.5, 0, 1000, &r);
     CHECK(d.s[0].n == 1 && d.s[0].x[0] == 3, "overshoot leaves a dot alone");
     drawing_free(&d);
 }
