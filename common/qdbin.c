@@ -9,13 +9,13 @@ static uint64_t le(const unsigned char *p, int n) {
     return v;
 }
 
-/* Read exactly n bytes; 1 ok, 0 clean EOF before the first byte (only when
- * eof_ok), else an error code. */
+/* Read exactly n bytes: 0 = ok, -1 = clean end of input before the first
+ * byte (only when eof_ok), else an EXIT_* code with e filled. */
 static int need(input_t *in, void *dst, size_t n, long long index, const char *what, int eof_ok, err_t *e) {
     long got = in_read(in, dst, n, e);
     if (got < 0) return e->code ? e->code : EXIT_IO;
-    if ((size_t)got == n) return 1;
-    if (got == 0 && eof_ok) return 0;
+    if ((size_t)got == n) return 0;
+    if (got == 0 && eof_ok) return -1;
     return err_set(e, EXIT_DATA, "%s: record %lld: truncated .bin record (input ends in %s: %ld of %zu bytes)",
                    in_name(in), index, what, got, n);
 }
@@ -24,7 +24,7 @@ int qdbin_read(input_t *in, long long index, drawing_t *d, qdbin_meta_t *m, err_
     unsigned char h[17]; /* key_id 8, countrycode 2, recognized 1, timestamp 4, n_strokes 2 */
     drawing_clear(d);
     int r = need(in, h, sizeof h, index, "the header", 1, e);
-    if (r != 1) return r == 0 ? 0 : r;
+    if (r) return r;
     m->key_id = le(h, 8);
     m->countrycode[0] = (char)h[8];
     m->countrycode[1] = (char)h[9];
@@ -35,7 +35,7 @@ int qdbin_read(input_t *in, long long index, drawing_t *d, qdbin_meta_t *m, err_
     for (int i = 0; i < ns; i++) {
         unsigned char c[2];
         r = need(in, c, 2, index, "a stroke header", 0, e);
-        if (r != 1) return r;
+        if (r) return r;
         int np = (int)le(c, 2);
         stroke_t *s = drawing_add_empty(d, np, 0);
         for (int k = 0; k < 2; k++) { /* x bytes, then y bytes, in chunks */
@@ -44,13 +44,13 @@ int qdbin_read(input_t *in, long long index, drawing_t *d, qdbin_meta_t *m, err_
                 unsigned char chunk[1024];
                 int take = np - j < (int)sizeof chunk ? np - j : (int)sizeof chunk;
                 r = need(in, chunk, (size_t)take, index, "stroke points", 0, e);
-                if (r != 1) return r;
+                if (r) return r;
                 for (int q = 0; q < take; q++) dst[j + q] = chunk[q];
                 j += take;
             }
         }
     }
-    return 1;
+    return 0;
 }
 
 void qdbin_time_str(uint32_t ts, char *out) {

@@ -27,8 +27,8 @@ typedef struct {
 } qdbin_meta_t;
 
 /* Read record number `index` (1-based, for messages) into d (cleared first)
- * and m.  Returns 1 = got a record, 0 = clean end of input, or an EXIT_* code
- * with e filled: EXIT_DATA "FILE: record N: truncated ..." when the input
+ * and m.  Returns 0 = got a record, -1 = clean end of input, or an EXIT_*
+ * code with e filled: EXIT_DATA "FILE: record N: truncated ..." when the input
  * ends inside a record, or the input's own error (EXIT_IO, or EXIT_DATA for
  * a corrupt .gz). */
 int qdbin_read(input_t *in, long long index, drawing_t *d, qdbin_meta_t *m, err_t *e);

@@ -175,8 +175,8 @@ static void run_bin(const char *path, const char *word, const records_opts_t *ro
     pos.file = in_name(in);
     for (long long idx = 1; !c->done; idx++) {
         int r = qdbin_read(in, idx, &d, &m, &e);
-        if (r == 0) break;
-        if (r != 1) die(r, "%s", e.msg);
+        if (r < 0) break;
+        if (r) die(r, "%s", e.msg);
         line.len = 0;
         qdbin_to_json(&line, word, &m, &d);
         pos.line = idx;
