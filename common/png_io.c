@@ -8,6 +8,7 @@
  * prints; warnings are dropped (common/ code does not print).
  */
 #include "png_io.h"
+#include <ctype.h>
 #include <errno.h>
 #include <png.h>
 #include <setjmp.h>
@@ -253,9 +254,13 @@ struct pngstream {
     long index;  /* 1-based index of the image being / last read */
     int dead;    /* an error happened; the position in the stream is lost */
     int single;  /* pngio_load: messages do not say "image 1" */
+    long max_pixels;
     /* per-image state the libpng callbacks fill (heap: survives longjmp) */
     pngmsg_t m;
     int eof;     /* the read callback hit end of input */
+    uint8_t hdr[8]; /* chunk header being read (see track()) */
+    int nhdr;
+    uint64_t left;  /* bytes of the current chunk's data + CRC still to come */
     err_t ioerr; /* the read callback hit an I/O error */
 };
 
@@ -270,6 +275,39 @@ static long src_read(pngstream_t *s, void *dst, size_t n) {
     return (long)got;
 }
 
+/* Follow the chunk structure of the bytes libpng reads, and stop a chunk
+ * that claims an absurd length before libpng allocates a buffer for it:
+ * libpng 1.6.39 mallocs length+1 bytes for a tEXt chunk before reading it,
+ * so a 100-byte file could make it allocate 2 GB (found by the fuzzer).
+ * IDAT is streamed, never buffered whole, and libpng bounds it itself. */
+#define PNGIO_MAX_CHUNK (8u << 20)
+static void track(png_structp png, pngstream_t *s, const uint8_t *p, size_t n) {
+    while (n) {
+        if (s->left) {
+            size_t k = n < s->left ? n : (size_t)s->left;
+            s->left -= k;
+            p += k;
+            n -= k;
+            continue;
+        }
+        s->hdr[s->nhdr++] = *p++;
+        n--;
+        if (s->nhdr == 8) {
+            uint32_t len = (uint32_t)s->hdr[0] << 24 | (uint32_t)s->hdr[1] << 16 | (uint32_t)s->hdr[2] << 8 | s->hdr[3];
+            s->nhdr = 0;
+            s->left = (uint64_t)len + 4; /* data + CRC */
+            if (len > PNGIO_MAX_CHUNK && memcmp(s->hdr + 4, "IDAT", 4)) {
+                char type[5];
+                for (int i = 0; i < 4; i++) type[i] = isalpha(s->hdr[4 + i]) ? (char)s->hdr[4 + i] : '?';
+                type[4] = 0;
+                snprintf(s->m.warn, sizeof s->m.warn, "a %s chunk of %lu bytes; the limit is %u", type,
+                         (unsigned long)len, PNGIO_MAX_CHUNK);
+                png_error(png, "chunk too large");
+            }
+        }
+    }
+}
+
 static void rd(png_structp png, png_bytep data, size_t n) {
     pngstream_t *s = png_get_io_ptr(png);
     long got = src_read(s, data, n);
@@ -278,6 +316,7 @@ static void rd(png_structp png, png_bytep data, size_t n) {
         s->eof = 1;
         png_error(png, "unexpected end of data");
     }
+    track(png, s, data, n);
 }
 
 pngstream_t *pngs_open(const char *path, err_t *e) {
@@ -286,6 +325,7 @@ pngstream_t *pngs_open(const char *path, err_t *e) {
     pngstream_t *s = xcalloc(1, sizeof *s);
     s->in = in;
     s->name = xstrdup(in_name(in));
+    s->max_pixels = PNGIO_MAX_PIXELS;
     return s;
 }
 
@@ -293,7 +333,12 @@ pngstream_t *pngs_open_fp(FILE *fp, const char *name) {
     pngstream_t *s = xcalloc(1, sizeof *s);
     s->fp = fp;
     s->name = xstrdup(name ? name : "<stream>");
+    s->max_pixels = PNGIO_MAX_PIXELS;
     return s;
+}
+
+void pngs_set_max_pixels(pngstream_t *s, long max_pixels) {
+    if (max_pixels > 0 && max_pixels < PNGIO_MAX_PIXELS) s->max_pixels = max_pixels;
 }
 
 const char *pngs_name(const pngstream_t *s) { return s->name; }
@@ -336,6 +381,8 @@ static const char *info_key_id(png_structp png, png_infop info) {
 static int decode(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e) {
     s->m.err[0] = s->m.warn[0] = 0;
     s->eof = 0;
+    s->nhdr = 0;
+    s->left = 0;
     s->ioerr.code = 0;
     uint8_t *volatile px = NULL;
     png_bytep *volatile rows = NULL;
@@ -375,7 +422,11 @@ static int decode(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e) {
     png_uint_32 w, h;
     int depth, ctype, ilace;
     png_get_IHDR(png, info, &w, &h, &depth, &ctype, &ilace, NULL, NULL);
-    if ((uint64_t)w * h > (uint64_t)PNGIO_MAX_PIXELS) png_error(png, "image too large (over 2^28 pixels)");
+    if ((uint64_t)w * h > (uint64_t)s->max_pixels) {
+        snprintf(s->m.warn, sizeof s->m.warn, "%lu x %lu is over the limit of %ld pixels", (unsigned long)w,
+                 (unsigned long)h, s->max_pixels);
+        png_error(png, "image too large");
+    }
     if (ctype == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (ctype == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);

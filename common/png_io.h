@@ -79,6 +79,9 @@ pngstream_t *pngs_open_fp(FILE *fp, const char *name);
 /* Next image: 1 = got one (im and text replaced; text may be NULL),
  * 0 = clean end of stream, -1 = error (e filled; the stream is then dead). */
 int pngs_next(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e);
+/* Lower this stream's pixel limit (default PNGIO_MAX_PIXELS), e.g. a tool
+ * that only expects 224x224 images, or a fuzzer. */
+void pngs_set_max_pixels(pngstream_t *s, long max_pixels);
 const char *pngs_name(const pngstream_t *s);
 long pngs_index(const pngstream_t *s); /* 1-based index of the last image attempted */
 void pngs_close(pngstream_t *s);

@@ -285,8 +285,8 @@ static void test_stream(void) {
     pngtext_free(&t);
 }
 
-/* A PNG with the given IHDR (valid CRCs) and an empty IDAT. */
-static size_t header_png(uint8_t *b, uint32_t w, uint32_t h, int depth, int ctype) {
+/* A PNG with the given IHDR (valid CRCs), an empty IDAT when idat, and IEND. */
+static size_t header_png_(uint8_t *b, uint32_t w, uint32_t h, int depth, int ctype, int idat) {
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     size_t n = 0;
     memcpy(b, sig, 8);
@@ -299,9 +299,18 @@ static size_t header_png(uint8_t *b, uint32_t w, uint32_t h, int depth, int ctyp
     uLong crc = crc32(0, b + n + 4, 17);
     b[n + 21] = crc >> 24; b[n + 22] = crc >> 16; b[n + 23] = crc >> 8; b[n + 24] = crc;
     n += 25;
+    if (idat) {
+        static const uint8_t empty[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
+        memcpy(b + n, empty, sizeof empty);
+        n += sizeof empty;
+    }
     static const uint8_t tail[] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
     memcpy(b + n, tail, sizeof tail);
     return n + sizeof tail;
+}
+
+static size_t header_png(uint8_t *b, uint32_t w, uint32_t h, int depth, int ctype) {
+    return header_png_(b, w, h, depth, ctype, 0);
 }
 
 static void test_limits(void) {
@@ -323,7 +332,28 @@ static void test_limits(void) {
     n = header_png(b, 4, 4, 8, 0); /* valid header, no IDAT at all */
     read_all((char *)b, n, &e, &r);
     CHECK(r == -1 && e.code == EXIT_DATA, "missing image data refused: %s", e.msg);
-    image_t im;
+    n = header_png_(b, 4, 4, 8, 0, 1); /* an empty IDAT */
+    read_all((char *)b, n, &e, &r);
+    CHECK(r == -1 && e.code == EXIT_DATA, "empty image data refused: %s", e.msg);
+    /* a per-stream pixel limit */
+    n = header_png_(b, 2000, 1000, 8, 0, 1);
+    FILE *f = fmemopen(b, n, "rb");
+    pngstream_t *s = pngs_open_fp(f, "mem");
+    pngs_set_max_pixels(s, 1000000);
+    image_t im = {0};
+    r = pngs_next(s, &im, NULL, &e);
+    CHECK(r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image too large") && strstr(e.msg, "2000 x 1000"),
+          "pngs_set_max_pixels: %s", e.msg);
+    pngs_close(s);
+    fclose(f);
+    /* a tEXt chunk claiming 1.7 GB (libpng would malloc it before reading) */
+    n = header_png(b, 4, 4, 8, 0);
+    static const uint8_t big[8] = {0x69, 0x65, 0x6c, 0x64, 't', 'E', 'X', 't'};
+    memmove(b + 33 + 8, b + 33, n - 33);
+    memcpy(b + 33, big, 8);
+    read_all((char *)b, n + 8, &e, &r);
+    CHECK(r == -1 && e.code == EXIT_DATA && strstr(e.msg, "chunk too large (a tEXt chunk of 1768254564 bytes"),
+          "huge ancillary chunk refused before allocation: %s", e.msg);
     CHECK(image_init(&im, 16385, 1, 1, 0, &e) == EXIT_DATA && image_init(&im, 4, 4, 5, 0, &e) == EXIT_DATA,
           "image_init refuses absurd sizes");
 }
