@@ -6,14 +6,14 @@ ok()   { echo "ok - $1"; }
 notok(){ echo "not ok - $1"; [ -n "${2:-}" ] && printf '%s\n' "$2" | sed 's/^/#   /' | head -20; }
 
 # check NAME COMMAND... : passes when COMMAND exits 0
-check() { n=$1; shift; if "$@" >/dev/null 2>&1; then ok "$n"; else notok "$n" "command failed: $*"; fi; }
+check() { _cn=$1; shift; if "$@" >/dev/null 2>&1; then ok "$_cn"; else notok "$_cn" "command failed: $*"; fi; }
 
 # expect_exit NAME CODE PATTERN CMD... : CMD exits with CODE and stderr matches PATTERN (grep -E)
 expect_exit() {
-  n=$1; code=$2; pat=$3; shift 3
+  _en=$1; code=$2; pat=$3; shift 3
   "$@" >"$T/out" 2>"$T/err"; rc=$?
-  if [ "$rc" -eq "$code" ] && grep -Eq -- "$pat" "$T/err"; then ok "$n"
-  else notok "$n" "exit $rc (want $code); stderr: $(head -c 600 "$T/err")"; fi
+  if [ "$rc" -eq "$code" ] && grep -Eq -- "$pat" "$T/err"; then ok "$_en"
+  else notok "$_en" "exit $rc (want $code); stderr: $(head -c 600 "$T/err")"; fi
 }
 
 # same NAME FILE1 FILE2 : files are identical
