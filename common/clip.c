@@ -1,0 +1,561 @@
+/* clip.c - see clip.h.  Shapes in comments: B batch, T tokens, C width,
+ * NH heads, hd = C/NH, H4 = mlp_ratio*C, E embed dim. */
+#include "clip.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
+const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
+
+/* ---------------------------------------------------------------- kernels */
+
+/* out (N,C) = layernorm(inp (N,C)) * w + b; saves mean, rstd (N). */
+static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
+                              const float *b, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C;
+        double m = 0, v = 0;
+        for (int c = 0; c < C; c++) m += x[c];
+        m /= C;
+        for (int c = 0; c < C; c++) {
+            double d = x[c] - m;
+            v += d * d;
+        }
+        v /= C;
+        float s = (float)(1.0 / sqrt(v + 1e-5));
+        float fm = (float)m;
+        float *o = out + (size_t)i * C;
+        for (int c = 0; c < C; c++) o[c] = (x[c] - fm) * s * w[c] + b[c];
+        mean[i] = fm;
+        rstd[i] = s;
+    }
+}
+
+/* dinp (N,C) += ...; dw, db (C) += ... when not NULL. */
+static void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                               const float *w, const float *mean, const float *rstd, int N, int C) {
+    for (int i = 0; i < N; i++) {
+        const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
+        float m = mean[i], s = rstd[i];
+        double dnorm_mean = 0, dnorm_norm_mean = 0;
+        for (int c = 0; c < C; c++) {
+            float nrm = (x[c] - m) * s;
+            float dn = w[c] * dy[c];
+            dnorm_mean += dn;
+            dnorm_norm_mean += (double)dn * nrm;
+        }
+        dnorm_mean /= C;
+        dnorm_norm_mean /= C;
+        float a = (float)dnorm_mean, bb = (float)dnorm_norm_mean;
+        float *dx = dinp + (size_t)i * C;
+        for (int c = 0; c < C; c++) {
+            float nrm = (x[c] - m) * s;
+            float dn = w[c] * dy[c];
+            if (dw) dw[c] += nrm * dy[c];
+            if (db) db[c] += dy[c];
+            dx[c] += (dn - a - nrm * bb) * s;
+        }
+    }
+}
+
+/* out (N,OC) = inp (N,IC) @ w (OC,IC)^T + b (OC) (b may be NULL). */
+static void matmul_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
+    if (b) {
+        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, b, sizeof(float) * OC);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, b ? 1.0f : 0.0f, out, OC);
+}
+
+/* dinp (N,IC) (+)= dout (N,OC) @ w (OC,IC)  [accumulate selects += vs =];
+ * dw (OC,IC) += dout^T @ inp; db (OC) += column sums of dout.  Any may be NULL. */
+static void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+                            int N, int IC, int OC, int accumulate) {
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
+                    accumulate ? 1.0f : 0.0f, dinp, IC);
+    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
+    if (db)
+        for (int i = 0; i < N; i++) {
+            const float *d = dout + (size_t)i * OC;
+            for (int o = 0; o < OC; o++) db[o] += d[o];
+        }
+}
+
+static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+/* QuickGELU: x * sigmoid(1.702 x). */
+static void qgelu_forward(float *out, const float *inp, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * sigmoidf_(1.702f * inp[i]);
+}
+/* dinp (=) dout * d qgelu / dx */
+static void qgelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = inp[i], s = sigmoidf_(1.702f * x);
+        dinp[i] = dout[i] * (s + 1.702f * x * s * (1.0f - s));
+    }
+}
+
+/* Multi-head attention over qkv (B,T,3C) [q|k|v per token] ->
+ * out (B,T,C); att (B,NH,T,T) softmax probabilities (saved). */
+static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int causal) {
+    int hd = C / NH;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *base = qkv + (size_t)b * T * 3 * C;
+            float *A = att + ((size_t)b * NH + h) * T * T;
+            for (int t = 0; t < T; t++) {
+                const float *q = base + (size_t)t * 3 * C + h * hd;
+                float *row = A + (size_t)t * T;
+                int tmax = causal ? t + 1 : T;
+                float mx = -INFINITY;
+                for (int u = 0; u < tmax; u++) {
+                    const float *k = base + (size_t)u * 3 * C + C + h * hd;
+                    float s = 0;
+                    for (int i = 0; i < hd; i++) s += q[i] * k[i];
+                    s *= scale;
+                    row[u] = s;
+                    if (s > mx) mx = s;
+                }
+                float sum = 0;
+                for (int u = 0; u < tmax; u++) {
+                    row[u] = expf(row[u] - mx);
+                    sum += row[u];
+                }
+                float inv = 1.0f / sum;
+                for (int u = 0; u < tmax; u++) row[u] *= inv;
+                for (int u = tmax; u < T; u++) row[u] = 0;
+                float *o = out + ((size_t)b * T + t) * C + h * hd;
+                for (int i = 0; i < hd; i++) o[i] = 0;
+                for (int u = 0; u < tmax; u++) {
+                    const float *v = base + (size_t)u * 3 * C + 2 * C + h * hd;
+                    float a = row[u];
+                    for (int i = 0; i < hd; i++) o[i] += a * v[i];
+                }
+            }
+        }
+}
+
+/* dqkv (B,T,3C) (=) from dout (B,T,C); scratch (T) per row. */
+static void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T, int C,
+                               int NH, int causal, float *scratch) {
+    int hd = C / NH;
+    float scale = 1.0f / sqrtf((float)hd);
+    memset(dqkv, 0, sizeof(float) * (size_t)B * T * 3 * C);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *base = qkv + (size_t)b * T * 3 * C;
+            float *dbase = dqkv + (size_t)b * T * 3 * C;
+            const float *A = att + ((size_t)b * NH + h) * T * T;
+            for (int t = 0; t < T; t++) {
+                const float *row = A + (size_t)t * T;
+                const float *dyo = dout + ((size_t)b * T + t) * C + h * hd;
+                int tmax = causal ? t + 1 : T;
+                /* dA[u] = dout . v_u ; dv_u += A[u] dout */
+                float dot = 0;
+                for (int u = 0; u < tmax; u++) {
+                    const float *v = base + (size_t)u * 3 * C + 2 * C + h * hd;
+                    float *dv = dbase + (size_t)u * 3 * C + 2 * C + h * hd;
+                    float da = 0, a = row[u];
+                    for (int i = 0; i < hd; i++) {
+                        da += dyo[i] * v[i];
+                        dv[i] += a * dyo[i];
+                    }
+                    scratch[u] = da;
+                    dot += da * a;
+                }
+                /* softmax backward: ds[u] = A[u] (dA[u] - sum_w A[w] dA[w]) */
+                const float *q = base + (size_t)t * 3 * C + h * hd;
+                float *dq = dbase + (size_t)t * 3 * C + h * hd;
+                for (int u = 0; u < tmax; u++) {
+                    float ds = row[u] * (scratch[u] - dot) * scale;
+                    if (ds == 0) continue;
+                    const float *k = base + (size_t)u * 3 * C + C + h * hd;
+                    float *dk = dbase + (size_t)u * 3 * C + C + h * hd;
+                    for (int i = 0; i < hd; i++) {
+                        dq[i] += ds * k[i];
+                        dk[i] += ds * q[i];
+                    }
+                }
+            }
+        }
+}
+
+/* ------------------------------------------------------- transformer tower */
+
+struct clip_tower {
+    int L, C, NH, H4, T, Bcap, causal;
+    /* activations for Bcap (per layer slices) */
+    float *res;                  /* (L+1,B,T,C) residual stream entering block l; res[L] = tower output */
+    float *ln1, *ln1_m, *ln1_r;  /* (L,B,T,C), (L,B,T) x2 */
+    float *qkv;                  /* (L,B,T,3C) */
+    float *att;                  /* (L,B,NH,T,T) */
+    float *atty;                 /* (L,B,T,C) */
+    float *mid;                  /* (L,B,T,C) residual after attention */
+    float *ln2, *ln2_m, *ln2_r;
+    float *fch, *fcg;            /* (L,B,T,H4) pre/post QuickGELU */
+    /* backward scratch (one layer) */
+    float *dres, *dmid, *dbig, *dqkv, *dsmall, *scratch;
+    /* head */
+    float *pooled, *pool_m, *pool_r; /* (B,C) after final LN, (B) */
+    float *lnf_in;                   /* (B,C) final LN input (copy) */
+    int *pool_idx;                   /* (B) token pooled (text) */
+    int *ids;                        /* (B,T) token ids of the last text forward */
+    /* vision front */
+    float *patches;                  /* (B,G*G,3PP) im2col */
+    float *pemb;                     /* (B,T,C) embedding before ln_pre */
+    float *pre_m, *pre_r;            /* (B,T) */
+    int B;                           /* batch of the last forward */
+    int Tlast;                       /* tokens of the last forward (text may be shorter than T) */
+};
+
+#define L_(t, p, l, sz) ((p) + (size_t)(l) * (size_t)(t)->Bcap * (sz))
+
+static void tower_free(clip_tower_t *t) {
+    if (!t) return;
+    free(t->res); free(t->ln1); free(t->ln1_m); free(t->ln1_r); free(t->qkv); free(t->att); free(t->atty);
+    free(t->mid); free(t->ln2); free(t->ln2_m); free(t->ln2_r); free(t->fch); free(t->fcg);
+    free(t->dres); free(t->dmid); free(t->dbig); free(t->dqkv); free(t->dsmall); free(t->scratch);
+    free(t->pooled); free(t->pool_m); free(t->pool_r); free(t->lnf_in); free(t->pool_idx); free(t->ids);
+    free(t->patches); free(t->pemb); free(t->pre_m); free(t->pre_r);
+    free(t);
+}
+
+/* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text. */
+static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal,
+                                  int npatch, int patchdim) {
+    if (t && t->Bcap >= B) return t;
+    tower_free(t);
+    t = xcalloc(1, sizeof *t);
+    t->L = L; t->C = C; t->NH = NH; t->H4 = H4; t->T = T; t->Bcap = B; t->causal = causal;
+    size_t BT = (size_t)B * T;
+    t->res = xmalloc(sizeof(float) * (L + 1) * BT * C);
+    t->ln1 = xmalloc(sizeof(float) * L * BT * C);
+    t->ln1_m = xmalloc(sizeof(float) * L * BT);
+    t->ln1_r = xmalloc(sizeof(float) * L * BT);
+    t->qkv = xmalloc(sizeof(float) * L * BT * 3 * C);
+    t->att = xmalloc(sizeof(float) * L * (size_t)B * NH * T * T);
+    t->atty = xmalloc(sizeof(float) * L * BT * C);
+    t->mid = xmalloc(sizeof(float) * L * BT * C);
+    t->ln2 = xmalloc(sizeof(float) * L * BT * C);
+    t->ln2_m = xmalloc(sizeof(float) * L * BT);
+    t->ln2_r = xmalloc(sizeof(float) * L * BT);
+    t->fch = xmalloc(sizeof(float) * L * BT * H4);
+    t->fcg = xmalloc(sizeof(float) * L * BT * H4);
+    t->dres = xmalloc(sizeof(float) * BT * C);
+    t->dmid = xmalloc(sizeof(float) * BT * C);
+    t->dbig = xmalloc(sizeof(float) * BT * H4);
+    t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
+    t->dsmall = xmalloc(sizeof(float) * BT * C);
+    t->scratch = xmalloc(sizeof(float) * (T + 16));
+    t->pooled = xmalloc(sizeof(float) * B * C);
+    t->pool_m = xmalloc(sizeof(float) * B);
+    t->pool_r = xmalloc(sizeof(float) * B);
+    t->lnf_in = xmalloc(sizeof(float) * B * C);
+    t->pool_idx = xmalloc(sizeof(int) * B);
+    t->ids = xmalloc(sizeof(int) * BT);
+    if (patchdim) {
+        t->patches = xmalloc(sizeof(float) * B * (size_t)npatch * patchdim);
+        t->pemb = xmalloc(sizeof(float) * BT * C);
+        t->pre_m = xmalloc(sizeof(float) * BT);
+        t->pre_r = xmalloc(sizeof(float) * BT);
+    }
+    return t;
+}
+
+/* Blocks forward over res[0] (B,T,C) with the tower's batch and T = Tr (<= t->T). */
+static void blocks_forward(clip_tower_t *t, const clip_block_t *bl, int B, int Tr) {
+    int C = t->C, H4 = t->H4, NH = t->NH;
+    int BT = B * Tr;
+    size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
+    for (int l = 0; l < t->L; l++) {
+        const clip_block_t *k = &bl[l];
+        float *x = t->res + l * sBTC, *xo = t->res + (l + 1) * sBTC;
+        float *ln1 = t->ln1 + l * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
+        float *qkv = t->qkv + l * sBTC * 3, *att = t->att + l * (size_t)t->Bcap * NH * t->T * t->T;
+        float *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
+        float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
+        float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
+        layernorm_forward(ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C);
+        matmul_forward(qkv, ln1, k->attn_in_w, k->attn_in_b, BT, C, 3 * C);
+        attention_forward(atty, att, qkv, B, Tr, C, NH, t->causal);
+        matmul_forward(mid, atty, k->attn_out_w, k->attn_out_b, BT, C, C);
+        for (size_t i = 0; i < (size_t)BT * C; i++) mid[i] += x[i];
+        layernorm_forward(ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C);
+        matmul_forward(fch, ln2, k->fc_w, k->fc_b, BT, C, H4);
+        qgelu_forward(fcg, fch, (size_t)BT * H4);
+        matmul_forward(xo, fcg, k->proj_w, k->proj_b, BT, H4, C);
+        for (size_t i = 0; i < (size_t)BT * C; i++) xo[i] += mid[i];
+    }
+}
+
+/* Backward through the blocks.  On entry t->dres holds dL/d res[L] (B,Tr,C);
+ * on exit dL/d res[0].  dfeat[l] (if given) is added to dL/d res[l+1]. */
+static void blocks_backward(clip_tower_t *t, const clip_block_t *bl, clip_block_t *gb, int B, int Tr,
+                            float *const *dfeat) {
+    int C = t->C, H4 = t->H4, NH = t->NH;
+    int BT = B * Tr;
+    size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
+    size_t n = (size_t)BT * C;
+    for (int l = t->L - 1; l >= 0; l--) {
+        const clip_block_t *k = &bl[l];
+        clip_block_t *g = gb ? &gb[l] : NULL;
+        float *x = t->res + l * sBTC;
+        float *ln1 = t->ln1 + l * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
+        float *qkv = t->qkv + l * sBTC * 3, *att = t->att + l * (size_t)t->Bcap * NH * t->T * t->T;
+        float *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
+        float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
+        float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
+        if (dfeat && dfeat[l])
+            for (size_t i = 0; i < n; i++) t->dres[i] += dfeat[l][i];
+        /* xo = mid + fcg Wp^T + bp */
+        memcpy(t->dmid, t->dres, sizeof(float) * n);
+        matmul_backward(t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, k->proj_w, BT, H4, C, 0);
+        qgelu_backward(t->dbig, fch, t->dbig, (size_t)BT * H4);
+        matmul_backward(t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, k->fc_w, BT, C, H4, 0);
+        layernorm_backward(t->dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, k->ln2_w, ln2m, ln2r,
+                           BT, C);
+        /* mid = x + atty Wo^T + bo */
+        memcpy(t->dres, t->dmid, sizeof(float) * n);
+        matmul_backward(t->dsmall, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
+                        k->attn_out_w, BT, C, C, 0);
+        attention_backward(t->dqkv, t->dsmall, qkv, att, B, Tr, C, NH, t->causal, t->scratch);
+        matmul_backward(t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1, k->attn_in_w, BT,
+                        C, 3 * C, 0);
+        layernorm_backward(t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, k->ln1_w, ln1m, ln1r,
+                           BT, C);
+    }
+}
+
+/* ------------------------------------------------------------- public API */
+
+void clip_init(clip_t *m, clip_params_t *w, int threads) {
+    memset(m, 0, sizeof *m);
+    m->w = *w;
+    memset(w, 0, sizeof *w);
+    m->threads = threads > 0 ? threads : 1;
+}
+
+void clip_free(clip_t *m) {
+    clip_params_free(&m->w);
+    if (m->g.mem) {
+        free(m->g.mem);
+        m->g.owns_mem = 0;
+        clip_params_free(&m->g);
+    }
+    tower_free(m->vis);
+    tower_free(m->txt);
+    memset(m, 0, sizeof *m);
+}
+
+void clip_alloc_grad(clip_t *m) {
+    if (m->g.mem) return;
+    clip_params_alloc(&m->g, &m->w.cfg);
+}
+
+void clip_zero_grad(clip_t *m) {
+    if (m->g.mem) memset(m->g.mem, 0, sizeof(float) * m->g.n);
+}
+
+int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e) {
+    const clip_config_t *c = &m->w.cfg;
+    if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_image_forward: batch %d", B);
+    int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
+    int PD = 3 * P * P;
+    m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, NP, PD);
+    clip_tower_t *t = m->vis;
+    t->B = B;
+    t->Tlast = T;
+    /* im2col: patches (B, NP, 3PP), element (ch, ky, kx) of patch (gy, gx) */
+    for (int b = 0; b < B; b++)
+        for (int gy = 0; gy < G; gy++)
+            for (int gx = 0; gx < G; gx++) {
+                float *dst = t->patches + ((size_t)b * NP + gy * G + gx) * PD;
+                for (int ch = 0; ch < 3; ch++)
+                    for (int ky = 0; ky < P; ky++) {
+                        const float *src = img + (((size_t)b * 3 + ch) * S + gy * P + ky) * S + gx * P;
+                        memcpy(dst + (ch * P + ky) * P, src, sizeof(float) * P);
+                    }
+            }
+    /* patch embeddings go to tokens 1..NP of pemb */
+    for (int b = 0; b < B; b++) {
+        float *pe = t->pemb + (size_t)b * T * C;
+        matmul_forward(pe + C, t->patches + (size_t)b * NP * PD, m->w.v_conv, NULL, NP, PD, C);
+        memcpy(pe, m->w.v_class, sizeof(float) * C);
+        for (int tk = 0; tk < T; tk++)
+            for (int i = 0; i < C; i++) pe[(size_t)tk * C + i] += m->w.v_pos[(size_t)tk * C + i];
+    }
+    layernorm_forward(t->res, t->pre_m, t->pre_r, t->pemb, m->w.v_ln_pre_w, m->w.v_ln_pre_b, B * T, C);
+    blocks_forward(t, m->w.v_blocks, B, T);
+    const float *out = t->res + (size_t)c->v_layers * t->Bcap * T * C;
+    for (int b = 0; b < B; b++) memcpy(t->lnf_in + (size_t)b * C, out + (size_t)b * T * C, sizeof(float) * C);
+    layernorm_forward(t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.v_ln_post_w, m->w.v_ln_post_b, B, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c->embed_dim, C, 1.0f, t->pooled, C, m->w.v_proj,
+                c->embed_dim, 0.0f, emb, c->embed_dim);
+    return 0;
+}
+
+int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e) {
+    const clip_config_t *c = &m->w.cfg;
+    clip_tower_t *t = m->vis;
+    if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_image_backward without a forward");
+    if (param_grads && !m->g.mem) return err_set(e, EXIT_INTERNAL, "clip_image_backward: gradients not allocated");
+    int B = t->B, P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width, E = c->embed_dim;
+    int PD = 3 * P * P;
+    clip_params_t *g = param_grads ? &m->g : NULL;
+    memset(t->dres, 0, sizeof(float) * (size_t)B * T * C);
+    if (demb) {
+        /* emb = pooled @ proj: dpooled = demb proj^T; dproj += pooled^T demb */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, E, 1.0f, demb, E, m->w.v_proj, E, 0.0f, t->dsmall,
+                    C);
+        if (g)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, E, B, 1.0f, t->pooled, C, demb, E, 1.0f, g->v_proj,
+                        E);
+        /* ln_post on the class token; its input gradient lands on token 0 of the stream */
+        memset(t->dmid, 0, sizeof(float) * (size_t)B * C);
+        layernorm_backward(t->dmid, g ? g->v_ln_post_w : NULL, g ? g->v_ln_post_b : NULL, t->dsmall, t->lnf_in,
+                           m->w.v_ln_post_w, t->pool_m, t->pool_r, B, C);
+        for (int b = 0; b < B; b++) memcpy(t->dres + (size_t)b * T * C, t->dmid + (size_t)b * C, sizeof(float) * C);
+    }
+    blocks_backward(t, m->w.v_blocks, g ? g->v_blocks : NULL, B, T, dfeat);
+    /* ln_pre: dres -> d pemb (into dmid-sized scratch: reuse dsmall (B,T,C)) */
+    memset(t->dsmall, 0, sizeof(float) * (size_t)B * T * C);
+    layernorm_backward(t->dsmall, g ? g->v_ln_pre_w : NULL, g ? g->v_ln_pre_b : NULL, t->dres, t->pemb,
+                       m->w.v_ln_pre_w, t->pre_m, t->pre_r, B * T, C);
+    if (g)
+        for (int b = 0; b < B; b++) {
+            const float *d = t->dsmall + (size_t)b * T * C;
+            for (size_t i = 0; i < (size_t)T * C; i++) g->v_pos[i] += d[i];
+            for (int i = 0; i < C; i++) g->v_class[i] += d[i];
+        }
+    if (dimg || g) {
+        /* patch tokens: d patches (B*NP, PD) = d pemb[1..] @ conv; dconv += d^T patches */
+        float *dpatch = t->patches; /* reuse: patches are needed for dconv first */
+        for (int b = 0; b < B; b++) {
+            const float *d = t->dsmall + ((size_t)b * T + 1) * C;
+            if (g)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, PD, NP, 1.0f, d, C,
+                            t->patches + (size_t)b * NP * PD, PD, 1.0f, g->v_conv, PD);
+        }
+        if (dimg) {
+            for (int b = 0; b < B; b++) {
+                const float *d = t->dsmall + ((size_t)b * T + 1) * C;
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NP, PD, C, 1.0f, d, C, m->w.v_conv, PD, 0.0f,
+                            dpatch + (size_t)b * NP * PD, PD);
+            }
+            /* col2im (patches do not overlap) */
+            for (int b = 0; b < B; b++)
+                for (int gy = 0; gy < G; gy++)
+                    for (int gx = 0; gx < G; gx++) {
+                        const float *src = dpatch + ((size_t)b * NP + gy * G + gx) * PD;
+                        for (int ch = 0; ch < 3; ch++)
+                            for (int ky = 0; ky < P; ky++) {
+                                float *dst = dimg + (((size_t)b * 3 + ch) * S + gy * P + ky) * S + gx * P;
+                                const float *s = src + (ch * P + ky) * P;
+                                for (int kx = 0; kx < P; kx++) dst[kx] += s[kx];
+                            }
+                    }
+            t->B = 0; /* patches were overwritten: a second backward needs a new forward */
+        }
+    }
+    return 0;
+}
+
+const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C) {
+    const clip_tower_t *t = m->vis;
+    if (!t || l < 0 || l >= t->L) return NULL;
+    if (B) *B = t->B;
+    if (T) *T = t->T;
+    if (C) *C = t->C;
+    return t->res + (size_t)(l + 1) * t->Bcap * t->T * t->C;
+}
+
+int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
+    const clip_config_t *c = &m->w.cfg;
+    int T = c->context, C = c->t_width;
+    if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_text_forward: batch %d", B);
+    m->txt = tower_ensure(m->txt, c->t_layers, C, c->t_heads, c->mlp_ratio * C, T, B, 1, 0, 0);
+    clip_tower_t *t = m->txt;
+    t->B = B;
+    /* pool at argmax(ids) (EOT has the largest id); with the causal mask the
+     * tokens after the last pooled position cannot influence it, so the
+     * blocks run only over Tr = max pooled index + 1 tokens. */
+    int Tr = 1;
+    for (int b = 0; b < B; b++) {
+        int best = 0;
+        for (int i = 0; i < T; i++) {
+            if (ids[(size_t)b * T + i] < 0 || ids[(size_t)b * T + i] >= c->vocab)
+                return err_set(e, EXIT_DATA, "token id %d out of range [0,%d)", ids[(size_t)b * T + i], c->vocab);
+            if (ids[(size_t)b * T + i] > ids[(size_t)b * T + best]) best = i;
+        }
+        t->pool_idx[b] = best;
+        if (best + 1 > Tr) Tr = best + 1;
+    }
+    t->Tlast = Tr;
+    /* res[0] is laid out (B,Tr,C) */
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < Tr; i++) {
+            const float *te = m->w.t_tok + (size_t)ids[(size_t)b * T + i] * C, *pe = m->w.t_pos + (size_t)i * C;
+            float *x = t->res + ((size_t)b * Tr + i) * C;
+            for (int k = 0; k < C; k++) x[k] = te[k] + pe[k];
+        }
+    blocks_forward(t, m->w.t_blocks, B, Tr);
+    const float *out = t->res + (size_t)c->t_layers * t->Bcap * T * C;
+    for (int b = 0; b < B; b++)
+        memcpy(t->lnf_in + (size_t)b * C, out + ((size_t)b * Tr + t->pool_idx[b]) * C, sizeof(float) * C);
+    layernorm_forward(t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.t_ln_w, m->w.t_ln_b, B, C);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c->embed_dim, C, 1.0f, t->pooled, C, m->w.t_proj,
+                c->embed_dim, 0.0f, emb, c->embed_dim);
+    memcpy(t->ids, ids, sizeof(int) * (size_t)B * T);
+    return 0;
+}
+
+int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e) {
+    const clip_config_t *c = &m->w.cfg;
+    clip_tower_t *t = m->txt;
+    if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_text_backward without a forward");
+    if (!param_grads) return 0; /* text ids have no gradient: only parameters do */
+    if (!m->g.mem) return err_set(e, EXIT_INTERNAL, "clip_text_backward: gradients not allocated");
+    int B = t->B, T = c->context, Tr = t->Tlast, C = c->t_width, E = c->embed_dim;
+    clip_params_t *g = &m->g;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, E, 1.0f, demb, E, m->w.t_proj, E, 0.0f, t->dsmall, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, E, B, 1.0f, t->pooled, C, demb, E, 1.0f, g->t_proj, E);
+    memset(t->dmid, 0, sizeof(float) * (size_t)B * C);
+    layernorm_backward(t->dmid, g->t_ln_w, g->t_ln_b, t->dsmall, t->lnf_in, m->w.t_ln_w, t->pool_m, t->pool_r, B, C);
+    memset(t->dres, 0, sizeof(float) * (size_t)B * Tr * C);
+    for (int b = 0; b < B; b++)
+        memcpy(t->dres + ((size_t)b * Tr + t->pool_idx[b]) * C, t->dmid + (size_t)b * C, sizeof(float) * C);
+    blocks_backward(t, m->w.t_blocks, g->t_blocks, B, Tr, NULL);
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < Tr; i++) {
+            const float *d = t->dres + ((size_t)b * Tr + i) * C;
+            float *gt = g->t_tok + (size_t)t->ids[(size_t)b * T + i] * C, *gp = g->t_pos + (size_t)i * C;
+            for (int k = 0; k < C; k++) {
+                gt[k] += d[k];
+                gp[k] += d[k];
+            }
+        }
+    return 0;
+}
+
+void clip_normalize_forward(float *y, float *norm, const float *x, int B, int E) {
+    for (int b = 0; b < B; b++) {
+        double s = 0;
+        for (int i = 0; i < E; i++) s += (double)x[(size_t)b * E + i] * x[(size_t)b * E + i];
+        float n = (float)sqrt(s);
+        if (n < 1e-12f) n = 1e-12f;
+        norm[b] = n;
+        for (int i = 0; i < E; i++) y[(size_t)b * E + i] = x[(size_t)b * E + i] / n;
+    }
+}
+
+void clip_normalize_backward(float *dx, const float *dy, const float *y, const float *norm, int B, int E) {
+    for (int b = 0; b < B; b++) {
+        double d = 0;
+        for (int i = 0; i < E; i++) d += (double)y[(size_t)b * E + i] * dy[(size_t)b * E + i];
+        for (int i = 0; i < E; i++)
+            dx[(size_t)b * E + i] += (dy[(size_t)b * E + i] - y[(size_t)b * E + i] * (float)d) / norm[b];
+    }
+}

@@ -1,0 +1,64 @@
+/* clip.h - CLIP's image and text towers, forward and backward, on OpenBLAS.
+ *
+ * llm.c-style model code: every layer is a *_forward / *_backward pair over
+ * flat buffers; parameters (clip_params.h) and their gradients are two flat
+ * blocks with the same layout; activations for the largest batch seen are
+ * allocated once and reused (no allocation per call once warmed up).
+ *
+ * Image tower: patch conv (as im2col + GEMM), class token, positional
+ * embedding, ln_pre, pre-LN residual attention blocks with QuickGELU, ln_post
+ * on the class token, projection.  Text tower: token + positional embedding,
+ * causal blocks, ln_final, pooling at the end-of-text token (argmax of the
+ * ids, as OpenAI's CLIP), projection.  Embeddings are returned unnormalised
+ * (callers normalise; clip_normalize_* below do it with its backward).
+ *
+ * Backward w.r.t. the input image and, on request, every parameter (backward
+ * ADDS into the gradient block; clip_zero_grad zeroes it).  Each block's
+ * output (the residual stream after block l, (B,T,C)) is available for
+ * perceptual/style losses, and gradients w.r.t. those outputs can be injected
+ * into the backward pass.
+ *
+ * Threads: matrix products run through cblas_sgemm (OpenBLAS's own threads);
+ * attention, layer norms and activations are split over `threads` workers.
+ */
+#ifndef CLIP_H
+#define CLIP_H
+#include "clip_params.h"
+#include "util.h"
+
+typedef struct clip_tower clip_tower_t; /* activations of one tower (private) */
+
+typedef struct {
+    clip_params_t w;     /* weights (owned) */
+    clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
+    clip_tower_t *vis, *txt;
+    int threads;
+} clip_t;
+
+/* Takes ownership of the weights in *w (w is zeroed). */
+void clip_init(clip_t *m, clip_params_t *w, int threads);
+void clip_free(clip_t *m);
+void clip_alloc_grad(clip_t *m);
+void clip_zero_grad(clip_t *m);
+
+/* img (B,3,S,S), already CLIP-normalised; emb (B,E). */
+int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e);
+/* After clip_image_forward: demb (B,E) (may be NULL), dfeat NULL or an array
+ * of v_layers pointers each NULL or (B,T,C) gradient w.r.t. block l's output;
+ * dimg (B,3,S,S) is ADDED into (may be NULL); param_grads also accumulates
+ * into m->g (which must be allocated). */
+int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e);
+/* Output of vision block l of the last forward: (B,T,C); T = tokens. */
+const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C);
+
+/* ids (B,context) token ids (SOT ... EOT 0...); emb (B,E). */
+int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e);
+int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e);
+
+/* y = x / |x| per row (B,E); backward: dx += (dy - y (y.dy)) / |x|. */
+void clip_normalize_forward(float *y, float *norm, const float *x, int B, int E);
+void clip_normalize_backward(float *dx, const float *dy, const float *y, const float *norm, int B, int E);
+
+/* The image normalisation CLIP was trained with (per channel, [0,1] input). */
+extern const float clip_mean[3], clip_std[3];
+#endif
