@@ -8,6 +8,7 @@
  * prints; warnings are dropped (common/ code does not print).
  */
 #include "png_io.h"
+#include "input.h"
 #include <ctype.h>
 #include <errno.h>
 #include <png.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "input.h"
 
 /* ---------------------------------------------------------------- images */
 
@@ -44,7 +44,8 @@ void image_free(image_t *im) {
 void image_to_float(const image_t *im, float *dst) {
     size_t np = (size_t)im->w * (size_t)im->h;
     for (int k = 0; k < im->c; k++)
-        for (size_t i = 0; i < np; i++) dst[(size_t)k * np + i] = im->px[i * (size_t)im->c + (size_t)k] / 255.0f;
+        for (size_t i = 0; i < np; i++)
+            dst[(size_t)k * np + i] = im->px[i * (size_t)im->c + (size_t)k] / 255.0f;
 }
 
 void image_from_float(image_t *im, const float *src) {
@@ -123,7 +124,8 @@ static char *text_to_utf8(const char *s, int is_utf8) {
     if (is_ascii(s) || (is_utf8 && utf8_valid(s, n, NULL))) return xstrdup(s);
     char *o = xmalloc(2 * n + 1), *p = o;
     for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-        if (*q < 0x80) *p++ = (char)*q;
+        if (*q < 0x80)
+            *p++ = (char)*q;
         else {
             *p++ = (char)(0xC0 | (*q >> 6));
             *p++ = (char)(0x80 | (*q & 0x3F));
@@ -189,14 +191,18 @@ int pngio_write(FILE *fp, const char *name, const image_t *im, const pngtext_t *
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_write_struct(&png, NULL);
-        free(pt); free(rows); free(ctx);
+        free(pt);
+        free(rows);
+        free(ctx);
         return err_set(e, EXIT_INTERNAL, "%s: out of memory creating a PNG writer", name);
     }
     if (setjmp(png_jmpbuf(png))) {
         int rc = ctx->ioerr ? err_set(e, EXIT_IO, "%s: write error: %s", name, strerror(ctx->ioerr))
                             : err_set(e, EXIT_INTERNAL, "%s: PNG write failed: %s", name, ctx->m.err);
         png_destroy_write_struct(&png, &info);
-        free(pt); free(rows); free(ctx);
+        free(pt);
+        free(rows);
+        free(ctx);
         return rc;
     }
     png_set_write_fn(png, ctx, wr, wr_flush);
@@ -227,7 +233,9 @@ int pngio_write(FILE *fp, const char *name, const image_t *im, const pngtext_t *
     png_write_image(png, rows);
     png_write_end(png, NULL);
     png_destroy_write_struct(&png, &info);
-    free(pt); free(rows); free(ctx);
+    free(pt);
+    free(rows);
+    free(ctx);
     if (fflush(fp) != 0 || ferror(fp))
         return err_set(e, EXIT_IO, "%s: write error: %s", name, strerror(errno ? errno : EIO));
     return 0;
@@ -251,17 +259,17 @@ struct pngstream {
     input_t *in; /* named stream, or */
     FILE *fp;    /* a caller's FILE* */
     char *name;
-    long index;  /* 1-based index of the image being / last read */
-    int dead;    /* an error happened; the position in the stream is lost */
-    int single;  /* pngio_load: messages do not say "image 1" */
+    long index; /* 1-based index of the image being / last read */
+    int dead;   /* an error happened; the position in the stream is lost */
+    int single; /* pngio_load: messages do not say "image 1" */
     long max_pixels;
     /* per-image state the libpng callbacks fill (heap: survives longjmp) */
     pngmsg_t m;
-    int eof;     /* the read callback hit end of input */
+    int eof;        /* the read callback hit end of input */
     uint8_t hdr[8]; /* chunk header being read (see track()) */
     int nhdr;
-    uint64_t left;  /* bytes of the current chunk's data + CRC still to come */
-    err_t ioerr; /* the read callback hit an I/O error */
+    uint64_t left; /* bytes of the current chunk's data + CRC still to come */
+    err_t ioerr;   /* the read callback hit an I/O error */
 };
 
 /* Read up to n bytes; returns bytes read or -1 (s->ioerr filled). */
@@ -293,7 +301,8 @@ static void track(png_structp png, pngstream_t *s, const uint8_t *p, size_t n) {
         s->hdr[s->nhdr++] = *p++;
         n--;
         if (s->nhdr == 8) {
-            uint32_t len = (uint32_t)s->hdr[0] << 24 | (uint32_t)s->hdr[1] << 16 | (uint32_t)s->hdr[2] << 8 | s->hdr[3];
+            uint32_t len =
+                (uint32_t)s->hdr[0] << 24 | (uint32_t)s->hdr[1] << 16 | (uint32_t)s->hdr[2] << 8 | s->hdr[3];
             s->nhdr = 0;
             s->left = (uint64_t)len + 4; /* data + CRC */
             if (len > PNGIO_MAX_CHUNK && memcmp(s->hdr + 4, "IDAT", 4)) {
@@ -355,8 +364,10 @@ void pngs_close(pngstream_t *s) {
 static void where_prefix(const pngstream_t *s, const char *key_id, char *where) {
     char kid[96] = "";
     if (key_id) snprintf(kid, sizeof kid, " (key_id %.64s)", key_id);
-    if (s->single) snprintf(where, 256, "%s%s", s->name, kid);
-    else snprintf(where, 256, "%s: image %ld%s", s->name, s->index, kid);
+    if (s->single)
+        snprintf(where, 256, "%s%s", s->name, kid);
+    else
+        snprintf(where, 256, "%s: image %ld%s", s->name, s->index, kid);
 }
 
 static int fail(pngstream_t *s, err_t *e, int code, const char *key_id, const char *what) {
@@ -373,7 +384,8 @@ static const char *info_key_id(png_structp png, png_infop info) {
     int nt = 0;
     if (!png || !info || !png_get_text(png, info, &tp, &nt)) return NULL;
     for (int i = 0; i < nt; i++)
-        if (tp[i].key && !strcmp(tp[i].key, "key_id") && tp[i].text && is_ascii(tp[i].text)) return tp[i].text;
+        if (tp[i].key && !strcmp(tp[i].key, "key_id") && tp[i].text && is_ascii(tp[i].text))
+            return tp[i].text;
     return NULL;
 }
 
@@ -466,7 +478,8 @@ static int decode(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e) {
         png_get_text(png, info, &tp, &nt);
         for (int i = 0; i < nt; i++) {
             if (!tp[i].key || !tp[i].text) continue;
-            int u = tp[i].compression == PNG_ITXT_COMPRESSION_NONE || tp[i].compression == PNG_ITXT_COMPRESSION_zTXt;
+            int u = tp[i].compression == PNG_ITXT_COMPRESSION_NONE ||
+                    tp[i].compression == PNG_ITXT_COMPRESSION_zTXt;
             char *k = text_to_utf8(tp[i].key, 0), *v = text_to_utf8(tp[i].text, u);
             pngtext_set(text, k, v);
             free(k);
@@ -496,7 +509,8 @@ int pngs_next(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e) {
         if (s->single) return fail(s, e, EXIT_DATA, NULL, "empty file, not a PNG");
         return 0;
     }
-    if (got < 8) return fail(s, e, EXIT_DATA, NULL, "truncated PNG (unexpected end of data in the signature)");
+    if (got < 8)
+        return fail(s, e, EXIT_DATA, NULL, "truncated PNG (unexpected end of data in the signature)");
     if (png_sig_cmp(sig, 0, 8)) return fail(s, e, EXIT_DATA, NULL, "not a PNG (bad signature)");
     return decode(s, im, text, e);
 }

@@ -31,16 +31,16 @@
  */
 #ifndef PNG_IO_H
 #define PNG_IO_H
+#include "util.h"
 #include <stdint.h>
 #include <stdio.h>
-#include "util.h"
 
 #define PNGIO_MAX_SIDE 16384
 #define PNGIO_MAX_PIXELS (1L << 28)
 
 typedef struct {
-    int w, h, c;  /* c = 1, 3 or 4 */
-    uint8_t *px;  /* (h, w, c) interleaved */
+    int w, h, c; /* c = 1, 3 or 4 */
+    uint8_t *px; /* (h, w, c) interleaved */
 } image_t;
 
 /* Allocate w x h x c filled with val (255 = white).  EXIT_DATA for bad sizes. */

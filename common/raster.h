@@ -21,7 +21,7 @@
 
 typedef struct {
     int w, h;
-    float *cov;  /* (h,w) per-stroke max coverage; all zero between strokes */
+    float *cov;   /* (h,w) per-stroke max coverage; all zero between strokes */
     int *touched; /* indices of pixels with cov > 0 in the current stroke */
     int ntouched;
     double *px, *py; /* transformed points of one stroke, grown as needed */

@@ -14,15 +14,15 @@
  * It does not read PNGs, and it renders with the built-in anti-aliased line
  * rasteriser (common/raster.h) only; renderer plugins come with --renderer.
  */
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 #include "opt.h"
 #include "png_io.h"
 #include "raster.h"
 #include "records.h"
 #include "sketch.h"
 #include "util.h"
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 typedef struct {
     int size, rgb, keep_going, progress;
@@ -33,7 +33,7 @@ typedef struct {
 typedef struct {
     const opts_t *o;
     raster_t r;
-    float *paper;   /* (size,size) 1 = white */
+    float *paper; /* (size,size) 1 = white */
     image_t im;
     drawing_t field; /* the field when it is not "drawing" */
     pngtext_t text;
@@ -76,8 +76,10 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     }
     xform_t xf;
     double cw, ch;
-    if (sketch_canvas(s, &cw, &ch)) xform_canvas(cw, ch, o->size, &xf);
-    else xform_fit(d, o->size, o->pad, &xf);
+    if (sketch_canvas(s, &cw, &ch))
+        xform_canvas(cw, ch, o->size, &xf);
+    else
+        xform_fit(d, o->size, o->pad, &xf);
     int rc = render(c, d, &xf, e);
     if (rc) return rc;
 
@@ -114,8 +116,10 @@ int main(int argc, char **argv) {
         {"width", 'w', OPT_DOUBLE, &o.width, "W", "line width in output pixels", 0, 1000},
         {"rgb", 0, OPT_FLAG, &o.rgb, NULL, "write RGB images (default grey)", OPT_NORANGE},
         {"pad", 0, OPT_DOUBLE, &o.pad, "P", "margin in pixels when fitting the bounding box", 0, 8192},
-        {"field", 'f', OPT_STR, &o.field, "NAME", "the drawing-shaped field to render (e.g. target)", OPT_NORANGE},
-        {"out", 'o', OPT_STR, &o.out, "DIR", "write DIR/<key_id>.png files instead of a PNG stream", OPT_NORANGE},
+        {"field", 'f', OPT_STR, &o.field, "NAME", "the drawing-shaped field to render (e.g. target)",
+         OPT_NORANGE},
+        {"out", 'o', OPT_STR, &o.out, "DIR", "write DIR/<key_id>.png files instead of a PNG stream",
+         OPT_NORANGE},
         {"keep-going", 'k', OPT_FLAG, &o.keep_going, NULL, "skip bad records (counted) instead of stopping",
          OPT_NORANGE},
         {"progress", 0, OPT_FLAG, &o.progress, NULL, "show progress on stderr even when it is not a terminal",

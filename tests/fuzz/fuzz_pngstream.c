@@ -8,9 +8,9 @@
  * lowered to 2^20 so a tiny header cannot make each run allocate ~1 GB.
  */
 #define _GNU_SOURCE
+#include "png_io.h"
 #include <stdlib.h>
 #include <string.h>
-#include "png_io.h"
 
 static void roundtrip(const image_t *im, const pngtext_t *t) {
     char *buf = NULL;
@@ -53,9 +53,11 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     err_t e = {0};
     int r;
     while ((r = pngs_next(s, &im, &t, &e)) == 1) {
-        if (im.w < 1 || im.h < 1 || (long)im.w * im.h > (1L << 20) || (im.c != 1 && im.c != 3) || !im.px) abort();
+        if (im.w < 1 || im.h < 1 || (long)im.w * im.h > (1L << 20) || (im.c != 1 && im.c != 3) || !im.px)
+            abort();
         for (int i = 0; i < t.n; i++)
-            if (!utf8_valid(t.key[i], strlen(t.key[i]), NULL) || !utf8_valid(t.val[i], strlen(t.val[i]), NULL))
+            if (!utf8_valid(t.key[i], strlen(t.key[i]), NULL) ||
+                !utf8_valid(t.val[i], strlen(t.val[i]), NULL))
                 abort();
         roundtrip(&im, &t);
     }

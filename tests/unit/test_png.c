@@ -5,13 +5,13 @@
  * (truncated in an image, in a chunk header, in a signature; garbage; bad
  * CRC; absurd dimensions) reported as EXIT_DATA naming the image. */
 #define _GNU_SOURCE
+#include "png_io.h"
+#include "t.h"
+#include "util.h"
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zlib.h>
-#include "png_io.h"
-#include "t.h"
-#include "util.h"
 
 /* ------------------------------------------------------------- fixtures */
 
@@ -30,16 +30,28 @@ static void test_fixture(const char *name) {
     err_t e = {0};
     int rc = pngio_load(path, &im, NULL, &e);
     CHECK(rc == 0, "%s: loads (%s)", name, e.msg);
-    if (rc) { fclose(f); return; }
-    CHECK(im.w == w && im.h == h && im.c == c, "%s: %dx%dx%d (want %dx%dx%d)", name, im.w, im.h, im.c, w, h, c);
+    if (rc) {
+        fclose(f);
+        return;
+    }
+    CHECK(im.w == w && im.h == h && im.c == c, "%s: %dx%dx%d (want %dx%dx%d)", name, im.w, im.h, im.c, w, h,
+          c);
     int worst = 0, at = -1, n = w * h * c;
     for (int i = 0; i < n && im.w == w && im.h == h && im.c == c; i++) {
         int v;
-        if (fscanf(f, "%d", &v) != 1) { worst = 999; at = i; break; }
+        if (fscanf(f, "%d", &v) != 1) {
+            worst = 999;
+            at = i;
+            break;
+        }
         int d = abs(v - im.px[i]);
-        if (d > worst) { worst = d; at = i; }
+        if (d > worst) {
+            worst = d;
+            at = i;
+        }
     }
-    CHECK(worst == 0, "%s: pixels match the reference exactly (worst |diff| %d at sample %d)", name, worst, at);
+    CHECK(worst == 0, "%s: pixels match the reference exactly (worst |diff| %d at sample %d)", name, worst,
+          at);
     fclose(f);
     image_free(&im);
 }
@@ -52,9 +64,12 @@ static void test_fixture_text(void) {
     CHECK(rc == 0, "rgb_adam7 loads with text (%s)", e.msg);
     const char *v;
     CHECK((v = pngtext_get(&t, "key_id")) && !strcmp(v, "777"), "tEXt key_id");
-    CHECK((v = pngtext_get(&t, "word")) && !strcmp(v, "caf\xc3\xa9"), "Latin-1 tEXt converted to UTF-8: %s", v ? v : "(none)");
+    CHECK((v = pngtext_get(&t, "word")) && !strcmp(v, "caf\xc3\xa9"), "Latin-1 tEXt converted to UTF-8: %s",
+          v ? v : "(none)");
     CHECK((v = pngtext_get(&t, "note")) && !strcmp(v, "compressed text"), "zTXt read");
-    CHECK((v = pngtext_get(&t, "title")) && !strcmp(v, "fisch \xc3\xbc" "ber \xe2\x98\x83"), "iTXt UTF-8 read");
+    CHECK((v = pngtext_get(&t, "title")) && !strcmp(v, "fisch \xc3\xbc"
+                                                       "ber \xe2\x98\x83"),
+          "iTXt UTF-8 read");
     pngtext_free(&t);
     image_free(&im);
 }
@@ -62,7 +77,8 @@ static void test_fixture_text(void) {
 /* ----------------------------------------------------------- round trips */
 
 static void fill_pattern(image_t *im, int seed) {
-    for (int i = 0; i < im->w * im->h * im->c; i++) im->px[i] = (uint8_t)((i * 37 + seed * 11 + (i / 7) * 3) & 0xFF);
+    for (int i = 0; i < im->w * im->h * im->c; i++)
+        im->px[i] = (uint8_t)((i * 37 + seed * 11 + (i / 7) * 3) & 0xFF);
 }
 
 static int same_pixels(const image_t *a, const image_t *b) {
@@ -71,7 +87,10 @@ static int same_pixels(const image_t *a, const image_t *b) {
 
 static void test_roundtrip(void) {
     char dir[] = "/tmp/invclip-png-XXXXXX";
-    if (!mkdtemp(dir)) { CHECK(0, "mkdtemp"); return; }
+    if (!mkdtemp(dir)) {
+        CHECK(0, "mkdtemp");
+        return;
+    }
     char path[256];
     snprintf(path, sizeof path, "%s/a.png", dir);
     for (int c = 1; c <= 3; c += 2) {
@@ -82,18 +101,20 @@ static void test_roundtrip(void) {
         pngtext_t t = {0}, u = {0};
         pngtext_set(&t, "key_id", "4506877280911360");
         pngtext_set(&t, "word", "fish");
-        pngtext_set(&t, "word", "The Eiffel Tower"); /* replaces */
-        pngtext_set(&t, "note", "na\xc3\xafve \xe2\x98\x83");  /* UTF-8 -> iTXt */
+        pngtext_set(&t, "word", "The Eiffel Tower");          /* replaces */
+        pngtext_set(&t, "note", "na\xc3\xafve \xe2\x98\x83"); /* UTF-8 -> iTXt */
         int rc = pngio_save(path, &a, &t, &e);
         CHECK(rc == 0, "save %s (%s)", c == 1 ? "grey" : "RGB", e.msg);
         rc = pngio_load(path, &b, &u, &e);
         CHECK(rc == 0 && same_pixels(&a, &b), "round trip %s pixels", c == 1 ? "grey" : "RGB");
         CHECK(u.n == 3 && !strcmp(pngtext_get(&u, "key_id"), "4506877280911360") &&
-              !strcmp(pngtext_get(&u, "word"), "The Eiffel Tower") &&
-              !strcmp(pngtext_get(&u, "note"), "na\xc3\xafve \xe2\x98\x83"),
+                  !strcmp(pngtext_get(&u, "word"), "The Eiffel Tower") &&
+                  !strcmp(pngtext_get(&u, "note"), "na\xc3\xafve \xe2\x98\x83"),
               "round trip %s text chunks (%d)", c == 1 ? "grey" : "RGB", u.n);
-        image_free(&a); image_free(&b);
-        pngtext_free(&t); pngtext_free(&u);
+        image_free(&a);
+        image_free(&b);
+        pngtext_free(&t);
+        pngtext_free(&u);
     }
     /* RGBA is written as is and composited over white on reading */
     image_t a, b = {0};
@@ -102,9 +123,11 @@ static void test_roundtrip(void) {
     uint8_t px[8] = {0, 0, 0, 0, 100, 150, 200, 51};
     memcpy(a.px, px, 8);
     int ok = pngio_save(path, &a, NULL, &e) == 0 && pngio_load(path, &b, NULL, &e) == 0;
-    CHECK(ok && b.c == 3 && b.px[0] == 255 && b.px[1] == 255 && b.px[2] == 255 && b.px[3] == 224 && b.px[4] == 234 &&
-          b.px[5] == 244, "RGBA composited over white on reading");
-    image_free(&a); image_free(&b);
+    CHECK(ok && b.c == 3 && b.px[0] == 255 && b.px[1] == 255 && b.px[2] == 255 && b.px[3] == 224 &&
+              b.px[4] == 234 && b.px[5] == 244,
+          "RGBA composited over white on reading");
+    image_free(&a);
+    image_free(&b);
     /* the atomic writer leaves no temp file behind, and a bad key is refused */
     pngtext_t bad = {0};
     pngtext_set(&bad, " lead", "x");
@@ -128,10 +151,13 @@ static void test_roundtrip(void) {
     image_init(&b, 3, 2, 3, 0, &e);
     image_from_float(&b, fl);
     CHECK(same_pixels(&a, &b), "float round trip exact");
-    fl[0] = NAN; fl[1] = -3; fl[2] = 7;
+    fl[0] = NAN;
+    fl[1] = -3;
+    fl[2] = 7;
     image_from_float(&b, fl);
     CHECK(b.px[0] == 0 && b.px[3] == 0 && b.px[6] == 255, "from_float clamps, NaN -> 0");
-    image_free(&a); image_free(&b);
+    image_free(&a);
+    image_free(&b);
     unlink(path);
     rmdir(dir);
 }
@@ -239,11 +265,13 @@ static void test_stream(void) {
     /* truncated inside a chunk header (the 2nd image's IEND: length read, type cut) */
     size_t iend = find_chunk(p, off[1] + 8, off[2], "IEND");
     n = read_all(p, iend + 5, &e, &r);
-    CHECK(n == 1 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image 2 (key_id id1)") && strstr(e.msg, "truncated"),
+    CHECK(n == 1 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image 2 (key_id id1)") &&
+              strstr(e.msg, "truncated"),
           "cut inside a chunk header: %s", e.msg);
     /* cut inside the 2nd image's IHDR, before any text: no key_id to name */
     n = read_all(p, off[1] + 12, &e, &r);
-    CHECK(n == 1 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image 2: truncated"), "cut in IHDR: %s", e.msg);
+    CHECK(n == 1 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image 2: truncated"), "cut in IHDR: %s",
+          e.msg);
     /* cut inside the 3rd image's signature */
     n = read_all(p, off[2] + 3, &e, &r);
     CHECK(n == 2 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image 3") && strstr(e.msg, "signature"),
@@ -266,11 +294,12 @@ static void test_stream(void) {
     /* garbage, and garbage after a good image */
     const char junk[] = "this is not a PNG stream at all\n";
     n = read_all(junk, sizeof junk - 1, &e, &r);
-    CHECK(n == 0 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "mem: image 1: not a PNG"), "garbage: %s", e.msg);
+    CHECK(n == 0 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "mem: image 1: not a PNG"), "garbage: %s",
+          e.msg);
     memcpy(q + off[1], junk, 16);
     n = read_all(q, len, &e, &r);
-    CHECK(n == 1 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image 2: not a PNG"), "garbage after image 1: %s",
-          e.msg);
+    CHECK(n == 1 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "image 2: not a PNG"),
+          "garbage after image 1: %s", e.msg);
     /* after an error the stream stays dead */
     f = fmemopen(q, len, "rb");
     s = pngs_open_fp(f, "mem");
@@ -291,13 +320,16 @@ static size_t header_png_(uint8_t *b, uint32_t w, uint32_t h, int depth, int cty
     size_t n = 0;
     memcpy(b, sig, 8);
     n = 8;
-    uint8_t ihdr[17] = {0, 0, 0, 13, 'I', 'H', 'D', 'R', w >> 24, w >> 16, w >> 8, w, h >> 24, h >> 16, h >> 8, h,
-                        (uint8_t)depth};
+    uint8_t ihdr[17] = {0,       0,      0, 13,      'I',     'H',    'D', 'R',           w >> 24,
+                        w >> 16, w >> 8, w, h >> 24, h >> 16, h >> 8, h,   (uint8_t)depth};
     memcpy(b + n, ihdr, 17);
     b[n + 17] = (uint8_t)ctype;
     b[n + 18] = b[n + 19] = b[n + 20] = 0;
     uLong crc = crc32(0, b + n + 4, 17);
-    b[n + 21] = crc >> 24; b[n + 22] = crc >> 16; b[n + 23] = crc >> 8; b[n + 24] = crc;
+    b[n + 21] = crc >> 24;
+    b[n + 22] = crc >> 16;
+    b[n + 23] = crc >> 8;
+    b[n + 24] = crc;
     n += 25;
     if (idat) {
         static const uint8_t empty[] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xAF, 0x06, 0x1E};
@@ -319,7 +351,8 @@ static void test_limits(void) {
     int r;
     size_t n = header_png(b, 20000, 10, 8, 0);
     int got = read_all((char *)b, n, &e, &r);
-    CHECK(got == 0 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "exceeds"), "width 20000 refused: %s", e.msg);
+    CHECK(got == 0 && r == -1 && e.code == EXIT_DATA && strstr(e.msg, "exceeds"), "width 20000 refused: %s",
+          e.msg);
     n = header_png(b, 10, 100000, 8, 2);
     read_all((char *)b, n, &e, &r);
     CHECK(r == -1 && e.code == EXIT_DATA && strstr(e.msg, "exceeds"), "height 100000 refused: %s", e.msg);
@@ -352,14 +385,16 @@ static void test_limits(void) {
     memmove(b + 33 + 8, b + 33, n - 33);
     memcpy(b + 33, big, 8);
     read_all((char *)b, n + 8, &e, &r);
-    CHECK(r == -1 && e.code == EXIT_DATA && strstr(e.msg, "chunk too large (a tEXt chunk of 1768254564 bytes"),
+    CHECK(r == -1 && e.code == EXIT_DATA &&
+              strstr(e.msg, "chunk too large (a tEXt chunk of 1768254564 bytes"),
           "huge ancillary chunk refused before allocation: %s", e.msg);
     CHECK(image_init(&im, 16385, 1, 1, 0, &e) == EXIT_DATA && image_init(&im, 4, 4, 5, 0, &e) == EXIT_DATA,
           "image_init refuses absurd sizes");
 }
 
 int main(void) {
-    const char *fx[] = {"grey16", "palette2", "palette_trns", "grey1", "greyalpha", "rgb_adam7", "rgba16_adam7"};
+    const char *fx[] = {"grey16",    "palette2",  "palette_trns", "grey1",
+                        "greyalpha", "rgb_adam7", "rgba16_adam7"};
     for (size_t i = 0; i < sizeof fx / sizeof fx[0]; i++) test_fixture(fx[i]);
     test_fixture_text();
     test_roundtrip();

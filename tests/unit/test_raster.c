@@ -4,11 +4,11 @@
  * untouched pixels out of reach, the frame transforms, and the coverage
  * compared with an independent brute-force 16x16 supersampling of the
  * exact capsule (written here, not taken from raster.c). */
-#include <stdlib.h>
-#include <string.h>
 #include "raster.h"
 #include "t.h"
 #include "util.h"
+#include <stdlib.h>
+#include <string.h>
 
 enum { W = 64, H = 48 };
 static float paper[H * W];
@@ -17,7 +17,7 @@ static raster_t R;
 static void blank(void) {
     for (int i = 0; i < W * H; i++) paper[i] = 1.0f;
 }
-#define P(i, j) paper[(i) * W + (j)]
+#define P(i, j) paper[(i)*W + (j)]
 
 static double ink_sum(void) {
     double s = 0;
@@ -30,19 +30,21 @@ static void test_hline(void) {
     raster_stroke(&R, paper, (double[]){10, 40}, (double[]){20, 20}, 2, 2.0);
     int full = 1, none = 1, half = 1;
     for (int j = 10; j <= 40; j++) {
-        if (P(20, j) != 0.0f) full = 0;                       /* d = 0: cov 1 */
-        if (P(19, j) != 0.5f || P(21, j) != 0.5f) half = 0;   /* d = 1: cov 0.5 */
-        if (P(17, j) != 1.0f || P(23, j) != 1.0f) none = 0;   /* d = 3: no ink */
+        if (P(20, j) != 0.0f) full = 0;                     /* d = 0: cov 1 */
+        if (P(19, j) != 0.5f || P(21, j) != 0.5f) half = 0; /* d = 1: cov 0.5 */
+        if (P(17, j) != 1.0f || P(23, j) != 1.0f) none = 0; /* d = 3: no ink */
     }
     CHECK(full, "width 2: full ink along the centre row");
     CHECK(half, "width 2: half ink one pixel off the centre");
     CHECK(none, "width 2: no ink 3 px away");
-    CHECK(P(20, 10) == 0.0f && P(20, 9) == 0.5f && P(20, 8) == 1.0f, "round cap: end full, 1 px beyond half, 2 px none");
+    CHECK(P(20, 10) == 0.0f && P(20, 9) == 0.5f && P(20, 8) == 1.0f,
+          "round cap: end full, 1 px beyond half, 2 px none");
     int sym = 1;
     for (int i = 0; i < H; i++)
         for (int j = 0; j < W; j++) {
             int mi = 40 - i, mj = 50 - j; /* mirror about y = 20 and x = 25 */
-            if (mi >= 0 && mi < H && mj >= 0 && mj < W && (P(i, j) != P(i, mj) || P(i, j) != P(mi, j))) sym = 0;
+            if (mi >= 0 && mi < H && mj >= 0 && mj < W && (P(i, j) != P(i, mj) || P(i, j) != P(mi, j)))
+                sym = 0;
         }
     CHECK(sym, "horizontal line symmetric about both its axes");
     /* a diagonal is symmetric under transposition */
@@ -61,8 +63,9 @@ static void test_dot(void) {
     int n = 0;
     for (int i = 0; i < W * H; i++) n += paper[i] < 1.0f;
     /* width 4: cov = 2.5 - d */
-    CHECK(P(25, 30) == 0.0f && P(25, 31) == 0.0f && P(25, 32) == 0.5f && P(25, 33) == 1.0f && P(24, 28) < 1.0f &&
-          P(24, 28) > 0.0f && P(23, 28) == 1.0f, "one-point stroke is a round dot (centre %g, d=2: %g)", P(25, 30), P(25, 32));
+    CHECK(P(25, 30) == 0.0f && P(25, 31) == 0.0f && P(25, 32) == 0.5f && P(25, 33) == 1.0f &&
+              P(24, 28) < 1.0f && P(24, 28) > 0.0f && P(23, 28) == 1.0f,
+          "one-point stroke is a round dot (centre %g, d=2: %g)", P(25, 30), P(25, 32));
     CHECK(n > 20 && n < 45, "dot of width 4 inks %d pixels (area ~ pi*2.5^2)", n);
     /* a zero-length segment is the same dot */
     float first[W * H];
@@ -97,7 +100,8 @@ static void test_compositing(void) {
     raster_stroke(&R, paper, x, y, 2, 2.0);
     float one = P(19, 25);
     raster_stroke(&R, paper, x, y, 2, 2.0);
-    CHECK(one == 0.5f && P(19, 25) == 0.25f, "two overlapping strokes darker than one: %g -> %g", one, P(19, 25));
+    CHECK(one == 0.5f && P(19, 25) == 0.25f, "two overlapping strokes darker than one: %g -> %g", one,
+          P(19, 25));
     /* within one stroke: going back over a segment does not darken */
     float single[W * H];
     blank();
@@ -105,7 +109,8 @@ static void test_compositing(void) {
     memcpy(single, paper, sizeof single);
     blank();
     raster_stroke(&R, paper, (double[]){10, 40, 10, 40}, (double[]){20, 20, 20, 20}, 4, 2.0);
-    CHECK(!memcmp(single, paper, sizeof single), "a stroke retracing itself = the single segment (max, no double ink)");
+    CHECK(!memcmp(single, paper, sizeof single),
+          "a stroke retracing itself = the single segment (max, no double ink)");
     /* a joint: the vertex pixel of an L is as dark as a straight line's */
     blank();
     raster_stroke(&R, paper, (double[]){10, 30, 30}, (double[]){10, 10, 30}, 3, 2.0);
@@ -143,7 +148,8 @@ static void test_untouched(void) {
             if (!in && paper[i * W + j] != before[i * W + j]) bad++;
             if (in && paper[i * W + j] < before[i * W + j]) changed++;
         }
-    CHECK(bad == 0 && changed > 100, "pixels out of reach bit-identical (%d wrong), %d in reach inked", bad, changed);
+    CHECK(bad == 0 && changed > 100, "pixels out of reach bit-identical (%d wrong), %d in reach inked", bad,
+          changed);
     /* off-canvas and non-finite coordinates do not crash or spill */
     memcpy(before, paper, sizeof before);
     raster_stroke(&R, paper, (double[]){-1e300, 1e300, NAN, -50}, (double[]){-1e300, -5e299, 3, -50}, 4, 2.0);
@@ -168,16 +174,19 @@ static double capsule_ss(int i, int j, double ax, double ay, double bx, double b
 
 static void test_vs_supersampling(void) {
     /* segments at several angles, widths and sub-pixel offsets */
-    struct { double ax, ay, bx, by, w; } seg[] = {
-        {8.0, 10.0, 55.0, 10.0, 2.0},  {8.3, 12.6, 55.1, 37.2, 2.0}, {30.4, 4.2, 31.9, 43.7, 3.0},
-        {10.5, 40.5, 50.5, 5.5, 1.5},  {12.2, 22.7, 52.9, 24.1, 4.0}, {20.0, 20.0, 20.0, 20.0, 6.0},
+    struct {
+        double ax, ay, bx, by, w;
+    } seg[] = {
+        {8.0, 10.0, 55.0, 10.0, 2.0}, {8.3, 12.6, 55.1, 37.2, 2.0},  {30.4, 4.2, 31.9, 43.7, 3.0},
+        {10.5, 40.5, 50.5, 5.5, 1.5}, {12.2, 22.7, 52.9, 24.1, 4.0}, {20.0, 20.0, 20.0, 20.0, 6.0},
     };
     double worst_body = 0, worst_all = 0, sum_abs = 0;
     long npix = 0;
     int area_ok = 1;
     for (size_t s = 0; s < sizeof seg / sizeof seg[0]; s++) {
         blank();
-        raster_stroke(&R, paper, (double[]){seg[s].ax, seg[s].bx}, (double[]){seg[s].ay, seg[s].by}, 2, seg[s].w);
+        raster_stroke(&R, paper, (double[]){seg[s].ax, seg[s].bx}, (double[]){seg[s].ay, seg[s].by}, 2,
+                      seg[s].w);
         double ex = seg[s].bx - seg[s].ax, ey = seg[s].by - seg[s].ay, len = sqrt(ex * ex + ey * ey);
         double area = len * seg[s].w + M_PI * seg[s].w * seg[s].w / 4, sum = 0;
         for (int i = 0; i < H; i++)
@@ -197,9 +206,11 @@ static void test_vs_supersampling(void) {
             }
         if (fabs(sum - area) > 0.02 * area) area_ok = 0;
     }
-    printf("# box-filter coverage vs 16x16 supersampled capsule: worst %.3f (body %.3f), mean %.4f over %ld px\n",
+    printf("# box-filter coverage vs 16x16 supersampled capsule: worst %.3f (body %.3f), mean %.4f over %ld "
+           "px\n",
            worst_all, worst_body, sum_abs / npix, npix);
-    CHECK(worst_body <= 0.08, "along a segment the coverage is within 0.08 of supersampling (worst %.3f)", worst_body);
+    CHECK(worst_body <= 0.08, "along a segment the coverage is within 0.08 of supersampling (worst %.3f)",
+          worst_body);
     CHECK(worst_all <= 0.15, "at caps and dots within 0.15 (worst %.3f)", worst_all);
     CHECK(sum_abs / npix <= 0.03, "mean |error| <= 0.03 (%.4f)", sum_abs / npix);
     CHECK(area_ok, "total ink within 2%% of the capsule area for every segment");
