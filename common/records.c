@@ -10,6 +10,11 @@ static int blank(const char *s, size_t n) {
 }
 
 long long records_run(const strlist_t *files, const records_opts_t *o, records_fn fn, void *ctx) {
+    return records_run_screened(files, o, NULL, fn, ctx);
+}
+
+long long records_run_screened(const strlist_t *files, const records_opts_t *o, records_screen_fn screen,
+                               records_fn fn, void *ctx) {
     static const char *stdin_only[] = {"-"};
     strlist_t def = {stdin_only, 1, 1};
     if (!files || files->n == 0) files = &def;
@@ -29,6 +34,7 @@ long long records_run(const strlist_t *files, const records_opts_t *o, records_f
         while (!pos.stop && (r = in_getline(in, &line, &len, &e)) == 1) {
             pos.line = in_lineno(in);
             if (blank(line, len)) continue;
+            if (screen && !screen(line, len, ctx)) continue;
             int rc = sketch_parse(&s, line, len, &e);
             if (!rc) rc = fn(&s, &pos, ctx, &e);
             if (rc) {

@@ -33,4 +33,12 @@ typedef struct {
 /* Runs the loop; dies on the first error unless keep_going.  Returns the
  * number of good records. */
 long long records_run(const strlist_t *files, const records_opts_t *o, records_fn fn, void *ctx);
+
+/* A cheap screen run on each raw line before it is parsed: return 0 to skip
+ * the line unparsed (it is then neither counted nor validated), e.g. a byte
+ * search proving that a filter cannot match. */
+typedef int (*records_screen_fn)(const char *line, size_t len, void *ctx);
+/* records_run with a screen (NULL = parse every line). */
+long long records_run_screened(const strlist_t *files, const records_opts_t *o, records_screen_fn screen,
+                               records_fn fn, void *ctx);
 #endif

@@ -11,6 +11,8 @@
  * A .bin record becomes the ndjson record Google would have written.  It does
  * not render, degrade or deduplicate: see rasterize, qd-degrade.
  */
+#define _GNU_SOURCE /* memmem */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "input.h"
@@ -29,6 +31,8 @@ typedef struct {
 
 typedef struct {
     strlist_t words, countries, keys; /* comma lists split, owned strings */
+    strlist_t nwords, ncountries;     /* the same as JSON string literals, for screen() */
+    int screen;                       /* screen lines before parsing them */
     int recognized;                   /* -1 any, 0 false, 1 true */
     long long limit, nout;
     int done;                         /* --limit reached: read no further */
@@ -40,7 +44,7 @@ typedef struct {
     double fit, pad;                  /* fit = 0: off */
     drawing_t tmp;
     simplify_ws_t ws;
-    buf_t out;
+    buf_t out, json;
 } ctx_t;
 
 /* Split every "a,b,c" value of `in` into `out` (empty items dropped). */
@@ -87,6 +91,79 @@ static int matches(const ctx_t *c, const sketch_t *s) {
     return 1;
 }
 
+static void quote_list(const strlist_t *in, strlist_t *out) {
+    for (int i = 0; i < in->n; i++) {
+        buf_t b = {0};
+        buf_jstr(&b, in->v[i]);
+        strlist_push(out, b.s);
+    }
+}
+
+static int has_any(const char *line, size_t len, const strlist_t *needles) {
+    for (int i = 0; i < needles->n; i++)
+        if (memmem(line, len, needles->v[i], strlen(needles->v[i]))) return 1;
+    return 0;
+}
+
+/* Most lines of a big file fail a --word/--key/--country filter; a record can
+ * match only if its line contains the wanted value as a literal ("fish" with
+ * its quotes, a key_id's digits), unless the line uses escapes.  Lines that
+ * fail this byte search are skipped without being parsed (or validated). */
+static int screen(const char *line, size_t len, void *vctx) {
+    const ctx_t *c = vctx;
+    if (memchr(line, '\\', len)) return 1;
+    if (c->nwords.n && !has_any(line, len, &c->nwords)) return 0;
+    if (c->keys.n && !has_any(line, len, &c->keys)) return 0;
+    if (c->ncountries.n && !has_any(line, len, &c->ncountries)) return 0;
+    return 1;
+}
+
+/* buf_num(b, x, 3) without printf: the --fit output is mostly numbers and
+ * printf's exact decimal conversion dominated the run time.  Values near a
+ * rounding tie (or huge) go to buf_num, so the text is always identical. */
+static void put_num3(buf_t *b, double x) {
+    double m = x * 1000, f = fabs(m - trunc(m));
+    if (!(fabs(x) < 1e9) || x == floor(x) || fabs(f - 0.5) < 1e-3) {
+        buf_num(b, x, 3);
+        return;
+    }
+    long long v = (long long)nearbyint(m);
+    unsigned long long a = v < 0 ? (unsigned long long)(-v) : (unsigned long long)v;
+    char tmp[32], *p = tmp + sizeof tmp;
+    int frac = (int)(a % 1000), nd = 3;
+    while (nd > 0 && frac % 10 == 0) {
+        frac /= 10;
+        nd--;
+    }
+    for (int i = 0; i < nd; i++, frac /= 10) *--p = (char)('0' + frac % 10);
+    if (nd) *--p = '.';
+    unsigned long long ip = a / 1000;
+    do *--p = (char)('0' + ip % 10);
+    while (ip /= 10);
+    if (v < 0) *--p = '-';
+    buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+/* drawing_to_json(b, d, 3, 0) with put_num3. */
+static void drawing_json3(buf_t *b, const drawing_t *d) {
+    buf_put(b, "[", 1);
+    for (int i = 0; i < d->nstrokes; i++) {
+        const stroke_t *s = &d->s[i];
+        buf_puts(b, i ? ",[[" : "[[");
+        for (int j = 0; j < s->n; j++) {
+            if (j) buf_put(b, ",", 1);
+            put_num3(b, s->x[j]);
+        }
+        buf_puts(b, "],[");
+        for (int j = 0; j < s->n; j++) {
+            if (j) buf_put(b, ",", 1);
+            put_num3(b, s->y[j]);
+        }
+        buf_puts(b, "]]");
+    }
+    buf_put(b, "]", 1);
+}
+
 /* Rewrite the drawing as asked and serialise the record into c->out. */
 static void render(ctx_t *c, sketch_t *s) {
     c->out.len = 0;
@@ -109,7 +186,9 @@ static void render(ctx_t *c, sketch_t *s) {
             sketch_set_raw(s, "canvas", cv.s);
             buf_free(&cv);
         }
-        sketch_set_drawing(s, key, d, 3, 0);
+        c->json.len = 0;
+        drawing_json3(&c->json, d);
+        sketch_set_raw(s, key, c->json.s);
     }
     sketch_write(s, &c->out);
 }
@@ -227,7 +306,7 @@ static void run_files(const strlist_t *files, int fmt, const char *bin_word, int
         }
         strlist_t run = {0};
         while (i < files->n && !is_bin(files->v[i], fmt)) strlist_push(&run, files->v[i++]);
-        records_run(&run, &ro, one_record, c);
+        records_run_screened(&run, &ro, c->screen ? screen : NULL, one_record, c);
         strlist_free(&run);
     }
     progress_done(&prog);
@@ -238,7 +317,7 @@ int main(int argc, char **argv) {
     util_init(argv[0]);
     strlist_t files = {0}, words = {0}, countries = {0}, keys = {0};
     const char *recognized = NULL, *format = "auto", *bin_word = NULL;
-    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0;
+    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, strict = 0;
     double fit = 0, pad = 10;
     const opt_t opts[] = {
         {"word", 'w', OPT_LIST, &words, "W[,W..]", "keep records of these words (repeatable)", OPT_NORANGE},
@@ -262,6 +341,9 @@ int main(int argc, char **argv) {
          OPT_NORANGE},
         {"keep-going", 'k', OPT_FLAG, &keep_going, NULL, "skip bad records (reported on stderr) instead of stopping",
          OPT_NORANGE},
+        {"strict", 0, OPT_FLAG, &strict, NULL,
+         "parse and validate every line, also those a byte search shows cannot pass --word/--key/--country",
+         OPT_NORANGE},
         {"progress", 0, OPT_FLAG, &progress, NULL, "show progress on stderr even when it is not a terminal", OPT_NORANGE},
         {0},
     };
@@ -276,7 +358,9 @@ int main(int argc, char **argv) {
         "A .bin record becomes {\"word\",\"countrycode\",\"timestamp\":\"YYYY-MM-DD HH:MM:SS UTC\",\"recognized\","
         "\"key_id\":\"<decimal>\",\"drawing\"}.\n"
         "A truncated .bin record is an error (exit 1) even with --keep-going: the format has no record\n"
-        "boundaries, so nothing after it can be read.  --sample keeps N serialised records in memory (O(N),\n"
+        "boundaries, so nothing after it can be read.  With --word, --key or --country, ndjson lines that\n"
+        "cannot match (a byte search finds none of the values) are skipped unparsed, so a malformed line of\n"
+        "another word goes unreported; --strict parses every line.  --sample keeps N serialised records in memory (O(N),\n"
         "whatever the input size) and writes them in input order at the end; --limit cannot be combined with it.\n\n"
         "Examples:\n"
         "  qd-extract --word fish --limit 8 data/quickdraw/raw/fish.ndjson.gz\n"
@@ -289,6 +373,9 @@ int main(int argc, char **argv) {
     split_list(&words, &c.words);
     split_list(&countries, &c.countries);
     split_list(&keys, &c.keys);
+    quote_list(&c.words, &c.nwords);
+    quote_list(&c.countries, &c.ncountries);
+    c.screen = !strict && (c.words.n || c.keys.n || c.countries.n);
     c.recognized = -1;
     if (recognized) {
         if (!strcmp(recognized, "true")) c.recognized = 1;
@@ -314,6 +401,8 @@ int main(int argc, char **argv) {
     free_list(&c.words);
     free_list(&c.countries);
     free_list(&c.keys);
+    free_list(&c.nwords);
+    free_list(&c.ncountries);
     strlist_free(&words);
     strlist_free(&countries);
     strlist_free(&keys);
@@ -321,6 +410,7 @@ int main(int argc, char **argv) {
     drawing_free(&c.tmp);
     simplify_ws_free(&c.ws);
     buf_free(&c.out);
+    buf_free(&c.json);
     close_stdout();
     return EXIT_OK;
 }
