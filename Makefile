@@ -49,6 +49,8 @@ PLUGINS    := $(PLUGIN_SRC:plugins/%.c=$(BUILD)/plugins/%.so)
 UNIT_SRC   := $(wildcard tests/unit/*.c)
 UNITS      := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC   := $(wildcard tests/fuzz/*.c)
+BENCH_SRC  := $(wildcard bench/*.c)
+BENCHES    := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TPLUG_SRC  := $(wildcard tests/plugins/*.c)
 TPLUGS     := $(TPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 LIB        := $(BUILD)/libinvclip.a
@@ -80,6 +82,9 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
 $(BUILD)/plugins/%.so: $(BUILD)/plugins/%.o $(LIB)
 	$(CC) $(LDFLAGS) -shared -o $@ $< $(LIB) $(LDLIBS)
 
+$(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # deliberately broken plugins for the loader's error tests
 $(BUILD)/tests/plugins/%.so: $(BUILD)/tests/plugins/%.o
 	$(CC) $(LDFLAGS) -shared -o $@ $<
@@ -110,8 +115,8 @@ fuzz: $(FUZZERS)
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
 	  grep -E '^(#[0-9]+|Done)' build/fuzz/$$n.log | tail -1; done
 
-bench: all
-	@sh bench/run.sh
+bench: all $(BENCHES)
+	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/run.sh
 
 demo: all
 	@sh pipelines/demo.sh

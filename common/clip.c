@@ -379,13 +379,15 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
                         memcpy(dst + (ch * P + ky) * P, src, sizeof(float) * P);
                     }
             }
-    /* patch embeddings go to tokens 1..NP of pemb */
+    /* patch embeddings of the whole batch in one product (into scratch), then
+     * placed at tokens 1..NP after the class token */
+    float *pz = t->dsmall; /* (B*NP, C) scratch */
+    matmul_forward(pz, t->patches, m->w.v_conv, NULL, B * NP, PD, C);
     for (int b = 0; b < B; b++) {
         float *pe = t->pemb + (size_t)b * T * C;
-        matmul_forward(pe + C, t->patches + (size_t)b * NP * PD, m->w.v_conv, NULL, NP, PD, C);
         memcpy(pe, m->w.v_class, sizeof(float) * C);
-        for (int tk = 0; tk < T; tk++)
-            for (int i = 0; i < C; i++) pe[(size_t)tk * C + i] += m->w.v_pos[(size_t)tk * C + i];
+        memcpy(pe + C, pz + (size_t)b * NP * C, sizeof(float) * NP * C);
+        for (size_t i = 0; i < (size_t)T * C; i++) pe[i] += m->w.v_pos[i];
     }
     layernorm_forward(t->res, t->pre_m, t->pre_r, t->pemb, m->w.v_ln_pre_w, m->w.v_ln_pre_b, B * T, C);
     blocks_forward(t, m->w.v_blocks, B, T);
@@ -431,20 +433,18 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
             for (int i = 0; i < C; i++) g->v_class[i] += d[i];
         }
     if (dimg || g) {
-        /* patch tokens: d patches (B*NP, PD) = d pemb[1..] @ conv; dconv += d^T patches */
+        /* patch tokens gathered contiguous: dz (B*NP, C); d patches = dz @ conv;
+         * dconv += dz^T patches */
+        float *dz = t->dres; /* (B*NP, C) scratch: dres is no longer needed */
+        for (int b = 0; b < B; b++)
+            memcpy(dz + (size_t)b * NP * C, t->dsmall + ((size_t)b * T + 1) * C, sizeof(float) * NP * C);
         float *dpatch = t->patches; /* reuse: patches are needed for dconv first */
-        for (int b = 0; b < B; b++) {
-            const float *d = t->dsmall + ((size_t)b * T + 1) * C;
-            if (g)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, PD, NP, 1.0f, d, C,
-                            t->patches + (size_t)b * NP * PD, PD, 1.0f, g->v_conv, PD);
-        }
+        if (g)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, PD, B * NP, 1.0f, dz, C, t->patches, PD, 1.0f,
+                        g->v_conv, PD);
         if (dimg) {
-            for (int b = 0; b < B; b++) {
-                const float *d = t->dsmall + ((size_t)b * T + 1) * C;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, NP, PD, C, 1.0f, d, C, m->w.v_conv, PD, 0.0f,
-                            dpatch + (size_t)b * NP * PD, PD);
-            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B * NP, PD, C, 1.0f, dz, C, m->w.v_conv, PD, 0.0f,
+                        dpatch, PD);
             /* col2im (patches do not overlap) */
             for (int b = 0; b < B; b++)
                 for (int gy = 0; gy < G; gy++)

@@ -1,5 +1,8 @@
 /* clip_params.c - see clip_params.h. */
 #include "clip_params.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "util.h"
@@ -89,3 +92,103 @@ void clip_params_free(clip_params_t *p) {
     free(p->t_blocks);
     memset(p, 0, sizeof *p);
 }
+
+static int each_block(const clip_block_t *b, const char *prefix, int w, int r, clip_param_fn fn, void *ctx) {
+    char n[160];
+    int rc;
+#define V(field, suffix, nd, ...)                                             \
+    do {                                                                      \
+        int sh[4] = {__VA_ARGS__};                                            \
+        snprintf(n, sizeof n, "%s%s", prefix, suffix);                        \
+        if ((rc = fn(n, b->field, nd, sh, ctx))) return rc;                   \
+    } while (0)
+    V(ln1_w, "ln_1.weight", 1, w);
+    V(ln1_b, "ln_1.bias", 1, w);
+    V(attn_in_w, "attn.in_proj_weight", 2, 3 * w, w);
+    V(attn_in_b, "attn.in_proj_bias", 1, 3 * w);
+    V(attn_out_w, "attn.out_proj.weight", 2, w, w);
+    V(attn_out_b, "attn.out_proj.bias", 1, w);
+    V(ln2_w, "ln_2.weight", 1, w);
+    V(ln2_b, "ln_2.bias", 1, w);
+    V(fc_w, "mlp.c_fc.weight", 2, r * w, w);
+    V(fc_b, "mlp.c_fc.bias", 1, r * w);
+    V(proj_w, "mlp.c_proj.weight", 2, w, r * w);
+    V(proj_b, "mlp.c_proj.bias", 1, w);
+#undef V
+    return 0;
+}
+
+int clip_params_each(clip_params_t *p, clip_param_fn fn, void *ctx) {
+    const clip_config_t *c = &p->cfg;
+    int G = c->image_size / c->patch, rc;
+    char pre[96];
+#define T(ptr, name, nd, ...)                                                 \
+    do {                                                                      \
+        int sh[4] = {__VA_ARGS__};                                            \
+        if ((rc = fn(name, ptr, nd, sh, ctx))) return rc;                     \
+    } while (0)
+    T(p->v_conv, "visual.conv1.weight", 4, c->v_width, 3, c->patch, c->patch);
+    T(p->v_class, "visual.class_embedding", 1, c->v_width);
+    T(p->v_pos, "visual.positional_embedding", 2, G * G + 1, c->v_width);
+    T(p->v_ln_pre_w, "visual.ln_pre.weight", 1, c->v_width);
+    T(p->v_ln_pre_b, "visual.ln_pre.bias", 1, c->v_width);
+    for (int l = 0; l < c->v_layers; l++) {
+        snprintf(pre, sizeof pre, "visual.transformer.resblocks.%d.", l);
+        if ((rc = each_block(&p->v_blocks[l], pre, c->v_width, c->mlp_ratio, fn, ctx))) return rc;
+    }
+    T(p->v_ln_post_w, "visual.ln_post.weight", 1, c->v_width);
+    T(p->v_ln_post_b, "visual.ln_post.bias", 1, c->v_width);
+    T(p->v_proj, "visual.proj", 2, c->v_width, c->embed_dim);
+    T(p->t_tok, "token_embedding.weight", 2, c->vocab, c->t_width);
+    T(p->t_pos, "positional_embedding", 2, c->context, c->t_width);
+    for (int l = 0; l < c->t_layers; l++) {
+        snprintf(pre, sizeof pre, "transformer.resblocks.%d.", l);
+        if ((rc = each_block(&p->t_blocks[l], pre, c->t_width, c->mlp_ratio, fn, ctx))) return rc;
+    }
+    T(p->t_ln_w, "ln_final.weight", 1, c->t_width);
+    T(p->t_ln_b, "ln_final.bias", 1, c->t_width);
+    T(p->t_proj, "text_projection", 2, c->t_width, c->embed_dim);
+    T(p->logit_scale, "logit_scale", 0, 0);
+#undef T
+    return 0;
+}
+
+static uint32_t fnv1a32(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+static int closed_form_one(const char *name, float *data, int ndim, const int *shape, void *ctx) {
+    (void)ctx;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    uint32_t h = fnv1a32(name);
+    size_t len = strlen(name);
+    int ends_weight = len >= 7 && !strcmp(name + len - 7, ".weight");
+    int ends_bias = len >= 4 && !strcmp(name + len - 4, "bias");
+    int is_ln = strstr(name, "ln_") != NULL && ends_weight;
+    int is_emb = strstr(name, "embedding") != NULL && !strstr(name, "token");
+    int is_proj = !strcmp(name, "visual.proj") || !strcmp(name, "text_projection");
+    size_t fan_in = 1;
+    for (int i = 1; i < ndim; i++) fan_in *= (size_t)shape[i];
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = (uint32_t)i * 2654435761u + h;
+        x ^= x >> 15;
+        x *= 2246822519u;
+        x ^= x >> 13;
+        x *= 3266489917u;
+        x ^= x >> 16;
+        double u = (double)x / 4294967296.0 * 2.0 - 1.0, v;
+        if (!strcmp(name, "logit_scale")) v = log(100.0);
+        else if (is_ln) v = 1.0 + 0.1 * u;
+        else if (ends_bias || is_emb) v = 0.02 * u;
+        else if (is_proj) v = u / sqrt((double)shape[0]);
+        else if (ndim >= 2) v = u / sqrt((double)fan_in);
+        else v = 0.02 * u;
+        data[i] = (float)v;
+    }
+    return 0;
+}
+
+void clip_params_closed_form(clip_params_t *p) { clip_params_each(p, closed_form_one, NULL); }

@@ -71,4 +71,16 @@ int clip_params_alloc(clip_params_t *p, const clip_config_t *cfg);
  * gradient block).  p must be zero-initialised (or previously bound). */
 void clip_params_bind(clip_params_t *p, const clip_config_t *cfg, float *mem);
 void clip_params_free(clip_params_t *p);
+
+/* Visit every parameter tensor in layout order with its OpenAI/open_clip name
+ * and shape (ndim <= 4; scalar: ndim 0).  Stops and returns fn's value when
+ * it is non-zero. */
+typedef int (*clip_param_fn)(const char *name, float *data, int ndim, const int *shape, void *ctx);
+int clip_params_each(clip_params_t *p, clip_param_fn fn, void *ctx);
+
+/* Deterministic weights that are a closed-form function of (name, index):
+ * the same formula as tests/gen_clip_ref.py closed_form(), so a full-size
+ * model can be checked against PyTorch without shipping its weights, and
+ * benchmarked without a weight file. */
+void clip_params_closed_form(clip_params_t *p);
 #endif

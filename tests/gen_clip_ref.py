@@ -260,7 +260,7 @@ def main():
     # loss: <emb, R> + sum_l 0.1 <feat_l, R_l> (the feature term exercises gradient injection)
     loss = (emb * r_img).sum() + sum(0.1 * (f * r).sum() for f, r in zip(feats, r_feat))
     loss.backward()
-    ref = {"image": img.detach(), "image_emb": emb.detach(), "image_demb": r_img, "ids": ids.to(torch.int32)}
+    ref = {"image": img.detach(), "image_emb": emb.detach(), "image_demb": r_img, "ids": ids.to(torch.float32)}
     for l, (f, r) in enumerate(zip(feats, r_feat)):
         ref[f"image_block.{l}"] = f.detach()
         ref[f"image_dblock.{l}"] = 0.1 * r
@@ -296,7 +296,7 @@ def main():
         te = encode_text(Pb, b32, ids)
     write_safetensors(os.path.join(OUT, "b32_ref.safetensors"), {
         "image_emb": e, "block0_cls": fb[0][:, 0, :].contiguous(), "block11_cls": fb[11][:, 0, :].contiguous(),
-        "text_ids": ids.to(torch.int32), "text_emb": te})
+        "text_ids": ids.to(torch.float32), "text_emb": te})
     print("wrote", sorted(os.listdir(OUT)))
 
 if __name__ == "__main__":

@@ -1,0 +1,192 @@
+/* test_clip.c - the C CLIP (common/clip.c) against the independent PyTorch
+ * reference written by tests/gen_clip_ref.py (fixtures in tests/fixtures/clip):
+ *   tiny model (image 32, patch 8, width 64, 2 layers, 2 heads; text context
+ *   16, vocab 300): image embeddings, every block's output, gradients w.r.t.
+ *   the image and every vision parameter (with gradients injected at every
+ *   block output), text embeddings and gradients w.r.t. every text parameter;
+ *   full-size ViT-B/32 with closed-form weights: image embedding, class token
+ *   after blocks 0 and 11, a text embedding.
+ * Each tensor is compared with |a-b| <= atol + rtol*|b|; the worst element is
+ * printed, and any mismatch fails. */
+#include <stdlib.h>
+#include <string.h>
+#include "clip.h"
+#include "t.h"
+#include "tensorfile.h"
+
+static float *read_t(tensorfile_t *tf, const char *name, size_t want) {
+    const tf_info_t *ti = tf_find(tf, name);
+    if (!ti) { printf("# missing %s\n", name); return NULL; }
+    if (want && ti->numel != want) { printf("# %s has %zu values, want %zu\n", name, ti->numel, want); return NULL; }
+    float *d = malloc(sizeof(float) * ti->numel);
+    err_t e = {0};
+    if (tf_read_f32(tf, ti, d, &e)) { printf("# %s\n", e.msg); free(d); return NULL; }
+    return d;
+}
+
+/* compare; returns 1 if all close */
+static int close_all(const char *what, const float *a, const float *b, size_t n, double atol, double rtol) {
+    if (!a || !b) { CHECK(0, "%s: data present", what); return 0; }
+    double worst = 0, wa = 0, wb = 0;
+    size_t bad = 0, wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]), lim = atol + rtol * fabs(b[i]);
+        if (!(d <= lim)) bad++;
+        if (d / lim > worst || i == 0) { worst = d / lim; wi = i; wa = a[i]; wb = b[i]; }
+    }
+    CHECK(bad == 0, "%s: %zu values within atol %g rtol %g (worst [%zu] %.7g vs %.7g, %.2f of tolerance)", what, n, atol,
+          rtol, wi, wa, wb, worst);
+    return bad == 0;
+}
+
+typedef struct { tensorfile_t *tf; int missing; } load_ctx;
+static int load_one(const char *name, float *data, int ndim, const int *shape, void *vctx) {
+    load_ctx *c = vctx;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    float *v = read_t(c->tf, name, n);
+    if (!v) { c->missing++; return 0; }
+    memcpy(data, v, sizeof(float) * n);
+    free(v);
+    return 0;
+}
+
+typedef struct { tensorfile_t *ref; int nbad; } grad_ctx;
+static int cmp_grad(const char *name, float *data, int ndim, const int *shape, void *vctx) {
+    grad_ctx *c = vctx;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    char key[200];
+    snprintf(key, sizeof key, "grad.%s", name);
+    float *want = read_t(c->ref, key, n);
+    if (!want) { c->nbad++; return 0; }
+    /* gradients accumulate through 2 blocks of float32 GEMMs: scale the
+     * absolute tolerance by the tensor's largest reference value */
+    double mx = 0;
+    for (size_t i = 0; i < n; i++) mx = fmax(mx, fabs(want[i]));
+    if (!close_all(key, data, want, n, 2e-5 * mx + 1e-7, 1e-3)) c->nbad++;
+    free(want);
+    return 0;
+}
+
+static void test_tiny(void) {
+    err_t e = {0};
+    tensorfile_t *wf = tf_open("tests/fixtures/clip/tiny_openai.safetensors", &e);
+    tensorfile_t *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
+    CHECK(wf && ref, "open tiny fixtures (%s)", e.msg);
+    if (!wf || !ref) return;
+    clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32, .t_width = 64,
+                         .t_layers = 2, .t_heads = 2, .context = 16, .vocab = 300, .embed_dim = 32, .mlp_ratio = 4};
+    clip_params_t w;
+    CHECK(clip_params_alloc(&w, &cfg) == 0, "alloc tiny params");
+    load_ctx lc = {wf, 0};
+    clip_params_each(&w, load_one, &lc);
+    CHECK(lc.missing == 0, "every parameter found by its OpenAI name");
+    clip_t m;
+    clip_init(&m, &w, 1);
+    clip_alloc_grad(&m);
+    clip_zero_grad(&m);
+    int B = 2, S = 32, E = 32, L = 2, T = 17, C = 64;
+    float *img = read_t(ref, "image", (size_t)B * 3 * S * S);
+    float emb[2 * 32];
+    CHECK(clip_image_forward(&m, img, B, emb, &e) == 0, "image forward");
+    float *want = read_t(ref, "image_emb", (size_t)B * E);
+    close_all("image embedding", emb, want, (size_t)B * E, 1e-5, 1e-4);
+    free(want);
+    float *dfeat[2];
+    for (int l = 0; l < L; l++) {
+        char key[64];
+        snprintf(key, sizeof key, "image_block.%d", l);
+        want = read_t(ref, key, (size_t)B * T * C);
+        int bb, tt, cc;
+        const float *blk = clip_image_block(&m, l, &bb, &tt, &cc);
+        CHECK(blk && bb == B && tt == T && cc == C, "block %d shape (%d,%d,%d)", l, bb, tt, cc);
+        close_all(key, blk, want, (size_t)B * T * C, 1e-5, 1e-4);
+        free(want);
+        snprintf(key, sizeof key, "image_dblock.%d", l);
+        dfeat[l] = read_t(ref, key, (size_t)B * T * C);
+    }
+    float *demb = read_t(ref, "image_demb", (size_t)B * E);
+    float *dimg = calloc((size_t)B * 3 * S * S, sizeof(float));
+    CHECK(clip_image_backward(&m, demb, dfeat, dimg, 1, &e) == 0, "image backward (%s)", e.msg);
+    want = read_t(ref, "grad.image", (size_t)B * 3 * S * S);
+    double mx = 0;
+    for (int i = 0; want && i < B * 3 * S * S; i++) mx = fmax(mx, fabs(want[i]));
+    close_all("d loss / d image", dimg, want, (size_t)B * 3 * S * S, 2e-5 * mx, 1e-3);
+    free(want);
+
+    /* text */
+    float *idsf = read_t(ref, "ids", 3 * 16);
+    int ids[3 * 16];
+    for (int i = 0; idsf && i < 3 * 16; i++) ids[i] = (int)idsf[i];
+    float temb[3 * 32];
+    CHECK(idsf && clip_text_forward(&m, ids, 3, temb, &e) == 0, "text forward (%s)", e.msg);
+    want = read_t(ref, "text_emb", 3 * 32);
+    close_all("text embedding", temb, want, 3 * 32, 1e-5, 1e-4);
+    free(want);
+    float *tdemb = read_t(ref, "text_demb", 3 * 32);
+    CHECK(tdemb && clip_text_backward(&m, tdemb, 1, &e) == 0, "text backward (%s)", e.msg);
+    grad_ctx gc = {ref, 0};
+    clip_params_each(&m.g, cmp_grad, &gc);
+    CHECK(gc.nbad == 0, "gradients of all %zu parameters match", m.g.n);
+
+    /* the forward again must not depend on leftovers; batch 1 equals row 0 */
+    float emb1[32];
+    clip_image_forward(&m, img, 1, emb1, &e);
+    clip_image_forward(&m, img, 2, emb, &e);
+    close_all("batch 1 == row 0 of batch 2", emb1, emb, 32, 1e-6, 1e-5);
+    for (int l = 0; l < L; l++) free(dfeat[l]);
+    free(img); free(demb); free(dimg); free(idsf); free(tdemb);
+    clip_free(&m);
+    tf_close(wf);
+    tf_close(ref);
+}
+
+static void test_b32(void) {
+    err_t e = {0};
+    tensorfile_t *ref = tf_open("tests/fixtures/clip/b32_ref.safetensors", &e);
+    CHECK(ref != NULL, "open b32 reference (%s)", e.msg);
+    if (!ref) return;
+    clip_config_t cfg = {.v_width = 768, .v_layers = 12, .v_heads = 12, .patch = 32, .image_size = 224, .t_width = 512,
+                         .t_layers = 12, .t_heads = 8, .context = 77, .vocab = 49408, .embed_dim = 512, .mlp_ratio = 4};
+    clip_params_t w;
+    clip_params_alloc(&w, &cfg);
+    clip_params_closed_form(&w);
+    clip_t m;
+    clip_init(&m, &w, 2);
+    int S = 224;
+    float *img = malloc(sizeof(float) * 3 * S * S);
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++)
+                img[((size_t)c * S + y) * S + x] =
+                    (float)((0.5 + 0.45 * sin(0.07 * x + 0.11 * y + c) * cos(0.05 * (x - y)) - clip_mean[c]) / clip_std[c]);
+    float emb[512];
+    CHECK(clip_image_forward(&m, img, 1, emb, &e) == 0, "B/32 image forward");
+    float *want = read_t(ref, "image_emb", 512);
+    close_all("B/32 image embedding", emb, want, 512, 2e-4, 2e-3);
+    free(want);
+    const float *b0 = clip_image_block(&m, 0, NULL, NULL, NULL), *b11 = clip_image_block(&m, 11, NULL, NULL, NULL);
+    want = read_t(ref, "block0_cls", 768);
+    close_all("B/32 block 0 class token", b0, want, 768, 1e-4, 1e-3);
+    free(want);
+    want = read_t(ref, "block11_cls", 768);
+    close_all("B/32 block 11 class token", b11, want, 768, 2e-4, 2e-3);
+    free(want);
+    float *idsf = read_t(ref, "text_ids", 77);
+    int ids[77];
+    for (int i = 0; idsf && i < 77; i++) ids[i] = (int)idsf[i];
+    float temb[512];
+    CHECK(idsf && clip_text_forward(&m, ids, 1, temb, &e) == 0, "B/32 text forward");
+    want = read_t(ref, "text_emb", 512);
+    close_all("B/32 text embedding", temb, want, 512, 2e-4, 2e-3);
+    free(want); free(idsf); free(img);
+    clip_free(&m);
+    tf_close(ref);
+}
+
+int main(void) {
+    test_tiny();
+    test_b32();
+    T_DONE();
+}
