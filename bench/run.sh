@@ -1,0 +1,98 @@
+#!/bin/sh
+# bench/run.sh - the project's benchmarks (`make bench`), each run side by side
+# with the peer a user would otherwise use.  Results go to stdout as markdown
+# table rows; docs/benchmarks.md keeps the numbers of a recorded run.
+#
+# Layout: helpers first, then one bench_<name> function per section and the
+# list of sections at the bottom.  To add a benchmark, add a function and its
+# name to SECTIONS.  Generated inputs live in build/bench/ (never committed).
+# Installs nothing: max RSS comes from /usr/bin/time -v when it exists.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=$ROOT/bin
+B=$ROOT/build/bench
+mkdir -p "$B"
+PY=${PYTHON:-python3}
+
+# run_timed OUT CMD... : runs CMD with stdout to OUT; sets SECS and RSS_MB
+run_timed() {
+  out=$1; shift
+  t0=$(date +%s.%N)
+  if [ -x /usr/bin/time ] && /usr/bin/time -v true >/dev/null 2>&1; then
+    /usr/bin/time -v -o "$B/time.txt" "$@" >"$out"
+    RSS_MB=$(awk -F: '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$B/time.txt")
+  else
+    "$@" >"$out"
+    RSS_MB=n/a
+  fi
+  t1=$(date +%s.%N)
+  SECS=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
+}
+
+# machine line for the report
+machine() {
+  cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || echo unknown)
+  echo "date $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -m), $cpu"
+}
+
+# ---------------------------------------------------------------------------
+# qd-extract: filter two words out of raw QuickDraw ndjson and fit them into a
+# 224 canvas, vs bench/qd_extract.py (json module, same filter, fit, output).
+# Input: the shipped raw data (10 words, 20% fish+cat) decompressed and
+# repeated to ~100 MB and ~200 MB; memory must not grow with the input.
+bench_qd_extract() {
+  one=$B/raw-once.ndjson
+  [ -s "$one" ] || zcat "$ROOT"/data/quickdraw/raw/*.ndjson.gz >"$one"
+  size=$(wc -c <"$one")
+  reps=$(( (100000000 + size - 1) / size ))
+  for mb in 100 200; do
+    f=$B/raw-${mb}M.ndjson
+    want=$(( size * reps * mb / 100 ))
+    if [ ! -f "$f" ] || [ "$(wc -c <"$f")" -ne "$want" ]; then
+      : >"$f"
+      i=0; while [ $i -lt $(( reps * mb / 100 )) ]; do cat "$one" >>"$f"; i=$((i + 1)); done
+    fi
+  done
+  echo "## qd-extract --word fish,cat --fit 224 ($(machine))"
+  echo
+  echo "| program | input | records in | records out | seconds | records/s | MB/s | max RSS MB |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for mb in 100 200; do
+    f=$B/raw-${mb}M.ndjson
+    bytes=$(wc -c <"$f"); nin=$(wc -l <"$f" | tr -d ' ')
+    cat "$f" >/dev/null # warm the page cache for both programs
+    run_timed "$B/c-$mb.out" "$BIN/qd-extract" --word fish,cat --fit 224 "$f"
+    eval "c_secs_$mb=$SECS"
+    nout=$(wc -l <"$B/c-$mb.out" | tr -d ' ')
+    awk -v p="qd-extract (C)" -v mb="$bytes" -v n="$nin" -v o="$nout" -v s="$SECS" -v r="$RSS_MB" \
+      'BEGIN {printf "| %s | %.1f MB | %d | %d | %.3f | %.0f | %.1f | %s |\n", p, mb / 1e6, n, o, s, n / s, mb / 1e6 / s, r}'
+  done
+  f=$B/raw-100M.ndjson
+  bytes=$(wc -c <"$f"); nin=$(wc -l <"$f" | tr -d ' ')
+  run_timed "$B/py-100.out" "$PY" "$ROOT/bench/qd_extract.py" --word fish,cat --fit 224 "$f"
+  nout=$(wc -l <"$B/py-100.out" | tr -d ' ')
+  awk -v p="bench/qd_extract.py (Python json)" -v mb="$bytes" -v n="$nin" -v o="$nout" -v s="$SECS" -v r="$RSS_MB" \
+    'BEGIN {printf "| %s | %.1f MB | %d | %d | %.3f | %.0f | %.1f | %s |\n", p, mb / 1e6, n, o, s, n / s, mb / 1e6 / s, r}'
+  echo
+  # same records, same numbers (the Python peer spells 224 as 224.0)
+  "$PY" - "$B/c-100.out" "$B/py-100.out" <<'EOF'
+import json, sys
+a, b = open(sys.argv[1]), open(sys.argv[2])
+n = worst = 0
+for la, lb in zip(a, b):
+    ra, rb = json.loads(la), json.loads(lb)
+    assert ra["key_id"] == rb["key_id"] and ra["canvas"] == rb["canvas"], "different records"
+    for sa, sb in zip(ra["drawing"], rb["drawing"]):
+        for ca, cb in zip(sa, sb):
+            assert len(ca) == len(cb)
+            worst = max([worst] + [abs(x - y) for x, y in zip(ca, cb)])
+    n += 1
+assert a.readline() == "" and b.readline() == "", "different record counts"
+print("outputs agree: %d records, largest coordinate difference %.3g" % (n, worst))
+EOF
+  awk -v c="$c_secs_100" -v p="$SECS" 'BEGIN {printf "speed-up of qd-extract over Python at 100 MB: %.1fx\n", p / c}'
+  echo
+}
+
+SECTIONS="qd_extract"
+for s in $SECTIONS; do "bench_$s"; done
