@@ -178,8 +178,8 @@ void warp_apply(const warp_tap_t *map, int C, int H, int W, const float *src, fl
         float f = t->fill_w * fill;
         for (int c = 0; c < C; c++) {
             const float *s = src + (size_t)c * n;
-            dst[(size_t)c * n + p] = t->w[0] * s[t->i[0]] + t->w[1] * s[t->i[1]] + t->w[2] * s[t->i[2]] +
-                                     t->w[3] * s[t->i[3]] + f;
+            dst[(size_t)c * n + p] =
+                t->w[0] * s[t->i[0]] + t->w[1] * s[t->i[1]] + t->w[2] * s[t->i[2]] + t->w[3] * s[t->i[3]] + f;
         }
     }
 }
@@ -199,8 +199,8 @@ void warp_apply_adjoint(const warp_tap_t *map, int C, int H, int W, const float 
     }
 }
 
-void jitter_forward(int C, int H, int W, const float *x, double beta, double gamma, float lo, float hi, float *y,
-                    uint8_t *mask) {
+void jitter_forward(int C, int H, int W, const float *x, double beta, double gamma, float lo, float hi,
+                    float *y, uint8_t *mask) {
     size_t n = (size_t)H * W;
     for (int c = 0; c < C; c++) {
         const float *xc = x + (size_t)c * n;

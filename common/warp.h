@@ -37,9 +37,9 @@
 #include <stdint.h>
 
 typedef struct {
-    int32_t i[4];  /* source pixel indices y*W+x (0 when unused) */
-    float w[4];    /* their weights (0 when unused or outside the image) */
-    float fill_w;  /* weight of the fill value */
+    int32_t i[4]; /* source pixel indices y*W+x (0 when unused) */
+    float w[4];   /* their weights (0 when unused or outside the image) */
+    float fill_w; /* weight of the fill value */
 } warp_tap_t;
 
 typedef enum { WARP_NEAREST = 0, WARP_BILINEAR = 1 } warp_interp_t;
@@ -83,8 +83,8 @@ void warp_apply_adjoint(const warp_tap_t *map, int C, int H, int W, const float 
  *   b = beta*x;  mu_c = mean(b);  z = gamma*(b - mu_c) + mu_c;  y = clamp(z, lo, hi)
  * mask (C,H,W) records lo <= z <= hi (torch.clamp's gradient passes at equality).
  * y may alias x.  mask may be NULL (no backward wanted). */
-void jitter_forward(int C, int H, int W, const float *x, double beta, double gamma, float lo, float hi, float *y,
-                    uint8_t *mask);
+void jitter_forward(int C, int H, int W, const float *x, double beta, double gamma, float lo, float hi,
+                    float *y, uint8_t *mask);
 /* ADDS the adjoint into dx: g = mask*dy;
  * dx += beta*(gamma*g + (1-gamma)*mean_c(g)).  dx must not alias dy. */
 void jitter_backward(int C, int H, int W, const float *dy, double beta, double gamma, const uint8_t *mask,

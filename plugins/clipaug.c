@@ -25,13 +25,13 @@
  * the [sketch, target] pair together; a loss wanting that must warp its
  * target itself) and gradients w.r.t. the transform parameters.
  */
-#include <math.h>
-#include <stdint.h>
-#include <string.h>
-#include <stdio.h>
 #include "plugin.h"
 #include "util.h"
 #include "warp.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #define MAX_VIEWS 64
 #define WS_MAGIC 0x434c4950u /* "CLIP" */
@@ -53,21 +53,70 @@ typedef struct {
 
 /* The values each preset gives the parameters left at -1 / "preset". */
 static const clipaug_t presets[3] = {
-    [PRESET_DOODLEBOT] = {.nviews = 4, .persp_p = 0.5, .persp_d = 0.2, .fill = 1.0, .corners = CORNERS_SYMMETRIC,
-                          .crop_p = 0.7, .crop_min = 0.7, .crop_max = 1.0, .crop_mode = CROP_SIDE, .rot_p = 0.3,
-                          .rot_deg = 15, .jit_p = 0.3, .bright = 0.1, .contrast = 0.1},
-    [PRESET_DOODLEBOT_OPT] = {.nviews = 4, .persp_p = 0.5, .persp_d = 0.15, .fill = 1.0,
-                              .corners = CORNERS_SYMMETRIC, .crop_p = 0.7, .crop_min = 0.7, .crop_max = 1.0,
-                              .crop_mode = CROP_SIDE, .rot_p = 0.3, .rot_deg = 10, .jit_p = 0.3, .bright = 0.1,
+    [PRESET_DOODLEBOT] = {.nviews = 4,
+                          .persp_p = 0.5,
+                          .persp_d = 0.2,
+                          .fill = 1.0,
+                          .corners = CORNERS_SYMMETRIC,
+                          .crop_p = 0.7,
+                          .crop_min = 0.7,
+                          .crop_max = 1.0,
+                          .crop_mode = CROP_SIDE,
+                          .rot_p = 0.3,
+                          .rot_deg = 15,
+                          .jit_p = 0.3,
+                          .bright = 0.1,
+                          .contrast = 0.1},
+    [PRESET_DOODLEBOT_OPT] = {.nviews = 4,
+                              .persp_p = 0.5,
+                              .persp_d = 0.15,
+                              .fill = 1.0,
+                              .corners = CORNERS_SYMMETRIC,
+                              .crop_p = 0.7,
+                              .crop_min = 0.7,
+                              .crop_max = 1.0,
+                              .crop_mode = CROP_SIDE,
+                              .rot_p = 0.3,
+                              .rot_deg = 10,
+                              .jit_p = 0.3,
+                              .bright = 0.1,
                               .contrast = 0.1},
-    [PRESET_CLIPASSO] = {.nviews = 5, .persp_p = 1.0, .persp_d = 0.5, .fill = 0.0, .corners = CORNERS_INWARD,
-                         .crop_p = 1.0, .crop_min = 0.8, .crop_max = 0.8, .crop_mode = CROP_AREA, .rot_p = 0,
-                         .rot_deg = 0, .jit_p = 0, .bright = 0, .contrast = 0},
+    [PRESET_CLIPASSO] = {.nviews = 5,
+                         .persp_p = 1.0,
+                         .persp_d = 0.5,
+                         .fill = 0.0,
+                         .corners = CORNERS_INWARD,
+                         .crop_p = 1.0,
+                         .crop_min = 0.8,
+                         .crop_max = 0.8,
+                         .crop_mode = CROP_AREA,
+                         .rot_p = 0,
+                         .rot_deg = 0,
+                         .jit_p = 0,
+                         .bright = 0,
+                         .contrast = 0},
 };
 
 enum {
-    P_PRESET, P_NVIEWS, P_KEEP, P_AFTER_NORM, P_PERSP_P, P_PERSP_SCALE, P_CORNERS, P_FILL, P_CROP_P, P_CROP_MIN,
-    P_CROP_MAX, P_CROP_MODE, P_ROT_P, P_ROT_DEG, P_ROT_INTERP, P_JIT_P, P_BRIGHT, P_CONTRAST, NPARAMS
+    P_PRESET,
+    P_NVIEWS,
+    P_KEEP,
+    P_AFTER_NORM,
+    P_PERSP_P,
+    P_PERSP_SCALE,
+    P_CORNERS,
+    P_FILL,
+    P_CROP_P,
+    P_CROP_MIN,
+    P_CROP_MAX,
+    P_CROP_MODE,
+    P_ROT_P,
+    P_ROT_DEG,
+    P_ROT_INTERP,
+    P_JIT_P,
+    P_BRIGHT,
+    P_CONTRAST,
+    NPARAMS
 };
 
 static const plugin_param_t params[NPARAMS] = {
@@ -76,24 +125,30 @@ static const plugin_param_t params[NPARAMS] = {
     [P_NVIEWS] = {"nviews", PARAM_INT, -1, -1, MAX_VIEWS, NULL, NULL,
                   "views written, the original included (-1: doodlebot 4, clipasso 5)"},
     [P_KEEP] = {"keep_original", PARAM_BOOL, 1, 0, 1, NULL, NULL, "view 0 is the un-augmented input"},
-    [P_AFTER_NORM] = {"after_normalize", PARAM_BOOL, 0, 0, 1, NULL, NULL,
-                      "study's quirk: augment the CLIP-normalised image (fill, clamp in normalised units); C=3"},
+    [P_AFTER_NORM] =
+        {"after_normalize", PARAM_BOOL, 0, 0, 1, NULL, NULL,
+         "study's quirk: augment the CLIP-normalised image (fill, clamp in normalised units); C=3"},
     [P_PERSP_P] = {"persp_p", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
                    "probability of the perspective warp (-1: doodlebot 0.5, clipasso 1)"},
-    [P_PERSP_SCALE] = {"persp_scale", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
-                       "distortion scale d: corners move up to d*half-size (-1: 0.2 / optimizer 0.15 / clipasso 0.5)"},
+    [P_PERSP_SCALE] =
+        {"persp_scale", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
+         "distortion scale d: corners move up to d*half-size (-1: 0.2 / optimizer 0.15 / clipasso 0.5)"},
     [P_CORNERS] = {"corners", PARAM_ENUM, 0, 0, 0, "preset", "preset|symmetric|inward",
-                   "symmetric: U(-d,d)*(W//2) per coordinate (doodlebot); inward: torchvision integer draws (clipasso)"},
+                   "symmetric: U(-d,d)*(W//2) per coordinate (doodlebot); inward: torchvision integer draws "
+                   "(clipasso)"},
     [P_FILL] = {"fill", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
                 "value outside the warped image (-1: doodlebot 1 = white, clipasso 0 = black)"},
     [P_CROP_P] = {"crop_p", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
                   "probability of the resized crop (-1: doodlebot 0.7, clipasso 1)"},
-    [P_CROP_MIN] = {"crop_min", PARAM_FLOAT, -1, -1, 1, NULL, NULL, "smallest crop scale s (-1: 0.7 / clipasso 0.8)"},
-    [P_CROP_MAX] = {"crop_max", PARAM_FLOAT, -1, -1, 1, NULL, NULL, "largest crop scale s (-1: 1.0 / clipasso 0.8)"},
+    [P_CROP_MIN] = {"crop_min", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
+                    "smallest crop scale s (-1: 0.7 / clipasso 0.8)"},
+    [P_CROP_MAX] = {"crop_max", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
+                    "largest crop scale s (-1: 1.0 / clipasso 0.8)"},
     [P_CROP_MODE] = {"crop_mode", PARAM_ENUM, 0, 0, 0, "preset", "preset|side|area",
                      "side: crop int(s*H) x int(s*W) (doodlebot); area: square of side round(sqrt(s*H*W)) "
                      "(torchvision RandomResizedCrop ratio 1, clipasso)"},
-    [P_ROT_P] = {"rot_p", PARAM_FLOAT, -1, -1, 1, NULL, NULL, "probability of the rotation (-1: doodlebot 0.3, clipasso 0)"},
+    [P_ROT_P] = {"rot_p", PARAM_FLOAT, -1, -1, 1, NULL, NULL,
+                 "probability of the rotation (-1: doodlebot 0.3, clipasso 0)"},
     [P_ROT_DEG] = {"rot_deg", PARAM_FLOAT, -1, -1, 180, NULL, NULL,
                    "rotation angle ~ U(-deg, deg) degrees (-1: 15 / optimizer 10)"},
     [P_ROT_INTERP] = {"rot_interp", PARAM_ENUM, 0, 0, 0, "nearest", "nearest|bilinear",
@@ -112,10 +167,10 @@ static const double clip_std[3] = {0.26862954, 0.26130258, 0.27577711};
 /* One augmented view's drawn transforms. */
 typedef struct {
     int persp, crop, rot, jit;
-    double end[8];            /* perspective end points (TL, TR, BR, BL), start = image corners */
-    int top, left, ch, cw;    /* crop box */
-    double angle;             /* degrees */
-    double beta, gamma;       /* jitter factors */
+    double end[8];         /* perspective end points (TL, TR, BR, BL), start = image corners */
+    int top, left, ch, cw; /* crop box */
+    double angle;          /* degrees */
+    double beta, gamma;    /* jitter factors */
 } view_t;
 
 typedef struct {
@@ -126,10 +181,10 @@ typedef struct {
 
 /* Workspace layout (byte offsets), a pure function of (state, C, H, W). */
 typedef struct {
-    size_t maps;    /* (naug, 3, H*W) warp_tap_t: perspective, crop, rotation */
-    size_t masks;   /* (naug, C*H*W) uint8 jitter clamp masks */
-    size_t s0, s1;  /* (C*H*W) float scratch each */
-    size_t nin;     /* (C*H*W) float: normalised input (after_normalize) */
+    size_t maps;   /* (naug, 3, H*W) warp_tap_t: perspective, crop, rotation */
+    size_t masks;  /* (naug, C*H*W) uint8 jitter clamp masks */
+    size_t s0, s1; /* (C*H*W) float scratch each */
+    size_t nin;    /* (C*H*W) float: normalised input (after_normalize) */
     size_t total;
 } layout_t;
 
@@ -162,7 +217,8 @@ static int perr(plugin_err_t *err, int code, const char *msg) {
 
 static double pick(double v, double preset) { return v < 0 ? preset : v; }
 
-static int clipaug_init(void *state, const plugin_value_t *vals, const plugin_host_t *host, plugin_err_t *err) {
+static int clipaug_init(void *state, const plugin_value_t *vals, const plugin_host_t *host,
+                        plugin_err_t *err) {
     clipaug_t *st = state;
     const clipaug_t *ps = &presets[vals[P_PRESET].i];
     st->nviews = vals[P_NVIEWS].i < 0 ? ps->nviews : (int)vals[P_NVIEWS].i;
@@ -262,8 +318,8 @@ static void draw_view(const clipaug_t *st, const plugin_host_t *h, int H, int W,
     }
 }
 
-static int clipaug_forward(void *state, void *ws, const plugin_host_t *host, int C, int H, int W, const float *in,
-                           float *out, plugin_err_t *err) {
+static int clipaug_forward(void *state, void *ws, const plugin_host_t *host, int C, int H, int W,
+                           const float *in, float *out, plugin_err_t *err) {
     const clipaug_t *st = state;
     if (C <= 0 || H <= 0 || W <= 0) return perr(err, EXIT_DATA, "empty image");
     if (st->after_norm && C != 3)
@@ -325,7 +381,8 @@ static int clipaug_forward(void *state, void *ws, const plugin_host_t *host, int
         }
         if (v->jit) {
             float *dst = cur == s0 ? s1 : s0;
-            jitter_forward(C, H, W, cur, v->beta, v->gamma, lo, hi, dst, (uint8_t *)(base + l.masks) + a * chw);
+            jitter_forward(C, H, W, cur, v->beta, v->gamma, lo, hi, dst,
+                           (uint8_t *)(base + l.masks) + a * chw);
             cur = dst;
         }
         if (st->after_norm) {
@@ -366,7 +423,8 @@ static int clipaug_backward(void *state, void *ws, int C, int H, int W, const fl
             memcpy(cur, g, chw * sizeof(float));
         if (v->jit) {
             memset(nxt, 0, chw * sizeof(float));
-            jitter_backward(C, H, W, cur, v->beta, v->gamma, (const uint8_t *)(base + l.masks) + a * chw, nxt);
+            jitter_backward(C, H, W, cur, v->beta, v->gamma, (const uint8_t *)(base + l.masks) + a * chw,
+                            nxt);
             float *t = cur;
             cur = nxt;
             nxt = t;
@@ -401,18 +459,21 @@ static const plugin_desc_t desc = {
     .kind = PLUGIN_AUGMENT,
     .name = "clipaug",
     .version = "1.0",
-    .summary = "CLIP view augmentations of the study and of CLIPasso: perspective, resized crop, rotation, jitter",
-    .help = "Writes nviews views of a (C,H,W) image in [0,1]: view 0 the input (keep_original), the others each "
-            "apply, in order and independently with their probabilities, a perspective warp (4 corners moved, "
-            "bilinear, fill), a resized crop (bilinear back to HxW, align_corners=false, no antialias), a rotation "
-            "about the centre (nearest by default, fill) and a colour jitter (x*(1+U(-b,b)); "
-            "(x-mean)*(1+U(-c,c))+mean per channel; clamp [0,1]), all as torchvision's tensor kernels compute "
-            "them. preset=doodlebot is the study's CLIPAugmentations class defaults, doodlebot-optimizer its "
-            "optimiser's values (perspective 0.15, rotation 10), clipasso CLIPasso's (perspective p=1 scale 0.5 "
-            "black fill, crop area 0.8 ratio 1, 4 augmented + original). after_normalize=true reproduces the "
-            "study's quirk of augmenting the CLIP-normalised image (fill 1.0 and the clamp in normalised units) "
-            "and maps the result back to [0,1] so the host's normalisation yields the study's tensor. "
-            "backward is the exact adjoint w.r.t. the image. See docs/augmentations.md.",
+    .summary =
+        "CLIP view augmentations of the study and of CLIPasso: perspective, resized crop, rotation, jitter",
+    .help =
+        "Writes nviews views of a (C,H,W) image in [0,1]: view 0 the input (keep_original), the others each "
+        "apply, in order and independently with their probabilities, a perspective warp (4 corners moved, "
+        "bilinear, fill), a resized crop (bilinear back to HxW, align_corners=false, no antialias), a "
+        "rotation "
+        "about the centre (nearest by default, fill) and a colour jitter (x*(1+U(-b,b)); "
+        "(x-mean)*(1+U(-c,c))+mean per channel; clamp [0,1]), all as torchvision's tensor kernels compute "
+        "them. preset=doodlebot is the study's CLIPAugmentations class defaults, doodlebot-optimizer its "
+        "optimiser's values (perspective 0.15, rotation 10), clipasso CLIPasso's (perspective p=1 scale 0.5 "
+        "black fill, crop area 0.8 ratio 1, 4 augmented + original). after_normalize=true reproduces the "
+        "study's quirk of augmenting the CLIP-normalised image (fill 1.0 and the clamp in normalised units) "
+        "and maps the result back to [0,1] so the host's normalisation yields the study's tensor. "
+        "backward is the exact adjoint w.r.t. the image. See docs/augmentations.md.",
     .params = params,
     .nparams = NPARAMS,
     .state_size = sizeof(clipaug_t),

@@ -13,13 +13,13 @@
  * Runs from the repository root (tests/run.sh); finds the plugin in $PLUGINS
  * or build/plugins. */
 #define _GNU_SOURCE
-#include <stdlib.h>
-#include <string.h>
 #include "plugin_host.h"
 #include "rng.h"
 #include "t.h"
 #include "util.h"
 #include "warp.h"
+#include <stdlib.h>
+#include <string.h>
 
 /* ------------------------------------------------------------- helpers */
 
@@ -36,24 +36,35 @@ static float *read_section(const char *name, const char *key, int *n) {
         if (want) v = xmalloc(sizeof(float) * (cnt > 0 ? cnt : 1));
         for (int i = 0; i < cnt; i++) {
             double d;
-            if (fscanf(f, "%lf", &d) != 1) { free(v); fclose(f); return NULL; }
+            if (fscanf(f, "%lf", &d) != 1) {
+                free(v);
+                fclose(f);
+                return NULL;
+            }
             if (want) v[i] = (float)d;
         }
-        if (want) { *n = cnt; break; }
+        if (want) {
+            *n = cnt;
+            break;
+        }
     }
     fclose(f);
     return v;
 }
 
 /* Worst |a-b| - rtol*|b| excess and whether all |a-b| <= atol + rtol*|b|. */
-static int compare(const float *a, const float *b, size_t n, double atol, double rtol, double *worst, size_t *at) {
+static int compare(const float *a, const float *b, size_t n, double atol, double rtol, double *worst,
+                   size_t *at) {
     int ok = 1;
     *worst = 0;
     *at = 0;
     for (size_t i = 0; i < n; i++) {
         double d = fabs((double)a[i] - b[i]);
         if (!(d <= atol + rtol * fabs(b[i]))) ok = 0;
-        if (!(d <= *worst)) { *worst = d; *at = i; }
+        if (!(d <= *worst)) {
+            *worst = d;
+            *at = i;
+        }
     }
     return ok;
 }
@@ -79,7 +90,10 @@ typedef struct {
 static double th_uniform(void *ctx) {
     thost_t *t = ctx;
     if (t->script) {
-        if (t->pos >= t->nscript) { t->overrun = 1; return 0.5; }
+        if (t->pos >= t->nscript) {
+            t->overrun = 1;
+            return 0.5;
+        }
         return t->script[t->pos++];
     }
     return rng_uniform(&t->r);
@@ -90,7 +104,10 @@ static double th_normal(void *ctx) { return rng_normal(&((thost_t *)ctx)->r); }
 static plugin_host_t make_host(thost_t *t, uint64_t seed) {
     memset(t, 0, sizeof *t);
     rng_seed(&t->r, seed);
-    plugin_host_t h = {.abi = INVCLIP_PLUGIN_ABI, .ctx = t, .rng_u64 = th_u64, .rng_uniform = th_uniform,
+    plugin_host_t h = {.abi = INVCLIP_PLUGIN_ABI,
+                       .ctx = t,
+                       .rng_u64 = th_u64,
+                       .rng_uniform = th_uniform,
                        .rng_normal = th_normal};
     return h;
 }
@@ -106,7 +123,8 @@ typedef struct {
 static int aug_open(aug_t *a, const char *args, const plugin_host_t *host, int C, int H, int W) {
     const char *dir = getenv("PLUGINS");
     char spec[512];
-    snprintf(spec, sizeof spec, "%s/clipaug.so%s%s", dir && *dir ? dir : "build/plugins", *args ? ":" : "", args);
+    snprintf(spec, sizeof spec, "%s/clipaug.so%s%s", dir && *dir ? dir : "build/plugins", *args ? ":" : "",
+             args);
     err_t e = {0};
     memset(a, 0, sizeof *a);
     if (plugin_open(&a->p, spec, PLUGIN_AUGMENT, &e) || plugin_init(&a->p, host, &e)) {
@@ -148,7 +166,10 @@ static int load_input(void) {
     rin = xmalloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) {
         double d;
-        if (fscanf(f, "%lf", &d) != 1) { fclose(f); return -1; }
+        if (fscanf(f, "%lf", &d) != 1) {
+            fclose(f);
+            return -1;
+        }
         rin[i] = (float)d;
     }
     fclose(f);
@@ -183,8 +204,8 @@ static void test_reference_direct(void) {
     float *out = xmalloc(n * sizeof(float)), *din = xmalloc(n * sizeof(float));
     uint8_t *mask = xmalloc(n);
     const double start[8] = {0, 0, W - 1, 0, W - 1, H - 1, 0, H - 1};
-    const char *cases[] = {"persp_sym", "persp_in", "crop_rect", "crop_sq", "rot_nearest", "rot_bilinear",
-                           "jitter_a", "jitter_b"};
+    const char *cases[] = {"persp_sym",   "persp_in",     "crop_rect", "crop_sq",
+                           "rot_nearest", "rot_bilinear", "jitter_a",  "jitter_b"};
     for (int k = 0; k < 8; k++) {
         int np, nd;
         float *pr = read_section(cases[k], "params", &np), *dout = read_section(cases[k], "dout", &nd);
@@ -243,8 +264,8 @@ static void test_reference_plugin(const char *name, const char *args) {
     t.nscript = nu;
     float *out = xmalloc(n * a.nv * sizeof(float)), *din = xcalloc(n, sizeof(float));
     int rc = aug_fwd(&a, &host, C, H, W, rin, out);
-    CHECK(rc == 0 && !t.overrun && t.pos == nu, "%s: forward consumed exactly the %d scripted uniforms (%d)", name,
-          nu, t.pos);
+    CHECK(rc == 0 && !t.overrun && t.pos == nu, "%s: forward consumed exactly the %d scripted uniforms (%d)",
+          name, nu, t.pos);
     CHECK((size_t)nd == n * a.nv, "%s: %d views", name, a.nv);
     if (rc == 0 && (size_t)nd == n * a.nv) {
         rc = aug_bwd(&a, C, H, W, dout, din);
@@ -281,7 +302,8 @@ static void test_dot_direct(void) {
     warp_map_projective(hr, H, W, WARP_NEAREST, maps + 2 * hw);
     warp_rotation_matrix(-21.2, H, W, hb);
     warp_map_projective(hb, H, W, WARP_BILINEAR, maps + 3 * hw);
-    const char *names[] = {"perspective (bilinear)", "crop-resize", "rotation (nearest)", "rotation (bilinear)"};
+    const char *names[] = {"perspective (bilinear)", "crop-resize", "rotation (nearest)",
+                           "rotation (bilinear)"};
     double worst = 0;
     for (int k = 0; k < 4; k++) {
         warp_apply(maps + k * hw, C, H, W, x, 0, ax);
@@ -289,7 +311,8 @@ static void test_dot_direct(void) {
         warp_apply_adjoint(maps + k * hw, C, H, W, y, aty);
         double l = dot(ax, y, n), rr = dot(x, aty, n), rel = fabs(l - rr) / fabs(l);
         if (rel > worst) worst = rel;
-        CHECK(rel < 1e-5, "dot test %s: <Ax,y> %.9g vs <x,A'y> %.9g, rel err %.1e (tol 1e-5)", names[k], l, rr, rel);
+        CHECK(rel < 1e-5, "dot test %s: <Ax,y> %.9g vs <x,A'y> %.9g, rel err %.1e (tol 1e-5)", names[k], l,
+              rr, rel);
     }
     /* jitter without clamp is linear */
     jitter_forward(C, H, W, x, 1.08, 0.91, -1e30f, 1e30f, ax, mask);
@@ -309,7 +332,8 @@ static void test_dot_direct(void) {
     l = dot(t1, y, n);
     rr = dot(x, aty, n);
     CHECK(sat > n / 10 && fabs(l - rr) / fabs(l) < 1e-5,
-          "dot test jitter with clamp [-0.5,0.5] (%zu of %zu saturated): rel err %.1e", sat, n, fabs(l - rr) / fabs(l));
+          "dot test jitter with clamp [-0.5,0.5] (%zu of %zu saturated): rel err %.1e", sat, n,
+          fabs(l - rr) / fabs(l));
     /* all composed: perspective -> crop -> rotation -> jitter (no clamp) */
     warp_apply(maps, C, H, W, x, 0, t1);
     warp_apply(maps + hw, C, H, W, t1, 0, t2);
@@ -325,9 +349,17 @@ static void test_dot_direct(void) {
     warp_apply_adjoint(maps, C, H, W, t1, aty);
     l = dot(ax, y, n);
     rr = dot(x, aty, n);
-    CHECK(fabs(l - rr) / fabs(l) < 1e-5, "dot test composed persp+crop+rot+jitter: rel err %.1e (worst single %.1e)",
-          fabs(l - rr) / fabs(l), worst);
-    free(x); free(y); free(ax); free(aty); free(t1); free(t2); free(mask); free(maps);
+    CHECK(fabs(l - rr) / fabs(l) < 1e-5,
+          "dot test composed persp+crop+rot+jitter: rel err %.1e (worst single %.1e)", fabs(l - rr) / fabs(l),
+          worst);
+    free(x);
+    free(y);
+    free(ax);
+    free(aty);
+    free(t1);
+    free(t2);
+    free(mask);
+    free(maps);
 }
 
 /* Through the plugin: A(x) - A(0) is linear when jitter is off (fill is the
@@ -337,7 +369,10 @@ static void test_dot_plugin(const char *args, int C, int H, int W) {
     thost_t t;
     plugin_host_t host = make_host(&t, 5);
     aug_t a;
-    if (aug_open(&a, args, &host, C, H, W)) { CHECK(0, "open clipaug:%s", args); return; }
+    if (aug_open(&a, args, &host, C, H, W)) {
+        CHECK(0, "open clipaug:%s", args);
+        return;
+    }
     size_t no = n * a.nv;
     rng_t r;
     rng_seed(&r, 9);
@@ -352,16 +387,22 @@ static void test_dot_plugin(const char *args, int C, int H, int W) {
     aug_bwd(&a, C, H, W, y, aty);
     for (size_t i = 0; i < no; i++) ax[i] -= a0[i];
     double l = dot(ax, y, no), rr = dot(x, aty, n), rel = fabs(l - rr) / fabs(l);
-    CHECK(rel < 1e-5, "plugin dot test [%s] %dx%dx%d, %d views: <Ax,y> %.9g <x,A'y> %.9g rel err %.1e (tol 1e-5)",
-          args, C, H, W, a.nv, l, rr, rel);
-    free(x); free(zero); free(y); free(ax); free(a0); free(aty);
+    CHECK(rel < 1e-5,
+          "plugin dot test [%s] %dx%dx%d, %d views: <Ax,y> %.9g <x,A'y> %.9g rel err %.1e (tol 1e-5)", args,
+          C, H, W, a.nv, l, rr, rel);
+    free(x);
+    free(zero);
+    free(y);
+    free(ax);
+    free(a0);
+    free(aty);
     plugin_close(&a.p);
 }
 
 /* ------------------------------------------------------------- 3. finite differences */
 
-static double loss_at(aug_t *a, plugin_host_t *h, thost_t *t, int C, int H, int W, const float *x, const float *w,
-                      float *out) {
+static double loss_at(aug_t *a, plugin_host_t *h, thost_t *t, int C, int H, int W, const float *x,
+                      const float *w, float *out) {
     rng_seed(&t->r, 1234);
     aug_fwd(a, h, C, H, W, x, out);
     return dot(out, w, (size_t)a->nv * C * H * W);
@@ -373,7 +414,10 @@ static void test_fd(const char *args) {
     thost_t t;
     plugin_host_t host = make_host(&t, 3);
     aug_t a;
-    if (aug_open(&a, args, &host, C, H, W)) { CHECK(0, "open clipaug:%s", args); return; }
+    if (aug_open(&a, args, &host, C, H, W)) {
+        CHECK(0, "open clipaug:%s", args);
+        return;
+    }
     size_t no = n * a.nv;
     rng_t r;
     rng_seed(&r, 11);
@@ -414,8 +458,12 @@ static void test_fd(const char *args) {
     }
     CHECK(bad == 0 && kinks <= 4,
           "finite differences [%s]: %d/%d pixels agree, %d skipped at a clamp kink (worst |diff| %.1e, "
-          "tol 2e-3 + 2e-3 rel)", args, checked - bad, checked, kinks, worst);
-    free(x); free(w); free(out); free(g);
+          "tol 2e-3 + 2e-3 rel)",
+          args, checked - bad, checked, kinks, worst);
+    free(x);
+    free(w);
+    free(out);
+    free(g);
     plugin_close(&a.p);
 }
 
@@ -446,7 +494,8 @@ static void test_identities(void) {
     warp_apply(map, C, H, W, x, 0.5f, y);
     double wd;
     size_t at;
-    CHECK(compare(y, x, n, 1e-6, 0, &wd, &at), "perspective with unmoved corners is the identity (worst %.1e)", wd);
+    CHECK(compare(y, x, n, 1e-6, 0, &wd, &at),
+          "perspective with unmoved corners is the identity (worst %.1e)", wd);
     jitter_forward(C, H, W, x, 1, 1, 0, 1, y, NULL);
     CHECK(compare(y, x, n, 1e-7, 0, &wd, &at), "jitter with factors 1 is the identity (worst %.1e)", wd);
     /* a rotation by 90 degrees of a square image permutes pixels exactly */
@@ -473,7 +522,10 @@ static void test_identities(void) {
                             "persp_p=0,crop_p=0,rot_p=0,jitter_p=0,nviews=4,keep_original=false"};
     for (int k = 0; k < 4; k++) {
         aug_t a;
-        if (aug_open(&a, idargs[k], &host, C, H, W)) { CHECK(0, "open %s", idargs[k]); continue; }
+        if (aug_open(&a, idargs[k], &host, C, H, W)) {
+            CHECK(0, "open %s", idargs[k]);
+            continue;
+        }
         float *out = xmalloc(n * a.nv * 4);
         int ok = aug_fwd(&a, &host, C, H, W, x, out) == 0;
         for (int v = 0; v < a.nv && ok; v++) ok = !memcmp(out + v * n, x, n * 4);
@@ -491,7 +543,8 @@ static void test_identities(void) {
                 compare(out + v * n, x, n, 0, 0, &wd, &at);
                 if (wd > worst) worst = wd;
             }
-            CHECK(worst < 1e-6, "after_normalize with p=0: views equal the input up to float rounding (%.1e)", worst);
+            CHECK(worst < 1e-6, "after_normalize with p=0: views equal the input up to float rounding (%.1e)",
+                  worst);
             free(out);
             plugin_close(&a.p);
         } else
@@ -525,7 +578,10 @@ static void test_repro(void) {
     thost_t t;
     plugin_host_t host = make_host(&t, 7);
     aug_t a;
-    if (aug_open(&a, "persp_p=1,crop_p=1,rot_p=1,jitter_p=1", &host, C, H, W)) { CHECK(0, "open"); return; }
+    if (aug_open(&a, "persp_p=1,crop_p=1,rot_p=1,jitter_p=1", &host, C, H, W)) {
+        CHECK(0, "open");
+        return;
+    }
     rng_t r;
     rng_seed(&r, 1);
     float *x = xmalloc(n * 4), *o1 = xmalloc(n * a.nv * 4), *o2 = xmalloc(n * a.nv * 4);
@@ -540,7 +596,9 @@ static void test_repro(void) {
     int all_differ = 1;
     for (int v = 1; v < a.nv; v++) all_differ &= memcmp(o1 + v * n, o2 + v * n, n * 4) != 0;
     CHECK(all_differ, "another seed: every augmented view differs");
-    free(x); free(o1); free(o2);
+    free(x);
+    free(o1);
+    free(o2);
     plugin_close(&a.p);
 }
 
@@ -565,7 +623,8 @@ static void test_errors(void) {
     plugin_t p;
     char spec[512];
     const char *dir = getenv("PLUGINS");
-    snprintf(spec, sizeof spec, "%s/clipaug.so:crop_min=0.9,crop_max=0.8", dir && *dir ? dir : "build/plugins");
+    snprintf(spec, sizeof spec, "%s/clipaug.so:crop_min=0.9,crop_max=0.8",
+             dir && *dir ? dir : "build/plugins");
     int rc = plugin_open(&p, spec, PLUGIN_AUGMENT, &e);
     if (!rc) rc = plugin_init(&p, &host, &e);
     CHECK(rc == EXIT_USAGE, "crop_min > crop_max is refused (%d: %s)", rc, e.msg);
@@ -603,10 +662,13 @@ static void test_speed(void) {
     double t1 = now_sec();
     for (int i = 0; i < iters; i++) aug_bwd(&a, C, H, W, out, din);
     double t2 = now_sec();
-    printf("# speed 3x224x224, %d views (every transform on): forward %.2f ms, backward %.2f ms, ws %.1f MB\n",
-           a.nv, (t1 - t0) * 1e3 / iters, (t2 - t1) * 1e3 / iters,
-           a.vt->ws_size(a.p.state, C, H, W) / 1048576.0);
-    free(x); free(out); free(din);
+    printf(
+        "# speed 3x224x224, %d views (every transform on): forward %.2f ms, backward %.2f ms, ws %.1f MB\n",
+        a.nv, (t1 - t0) * 1e3 / iters, (t2 - t1) * 1e3 / iters,
+        a.vt->ws_size(a.p.state, C, H, W) / 1048576.0);
+    free(x);
+    free(out);
+    free(din);
     plugin_close(&a.p);
 }
 
@@ -621,7 +683,8 @@ int main(void) {
     test_reference_plugin("plugin_clipasso", "preset=clipasso,nviews=2");
     test_dot_direct();
     test_dot_plugin("persp_p=1,crop_p=1,rot_p=1,jitter_p=0", 3, 224, 224);
-    test_dot_plugin("persp_p=1,crop_p=1,rot_p=1,jitter_p=0,rot_interp=bilinear,after_normalize=true", 3, 64, 48);
+    test_dot_plugin("persp_p=1,crop_p=1,rot_p=1,jitter_p=0,rot_interp=bilinear,after_normalize=true", 3, 64,
+                    48);
     test_dot_plugin("preset=clipasso", 3, 50, 60);
     test_dot_plugin("persp_p=1,crop_p=1,rot_p=1,jitter_p=0,keep_original=false,nviews=3", 1, 33, 29);
     test_fd("persp_p=1,crop_p=1,rot_p=1,jitter_p=1");
