@@ -10,18 +10,18 @@
 #define _GNU_SOURCE
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "bpe.h"
+#include "bpe_tables.h"
+#include "input.h"
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bpe_tables.h"
-#include "input.h"
 
 #define N_MERGES (49152 - 256 - 2)
-#define VOCAB_BITS 17   /* hash table sizes: 2^17 slots for ~49k entries */
+#define VOCAB_BITS 17 /* hash table sizes: 2^17 slots for ~49k entries */
 #define PAIR_BITS 17
-#define CACHE_BITS 16   /* 65536 slots, filled to half at most */
+#define CACHE_BITS 16 /* 65536 slots, filled to half at most */
 #define CACHE_ARENA (4u << 20)
 #define CACHE_MAXKEY 64 /* longer pieces are not cached */
 
@@ -37,13 +37,13 @@ typedef struct {
 } cache_slot;
 
 struct bpe {
-    char *names;                /* arena of NUL-terminated vocabulary strings */
+    char *names; /* arena of NUL-terminated vocabulary strings */
     uint32_t name_off[BPE_VOCAB_SIZE];
-    int32_t *vocab_tab;         /* 2^VOCAB_BITS: id + 1, 0 = empty (lookup by string) */
-    pair_slot *pairs;           /* 2^PAIR_BITS */
-    int byte_id[256];           /* symbol id of byte v; + 256 for the "</w>" form */
-    int sym_byte[324];          /* code point of a byte symbol -> byte value, -1 */
-    int heap_ok;                /* every merge's halves exist before it: heap BPE is exact */
+    int32_t *vocab_tab; /* 2^VOCAB_BITS: id + 1, 0 = empty (lookup by string) */
+    pair_slot *pairs;   /* 2^PAIR_BITS */
+    int byte_id[256];   /* symbol id of byte v; + 256 for the "</w>" form */
+    int sym_byte[324];  /* code point of a byte symbol -> byte value, -1 */
+    int heap_ok;        /* every merge's halves exist before it: heap BPE is exact */
     pcre2_code *re;
     cache_slot *cache;
     char *cache_arena;
@@ -55,22 +55,43 @@ struct bpe {
 
 /* Decode one code point of valid UTF-8 at s; *len = its length. */
 static uint32_t utf8_get(const unsigned char *s, int *len) {
-    if (s[0] < 0x80) { *len = 1; return s[0]; }
-    if (s[0] < 0xE0) { *len = 2; return (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F); }
-    if (s[0] < 0xF0) { *len = 3; return (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F); }
+    if (s[0] < 0x80) {
+        *len = 1;
+        return s[0];
+    }
+    if (s[0] < 0xE0) {
+        *len = 2;
+        return (uint32_t)(s[0] & 0x1F) << 6 | (s[1] & 0x3F);
+    }
+    if (s[0] < 0xF0) {
+        *len = 3;
+        return (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+    }
     *len = 4;
-    return (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 | (s[3] & 0x3F);
+    return (uint32_t)(s[0] & 0x07) << 18 | (uint32_t)(s[1] & 0x3F) << 12 | (uint32_t)(s[2] & 0x3F) << 6 |
+           (s[3] & 0x3F);
 }
 
 static int utf8_put(char *o, uint32_t c) {
-    if (c < 0x80) { o[0] = (char)c; return 1; }
-    if (c < 0x800) { o[0] = (char)(0xC0 | c >> 6); o[1] = (char)(0x80 | (c & 0x3F)); return 2; }
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | c >> 6);
+        o[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
     if (c < 0x10000) {
-        o[0] = (char)(0xE0 | c >> 12); o[1] = (char)(0x80 | (c >> 6 & 0x3F)); o[2] = (char)(0x80 | (c & 0x3F));
+        o[0] = (char)(0xE0 | c >> 12);
+        o[1] = (char)(0x80 | (c >> 6 & 0x3F));
+        o[2] = (char)(0x80 | (c & 0x3F));
         return 3;
     }
-    o[0] = (char)(0xF0 | c >> 18); o[1] = (char)(0x80 | (c >> 12 & 0x3F));
-    o[2] = (char)(0x80 | (c >> 6 & 0x3F)); o[3] = (char)(0x80 | (c & 0x3F));
+    o[0] = (char)(0xF0 | c >> 18);
+    o[1] = (char)(0x80 | (c >> 12 & 0x3F));
+    o[2] = (char)(0x80 | (c >> 6 & 0x3F));
+    o[3] = (char)(0x80 | (c & 0x3F));
     return 4;
 }
 
@@ -83,9 +104,12 @@ static int in_ranges(const uint32_t (*r)[2], size_t n, uint32_t c) {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t m = (lo + hi) / 2;
-        if (c < r[m][0]) hi = m;
-        else if (c > r[m][1]) lo = m + 1;
-        else return 1;
+        if (c < r[m][0])
+            hi = m;
+        else if (c > r[m][1])
+            lo = m + 1;
+        else
+            return 1;
     }
     return 0;
 }
@@ -101,22 +125,32 @@ static const char *entity_find(const char *name, size_t len) {
         int c = strncmp(t, name, len);
         if (c == 0 && t[len]) c = 1; /* table name is longer */
         if (c == 0) return bpe_entities[m].text;
-        if (c > 0) hi = m;
-        else lo = m + 1;
+        if (c > 0)
+            hi = m;
+        else
+            lo = m + 1;
     }
     return NULL;
 }
 
 static void charref_put(buf_t *o, uint32_t num) {
     for (size_t i = 0; i < sizeof bpe_charref_fix / sizeof bpe_charref_fix[0]; i++)
-        if (bpe_charref_fix[i].num == num) { buf_puts(o, bpe_charref_fix[i].text); return; }
-    if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) { buf_cp(o, 0xFFFD); return; }
+        if (bpe_charref_fix[i].num == num) {
+            buf_puts(o, bpe_charref_fix[i].text);
+            return;
+        }
+    if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) {
+        buf_cp(o, 0xFFFD);
+        return;
+    }
     size_t lo = 0, hi = sizeof bpe_charref_drop / sizeof bpe_charref_drop[0];
     while (lo < hi) {
         size_t m = (lo + hi) / 2;
         if (bpe_charref_drop[m] == num) return;
-        if (bpe_charref_drop[m] < num) lo = m + 1;
-        else hi = m;
+        if (bpe_charref_drop[m] < num)
+            lo = m + 1;
+        else
+            hi = m;
     }
     buf_cp(o, num);
 }
@@ -136,7 +170,10 @@ static void html_unescape(const char *s, size_t n, buf_t *o) {
     if (!n) return;
     while (i < n) {
         const char *amp = memchr(s + i, '&', n - i);
-        if (!amp) { buf_put(o, s + i, n - i); break; }
+        if (!amp) {
+            buf_put(o, s + i, n - i);
+            break;
+        }
         buf_put(o, s + i, (size_t)(amp - (s + i)));
         i = (size_t)(amp - s);
         size_t j = i + 1;
@@ -170,13 +207,21 @@ static void html_unescape(const char *s, size_t n, buf_t *o) {
             k += c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
             ncp++;
         }
-        if (ncp == 0) { buf_put(o, "&", 1); i++; continue; }
+        if (ncp == 0) {
+            buf_put(o, "&", 1);
+            i++;
+            continue;
+        }
         if (k < n && s[k] == ';') {
             if (ascii == k - j) ascii++;
             k++;
         }
         const char *t = entity_find(s + j, k - j);
-        if (t) { buf_puts(o, t); i = k; continue; }
+        if (t) {
+            buf_puts(o, t);
+            i = k;
+            continue;
+        }
         /* longest proper prefix of at least 2 characters that is a name */
         size_t len = k - j - 1;
         if (len > ascii) len = ascii;
@@ -203,8 +248,10 @@ static uint32_t lower1(uint32_t c) {
     while (lo < hi) {
         size_t m = (lo + hi) / 2;
         if (bpe_lower[m][0] == c) return bpe_lower[m][1];
-        if (bpe_lower[m][0] < c) lo = m + 1;
-        else hi = m;
+        if (bpe_lower[m][0] < c)
+            lo = m + 1;
+        else
+            hi = m;
     }
     return c;
 }
@@ -214,7 +261,8 @@ static int final_sigma(const uint32_t *cp, size_t n, size_t i) {
     size_t j = i;
     while (j > 0 && IN_TABLE(bpe_ignorable, cp[j - 1])) j--;
     if (j == 0 || !IN_TABLE(bpe_cased, cp[j - 1])) return 0;
-    for (j = i + 1; j < n && IN_TABLE(bpe_ignorable, cp[j]); j++) {}
+    for (j = i + 1; j < n && IN_TABLE(bpe_ignorable, cp[j]); j++) {
+    }
     return j == n || !IN_TABLE(bpe_cased, cp[j]);
 }
 
@@ -240,8 +288,14 @@ char *bpe_clean(const char *text, err_t *e) {
         int len;
         uint32_t c = utf8_get((const unsigned char *)s + i, &len);
         i += (size_t)len;
-        if (is_space(c)) { pending = m > 0; continue; }
-        if (pending) { cp[m++] = ' '; pending = 0; }
+        if (is_space(c)) {
+            pending = m > 0;
+            continue;
+        }
+        if (pending) {
+            cp[m++] = ' ';
+            pending = 0;
+        }
         cp[m++] = c;
     }
     buf_free(&u1);
@@ -250,9 +304,13 @@ char *bpe_clean(const char *text, err_t *e) {
     buf_reserve(&o, m * 2 + 1);
     for (size_t i = 0; i < m; i++) {
         uint32_t c = cp[i];
-        if (c == 0x130) { buf_cp(&o, 'i'); buf_cp(&o, 0x307); }
-        else if (c == 0x3A3) buf_cp(&o, final_sigma(cp, m, i) ? 0x3C2 : 0x3C3);
-        else buf_cp(&o, lower1(c));
+        if (c == 0x130) {
+            buf_cp(&o, 'i');
+            buf_cp(&o, 0x307);
+        } else if (c == 0x3A3)
+            buf_cp(&o, final_sigma(cp, m, i) ? 0x3C2 : 0x3C3);
+        else
+            buf_cp(&o, lower1(c));
     }
     buf_put(&o, "", 1);
     free(cp);
@@ -263,7 +321,10 @@ char *bpe_clean(const char *text, err_t *e) {
 
 static uint64_t hash_bytes(const char *s, size_t n) {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) { h ^= (unsigned char)s[i]; h *= 1099511628211ull; }
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
     return h ^ (h >> 29);
 }
 
@@ -282,7 +343,10 @@ static void vocab_add(bpe_t *b, int id) {
     uint32_t mask = (1u << VOCAB_BITS) - 1, h = (uint32_t)hash_bytes(s, strlen(s)) & mask;
     for (;; h = (h + 1) & mask) {
         int32_t v = b->vocab_tab[h];
-        if (!v || !strcmp(b->names + b->name_off[v - 1], s)) { b->vocab_tab[h] = id + 1; return; } /* last wins */
+        if (!v || !strcmp(b->names + b->name_off[v - 1], s)) {
+            b->vocab_tab[h] = id + 1;
+            return;
+        } /* last wins */
     }
 }
 
@@ -296,7 +360,10 @@ static inline int pair_get(const bpe_t *b, int a, int c, int *merged) {
     uint32_t mask = (1u << PAIR_BITS) - 1;
     for (uint32_t h = pair_hash(key);; h = (h + 1) & mask) {
         const pair_slot *p = &b->pairs[h];
-        if (p->key == key) { *merged = p->merged; return p->rank; }
+        if (p->key == key) {
+            *merged = p->merged;
+            return p->rank;
+        }
         if (!p->key) return -1;
     }
 }
@@ -333,7 +400,8 @@ int bpe_token_id(const bpe_t *b, const char *tok) { return vocab_find(b, tok, st
  * `regex` module's \s is); after cleaning only ' ' of it can occur. */
 static const char PATTERN[] =
     "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|"
-    "[^\\t\\n\\x0b\\f\\r\\x20\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+    "[^\\t\\n\\x0b\\f\\r\\x20\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{"
+    "3000}"
     "\\p{L}\\p{N}]+";
 
 bpe_t *bpe_load(const char *path, err_t *e) {
@@ -412,7 +480,10 @@ bpe_t *bpe_load(const char *path, err_t *e) {
         int a = vocab_find(b, s, (size_t)split[k]);
         int c = vocab_find(b, s + split[k], total - (size_t)split[k]);
         int m = vocab_find(b, s, total);
-        if (a < 0 || c < 0) { b->heap_ok = 0; continue; } /* can never apply */
+        if (a < 0 || c < 0) {
+            b->heap_ok = 0;
+            continue;
+        } /* can never apply */
         if (born[a] >= k || born[c] >= k) b->heap_ok = 0;
         if (born[m] > k) born[m] = k;
         pair_put(b, a, c, k, m);
@@ -464,14 +535,21 @@ static int bpe_rounds(const bpe_t *b, int *w, int n) {
         int best = -1, first = 0, second = 0, m;
         for (int i = 0; i + 1 < n; i++) {
             int r = pair_get(b, w[i], w[i + 1], &m);
-            if (r >= 0 && (best < 0 || r < best)) { best = r; first = w[i]; second = w[i + 1]; }
+            if (r >= 0 && (best < 0 || r < best)) {
+                best = r;
+                first = w[i];
+                second = w[i + 1];
+            }
         }
         if (best < 0) break;
         pair_get(b, first, second, &m);
         int o = 0;
         for (int i = 0; i < n;) {
-            if (i + 1 < n && w[i] == first && w[i + 1] == second) { w[o++] = m; i += 2; }
-            else w[o++] = w[i++];
+            if (i + 1 < n && w[i] == first && w[i + 1] == second) {
+                w[o++] = m;
+                i += 2;
+            } else
+                w[o++] = w[i++];
         }
         n = o;
     }
@@ -480,7 +558,10 @@ static int bpe_rounds(const bpe_t *b, int *w, int n) {
 
 static void heap_push(uint64_t *h, int *n, uint64_t v) {
     int i = (*n)++;
-    while (i > 0 && h[(i - 1) / 2] > v) { h[i] = h[(i - 1) / 2]; i = (i - 1) / 2; }
+    while (i > 0 && h[(i - 1) / 2] > v) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
     h[i] = v;
 }
 
@@ -615,9 +696,13 @@ static int encode(bpe_t *b, const char *text, int *ids, int cap, int stop, err_t
         size_t len = ov[1] - ov[0];
         off = ov[1] > ov[0] ? ov[1] : ov[0] + 1; /* (the pattern cannot match empty) */
         int k;
-        if (len == 15 && !memcmp(p, "<|startoftext|>", 15)) { w[0] = BPE_SOT; k = 1; }
-        else if (len == 13 && !memcmp(p, "<|endoftext|>", 13)) { w[0] = BPE_EOT; k = 1; }
-        else {
+        if (len == 15 && !memcmp(p, "<|startoftext|>", 15)) {
+            w[0] = BPE_SOT;
+            k = 1;
+        } else if (len == 13 && !memcmp(p, "<|endoftext|>", 13)) {
+            w[0] = BPE_EOT;
+            k = 1;
+        } else {
             if (len > wcap) {
                 if (w != local) free(w);
                 w = xmalloc(len * sizeof *w);
@@ -690,10 +775,17 @@ char *bpe_decode(const bpe_t *b, const int *ids, int n, err_t *e) {
     const unsigned char *s = (const unsigned char *)raw.s;
     size_t i = 0;
     while (i < raw.len) {
-        if (i + 4 <= raw.len && !memcmp(s + i, "</w>", 4)) { buf_put(&o, " ", 1); i += 4; continue; }
+        if (i + 4 <= raw.len && !memcmp(s + i, "</w>", 4)) {
+            buf_put(&o, " ", 1);
+            i += 4;
+            continue;
+        }
         unsigned c = s[i];
-        size_t need = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                      : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+        size_t need = c < 0x80                   ? 1
+                      : (c >= 0xC2 && c <= 0xDF) ? 2
+                      : (c >= 0xE0 && c <= 0xEF) ? 3
+                      : (c >= 0xF0 && c <= 0xF4) ? 4
+                                                 : 0;
         size_t k = 1;
         if (need > 1) {
             for (; k < need && i + k < raw.len; k++) {
@@ -706,8 +798,10 @@ char *bpe_decode(const bpe_t *b, const int *ids, int n, err_t *e) {
                 if (d < lo || d > hi) break;
             }
         }
-        if (need && k == need) buf_put(&o, s + i, need);
-        else buf_cp(&o, 0xFFFD);
+        if (need && k == need)
+            buf_put(&o, s + i, need);
+        else
+            buf_cp(&o, 0xFFFD);
         i += need ? k : 1;
     }
     buf_put(&o, "", 1);

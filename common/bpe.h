@@ -36,13 +36,13 @@
  */
 #ifndef BPE_H
 #define BPE_H
-#include <stddef.h>
 #include "util.h"
+#include <stddef.h>
 
 #define BPE_VOCAB_SIZE 49408
-#define BPE_SOT 49406      /* <|startoftext|> */
-#define BPE_EOT 49407      /* <|endoftext|> */
-#define BPE_CONTEXT 77     /* CLIP's context length */
+#define BPE_SOT 49406  /* <|startoftext|> */
+#define BPE_EOT 49407  /* <|endoftext|> */
+#define BPE_CONTEXT 77 /* CLIP's context length */
 
 typedef struct bpe bpe_t;
 

@@ -6,15 +6,15 @@
  * caps; the word cache under 8 threads.  Prints load time and tokens/s on
  * every QuickDraw word x 5 prompt templates ("# " lines). */
 #define _GNU_SOURCE
+#include "bpe.h"
+#include "input.h"
+#include "t.h"
+#include "util.h"
 #include <cJSON.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "bpe.h"
-#include "input.h"
-#include "t.h"
-#include "util.h"
 
 #define VOCAB "data/clip/bpe_simple_vocab_16e6.txt.gz"
 #define GOLDEN "tests/fixtures/bpe/golden.jsonl"
@@ -31,7 +31,7 @@ static int json_ints(const cJSON *a, int **out) {
     int n = cJSON_GetArraySize(a), i = 0;
     *out = xmalloc((size_t)(n ? n : 1) * sizeof **out);
     const cJSON *x;
-    cJSON_ArrayForEach(x, a) (*out)[i++] = x->valueint;
+    cJSON_ArrayForEach(x, a)(*out)[i++] = x->valueint;
     return n;
 }
 
@@ -102,16 +102,22 @@ static void test_golden(bpe_t *b) {
             if ((!ok || !okc || !okd) && first < 0) {
                 first = i;
                 printf("# first mismatch in group %s: text \"%s\"\n", groups[g], c->text);
-                if (!ok) { print_ids("got ", ids, k); print_ids("want", c->ids, c->nids); }
-                if (!okc) { clip_tokenize(b, c->text, BPE_CONTEXT, out, 1, &e); print_ids("tokenize got ", out, BPE_CONTEXT);
-                            print_ids("tokenize want", c->ctx, BPE_CONTEXT); }
+                if (!ok) {
+                    print_ids("got ", ids, k);
+                    print_ids("want", c->ids, c->nids);
+                }
+                if (!okc) {
+                    clip_tokenize(b, c->text, BPE_CONTEXT, out, 1, &e);
+                    print_ids("tokenize got ", out, BPE_CONTEXT);
+                    print_ids("tokenize want", c->ctx, BPE_CONTEXT);
+                }
                 if (!okd) printf("#   decode got \"%s\" want \"%s\"\n", d ? d : "(null)", c->decoded);
             }
             free(d);
         }
         CHECK(bad_ids == 0 && bad_ctx == 0 && bad_dec == 0,
-              "golden %-12s %3d cases: ids %d wrong, tokenize %d wrong, decode %d wrong", groups[g], n, bad_ids,
-              bad_ctx, bad_dec);
+              "golden %-12s %3d cases: ids %d wrong, tokenize %d wrong, decode %d wrong", groups[g], n,
+              bad_ids, bad_ctx, bad_dec);
     }
     free(ids);
 }
@@ -121,33 +127,40 @@ static void test_golden(bpe_t *b) {
 static void test_facts(bpe_t *b) {
     CHECK(!strcmp(bpe_token_str(b, 0), "!") && !strcmp(bpe_token_str(b, 256), "!</w>"), "ids 0 and 256");
     CHECK(!strcmp(bpe_token_str(b, 188), "\xc4\x80"), "id 188 is U+0100, the symbol of byte 0");
-    CHECK(!strcmp(bpe_token_str(b, BPE_SOT), "<|startoftext|>") && !strcmp(bpe_token_str(b, BPE_EOT), "<|endoftext|>"),
+    CHECK(!strcmp(bpe_token_str(b, BPE_SOT), "<|startoftext|>") &&
+              !strcmp(bpe_token_str(b, BPE_EOT), "<|endoftext|>"),
           "special tokens 49406, 49407");
     CHECK(bpe_token_str(b, -1) == NULL && bpe_token_str(b, BPE_VOCAB_SIZE) == NULL, "out-of-range ids");
-    CHECK(bpe_token_id(b, "a</w>") == 320 && bpe_token_id(b, "dog</w>") == 1929 && bpe_token_id(b, "cat</w>") == 2368 &&
-          bpe_token_id(b, "diagram</w>") == 22697, "a dog cat diagram");
+    CHECK(bpe_token_id(b, "a</w>") == 320 && bpe_token_id(b, "dog</w>") == 1929 &&
+              bpe_token_id(b, "cat</w>") == 2368 && bpe_token_id(b, "diagram</w>") == 22697,
+          "a dog cat diagram");
     CHECK(bpe_token_id(b, "no-such-token") == -1, "unknown token string");
     CHECK(bpe_merge_rank(b, bpe_token_id(b, "i"), bpe_token_id(b, "n")) == 0, "first merge is 'i n'");
-    CHECK(bpe_merge_rank(b, bpe_token_id(b, "jeky"), bpe_token_id(b, "ll</w>")) == 48893, "last merge used is 'jeky ll</w>'");
-    CHECK(bpe_merge_rank(b, bpe_token_id(b, "ha"), bpe_token_id(b, "bib</w>")) == -1, "merge 48895 is not used");
+    CHECK(bpe_merge_rank(b, bpe_token_id(b, "jeky"), bpe_token_id(b, "ll</w>")) == 48893,
+          "last merge used is 'jeky ll</w>'");
+    CHECK(bpe_merge_rank(b, bpe_token_id(b, "ha"), bpe_token_id(b, "bib</w>")) == -1,
+          "merge 48895 is not used");
 
     int out[BPE_CONTEXT];
     err_t e = {0};
     int eot = clip_tokenize(b, "a diagram", BPE_CONTEXT, out, 0, &e);
     CHECK(eot == 3 && out[0] == 49406 && out[1] == 320 && out[2] == 22697 && out[3] == 49407 && out[4] == 0 &&
-              out[76] == 0, "\"a diagram\" -> 49406 320 22697 49407 0...");
+              out[76] == 0,
+          "\"a diagram\" -> 49406 320 22697 49407 0...");
     eot = clip_tokenize(b, "", BPE_CONTEXT, out, 0, &e);
     CHECK(eot == 1 && out[0] == BPE_SOT && out[1] == BPE_EOT && out[2] == 0, "empty text -> SOT EOT");
     int small[5];
     eot = clip_tokenize(b, "a b c d e f", 5, small, 1, &e);
     CHECK(eot == 4 && small[0] == BPE_SOT && small[1] == 320 && small[4] == BPE_EOT, "context 5 truncated");
     e.code = 0;
-    CHECK(clip_tokenize(b, "a b c d", 5, small, 0, &e) == -1 && e.code == EXIT_DATA && strstr(e.msg, "6 tokens"),
+    CHECK(clip_tokenize(b, "a b c d", 5, small, 0, &e) == -1 && e.code == EXIT_DATA &&
+              strstr(e.msg, "6 tokens"),
           "context 5, no truncation: %s", e.msg);
     CHECK(clip_tokenize(b, "a", 1, small, 1, &e) == -1, "context 1 refused");
 
     char *c = bpe_clean("  &AMP;amp; \xce\x9f\xce\x94\xce\x9f\xce\xa3\t\xce\xa3 X ", &e);
-    CHECK(c && !strcmp(c, "& \xce\xbf\xce\xb4\xce\xbf\xcf\x82 \xcf\x83 x"), "clean: unescape, collapse, final sigma: %s", c);
+    CHECK(c && !strcmp(c, "& \xce\xbf\xce\xb4\xce\xbf\xcf\x82 \xcf\x83 x"),
+          "clean: unescape, collapse, final sigma: %s", c);
     free(c);
 }
 
@@ -174,7 +187,8 @@ static void test_heap_vs_rounds(bpe_t *b) {
             bad++;
         }
     }
-    CHECK(bad == 0, "heap BPE == rounds BPE on %d random words (incl. raw bytes, up to 2000 long): %d differ", n, bad);
+    CHECK(bad == 0, "heap BPE == rounds BPE on %d random words (incl. raw bytes, up to 2000 long): %d differ",
+          n, bad);
     /* a single 200k-letter word must not take quadratic time */
     size_t big = 200000;
     char *s = xmalloc(big + 1);
@@ -190,17 +204,21 @@ static void test_heap_vs_rounds(bpe_t *b) {
 /* ------------------------------------------------------------- errors, caps */
 
 static void test_errors(bpe_t *b) {
-    static const char *bad[] = {"a\x80", "\xc0\xaf", "\xed\xa0\x80", "abc\xe2\x82", "\xf5\x80\x80\x80", "\xff"};
+    static const char *bad[] = {"a\x80",       "\xc0\xaf",         "\xed\xa0\x80",
+                                "abc\xe2\x82", "\xf5\x80\x80\x80", "\xff"};
     int ids[8];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err_t e = {0};
         int rc = bpe_encode(b, bad[i], ids, 8, &e);
-        CHECK(rc == -1 && e.code == EXIT_DATA && strstr(e.msg, "UTF-8"), "invalid UTF-8 #%zu refused: %s", i, e.msg);
+        CHECK(rc == -1 && e.code == EXIT_DATA && strstr(e.msg, "UTF-8"), "invalid UTF-8 #%zu refused: %s", i,
+              e.msg);
     }
     err_t e = {0};
     int out[BPE_CONTEXT];
-    CHECK(clip_tokenize(b, "x\xc3", BPE_CONTEXT, out, 1, &e) == -1 && e.code == EXIT_DATA, "tokenize: invalid UTF-8");
-    CHECK(bpe_decode(b, (int[]){1, 49408}, 2, &e) == NULL && e.code == EXIT_DATA, "decode: bad id: %s", e.msg);
+    CHECK(clip_tokenize(b, "x\xc3", BPE_CONTEXT, out, 1, &e) == -1 && e.code == EXIT_DATA,
+          "tokenize: invalid UTF-8");
+    CHECK(bpe_decode(b, (int[]){1, 49408}, 2, &e) == NULL && e.code == EXIT_DATA, "decode: bad id: %s",
+          e.msg);
 
     int buf[6] = {-7, -7, -7, -7, -7, -7};
     int need = bpe_encode(b, "one two three four five", buf, 3, NULL);
@@ -215,18 +233,23 @@ static void test_errors(bpe_t *b) {
     fprintf(f, "#version: 0.2\ni n\nt h\n");
     fclose(f);
     e.code = 0;
-    CHECK(bpe_load(path, &e) == NULL && e.code == EXIT_MODEL && strstr(e.msg, "2 merges"), "short file: %s", e.msg);
+    CHECK(bpe_load(path, &e) == NULL && e.code == EXIT_MODEL && strstr(e.msg, "2 merges"), "short file: %s",
+          e.msg);
     f = fopen(path, "w");
     fprintf(f, "#version: 0.2\ni n\nthree parts here\n");
     fclose(f);
     e.code = 0;
-    CHECK(bpe_load(path, &e) == NULL && e.code == EXIT_MODEL && strstr(e.msg, "line 3"), "malformed line: %s", e.msg);
+    CHECK(bpe_load(path, &e) == NULL && e.code == EXIT_MODEL && strstr(e.msg, "line 3"), "malformed line: %s",
+          e.msg);
     unlink(path);
 }
 
 /* ------------------------------------------------------------- threads */
 
-typedef struct { bpe_t *b; int start, bad; } targ;
+typedef struct {
+    bpe_t *b;
+    int start, bad;
+} targ;
 
 static void *thread_main(void *p) {
     targ *a = p;
@@ -244,7 +267,10 @@ static void *thread_main(void *p) {
 static void test_threads(void) {
     err_t e = {0};
     bpe_t *b = bpe_load(VOCAB, &e); /* a cold cache, filled concurrently */
-    if (!b) { CHECK(0, "load: %s", e.msg); return; }
+    if (!b) {
+        CHECK(0, "load: %s", e.msg);
+        return;
+    }
     pthread_t th[8];
     targ a[8];
     for (int i = 0; i < 8; i++) {
@@ -265,8 +291,12 @@ static void test_threads(void) {
 static void bench(double load_s) {
     err_t e = {0};
     input_t *in = in_open("data/quickdraw/all-words.ndjson.gz", &e);
-    if (!in) { printf("# bench skipped: %s\n", e.msg); return; }
-    static const char *tmpl[] = {"a %s", "a drawing of a %s", "a sketch of a %s", "a simple %s", "a %s drawing"};
+    if (!in) {
+        printf("# bench skipped: %s\n", e.msg);
+        return;
+    }
+    static const char *tmpl[] = {"a %s", "a drawing of a %s", "a sketch of a %s", "a simple %s",
+                                 "a %s drawing"};
     char **prompts = NULL;
     int np = 0, nw = 0;
     char *line, last[256] = "";
