@@ -29,8 +29,10 @@
  * two arms may differ in length, so it is C1 in the geometric sense).  A
  * vertex whose turning angle exceeds corner_angle is a corner: the polyline
  * is cut there first and the joint is only C0.  The error is the distance
- * from each polyline vertex to the curve point at its parameter, an upper
- * bound of its distance to the curve; every vertex ends within max_error.
+ * from each polyline vertex to the curve point at its parameter (an upper
+ * bound of its distance to the curve) and, so that sparse polylines are not
+ * bridged by bulging arcs, the distance from curve points between two
+ * vertices to the polyline; both end within max_error.
  *
  * The study's lossy conversions (bezier_study, bezier_study_multi) are kept
  * bit-for-bit as parity options, quirks included (see the functions).
@@ -61,15 +63,15 @@ void bezier_weights(double t, double w[4]);
 typedef struct {
     double max_error;    /* px: bound on vertex-to-curve distance (> 0) */
     double corner_angle; /* degrees: turning angle above which a vertex is a C0 corner; >= 180: none */
-    int max_newton;      /* Newton-Raphson reparameterisation passes per attempt (Schneider: 4) */
+    int max_newton;      /* least-squares + Newton-Raphson rounds per piece before splitting (Schneider: 4) */
 } bezier_fit_cfg_t;
 
-#define BEZIER_FIT_DEFAULTS {.max_error = 1.0, .corner_angle = 75.0, .max_newton = 8}
+#define BEZIER_FIT_DEFAULTS {.max_error = 1.0, .corner_angle = 75.0, .max_newton = 64}
 
 typedef struct {
     int nseg;        /* cubic segments written */
     int ncorner;     /* C0 joints (corners, and the closing joint of a loop that turns sharply) */
-    int closed;      /* the polyline was a closed loop (first point == last point within max_error) */
+    int closed;      /* the polyline was a closed loop (first point == last point within max_error/2) */
     double max_err;  /* worst vertex distance to B(u_i), px */
 } bezier_fit_stats_t;
 
@@ -77,11 +79,14 @@ typedef struct {
  * cap >= that; returns the number of points (also when out is NULL or cap is
  * too small, as plugin.h's encode does), or -1 when out of memory and -2
  * on bad input (n < 1, non-finite coordinates).  st may be NULL.
+ * Bounds: every vertex is within max_error of the curve; every curve point
+ * checked (7 per chord) is within max_error of the polyline.
  *   n = 1 (or all points equal): the degenerate cubic [p,p,p,p] (a dot that
  *   an optimiser can pull open); n = 2: the straight cubic with inner points
  *   at 1/3 and 2/3; consecutive duplicate points are dropped first.  A closed
- *   loop (|first - last| <= max_error, n >= 4) shares one tangent across the
- *   closing joint unless that joint is a corner. */
+ *   loop (|first - last| = gap <= max_error/2, n >= 4) ends exactly on its
+ *   start, shares one tangent across the closing joint unless that joint is
+ *   a corner, and is fitted within max_error - gap. */
 int bezier_fit(const bezier_fit_cfg_t *cfg, const float *xy, int n, float *out, int cap, bezier_fit_stats_t *st);
 
 /* The study's polyline_to_bezier: always one cubic (4 points written to
