@@ -63,7 +63,7 @@ size_t tf_dtype_size(tf_dtype_t d) { return (unsigned)d < TF_NDTYPES ? dtypes[d]
 
 float tf_f16_to_f32(uint16_t h) {
     uint32_t s = (uint32_t)(h & 0x8000) << 16, ex = (h >> 10) & 0x1f, m = h & 0x3ff, u;
-    if (ex == 0x1f) u = s | 0x7f800000u | (m << 13);        /* inf, NaN (payload kept) */
+    if (ex == 0x1f) u = s | 0x7f800000u | (m ? 0x400000u | m << 13 : 0); /* inf; NaN quieted, as F16C does */
     else if (ex) u = s | ((ex + 112) << 23) | (m << 13);   /* rebias 15 -> 127 */
     else if (m) {                                          /* subnormal: m * 2^-24, exact in f32 */
         float f = (float)m * 0x1p-24f;
@@ -995,9 +995,8 @@ static tensorfile_t *open_bytes(tensorfile_t *tf, err_t *e) {
                      "%s: legacy PyTorch format (torch < 1.6, or _use_new_zipfile_serialization=False) is not "
                      "supported: re-save it with a current torch.save, or convert it to safetensors",
                      tf->name);
-    else if (tf->size >= 8 && rd_le(b, 8) > tf->size)
-        rc = err_set(e, EXIT_MODEL, "%s: truncated or not a weight file (safetensors header length %" PRIu64
-                                    " exceeds the file's %zu bytes; not a zip either)", tf->name, rd_le(b, 8), tf->size);
+    else if (tf->size < 9)
+        rc = err_set(e, EXIT_MODEL, "%s: truncated: %zu bytes is too short for a weight file", tf->name, tf->size);
     else
         rc = err_set(e, EXIT_MODEL, "%s: not a safetensors file or a PyTorch zip checkpoint", tf->name);
     if (!rc) rc = tf_finish(tf, e);
