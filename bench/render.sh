@@ -1,0 +1,60 @@
+#!/bin/sh
+# bench/render.sh - the renderer benchmark: softline, splat (and bezier when
+# built) through the plugin ABI, side by side with the study's renderer in
+# PyTorch on CPU (bench/torch_render.py), on the same inputs.
+#
+#   sh bench/render.sh            (after `make`; prints a markdown table)
+#
+# Scenes (224 x 224, width 3): the first $LIMIT shipped fish drawings fitted
+# with pad 10 (per drawing: median of the repetitions; the table gives the
+# median over drawings), an 8-stroke 100-point drawing, and 8 cubic Beziers
+# (the study's Bezier path in PyTorch: 50 samples per cubic, then splats).
+# Ratios are PyTorch time / our time on the same scene, forward+backward.
+# Environment: BUILD (build), LIMIT (16), REPS (15, C), TORCH_REPS (3),
+# PYTHON (/usr/bin/python3; the PyTorch rows are skipped when it has no torch),
+# DATA (data/quickdraw/simplified/fish.ndjson.gz).
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+BUILD=${BUILD:-build}
+LIMIT=${LIMIT:-16}
+REPS=${REPS:-15}
+TORCH_REPS=${TORCH_REPS:-3}
+PYTHON=${PYTHON:-/usr/bin/python3}
+DATA=${DATA:-data/quickdraw/simplified/fish.ndjson.gz}
+CC=${CC:-cc}
+PLUG="$BUILD/plugins"
+for p in softline splat; do
+  [ -f "$PLUG/$p.so" ] || { echo "render.sh: $PLUG/$p.so missing; run make first" >&2; exit 4; }
+done
+mkdir -p "$BUILD/bench"
+# the driver links only what it uses from the library (input, sketch, plugin host, raster)
+$CC -std=gnu11 -O2 -Wall -Wextra -Werror -Icommon $(pkg-config --cflags libcjson) \
+  bench/render_bench.c "$BUILD/libinvclip.a" $(pkg-config --libs libcjson zlib) -ldl -lm -lpthread \
+  -o "$BUILD/bench/render_bench"
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT INT TERM
+specs="$PLUG/softline.so $PLUG/splat.so"
+[ -f "$PLUG/bezier.so" ] && specs="$specs $PLUG/bezier.so"
+# shellcheck disable=SC2086
+"$BUILD/bench/render_bench" --limit "$LIMIT" --reps "$REPS" "$DATA" $specs >"$T/c.tsv"
+if "$PYTHON" -c 'import torch' 2>/dev/null; then
+  "$PYTHON" bench/torch_render.py --limit "$LIMIT" --reps "$TORCH_REPS" "$DATA" >"$T/t.tsv"
+else
+  echo "render.sh: $PYTHON has no torch; PyTorch rows skipped" >&2
+  : >"$T/t.tsv"
+fi
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+echo "Renderer benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $cpu; 224x224, width 3."
+echo "Times in ms: per scene the median of repetitions (fish: median over $LIMIT drawings of per-drawing medians)."
+echo "torch = the study's splat renderer in PyTorch $("$PYTHON" -c 'import torch;print(torch.__version__)' 2>/dev/null || echo '-'), 2 threads, dense, chunks of 1000 points."
+echo
+echo "| renderer | scene | points | fwd ms | fwd+bwd ms | torch fwd+bwd ms | speed-up (fwd+bwd) |"
+echo "|---|---|---:|---:|---:|---:|---:|"
+awk -F'\t' '
+  FNR == NR { tb[$2] = $6; next }
+  { r = ($2 in tb && $6 > 0) ? sprintf("%.0fx", tb[$2] / $6) : "-";
+    t = ($2 in tb) ? sprintf("%.1f", tb[$2]) : "-";
+    printf "| %s | %s | %s | %.3f | %.3f | %s | %s |\n", $1, $2, $4, $5, $6, t, r }
+' "$T/t.tsv" "$T/c.tsv"
+awk -F'\t' '{ printf "| %s | %s | %s | %.1f | %.1f | | |\n", $1, $2, $4, $5, $6 }' "$T/t.tsv"
