@@ -28,24 +28,12 @@ typedef struct {
     buf_t out, json;
 } ctx_t;
 
-/* The raw text of a top-level field of the input line. */
-static int raw_field(const sketch_t *s, const char *key, const char **p, size_t *n) {
-    int k = 0;
-    for (const cJSON *c = s->root ? s->root->child : NULL; c; c = c->next, k++)
-        if (c->string && !strcmp(c->string, key)) {
-            *p = s->text + s->f[k].voff;
-            *n = s->f[k].vlen;
-            return 1;
-        }
-    return 0;
-}
-
 static int degrade_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e) {
     ctx_t *c = vctx;
-    const char *src = sketch_get(s, "drawing") ? "drawing" : "strokes"; /* sketch_parse accepts the alias */
+    const char *src = sketch_has(s, "drawing") ? "drawing" : "strokes"; /* sketch_parse accepts the alias */
     const char *p;
     size_t n;
-    if (!sketch_get(s, "target") && raw_field(s, src, &p, &n)) {
+    if (!sketch_has(s, "target") && sketch_raw(s, src, &p, &n)) {
         char *t = xmalloc(n + 1);
         memcpy(t, p, n);
         t[n] = 0;
@@ -57,7 +45,7 @@ static int degrade_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e)
     j->len = 0;
     buf_puts(j, "[");
     const cJSON *old = sketch_get(s, "degradations");
-    if (cJSON_IsArray(old) && cJSON_GetArraySize(old) > 0 && raw_field(s, "degradations", &p, &n)) {
+    if (cJSON_IsArray(old) && cJSON_GetArraySize(old) > 0 && sketch_raw(s, "degradations", &p, &n)) {
         const char *close = p + n - 1;
         while (close > p && *close != ']') close--;
         while (close > p + 1 && (close[-1] == ' ' || close[-1] == '\t')) close--;

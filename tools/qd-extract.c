@@ -169,7 +169,7 @@ static void render(ctx_t *c, sketch_t *s) {
     c->out.len = 0;
     if (c->simplify || c->fit > 0) {
         /* records that call their drawing "strokes" keep that name */
-        const char *key = sketch_get(s, "drawing") ? "drawing" : "strokes";
+        const char *key = sketch_has(s, "drawing") ? "drawing" : "strokes";
         drawing_t *d = &s->drawing;
         if (c->simplify) {
             simplify_google(&c->tmp, &s->drawing, &c->ws);

@@ -191,7 +191,42 @@ static void test_sketch(void) {
     sketch_free(&s);
 }
 
+/* The number parser's exact slow path against libc's strtod (the reference)
+ * on a million random 17-19 digit decimals, plus hand-picked ties. */
+static void test_div_pow10(void) {
+    rng_t r;
+    rng_seed(&r, 3);
+    long bad = 0, n = 0;
+    char txt[64];
+    for (int i = 0; i < 1000000; i++) {
+        uint64_t m = rng_u64(&r) >> (rng_u64(&r) % 11); /* 53..64 bits */
+        int k = (int)rng_below(&r, 28);
+        double got;
+        if (div_pow10_exact(m, k, &got)) continue;
+        snprintf(txt, sizeof txt, "%llue-%d", (unsigned long long)m, k);
+        if (got != strtod(txt, NULL)) bad++;
+        n++;
+    }
+    CHECK(bad == 0 && n > 900000, "div_pow10_exact == strtod on %ld random cases (%ld differ)", n, bad);
+    /* 9007199254740993 = 2^53 + 1: an exact tie between two doubles (ties to even) */
+    double v;
+    CHECK(div_pow10_exact(9007199254740993ull, 0, &v) == 0 && v == 9007199254740992.0, "tie rounds to even");
+    CHECK(div_pow10_exact(9007199254740995ull, 0, &v) == 0 && v == 9007199254740996.0, "tie rounds to even (up)");
+    CHECK(div_pow10_exact(78502998352050781ull, 14, &v) == 0 && v == strtod("785.02998352050781", NULL), "17-digit decimal");
+    sketch_t s;
+    sketch_init(&s);
+    err_t e = {0};
+    const char *line = "{\"drawing\":[[[0.1,-2.5e3,123456789012345678901234,1E-400,78.50299835205078,0.30000000000000004],[1,2,3,4,5,6]]]}";
+    CHECK(sketch_parse(&s, line, strlen(line), &e) == 0, "numbers of every form parse: %s", e.msg);
+    const double want[] = {0.1, -2.5e3, 123456789012345678901234.0, 0.0, 78.50299835205078, 0.30000000000000004};
+    int same = 1;
+    for (int i = 0; i < 6 && s.drawing.nstrokes; i++) same &= s.drawing.s[0].x[i] == want[i];
+    CHECK(same, "numbers parse to the correctly rounded doubles");
+    sketch_free(&s);
+}
+
 int main(void) {
+    test_div_pow10();
     test_rng();
     test_buf();
     test_utf8();
