@@ -29,6 +29,7 @@ for p in softline splat; do
 done
 mkdir -p "$BUILD/bench"
 # the driver links only what it uses from the library (input, sketch, plugin host, raster)
+# shellcheck disable=SC2046  # pkg-config output is a word list
 $CC -std=gnu11 -O2 -Wall -Wextra -Werror -Icommon $(pkg-config --cflags libcjson) \
   bench/render_bench.c "$BUILD/libinvclip.a" $(pkg-config --libs libcjson zlib) -ldl -lm -lpthread \
   -o "$BUILD/bench/render_bench"

@@ -27,14 +27,14 @@
  * Deliberately not a general tool: no PNG output, no options beyond timing.
  */
 #define _GNU_SOURCE
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include "input.h"
 #include "plugin_host.h"
 #include "raster.h"
 #include "sketch.h"
 #include "util.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 typedef struct {
     int ns;
@@ -127,8 +127,10 @@ static int time_scene(plugin_t *p, const scn_t *s, int S, int reps, float *img, 
         double t1 = tnow();
         if (r >= 0) tb[r] = (t1 - t0) * 1e3;
     }
-    if (rc) err_set(e, rc, "%s: %s", p->d->name, pe.msg);
-    else *fwd_ms = median(tf, reps), *fb_ms = median(tb, reps);
+    if (rc)
+        err_set(e, rc, "%s: %s", p->d->name, pe.msg);
+    else
+        *fwd_ms = median(tf, reps), *fb_ms = median(tb, reps);
     free(gxy), free(gw), free(ga), free(tf), free(tb);
     return rc;
 }
@@ -189,11 +191,13 @@ static void poly100(const scn_t *ctrl, scn_t *out) {
 static void copy_scene(const scn_t *in, scn_t *out) {
     memset(out, 0, sizeof *out);
     out->ns = in->ns, out->np = in->np;
-    out->npts = xmalloc(sizeof(int) * (size_t)(in->ns + 1)), out->off = xmalloc(sizeof(int) * (size_t)(in->ns + 1));
+    out->npts = xmalloc(sizeof(int) * (size_t)(in->ns + 1)),
+    out->off = xmalloc(sizeof(int) * (size_t)(in->ns + 1));
     out->width = xmalloc(sizeof(float) * (size_t)(in->ns + 1));
     out->opacity = xmalloc(sizeof(float) * (size_t)(in->ns + 1));
     out->xy = xmalloc(sizeof(float) * 2 * (size_t)(in->np + 1));
-    memcpy(out->npts, in->npts, sizeof(int) * (size_t)in->ns), memcpy(out->off, in->off, sizeof(int) * (size_t)in->ns);
+    memcpy(out->npts, in->npts, sizeof(int) * (size_t)in->ns),
+        memcpy(out->off, in->off, sizeof(int) * (size_t)in->ns);
     memcpy(out->width, in->width, sizeof(float) * (size_t)in->ns);
     memcpy(out->opacity, in->opacity, sizeof(float) * (size_t)in->ns);
     memcpy(out->xy, in->xy, sizeof(float) * 2 * (size_t)in->np);
@@ -205,11 +209,17 @@ int main(int argc, char **argv) {
     double width = 3;
     int a = 1;
     for (; a < argc && argv[a][0] == '-' && argv[a][1]; a++) {
-        if (!strcmp(argv[a], "--limit") && a + 1 < argc) limit = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--reps") && a + 1 < argc) reps = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--size") && a + 1 < argc) S = atoi(argv[++a]);
-        else if (!strcmp(argv[a], "--width") && a + 1 < argc) width = atof(argv[++a]);
-        else die(EXIT_USAGE, "usage: render_bench [--limit N] [--reps R] [--size S] [--width W] FILE PLUGIN...");
+        if (!strcmp(argv[a], "--limit") && a + 1 < argc)
+            limit = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--reps") && a + 1 < argc)
+            reps = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--size") && a + 1 < argc)
+            S = atoi(argv[++a]);
+        else if (!strcmp(argv[a], "--width") && a + 1 < argc)
+            width = atof(argv[++a]);
+        else
+            die(EXIT_USAGE,
+                "usage: render_bench [--limit N] [--reps R] [--size S] [--width W] FILE PLUGIN...");
     }
     if (a + 2 > argc || limit < 1 || reps < 1 || S < 8)
         die(EXIT_USAGE, "usage: render_bench [--limit N] [--reps R] [--size S] [--width W] FILE PLUGIN...");
@@ -236,7 +246,8 @@ int main(int argc, char **argv) {
         s->ns = d->nstrokes;
         s->np = (int)drawing_npoints(d);
         s->npts = xmalloc(sizeof(int) * (size_t)s->ns), s->off = xmalloc(sizeof(int) * (size_t)s->ns);
-        s->width = xmalloc(sizeof(float) * (size_t)s->ns), s->opacity = xmalloc(sizeof(float) * (size_t)s->ns);
+        s->width = xmalloc(sizeof(float) * (size_t)s->ns),
+        s->opacity = xmalloc(sizeof(float) * (size_t)s->ns);
         s->xy = xmalloc(sizeof(float) * 2 * (size_t)s->np);
         int o = 0;
         for (int k = 0; k < d->nstrokes; k++) {
@@ -275,7 +286,8 @@ int main(int argc, char **argv) {
         /* fish polylines */
         for (int d = 0; d < nd; d++) {
             scn_t enc;
-            if (encode_scene(&p, &dr[d], &enc, &e) || time_scene(&p, &enc, S, reps, img, dimg, &tf[d], &tb[d], &e))
+            if (encode_scene(&p, &dr[d], &enc, &e) ||
+                time_scene(&p, &enc, S, reps, img, dimg, &tf[d], &tb[d], &e))
                 die_err(&e);
             scn_free(&enc);
         }
@@ -284,7 +296,8 @@ int main(int argc, char **argv) {
         {
             scn_t enc;
             double f1[1], b1[1];
-            if (encode_scene(&p, &p100, &enc, &e) || time_scene(&p, &enc, S, reps, img, dimg, f1, b1, &e)) die_err(&e);
+            if (encode_scene(&p, &p100, &enc, &e) || time_scene(&p, &enc, S, reps, img, dimg, f1, b1, &e))
+                die_err(&e);
             printf("%s\tpoly8x100\t1\t100\t%.4f\t%.4f\n", label, f1[0], b1[0]);
             scn_free(&enc);
         }

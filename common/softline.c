@@ -37,24 +37,24 @@
  * the forward pass enumerates with.
  */
 #include "softline.h"
+#include "util.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
-#include "util.h"
 
 typedef struct {
-    float d;   /* nearest distance so far in the current stroke */
-    int seg;   /* its segment (local index; -1 = dot) */
-    int gen;   /* stroke generation that last touched the pixel */
+    float d; /* nearest distance so far in the current stroke */
+    int seg; /* its segment (local index; -1 = dot) */
+    int gen; /* stroke generation that last touched the pixel */
 } pix_t;
 
 typedef struct {
-    int pix;   /* i*W + j */
-    int seg;   /* local segment index of the argmin, -1 for a dot */
-    float c;   /* coverage c_s(p) */
-    float tb;  /* T_s(p): transmittance of the strokes before s */
-    float gc;  /* dL/dc, backward scratch */
+    int pix;  /* i*W + j */
+    int seg;  /* local segment index of the argmin, -1 for a dot */
+    float c;  /* coverage c_s(p) */
+    float tb; /* T_s(p): transmittance of the strokes before s */
+    float gc; /* dL/dc, backward scratch */
 } entry_t;
 
 #define SOFTLINE_MAGIC 0x534f4654u
@@ -63,8 +63,8 @@ typedef struct {
     uint32_t magic; /* SOFTLINE_MAGIC once the pixel scratch is initialised */
     int gen;        /* generation counter, persists across calls */
     int W, H, nstrokes;
-    size_t nent;    /* entries written by the last forward */
-    int valid;      /* a forward has run on this ws */
+    size_t nent; /* entries written by the last forward */
+    int valid;   /* a forward has run on this ws */
 } hdr_t;
 
 #define ALIGN_UP(n) (((n) + 63) & ~(size_t)63)
@@ -73,8 +73,8 @@ typedef struct {
     hdr_t *h;
     pix_t *pix;
     float *suf;
-    size_t *first;  /* (nstrokes+1) */
-    entry_t *ent;   /* (bound) */
+    size_t *first; /* (nstrokes+1) */
+    entry_t *ent;  /* (bound) */
 } layout_t;
 
 static size_t layout(void *ws, int W, int H, int nstrokes, size_t cap, layout_t *L) {
@@ -134,11 +134,11 @@ static inline int slab(float a, float b, float lo, float hi, float *x0, float *x
 }
 
 typedef struct {
-    float ax, ay, bx, by;  /* endpoints */
-    float vx, vy, l2;      /* B - A, |B - A|^2 */
-    float ux, uy, len;     /* unit direction and length (0 for a point) */
-    float r;               /* reach */
-    int i0, i1;            /* row range (clipped) */
+    float ax, ay, bx, by; /* endpoints */
+    float vx, vy, l2;     /* B - A, |B - A|^2 */
+    float ux, uy, len;    /* unit direction and length (0 for a point) */
+    float r;              /* reach */
+    int i0, i1;           /* row range (clipped) */
 } seg_t;
 
 static void seg_setup(seg_t *g, float ax, float ay, float bx, float by, float r, int H) {
@@ -146,8 +146,10 @@ static void seg_setup(seg_t *g, float ax, float ay, float bx, float by, float r,
     g->vx = bx - ax, g->vy = by - ay;
     g->l2 = g->vx * g->vx + g->vy * g->vy;
     g->len = sqrtf(g->l2);
-    if (g->len > 1e-6f) g->ux = g->vx / g->len, g->uy = g->vy / g->len;
-    else g->ux = g->uy = 0.f, g->len = 0.f;
+    if (g->len > 1e-6f)
+        g->ux = g->vx / g->len, g->uy = g->vy / g->len;
+    else
+        g->ux = g->uy = 0.f, g->len = 0.f;
     g->r = r;
     float ylo = fminf(ay, by) - r, yhi = fmaxf(ay, by) + r;
     /* pixel rows strictly inside (ylo, yhi) can be within reach */
@@ -210,12 +212,13 @@ static inline int stroke_ok(const scene_t *sc, int s) {
     return sc->npts[s] > 0 && isfinite(sc->width[s]) && isfinite(sc->opacity[s]);
 }
 
-
 /* Segment k of stroke s (a dot when the stroke has one point). */
 static inline void stroke_seg(const scene_t *sc, int s, int k, float r, int H, seg_t *g) {
     const float *p = sc->xy + 2 * (size_t)sc->off[s];
-    if (sc->npts[s] == 1) seg_setup(g, p[0], p[1], p[0], p[1], r, H);
-    else seg_setup(g, p[2 * k], p[2 * k + 1], p[2 * k + 2], p[2 * k + 3], r, H);
+    if (sc->npts[s] == 1)
+        seg_setup(g, p[0], p[1], p[0], p[1], r, H);
+    else
+        seg_setup(g, p[2 * k], p[2 * k + 1], p[2 * k + 2], p[2 * k + 3], r, H);
 }
 
 static inline int stroke_nseg(const scene_t *sc, int s) { return sc->npts[s] == 1 ? 1 : sc->npts[s] - 1; }
@@ -352,7 +355,7 @@ typedef struct {
     layout_t L;
     int W, H;
     scene_grad_t *g;
-    int s0, s1;  /* strokes [s0, s1) */
+    int s0, s1; /* strokes [s0, s1) */
 } bwd_job_t;
 
 static void bwd_strokes(bwd_job_t *jb) {
@@ -412,7 +415,8 @@ int softline_backward(const softline_cfg_t *cfg, void *ws, const scene_t *sc, in
     if (rc) return rc;
     layout_t L;
     layout(ws, W, H, sc->nstrokes, 0, &L);
-    if (L.h->magic != SOFTLINE_MAGIC || !L.h->valid || L.h->W != W || L.h->H != H || L.h->nstrokes != sc->nstrokes) {
+    if (L.h->magic != SOFTLINE_MAGIC || !L.h->valid || L.h->W != W || L.h->H != H ||
+        L.h->nstrokes != sc->nstrokes) {
         snprintf(err->msg, sizeof err->msg, "softline: backward without a matching forward");
         return EXIT_INTERNAL;
     }

@@ -6,14 +6,22 @@
  * Scene points are polyline vertices (encode/decode are the identity); width
  * (px) and opacity come from the scene.  Never prints, keeps no globals.
  */
-#include "plugin.h"
 #include "softline.h"
+#include "plugin.h"
 #include "util.h"
 
 static const plugin_param_t params[] = {
-    {.name = "softness", .type = PARAM_FLOAT, .def = 1.0, .min = 0.05, .max = 32,
+    {.name = "softness",
+     .type = PARAM_FLOAT,
+     .def = 1.0,
+     .min = 0.05,
+     .max = 32,
      .help = "width in px of the edge ramp (coverage goes 1 -> 0 over it, centred on the edge)"},
-    {.name = "threads", .type = PARAM_INT, .def = 1, .min = 1, .max = 64,
+    {.name = "threads",
+     .type = PARAM_INT,
+     .def = 1,
+     .min = 1,
+     .max = 64,
      .help = "worker threads for the backward pass (used only on large scenes)"},
 };
 

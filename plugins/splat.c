@@ -28,15 +28,15 @@
  *
  * Workspace: header | ink (H*W) | dL/dink (H*W) | ex (W) | ey (H).
  */
+#include "plugin.h"
+#include "util.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-#include "plugin.h"
-#include "util.h"
 
 typedef struct {
-    int samples;   /* per segment */
-    float cutoff;  /* in sigmas; 0 = whole canvas */
+    int samples;  /* per segment */
+    float cutoff; /* in sigmas; 0 = whole canvas */
 } splat_cfg_t;
 
 #define SPLAT_MAGIC 0x53504c54u
@@ -44,7 +44,7 @@ typedef struct {
 typedef struct {
     uint32_t magic;
     int W, H, nstrokes;
-    float M;       /* max ink of the last forward */
+    float M; /* max ink of the last forward */
     int valid;
 } hdr_t;
 
@@ -74,9 +74,17 @@ static size_t layout(void *ws, int W, int H, layout_t *L) {
 }
 
 static const plugin_param_t params[] = {
-    {.name = "samples_per_segment", .type = PARAM_INT, .def = 10, .min = 2, .max = 10000,
+    {.name = "samples_per_segment",
+     .type = PARAM_INT,
+     .def = 10,
+     .min = 2,
+     .max = 10000,
      .help = "splats per segment, t = linspace(0,1,S) inclusive (the study: 10)"},
-    {.name = "cutoff", .type = PARAM_FLOAT, .def = 5, .min = 0, .max = 1000,
+    {.name = "cutoff",
+     .type = PARAM_FLOAT,
+     .def = 5,
+     .min = 0,
+     .max = 1000,
      .help = "evaluate each splat within this many sigmas (0 = whole canvas, as the study)"},
 };
 
@@ -87,7 +95,9 @@ static int sp_init(void *state, const plugin_value_t *vals, const plugin_host_t 
     return 0;
 }
 
-static size_t sp_ws_size(const void *state, const scene_t *sc, int W, int H) { return layout(NULL, W, H, NULL); }
+static size_t sp_ws_size(const void *state, const scene_t *sc, int W, int H) {
+    return layout(NULL, W, H, NULL);
+}
 
 static int check_args(const scene_t *sc, int W, int H, plugin_err_t *err) {
     if (W <= 0 || H <= 0 || (size_t)W * (size_t)H > (size_t)INT32_MAX) {
@@ -101,7 +111,8 @@ static int check_args(const scene_t *sc, int W, int H, plugin_err_t *err) {
         }
         if (sc->npts[s] < 2) continue;
         if (!(sc->width[s] > 0) || !isfinite(sc->width[s])) {
-            snprintf(err->msg, sizeof err->msg, "splat: stroke %d: width %g is not > 0", s, (double)sc->width[s]);
+            snprintf(err->msg, sizeof err->msg, "splat: stroke %d: width %g is not > 0", s,
+                     (double)sc->width[s]);
             return EXIT_DATA;
         }
         const float *p = sc->xy + 2 * (size_t)sc->off[s];
@@ -186,7 +197,8 @@ static int sp_backward(void *state, void *ws, const scene_t *sc, int W, int H, c
     if (rc) return rc;
     layout_t L;
     layout(ws, W, H, &L);
-    if (L.h->magic != SPLAT_MAGIC || !L.h->valid || L.h->W != W || L.h->H != H || L.h->nstrokes != sc->nstrokes) {
+    if (L.h->magic != SPLAT_MAGIC || !L.h->valid || L.h->W != W || L.h->H != H ||
+        L.h->nstrokes != sc->nstrokes) {
         snprintf(err->msg, sizeof err->msg, "splat: backward without a matching forward");
         return EXIT_INTERNAL;
     }

@@ -19,12 +19,12 @@
  *    scaling, untouched pixels outside the reach, dots, zero-length segments,
  *    threads bit-identical, the plugin through the ABI, errors.
  */
-#include <stdlib.h>
-#include <string.h>
 #include "plugin_host.h"
 #include "rng.h"
 #include "softline.h"
 #include "t.h"
+#include <stdlib.h>
+#include <string.h>
 
 /* ---- scenes ---- */
 
@@ -189,7 +189,8 @@ static int render(rend_t *r, const sc_t *s, int W, int H, float *img) {
     return rc;
 }
 
-static int grads(rend_t *r, const sc_t *s, int W, int H, const float *dimg, float *gxy, float *gw, float *ga) {
+static int grads(rend_t *r, const sc_t *s, int W, int H, const float *dimg, float *gxy, float *gw,
+                 float *ga) {
     plugin_err_t e = {{0}};
     scene_grad_t g = {gxy, gw, ga};
     int rc = softline_backward(&r->cfg, r->ws, &s->sc, W, H, dimg, &g, &e);
@@ -224,8 +225,10 @@ static void test_golden(void) {
         ref_render(&s, xy, w, a, R.cfg.softness, W, H, ref);
         double worst = 0;
         for (int q = 0; q < W * H; q++) worst = fmax(worst, fabs(img[q] - ref[q]));
-        CHECK(worst <= 2e-5, "golden %d (softness %.1f, widths %.1f..%.1f, dot, zero-length segment): max |img - "
-              "double reference| = %.2g <= 2e-5", trial, R.cfg.softness, 0.3 + trial, 2.0 + trial, worst);
+        CHECK(worst <= 2e-5,
+              "golden %d (softness %.1f, widths %.1f..%.1f, dot, zero-length segment): max |img - "
+              "double reference| = %.2g <= 2e-5",
+              trial, R.cfg.softness, 0.3 + trial, 2.0 + trial, worst);
     }
     free(R.ws);
 }
@@ -252,7 +255,9 @@ static void fd_case(const char *name, sc_t *s, float soft, int W, int H, uint64_
     int bad_a = 0, bad_b = 0;
     static double dxy[2 * MAXP], dw[MAXS], da[MAXS];
     for (int q = 0; q < npar; q++) {
-        float *par = q < 2 * P ? &s->xy[q] : q < 2 * P + s->ns ? &s->width[q - 2 * P] : &s->opacity[q - 2 * P - s->ns];
+        float *par = q < 2 * P           ? &s->xy[q]
+                     : q < 2 * P + s->ns ? &s->width[q - 2 * P]
+                                         : &s->opacity[q - 2 * P - s->ns];
         double an = q < 2 * P ? gxy[q] : q < 2 * P + s->ns ? gw[q - 2 * P] : ga[q - 2 * P - s->ns];
         gmax = fmax(gmax, fabs(an));
         /* (a) the float renderer */
@@ -287,9 +292,11 @@ static void fd_case(const char *name, sc_t *s, float soft, int W, int H, uint64_
             if (bad_b++ < 5) printf("#   (b) param %d: analytic %.6g fd %.6g\n", q, an, fd);
         }
     }
-    CHECK(bad_a == 0, "%s: %d gradients (xy, width, opacity) vs float FD h=%g: worst |err| %.2g (max |g| %.3g)",
-          name, npar, h, worst_a, gmax);
-    CHECK(bad_b == 0, "%s: %d gradients vs double-reference FD h=%g: worst |err| %.2g", name, npar, h2, worst_b);
+    CHECK(bad_a == 0,
+          "%s: %d gradients (xy, width, opacity) vs float FD h=%g: worst |err| %.2g (max |g| %.3g)", name,
+          npar, h, worst_a, gmax);
+    CHECK(bad_b == 0, "%s: %d gradients vs double-reference FD h=%g: worst |err| %.2g", name, npar, h2,
+          worst_b);
     free(img), free(dimg), free(ref), free(R.ws);
 }
 
@@ -317,7 +324,8 @@ static void test_gradients(void) {
     }
     /* a dot and a two-point stroke overlapping a polyline */
     sc_t s = {.ns = 3, .npts = {1, 2, 4}};
-    float xy[] = {20.3f, 18.6f, 8.2f, 9.7f, 30.9f, 27.4f, 12.1f, 30.3f, 19.7f, 15.2f, 27.3f, 22.4f, 33.4f, 9.8f};
+    float xy[] = {20.3f, 18.6f, 8.2f,  9.7f,  30.9f, 27.4f, 12.1f,
+                  30.3f, 19.7f, 15.2f, 27.3f, 22.4f, 33.4f, 9.8f};
     memcpy(s.xy, xy, sizeof xy);
     s.width[0] = 5.2f, s.width[1] = 2.3f, s.width[2] = 3.1f;
     s.opacity[0] = 0.8f, s.opacity[1] = 1.0f, s.opacity[2] = 0.7f;
@@ -401,8 +409,8 @@ static void test_properties(void) {
     for (int q = 0; q < W * H; q++) ones[q] = 1;
     grads(&R, &dot, W, H, ones, gd, &gdw, &gda);
     CHECK(gdw < 0 && gda < 0 && fabsf(gd[0]) < 1e-5f * -gdw && fabsf(gd[1]) < 1e-5f * -gdw,
-          "dot on a lattice-symmetric centre: d(sum img)/d(width, opacity) < 0, d/dxy = 0 (%.2g, %.2g)", gd[0],
-          gd[1]);
+          "dot on a lattice-symmetric centre: d(sum img)/d(width, opacity) < 0, d/dxy = 0 (%.2g, %.2g)",
+          gd[0], gd[1]);
     /* zero-length segments and a fully repeated stroke stay finite */
     sc_t z = {.ns = 2, .npts = {3, 2}};
     float zz[] = {10.5f, 10.5f, 10.5f, 10.5f, 30.2f, 12.7f, 40.1f, 40.1f, 40.1f, 40.1f};
@@ -501,7 +509,8 @@ static void test_plugin(void) {
     CHECK(!memcmp(img, img2, sizeof img), "plugin = core with softness=1.5");
     float gxy[2 * MAXP] = {0};
     scene_grad_t g = {gxy, NULL, NULL};
-    CHECK(vt->backward(p.state, ws, &s.sc, 64, 64, img2, &g, &pe) == 0, "plugin backward with NULL width/opacity "
+    CHECK(vt->backward(p.state, ws, &s.sc, 64, 64, img2, &g, &pe) == 0,
+          "plugin backward with NULL width/opacity "
           "gradients");
     plugin_close(&p);
     err_t e2 = {0};

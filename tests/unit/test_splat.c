@@ -18,10 +18,10 @@
  * 4. One-point strokes skipped, empty scenes white, samples_per_segment,
  *    errors.
  */
+#include "t.h"
+#include "plugin_host.h"
 #include <stdlib.h>
 #include <string.h>
-#include "plugin_host.h"
-#include "t.h"
 
 #define MAXS 64
 #define MAXP 4096
@@ -85,10 +85,12 @@ static void ref_render(const sc_t *s, const double *xy, const double *w, int S, 
         for (int m = 0; m + 1 < s->npts[k]; m++)
             for (int u = 0; u < S; u++) {
                 double t = (double)u / (S - 1);
-                double qx = p[2 * m] + t * (p[2 * m + 2] - p[2 * m]), qy = p[2 * m + 1] + t * (p[2 * m + 3] - p[2 * m + 1]);
+                double qx = p[2 * m] + t * (p[2 * m + 2] - p[2 * m]),
+                       qy = p[2 * m + 1] + t * (p[2 * m + 3] - p[2 * m + 1]);
                 for (int i = 0; i < s->H; i++)
                     for (int j = 0; j < s->W; j++)
-                        img[(size_t)i * s->W + j] += exp(-((j - qx) * (j - qx) + (i - qy) * (i - qy)) / (2 * sg * sg));
+                        img[(size_t)i * s->W + j] +=
+                            exp(-((j - qx) * (j - qx) + (i - qy) * (i - qy)) / (2 * sg * sg));
             }
     }
     double M = 0;
@@ -101,7 +103,9 @@ static void ref_render(const sc_t *s, const double *xy, const double *w, int S, 
 
 /* ---- fixtures ---- */
 
-static float dimg_value(int i, int j) { return (float)(((i * 7919 + j * 104729 + 12345) % 2001 - 1000) / 1000.0); }
+static float dimg_value(int i, int j) {
+    return (float)(((i * 7919 + j * 104729 + 12345) % 2001 - 1000) / 1000.0);
+}
 
 static int load_fixture(const char *name, sc_t *s, float **img, float **gxy, float **gw) {
     char path[256];
@@ -122,7 +126,8 @@ static int load_fixture(const char *name, sc_t *s, float **img, float **gxy, flo
         s->npts[k] = (int)strtol(p, &end, 10), p = end;
         s->width[k] = strtof(p, &end), p = end;
         s->opacity[k] = strtof(p, &end), p = end;
-        for (int q = 0; q < 2 * s->npts[k] && o + q / 2 < MAXP; q++) s->xy[2 * o + q] = strtof(p, &end), p = end;
+        for (int q = 0; q < 2 * s->npts[k] && o + q / 2 < MAXP; q++)
+            s->xy[2 * o + q] = strtof(p, &end), p = end;
         o += s->npts[k++];
     }
     fclose(f);
@@ -132,7 +137,8 @@ static int load_fixture(const char *name, sc_t *s, float **img, float **gxy, flo
     f = fopen(path, "rb");
     if (!f) return 0;
     size_t hw = (size_t)s->W * s->H, P = (size_t)sc_total(s);
-    *img = malloc(hw * sizeof(float)), *gxy = malloc(2 * P * sizeof(float)), *gw = malloc(s->ns * sizeof(float));
+    *img = malloc(hw * sizeof(float)), *gxy = malloc(2 * P * sizeof(float)),
+    *gw = malloc(s->ns * sizeof(float));
     int ok = fread(*img, sizeof(float), hw, f) == hw && fread(*gxy, sizeof(float), 2 * P, f) == 2 * P &&
              fread(*gw, sizeof(float), (size_t)s->ns, f) == (size_t)s->ns && fgetc(f) == EOF;
     fclose(f);
@@ -157,8 +163,9 @@ static void test_fixture(const char *name) {
     fwd(&R, &s, img, &pe);
     double worst = 0;
     for (size_t q = 0; q < hw; q++) worst = fmax(worst, fabs(img[q] - rimg[q]));
-    CHECK(worst <= 2e-5, "%s (%dx%d, %d strokes, %d points): img vs PyTorch reference: max |diff| %.2g <= 2e-5", name,
-          s.W, s.H, s.ns, P, worst);
+    CHECK(worst <= 2e-5,
+          "%s (%dx%d, %d strokes, %d points): img vs PyTorch reference: max |diff| %.2g <= 2e-5", name, s.W,
+          s.H, s.ns, P, worst);
     bwd(&R, &s, dimg, gxy, gw, ga);
     double gmax = 0, wx = 0, ww = 0;
     int bad = 0;
@@ -188,7 +195,8 @@ static void test_fixture(const char *name) {
         fwd(&F, &s, full, &pe);
         double d = 0;
         for (size_t q = 0; q < hw; q++) d = fmax(d, fabs(full[q] - img[q]));
-        CHECK(d < 1e-5, "%s: cutoff 5 sigma vs whole canvas: max |diff| %.2g < 1e-5 (relative to the max)", name, d);
+        CHECK(d < 1e-5, "%s: cutoff 5 sigma vs whole canvas: max |diff| %.2g < 1e-5 (relative to the max)",
+              name, d);
         worst = 0;
         for (size_t q = 0; q < hw; q++) worst = fmax(worst, fabs(full[q] - rimg[q]));
         CHECK(worst <= 2e-5, "%s: cutoff=0 (whole canvas) vs PyTorch: max |diff| %.2g", name, worst);
@@ -243,7 +251,8 @@ static void fd_case(const char *name, const char *args, sc_t *s, double tol_abs)
         *par = v0;
         double fd = (L[0] - L[1]) / ((double)vp - (double)vm), e = fabs(an - fd);
         worst_a = fmax(worst_a, e);
-        if (e > tol_abs + 2e-3 * fabs(fd) && bad_a++ < 5) printf("#   (a) param %d: analytic %.6g fd %.6g\n", q, an, fd);
+        if (e > tol_abs + 2e-3 * fabs(fd) && bad_a++ < 5)
+            printf("#   (a) param %d: analytic %.6g fd %.6g\n", q, an, fd);
         for (int k = 0; k < 2 * P; k++) dxy[k] = s->xy[k];
         for (int k = 0; k < s->ns; k++) dw[k] = s->width[k];
         double *dv = q < 2 * P ? &dxy[q] : &dw[q - 2 * P], b0 = *dv;
@@ -255,12 +264,14 @@ static void fd_case(const char *name, const char *args, sc_t *s, double tol_abs)
         }
         fd = (L[0] - L[1]) / (2 * h2), e = fabs(an - fd);
         worst_b = fmax(worst_b, e);
-        if (e > 2e-4 + 1e-4 * fabs(fd) && bad_b++ < 5) printf("#   (b) param %d: analytic %.6g fd %.6g\n", q, an, fd);
+        if (e > 2e-4 + 1e-4 * fabs(fd) && bad_b++ < 5)
+            printf("#   (b) param %d: analytic %.6g fd %.6g\n", q, an, fd);
     }
     CHECK(!moved, "%s: the argmax pixel stays put under the FD steps (no kink of the max)", name);
-    CHECK(!bad_a, "%s: %d gradients (xy, width) vs float FD h=%g: worst |err| %.2g (max |g| %.3g)", name, npar, h,
-          worst_a, gmax);
-    CHECK(!bad_b, "%s: %d gradients vs double brute-force FD h=%g: worst |err| %.2g", name, npar, h2, worst_b);
+    CHECK(!bad_a, "%s: %d gradients (xy, width) vs float FD h=%g: worst |err| %.2g (max |g| %.3g)", name,
+          npar, h, worst_a, gmax);
+    CHECK(!bad_b, "%s: %d gradients vs double brute-force FD h=%g: worst |err| %.2g", name, npar, h2,
+          worst_b);
     double ga_max = 0;
     for (int k = 0; k < s->ns; k++) ga_max = fmax(ga_max, fabs(ga[k]));
     CHECK(ga_max == 0, "%s: opacity gradient is exactly 0", name);
@@ -280,8 +291,8 @@ static void test_fd(void) {
     static sc_t s;
     s.W = 48, s.H = 40, s.ns = 4;
     s.npts[0] = 4, s.npts[1] = 2, s.npts[2] = 1, s.npts[3] = 3;
-    float xy[] = {6.3f, 7.7f, 18.2f, 12.9f, 27.6f, 6.1f, 35.4f, 17.3f, 9.9f, 30.2f, 24.7f, 33.8f,
-                  30.3f, 30.3f, 38.1f, 22.6f, 43.7f, 31.2f, 33.3f, 36.9f};
+    float xy[] = {6.3f,  7.7f,  18.2f, 12.9f, 27.6f, 6.1f,  35.4f, 17.3f, 9.9f,  30.2f,
+                  24.7f, 33.8f, 30.3f, 30.3f, 38.1f, 22.6f, 43.7f, 31.2f, 33.3f, 36.9f};
     memcpy(s.xy, xy, sizeof xy);
     s.width[0] = 3, s.width[1] = 2.2f, s.width[2] = 3, s.width[3] = 4.1f;
     for (int k = 0; k < 4; k++) s.opacity[k] = 1;
@@ -333,7 +344,8 @@ static void test_edges(void) {
     s.width[0] = 0;
     CHECK(fwd(&R, &s, img, &pe) == EXIT_DATA && strstr(pe.msg, "width"), "width 0 refused: %s", pe.msg);
     s.width[0] = 3, s.xy[2] = NAN;
-    CHECK(fwd(&R, &s, img, &pe) == EXIT_NUMERIC && strstr(pe.msg, "point 1"), "NaN point refused: %s", pe.msg);
+    CHECK(fwd(&R, &s, img, &pe) == EXIT_NUMERIC && strstr(pe.msg, "point 1"), "NaN point refused: %s",
+          pe.msg);
     plugin_close(&R.p);
     rend_t R3;
     if (rend_open(&R3, "")) {
@@ -349,7 +361,8 @@ static void test_edges(void) {
     const char *dir = getenv("PLUGINS");
     char spec[512];
     snprintf(spec, sizeof spec, "%s/splat.so:samples_per_segment=1", dir ? dir : "build/plugins");
-    CHECK(plugin_open(&p, spec, PLUGIN_RENDERER, &e) == EXIT_USAGE, "samples_per_segment=1 out of range: %s", e.msg);
+    CHECK(plugin_open(&p, spec, PLUGIN_RENDERER, &e) == EXIT_USAGE, "samples_per_segment=1 out of range: %s",
+          e.msg);
 }
 
 int main(void) {
