@@ -11,7 +11,17 @@
  * The exact formulas are in docs/renderers.md and in softline.c.  Each
  * segment touches only the pixels within its reach (half-width + edge
  * softness).  softline_forward saves what softline_backward needs in the
- * workspace; backward ADDS into the gradient arrays.
+ * workspace; backward ADDS into the gradient arrays (any may be NULL) and may
+ * be called several times after one forward.
+ *
+ * Workspace: at least softline_ws_size() bytes for this scene and canvas,
+ * zeroed before its first use (host-allocated workspaces are); it may be
+ * reused across scenes and canvas sizes as long as each forward gets the
+ * size asked for that scene.  Nothing is allocated per call.  The distance
+ * is a hard min over the stroke's segments; at an exact tie the gradient goes
+ * to the lower segment index.  Errors: softness <= 0 or a bad canvas
+ * (EXIT_USAGE), a negative point count (EXIT_DATA), a non-finite point,
+ * width or opacity (EXIT_NUMERIC), backward without a forward (EXIT_INTERNAL).
  */
 #ifndef SOFTLINE_H
 #define SOFTLINE_H
@@ -20,7 +30,8 @@
 
 typedef struct {
     float softness;  /* width of the anti-aliasing ramp in px (1 = one pixel) */
-    int threads;     /* worker threads (<= 1: none) */
+    int threads;     /* backward worker threads (<= 1: none; used on scenes
+                        with >= 60000 covered stroke-pixels) */
 } softline_cfg_t;
 
 size_t softline_ws_size(const softline_cfg_t *cfg, const scene_t *sc, int W, int H);
