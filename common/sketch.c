@@ -358,58 +358,51 @@ int div_pow10_exact(uint64_t m, int k, double *out) {
     return 0;
 }
 
-/* Scan a JSON number at c->i (grammar checked) and convert it to the
- * correctly rounded double.  Up to 19 significant digits, no exponent, a
- * mantissa below 2^53 and at most 22 decimals take Clinger's exact fast path
- * (one IEEE division); anything else goes to strtod. */
-static int sc_number_val(scan_t *c, double *out) {
+/* Scan a JSON number at p (grammar checked; the text is NUL-terminated) and
+ * convert it to the correctly rounded double.  Up to 19 significant digits,
+ * no exponent, a mantissa below 2^53 and at most 22 decimals take Clinger's
+ * exact fast path (one IEEE division); 54..64-bit mantissas use
+ * div_pow10_exact; anything else goes to strtod.  Returns the end, or NULL
+ * on a grammar error. */
+static inline const char *num_parse(const char *p, double *out) {
     static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
                                  1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-    const char *s = c->s;
-    size_t i = c->i, n = c->n, start = i;
-    int neg = 0, slow = 0;
+    const char *start = p;
+    int neg = 0, slow = 0, nd = 0, e10 = 0;
     uint64_t m = 0;
-    int nd = 0, e10 = 0;
-    if (i < n && s[i] == '-') { neg = 1; i++; }
-    if (i >= n || !is_digit(s[i])) { c->i = i; return sc_fail(c, "bad number"); }
-    if (s[i] == '0') i++;
+    if (*p == '-') { neg = 1; p++; }
+    if (!is_digit(*p)) return NULL;
+    if (*p == '0') p++;
     else
-        for (; i < n && is_digit(s[i]); i++) {
-            if (nd < 19) { m = m * 10 + (uint64_t)(s[i] - '0'); nd++; }
+        for (; is_digit(*p); p++) {
+            if (nd < 19) { m = m * 10 + (uint64_t)(*p - '0'); nd++; }
             else slow = 1;
         }
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || !is_digit(s[i])) { c->i = i; return sc_fail(c, "bad number"); }
-        for (; i < n && is_digit(s[i]); i++) {
-            if (nd < 19) { m = m * 10 + (uint64_t)(s[i] - '0'); if (m) nd++; e10--; }
+    if (*p == '.') {
+        p++;
+        if (!is_digit(*p)) return NULL;
+        for (; is_digit(*p); p++) {
+            if (nd < 19) { m = m * 10 + (uint64_t)(*p - '0'); if (m) nd++; e10--; }
             else slow = 1;
         }
     }
-    if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-        if (i >= n || !is_digit(s[i])) { c->i = i; return sc_fail(c, "bad number"); }
-        while (i < n && is_digit(s[i])) i++;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-') p++;
+        if (!is_digit(*p)) return NULL;
+        while (is_digit(*p)) p++;
         slow = 1;
     }
-    c->i = i;
-    if (!slow && m >= (1ull << 53) && e10 >= -27) {
-        /* 54..64-bit mantissa: exact integer division, rounded once */
-        double v;
-        if (!div_pow10_exact(m, -e10, &v)) {
-            *out = neg ? -v : v;
-            return 0;
-        }
+    double v;
+    if (!slow && m < (1ull << 53) && e10 >= -22) {
+        v = (double)m;
+        if (e10 < 0) v /= p10[-e10];
+    } else if (slow || div_pow10_exact(m, -e10, &v)) {
+        *out = strtod(start, NULL); /* stops at the delimiter after the number */
+        return p;
     }
-    if (slow || m >= (1ull << 53) || e10 < -22) {
-        *out = strtod(s + start, NULL); /* stops at the delimiter after the number */
-        return 0;
-    }
-    double v = (double)m;
-    if (e10 < 0) v /= p10[-e10];
     *out = neg ? -v : v;
-    return 0;
+    return p;
 }
 
 typedef __typeof__(((sketch_t *)0)->scratch) scratch_t;
@@ -464,32 +457,46 @@ static int sc_drawing(scan_t *c, drawing_t *d, scratch_t *sc, err_t *e) {
                     }
                     c->i++;
                     size_t cnt = 0;
-                    sc_ws(c);
-                    if (c->i < c->n && s[c->i] == ']') c->i++;
+                    /* the hot loop: numbers of one coordinate array, on a
+                     * local pointer (the text is NUL-terminated) */
+                    const char *p = s + c->i;
+                    double *dst = sc->v[ncomp];
+                    while (is_ws(*p)) p++;
+                    if (*p == ']') p++;
                     else
                         for (;;) {
-                            sc_ws(c);
-                            if (c->i >= c->n) return sc_fail(c, "unexpected end");
-                            char ch = s[c->i];
-                            if (ch != '-' && !is_digit(ch))
+                            while (is_ws(*p)) p++;
+                            if (*p != '-' && !is_digit(*p)) {
+                                c->i = (size_t)(p - s);
+                                if (!*p) return sc_fail(c, "unexpected end");
                                 return err_set(e, EXIT_DATA, "stroke %d: %c[%zu] is not a number", si, "xyt"[ncomp],
                                                cnt), 1;
+                            }
                             double x;
-                            if (sc_number_val(c, &x)) return -1;
-                            if (!isfinite(x))
+                            const char *q = num_parse(p, &x);
+                            if (!q) {
+                                c->i = (size_t)(p - s);
+                                return sc_number(c);
+                            }
+                            p = q;
+                            if (!isfinite(x)) {
+                                c->i = (size_t)(p - s);
                                 return err_set(e, EXIT_DATA, "stroke %d: %c[%zu] is not finite", si, "xyt"[ncomp],
                                                cnt), 1;
+                            }
                             if (cnt == sc->cap) {
                                 sc->cap = sc->cap ? 2 * sc->cap : 1024;
                                 for (int k = 0; k < 3; k++) sc->v[k] = xrealloc(sc->v[k], sc->cap * sizeof(double));
+                                dst = sc->v[ncomp];
                             }
-                            sc->v[ncomp][cnt++] = x;
-                            sc_ws(c);
-                            if (c->i >= c->n) return sc_fail(c, "unexpected end");
-                            if (s[c->i] == ',') { c->i++; continue; }
-                            if (s[c->i] == ']') { c->i++; break; }
-                            return sc_fail(c, "expected ',' or ']'");
+                            dst[cnt++] = x;
+                            while (is_ws(*p)) p++;
+                            if (*p == ',') { p++; continue; }
+                            if (*p == ']') { p++; break; }
+                            c->i = (size_t)(p - s);
+                            return sc_fail(c, *p ? "expected ',' or ']'" : "unexpected end");
                         }
+                    c->i = (size_t)(p - s);
                     cn[ncomp] = cnt;
                     ncomp++;
                 }

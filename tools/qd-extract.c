@@ -317,7 +317,7 @@ int main(int argc, char **argv) {
     util_init(argv[0]);
     strlist_t files = {0}, words = {0}, countries = {0}, keys = {0};
     const char *recognized = NULL, *format = "auto", *bin_word = NULL;
-    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, strict = 0;
+    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, prefilter = 0;
     double fit = 0, pad = 10;
     const opt_t opts[] = {
         {"word", 'w', OPT_LIST, &words, "W[,W..]", "keep records of these words (repeatable)", OPT_NORANGE},
@@ -341,8 +341,9 @@ int main(int argc, char **argv) {
          OPT_NORANGE},
         {"keep-going", 'k', OPT_FLAG, &keep_going, NULL, "skip bad records (reported on stderr) instead of stopping",
          OPT_NORANGE},
-        {"strict", 0, OPT_FLAG, &strict, NULL,
-         "parse and validate every line, also those a byte search shows cannot pass --word/--key/--country",
+        {"prefilter", 0, OPT_FLAG, &prefilter, NULL,
+         "skip ndjson lines that a byte search shows cannot pass --word/--key/--country without parsing them "
+         "(faster on huge files; a malformed line of another word then goes unreported)",
          OPT_NORANGE},
         {"progress", 0, OPT_FLAG, &progress, NULL, "show progress on stderr even when it is not a terminal", OPT_NORANGE},
         {0},
@@ -358,9 +359,8 @@ int main(int argc, char **argv) {
         "A .bin record becomes {\"word\",\"countrycode\",\"timestamp\":\"YYYY-MM-DD HH:MM:SS UTC\",\"recognized\","
         "\"key_id\":\"<decimal>\",\"drawing\"}.\n"
         "A truncated .bin record is an error (exit 1) even with --keep-going: the format has no record\n"
-        "boundaries, so nothing after it can be read.  With --word, --key or --country, ndjson lines that\n"
-        "cannot match (a byte search finds none of the values) are skipped unparsed, so a malformed line of\n"
-        "another word goes unreported; --strict parses every line.  --sample keeps N serialised records in memory (O(N),\n"
+        "boundaries, so nothing after it can be read.  Every ndjson line is parsed and validated unless\n"
+        "--prefilter lets a byte search skip lines that cannot match --word/--key/--country.  --sample keeps N serialised records in memory (O(N),\n"
         "whatever the input size) and writes them in input order at the end; --limit cannot be combined with it.\n\n"
         "Examples:\n"
         "  qd-extract --word fish --limit 8 data/quickdraw/raw/fish.ndjson.gz\n"
@@ -375,7 +375,7 @@ int main(int argc, char **argv) {
     split_list(&keys, &c.keys);
     quote_list(&c.words, &c.nwords);
     quote_list(&c.countries, &c.ncountries);
-    c.screen = !strict && (c.words.n || c.keys.n || c.countries.n);
+    c.screen = prefilter && (c.words.n || c.keys.n || c.countries.n);
     c.recognized = -1;
     if (recognized) {
         if (!strcmp(recognized, "true")) c.recognized = 1;

@@ -178,11 +178,11 @@ qd-extract --simplify --fit 128 $Q/raw/cat.ndjson.gz >"$T/sfit.out"
 fit_check "--simplify --fit 128" "$T/sfit.out" 128 10
 if sed 's/.*"drawing"//' "$T/fit.out" | grep -q '[0-9]\.[0-9]\{4\}'; then notok "--fit writes at most 3 decimals"; else ok "--fit writes at most 3 decimals"; fi
 
-# ---- the byte-search screen in front of --word/--key/--country ----
+# ---- --prefilter: the byte-search screen in front of --word/--key/--country ----
 { sed -n 1p "$T/six.ndjson"; echo '{"word":"cat","key_id":"1","drawing":[[[1],[2]]'; 
   echo '{"word":"fi\u0073h","key_id":"2","drawing":[[[1],[2]]]}'; } >"$T/screen.ndjson"
-n=$(qd-extract --word fish "$T/screen.ndjson" | wc -l | tr -d ' ')
-eq "screen: escaped word still matches, other words' bad lines skipped unparsed" "$n" 2
-expect_exit "--strict parses (and reports) every line" 1 "screen.ndjson:2: .*truncated" qd-extract --strict --word fish "$T/screen.ndjson"
-n=$(qd-extract -k --key 2 "$T/screen.ndjson" 2>/dev/null | wc -l | tr -d " ")
+n=$(qd-extract --prefilter --word fish "$T/screen.ndjson" | wc -l | tr -d ' ')
+eq "prefilter: escaped word still matches, other words' bad lines skipped unparsed" "$n" 2
+expect_exit "by default every line is parsed (and reported)" 1 "screen.ndjson:2: .*truncated" qd-extract --word fish "$T/screen.ndjson"
+n=$(qd-extract --prefilter -k --key 2 "$T/screen.ndjson" 2>/dev/null | wc -l | tr -d " ")
 eq "screen: --key by digits" "$n" 1
