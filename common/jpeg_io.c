@@ -77,6 +77,19 @@ static void on_emit_message(j_common_ptr ci, int level) {
 
 static void on_output_message(j_common_ptr ci) { (void)ci; }
 
+/* A progressive file may hold thousands of tiny scans, each a pass over the
+ * whole coefficient buffer: a few kB could then take minutes.  Real encoders
+ * write about ten; libjpeg-turbo's djpeg offers the same guard (-maxscans). */
+#define JPEGIO_MAX_SCANS 500
+#define JPEGIO_MAX_COEF_BYTES (1L << 30)
+static void on_progress(j_common_ptr ci) {
+    if (ci->is_decompressor && ((j_decompress_ptr)ci)->input_scan_number > JPEGIO_MAX_SCANS) {
+        jerr_t *j = (jerr_t *)ci->err;
+        snprintf(j->msg, sizeof j->msg, "more than %d progressive scans", JPEGIO_MAX_SCANS);
+        longjmp(j->jb, 1);
+    }
+}
+
 /* PIL's cmyk2rgb on Adobe-inverted samples (PIL reads CMYK JPEGs with raw
  * mode "CMYK;I"): with c = 255 - raw, nk = raw K,
  * out = nk - round-ish(c * nk / 255) using PIL's MULDIV255. */
@@ -89,6 +102,7 @@ static inline uint8_t cmyk_channel(unsigned raw, unsigned nk) {
 
 int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, err_t *e) {
     struct jpeg_decompress_struct ci;
+    struct jpeg_progress_mgr prog = {.progress_monitor = on_progress};
     jerr_t jerr;
     /* written after setjmp and needed after longjmp */
     uint8_t *volatile row = NULL;
@@ -110,6 +124,7 @@ int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, 
         return err_set(e, EXIT_DATA, "%s: bad JPEG: %s", name, jerr.msg);
     }
     jpeg_create_decompress(&ci);
+    ci.progress = &prog;
     jpeg_mem_src(&ci, (unsigned char *)data, (unsigned long)n);
     jpeg_read_header(&ci, TRUE);
 
@@ -118,6 +133,21 @@ int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, 
         jpeg_destroy_decompress(&ci);
         return err_set(e, EXIT_DATA, "%s: JPEG size %ld x %ld refused (limits: %d per side, %ld pixels)", name, w, h,
                        PNGIO_MAX_SIDE, (long)PNGIO_MAX_PIXELS);
+    }
+    /* A progressive file is decoded through a whole-image coefficient buffer,
+     * 128 bytes per 8x8 block and component: 1.5 GB for a 16384 x 16384
+     * colour image, allocated before any scan data is seen (so a 2 kB file
+     * can ask for it).  This libjpeg-turbo does not enforce
+     * mem->max_memory_to_use, so check here. */
+    if (ci.progressive_mode) {
+        double bytes = 0;
+        for (int i = 0; i < ci.num_components; i++)
+            bytes += (double)ci.comp_info[i].width_in_blocks * ci.comp_info[i].height_in_blocks * 64 * sizeof(JCOEF);
+        if (bytes > JPEGIO_MAX_COEF_BYTES) {
+            jpeg_destroy_decompress(&ci);
+            return err_set(e, EXIT_DATA, "%s: progressive JPEG %ld x %ld refused (needs %.0f MB to decode; limit %ld MB)",
+                           name, w, h, bytes / 1048576, JPEGIO_MAX_COEF_BYTES >> 20);
+        }
     }
     switch (ci.jpeg_color_space) {
     case JCS_GRAYSCALE: ci.out_color_space = JCS_GRAYSCALE; break;

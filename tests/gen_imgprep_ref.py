@@ -118,7 +118,7 @@ def make_inputs():
     cm = rng.integers(0, 256, (12, 20, 4), dtype=np.uint8)
     Image.fromarray(cm, "CMYK").save(f"{OUT}/cmyk.jpeg", quality=90)
     Image.open(FISH).convert("RGB").resize((120, 105), BICUBIC).save(
-        f"{OUT}/progressive.jpeg", quality=80, progressive=True)
+        f"{OUT}/progressive.jpeg", quality=80, progressive=True, subsampling=0)
 
 
 def main():
