@@ -44,12 +44,23 @@ static double k_lanczos(double x) { return (-3.0 <= x && x < 3.0) ? sinc(x) * si
 
 static int kernel_of(int filter, double (**f)(double), double *support) {
     switch (filter) {
-    case IMGPREP_BOX: *f = k_box, *support = 0.5; return 0;
-    case IMGPREP_BILINEAR: *f = k_bilinear, *support = 1.0; return 0;
-    case IMGPREP_HAMMING: *f = k_hamming, *support = 1.0; return 0;
-    case IMGPREP_BICUBIC: *f = k_bicubic, *support = 2.0; return 0;
-    case IMGPREP_LANCZOS: *f = k_lanczos, *support = 3.0; return 0;
-    default: return -1;
+    case IMGPREP_BOX:
+        *f = k_box, *support = 0.5;
+        return 0;
+    case IMGPREP_BILINEAR:
+        *f = k_bilinear, *support = 1.0;
+        return 0;
+    case IMGPREP_HAMMING:
+        *f = k_hamming, *support = 1.0;
+        return 0;
+    case IMGPREP_BICUBIC:
+        *f = k_bicubic, *support = 2.0;
+        return 0;
+    case IMGPREP_LANCZOS:
+        *f = k_lanczos, *support = 3.0;
+        return 0;
+    default:
+        return -1;
     }
 }
 
@@ -110,7 +121,8 @@ static inline uint8_t clip8(int32_t v) {
 
 /* Horizontal pass: rows of src (stride sstride, c channels interleaved) ->
  * rows x a->cnt x c in dst. */
-static void pass_h(uint8_t *dst, const uint8_t *src, size_t sstride, int rows, int c, const imgprep_axis_t *a) {
+static void pass_h(uint8_t *dst, const uint8_t *src, size_t sstride, int rows, int c,
+                   const imgprep_axis_t *a) {
     const int cnt = a->cnt, ks = a->ksize;
     const int32_t bias = 1 << (PREC_BITS - 1);
     for (int r = 0; r < rows; r++) {
@@ -142,8 +154,8 @@ static void pass_h(uint8_t *dst, const uint8_t *src, size_t sstride, int rows, i
 /* Vertical pass: src row r holds input row row0 + r (stride sstride, nb
  * bytes used) -> a->cnt rows of nb bytes in dst.  Whole rows at a time: the
  * integer sums do not depend on the order of the taps. */
-static void pass_v(uint8_t *dst, const uint8_t *src, size_t sstride, int row0, int nb, const imgprep_axis_t *a,
-                   int32_t *acc) {
+static void pass_v(uint8_t *dst, const uint8_t *src, size_t sstride, int row0, int nb,
+                   const imgprep_axis_t *a, int32_t *acc) {
     const int32_t bias = 1 << (PREC_BITS - 1);
     for (int j = 0; j < a->cnt; j++) {
         const int32_t *k = a->k + (size_t)j * a->ksize;
@@ -176,8 +188,10 @@ void imgprep_resize_size(int w, int h, int S, int *ow, int *oh) {
      * division of exact integers (correctly rounded), then truncation */
     int sh = w <= h ? w : h, lg = w <= h ? h : w;
     int nl = (int)((double)((long long)S * lg) / sh);
-    if (w <= h) *ow = S, *oh = nl;
-    else *ow = nl, *oh = S;
+    if (w <= h)
+        *ow = S, *oh = nl;
+    else
+        *ow = nl, *oh = S;
 }
 
 void imgprep_crop_box(int w, int h, int S, int *left, int *top) {
@@ -194,14 +208,16 @@ static int image_ensure(image_t *out, int w, int h, int c, err_t *e) {
     return image_init(out, w, h, c, 0, e);
 }
 
-int imgprep_resample(imgprep_t *p, const image_t *in, int ow, int oh, int filter, int x0, int y0, int cw, int ch,
-                     image_t *out, err_t *e) {
+int imgprep_resample(imgprep_t *p, const image_t *in, int ow, int oh, int filter, int x0, int y0, int cw,
+                     int ch, image_t *out, err_t *e) {
     double (*f)(double), fsupport;
-    if (kernel_of(filter, &f, &fsupport)) return err_set(e, EXIT_USAGE, "unknown resampling filter %d", filter);
+    if (kernel_of(filter, &f, &fsupport))
+        return err_set(e, EXIT_USAGE, "unknown resampling filter %d", filter);
     if (!in->px || in->w < 1 || in->h < 1 || in->c < 1 || in->c > 4)
         return err_set(e, EXIT_DATA, "resize: empty or invalid image");
     if (ow < 1 || oh < 1 || cw < 1 || ch < 1 || x0 < 0 || y0 < 0 || x0 > ow - cw || y0 > oh - ch)
-        return err_set(e, EXIT_DATA, "resize: bad target %d x %d, window %d x %d at (%d, %d)", ow, oh, cw, ch, x0, y0);
+        return err_set(e, EXIT_DATA, "resize: bad target %d x %d, window %d x %d at (%d, %d)", ow, oh, cw, ch,
+                       x0, y0);
     if (cw > PNGIO_MAX_SIDE || ch > PNGIO_MAX_SIDE || (long)cw * ch > PNGIO_MAX_PIXELS)
         return err_set(e, EXIT_DATA, "resize: window %d x %d too large", cw, ch);
     imgprep_t tmp_state;
@@ -245,7 +261,8 @@ int imgprep_resample(imgprep_t *p, const image_t *in, int ow, int oh, int filter
         }
         pass_v(out->px, src, sstride, r0, (int)nb, &p->ay, p->acc);
     } else if (!need_h) {
-        for (int y = 0; y < ch; y++) memcpy(out->px + (size_t)y * cw * c, src + (size_t)y * sstride, (size_t)cw * c);
+        for (int y = 0; y < ch; y++)
+            memcpy(out->px + (size_t)y * cw * c, src + (size_t)y * sstride, (size_t)cw * c);
     }
 done:
     if (own) imgprep_free(p);
@@ -278,11 +295,13 @@ int imgprep_u8(imgprep_t *p, const image_t *in, int S, int mode, image_t *out, e
     }
     case IMGPREP_NORMALIZE:
         if (in->w != S || in->h != S)
-            return err_set(e, EXIT_DATA, "image is %d x %d; normalise-only preprocessing wants %d x %d", in->w,
-                           in->h, S, S);
+            return err_set(e, EXIT_DATA, "image is %d x %d; normalise-only preprocessing wants %d x %d",
+                           in->w, in->h, S, S);
         return imgprep_resample(p, in, S, S, IMGPREP_BILINEAR, 0, 0, S, S, out, e); /* a copy */
-    case IMGPREP_SQUASH: return imgprep_resample(p, in, S, S, IMGPREP_BILINEAR, 0, 0, S, S, out, e);
-    default: return imgprep_resample(p, in, S, S, IMGPREP_BICUBIC, 0, 0, S, S, out, e);
+    case IMGPREP_SQUASH:
+        return imgprep_resample(p, in, S, S, IMGPREP_BILINEAR, 0, 0, S, S, out, e);
+    default:
+        return imgprep_resample(p, in, S, S, IMGPREP_BICUBIC, 0, 0, S, S, out, e);
     }
 }
 

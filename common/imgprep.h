@@ -71,7 +71,7 @@ typedef struct {
     size_t tmp_cap;
     int32_t *acc; /* vertical pass accumulators, one row */
     size_t acc_cap;
-    image_t img; /* the last S x S uint8 result of imgprep_run() */
+    image_t img;          /* the last S x S uint8 result of imgprep_run() */
     float lut[2][3][256]; /* [normalized][channel][value] */
     int lut_ok;
 } imgprep_t;
@@ -89,8 +89,8 @@ void imgprep_crop_box(int w, int h, int S, int *left, int *top);
  * pixels.  out is allocated (or reused when it already has that size and
  * channel count); pass it zeroed the first time, image_free() it at the end.
  * p may be NULL (a temporary state is used).  EXIT_DATA for bad sizes. */
-int imgprep_resample(imgprep_t *p, const image_t *in, int ow, int oh, int filter, int x0, int y0, int cw, int ch,
-                     image_t *out, err_t *e);
+int imgprep_resample(imgprep_t *p, const image_t *in, int ow, int oh, int filter, int x0, int y0, int cw,
+                     int ch, image_t *out, err_t *e);
 /* The whole resize: PIL's im.resize((ow, oh), filter). */
 int imgprep_resize(imgprep_t *p, const image_t *in, int ow, int oh, int filter, image_t *out, err_t *e);
 

@@ -131,8 +131,8 @@ int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, 
     long w = (long)ci.image_width, h = (long)ci.image_height;
     if (w < 1 || h < 1 || w > PNGIO_MAX_SIDE || h > PNGIO_MAX_SIDE || w * h > PNGIO_MAX_PIXELS) {
         jpeg_destroy_decompress(&ci);
-        return err_set(e, EXIT_DATA, "%s: JPEG size %ld x %ld refused (limits: %d per side, %ld pixels)", name, w, h,
-                       PNGIO_MAX_SIDE, (long)PNGIO_MAX_PIXELS);
+        return err_set(e, EXIT_DATA, "%s: JPEG size %ld x %ld refused (limits: %d per side, %ld pixels)",
+                       name, w, h, PNGIO_MAX_SIDE, (long)PNGIO_MAX_PIXELS);
     }
     /* A progressive file is decoded through a whole-image coefficient buffer,
      * 128 bytes per 8x8 block and component: 1.5 GB for a 16384 x 16384
@@ -142,18 +142,26 @@ int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, 
     if (ci.progressive_mode) {
         double bytes = 0;
         for (int i = 0; i < ci.num_components; i++)
-            bytes += (double)ci.comp_info[i].width_in_blocks * ci.comp_info[i].height_in_blocks * 64 * sizeof(JCOEF);
+            bytes += (double)ci.comp_info[i].width_in_blocks * ci.comp_info[i].height_in_blocks * 64 *
+                     sizeof(JCOEF);
         if (bytes > JPEGIO_MAX_COEF_BYTES) {
             jpeg_destroy_decompress(&ci);
-            return err_set(e, EXIT_DATA, "%s: progressive JPEG %ld x %ld refused (needs %.0f MB to decode; limit %ld MB)",
+            return err_set(e, EXIT_DATA,
+                           "%s: progressive JPEG %ld x %ld refused (needs %.0f MB to decode; limit %ld MB)",
                            name, w, h, bytes / 1048576, JPEGIO_MAX_COEF_BYTES >> 20);
         }
     }
     switch (ci.jpeg_color_space) {
-    case JCS_GRAYSCALE: ci.out_color_space = JCS_GRAYSCALE; break;
+    case JCS_GRAYSCALE:
+        ci.out_color_space = JCS_GRAYSCALE;
+        break;
     case JCS_CMYK:
-    case JCS_YCCK: ci.out_color_space = JCS_CMYK; break;
-    default: ci.out_color_space = JCS_RGB; break;
+    case JCS_YCCK:
+        ci.out_color_space = JCS_CMYK;
+        break;
+    default:
+        ci.out_color_space = JCS_RGB;
+        break;
     }
     jpeg_start_decompress(&ci);
     int nc = ci.output_components;
@@ -169,7 +177,8 @@ int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, 
         if (jpeg_read_scanlines(&ci, &rp, 1) != 1) longjmp(jerr.jb, 1); /* not reached with a memory source */
         uint8_t *o = px + y * (size_t)w * 3;
         const uint8_t *r = row;
-        if (nc == 3) memcpy(o, r, (size_t)w * 3);
+        if (nc == 3)
+            memcpy(o, r, (size_t)w * 3);
         else if (nc == 1)
             for (long x = 0; x < w; x++) o[3 * x] = o[3 * x + 1] = o[3 * x + 2] = r[x];
         else
@@ -249,8 +258,12 @@ int image_load(const char *path, image_t *im, err_t *e) {
         size_t n;
         if ((rc = read_all(path, &buf, &n, e))) return rc;
         switch (sniff(buf, n)) {
-        case KIND_JPEG: rc = jpegio_decode(buf, n, "<stdin>", im, e); break;
-        case KIND_PNG: rc = png_from_memory(buf, n, "<stdin>", im, e); break;
+        case KIND_JPEG:
+            rc = jpegio_decode(buf, n, "<stdin>", im, e);
+            break;
+        case KIND_PNG:
+            rc = png_from_memory(buf, n, "<stdin>", im, e);
+            break;
         default:
             rc = n ? err_set(e, EXIT_DATA, "<stdin>: not a PNG or JPEG image")
                    : err_set(e, EXIT_DATA, "<stdin>: empty input");
@@ -267,8 +280,12 @@ int image_load(const char *path, image_t *im, err_t *e) {
         fclose(fp);
         if (bad) return err_set(e, EXIT_IO, "%s: read error", path);
         switch (sniff(head, n)) {
-        case KIND_JPEG: rc = jpegio_load(path, im, e); break;
-        case KIND_PNG: rc = pngio_load(path, im, NULL, e); break;
+        case KIND_JPEG:
+            rc = jpegio_load(path, im, e);
+            break;
+        case KIND_PNG:
+            rc = pngio_load(path, im, NULL, e);
+            break;
         default:
             rc = n ? err_set(e, EXIT_DATA, "%s: not a PNG or JPEG image", path)
                    : err_set(e, EXIT_DATA, "%s: empty file", path);

@@ -25,8 +25,10 @@
 static const struct {
     const char *name, *file;
 } inputs[] = {
-    {"noise", "noise.png"},   {"grey", "grey.png"},   {"sq16", "sq16.png"},   {"sketch", "sketch.png"},
-    {"fish", "perfectFish.jpeg"}, {"greyjpeg", "grey.jpeg"}, {"cmyk", "cmyk.jpeg"}, {"progressive", "progressive.jpeg"},
+    {"noise", "noise.png"},       {"grey", "grey.png"},
+    {"sq16", "sq16.png"},         {"sketch", "sketch.png"},
+    {"fish", "perfectFish.jpeg"}, {"greyjpeg", "grey.jpeg"},
+    {"cmyk", "cmyk.jpeg"},        {"progressive", "progressive.jpeg"},
 };
 #define NIN (int)(sizeof inputs / sizeof inputs[0])
 static image_t rgb[NIN], grey1[NIN]; /* grey1: the PNG as read, when grey */
@@ -81,8 +83,8 @@ static void cmp_u8(const rec_t *r, const image_t *im, const char *what) {
         }
     n_u8_px += (long)n;
     n_u8_bad += bad;
-    CHECK(bad == 0, "%s %s %dx%d: %ld of %zu bytes differ from PIL (max |d| %d)", r->img, what, r->w, r->h, bad, n,
-          maxd);
+    CHECK(bad == 0, "%s %s %dx%d: %ld of %zu bytes differ from PIL (max |d| %d)", r->img, what, r->w, r->h,
+          bad, n, maxd);
     if (bad) printf("#   first at byte %ld: got %d want %d\n", first, im->px[first], ref[first]);
 }
 
@@ -99,8 +101,8 @@ static void cmp_f32(const rec_t *r, const float *got, const char *what) {
     n_f32 += (long)n;
     n_f32_bad += bad;
     if (worst > worst_f32) worst_f32 = worst;
-    CHECK(bad == 0, "%s %s S=%d normalized=%d: %zu floats, worst |d| %.3g (atol 1e-6)", r->img, what, r->a, r->b, n,
-          worst);
+    CHECK(bad == 0, "%s %s S=%d normalized=%d: %zu floats, worst |d| %.3g (atol 1e-6)", r->img, what, r->a,
+          r->b, n, worst);
 }
 
 static void run_record(imgprep_t *p, const rec_t *r) {
@@ -123,7 +125,8 @@ static void run_record(imgprep_t *p, const rec_t *r) {
             image_t o1 = {0};
             rc = imgprep_resize(NULL, &grey1[i], r->a, r->b, r->c, &o1, &e);
             long bad = 0;
-            for (long k = 0; !rc && k < (long)r->w * r->h; k++) bad += o1.px[k] != ((uint8_t *)r->data)[3 * k];
+            for (long k = 0; !rc && k < (long)r->w * r->h; k++)
+                bad += o1.px[k] != ((uint8_t *)r->data)[3 * k];
             CHECK(rc == 0 && bad == 0, "%s %s as 1 channel: %ld pixels differ", r->img, what, bad);
             image_free(&o1);
         }
@@ -132,10 +135,11 @@ static void run_record(imgprep_t *p, const rec_t *r) {
         if (rc) CHECK(0, "%s clip_u8: %s", r->img, e.msg);
         if (!rc) cmp_u8(r, &out, "clip_u8 (Resize+CenterCrop)");
     } else {
-        int mode = !strcmp(r->op, "clip")     ? IMGPREP_CLIP
-                   : !strcmp(r->op, "norm")   ? IMGPREP_NORMALIZE
-                   : !strcmp(r->op, "squash") ? (r->c == IMGPREP_BILINEAR ? IMGPREP_SQUASH : IMGPREP_SQUASH_BICUBIC)
-                                              : -1;
+        int mode = !strcmp(r->op, "clip")   ? IMGPREP_CLIP
+                   : !strcmp(r->op, "norm") ? IMGPREP_NORMALIZE
+                   : !strcmp(r->op, "squash")
+                       ? (r->c == IMGPREP_BILINEAR ? IMGPREP_SQUASH : IMGPREP_SQUASH_BICUBIC)
+                       : -1;
         if (mode < 0 || r->dt != 1 || r->ch != 3) {
             CHECK(0, "bad record %s %s", r->img, r->op);
             return;
@@ -166,8 +170,10 @@ static void test_reference(void) {
         CHECK(rc == 0 && rgb[i].c == 3, "image_load %s: %dx%d %s", path, rgb[i].w, rgb[i].h, e.msg);
         if (strstr(path, ".png")) {
             image_t g = {0};
-            if (!pngio_load(path, &g, NULL, &e) && g.c == 1) grey1[i] = g;
-            else image_free(&g);
+            if (!pngio_load(path, &g, NULL, &e) && g.c == 1)
+                grey1[i] = g;
+            else
+                image_free(&g);
         }
     }
     gzFile g = gzopen(DIR "ref.bin.gz", "rb");
@@ -187,8 +193,8 @@ static void test_reference(void) {
     CHECK(k == 0 && nrec > 100, "read %d reference records", nrec);
     gzclose(g);
     imgprep_free(&p);
-    printf("# PIL agreement: %ld of %ld uint8 values differ; %ld of %ld floats beyond 1e-6, worst %.3g\n", n_u8_bad,
-           n_u8_px, n_f32_bad, n_f32, worst_f32);
+    printf("# PIL agreement: %ld of %ld uint8 values differ; %ld of %ld floats beyond 1e-6, worst %.3g\n",
+           n_u8_bad, n_u8_px, n_f32_bad, n_f32, worst_f32);
 }
 
 static void test_rules(void) {
@@ -213,8 +219,8 @@ static void test_rules(void) {
         imgprep_resize_size(c[i].w, c[i].h, c[i].S, &ow, &oh);
         imgprep_crop_box(ow, oh, c[i].S, &l, &t);
         CHECK(ow == c[i].ow && oh == c[i].oh && l == c[i].left && t == c[i].top,
-              "Resize+CenterCrop(%d) of %dx%d: %dx%d at (%d,%d), want %dx%d at (%d,%d)", c[i].S, c[i].w, c[i].h, ow,
-              oh, l, t, c[i].ow, c[i].oh, c[i].left, c[i].top);
+              "Resize+CenterCrop(%d) of %dx%d: %dx%d at (%d,%d), want %dx%d at (%d,%d)", c[i].S, c[i].w,
+              c[i].h, ow, oh, l, t, c[i].ow, c[i].oh, c[i].left, c[i].top);
     }
     /* a 1-pixel-wide, very tall image: only the 224x224 window is computed */
     image_t tall = {0}, out = {0};
@@ -279,8 +285,8 @@ static void test_errors(void) {
     snprintf(path, sizeof path, "%s/junk.jpg", dir);
     write_file(path, junk, sizeof junk);
     rc = image_load(path, &im, &e);
-    CHECK(rc == EXIT_DATA && strstr(e.msg, "junk.jpg") && strstr(e.msg, "bad JPEG"), "JPEG magic + garbage: %s",
-          e.msg);
+    CHECK(rc == EXIT_DATA && strstr(e.msg, "junk.jpg") && strstr(e.msg, "bad JPEG"),
+          "JPEG magic + garbage: %s", e.msg);
 
     /* cut everywhere: always EXIT_DATA naming the file, never a crash; a cut
      * inside the entropy-coded data reads as truncation */
@@ -296,7 +302,8 @@ static void test_errors(void) {
     snprintf(path, sizeof path, "%s/half.jpeg", dir);
     write_file(path, fish, n / 2);
     rc = image_load(path, &im, &e);
-    CHECK(rc == EXIT_DATA && !strcmp(strstr(e.msg, "half.jpeg"), "half.jpeg: truncated JPEG (unexpected end of data)"),
+    CHECK(rc == EXIT_DATA &&
+              !strcmp(strstr(e.msg, "half.jpeg"), "half.jpeg: truncated JPEG (unexpected end of data)"),
           "half a JPEG: %s", e.msg);
     /* only the EOI marker missing: the entropy decoder reads past the last
      * row and hits the end -> truncated, as PIL says "image file is truncated" */
@@ -339,8 +346,10 @@ static void test_errors(void) {
     for (size_t i = 2; pj && i + 1 < pn; i++) {
         if (pj[i] != 0xff) continue;
         if (pj[i + 1] == 0xc2 && !sof2) sof2 = i;
-        if (pj[i + 1] == 0xda && !s0) s0 = i;
-        else if (s0 && !s1 && pj[i + 1] != 0x00 && (pj[i + 1] < 0xd0 || pj[i + 1] > 0xd7)) s1 = i;
+        if (pj[i + 1] == 0xda && !s0)
+            s0 = i;
+        else if (s0 && !s1 && pj[i + 1] != 0x00 && (pj[i + 1] < 0xd0 || pj[i + 1] > 0xd7))
+            s1 = i;
     }
     CHECK(pj && sof2 && s0 && s1 > s0, "progressive.jpeg: SOF2 at %zu, first scan %zu..%zu", sof2, s0, s1);
     if (pj && sof2 && s1 > s0) {
@@ -358,8 +367,8 @@ static void test_errors(void) {
         pj[sof2 + 7] = 0x3e, pj[sof2 + 8] = 0x80; /* width 16000 */
         t0 = now_sec();
         rc = jpegio_decode(pj, pn, "huge.jpg", &im, &e);
-        CHECK(rc == EXIT_DATA && strstr(e.msg, "huge.jpg: progressive JPEG 16000 x 16000 refused") && !im.px &&
-                  now_sec() - t0 < 1,
+        CHECK(rc == EXIT_DATA && strstr(e.msg, "huge.jpg: progressive JPEG 16000 x 16000 refused") &&
+                  !im.px && now_sec() - t0 < 1,
               "16000x16000 progressive JPEG: %s", e.msg);
         image_free(&im);
         /* 4096 x 4096 declared, 120 x 105 of data: libjpeg warns about the
@@ -369,7 +378,8 @@ static void test_errors(void) {
         rc = jpegio_decode(pj, pn, "big.jpg", &im, &e);
         CHECK(rc == 0 && im.w == 4096 && im.h == 4096 && im.px[0] == 255 &&
                   im.px[((size_t)4000 * 4096 + 4000) * 3] == 128,
-              "4096x4096 progressive header on 120x105 data decodes as PIL does (255 at (0,0), 128 at (4000,4000))");
+              "4096x4096 progressive header on 120x105 data decodes as PIL does (255 at (0,0), 128 at "
+              "(4000,4000))");
         image_free(&im);
     }
     free(pj);
@@ -380,14 +390,15 @@ static void test_errors(void) {
     e.msg[0] = 0;
     rc = image_load("-", &a, &e);
     image_load(DIR "perfectFish.jpeg", &b, &e);
-    CHECK(rc == 0 && a.w == b.w && a.h == b.h && !memcmp(a.px, b.px, (size_t)a.w * a.h * 3), "JPEG from stdin");
+    CHECK(rc == 0 && a.w == b.w && a.h == b.h && !memcmp(a.px, b.px, (size_t)a.w * a.h * 3),
+          "JPEG from stdin");
     image_free(&a), image_free(&b);
     CHECK(freopen(DIR "sketch.png", "rb", stdin) != NULL, "stdin <- sketch.png");
     e.msg[0] = 0;
     rc = image_load("-", &a, &e);
     image_load(DIR "sketch.png", &b, &e);
-    CHECK(rc == 0 && a.c == 3 && a.w == 256 && !memcmp(a.px, b.px, (size_t)a.w * a.h * 3), "PNG from stdin %s",
-          e.msg);
+    CHECK(rc == 0 && a.c == 3 && a.w == 256 && !memcmp(a.px, b.px, (size_t)a.w * a.h * 3),
+          "PNG from stdin %s", e.msg);
     image_free(&a), image_free(&b);
 
     /* bad arguments */
