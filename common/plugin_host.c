@@ -255,8 +255,9 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
     }
     int rc = desc_valid(d, path, e);
     if (!rc && kind && (int)d->kind != kind)
-        rc = err_set(e, EXIT_PLUGIN, "plugin '%s' (%s) is a %s, not a %s", d->name, path, plugin_kind_name(d->kind),
-                     plugin_kind_name(kind));
+        rc = err_set(e, EXIT_PLUGIN, "plugin '%s' (%s) is %s %s, not %s %s", d->name, path,
+                     d->kind == PLUGIN_AUGMENT ? "an" : "a", plugin_kind_name(d->kind),
+                     kind == PLUGIN_AUGMENT ? "an" : "a", plugin_kind_name(kind));
     free(name);
     if (rc) {
         dlclose(dl);

@@ -27,8 +27,8 @@ static void grow_points(render_t *r, int need) {
     r->xy = xrealloc(r->xy, sizeof(float) * 2 * (size_t)r->np_cap);
 }
 
-int render_drawing(render_t *r, const drawing_t *d, double scale, double ox, double oy, float width, int W, int H,
-                   float *img, err_t *e) {
+int render_drawing(render_t *r, const drawing_t *d, double sx, double sy, double ox, double oy, float width, int W,
+                   int H, float *img, err_t *e) {
     const renderer_vt *vt = r->p.d->renderer;
     if (d->nstrokes > r->ns_cap) {
         r->ns_cap = d->nstrokes;
@@ -46,8 +46,8 @@ int render_drawing(render_t *r, const drawing_t *d, double scale, double ox, dou
             r->tmp = xrealloc(r->tmp, sizeof(float) * 2 * (size_t)r->tmp_cap);
         }
         for (int i = 0; i < st->n; i++) {
-            r->tmp[2 * i] = (float)(st->x[i] * scale + ox);
-            r->tmp[2 * i + 1] = (float)(st->y[i] * scale + oy);
+            r->tmp[2 * i] = (float)(st->x[i] * sx + ox);
+            r->tmp[2 * i + 1] = (float)(st->y[i] * sy + oy);
         }
         int n = st->n;
         if (vt->encode) {

@@ -2,7 +2,7 @@
  *
  * The glue between sketch records (sketch.h, double coordinates in their own
  * frame) and renderer plugins (plugin.h, float scenes in canvas pixels): maps
- * each stroke through X = x*scale + ox, Y = y*scale + oy, encodes it into the
+ * each stroke through X = x*sx + ox, Y = y*sy + oy, encodes it into the
  * renderer's parameterisation (e.g. Bezier control points) and renders a grey
  * (H,W) float image, 1 = white.  Buffers are reused across calls.
  */
@@ -22,7 +22,7 @@ typedef struct {
 
 /* spec: "NAME[:key=value,...]"; must be a renderer. */
 int render_open(render_t *r, const char *spec, err_t *e);
-int render_drawing(render_t *r, const drawing_t *d, double scale, double ox, double oy, float width, int W, int H,
-                   float *img, err_t *e);
+int render_drawing(render_t *r, const drawing_t *d, double sx, double sy, double ox, double oy, float width, int W,
+                   int H, float *img, err_t *e);
 void render_close(render_t *r);
 #endif

@@ -11,12 +11,15 @@
  * (refused when stdout is a terminal) or, with --out DIR, DIR/<key_id>.png
  * (line<N>.png without a key_id), each written atomically.
  *
- * It does not read PNGs, and it renders with the built-in anti-aliased line
- * rasteriser (common/raster.h) only; renderer plugins come with --renderer.
+ * Pixels come from a renderer plugin (--renderer, default softline; see
+ * --list-plugins), or from the built-in anti-aliased line rasteriser
+ * (common/raster.h) with --renderer builtin.  It does not read PNGs.
  */
 #include "opt.h"
+#include "plugin_host.h"
 #include "png_io.h"
 #include "raster.h"
+#include "render.h"
 #include "records.h"
 #include "sketch.h"
 #include "util.h"
@@ -27,12 +30,14 @@
 typedef struct {
     int size, rgb, keep_going, progress;
     double width, pad;
-    const char *field, *out;
+    const char *field, *out, *renderer;
 } opts_t;
 
 typedef struct {
     const opts_t *o;
     raster_t r;
+    render_t rp;      /* the renderer plugin, unless --renderer builtin */
+    int use_plugin;
     float *paper; /* (size,size) 1 = white */
     image_t im;
     drawing_t field; /* the field when it is not "drawing" */
@@ -40,10 +45,15 @@ typedef struct {
     buf_t path;
 } ctx_t;
 
-/* The one place pixels are made: drawing d in frame xf -> c->im.  A
- * --renderer option will dispatch here to a renderer plugin. */
+/* The one place pixels are made: drawing d in frame xf -> c->im. */
 static int render(ctx_t *c, const drawing_t *d, const xform_t *xf, err_t *e) {
-    raster_drawing(&c->r, c->paper, d, xf, c->o->width);
+    if (c->use_plugin) {
+        int rc = render_drawing(&c->rp, d, xf->sx, xf->sy, xf->ox, xf->oy, (float)c->o->width, c->o->size,
+                                c->o->size, c->paper, e);
+        if (rc) return rc;
+    } else {
+        raster_drawing(&c->r, c->paper, d, xf, c->o->width);
+    }
     image_t *im = &c->im;
     size_t np = (size_t)im->w * (size_t)im->h;
     for (size_t i = 0; i < np; i++) {
@@ -51,7 +61,6 @@ static int render(ctx_t *c, const drawing_t *d, const xform_t *xf, err_t *e) {
         uint8_t g = (uint8_t)((v < 0 ? 0 : v > 1 ? 1 : v) * 255.0f + 0.5f);
         for (int k = 0; k < im->c; k++) im->px[i * (size_t)im->c + (size_t)k] = g;
     }
-    (void)e;
     return 0;
 }
 
@@ -110,7 +119,9 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    opts_t o = {.size = 224, .width = 2, .pad = 10, .field = "drawing"};
+    opts_t o = {.size = 224, .width = 2, .pad = 10, .field = "drawing", .renderer = "softline"};
+    int list_plugins = 0, plugins_json = 0;
+    const char *help_plugin = NULL;
     const opt_t table[] = {
         {"size", 's', OPT_INT, &o.size, "N", "output image side in pixels", 8, 16384},
         {"width", 'w', OPT_DOUBLE, &o.width, "W", "line width in output pixels", 0, 1000},
@@ -120,6 +131,12 @@ int main(int argc, char **argv) {
          OPT_NORANGE},
         {"out", 'o', OPT_STR, &o.out, "DIR", "write DIR/<key_id>.png files instead of a PNG stream",
          OPT_NORANGE},
+        {"renderer", 'r', OPT_STR, &o.renderer, "SPEC",
+         "renderer plugin NAME[:key=value,...], or 'builtin' for the built-in rasteriser", OPT_NORANGE},
+        {"list-plugins", 0, OPT_FLAG, &list_plugins, NULL, "list the renderer plugins found and exit", OPT_NORANGE},
+        {"plugins-json", 0, OPT_FLAG, &plugins_json, NULL, "describe the renderer plugins as NDJSON and exit",
+         OPT_NORANGE},
+        {"help-plugin", 0, OPT_STR, &help_plugin, "NAME", "show a plugin's parameters and exit", OPT_NORANGE},
         {"keep-going", 'k', OPT_FLAG, &o.keep_going, NULL, "skip bad records (counted) instead of stopping",
          OPT_NORANGE},
         {"progress", 0, OPT_FLAG, &o.progress, NULL, "show progress on stderr even when it is not a terminal",
@@ -136,18 +153,28 @@ int main(int argc, char **argv) {
         .opts = table,
         .epilog = "Examples:\n"
                   "  zcat data/quickdraw/simplified/fish.ndjson.gz | head -8 | rasterize --out outputs/fish\n"
-                  "  qd-degrade < sketches.ndjson | rasterize --field target > clean.pngs",
+                  "  qd-degrade < sketches.ndjson | rasterize --field target > clean.pngs\n"
+                  "  rasterize --renderer bezier:max_error=2 --out outputs/fish-bezier < fish.ndjson\n"
+                  "Plugins are looked up along $INVCLIP_PLUGIN_PATH, then in the build's plugins folder.",
     };
     strlist_t files = {0};
     opt_parse(&spec, argc, argv, &files);
+    err_t e = {0};
+    int shown = plugin_cli(list_plugins, plugins_json, help_plugin, PLUGIN_RENDERER, stdout, &e);
+    if (shown < 0) die_err(&e);
+    if (shown) {
+        close_stdout();
+        return 0;
+    }
     if (2 * o.pad >= o.size) die(EXIT_USAGE, "--pad %g leaves no room in a %d-pixel image", o.pad, o.size);
     if (!o.field[0]) die(EXIT_USAGE, "--field: empty name");
     if (!o.out && isatty(STDOUT_FILENO))
         die(EXIT_USAGE, "refusing to write binary PNG data to a terminal; use --out DIR or a pipe");
-    err_t e = {0};
+    ctx_t c = {.o = &o};
+    c.use_plugin = strcmp(o.renderer, "builtin") != 0;
+    if (c.use_plugin && render_open(&c.rp, o.renderer, &e)) die_err(&e);
     if (o.out && mkdir_p(o.out, &e)) die_err(&e);
 
-    ctx_t c = {.o = &o};
     if (raster_init(&c.r, o.size, o.size, &e) || image_init(&c.im, o.size, o.size, o.rgb ? 3 : 1, 255, &e))
         die_err(&e);
     c.paper = xmalloc((size_t)o.size * (size_t)o.size * sizeof *c.paper);
@@ -160,6 +187,7 @@ int main(int argc, char **argv) {
     buf_free(&c.path);
     image_free(&c.im);
     raster_free(&c.r);
+    if (c.use_plugin) render_close(&c.rp);
     free(c.paper);
     strlist_free(&files);
     close_stdout();
