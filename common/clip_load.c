@@ -30,12 +30,12 @@ typedef struct {
 typedef struct {
     int mode;
     int hf;
-    char pre[256];            /* common prefix of every name, e.g. "module." */
-    const char *file;         /* for messages */
-    const clip_shape_t *tab;  /* sorted by name */
+    char pre[256];           /* common prefix of every name, e.g. "module." */
+    const char *file;        /* for messages */
+    const clip_shape_t *tab; /* sorted by name */
     size_t n;
-    tensorfile_t *tf;         /* M_LOAD */
-    item_t *items;            /* M_COLLECT */
+    tensorfile_t *tf; /* M_LOAD */
+    item_t *items;    /* M_COLLECT */
     size_t nitems;
     char **names;
     err_t *e;
@@ -52,7 +52,8 @@ static const clip_shape_t *lookup(const ctx_t *c, const char *name) {
 
 static void shape_str(char *s, size_t n, int nd, const int64_t *sh) {
     size_t k = (size_t)snprintf(s, n, "[");
-    for (int i = 0; i < nd && k < n; i++) k += (size_t)snprintf(s + k, n - k, "%s%" PRId64, i ? "," : "", sh[i]);
+    for (int i = 0; i < nd && k < n; i++)
+        k += (size_t)snprintf(s + k, n - k, "%s%" PRId64, i ? "," : "", sh[i]);
     if (k < n) snprintf(s + k, n - k, "]");
 }
 
@@ -69,7 +70,7 @@ static int want(ctx_t *c, float *dst, size_t off, int tr, int nd, const int64_t 
     va_start(ap, fmt);
     vsnprintf(name + k, sizeof name - k, fmt, ap);
     va_end(ap);
-    int64_t fsh[4] = {0};   /* shape as stored in the file */
+    int64_t fsh[4] = {0}; /* shape as stored in the file */
     for (int i = 0; i < nd; i++) fsh[i] = sh[i];
     if (tr) fsh[0] = sh[1], fsh[1] = sh[0];
     if (c->mode == M_COLLECT) {
@@ -89,12 +90,13 @@ static int want(ctx_t *c, float *dst, size_t off, int tr, int nd, const int64_t 
         char got[128], exp[128];
         shape_str(got, sizeof got, t->ndim, t->shape);
         shape_str(exp, sizeof exp, nd, fsh);
-        return err_set(c->e, EXIT_MODEL, "%s: tensor '%s' has shape %s, expected %s", c->file, name, got, exp);
+        return err_set(c->e, EXIT_MODEL, "%s: tensor '%s' has shape %s, expected %s", c->file, name, got,
+                       exp);
     }
     if (c->mode == M_CHECK) return 0;
     const tf_info_t *ti = tf_find(c->tf, name);
     if (!tr) return tf_read_f32(c->tf, ti, dst + off, c->e) ? EXIT_MODEL : 0;
-    size_t r = (size_t)sh[0], q = (size_t)sh[1];   /* dst (r,q), file (q,r) */
+    size_t r = (size_t)sh[0], q = (size_t)sh[1]; /* dst (r,q), file (q,r) */
     float *tmp = xmalloc(r * q * sizeof *tmp);
     int rc = tf_read_f32(c->tf, ti, tmp, c->e) ? EXIT_MODEL : 0;
     for (size_t i = 0; !rc && i < r; i++)
@@ -107,10 +109,10 @@ static int want(ctx_t *c, float *dst, size_t off, int tr, int nd, const int64_t 
 #define S1(a) ((const int64_t[]){(a)})
 #define S2(a, b) ((const int64_t[]){(a), (b)})
 #define S4(a, b, c, d) ((const int64_t[]){(a), (b), (c), (d)})
-#define TRY(x)                                                                                                  \
-    do {                                                                                                        \
-        int rc_ = (x);                                                                                          \
-        if (rc_) return rc_;                                                                                    \
+#define TRY(x)                                                                                               \
+    do {                                                                                                     \
+        int rc_ = (x);                                                                                       \
+        if (rc_) return rc_;                                                                                 \
     } while (0)
 
 static int block(ctx_t *c, clip_block_t *b, int64_t w, int64_t r, const char *pre) {
@@ -132,9 +134,10 @@ static int block(ctx_t *c, clip_block_t *b, int64_t w, int64_t r, const char *pr
     }
     TRY(want(c, b->ln1_w, 0, 0, 1, S1(w), "%slayer_norm1.weight", pre));
     TRY(want(c, b->ln1_b, 0, 0, 1, S1(w), "%slayer_norm1.bias", pre));
-    static const char qkv[3] = {'q', 'k', 'v'};   /* stacked in this order, as OpenAI's in_proj */
+    static const char qkv[3] = {'q', 'k', 'v'}; /* stacked in this order, as OpenAI's in_proj */
     for (int k = 0; k < 3; k++) {
-        TRY(want(c, b->attn_in_w, (size_t)(k * w * w), 0, 2, S2(w, w), "%sself_attn.%c_proj.weight", pre, qkv[k]));
+        TRY(want(c, b->attn_in_w, (size_t)(k * w * w), 0, 2, S2(w, w), "%sself_attn.%c_proj.weight", pre,
+                 qkv[k]));
         TRY(want(c, b->attn_in_b, (size_t)(k * w), 0, 1, S1(w), "%sself_attn.%c_proj.bias", pre, qkv[k]));
     }
     TRY(want(c, b->attn_out_w, 0, 0, 2, S2(w, w), "%sself_attn.out_proj.weight", pre));
@@ -157,17 +160,23 @@ static int plan(ctx_t *c, clip_params_t *p) {
     int hf = c->hf;
     TRY(want(c, p->v_conv, 0, 0, 4, S4(vw, 3, P, P),
              hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight"));
-    TRY(want(c, p->v_class, 0, 0, 1, S1(vw), hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding"));
+    TRY(want(c, p->v_class, 0, 0, 1, S1(vw),
+             hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding"));
     TRY(want(c, p->v_pos, 0, 0, 2, S2(tv, vw),
              hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding"));
-    TRY(want(c, p->v_ln_pre_w, 0, 0, 1, S1(vw), hf ? "vision_model.pre_layrnorm.weight" : "visual.ln_pre.weight"));
-    TRY(want(c, p->v_ln_pre_b, 0, 0, 1, S1(vw), hf ? "vision_model.pre_layrnorm.bias" : "visual.ln_pre.bias"));
+    TRY(want(c, p->v_ln_pre_w, 0, 0, 1, S1(vw),
+             hf ? "vision_model.pre_layrnorm.weight" : "visual.ln_pre.weight"));
+    TRY(want(c, p->v_ln_pre_b, 0, 0, 1, S1(vw),
+             hf ? "vision_model.pre_layrnorm.bias" : "visual.ln_pre.bias"));
     for (int l = 0; l < g->v_layers; l++) {
-        snprintf(pre, sizeof pre, hf ? "vision_model.encoder.layers.%d." : "visual.transformer.resblocks.%d.", l);
+        snprintf(pre, sizeof pre, hf ? "vision_model.encoder.layers.%d." : "visual.transformer.resblocks.%d.",
+                 l);
         TRY(block(c, &p->v_blocks[l], vw, r, pre));
     }
-    TRY(want(c, p->v_ln_post_w, 0, 0, 1, S1(vw), hf ? "vision_model.post_layernorm.weight" : "visual.ln_post.weight"));
-    TRY(want(c, p->v_ln_post_b, 0, 0, 1, S1(vw), hf ? "vision_model.post_layernorm.bias" : "visual.ln_post.bias"));
+    TRY(want(c, p->v_ln_post_w, 0, 0, 1, S1(vw),
+             hf ? "vision_model.post_layernorm.weight" : "visual.ln_post.weight"));
+    TRY(want(c, p->v_ln_post_b, 0, 0, 1, S1(vw),
+             hf ? "vision_model.post_layernorm.bias" : "visual.ln_post.bias"));
     TRY(want(c, p->v_proj, 0, hf, 2, S2(vw, E), hf ? "visual_projection.weight" : "visual.proj"));
     TRY(want(c, p->t_tok, 0, 0, 2, S2(g->vocab, tw),
              hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight"));
@@ -189,7 +198,7 @@ static int plan(ctx_t *c, clip_params_t *p) {
 static int ends_with(const char *s, const char *suf, size_t *plen) {
     size_t n = strlen(s), m = strlen(suf);
     if (n < m || strcmp(s + n - m, suf)) return 0;
-    if (n > m && s[n - m - 1] != '.') return 0;   /* suffix must start a name component */
+    if (n > m && s[n - m - 1] != '.') return 0; /* suffix must start a name component */
     *plen = n - m;
     return 1;
 }
@@ -202,14 +211,16 @@ static int detect(ctx_t *c) {
         const char *rn = strstr(nm, "visual.layer1.");
         if (!rn) rn = strstr(nm, "visual.attnpool.");
         if (rn && (rn == nm || rn[-1] == '.'))
-            return err_set(c->e, EXIT_MODEL,
-                           "%s: ResNet CLIP (RN50, RN101, RN50x4...; found '%.200s') is not supported: use a ViT "
-                           "CLIP (ViT-B/32, ViT-B/16, ViT-L/14)",
-                           c->file, nm);
+            return err_set(
+                c->e, EXIT_MODEL,
+                "%s: ResNet CLIP (RN50, RN101, RN50x4...; found '%.200s') is not supported: use a ViT "
+                "CLIP (ViT-B/32, ViT-B/16, ViT-L/14)",
+                c->file, nm);
     }
     for (int hf = 0; hf < 2; hf++)
         for (size_t i = 0; i < c->n; i++)
-            if (ends_with(c->tab[i].name, hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight",
+            if (ends_with(c->tab[i].name,
+                          hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight",
                           &pl)) {
                 if (pl >= sizeof c->pre) continue;
                 c->hf = hf;
@@ -217,21 +228,24 @@ static int detect(ctx_t *c) {
                 c->pre[pl] = 0;
                 return 0;
             }
-    return err_set(c->e, EXIT_MODEL,
-                   "%s: not a CLIP checkpoint: no 'visual.conv1.weight' (OpenAI/open_clip naming) or "
-                   "'vision_model.embeddings.patch_embedding.weight' (Hugging Face naming) among its %zu tensors",
-                   c->file, c->n);
+    return err_set(
+        c->e, EXIT_MODEL,
+        "%s: not a CLIP checkpoint: no 'visual.conv1.weight' (OpenAI/open_clip naming) or "
+        "'vision_model.embeddings.patch_embedding.weight' (Hugging Face naming) among its %zu tensors",
+        c->file, c->n);
 }
 
 static const clip_shape_t *need(ctx_t *c, const char *suffix, int nd) {
     char name[512];
     snprintf(name, sizeof name, "%s%s", c->pre, suffix);
     const clip_shape_t *t = lookup(c, name);
-    if (!t) err_set(c->e, EXIT_MODEL, "%s: tensor '%s' is missing (%s)", c->file, name, naming(c));
+    if (!t)
+        err_set(c->e, EXIT_MODEL, "%s: tensor '%s' is missing (%s)", c->file, name, naming(c));
     else if (t->ndim != nd) {
         char got[128];
         shape_str(got, sizeof got, t->ndim, t->shape);
-        err_set(c->e, EXIT_MODEL, "%s: tensor '%s' has shape %s, expected %d dimensions", c->file, name, got, nd);
+        err_set(c->e, EXIT_MODEL, "%s: tensor '%s' has shape %s, expected %d dimensions", c->file, name, got,
+                nd);
         return NULL;
     }
     return t;
@@ -259,16 +273,19 @@ static int count_layers(ctx_t *c, const char *stem, int *layers) {
 }
 
 static int heads_for(ctx_t *c, int given, int64_t width, const char *tower, int *out) {
-    if (given > 0) *out = given;
-    else if (width % 64 == 0) *out = (int)(width / 64);
+    if (given > 0)
+        *out = given;
+    else if (width % 64 == 0)
+        *out = (int)(width / 64);
     else
         return err_set(c->e, EXIT_MODEL,
-                       "%s: cannot infer the %s tower's attention heads (width %" PRId64 " is not a multiple of "
+                       "%s: cannot infer the %s tower's attention heads (width %" PRId64
+                       " is not a multiple of "
                        "64): give them explicitly",
                        c->file, tower, width);
     if (width % *out)
-        return err_set(c->e, EXIT_MODEL, "%s: %s width %" PRId64 " is not divisible by %d heads", c->file, tower,
-                       width, *out);
+        return err_set(c->e, EXIT_MODEL, "%s: %s width %" PRId64 " is not divisible by %d heads", c->file,
+                       tower, width, *out);
     return 0;
 }
 
@@ -279,10 +296,13 @@ static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
     TRY(detect(c));
     int hf = c->hf;
     memset(cfg, 0, sizeof *cfg);
-    const clip_shape_t *conv = need(c, hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight", 4);
+    const clip_shape_t *conv =
+        need(c, hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight", 4);
     if (!conv) return EXIT_MODEL;
-    if (conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] || !dim_ok(conv->shape[0]) || !dim_ok(conv->shape[2]))
-        return err_set(c->e, EXIT_MODEL, "%s: patch embedding '%s' is not (width, 3, P, P)", c->file, conv->name);
+    if (conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] || !dim_ok(conv->shape[0]) ||
+        !dim_ok(conv->shape[2]))
+        return err_set(c->e, EXIT_MODEL, "%s: patch embedding '%s' is not (width, 3, P, P)", c->file,
+                       conv->name);
     int64_t vw = conv->shape[0], P = conv->shape[2];
     const clip_shape_t *vpos =
         need(c, hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding", 2);
@@ -291,11 +311,13 @@ static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
     while ((g + 1) * (g + 1) <= tv - 1 && g < (1 << 20)) g++;
     if (tv < 2 || g * g != tv - 1 || vpos->shape[1] != vw || !dim_ok(g * P))
         return err_set(c->e, EXIT_MODEL,
-                       "%s: '%s' has shape [%" PRId64 ",%" PRId64 "]: expected (grid^2 + 1, %" PRId64 ")", c->file,
-                       vpos->name, vpos->shape[0], vpos->shape[1], vw);
-    const clip_shape_t *tok = need(c, hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight", 2);
+                       "%s: '%s' has shape [%" PRId64 ",%" PRId64 "]: expected (grid^2 + 1, %" PRId64 ")",
+                       c->file, vpos->name, vpos->shape[0], vpos->shape[1], vw);
+    const clip_shape_t *tok =
+        need(c, hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight", 2);
     if (!tok) return EXIT_MODEL;
-    const clip_shape_t *tpos = need(c, hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding", 2);
+    const clip_shape_t *tpos =
+        need(c, hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding", 2);
     if (!tpos) return EXIT_MODEL;
     const clip_shape_t *vproj = need(c, hf ? "visual_projection.weight" : "visual.proj", 2);
     if (!vproj) return EXIT_MODEL;
@@ -309,14 +331,16 @@ static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
     int64_t ratio = 4;
     if (vl || tl) {
         char s[128];
-        snprintf(s, sizeof s, hf ? "%s.encoder.layers.0.mlp.fc1.weight" : "%stransformer.resblocks.0.mlp.c_fc.weight",
+        snprintf(s, sizeof s,
+                 hf ? "%s.encoder.layers.0.mlp.fc1.weight" : "%stransformer.resblocks.0.mlp.c_fc.weight",
                  vl ? (hf ? "vision_model" : "visual.") : (hf ? "text_model" : ""));
         const clip_shape_t *fc = need(c, s, 2);
         if (!fc) return EXIT_MODEL;
         int64_t w = vl ? vw : tw;
         if (fc->shape[0] % w || fc->shape[0] / w < 1 || fc->shape[0] / w > 64)
-            return err_set(c->e, EXIT_MODEL, "%s: '%s' has %" PRId64 " rows: not a whole multiple of width %" PRId64,
-                           c->file, fc->name, fc->shape[0], w);
+            return err_set(c->e, EXIT_MODEL,
+                           "%s: '%s' has %" PRId64 " rows: not a whole multiple of width %" PRId64, c->file,
+                           fc->name, fc->shape[0], w);
         ratio = fc->shape[0] / w;
     }
     cfg->v_width = (int)vw;
@@ -346,7 +370,8 @@ static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
     return rc;
 }
 
-int clip_infer_config(const clip_shape_t *tab, size_t n, const clip_load_opts_t *o, clip_config_t *cfg, err_t *e) {
+int clip_infer_config(const clip_shape_t *tab, size_t n, const clip_load_opts_t *o, clip_config_t *cfg,
+                      err_t *e) {
     clip_shape_t *s = xmalloc((n ? n : 1) * sizeof *s);
     if (n) memcpy(s, tab, n * sizeof *s);
     if (n) qsort(s, n, sizeof *s, cmp_shape);
@@ -371,12 +396,12 @@ static int meta_int(const tensorfile_t *tf, const char *key) {
     return v && *v && !*end && x > 0 && x < 4096 ? (int)x : 0;
 }
 
-static int load(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts, const clip_load_opts_t *side,
-                err_t *e) {
+static int load(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts,
+                const clip_load_opts_t *side, err_t *e) {
     memset(p, 0, sizeof *p);
     size_t n = tf_count(tf);
     clip_shape_t *tab = xcalloc(n ? n : 1, sizeof *tab);
-    for (size_t i = 0; i < n; i++) {   /* tf_info is sorted by name already */
+    for (size_t i = 0; i < n; i++) { /* tf_info is sorted by name already */
         const tf_info_t *t = tf_info(tf, i);
         tab[i].name = t->name;
         tab[i].ndim = t->ndim;
@@ -389,7 +414,7 @@ static int load(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts
     if (!o.t_heads) o.t_heads = meta_int(tf, "t_heads");
     clip_config_t cfg;
     int rc = detect(&c);
-    if (!rc && c.hf && side) {   /* config.json applies to HF-named files only */
+    if (!rc && c.hf && side) { /* config.json applies to HF-named files only */
         if (!o.v_heads) o.v_heads = side->v_heads;
         if (!o.t_heads) o.t_heads = side->t_heads;
     }
@@ -450,11 +475,12 @@ int clip_load(const char *path, clip_params_t *p, err_t *e) { return clip_load_o
 
 int clip_save_safetensors(const char *path, const clip_params_t *p, err_t *e) {
     ctx_t c = {.mode = M_COLLECT, .file = path, .e = e};
-    clip_params_t q = *p;   /* plan() takes a non-const block; nothing is written through it */
+    clip_params_t q = *p; /* plan() takes a non-const block; nothing is written through it */
     plan(&c, &q);
     buf_t h = {0};
-    buf_printf(&h, "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"invclip\",\"v_heads\":\"%d\","
-                   "\"t_heads\":\"%d\"}",
+    buf_printf(&h,
+               "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"invclip\",\"v_heads\":\"%d\","
+               "\"t_heads\":\"%d\"}",
                p->cfg.v_heads, p->cfg.t_heads);
     uint64_t off = 0;
     for (size_t i = 0; i < c.nitems; i++) {
@@ -469,7 +495,7 @@ int clip_save_safetensors(const char *path, const clip_params_t *p, err_t *e) {
         off += 4 * n;
     }
     buf_puts(&h, "}");
-    while (h.len % 8) buf_puts(&h, " ");   /* data 8-byte aligned, as the safetensors library does */
+    while (h.len % 8) buf_puts(&h, " "); /* data 8-byte aligned, as the safetensors library does */
     afile_t a;
     int rc = afile_open(&a, path, e);
     if (!rc) {

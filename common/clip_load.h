@@ -39,7 +39,7 @@
 #include "util.h"
 
 typedef struct {
-    int v_heads, t_heads;   /* 0 = infer (see above) */
+    int v_heads, t_heads; /* 0 = infer (see above) */
 } clip_load_opts_t;
 
 /* Load path into p (allocated here; release with clip_params_free).  On error

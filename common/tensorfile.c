@@ -20,42 +20,46 @@
 #include <unistd.h>
 #include <zip.h>
 
-#define PKL_MAX_BYTES ((size_t)256 << 20) /* a CLIP data.pkl is ~100 KB */
+#define PKL_MAX_BYTES ((size_t)256 << 20)      /* a CLIP data.pkl is ~100 KB */
 #define SAFET_MAX_HEADER ((uint64_t)100 << 20) /* the safetensors library's own limit */
 #define FLAT_MAX_DEPTH 64
 #define FLAT_MAX_VISITS 4000000
 
 typedef struct {
-    tf_info_t info;      /* first: tf_info_t* <-> tensor_t* */
+    tf_info_t info; /* first: tf_info_t* <-> tensor_t* */
     /* safetensors: bytes in the mapping */
     const unsigned char *data;
     /* zip: storage entry, element offset into it, element strides */
-    int64_t entry;       /* -1 for safetensors */
-    uint64_t offset;     /* elements */
+    int64_t entry;   /* -1 for safetensors */
+    uint64_t offset; /* elements */
     int64_t stride[TF_MAX_DIMS];
-    uint64_t extent;     /* elements spanned from offset (max index + 1) */
+    uint64_t extent; /* elements spanned from offset (max index + 1) */
     int contiguous;
 } tensor_t;
 
 struct tensorfile {
     char *name;
     const char *format;
-    void *map;           /* our mapping (tf_open), or NULL */
+    void *map; /* our mapping (tf_open), or NULL */
     size_t map_len;
     const unsigned char *bytes;
     size_t size;
     tensor_t *t;
     size_t n, cap;
-    char **meta;         /* key, value, key, value ... */
+    char **meta; /* key, value, key, value ... */
     size_t nmeta;
     zip_t *zip;
 };
 
-static const struct { const char *name; size_t size; } dtypes[TF_NDTYPES] = {
-    [TF_F32] = {"F32", 4}, [TF_F16] = {"F16", 2}, [TF_BF16] = {"BF16", 2}, [TF_F64] = {"F64", 8},
-    [TF_I64] = {"I64", 8}, [TF_I32] = {"I32", 4}, [TF_I16] = {"I16", 2}, [TF_I8] = {"I8", 1},
-    [TF_U8] = {"U8", 1}, [TF_BOOL] = {"BOOL", 1}, [TF_U16] = {"U16", 2}, [TF_U32] = {"U32", 4},
-    [TF_U64] = {"U64", 8}, [TF_F8_E4M3] = {"F8_E4M3", 1}, [TF_F8_E5M2] = {"F8_E5M2", 1},
+static const struct {
+    const char *name;
+    size_t size;
+} dtypes[TF_NDTYPES] = {
+    [TF_F32] = {"F32", 4},   [TF_F16] = {"F16", 2},         [TF_BF16] = {"BF16", 2},
+    [TF_F64] = {"F64", 8},   [TF_I64] = {"I64", 8},         [TF_I32] = {"I32", 4},
+    [TF_I16] = {"I16", 2},   [TF_I8] = {"I8", 1},           [TF_U8] = {"U8", 1},
+    [TF_BOOL] = {"BOOL", 1}, [TF_U16] = {"U16", 2},         [TF_U32] = {"U32", 4},
+    [TF_U64] = {"U64", 8},   [TF_F8_E4M3] = {"F8_E4M3", 1}, [TF_F8_E5M2] = {"F8_E5M2", 1},
 };
 
 const char *tf_dtype_name(tf_dtype_t d) { return (unsigned)d < TF_NDTYPES ? dtypes[d].name : "?"; }
@@ -63,12 +67,15 @@ size_t tf_dtype_size(tf_dtype_t d) { return (unsigned)d < TF_NDTYPES ? dtypes[d]
 
 float tf_f16_to_f32(uint16_t h) {
     uint32_t s = (uint32_t)(h & 0x8000) << 16, ex = (h >> 10) & 0x1f, m = h & 0x3ff, u;
-    if (ex == 0x1f) u = s | 0x7f800000u | (m ? 0x400000u | m << 13 : 0); /* inf; NaN quieted, as F16C does */
-    else if (ex) u = s | ((ex + 112) << 23) | (m << 13);   /* rebias 15 -> 127 */
-    else if (m) {                                          /* subnormal: m * 2^-24, exact in f32 */
+    if (ex == 0x1f)
+        u = s | 0x7f800000u | (m ? 0x400000u | m << 13 : 0); /* inf; NaN quieted, as F16C does */
+    else if (ex)
+        u = s | ((ex + 112) << 23) | (m << 13); /* rebias 15 -> 127 */
+    else if (m) {                               /* subnormal: m * 2^-24, exact in f32 */
         float f = (float)m * 0x1p-24f;
         return s ? -f : f;
-    } else u = s;
+    } else
+        u = s;
     float f;
     memcpy(&f, &u, 4);
     return f;
@@ -193,7 +200,10 @@ static int json_uint(const cJSON *j, uint64_t *v) {
     return 1;
 }
 
-typedef struct { uint64_t b, e; const char *name; } span_t;
+typedef struct {
+    uint64_t b, e;
+    const char *name;
+} span_t;
 static int cmp_span(const void *a, const void *b) {
     const span_t *x = a, *y = b;
     return x->b < y->b ? -1 : x->b > y->b ? 1 : (x->e > y->e) - (x->e < y->e);
@@ -207,18 +217,21 @@ static int st_parse(tensorfile_t *tf, err_t *e) {
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | p[i];
     if (hlen > tf->size - 8)
         return err_set(e, EXIT_MODEL,
-                       "%s: safetensors header claims %" PRIu64 " bytes but the file has %zu after the length "
+                       "%s: safetensors header claims %" PRIu64
+                       " bytes but the file has %zu after the length "
                        "(truncated file?)",
                        tf->name, hlen, tf->size - 8);
     if (hlen > SAFET_MAX_HEADER)
-        return err_set(e, EXIT_MODEL, "%s: safetensors header of %" PRIu64 " bytes is too large", tf->name, hlen);
+        return err_set(e, EXIT_MODEL, "%s: safetensors header of %" PRIu64 " bytes is too large", tf->name,
+                       hlen);
     const unsigned char *data = p + 8 + hlen;
     uint64_t dlen = tf->size - 8 - hlen;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)p + 8, (size_t)hlen, &end, 0);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return err_set(e, EXIT_MODEL, "%s: safetensors header is not a JSON object (corrupt file?)", tf->name);
+        return err_set(e, EXIT_MODEL, "%s: safetensors header is not a JSON object (corrupt file?)",
+                       tf->name);
     }
     /* the header may be padded with spaces after the JSON; anything else is corruption */
     for (; end && end < (const char *)data; end++)
@@ -250,28 +263,30 @@ static int st_parse(tensorfile_t *tf, err_t *e) {
         const cJSON *jo = cJSON_GetObjectItemCaseSensitive(it, "data_offsets");
         if (!cJSON_IsObject(it) || !cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) ||
             cJSON_GetArraySize(jo) != 2) {
-            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': header entry needs dtype, shape and data_offsets [begin, end]",
+            rc = err_set(e, EXIT_MODEL,
+                         "%s: tensor '%s': header entry needs dtype, shape and data_offsets [begin, end]",
                          tf->name, nm);
             break;
         }
         tensor_t *t = tf_add(tf, nm);
         if (!st_dtype(jd->valuestring, &t->info.dtype)) {
-            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': unknown dtype '%.32s'", tf->name, nm, jd->valuestring);
+            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': unknown dtype '%.32s'", tf->name, nm,
+                         jd->valuestring);
             break;
         }
         int64_t shape[TF_MAX_DIMS];
         int nd = cJSON_GetArraySize(js);
         if (nd > TF_MAX_DIMS) {
-            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s' has %d dimensions (at most %d supported)", tf->name, nm,
-                         nd, TF_MAX_DIMS);
+            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s' has %d dimensions (at most %d supported)", tf->name,
+                         nm, nd, TF_MAX_DIMS);
             break;
         }
         int k = 0;
         for (cJSON *d = js->child; d; d = d->next, k++) {
             uint64_t v;
             if (!json_uint(d, &v)) {
-                rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': dimension %d is not a non-negative integer", tf->name,
-                             nm, k);
+                rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': dimension %d is not a non-negative integer",
+                             tf->name, nm, k);
                 break;
             }
             shape[k] = (int64_t)v;
@@ -279,7 +294,8 @@ static int st_parse(tensorfile_t *tf, err_t *e) {
         if (rc || (rc = set_shape(tf, t, nd, shape, e))) break;
         uint64_t b, en, want;
         if (!json_uint(jo->child, &b) || !json_uint(jo->child->next, &en)) {
-            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': data_offsets are not non-negative integers", tf->name, nm);
+            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': data_offsets are not non-negative integers",
+                         tf->name, nm);
             break;
         }
         if (b > en || en > dlen) {
@@ -327,13 +343,13 @@ enum { G_ODICT, G_REBUILD_V2, G_PARAM, G_FROM_TYPE, G_TYPE, G_STORAGE, G_DEVICE,
 typedef struct val val_t;
 struct val {
     int kind;
-    int64_t i;            /* INT, BOOL; GLOBAL: G_*; STORAGE: numel */
+    int64_t i; /* INT, BOOL; GLOBAL: G_*; STORAGE: numel */
     double f;
-    char *s;              /* STR; GLOBAL: "module.name"; STORAGE: key */
-    size_t len;           /* STR length */
-    val_t **it;           /* TUPLE, LIST, DICT (k0,v0,k1,v1...), OBJ (cls, state) */
+    char *s;    /* STR; GLOBAL: "module.name"; STORAGE: key */
+    size_t len; /* STR length */
+    val_t **it; /* TUPLE, LIST, DICT (k0,v0,k1,v1...), OBJ (cls, state) */
     size_t n, cap;
-    int dtype;            /* STORAGE, GLOBAL G_STORAGE */
+    int dtype; /* STORAGE, GLOBAL G_STORAGE */
     /* TENSOR */
     val_t *storage;
     uint64_t offset, extent;
@@ -343,11 +359,11 @@ struct val {
 
 typedef struct {
     tensorfile_t *tf;
-    const char *where;    /* "data.pkl" entry name, for messages */
+    const char *where; /* "data.pkl" entry name, for messages */
     err_t *e;
-    val_t **pool;         /* every value, for freeing */
+    val_t **pool; /* every value, for freeing */
     size_t npool, cappool;
-    val_t **st;           /* stack */
+    val_t **st; /* stack */
     size_t nst, capst;
     size_t *marks;
     size_t nmarks, capmarks;
@@ -413,14 +429,17 @@ static val_t *pop(vm_t *m) { return m->nst > floor_mark(m) ? m->st[--m->nst] : N
 static val_t *top(vm_t *m) { return m->nst > floor_mark(m) ? m->st[m->nst - 1] : NULL; }
 
 static const char *kind_name(int k) {
-    static const char *n[] = {"None", "bool", "int", "float", "str", "tuple", "list", "dict",
-                              "global", "object", "storage", "tensor"};
+    static const char *n[] = {"None", "bool", "int",    "float",  "str",     "tuple",
+                              "list", "dict", "global", "object", "storage", "tensor"};
     return n[k];
 }
 
 /* Resolve "module name" against the allow-list. */
 static int vm_global(vm_t *m, size_t pos, const char *mod, size_t ml, const char *nm, size_t nl) {
-    static const struct { const char *mod, *name; int g, dtype; } allow[] = {
+    static const struct {
+        const char *mod, *name;
+        int g, dtype;
+    } allow[] = {
         {"collections", "OrderedDict", G_ODICT, 0},
         {"torch._utils", "_rebuild_tensor_v2", G_REBUILD_V2, 0},
         {"torch._utils", "_rebuild_parameter", G_PARAM, 0},
@@ -496,7 +515,8 @@ static val_t *rebuild_tensor(vm_t *m, size_t pos, val_t *args) {
         return NULL;
     }
     if (sz->n != sd->n || sz->n > TF_MAX_DIMS) {
-        vm_err(m, pos, "tensor with %zu sizes and %zu strides (at most %d dimensions)", sz->n, sd->n, TF_MAX_DIMS);
+        vm_err(m, pos, "tensor with %zu sizes and %zu strides (at most %d dimensions)", sz->n, sd->n,
+               TF_MAX_DIMS);
         return NULL;
     }
     val_t *t = vnew(m, V_TENSOR);
@@ -513,8 +533,8 @@ static val_t *rebuild_tensor(vm_t *m, size_t pos, val_t *args) {
         }
         t->shape[k] = a;
         t->stride[k] = b;
-        if (!mul_ok(numel, (uint64_t)a, &numel) || (a && (!mul_ok((uint64_t)a - 1, (uint64_t)b, &span) ||
-                                                          !add_ok(ext, span, &ext)))) {
+        if (!mul_ok(numel, (uint64_t)a, &numel) ||
+            (a && (!mul_ok((uint64_t)a - 1, (uint64_t)b, &span) || !add_ok(ext, span, &ext)))) {
             vm_err(m, pos, "tensor size overflows");
             return NULL;
         }
@@ -522,8 +542,10 @@ static val_t *rebuild_tensor(vm_t *m, size_t pos, val_t *args) {
     t->extent = numel ? ext + 1 : 0;
     uint64_t endel;
     if (!add_ok(t->offset, t->extent, &endel) || endel > (uint64_t)st->i) {
-        vm_err(m, pos, "tensor (offset %" PRIu64 ", %" PRIu64 " elements spanned) exceeds its storage of %" PRId64
-                       " elements", t->offset, t->extent, st->i);
+        vm_err(m, pos,
+               "tensor (offset %" PRIu64 ", %" PRIu64 " elements spanned) exceeds its storage of %" PRId64
+               " elements",
+               t->offset, t->extent, st->i);
         return NULL;
     }
     return t;
@@ -540,8 +562,10 @@ static val_t *vm_call(vm_t *m, size_t pos, val_t *fn, val_t *args, int depth) {
         return NULL;
     }
     switch (fn->i) {
-    case G_ODICT: return vnew(m, V_DICT);
-    case G_REBUILD_V2: return rebuild_tensor(m, pos, args);
+    case G_ODICT:
+        return vnew(m, V_DICT);
+    case G_REBUILD_V2:
+        return rebuild_tensor(m, pos, args);
     case G_PARAM:
     case G_IDENTITY:
     case G_DEVICE:
@@ -556,7 +580,8 @@ static val_t *vm_call(vm_t *m, size_t pos, val_t *fn, val_t *args, int depth) {
         vpush_item(o, fn);
         return o;
     }
-    default: break;
+    default:
+        break;
     }
     vm_err(m, pos, "cannot call '%s' with these arguments", fn->s);
     return NULL;
@@ -570,51 +595,82 @@ static uint64_t rd_le(const unsigned char *p, int n) {
 
 static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
     size_t i = 0;
-#define NEED(k)                                                                                                 \
-    do {                                                                                                        \
-        if (n - i < (size_t)(k)) return vm_err(m, op_at, "truncated pickle");                                   \
+#define NEED(k)                                                                                              \
+    do {                                                                                                     \
+        if (n - i < (size_t)(k)) return vm_err(m, op_at, "truncated pickle");                                \
     } while (0)
-#define POP(v)                                                                                                  \
-    do {                                                                                                        \
-        if (!((v) = pop(m))) return vm_err(m, op_at, "stack underflow at opcode 0x%02x", op);                   \
+#define POP(v)                                                                                               \
+    do {                                                                                                     \
+        if (!((v) = pop(m))) return vm_err(m, op_at, "stack underflow at opcode 0x%02x", op);                \
     } while (0)
     while (i < n) {
         size_t op_at = i;
         unsigned op = p[i++];
         val_t *v, *a, *b;
         switch (op) {
-        case 0x80: NEED(1); i++; break;                 /* PROTO */
-        case 0x95: NEED(8); i += 8; break;              /* FRAME */
-        case '.':                                       /* STOP */
-            if (m->nmarks || m->nst != 1) return vm_err(m, op_at, "STOP with %zu values on the stack", m->nst);
+        case 0x80:
+            NEED(1);
+            i++;
+            break; /* PROTO */
+        case 0x95:
+            NEED(8);
+            i += 8;
+            break; /* FRAME */
+        case '.':  /* STOP */
+            if (m->nmarks || m->nst != 1)
+                return vm_err(m, op_at, "STOP with %zu values on the stack", m->nst);
             *result = m->st[0];
             return 0;
-        case '(':                                       /* MARK */
+        case '(': /* MARK */
             if (m->nmarks == m->capmarks) {
                 m->capmarks = m->capmarks ? 2 * m->capmarks : 16;
                 m->marks = xrealloc(m->marks, m->capmarks * sizeof *m->marks);
             }
             m->marks[m->nmarks++] = m->nst;
             break;
-        case '0': POP(v); break;                        /* POP */
-        case '1':                                       /* POP_MARK */
+        case '0':
+            POP(v);
+            break; /* POP */
+        case '1':  /* POP_MARK */
             if (!m->nmarks) return vm_err(m, op_at, "POP_MARK without MARK");
             m->nst = m->marks[--m->nmarks];
             break;
-        case '2':                                       /* DUP */
+        case '2': /* DUP */
             if (!(v = top(m))) return vm_err(m, op_at, "DUP on empty stack");
             push(m, v);
             break;
-        case 'N': push(m, vnew(m, V_NONE)); break;
-        case 0x88: case 0x89:                           /* NEWTRUE, NEWFALSE */
+        case 'N':
+            push(m, vnew(m, V_NONE));
+            break;
+        case 0x88:
+        case 0x89: /* NEWTRUE, NEWFALSE */
             v = vnew(m, V_BOOL);
             v->i = op == 0x88;
             push(m, v);
             break;
-        case 'J': NEED(4); v = vnew(m, V_INT); v->i = (int32_t)(uint32_t)rd_le(p + i, 4); i += 4; push(m, v); break;
-        case 'K': NEED(1); v = vnew(m, V_INT); v->i = p[i]; i += 1; push(m, v); break;
-        case 'M': NEED(2); v = vnew(m, V_INT); v->i = (int64_t)rd_le(p + i, 2); i += 2; push(m, v); break;
-        case 0x8a: case 0x8b: {                         /* LONG1, LONG4 */
+        case 'J':
+            NEED(4);
+            v = vnew(m, V_INT);
+            v->i = (int32_t)(uint32_t)rd_le(p + i, 4);
+            i += 4;
+            push(m, v);
+            break;
+        case 'K':
+            NEED(1);
+            v = vnew(m, V_INT);
+            v->i = p[i];
+            i += 1;
+            push(m, v);
+            break;
+        case 'M':
+            NEED(2);
+            v = vnew(m, V_INT);
+            v->i = (int64_t)rd_le(p + i, 2);
+            i += 2;
+            push(m, v);
+            break;
+        case 0x8a:
+        case 0x8b: { /* LONG1, LONG4 */
             int w = op == 0x8a ? 1 : 4;
             NEED(w);
             uint64_t len = rd_le(p + i, w);
@@ -629,7 +685,7 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             push(m, v);
             break;
         }
-        case 'G': {                                     /* BINFLOAT, big-endian */
+        case 'G': { /* BINFLOAT, big-endian */
             NEED(8);
             uint64_t u = 0;
             for (int k = 0; k < 8; k++) u = u << 8 | p[i + k];
@@ -639,7 +695,14 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             push(m, v);
             break;
         }
-        case 0x8c: case 'X': case 0x8d: case 'U': case 'T': case 'C': case 'B': case 0x8e: {
+        case 0x8c:
+        case 'X':
+        case 0x8d:
+        case 'U':
+        case 'T':
+        case 'C':
+        case 'B':
+        case 0x8e: {
             /* SHORT_BINUNICODE, BINUNICODE, BINUNICODE8, SHORT_BINSTRING, BINSTRING, SHORT_BINBYTES,
              * BINBYTES, BINBYTES8: all strings to us */
             int w = (op == 0x8c || op == 'U' || op == 'C') ? 1 : (op == 0x8d || op == 0x8e) ? 8 : 4;
@@ -656,10 +719,18 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             push(m, v);
             break;
         }
-        case ')': push(m, vnew(m, V_TUPLE)); break;     /* EMPTY_TUPLE */
-        case ']': push(m, vnew(m, V_LIST)); break;      /* EMPTY_LIST */
-        case '}': push(m, vnew(m, V_DICT)); break;      /* EMPTY_DICT */
-        case 0x85: case 0x86: case 0x87: {              /* TUPLE1..3 */
+        case ')':
+            push(m, vnew(m, V_TUPLE));
+            break; /* EMPTY_TUPLE */
+        case ']':
+            push(m, vnew(m, V_LIST));
+            break; /* EMPTY_LIST */
+        case '}':
+            push(m, vnew(m, V_DICT));
+            break; /* EMPTY_DICT */
+        case 0x85:
+        case 0x86:
+        case 0x87: { /* TUPLE1..3 */
             int k = (int)op - 0x84;
             if (m->nst < floor_mark(m) + (size_t)k) return vm_err(m, op_at, "stack underflow in TUPLE%d", k);
             v = vnew(m, V_TUPLE);
@@ -668,7 +739,9 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             push(m, v);
             break;
         }
-        case 't': case 'l': case 'd': {                 /* TUPLE, LIST, DICT from MARK */
+        case 't':
+        case 'l':
+        case 'd': { /* TUPLE, LIST, DICT from MARK */
             if (!m->nmarks) return vm_err(m, op_at, "opcode '%c' without MARK", op);
             size_t from = m->marks[--m->nmarks];
             v = vnew(m, op == 't' ? V_TUPLE : op == 'l' ? V_LIST : V_DICT);
@@ -678,31 +751,34 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             push(m, v);
             break;
         }
-        case 'a':                                       /* APPEND */
+        case 'a': /* APPEND */
             POP(b);
             if (!(a = top(m)) || a->kind != V_LIST) return vm_err(m, op_at, "APPEND to a non-list");
             vpush_item(a, b);
             break;
-        case 'e': case 'u': {                           /* APPENDS, SETITEMS */
+        case 'e':
+        case 'u': { /* APPENDS, SETITEMS */
             if (!m->nmarks) return vm_err(m, op_at, "opcode '%c' without MARK", op);
             size_t from = m->marks[--m->nmarks];
             if (from <= floor_mark(m)) return vm_err(m, op_at, "opcode '%c' with no target", op);
             a = m->st[from - 1];
             if (a->kind != (op == 'e' ? V_LIST : V_DICT))
-                return vm_err(m, op_at, "%s into a %s", op == 'e' ? "APPENDS" : "SETITEMS", kind_name(a->kind));
-            if (op == 'u' && (m->nst - from) % 2) return vm_err(m, op_at, "SETITEMS with an odd number of items");
+                return vm_err(m, op_at, "%s into a %s", op == 'e' ? "APPENDS" : "SETITEMS",
+                              kind_name(a->kind));
+            if (op == 'u' && (m->nst - from) % 2)
+                return vm_err(m, op_at, "SETITEMS with an odd number of items");
             for (size_t j = from; j < m->nst; j++) vpush_item(a, m->st[j]);
             m->nst = from;
             break;
         }
-        case 's':                                       /* SETITEM */
+        case 's': /* SETITEM */
             POP(b);
             POP(a);
             if (!(v = top(m)) || v->kind != V_DICT) return vm_err(m, op_at, "SETITEM into a non-dict");
             vpush_item(v, a);
             vpush_item(v, b);
             break;
-        case 'c': {                                     /* GLOBAL "module\nname\n" */
+        case 'c': { /* GLOBAL "module\nname\n" */
             const unsigned char *nl1 = memchr(p + i, '\n', n - i);
             if (!nl1) return vm_err(m, op_at, "truncated GLOBAL");
             const unsigned char *nl2 = memchr(nl1 + 1, '\n', n - (size_t)(nl1 + 1 - p));
@@ -713,39 +789,45 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             i = (size_t)(nl2 + 1 - p);
             break;
         }
-        case 0x93:                                      /* STACK_GLOBAL */
+        case 0x93: /* STACK_GLOBAL */
             POP(b);
             POP(a);
-            if (a->kind != V_STR || b->kind != V_STR) return vm_err(m, op_at, "STACK_GLOBAL needs two strings");
+            if (a->kind != V_STR || b->kind != V_STR)
+                return vm_err(m, op_at, "STACK_GLOBAL needs two strings");
             {
                 int rc = vm_global(m, op_at, a->s, a->len, b->s, b->len);
                 if (rc) return rc;
             }
             break;
-        case 'R': case 0x81:                            /* REDUCE, NEWOBJ */
+        case 'R':
+        case 0x81: /* REDUCE, NEWOBJ */
             POP(b);
             POP(a);
             if (op == 0x81 && (a->kind != V_GLOBAL || a->i != G_CLASS))
-                return vm_err(m, op_at, "NEWOBJ of '%s' refused", a->kind == V_GLOBAL ? a->s : kind_name(a->kind));
+                return vm_err(m, op_at, "NEWOBJ of '%s' refused",
+                              a->kind == V_GLOBAL ? a->s : kind_name(a->kind));
             if (!(v = vm_call(m, op_at, a, b, 0))) return EXIT_MODEL;
             push(m, v);
             break;
-        case 'b':                                       /* BUILD */
+        case 'b': /* BUILD */
             POP(b);
             if (!(a = top(m))) return vm_err(m, op_at, "BUILD on empty stack");
             if (a->kind == V_OBJ) {
-                if (a->n == 1) vpush_item(a, b);
-                else a->it[1] = b;
+                if (a->n == 1)
+                    vpush_item(a, b);
+                else
+                    a->it[1] = b;
             } else if (a->kind != V_DICT && a->kind != V_TENSOR) /* OrderedDict _metadata, tensor state */
                 return vm_err(m, op_at, "BUILD on a %s", kind_name(a->kind));
             break;
-        case 'Q': {                                     /* BINPERSID: ('storage', type, key, location, numel) */
+        case 'Q': { /* BINPERSID: ('storage', type, key, location, numel) */
             POP(a);
             int64_t numel;
             if (a->kind != V_TUPLE || a->n < 5 || a->it[0]->kind != V_STR || strcmp(a->it[0]->s, "storage") ||
                 a->it[1]->kind != V_GLOBAL || a->it[1]->i != G_STORAGE || a->it[2]->kind != V_STR ||
                 !as_int(a->it[4], &numel) || numel < 0)
-                return vm_err(m, op_at, "persistent id is not ('storage', torch.<Type>Storage, key, location, numel)");
+                return vm_err(m, op_at,
+                              "persistent id is not ('storage', torch.<Type>Storage, key, location, numel)");
             v = vnew(m, V_STORAGE);
             v->dtype = a->it[1]->dtype;
             v->s = xstrdup(a->it[2]->s);
@@ -753,9 +835,12 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             push(m, v);
             break;
         }
-        case 'q': case 'r': case 0x94: {                /* BINPUT, LONG_BINPUT, MEMOIZE */
+        case 'q':
+        case 'r':
+        case 0x94: { /* BINPUT, LONG_BINPUT, MEMOIZE */
             size_t idx;
-            if (op == 0x94) idx = m->nmemo;
+            if (op == 0x94)
+                idx = m->nmemo;
             else {
                 int w = op == 'q' ? 1 : 4;
                 NEED(w);
@@ -772,7 +857,8 @@ static int vm_run(vm_t *m, const unsigned char *p, size_t n, val_t **result) {
             m->memo[idx] = v;
             break;
         }
-        case 'h': case 'j': {                           /* BINGET, LONG_BINGET */
+        case 'h':
+        case 'j': { /* BINGET, LONG_BINGET */
             int w = op == 'h' ? 1 : 4;
             NEED(w);
             size_t idx = (size_t)rd_le(p + i, w);
@@ -807,7 +893,9 @@ static int flat_add(vm_t *m, const val_t *v, int depth, val_t ***out, size_t *no
 }
 
 static int flatten(vm_t *m, const val_t *v, int depth, val_t ***out, size_t *nout, char ***names) {
-    if (depth > FLAT_MAX_DEPTH) return err_set(m->e, EXIT_MODEL, "%s: %s: nesting deeper than %d (cyclic?)", m->tf->name, m->where, FLAT_MAX_DEPTH);
+    if (depth > FLAT_MAX_DEPTH)
+        return err_set(m->e, EXIT_MODEL, "%s: %s: nesting deeper than %d (cyclic?)", m->tf->name, m->where,
+                       FLAT_MAX_DEPTH);
     if (v->kind == V_OBJ) {
         if (v->n < 2) return 0;
         v = v->it[1];
@@ -825,8 +913,10 @@ static int flatten(vm_t *m, const val_t *v, int depth, val_t ***out, size_t *nou
         if (key->kind == V_STR) {
             if (memchr(key->s, 0, key->len)) continue;
             buf_put(&m->name, key->s, key->len);
-        } else if (key->kind == V_INT) buf_printf(&m->name, "%" PRId64, key->i);
-        else continue;
+        } else if (key->kind == V_INT)
+            buf_printf(&m->name, "%" PRId64, key->i);
+        else
+            continue;
         int rc = flat_add(m, v->it[k + 1], depth, out, nout, names);
         if (rc) return rc;
     }
@@ -845,8 +935,8 @@ static int pkl_load(tensorfile_t *tf, const char *where, const unsigned char *pk
     size_t nt = 0;
     int rc = vm_run(&m, pkl, n, &root);
     if (!rc && root->kind != V_DICT && root->kind != V_OBJ)
-        rc = err_set(e, EXIT_MODEL, "%s: %s holds a %s, not a state dict or a TorchScript module", tf->name, where,
-                     kind_name(root->kind));
+        rc = err_set(e, EXIT_MODEL, "%s: %s holds a %s, not a state dict or a TorchScript module", tf->name,
+                     where, kind_name(root->kind));
     if (!rc) rc = flatten(&m, root, 0, &tv, &nt, &names);
     *keys = xcalloc(nt + 1, sizeof **keys);
     for (size_t k = 0; k < nt && !rc; k++) {
@@ -886,7 +976,9 @@ static int zip_read_all(tensorfile_t *tf, zip_int64_t idx, const char *nm, size_
         return err_set(e, EXIT_MODEL, "%s: cannot stat zip entry %s", tf->name, nm);
     if (zs.size > max) return err_set(e, EXIT_MODEL, "%s: zip entry %s is too large", tf->name, nm);
     zip_file_t *zf = zip_fopen_index(tf->zip, (zip_uint64_t)idx, 0);
-    if (!zf) return err_set(e, EXIT_MODEL, "%s: cannot open zip entry %s: %s", tf->name, nm, zip_strerror(tf->zip));
+    if (!zf)
+        return err_set(e, EXIT_MODEL, "%s: cannot open zip entry %s: %s", tf->name, nm,
+                       zip_strerror(tf->zip));
     unsigned char *b = xmalloc((size_t)zs.size + 1);
     zip_int64_t got = zip_fread(zf, b, zs.size);
     int bad = got < 0 || (zip_uint64_t)got != zs.size;
@@ -911,7 +1003,8 @@ static int zip_parse(tensorfile_t *tf, err_t *e) {
         if (!tf->zip) zip_source_free(src);
     }
     if (!tf->zip) {
-        int rc = err_set(e, EXIT_MODEL, "%s: not a readable zip archive: %s", tf->name, zip_error_strerror(&ze));
+        int rc =
+            err_set(e, EXIT_MODEL, "%s: not a readable zip archive: %s", tf->name, zip_error_strerror(&ze));
         zip_error_fini(&ze);
         return rc;
     }
@@ -933,11 +1026,13 @@ static int zip_parse(tensorfile_t *tf, err_t *e) {
             if (zip_read_all(tf, k, nm, 64, &bo, &bl, e)) return EXIT_MODEL;
             int big = bl >= 3 && !memcmp(bo, "big", 3);
             free(bo);
-            if (big) return err_set(e, EXIT_MODEL, "%s: big-endian PyTorch checkpoint is not supported", tf->name);
+            if (big)
+                return err_set(e, EXIT_MODEL, "%s: big-endian PyTorch checkpoint is not supported", tf->name);
         }
     }
     if (pk < 0)
-        return err_set(e, EXIT_MODEL, "%s: zip archive has no <prefix>/data.pkl: not a PyTorch checkpoint", tf->name);
+        return err_set(e, EXIT_MODEL, "%s: zip archive has no <prefix>/data.pkl: not a PyTorch checkpoint",
+                       tf->name);
     tf->format = torchscript ? "torchscript" : "pytorch-zip";
     size_t plen = (size_t)(strchr(pkname, '/') - pkname);
     char *prefix = xmalloc(plen + 1);
@@ -959,19 +1054,23 @@ static int zip_parse(tensorfile_t *tf, err_t *e) {
         zip_stat_t zs;
         uint64_t need, bound;
         if (idx < 0 || zip_stat_index(tf->zip, (zip_uint64_t)idx, 0, &zs) || !(zs.valid & ZIP_STAT_SIZE)) {
-            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': storage entry %s is missing", tf->name, t->info.name, nm.s);
+            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': storage entry %s is missing", tf->name,
+                         t->info.name, nm.s);
             break;
         }
         if (!add_ok(t->offset, t->extent, &need) || !mul_ok(need, tf_dtype_size(t->info.dtype), &need) ||
             zs.size < need) {
-            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': storage entry %s has %" PRIu64 " bytes, needs %" PRIu64,
-                         tf->name, t->info.name, nm.s, (uint64_t)zs.size, need);
+            rc = err_set(e, EXIT_MODEL,
+                         "%s: tensor '%s': storage entry %s has %" PRIu64 " bytes, needs %" PRIu64, tf->name,
+                         t->info.name, nm.s, (uint64_t)zs.size, need);
             break;
         }
         /* a compressed entry cannot expand more than deflate's ~1032:1: refuse zip bombs early */
-        if (zs.valid & ZIP_STAT_COMP_SIZE && zs.valid & ZIP_STAT_COMP_METHOD && zs.comp_method != ZIP_CM_STORE &&
+        if (zs.valid & ZIP_STAT_COMP_SIZE && zs.valid & ZIP_STAT_COMP_METHOD &&
+            zs.comp_method != ZIP_CM_STORE &&
             (!mul_ok(zs.comp_size, 1100, &bound) || zs.size > bound + 4096)) {
-            rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': storage entry %s claims an implausible compression ratio",
+            rc = err_set(e, EXIT_MODEL,
+                         "%s: tensor '%s': storage entry %s claims an implausible compression ratio",
                          tf->name, t->info.name, nm.s);
             break;
         }
@@ -988,15 +1087,19 @@ static int zip_parse(tensorfile_t *tf, err_t *e) {
 static tensorfile_t *open_bytes(tensorfile_t *tf, err_t *e) {
     const unsigned char *b = tf->bytes;
     int rc;
-    if (tf->size >= 4 && !memcmp(b, "PK\3\4", 4)) rc = zip_parse(tf, e);
-    else if (tf->size >= 9 && b[8] == '{') rc = st_parse(tf, e);
+    if (tf->size >= 4 && !memcmp(b, "PK\3\4", 4))
+        rc = zip_parse(tf, e);
+    else if (tf->size >= 9 && b[8] == '{')
+        rc = st_parse(tf, e);
     else if (tf->size >= 2 && b[0] == 0x80 && b[1] <= 5)
-        rc = err_set(e, EXIT_MODEL,
-                     "%s: legacy PyTorch format (torch < 1.6, or _use_new_zipfile_serialization=False) is not "
-                     "supported: re-save it with a current torch.save, or convert it to safetensors",
-                     tf->name);
+        rc =
+            err_set(e, EXIT_MODEL,
+                    "%s: legacy PyTorch format (torch < 1.6, or _use_new_zipfile_serialization=False) is not "
+                    "supported: re-save it with a current torch.save, or convert it to safetensors",
+                    tf->name);
     else if (tf->size < 9)
-        rc = err_set(e, EXIT_MODEL, "%s: truncated: %zu bytes is too short for a weight file", tf->name, tf->size);
+        rc = err_set(e, EXIT_MODEL, "%s: truncated: %zu bytes is too short for a weight file", tf->name,
+                     tf->size);
     else
         rc = err_set(e, EXIT_MODEL, "%s: not a safetensors file or a PyTorch zip checkpoint", tf->name);
     if (!rc) rc = tf_finish(tf, e);
@@ -1071,16 +1174,29 @@ const float *tf_f32_view(const tensorfile_t *tf, const tf_info_t *ti) {
 static float conv1(tf_dtype_t d, const unsigned char *p) {
     uint16_t h;
     switch (d) {
-    case TF_F32: { float f; memcpy(&f, p, 4); return f; }
-    case TF_F16: memcpy(&h, p, 2); return tf_f16_to_f32(h);
-    case TF_BF16: memcpy(&h, p, 2); return tf_bf16_to_f32(h);
-    default: { double x; memcpy(&x, p, 8); return (float)x; }
+    case TF_F32: {
+        float f;
+        memcpy(&f, p, 4);
+        return f;
+    }
+    case TF_F16:
+        memcpy(&h, p, 2);
+        return tf_f16_to_f32(h);
+    case TF_BF16:
+        memcpy(&h, p, 2);
+        return tf_bf16_to_f32(h);
+    default: {
+        double x;
+        memcpy(&x, p, 8);
+        return (float)x;
+    }
     }
 }
 
 /* Convert n contiguous elements. */
 static void convert(tf_dtype_t d, const unsigned char *src, float *dst, size_t n) {
-    if (d == TF_F32) memcpy(dst, src, n * 4);
+    if (d == TF_F32)
+        memcpy(dst, src, n * 4);
     else if (d == TF_F16)
         for (size_t k = 0; k < n; k++) dst[k] = tf_f16_to_f32((uint16_t)(src[2 * k] | src[2 * k + 1] << 8));
     else if (d == TF_BF16)
@@ -1090,7 +1206,8 @@ static void convert(tf_dtype_t d, const unsigned char *src, float *dst, size_t n
 }
 
 /* Bytes [off, off+len) of zip entry idx into buf. */
-static int zip_range(tensorfile_t *tf, const tensor_t *t, uint64_t off, unsigned char *buf, size_t len, err_t *e) {
+static int zip_range(tensorfile_t *tf, const tensor_t *t, uint64_t off, unsigned char *buf, size_t len,
+                     err_t *e) {
     zip_file_t *zf = zip_fopen_index(tf->zip, (zip_uint64_t)t->entry, 0);
     if (!zf)
         return err_set(e, EXIT_MODEL, "%s: tensor '%s': cannot open its storage: %s", tf->name, t->info.name,
@@ -1101,14 +1218,18 @@ static int zip_range(tensorfile_t *tf, const tensor_t *t, uint64_t off, unsigned
         unsigned char tmp[65536];
         for (uint64_t left = off; left && !rc;) {
             zip_int64_t g = zip_fread(zf, tmp, left < sizeof tmp ? left : sizeof tmp);
-            if (g <= 0) rc = 1;
-            else left -= (uint64_t)g;
+            if (g <= 0)
+                rc = 1;
+            else
+                left -= (uint64_t)g;
         }
     }
     for (size_t got = 0; got < len && !rc;) {
         zip_int64_t g = zip_fread(zf, buf + got, len - got);
-        if (g <= 0) rc = 1;
-        else got += (size_t)g;
+        if (g <= 0)
+            rc = 1;
+        else
+            got += (size_t)g;
     }
     if (rc)
         rc = err_set(e, EXIT_MODEL, "%s: tensor '%s': cannot read its storage: %s", tf->name, t->info.name,
@@ -1121,9 +1242,11 @@ int tf_read_f32(tensorfile_t *tf, const tf_info_t *ti, float *dst, err_t *e) {
     tensor_t *t = (tensor_t *)ti;
     tf_dtype_t d = t->info.dtype;
     if (d != TF_F32 && d != TF_F16 && d != TF_BF16 && d != TF_F64)
-        return err_set(e, EXIT_MODEL, "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 can be read as F32",
+        return err_set(e, EXIT_MODEL,
+                       "%s: tensor '%s' has dtype %s; only F32, F16, BF16 and F64 can be read as F32",
                        tf->name, t->info.name, tf_dtype_name(d));
-    if (!host_le()) return err_set(e, EXIT_MODEL, "%s: reading on a big-endian host is not supported", tf->name);
+    if (!host_le())
+        return err_set(e, EXIT_MODEL, "%s: reading on a big-endian host is not supported", tf->name);
     if (!t->info.numel) return 0;
     size_t es = tf_dtype_size(d);
     const unsigned char *src = t->data;
@@ -1135,14 +1258,16 @@ int tf_read_f32(tensorfile_t *tf, const tf_info_t *ti, float *dst, err_t *e) {
         if (t->contiguous && d == TF_F32)
             return zip_range(tf, t, t->offset * es, (unsigned char *)dst, len, e);
         tmp = malloc(len ? len : 1);
-        if (!tmp) return err_set(e, EXIT_INTERNAL, "out of memory reading '%s' (%zu bytes)", t->info.name, len);
+        if (!tmp)
+            return err_set(e, EXIT_INTERNAL, "out of memory reading '%s' (%zu bytes)", t->info.name, len);
         if (zip_range(tf, t, t->offset * es, tmp, len, e)) {
             free(tmp);
             return EXIT_MODEL;
         }
         src = tmp;
     }
-    if (t->contiguous) convert(d, src, dst, t->info.numel);
+    if (t->contiguous)
+        convert(d, src, dst, t->info.numel);
     else { /* gather a strided view, last dimension fastest */
         int nd = t->info.ndim;
         int64_t idx[TF_MAX_DIMS] = {0};

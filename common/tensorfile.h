@@ -29,6 +29,17 @@
  * TorchScript CLIP .pt files list their weights under their state_dict names.
  * Strided (non-contiguous) torch tensors are gathered when read.
  *
+ * What torch.jit.save writes (checked with torch 1.13): the same zip layout as
+ * torch.save -- "<name>/data.pkl", storages "<name>/data/<key>" with the same
+ * ('storage', torch.HalfStorage, key, 'cpu', numel) persistent ids -- plus
+ * "<name>/code/" (TorchScript source and .debug_pkl) and "<name>/constants.pkl"
+ * (tensor constants of the code; ignored).  Its data.pkl does not hold a dict
+ * but the module tree: GLOBAL '__torch__.<module> <Class>', EMPTY_TUPLE,
+ * NEWOBJ, then BUILD with a dict of attributes (parameters, buffers, plain
+ * tensor attributes such as OpenAI's attn_mask, submodules, ints, floats).
+ * So it is read without running any of the code; tf_format() says
+ * "torchscript".
+ *
  * Every size, offset, shape and stride is checked (overflow-safe) against the
  * file before anything is read: a corrupt, truncated or hostile file gives
  * EXIT_MODEL with a message naming the file and the tensor, never a crash.
@@ -40,24 +51,37 @@
  */
 #ifndef TENSORFILE_H
 #define TENSORFILE_H
+#include "util.h"
 #include <stddef.h>
 #include <stdint.h>
-#include "util.h"
 
 #define TF_MAX_DIMS 8
 
 typedef enum {
-    TF_F32, TF_F16, TF_BF16, TF_F64,
-    TF_I64, TF_I32, TF_I16, TF_I8, TF_U8, TF_BOOL, TF_U16, TF_U32, TF_U64, TF_F8_E4M3, TF_F8_E5M2,
+    TF_F32,
+    TF_F16,
+    TF_BF16,
+    TF_F64,
+    TF_I64,
+    TF_I32,
+    TF_I16,
+    TF_I8,
+    TF_U8,
+    TF_BOOL,
+    TF_U16,
+    TF_U32,
+    TF_U64,
+    TF_F8_E4M3,
+    TF_F8_E5M2,
     TF_NDTYPES
 } tf_dtype_t;
 
 typedef struct {
     const char *name;
     tf_dtype_t dtype;
-    int ndim;                        /* 0 for a scalar */
+    int ndim; /* 0 for a scalar */
     int64_t shape[TF_MAX_DIMS];
-    size_t numel;                    /* product of shape (1 for a scalar) */
+    size_t numel; /* product of shape (1 for a scalar) */
 } tf_info_t;
 
 typedef struct tensorfile tensorfile_t;
@@ -72,11 +96,11 @@ tensorfile_t *tf_open_mem(const void *data, size_t size, const char *name, err_t
 tensorfile_t *tf_open_pickle(const void *pkl, size_t size, const char *name, err_t *e);
 void tf_close(tensorfile_t *tf);
 
-const char *tf_name(const tensorfile_t *tf);     /* path or name given at open */
-const char *tf_format(const tensorfile_t *tf);   /* "safetensors", "pytorch-zip", "torchscript", "pickle" */
+const char *tf_name(const tensorfile_t *tf);   /* path or name given at open */
+const char *tf_format(const tensorfile_t *tf); /* "safetensors", "pytorch-zip", "torchscript", "pickle" */
 size_t tf_count(const tensorfile_t *tf);
-const tf_info_t *tf_info(const tensorfile_t *tf, size_t i);   /* sorted by name */
-const tf_info_t *tf_find(const tensorfile_t *tf, const char *name);  /* NULL if absent */
+const tf_info_t *tf_info(const tensorfile_t *tf, size_t i);         /* sorted by name */
+const tf_info_t *tf_find(const tensorfile_t *tf, const char *name); /* NULL if absent */
 /* safetensors "__metadata__" value for key, or NULL. */
 const char *tf_meta(const tensorfile_t *tf, const char *key);
 
@@ -88,7 +112,7 @@ const float *tf_f32_view(const tensorfile_t *tf, const tf_info_t *t);
  * EXIT_MODEL (integer dtype, unreadable entry, ...). */
 int tf_read_f32(tensorfile_t *tf, const tf_info_t *t, float *dst, err_t *e);
 
-const char *tf_dtype_name(tf_dtype_t d);   /* safetensors spelling: "F32", "BF16", ... */
+const char *tf_dtype_name(tf_dtype_t d); /* safetensors spelling: "F32", "BF16", ... */
 size_t tf_dtype_size(tf_dtype_t d);
 
 /* Element conversions (exposed for tests and writers). */

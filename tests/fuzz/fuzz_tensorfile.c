@@ -10,10 +10,10 @@
  * bounded by the input (safetensors) or by 1100x its size (zip), so no run
  * allocates more than ~100 MB.
  */
-#include <stdlib.h>
-#include <string.h>
 #include "clip_load.h"
 #include "tensorfile.h"
+#include <stdlib.h>
+#include <string.h>
 
 static void check_err(const err_t *e) {
     if (e->code != EXIT_MODEL || !strstr(e->msg, "fuzz")) abort();
@@ -43,8 +43,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     }
     clip_params_t p;
     clip_load_opts_t o = {1, 1};
-    if (clip_load_tf(tf, &p, &o, &e) == 0) clip_params_free(&p);
-    else check_err(&e);
+    if (clip_load_tf(tf, &p, &o, &e) == 0)
+        clip_params_free(&p);
+    else
+        check_err(&e);
     tf_close(tf);
     return 0;
 }

@@ -6,12 +6,12 @@
  * fixture must load bit-identical to it.  Hyper-parameter inference for the
  * real models is tested on name -> shape tables written out here (no data). */
 #define _GNU_SOURCE
+#include "clip_load.h"
+#include "t.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "clip_load.h"
-#include "t.h"
 
 #define FIX "tests/fixtures/tensorfile/"
 
@@ -39,13 +39,16 @@ static void read_refs(void) {
     char k[64];
     int v;
     while (f && fscanf(f, "%63s %d", k, &v) == 2) {
-#define F(x) if (!strcmp(k, #x)) want_cfg.x = v;
-        F(v_width) F(v_layers) F(v_heads) F(patch) F(image_size) F(t_width) F(t_layers) F(t_heads) F(context)
-        F(vocab) F(embed_dim) F(mlp_ratio)
+#define F(x)                                                                                                 \
+    if (!strcmp(k, #x)) want_cfg.x = v;
+        F(v_width)
+        F(v_layers) F(v_heads) F(patch) F(image_size) F(t_width) F(t_layers) F(t_heads) F(context) F(vocab)
+            F(embed_dim) F(mlp_ratio)
 #undef F
     }
     if (f) fclose(f);
-    CHECK(ref && nref > 1000 && want_cfg.v_width > 0 && want_cfg.mlp_ratio == 4, "reference block (%zu floats) and config read", nref);
+    CHECK(ref && nref > 1000 && want_cfg.v_width > 0 && want_cfg.mlp_ratio == 4,
+          "reference block (%zu floats) and config read", nref);
 }
 
 static int cfg_eq(const clip_config_t *a, const clip_config_t *b) {
@@ -74,20 +77,24 @@ static void same_as_ref(const clip_params_t *p, const char *what) {
             if (d < 0) d = -d;
             if (d >= wd) wd = d, worst = i;
         }
-    CHECK(ok && !bad, "%s: all %zu parameters equal the generator's bit for bit (%zu differ)", what, p->n, bad);
+    CHECK(ok && !bad, "%s: all %zu parameters equal the generator's bit for bit (%zu differ)", what, p->n,
+          bad);
     if (bad) printf("#   worst at %zu: got %.9g want %.9g\n", worst, p->mem[worst], ref[worst]);
     if (!ok) printf("#   block has %zu floats, reference %zu\n", p->n, nref);
 }
 
 static void test_fixtures(void) {
-    static const struct { const char *file; int opts; } fx[] = {
-        {"openai_f32.safetensors", 0},   /* heads from __metadata__ */
-        {"openai_f16.safetensors", 1},   /* no metadata: opts */
-        {"hf_f32.safetensors", 0},       /* heads from config.json beside it */
+    static const struct {
+        const char *file;
+        int opts;
+    } fx[] = {
+        {"openai_f32.safetensors", 0}, /* heads from __metadata__ */
+        {"openai_f16.safetensors", 1}, /* no metadata: opts */
+        {"hf_f32.safetensors", 0},     /* heads from config.json beside it */
         {"hf_bf16.safetensors", 0},
-        {"pytorch_model.bin", 0},        /* HF names, zip, shared storages, transposed views */
+        {"pytorch_model.bin", 0}, /* HF names, zip, shared storages, transposed views */
         {"openai_f16.pt", 1},
-        {"openai_jit.pt", 1},            /* TorchScript */
+        {"openai_jit.pt", 1}, /* TorchScript */
     };
     clip_load_opts_t o = {want_cfg.v_heads, want_cfg.t_heads};
     for (size_t i = 0; i < sizeof fx / sizeof *fx; i++) {
@@ -106,7 +113,8 @@ static void test_fixtures(void) {
     /* the two namings of the same weights: identical blocks */
     clip_params_t a, b;
     err_t e = {0};
-    int ra = clip_load(FIX "hf_f32.safetensors", &a, &e), rb = clip_load(FIX "openai_f32.safetensors", &b, &e);
+    int ra = clip_load(FIX "hf_f32.safetensors", &a, &e),
+        rb = clip_load(FIX "openai_f32.safetensors", &b, &e);
     CHECK(!ra && !rb && a.n == b.n && !memcmp(a.mem, b.mem, a.n * sizeof(float)) && cfg_eq(&a.cfg, &b.cfg),
           "HF and OpenAI naming give identical clip_params_t blocks");
     if (!ra) clip_params_free(&a);
@@ -123,8 +131,9 @@ static void test_heads(const char *tmpdir) {
     clip_params_t p;
     err_t e = {0};
     int rc = clip_load(FIX "openai_f16.safetensors", &p, &e);
-    expect_err(rc, &e, "width 16 without heads anywhere", "cannot infer the vision tower's attention heads", "openai_f16");
-    clip_load_opts_t o = {4, 2};   /* opts beat the file's metadata (2, 1) */
+    expect_err(rc, &e, "width 16 without heads anywhere", "cannot infer the vision tower's attention heads",
+               "openai_f16");
+    clip_load_opts_t o = {4, 2}; /* opts beat the file's metadata (2, 1) */
     rc = clip_load_opts(FIX "openai_f32.safetensors", &p, &o, &e);
     CHECK(!rc && p.cfg.v_heads == 4 && p.cfg.t_heads == 2, "explicit heads override the file's metadata");
     if (!rc) clip_params_free(&p);
@@ -186,25 +195,33 @@ static void test_errors(void) {
     expect_err(rc, &e, "hostile pickle through clip_load", "refusing global 'os.system'", NULL);
     rc = clip_load(FIX "no_such_file.safetensors", &p, &e);
     expect_err(rc, &e, "missing file", "no_such_file.safetensors", NULL);
-    edited(FIX "openai_f32.safetensors", "\"visual.ln_post.bias\"", "\"visual.ln_post.bia5\"", "renamed tensor",
-           "tensor 'visual.ln_post.bias' is missing (OpenAI naming)", "edited");
+    edited(FIX "openai_f32.safetensors", "\"visual.ln_post.bias\"", "\"visual.ln_post.bia5\"",
+           "renamed tensor", "tensor 'visual.ln_post.bias' is missing (OpenAI naming)", "edited");
     edited(FIX "openai_f32.safetensors", "\"text_projection\":{\"dtype\":\"F32\",\"shape\":[8,12]",
            "\"text_projection\":{\"dtype\":\"F32\",\"shape\":[12,8]", "transposed text projection",
            "tensor 'text_projection' has shape [12,8], expected [8,12]", NULL);
     edited(FIX "hf_f32.safetensors", "\"text_model.encoder.layers.1.self_attn.k_proj.bias\"",
            "\"text_model.encoder.layers.1.self_attn.k_proj.bia5\"", "HF k bias renamed",
-           "tensor 'text_model.encoder.layers.1.self_attn.k_proj.bias' is missing (Hugging Face naming)", NULL);
-    edited(FIX "openai_f32.safetensors", "\"visual.transformer.resblocks.0.", "\"visual.transformer.resblocks.7.",
-           "layer 0's first tensor renamed to layer 7", "tensor 'visual.transformer.resblocks.0.", "is missing");
-    edited(FIX "openai_f16.safetensors", "\"logit_scale\":{\"dtype\":\"F16\"", "\"logit_scale\":{\"dtype\":\"I16\"",
-           "integer logit_scale", "'logit_scale' has dtype I16", NULL);
+           "tensor 'text_model.encoder.layers.1.self_attn.k_proj.bias' is missing (Hugging Face naming)",
+           NULL);
+    edited(FIX "openai_f32.safetensors", "\"visual.transformer.resblocks.0.",
+           "\"visual.transformer.resblocks.7.", "layer 0's first tensor renamed to layer 7",
+           "tensor 'visual.transformer.resblocks.0.", "is missing");
+    edited(FIX "openai_f16.safetensors", "\"logit_scale\":{\"dtype\":\"F16\"",
+           "\"logit_scale\":{\"dtype\":\"I16\"", "integer logit_scale", "'logit_scale' has dtype I16", NULL);
 }
 
 /* ---- hyper-parameters from shapes alone */
 
-typedef struct { clip_shape_t *t; size_t n; char **names; size_t nn; } tab_t;
+typedef struct {
+    clip_shape_t *t;
+    size_t n;
+    char **names;
+    size_t nn;
+} tab_t;
 
-static void add(tab_t *tb, const char *pre, const char *name, int nd, int64_t a, int64_t b, int64_t c, int64_t d) {
+static void add(tab_t *tb, const char *pre, const char *name, int nd, int64_t a, int64_t b, int64_t c,
+                int64_t d) {
     tb->t = realloc(tb->t, (tb->n + 1) * sizeof *tb->t);
     tb->names = realloc(tb->names, (tb->nn + 1) * sizeof *tb->names);
     size_t l = strlen(pre) + strlen(name) + 1;
@@ -225,7 +242,8 @@ static void tab_free(tab_t *tb) {
 }
 
 /* The tensor names and shapes of a real checkpoint, spelled out independently of clip_load.c. */
-static tab_t model_table(int hf, const char *pre, int vw, int vl, int P, int S, int tw, int tl, int ctx, int V, int E) {
+static tab_t model_table(int hf, const char *pre, int vw, int vl, int P, int S, int tw, int tl, int ctx,
+                         int V, int E) {
     tab_t tb = {0};
     char n[160];
     int tv = (S / P) * (S / P) + 1;
@@ -244,18 +262,25 @@ static tab_t model_table(int hf, const char *pre, int vw, int vl, int P, int S, 
         add(&tb, pre, "ln_final.bias", 1, tw, 0, 0, 0);
         add(&tb, pre, "text_projection", 2, tw, E, 0, 0);
         add(&tb, pre, "logit_scale", 0, 0, 0, 0, 0);
-        add(&tb, pre, "input_resolution", 0, 0, 0, 0, 0);   /* extras some files carry */
+        add(&tb, pre, "input_resolution", 0, 0, 0, 0, 0); /* extras some files carry */
         for (int tower = 0; tower < 2; tower++)
             for (int l = 0; l < (tower ? tl : vl); l++) {
                 int w = tower ? tw : vw;
                 const char *tp = tower ? "" : "visual.";
-#define B(s, nd, a, b) snprintf(n, sizeof n, "%stransformer.resblocks.%d.%s", tp, l, s), add(&tb, pre, n, nd, a, b, 0, 0)
-                B("ln_1.weight", 1, w, 0); B("ln_1.bias", 1, w, 0);
-                B("attn.in_proj_weight", 2, 3 * w, w); B("attn.in_proj_bias", 1, 3 * w, 0);
-                B("attn.out_proj.weight", 2, w, w); B("attn.out_proj.bias", 1, w, 0);
-                B("ln_2.weight", 1, w, 0); B("ln_2.bias", 1, w, 0);
-                B("mlp.c_fc.weight", 2, 4 * w, w); B("mlp.c_fc.bias", 1, 4 * w, 0);
-                B("mlp.c_proj.weight", 2, w, 4 * w); B("mlp.c_proj.bias", 1, w, 0);
+#define B(s, nd, a, b)                                                                                       \
+    snprintf(n, sizeof n, "%stransformer.resblocks.%d.%s", tp, l, s), add(&tb, pre, n, nd, a, b, 0, 0)
+                B("ln_1.weight", 1, w, 0);
+                B("ln_1.bias", 1, w, 0);
+                B("attn.in_proj_weight", 2, 3 * w, w);
+                B("attn.in_proj_bias", 1, 3 * w, 0);
+                B("attn.out_proj.weight", 2, w, w);
+                B("attn.out_proj.bias", 1, w, 0);
+                B("ln_2.weight", 1, w, 0);
+                B("ln_2.bias", 1, w, 0);
+                B("mlp.c_fc.weight", 2, 4 * w, w);
+                B("mlp.c_fc.bias", 1, 4 * w, 0);
+                B("mlp.c_proj.weight", 2, w, 4 * w);
+                B("mlp.c_proj.bias", 1, w, 0);
 #undef B
             }
         return tb;
@@ -279,15 +304,24 @@ static tab_t model_table(int hf, const char *pre, int vw, int vl, int P, int S, 
         for (int l = 0; l < (tower ? tl : vl); l++) {
             int w = tower ? tw : vw;
             const char *tp = tower ? "text_model" : "vision_model";
-#define B(s, nd, a, b) snprintf(n, sizeof n, "%s.encoder.layers.%d.%s", tp, l, s), add(&tb, pre, n, nd, a, b, 0, 0)
-            B("layer_norm1.weight", 1, w, 0); B("layer_norm1.bias", 1, w, 0);
-            B("self_attn.q_proj.weight", 2, w, w); B("self_attn.q_proj.bias", 1, w, 0);
-            B("self_attn.k_proj.weight", 2, w, w); B("self_attn.k_proj.bias", 1, w, 0);
-            B("self_attn.v_proj.weight", 2, w, w); B("self_attn.v_proj.bias", 1, w, 0);
-            B("self_attn.out_proj.weight", 2, w, w); B("self_attn.out_proj.bias", 1, w, 0);
-            B("layer_norm2.weight", 1, w, 0); B("layer_norm2.bias", 1, w, 0);
-            B("mlp.fc1.weight", 2, 4 * w, w); B("mlp.fc1.bias", 1, 4 * w, 0);
-            B("mlp.fc2.weight", 2, w, 4 * w); B("mlp.fc2.bias", 1, w, 0);
+#define B(s, nd, a, b)                                                                                       \
+    snprintf(n, sizeof n, "%s.encoder.layers.%d.%s", tp, l, s), add(&tb, pre, n, nd, a, b, 0, 0)
+            B("layer_norm1.weight", 1, w, 0);
+            B("layer_norm1.bias", 1, w, 0);
+            B("self_attn.q_proj.weight", 2, w, w);
+            B("self_attn.q_proj.bias", 1, w, 0);
+            B("self_attn.k_proj.weight", 2, w, w);
+            B("self_attn.k_proj.bias", 1, w, 0);
+            B("self_attn.v_proj.weight", 2, w, w);
+            B("self_attn.v_proj.bias", 1, w, 0);
+            B("self_attn.out_proj.weight", 2, w, w);
+            B("self_attn.out_proj.bias", 1, w, 0);
+            B("layer_norm2.weight", 1, w, 0);
+            B("layer_norm2.bias", 1, w, 0);
+            B("mlp.fc1.weight", 2, 4 * w, w);
+            B("mlp.fc1.bias", 1, 4 * w, 0);
+            B("mlp.fc2.weight", 2, w, 4 * w);
+            B("mlp.fc2.bias", 1, w, 0);
 #undef B
         }
     return tb;
@@ -307,25 +341,30 @@ static void test_infer(void) {
     for (size_t i = 0; i < sizeof m / sizeof *m; i++)
         for (int hf = 0; hf < 2; hf++)
             for (int pi = 0; pi < 2; pi++) {
-                if (pi && i) continue;   /* the prefix once is enough */
-                tab_t tb = model_table(hf, pres[pi], m[i].vw, m[i].vl, m[i].P, m[i].S, m[i].tw, m[i].tl, 77, 49408, m[i].E);
-                clip_config_t c, w = {m[i].vw, m[i].vl, m[i].vh, m[i].P, m[i].S, m[i].tw, m[i].tl, m[i].th, 77, 49408, m[i].E, 4};
+                if (pi && i) continue; /* the prefix once is enough */
+                tab_t tb = model_table(hf, pres[pi], m[i].vw, m[i].vl, m[i].P, m[i].S, m[i].tw, m[i].tl, 77,
+                                       49408, m[i].E);
+                clip_config_t c, w = {m[i].vw, m[i].vl, m[i].vh, m[i].P, m[i].S, m[i].tw,
+                                      m[i].tl, m[i].th, 77,      49408,  m[i].E, 4};
                 err_t e = {0};
                 int rc = clip_infer_config(tb.t, tb.n, NULL, &c, &e);
                 CHECK(!rc && cfg_eq(&c, &w), "%s, %s naming%s%s: config from %zu shapes%s%s", m[i].name,
-                      hf ? "HF" : "OpenAI", pi ? ", prefix " : "", pres[pi], tb.n, rc ? ": " : "", rc ? e.msg : "");
+                      hf ? "HF" : "OpenAI", pi ? ", prefix " : "", pres[pi], tb.n, rc ? ": " : "",
+                      rc ? e.msg : "");
                 if (!rc && !cfg_eq(&c, &w)) print_cfg(&c);
                 if (!rc) {
                     clip_params_t p;
                     clip_params_alloc(&p, &c);
-                    size_t numel = 0;   /* the layout holds exactly the table's float parameters */
+                    size_t numel = 0; /* the layout holds exactly the table's float parameters */
                     for (size_t k = 0; k < tb.n; k++) {
-                        if (strstr(tb.t[k].name, "position_ids") || strstr(tb.t[k].name, "input_resolution")) continue;
+                        if (strstr(tb.t[k].name, "position_ids") || strstr(tb.t[k].name, "input_resolution"))
+                            continue;
                         size_t x = 1;
                         for (int d = 0; d < tb.t[k].ndim; d++) x *= (size_t)tb.t[k].shape[d];
                         numel += x;
                     }
-                    CHECK(p.n == numel, "%s: layout has the file's %zu parameters (%zu)", m[i].name, numel, p.n);
+                    CHECK(p.n == numel, "%s: layout has the file's %zu parameters (%zu)", m[i].name, numel,
+                          p.n);
                     clip_params_free(&p);
                 }
                 tab_free(&tb);
@@ -336,7 +375,8 @@ static void test_infer(void) {
     err_t e = {0};
     clip_load_opts_t o = {16, 0};
     int rc = clip_infer_config(tb.t, tb.n, &o, &c, &e);
-    CHECK(!rc && c.v_heads == 16 && c.t_heads == 16, "heads: override for vision (16), rule for text (1024/64)");
+    CHECK(!rc && c.v_heads == 16 && c.t_heads == 16,
+          "heads: override for vision (16), rule for text (1024/64)");
     /* drop one tensor, change one shape, break the grid, add a ResNet name, duplicate a name */
     clip_shape_t saved = tb.t[5];
     tb.t[5] = tb.t[--tb.n];
@@ -349,7 +389,9 @@ static void test_infer(void) {
     for (size_t k = 0; k < tb.n; k++)
         if (!strcmp(tb.t[k].name, "transformer.resblocks.1.mlp.c_proj.weight")) tb.t[k].shape[1] = 4000;
     rc = clip_infer_config(tb.t, tb.n, NULL, &c, &e);
-    expect_err(rc, &e, "mis-shaped c_proj", "'transformer.resblocks.1.mlp.c_proj.weight' has shape [1024,4000], expected [1024,4096]", NULL);
+    expect_err(rc, &e, "mis-shaped c_proj",
+               "'transformer.resblocks.1.mlp.c_proj.weight' has shape [1024,4000], expected [1024,4096]",
+               NULL);
     for (size_t k = 0; k < tb.n; k++)
         if (!strcmp(tb.t[k].name, "transformer.resblocks.1.mlp.c_proj.weight")) tb.t[k].shape[1] = 4096;
     for (size_t k = 0; k < tb.n; k++)
@@ -373,7 +415,8 @@ static void test_infer(void) {
     tb.t[tb.n - 2] = tb.t[tb.n - 1];
     tb.n--;
     rc = clip_infer_config(tb.t, tb.n, &o, &c, &e);
-    expect_err(rc, &e, "a gap in the layers (0, 1, 5)", "tensor 'visual.transformer.resblocks.2.ln_1.weight' is missing", NULL);
+    expect_err(rc, &e, "a gap in the layers (0, 1, 5)",
+               "tensor 'visual.transformer.resblocks.2.ln_1.weight' is missing", NULL);
     tab_free(&tb);
     rc = clip_infer_config(NULL, 0, NULL, &c, &e);
     expect_err(rc, &e, "an empty table", "not a CLIP checkpoint", NULL);
@@ -390,7 +433,7 @@ static void test_save(const char *tmpdir) {
     snprintf(path, sizeof path, "%s/saved.safetensors", tmpdir);
     rc = clip_save_safetensors(path, &p, &e);
     CHECK(!rc, "clip_save_safetensors%s%s", rc ? ": " : "", rc ? e.msg : "");
-    rc = clip_load(path, &q, &e);   /* heads come back from the metadata */
+    rc = clip_load(path, &q, &e); /* heads come back from the metadata */
     CHECK(!rc && cfg_eq(&q.cfg, &p.cfg) && q.n == p.n && !memcmp(q.mem, p.mem, p.n * 4),
           "round trip through safetensors: same config and block%s%s", rc ? ": " : "", rc ? e.msg : "");
     if (!rc) {
@@ -402,10 +445,10 @@ static void test_save(const char *tmpdir) {
     for (size_t i = 0; i < n; i++) f32 += tf_info(tf, i)->dtype == TF_F32;
     const tf_info_t *t = tf ? tf_find(tf, "visual.proj") : NULL;
     const tf_info_t *ls = tf ? tf_find(tf, "logit_scale") : NULL;
-    CHECK(tf && f32 == n && n == 14 + 12 * (size_t)(p.cfg.v_layers + p.cfg.t_layers) &&
-              t && t->shape[0] == p.cfg.v_width && t->shape[1] == p.cfg.embed_dim && ls && ls->ndim == 0 &&
-              tf_find(tf, "transformer.resblocks.0.attn.in_proj_weight") && !strcmp(tf_meta(tf, "v_heads"), "2") &&
-              tf_f32_view(tf, t),
+    CHECK(tf && f32 == n && n == 14 + 12 * (size_t)(p.cfg.v_layers + p.cfg.t_layers) && t &&
+              t->shape[0] == p.cfg.v_width && t->shape[1] == p.cfg.embed_dim && ls && ls->ndim == 0 &&
+              tf_find(tf, "transformer.resblocks.0.attn.in_proj_weight") &&
+              !strcmp(tf_meta(tf, "v_heads"), "2") && tf_f32_view(tf, t),
           "saved file: %zu F32 tensors in OpenAI naming, heads in metadata, aligned data", n);
     tf_close(tf);
     /* no temp file left behind; an unwritable place is EXIT_IO */
@@ -413,7 +456,8 @@ static void test_save(const char *tmpdir) {
     snprintf(cmd, sizeof cmd, "ls %s | grep -q tmp", tmpdir);
     CHECK(system(cmd) != 0, "no temporary file left in %s", tmpdir);
     rc = clip_save_safetensors("/nonexistent-dir/x.safetensors", &p, &e);
-    CHECK(rc == EXIT_IO && strstr(e.msg, "/nonexistent-dir/x.safetensors"), "unwritable path -> EXIT_IO: %s", e.msg);
+    CHECK(rc == EXIT_IO && strstr(e.msg, "/nonexistent-dir/x.safetensors"), "unwritable path -> EXIT_IO: %s",
+          e.msg);
     unlink(path);
     clip_params_free(&p);
 }

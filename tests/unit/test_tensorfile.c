@@ -4,12 +4,12 @@
  * one must give EXIT_MODEL with a message naming the file (and the tensor
  * where there is one), never a crash (run under ASan/UBSan by make check). */
 #define _GNU_SOURCE
+#include "t.h"
+#include "tensorfile.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "t.h"
-#include "tensorfile.h"
 
 #define FIX "tests/fixtures/tensorfile/"
 
@@ -63,7 +63,8 @@ static void same_as_torch(tensorfile_t *tf, const char *x) {
     free(b);
 }
 
-static void expect_fail(tensorfile_t *tf, const err_t *e, const char *what, const char *want1, const char *want2) {
+static void expect_fail(tensorfile_t *tf, const err_t *e, const char *what, const char *want1,
+                        const char *want2) {
     int ok = !tf && e->code == EXIT_MODEL && strstr(e->msg, want1) && (!want2 || strstr(e->msg, want2));
     CHECK(ok, "%s -> EXIT_MODEL \"%s\"%s%s", what, want1, want2 ? " naming " : "", want2 ? want2 : "");
     if (!ok) printf("#   got code %d: %s\n", e->code, e->msg);
@@ -94,17 +95,20 @@ static void test_dtypes(void) {
         t = tf_find(tf, "i64");
         CHECK(t && t->dtype == TF_I64 && t->numel == 5, "i64 listed with its dtype");
         int rc = t ? tf_read_f32(tf, t, &dummy, &e) : 0;
-        CHECK(rc == EXIT_MODEL && strstr(e.msg, "'i64'") && strstr(e.msg, "I64"), "reading i64 as F32 refused: %s",
-              e.msg);
-        CHECK(!tf_find(tf, "nope") && !tf_find(tf, "f1") && !tf_find(tf, "f16_f32x"), "tf_find: absent names");
+        CHECK(rc == EXIT_MODEL && strstr(e.msg, "'i64'") && strstr(e.msg, "I64"),
+              "reading i64 as F32 refused: %s", e.msg);
+        CHECK(!tf_find(tf, "nope") && !tf_find(tf, "f1") && !tf_find(tf, "f16_f32x"),
+              "tf_find: absent names");
         for (size_t i = 1; i < tf_count(tf); i++)
-            if (strcmp(tf_info(tf, i - 1)->name, tf_info(tf, i)->name) >= 0) CHECK(0, "listing sorted at %zu", i);
+            if (strcmp(tf_info(tf, i - 1)->name, tf_info(tf, i)->name) >= 0)
+                CHECK(0, "listing sorted at %zu", i);
         if (f == 1) {
-            same_as_torch(tf, "strided");        /* non-contiguous view: gathered */
-            same_as_torch(tf, "offset");         /* storage offset */
-            same_as_torch(tf, "half_strided");   /* F16, transposed */
+            same_as_torch(tf, "strided");      /* non-contiguous view: gathered */
+            same_as_torch(tf, "offset");       /* storage offset */
+            same_as_torch(tf, "half_strided"); /* F16, transposed */
             t = tf_find(tf, "strided");
-            CHECK(t && t->ndim == 2 && t->shape[0] == 4 && t->shape[1] == 2, "strided view has its own shape");
+            CHECK(t && t->ndim == 2 && t->shape[0] == 4 && t->shape[1] == 2,
+                  "strided view has its own shape");
             CHECK(!tf_f32_view(tf, tf_find(tf, "offset_f32")), "no zero-copy view into a zip");
         } else {
             const tf_info_t *r = tf_find(tf, "f16_f32");
@@ -118,8 +122,9 @@ static void test_dtypes(void) {
         tf_close(tf);
     }
     /* the conversions themselves, on values whose float32 is known by hand */
-    CHECK(tf_f16_to_f32(0x3c00) == 1.0f && tf_f16_to_f32(0xc000) == -2.0f && tf_f16_to_f32(0x0001) == 0x1p-24f &&
-              tf_f16_to_f32(0x7bff) == 65504.0f && tf_f16_to_f32(0x7c00) > 3e38f && tf_f16_to_f32(0x7e00) != tf_f16_to_f32(0x7e00),
+    CHECK(tf_f16_to_f32(0x3c00) == 1.0f && tf_f16_to_f32(0xc000) == -2.0f &&
+              tf_f16_to_f32(0x0001) == 0x1p-24f && tf_f16_to_f32(0x7bff) == 65504.0f &&
+              tf_f16_to_f32(0x7c00) > 3e38f && tf_f16_to_f32(0x7e00) != tf_f16_to_f32(0x7e00),
           "f16: 1, -2, smallest subnormal, max, inf, NaN");
     CHECK(tf_bf16_to_f32(0x3f80) == 1.0f && tf_bf16_to_f32(0x4049) == 3.140625f, "bf16: 1, 3.140625");
 }
@@ -127,13 +132,15 @@ static void test_dtypes(void) {
 static void test_metadata(void) {
     err_t e = {0};
     tensorfile_t *tf = tf_open(FIX "openai_f32.safetensors", &e);
-    CHECK(tf && tf_meta(tf, "v_heads") && !strcmp(tf_meta(tf, "v_heads"), "2") && !strcmp(tf_meta(tf, "format"), "pt") &&
-              !tf_meta(tf, "nope"),
+    CHECK(tf && tf_meta(tf, "v_heads") && !strcmp(tf_meta(tf, "v_heads"), "2") &&
+              !strcmp(tf_meta(tf, "format"), "pt") && !tf_meta(tf, "nope"),
           "__metadata__ strings readable");
     tf_close(tf);
     tf = tf_open(FIX "openai_jit.pt", &e);
-    CHECK(tf && !strcmp(tf_format(tf), "torchscript") && tf_find(tf, "visual.transformer.resblocks.1.attn.in_proj_weight") &&
-              tf_find(tf, "visual.transformer.resblocks.0.mlp.c_fc.bias") && tf_find(tf, "transformer.resblocks.2.attn_mask"),
+    CHECK(tf && !strcmp(tf_format(tf), "torchscript") &&
+              tf_find(tf, "visual.transformer.resblocks.1.attn.in_proj_weight") &&
+              tf_find(tf, "visual.transformer.resblocks.0.mlp.c_fc.bias") &&
+              tf_find(tf, "transformer.resblocks.2.attn_mask"),
           "TorchScript module attributes flattened to state_dict names");
     tf_close(tf);
 }
@@ -192,31 +199,45 @@ static void st_case(const char *json, size_t data, const char *want, const char 
 
 static void test_safetensors_damage(void) {
     size_t len;
-    unsigned char *b = st_make("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, &len);
+    unsigned char *b =
+        st_make("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 16, &len);
     err_t e = {0};
     tensorfile_t *tf = tf_open_mem(b, len, "ok", &e);
     CHECK(tf && tf_count(tf) == 1, "a minimal hand-made file opens");
     tf_close(tf);
     free(b);
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 15, "outside the data section", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", 16, "needs 16 bytes but data_offsets span 12", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[8,4]}}", 16, "outside the data section", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F7\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unknown dtype 'F7'", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "not a non-negative integer", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4, "not a non-negative integer", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", 4,
-            "shape overflows", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,1073741824],\"data_offsets\":[0,4]}}", 4, "shape too large", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4, "9 dimensions", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", 15,
+            "outside the data section", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,12]}}", 16,
+            "needs 16 bytes but data_offsets span 12", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[8,4]}}", 16,
+            "outside the data section", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F7\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "unknown dtype 'F7'",
+            "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4,
+            "not a non-negative integer", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.5],\"data_offsets\":[0,4]}}", 4,
+            "not a non-negative integer", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}",
+            4, "shape overflows", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[4294967296,1073741824],\"data_offsets\":[0,4]}}", 4,
+            "shape too large", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", 4,
+            "9 dimensions", "'a'");
     st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-            "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12, "overlap", "'b'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"z\":{\"dtype\":\"F32\",\"shape\":[0],"
-            "\"data_offsets\":[4,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 16, "overlap", "'b'");
+            "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+            12, "overlap", "'b'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"z\":{\"dtype\":\"F32\","
+            "\"shape\":[0],"
+            "\"data_offsets\":[4,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}",
+            16, "overlap", "'b'");
     st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
-            "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, "appears twice", "'a'");
+            "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+            8, "appears twice", "'a'");
     st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, "needs dtype, shape and data_offsets", "'a'");
     st_case("{\"a\":[1,2]}", 4, "needs dtype, shape and data_offsets", "'a'");
-    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,1e300]}}", 4, "not non-negative integers", "'a'");
+    st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,1e300]}}", 4,
+            "not non-negative integers", "'a'");
     st_case("{\"__metadata__\":[1]}", 0, "__metadata__ is not an object", NULL);
     st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} xx", 4, "garbage after", NULL);
     st_case("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4, "not a JSON object", NULL);
@@ -229,7 +250,8 @@ static void test_safetensors_damage(void) {
     /* zero tensors is a valid, empty file */
     b = st_make("{\"__metadata__\":{\"k\":\"v\"}}", 0, &len);
     tf = tf_open_mem(b, len, "empty.safetensors", &e);
-    CHECK(tf && tf_count(tf) == 0 && !strcmp(tf_meta(tf, "k"), "v"), "metadata-only file opens with no tensors");
+    CHECK(tf && tf_count(tf) == 0 && !strcmp(tf_meta(tf, "k"), "v"),
+          "metadata-only file opens with no tensors");
     tf_close(tf);
     free(b);
 }
@@ -244,19 +266,23 @@ static void test_truncation(const char *path, size_t dense, size_t step) {
         memcpy(b, all, n);
         err_t e = {0};
         tensorfile_t *tf = tf_open_mem(b, n, "cut", &e);
-        if (tf) opened++;
-        else if (e.code == EXIT_MODEL && strstr(e.msg, "cut")) fails++;
-        else wrong++;
+        if (tf)
+            opened++;
+        else if (e.code == EXIT_MODEL && strstr(e.msg, "cut"))
+            fails++;
+        else
+            wrong++;
         tf_close(tf);
         free(b);
     }
-    CHECK(all && fails > 0 && !opened && !wrong, "%s: every truncation refused (%d cuts, %d opened, %d bad errors)",
-          path, fails, opened, wrong);
+    CHECK(all && fails > 0 && !opened && !wrong,
+          "%s: every truncation refused (%d cuts, %d opened, %d bad errors)", path, fails, opened, wrong);
     free(all);
 }
 
 /* Flip bytes one at a time: open, read every tensor; only clean outcomes allowed. */
-static void test_flips(const char *path, size_t from, size_t to, size_t step, const unsigned char *vals, int nv) {
+static void test_flips(const char *path, size_t from, size_t to, size_t step, const unsigned char *vals,
+                       int nv) {
     size_t len;
     unsigned char *orig = slurp(path, &len);
     if (!orig) {
@@ -273,8 +299,10 @@ static void test_flips(const char *path, size_t from, size_t to, size_t step, co
             err_t e = {0};
             tensorfile_t *tf = tf_open_mem(b, len, "flip", &e);
             if (!tf) {
-                if (e.code == EXIT_MODEL && strstr(e.msg, "flip")) refused++;
-                else bad++;
+                if (e.code == EXIT_MODEL && strstr(e.msg, "flip"))
+                    refused++;
+                else
+                    bad++;
                 continue;
             }
             opened++;
@@ -286,15 +314,18 @@ static void test_flips(const char *path, size_t from, size_t to, size_t step, co
                 }
                 float *d = malloc(t->numel * 4 + 4);
                 if (tf_read_f32(tf, t, d, &e)) {
-                    if (e.code == EXIT_MODEL && strstr(e.msg, t->name)) readerr++;
-                    else bad++;
+                    if (e.code == EXIT_MODEL && strstr(e.msg, t->name))
+                        readerr++;
+                    else
+                        bad++;
                 }
                 free(d);
             }
             tf_close(tf);
         }
-    CHECK(!bad && refused > 0, "%s: byte flips in [%zu,%zu): %d refused, %d opened (%d read errors), %d bad outcomes",
-          path, from, to, refused, opened, readerr, bad);
+    CHECK(!bad && refused > 0,
+          "%s: byte flips in [%zu,%zu): %d refused, %d opened (%d read errors), %d bad outcomes", path, from,
+          to, refused, opened, readerr, bad);
     free(b);
     free(orig);
 }
@@ -314,18 +345,22 @@ static void pkl_case(const char *what, const void *pkl, size_t n, const char *wa
 
 /* {'w': tensor (2,3) float, storage numel 6} as torch.save writes it */
 static const char good_pkl[] =
-    "\x80\x02" "ccollections\nOrderedDict\nq\x00)R(X\x01\x00\x00\x00w"
+    "\x80\x02"
+    "ccollections\nOrderedDict\nq\x00)R(X\x01\x00\x00\x00w"
     "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
-    "X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x06tQK\x00K\x02K\x03\x86K\x03K\x01\x86\x89h\x00)RtRu.";
+    "X\x01\x00\x00\x00"
+    "0X\x03\x00\x00\x00"
+    "cpuK\x06tQK\x00K\x02K\x03\x86K\x03K\x01\x86\x89h\x00)RtRu.";
 
 static void test_pickles(void) {
     err_t e = {0};
     tensorfile_t *tf = tf_open_pickle(PK(good_pkl), "p", &e);
     const tf_info_t *t = tf ? tf_find(tf, "w") : NULL;
-    CHECK(t && t->dtype == TF_F32 && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3, "hand-made state dict lists 'w' (2,3) F32%s%s",
-          tf ? "" : ": ", tf ? "" : e.msg);
+    CHECK(t && t->dtype == TF_F32 && t->ndim == 2 && t->shape[0] == 2 && t->shape[1] == 3,
+          "hand-made state dict lists 'w' (2,3) F32%s%s", tf ? "" : ": ", tf ? "" : e.msg);
     float d[6];
-    CHECK(t && tf_read_f32(tf, t, d, &e) == EXIT_MODEL && strstr(e.msg, "no data"), "bare pickle: no data to read");
+    CHECK(t && tf_read_f32(tf, t, d, &e) == EXIT_MODEL && strstr(e.msg, "no data"),
+          "bare pickle: no data to read");
     tf_close(tf);
     /* every truncation of it fails */
     int bad = 0;
@@ -339,23 +374,33 @@ static void test_pickles(void) {
     }
     CHECK(!bad, "every truncation of a pickle refused (%d not)", bad);
 
-    pkl_case("GLOBAL os.system", PK("\x80\x02" "cos\nsystem\nX\x02\x00\x00\x00id\x85R."), "refusing global 'os.system'");
+    pkl_case("GLOBAL os.system",
+             PK("\x80\x02"
+                "cos\nsystem\nX\x02\x00\x00\x00id\x85R."),
+             "refusing global 'os.system'");
     pkl_case("GLOBAL posix.system", PK("cposix\nsystem\n."), "refusing global 'posix.system'");
     pkl_case("GLOBAL builtins.getattr", PK("cbuiltins\ngetattr\n."), "refusing global 'builtins.getattr'");
     pkl_case("GLOBAL __builtin__.eval", PK("c__builtin__\neval\n."), "refusing global");
     pkl_case("GLOBAL subprocess.Popen", PK("csubprocess\nPopen\n."), "refusing global 'subprocess.Popen'");
     pkl_case("GLOBAL torch.load", PK("ctorch\nload\n."), "refusing global 'torch.load'");
-    pkl_case("GLOBAL torch._utils._rebuild_tensor", PK("ctorch._utils\n_rebuild_tensor\n."), "refusing global");
+    pkl_case("GLOBAL torch._utils._rebuild_tensor", PK("ctorch._utils\n_rebuild_tensor\n."),
+             "refusing global");
     pkl_case("GLOBAL torch.FloatStorage.x", PK("ctorch.FloatStorage\nx\n."), "refusing global");
-    pkl_case("STACK_GLOBAL os.system", PK("\x80\x04\x8c\x02os\x8c\x06system\x93."), "refusing global 'os.system'");
+    pkl_case("STACK_GLOBAL os.system", PK("\x80\x04\x8c\x02os\x8c\x06system\x93."),
+             "refusing global 'os.system'");
     pkl_case("control characters in a global", PK("cos\x01\nsys\x7ftem\n."), "refusing global 'os?.sys?tem'");
-    pkl_case("NEWOBJ of OrderedDict", PK("ccollections\nOrderedDict\n)\x81."), "NEWOBJ of 'collections.OrderedDict' refused");
+    pkl_case("NEWOBJ of OrderedDict", PK("ccollections\nOrderedDict\n)\x81."),
+             "NEWOBJ of 'collections.OrderedDict' refused");
     pkl_case("REDUCE on a string", PK("X\x01\x00\x00\x00x)R."), "REDUCE on a str");
     pkl_case("calling a storage type", PK("ctorch\nFloatStorage\n)R."), "cannot call 'torch.FloatStorage'");
-    pkl_case("persistent id that is not a storage", PK("(X\x06\x00\x00\x00moduleK\x01K\x02K\x03K\x04tQ."), "persistent id");
+    pkl_case("persistent id that is not a storage", PK("(X\x06\x00\x00\x00moduleK\x01K\x02K\x03K\x04tQ."),
+             "persistent id");
     pkl_case("stack underflow", PK("\x80\x02R."), "stack underflow");
     pkl_case("SETITEM into a list", PK("]K\x01K\x02s."), "SETITEM into a non-dict");
-    pkl_case("APPENDS into a dict", PK("}(K\x01" "e."), "APPENDS into a dict");
+    pkl_case("APPENDS into a dict",
+             PK("}(K\x01"
+                "e."),
+             "APPENDS into a dict");
     pkl_case("unset memo", PK("h\x05."), "memo index 5 is not set");
     pkl_case("huge memo index", PK("Nr\xff\xff\xff\x7f."), "out of range");
     pkl_case("no STOP", PK("\x80\x02}"), "without STOP");
@@ -364,15 +409,24 @@ static void test_pickles(void) {
     pkl_case("a list at the top", PK("]."), "holds a list");
     pkl_case("LONG4 of 1000 bytes", PK("\x8b\xe8\x03\x00\x00."), "too large");
     pkl_case("string longer than the pickle", PK("X\xff\xff\xff\x00."), "truncated pickle");
-    pkl_case("cyclic dict d['a'] = d", PK("}q\x00X\x01\x00\x00\x00" "ah\x00s."), "nesting deeper");
+    pkl_case("cyclic dict d['a'] = d",
+             PK("}q\x00X\x01\x00\x00\x00"
+                "ah\x00s."),
+             "nesting deeper");
     /* tensor larger than its storage, and a stride that overflows */
     pkl_case("tensor beyond its storage",
-             PK("}X\x01\x00\x00\x00w" "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
-                "X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x05tQK\x00K\x02K\x03\x86K\x03K\x01\x86\x89}tRs."),
+             PK("}X\x01\x00\x00\x00w"
+                "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+                "X\x01\x00\x00\x00"
+                "0X\x03\x00\x00\x00"
+                "cpuK\x05tQK\x00K\x02K\x03\x86K\x03K\x01\x86\x89}tRs."),
              "exceeds its storage of 5 elements");
     pkl_case("stride overflow",
-             PK("}X\x01\x00\x00\x00w" "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
-                "X\x01\x00\x00\x00" "0X\x03\x00\x00\x00" "cpuK\x05tQK\x00K\x05K\x03\x86\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x7fK\x01\x86\x89}tRs."),
+             PK("}X\x01\x00\x00\x00w"
+                "ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+                "X\x01\x00\x00\x00"
+                "0X\x03\x00\x00\x00"
+                "cpuK\x05tQK\x00K\x05K\x03\x86\x8a\x08\x00\x00\x00\x00\x00\x00\x00\x7fK\x01\x86\x89}tRs."),
              "overflows");
     /* a DAG that doubles at each level: 2^40 paths through 40 dicts */
     buf_t b = {0};
@@ -392,7 +446,9 @@ static void test_pickles(void) {
     buf_free(&b);
     buf_free(&b2);
     /* a deeply nested TorchScript-style tree is fine up to the limit */
-    tf = tf_open_pickle(PK("c__torch__\nM\n)\x81}(X\x01\x00\x00\x00" "ac__torch__\nN\n)\x81}bub."), "p", &e);
+    tf = tf_open_pickle(PK("c__torch__\nM\n)\x81}(X\x01\x00\x00\x00"
+                           "ac__torch__\nN\n)\x81}bub."),
+                        "p", &e);
     CHECK(tf && tf_count(tf) == 0, "TorchScript objects without tensors: an empty listing");
     tf_close(tf);
 }
