@@ -154,19 +154,35 @@ static void pass_h(uint8_t *dst, const uint8_t *src, size_t sstride, int rows, i
 /* Vertical pass: src row r holds input row row0 + r (stride sstride, nb
  * bytes used) -> a->cnt rows of nb bytes in dst.  Whole rows at a time: the
  * integer sums do not depend on the order of the taps. */
+/* acc[0..nb) += s[0..nb) * kt in blocks of 16: GCC's -O2 cost model
+ * vectorizes only loops with a fixed trip count and no alias checks */
+static inline void madd_row(int32_t *restrict acc, const uint8_t *restrict s, int nb, int32_t kt) {
+    int b = 0;
+    for (; b + 16 <= nb; b += 16)
+        for (int q = 0; q < 16; q++) acc[b + q] += s[b + q] * kt;
+    for (; b < nb; b++) acc[b] += s[b] * kt;
+}
+
+static inline void clip_row(uint8_t *restrict d, const int32_t *restrict acc, int nb) {
+    int b = 0;
+    for (; b + 16 <= nb; b += 16)
+        for (int q = 0; q < 16; q++) {
+            int32_t v = acc[b + q] >> PREC_BITS;
+            v = v < 0 ? 0 : v;
+            d[b + q] = (uint8_t)(v > 255 ? 255 : v);
+        }
+    for (; b < nb; b++) d[b] = clip8(acc[b]);
+}
+
 static void pass_v(uint8_t *dst, const uint8_t *src, size_t sstride, int row0, int nb,
-                   const imgprep_axis_t *a, int32_t *acc) {
+                   const imgprep_axis_t *a, int32_t *restrict acc) {
     const int32_t bias = 1 << (PREC_BITS - 1);
     for (int j = 0; j < a->cnt; j++) {
         const int32_t *k = a->k + (size_t)j * a->ksize;
         for (int b = 0; b < nb; b++) acc[b] = bias;
-        for (int t = 0; t < a->n[j]; t++) {
-            const uint8_t *s = src + (size_t)(a->lo[j] - row0 + t) * sstride;
-            const int32_t kt = k[t];
-            for (int b = 0; b < nb; b++) acc[b] += s[b] * kt;
-        }
-        uint8_t *d = dst + (size_t)j * nb;
-        for (int b = 0; b < nb; b++) d[b] = clip8(acc[b]);
+        for (int t = 0; t < a->n[j]; t++)
+            madd_row(acc, src + (size_t)(a->lo[j] - row0 + t) * sstride, nb, k[t]);
+        clip_row(dst + (size_t)j * nb, acc, nb);
     }
 }
 
