@@ -231,6 +231,7 @@ int imgprep_resample(imgprep_t *p, const image_t *in, int ow, int oh, int filter
         return err_set(e, EXIT_USAGE, "unknown resampling filter %d", filter);
     if (!in->px || in->w < 1 || in->h < 1 || in->c < 1 || in->c > 4)
         return err_set(e, EXIT_DATA, "resize: empty or invalid image");
+    if (out == in || out->px == in->px) return err_set(e, EXIT_USAGE, "resize: output must not be the input");
     if (ow < 1 || oh < 1 || cw < 1 || ch < 1 || x0 < 0 || y0 < 0 || x0 > ow - cw || y0 > oh - ch)
         return err_set(e, EXIT_DATA, "resize: bad target %d x %d, window %d x %d at (%d, %d)", ow, oh, cw, ch,
                        x0, y0);

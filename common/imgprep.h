@@ -87,7 +87,8 @@ void imgprep_crop_box(int w, int h, int S, int *left, int *top);
 /* PIL resize of in (any channel count) to ow x oh with filter, then keep the
  * window (x0, y0, cw, ch) of that result -- computing only the window's
  * pixels.  out is allocated (or reused when it already has that size and
- * channel count); pass it zeroed the first time, image_free() it at the end.
+ * channel count; never the input); pass it zeroed the first time, and
+ * image_free() it at the end.
  * p may be NULL (a temporary state is used).  EXIT_DATA for bad sizes. */
 int imgprep_resample(imgprep_t *p, const image_t *in, int ow, int oh, int filter, int x0, int y0, int cw,
                      int ch, image_t *out, err_t *e);

@@ -18,9 +18,13 @@
  *   "ref.jpg: truncated JPEG (unexpected end of data)"
  * A premature end of data is fatal (libjpeg only warns and pads with grey;
  * PIL raises "image file is truncated"); libjpeg's other corrupt-data
- * warnings are ignored, as PIL ignores them.  Images larger than
- * PNGIO_MAX_SIDE per side or PNGIO_MAX_PIXELS in all are refused before any
- * pixel buffer is allocated.  A file that cannot be opened or read is EXIT_IO.
+ * warnings are ignored, as PIL ignores them (the damaged blocks are filled
+ * in exactly as PIL fills them).  Refused before any pixel buffer is
+ * allocated: more than PNGIO_MAX_SIDE per side or PNGIO_MAX_PIXELS in all, a
+ * progressive file whose whole-image coefficient buffer would exceed 1 GB
+ * (only huge 4:4:4 ones), and -- while decoding -- more than 500 progressive
+ * scans (a few kB of tiny scans could otherwise take minutes).  A file that
+ * cannot be opened or read is EXIT_IO.
  *
  * Not here: encoding JPEG, colour management (ICC profiles are ignored, as in
  * PIL's convert), 12-bit JPEG, lossless JPEG.

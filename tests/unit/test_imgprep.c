@@ -414,6 +414,8 @@ static void test_errors(void) {
     CHECK(rc == EXIT_USAGE, "filter NEAREST (0) not offered -> EXIT_USAGE: %s", e.msg);
     rc = imgprep_resample(NULL, &a, 10, 10, IMGPREP_BICUBIC, 5, 0, 6, 10, &b, &e);
     CHECK(rc == EXIT_DATA && !b.px, "window outside the target -> EXIT_DATA: %s", e.msg);
+    rc = imgprep_resize(NULL, &a, 10, 10, IMGPREP_BICUBIC, &a, &e);
+    CHECK(rc == EXIT_USAGE && a.w == 37, "resize in place refused: %s", e.msg);
     image_t rgba = {0};
     image_init(&rgba, 4, 4, 4, 255, &e);
     rc = imgprep_clip(&rgba, 4, IMGPREP_NORMALIZE, 1, t, &e);
