@@ -30,7 +30,8 @@ int main(int argc, char **argv) {
     if (clip_params_alloc(&w, &cfg)) die(EXIT_INTERNAL, "bad config");
     clip_params_closed_form(&w);
     clip_t m;
-    clip_init(&m, &w, 2);
+    const char *th = getenv("CLIP_THREADS");
+    clip_init(&m, &w, th ? atoi(th) : 2);
     int S = 224, B = 4;
     float *img = malloc(sizeof(float) * B * 3 * S * S), *dimg = malloc(sizeof(float) * B * 3 * S * S);
     for (int i = 0; i < B * 3 * S * S; i++) img[i] = (float)(((unsigned)i * 7919u % 1000u) / 500.0 - 1.0);

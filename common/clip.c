@@ -9,13 +9,35 @@
 const float clip_mean[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
-/* ---------------------------------------------------------------- kernels */
+/* ---------------------------------------------------------------- kernels
+ * Every kernel splits its work over the model's thread pool: rows for layer
+ * norms, output columns for matrix products (each thread calls a
+ * single-threaded cblas_sgemm on its column block), (batch, head) pairs for
+ * attention.  Threads write disjoint outputs, so results do not depend on
+ * the thread count except through the order of float sums inside sgemm. */
 
-/* out (N,C) = layernorm(inp (N,C)) * w + b; saves mean, rstd (N). */
-static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                              const float *b, int N, int C) {
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C;
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
+typedef struct {
+    float *out, *mean, *rstd, *dinp, *dw, *db;
+    const float *inp, *w, *b, *dout, *res;
+    int N, C, IC, OC, accumulate;
+} job_t;
+
+/* columns [b,e) of n split into thread chunks aligned to 16 */
+static void col_range(int n, int nt, int tid, int *b, int *e) {
+    int per = ((n + nt - 1) / nt + 15) / 16 * 16;
+    *b = tid * per < n ? tid * per : n;
+    *e = (tid + 1) * per < n ? (tid + 1) * per : n;
+}
+
+static void ln_fwd_rows(void *vj, int r0, int r1, int tid) {
+    job_t *j = vj;
+    int C = j->C;
+    for (int i = r0; i < r1; i++) {
+        const float *x = j->inp + (size_t)i * C;
         double m = 0, v = 0;
         for (int c = 0; c < C; c++) m += x[c];
         m /= C;
@@ -24,163 +46,281 @@ static void layernorm_forward(float *out, float *mean, float *rstd, const float 
             v += d * d;
         }
         v /= C;
-        float s = (float)(1.0 / sqrt(v + 1e-5));
-        float fm = (float)m;
-        float *o = out + (size_t)i * C;
-        for (int c = 0; c < C; c++) o[c] = (x[c] - fm) * s * w[c] + b[c];
-        mean[i] = fm;
-        rstd[i] = s;
+        float sc = (float)(1.0 / sqrt(v + 1e-5)), fm = (float)m;
+        float *o = j->out + (size_t)i * C;
+        for (int c = 0; c < C; c++) o[c] = (x[c] - fm) * sc * j->w[c] + j->b[c];
+        j->mean[i] = fm;
+        j->rstd[i] = sc;
+    }
+}
+
+/* out (N,C) = layernorm(inp (N,C)) * w + b; saves mean, rstd (N). */
+static void layernorm_forward(pool_t *p, float *out, float *mean, float *rstd, const float *inp, const float *w,
+                              const float *b, int N, int C) {
+    job_t j = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .N = N, .C = C};
+    pool_run(p, N, ln_fwd_rows, &j);
+}
+
+static void ln_bwd_rows(void *vj, int r0, int r1, int tid) {
+    job_t *j = vj;
+    int C = j->C;
+    for (int i = r0; i < r1; i++) {
+        const float *x = j->inp + (size_t)i * C, *dy = j->dout + (size_t)i * C;
+        float m = j->mean[i], sc = j->rstd[i];
+        double a = 0, bb = 0;
+        for (int c = 0; c < C; c++) {
+            float nrm = (x[c] - m) * sc, dn = j->w[c] * dy[c];
+            a += dn;
+            bb += (double)dn * nrm;
+        }
+        float fa = (float)(a / C), fb = (float)(bb / C);
+        float *dx = j->dinp + (size_t)i * C;
+        for (int c = 0; c < C; c++) {
+            float nrm = (x[c] - m) * sc;
+            dx[c] += (j->w[c] * dy[c] - fa - nrm * fb) * sc;
+        }
+    }
+}
+static void ln_bwd_cols(void *vj, int tid0, int tid1, int unused) {
+    job_t *j = vj;
+    (void)unused;
+    for (int tid = tid0; tid < tid1; tid++) {
+        int c0, c1;
+        col_range(j->C, j->OC, tid, &c0, &c1); /* OC carries the thread count here */
+        for (int i = 0; i < j->N; i++) {
+            const float *x = j->inp + (size_t)i * j->C, *dy = j->dout + (size_t)i * j->C;
+            float m = j->mean[i], sc = j->rstd[i];
+            for (int c = c0; c < c1; c++) {
+                if (j->dw) j->dw[c] += (x[c] - m) * sc * dy[c];
+                if (j->db) j->db[c] += dy[c];
+            }
+        }
     }
 }
 
 /* dinp (N,C) += ...; dw, db (C) += ... when not NULL. */
-static void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp,
+static void layernorm_backward(pool_t *p, float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                const float *w, const float *mean, const float *rstd, int N, int C) {
-    for (int i = 0; i < N; i++) {
-        const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
-        float m = mean[i], s = rstd[i];
-        double dnorm_mean = 0, dnorm_norm_mean = 0;
-        for (int c = 0; c < C; c++) {
-            float nrm = (x[c] - m) * s;
-            float dn = w[c] * dy[c];
-            dnorm_mean += dn;
-            dnorm_norm_mean += (double)dn * nrm;
+    job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .w = w, .mean = (float *)mean,
+               .rstd = (float *)rstd, .N = N, .C = C, .OC = p->nthreads};
+    pool_run(p, N, ln_bwd_rows, &j);
+    if (dw || db) pool_run(p, p->nthreads, ln_bwd_cols, &j);
+}
+
+static void mm_fwd_cols(void *vj, int t0, int t1, int unused) {
+    job_t *j = vj;
+    (void)unused;
+    int nt = j->accumulate; /* thread count */
+    for (int tid = t0; tid < t1; tid++) {
+        int o0, o1;
+        col_range(j->OC, nt, tid, &o0, &o1);
+        if (o0 >= o1) continue;
+        float beta = 0.0f;
+        if (j->b || j->res) {
+            for (int i = 0; i < j->N; i++) {
+                float *o = j->out + (size_t)i * j->OC;
+                const float *r = j->res ? j->res + (size_t)i * j->OC : NULL;
+                for (int c = o0; c < o1; c++) o[c] = (j->b ? j->b[c] : 0.0f) + (r ? r[c] : 0.0f);
+            }
+            beta = 1.0f;
         }
-        dnorm_mean /= C;
-        dnorm_norm_mean /= C;
-        float a = (float)dnorm_mean, bb = (float)dnorm_norm_mean;
-        float *dx = dinp + (size_t)i * C;
-        for (int c = 0; c < C; c++) {
-            float nrm = (x[c] - m) * s;
-            float dn = w[c] * dy[c];
-            if (dw) dw[c] += nrm * dy[c];
-            if (db) db[c] += dy[c];
-            dx[c] += (dn - a - nrm * bb) * s;
-        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->N, o1 - o0, j->IC, 1.0f, j->inp, j->IC,
+                    j->w + (size_t)o0 * j->IC, j->IC, beta, j->out + o0, j->OC);
     }
 }
 
-/* out (N,OC) = inp (N,IC) @ w (OC,IC)^T + b (OC) (b may be NULL). */
-static void matmul_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
-    if (b) {
-        for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, b, sizeof(float) * OC);
+/* out (N,OC) = [res (N,OC) +] inp (N,IC) @ w (OC,IC)^T [+ b (OC)]. */
+static void matmul_forward(pool_t *p, float *out, const float *inp, const float *w, const float *b, const float *res,
+                           int N, int IC, int OC) {
+    job_t j = {.out = out, .inp = inp, .w = w, .b = b, .res = res, .N = N, .IC = IC, .OC = OC,
+               .accumulate = p->nthreads};
+    pool_run(p, p->nthreads, mm_fwd_cols, &j);
+}
+
+static void mm_bwd_cols(void *vj, int t0, int t1, int unused) {
+    job_t *j = vj;
+    (void)unused;
+    int nt = j->C; /* thread count */
+    for (int tid = t0; tid < t1; tid++) {
+        int k0, k1, o0, o1;
+        col_range(j->IC, nt, tid, &k0, &k1);
+        col_range(j->OC, nt, tid, &o0, &o1);
+        if (j->dinp && k0 < k1)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->N, k1 - k0, j->OC, 1.0f, j->dout, j->OC,
+                        j->w + k0, j->IC, j->accumulate ? 1.0f : 0.0f, j->dinp + k0, j->IC);
+        if (j->dw && o0 < o1)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, j->IC, j->N, 1.0f, j->dout + o0, j->OC,
+                        j->inp, j->IC, 1.0f, j->dw + (size_t)o0 * j->IC, j->IC);
+        if (j->db)
+            for (int i = 0; i < j->N; i++) {
+                const float *d = j->dout + (size_t)i * j->OC;
+                for (int o = o0; o < o1; o++) j->db[o] += d[o];
+            }
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, b ? 1.0f : 0.0f, out, OC);
 }
 
 /* dinp (N,IC) (+)= dout (N,OC) @ w (OC,IC)  [accumulate selects += vs =];
  * dw (OC,IC) += dout^T @ inp; db (OC) += column sums of dout.  Any may be NULL. */
-static void matmul_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                            int N, int IC, int OC, int accumulate) {
-    if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC,
-                    accumulate ? 1.0f : 0.0f, dinp, IC);
-    if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
-    if (db)
-        for (int i = 0; i < N; i++) {
-            const float *d = dout + (size_t)i * OC;
-            for (int o = 0; o < OC; o++) db[o] += d[o];
-        }
+static void matmul_backward(pool_t *p, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                            const float *w, int N, int IC, int OC, int accumulate) {
+    job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .w = w, .N = N, .IC = IC, .OC = OC,
+               .accumulate = accumulate, .C = p->nthreads};
+    pool_run(p, p->nthreads, mm_bwd_cols, &j);
 }
 
 static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
 
-/* QuickGELU: x * sigmoid(1.702 x). */
-static void qgelu_forward(float *out, const float *inp, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = inp[i] * sigmoidf_(1.702f * inp[i]);
+static void gelu_fwd_part(void *vj, int b, int e, int tid) {
+    job_t *j = vj;
+    (void)tid;
+    for (int i = b; i < e; i++) {
+        const float *x = j->inp + (size_t)i * j->C;
+        float *o = j->out + (size_t)i * j->C;
+        for (int c = 0; c < j->C; c++) o[c] = x[c] * sigmoidf_(1.702f * x[c]);
+    }
 }
-/* dinp (=) dout * d qgelu / dx */
-static void qgelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i], s = sigmoidf_(1.702f * x);
-        dinp[i] = dout[i] * (s + 1.702f * x * s * (1.0f - s));
+/* QuickGELU: x * sigmoid(1.702 x), over N rows of C. */
+static void qgelu_forward(pool_t *p, float *out, const float *inp, int N, int C) {
+    job_t j = {.out = out, .inp = inp, .N = N, .C = C};
+    pool_run(p, N, gelu_fwd_part, &j);
+}
+static void gelu_bwd_part(void *vj, int b, int e, int tid) {
+    job_t *j = vj;
+    (void)tid;
+    for (int i = b; i < e; i++) {
+        const float *x = j->inp + (size_t)i * j->C, *dy = j->dout + (size_t)i * j->C;
+        float *dx = j->dinp + (size_t)i * j->C;
+        for (int c = 0; c < j->C; c++) {
+            float s = sigmoidf_(1.702f * x[c]);
+            dx[c] = dy[c] * (s + 1.702f * x[c] * s * (1.0f - s));
+        }
+    }
+}
+/* dinp (=) dout * d qgelu / dx (dinp may alias dout) */
+static void qgelu_backward(pool_t *p, float *dinp, const float *inp, const float *dout, int N, int C) {
+    job_t j = {.dinp = dinp, .inp = inp, .dout = dout, .N = N, .C = C};
+    pool_run(p, N, gelu_bwd_part, &j);
+}
+
+typedef struct {
+    float *out, *att, *dqkv, *scratch; /* scratch: per thread 2*hd*T + T floats */
+    const float *qkv, *dout;
+    int B, T, C, NH, causal, scr_per;
+} attn_job_t;
+
+static void attn_fwd_part(void *vj, int p0, int p1, int tid) {
+    attn_job_t *j = vj;
+    int T = j->T, C = j->C, NH = j->NH, hd = C / NH;
+    float scale = 1.0f / sqrtf((float)hd);
+    float *restrict Kt = j->scratch + (size_t)tid * j->scr_per; /* (hd, T) */
+    for (int pair = p0; pair < p1; pair++) {
+        int b = pair / NH, h = pair % NH;
+        const float *base = j->qkv + (size_t)b * T * 3 * C;
+        float *A = j->att + ((size_t)b * NH + h) * T * T;
+        for (int u = 0; u < T; u++) {
+            const float *k = base + (size_t)u * 3 * C + C + h * hd;
+            for (int i = 0; i < hd; i++) Kt[(size_t)i * T + u] = k[i];
+        }
+        for (int t = 0; t < T; t++) {
+            const float *q = base + (size_t)t * 3 * C + h * hd;
+            float *restrict row = A + (size_t)t * T;
+            int tmax = j->causal ? t + 1 : T;
+            for (int u = 0; u < tmax; u++) row[u] = 0;
+            for (int i = 0; i < hd; i++) {
+                float qi = q[i] * scale;
+                const float *restrict kt = Kt + (size_t)i * T;
+                for (int u = 0; u < tmax; u++) row[u] += qi * kt[u];
+            }
+            float mx = -INFINITY;
+            for (int u = 0; u < tmax; u++) mx = row[u] > mx ? row[u] : mx;
+            float sum = 0;
+            for (int u = 0; u < tmax; u++) {
+                row[u] = expf(row[u] - mx);
+                sum += row[u];
+            }
+            float inv = 1.0f / sum;
+            for (int u = 0; u < tmax; u++) row[u] *= inv;
+            for (int u = tmax; u < T; u++) row[u] = 0;
+            float *restrict o = j->out + ((size_t)b * T + t) * C + h * hd;
+            for (int i = 0; i < hd; i++) o[i] = 0;
+            for (int u = 0; u < tmax; u++) {
+                const float *restrict v = base + (size_t)u * 3 * C + 2 * C + h * hd;
+                float a = row[u];
+                for (int i = 0; i < hd; i++) o[i] += a * v[i];
+            }
+        }
     }
 }
 
 /* Multi-head attention over qkv (B,T,3C) [q|k|v per token] ->
  * out (B,T,C); att (B,NH,T,T) softmax probabilities (saved). */
-static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH, int causal) {
-    int hd = C / NH;
-    float scale = 1.0f / sqrtf((float)hd);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)b * T * 3 * C;
-            float *A = att + ((size_t)b * NH + h) * T * T;
-            for (int t = 0; t < T; t++) {
-                const float *q = base + (size_t)t * 3 * C + h * hd;
-                float *row = A + (size_t)t * T;
-                int tmax = causal ? t + 1 : T;
-                float mx = -INFINITY;
-                for (int u = 0; u < tmax; u++) {
-                    const float *k = base + (size_t)u * 3 * C + C + h * hd;
-                    float s = 0;
-                    for (int i = 0; i < hd; i++) s += q[i] * k[i];
-                    s *= scale;
-                    row[u] = s;
-                    if (s > mx) mx = s;
-                }
-                float sum = 0;
-                for (int u = 0; u < tmax; u++) {
-                    row[u] = expf(row[u] - mx);
-                    sum += row[u];
-                }
-                float inv = 1.0f / sum;
-                for (int u = 0; u < tmax; u++) row[u] *= inv;
-                for (int u = tmax; u < T; u++) row[u] = 0;
-                float *o = out + ((size_t)b * T + t) * C + h * hd;
-                for (int i = 0; i < hd; i++) o[i] = 0;
-                for (int u = 0; u < tmax; u++) {
-                    const float *v = base + (size_t)u * 3 * C + 2 * C + h * hd;
-                    float a = row[u];
-                    for (int i = 0; i < hd; i++) o[i] += a * v[i];
-                }
-            }
-        }
+static void attention_forward(pool_t *p, float *out, float *att, const float *qkv, float *scratch, int B, int T, int C,
+                              int NH, int causal) {
+    attn_job_t j = {.out = out, .att = att, .qkv = qkv, .scratch = scratch, .B = B, .T = T, .C = C, .NH = NH,
+                    .causal = causal, .scr_per = 2 * (C / NH) * T + T};
+    pool_run(p, B * NH, attn_fwd_part, &j);
 }
 
-/* dqkv (B,T,3C) (=) from dout (B,T,C); scratch (T) per row. */
-static void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att, int B, int T, int C,
-                               int NH, int causal, float *scratch) {
-    int hd = C / NH;
+static void attn_bwd_part(void *vj, int p0, int p1, int tid) {
+    attn_job_t *j = vj;
+    int T = j->T, C = j->C, NH = j->NH, hd = C / NH;
     float scale = 1.0f / sqrtf((float)hd);
-    memset(dqkv, 0, sizeof(float) * (size_t)B * T * 3 * C);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *base = qkv + (size_t)b * T * 3 * C;
-            float *dbase = dqkv + (size_t)b * T * 3 * C;
-            const float *A = att + ((size_t)b * NH + h) * T * T;
-            for (int t = 0; t < T; t++) {
-                const float *row = A + (size_t)t * T;
-                const float *dyo = dout + ((size_t)b * T + t) * C + h * hd;
-                int tmax = causal ? t + 1 : T;
-                /* dA[u] = dout . v_u ; dv_u += A[u] dout */
-                float dot = 0;
-                for (int u = 0; u < tmax; u++) {
-                    const float *v = base + (size_t)u * 3 * C + 2 * C + h * hd;
-                    float *dv = dbase + (size_t)u * 3 * C + 2 * C + h * hd;
-                    float da = 0, a = row[u];
-                    for (int i = 0; i < hd; i++) {
-                        da += dyo[i] * v[i];
-                        dv[i] += a * dyo[i];
-                    }
-                    scratch[u] = da;
-                    dot += da * a;
-                }
-                /* softmax backward: ds[u] = A[u] (dA[u] - sum_w A[w] dA[w]) */
-                const float *q = base + (size_t)t * 3 * C + h * hd;
-                float *dq = dbase + (size_t)t * 3 * C + h * hd;
-                for (int u = 0; u < tmax; u++) {
-                    float ds = row[u] * (scratch[u] - dot) * scale;
-                    if (ds == 0) continue;
-                    const float *k = base + (size_t)u * 3 * C + C + h * hd;
-                    float *dk = dbase + (size_t)u * 3 * C + C + h * hd;
-                    for (int i = 0; i < hd; i++) {
-                        dq[i] += ds * k[i];
-                        dk[i] += ds * q[i];
-                    }
+    float *restrict Vt = j->scratch + (size_t)tid * j->scr_per; /* (hd, T) */
+    float *restrict dA = Vt + (size_t)hd * T;                   /* (T) */
+    for (int pair = p0; pair < p1; pair++) {
+        int b = pair / NH, h = pair % NH;
+        const float *base = j->qkv + (size_t)b * T * 3 * C;
+        float *dbase = j->dqkv + (size_t)b * T * 3 * C;
+        const float *A = j->att + ((size_t)b * NH + h) * T * T;
+        for (int u = 0; u < T; u++) {
+            const float *v = base + (size_t)u * 3 * C + 2 * C + h * hd;
+            float *dq = dbase + (size_t)u * 3 * C + h * hd;
+            for (int i = 0; i < hd; i++) {
+                Vt[(size_t)i * T + u] = v[i];
+                dq[i] = dq[C + i] = dq[2 * C + i] = 0;
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            const float *restrict row = A + (size_t)t * T;
+            const float *restrict dyo = j->dout + ((size_t)b * T + t) * C + h * hd;
+            int tmax = j->causal ? t + 1 : T;
+            /* dA[u] = dout . v_u ; dv_u += A[u] dout */
+            for (int u = 0; u < tmax; u++) dA[u] = 0;
+            for (int i = 0; i < hd; i++) {
+                float g = dyo[i];
+                const float *restrict vt = Vt + (size_t)i * T;
+                for (int u = 0; u < tmax; u++) dA[u] += g * vt[u];
+            }
+            float dot = 0;
+            for (int u = 0; u < tmax; u++) {
+                float a = row[u];
+                dot += dA[u] * a;
+                float *restrict dv = dbase + (size_t)u * 3 * C + 2 * C + h * hd;
+                for (int i = 0; i < hd; i++) dv[i] += a * dyo[i];
+            }
+            /* softmax backward: ds[u] = A[u] (dA[u] - sum_w A[w] dA[w]) */
+            const float *restrict q = base + (size_t)t * 3 * C + h * hd;
+            float *restrict dq = dbase + (size_t)t * 3 * C + h * hd;
+            for (int u = 0; u < tmax; u++) {
+                float ds = row[u] * (dA[u] - dot) * scale;
+                if (ds == 0) continue;
+                const float *restrict k = base + (size_t)u * 3 * C + C + h * hd;
+                float *restrict dk = dbase + (size_t)u * 3 * C + C + h * hd;
+                for (int i = 0; i < hd; i++) {
+                    dq[i] += ds * k[i];
+                    dk[i] += ds * q[i];
                 }
             }
         }
+    }
+}
+
+/* dqkv (B,T,3C) (=) from dout (B,T,C). */
+static void attention_backward(pool_t *p, float *dqkv, const float *dout, const float *qkv, const float *att,
+                               float *scratch, int B, int T, int C, int NH, int causal) {
+    attn_job_t j = {.dqkv = dqkv, .dout = dout, .qkv = qkv, .att = (float *)att, .scratch = scratch, .B = B, .T = T,
+                    .C = C, .NH = NH, .causal = causal, .scr_per = 2 * (C / NH) * T + T};
+    pool_run(p, B * NH, attn_bwd_part, &j);
 }
 
 /* ------------------------------------------------------- transformer tower */
@@ -225,7 +365,7 @@ static void tower_free(clip_tower_t *t) {
 
 /* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text. */
 static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal,
-                                  int npatch, int patchdim) {
+                                  int npatch, int patchdim, int nthreads) {
     if (t && t->Bcap >= B) return t;
     tower_free(t);
     t = xcalloc(1, sizeof *t);
@@ -249,7 +389,7 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->dbig = xmalloc(sizeof(float) * BT * H4);
     t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
     t->dsmall = xmalloc(sizeof(float) * BT * C);
-    t->scratch = xmalloc(sizeof(float) * (T + 16));
+    t->scratch = xmalloc(sizeof(float) * (size_t)nthreads * (2 * (size_t)(C / NH) * T + T));
     t->pooled = xmalloc(sizeof(float) * B * C);
     t->pool_m = xmalloc(sizeof(float) * B);
     t->pool_r = xmalloc(sizeof(float) * B);
@@ -266,7 +406,7 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
 }
 
 /* Blocks forward over res[0] (B,T,C) with the tower's batch and T = Tr (<= t->T). */
-static void blocks_forward(clip_tower_t *t, const clip_block_t *bl, int B, int Tr) {
+static void blocks_forward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, int B, int Tr) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
@@ -278,22 +418,20 @@ static void blocks_forward(clip_tower_t *t, const clip_block_t *bl, int B, int T
         float *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
         float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
-        layernorm_forward(ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C);
-        matmul_forward(qkv, ln1, k->attn_in_w, k->attn_in_b, BT, C, 3 * C);
-        attention_forward(atty, att, qkv, B, Tr, C, NH, t->causal);
-        matmul_forward(mid, atty, k->attn_out_w, k->attn_out_b, BT, C, C);
-        for (size_t i = 0; i < (size_t)BT * C; i++) mid[i] += x[i];
-        layernorm_forward(ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C);
-        matmul_forward(fch, ln2, k->fc_w, k->fc_b, BT, C, H4);
-        qgelu_forward(fcg, fch, (size_t)BT * H4);
-        matmul_forward(xo, fcg, k->proj_w, k->proj_b, BT, H4, C);
-        for (size_t i = 0; i < (size_t)BT * C; i++) xo[i] += mid[i];
+        layernorm_forward(p, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C);
+        matmul_forward(p, qkv, ln1, k->attn_in_w, k->attn_in_b, NULL, BT, C, 3 * C);
+        attention_forward(p, atty, att, qkv, t->scratch, B, Tr, C, NH, t->causal);
+        matmul_forward(p, mid, atty, k->attn_out_w, k->attn_out_b, x, BT, C, C);
+        layernorm_forward(p, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C);
+        matmul_forward(p, fch, ln2, k->fc_w, k->fc_b, NULL, BT, C, H4);
+        qgelu_forward(p, fcg, fch, BT, H4);
+        matmul_forward(p, xo, fcg, k->proj_w, k->proj_b, mid, BT, H4, C);
     }
 }
 
 /* Backward through the blocks.  On entry t->dres holds dL/d res[L] (B,Tr,C);
  * on exit dL/d res[0].  dfeat[l] (if given) is added to dL/d res[l+1]. */
-static void blocks_backward(clip_tower_t *t, const clip_block_t *bl, clip_block_t *gb, int B, int Tr,
+static void blocks_backward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, clip_block_t *gb, int B, int Tr,
                             float *const *dfeat) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
@@ -312,19 +450,19 @@ static void blocks_backward(clip_tower_t *t, const clip_block_t *bl, clip_block_
             for (size_t i = 0; i < n; i++) t->dres[i] += dfeat[l][i];
         /* xo = mid + fcg Wp^T + bp */
         memcpy(t->dmid, t->dres, sizeof(float) * n);
-        matmul_backward(t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, k->proj_w, BT, H4, C, 0);
-        qgelu_backward(t->dbig, fch, t->dbig, (size_t)BT * H4);
-        matmul_backward(t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, k->fc_w, BT, C, H4, 0);
-        layernorm_backward(t->dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, k->ln2_w, ln2m, ln2r,
+        matmul_backward(p, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, k->proj_w, BT, H4, C, 0);
+        qgelu_backward(p, t->dbig, fch, t->dbig, BT, H4);
+        matmul_backward(p, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, k->fc_w, BT, C, H4, 0);
+        layernorm_backward(p, t->dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, k->ln2_w, ln2m, ln2r,
                            BT, C);
         /* mid = x + atty Wo^T + bo */
         memcpy(t->dres, t->dmid, sizeof(float) * n);
-        matmul_backward(t->dsmall, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
+        matmul_backward(p, t->dsmall, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
                         k->attn_out_w, BT, C, C, 0);
-        attention_backward(t->dqkv, t->dsmall, qkv, att, B, Tr, C, NH, t->causal, t->scratch);
-        matmul_backward(t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1, k->attn_in_w, BT,
+        attention_backward(p, t->dqkv, t->dsmall, qkv, att, t->scratch, B, Tr, C, NH, t->causal);
+        matmul_backward(p, t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1, k->attn_in_w, BT,
                         C, 3 * C, 0);
-        layernorm_backward(t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, k->ln1_w, ln1m, ln1r,
+        layernorm_backward(p, t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, k->ln1_w, ln1m, ln1r,
                            BT, C);
     }
 }
@@ -336,6 +474,10 @@ void clip_init(clip_t *m, clip_params_t *w, int threads) {
     m->w = *w;
     memset(w, 0, sizeof *w);
     m->threads = threads > 0 ? threads : 1;
+    /* one level of parallelism: our pool splits every product into
+     * single-threaded sgemm calls, so OpenBLAS's own threads stay idle */
+    openblas_set_num_threads(1);
+    pool_init(&m->pool, m->threads);
 }
 
 void clip_free(clip_t *m) {
@@ -347,6 +489,7 @@ void clip_free(clip_t *m) {
     }
     tower_free(m->vis);
     tower_free(m->txt);
+    pool_free(&m->pool);
     memset(m, 0, sizeof *m);
 }
 
@@ -364,7 +507,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_image_forward: batch %d", B);
     int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
     int PD = 3 * P * P;
-    m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, NP, PD);
+    m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, NP, PD, m->pool.nthreads);
     clip_tower_t *t = m->vis;
     t->B = B;
     t->Tlast = T;
@@ -382,18 +525,18 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     /* patch embeddings of the whole batch in one product (into scratch), then
      * placed at tokens 1..NP after the class token */
     float *pz = t->dsmall; /* (B*NP, C) scratch */
-    matmul_forward(pz, t->patches, m->w.v_conv, NULL, B * NP, PD, C);
+    matmul_forward(&m->pool, pz, t->patches, m->w.v_conv, NULL, NULL, B * NP, PD, C);
     for (int b = 0; b < B; b++) {
         float *pe = t->pemb + (size_t)b * T * C;
         memcpy(pe, m->w.v_class, sizeof(float) * C);
         memcpy(pe + C, pz + (size_t)b * NP * C, sizeof(float) * NP * C);
         for (size_t i = 0; i < (size_t)T * C; i++) pe[i] += m->w.v_pos[i];
     }
-    layernorm_forward(t->res, t->pre_m, t->pre_r, t->pemb, m->w.v_ln_pre_w, m->w.v_ln_pre_b, B * T, C);
-    blocks_forward(t, m->w.v_blocks, B, T);
+    layernorm_forward(&m->pool, t->res, t->pre_m, t->pre_r, t->pemb, m->w.v_ln_pre_w, m->w.v_ln_pre_b, B * T, C);
+    blocks_forward(&m->pool, t, m->w.v_blocks, B, T);
     const float *out = t->res + (size_t)c->v_layers * t->Bcap * T * C;
     for (int b = 0; b < B; b++) memcpy(t->lnf_in + (size_t)b * C, out + (size_t)b * T * C, sizeof(float) * C);
-    layernorm_forward(t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.v_ln_post_w, m->w.v_ln_post_b, B, C);
+    layernorm_forward(&m->pool, t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.v_ln_post_w, m->w.v_ln_post_b, B, C);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c->embed_dim, C, 1.0f, t->pooled, C, m->w.v_proj,
                 c->embed_dim, 0.0f, emb, c->embed_dim);
     return 0;
@@ -417,14 +560,14 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
                         E);
         /* ln_post on the class token; its input gradient lands on token 0 of the stream */
         memset(t->dmid, 0, sizeof(float) * (size_t)B * C);
-        layernorm_backward(t->dmid, g ? g->v_ln_post_w : NULL, g ? g->v_ln_post_b : NULL, t->dsmall, t->lnf_in,
+        layernorm_backward(&m->pool, t->dmid, g ? g->v_ln_post_w : NULL, g ? g->v_ln_post_b : NULL, t->dsmall, t->lnf_in,
                            m->w.v_ln_post_w, t->pool_m, t->pool_r, B, C);
         for (int b = 0; b < B; b++) memcpy(t->dres + (size_t)b * T * C, t->dmid + (size_t)b * C, sizeof(float) * C);
     }
-    blocks_backward(t, m->w.v_blocks, g ? g->v_blocks : NULL, B, T, dfeat);
+    blocks_backward(&m->pool, t, m->w.v_blocks, g ? g->v_blocks : NULL, B, T, dfeat);
     /* ln_pre: dres -> d pemb (into dmid-sized scratch: reuse dsmall (B,T,C)) */
     memset(t->dsmall, 0, sizeof(float) * (size_t)B * T * C);
-    layernorm_backward(t->dsmall, g ? g->v_ln_pre_w : NULL, g ? g->v_ln_pre_b : NULL, t->dres, t->pemb,
+    layernorm_backward(&m->pool, t->dsmall, g ? g->v_ln_pre_w : NULL, g ? g->v_ln_pre_b : NULL, t->dres, t->pemb,
                        m->w.v_ln_pre_w, t->pre_m, t->pre_r, B * T, C);
     if (g)
         for (int b = 0; b < B; b++) {
@@ -439,12 +582,9 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
         for (int b = 0; b < B; b++)
             memcpy(dz + (size_t)b * NP * C, t->dsmall + ((size_t)b * T + 1) * C, sizeof(float) * NP * C);
         float *dpatch = t->patches; /* reuse: patches are needed for dconv first */
-        if (g)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, PD, B * NP, 1.0f, dz, C, t->patches, PD, 1.0f,
-                        g->v_conv, PD);
+        if (g) matmul_backward(&m->pool, NULL, g->v_conv, NULL, dz, t->patches, m->w.v_conv, B * NP, PD, C, 0);
         if (dimg) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B * NP, PD, C, 1.0f, dz, C, m->w.v_conv, PD, 0.0f,
-                        dpatch, PD);
+            matmul_backward(&m->pool, dpatch, NULL, NULL, dz, NULL, m->w.v_conv, B * NP, PD, C, 0);
             /* col2im (patches do not overlap) */
             for (int b = 0; b < B; b++)
                 for (int gy = 0; gy < G; gy++)
@@ -476,7 +616,7 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
     const clip_config_t *c = &m->w.cfg;
     int T = c->context, C = c->t_width;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_text_forward: batch %d", B);
-    m->txt = tower_ensure(m->txt, c->t_layers, C, c->t_heads, c->mlp_ratio * C, T, B, 1, 0, 0);
+    m->txt = tower_ensure(m->txt, c->t_layers, C, c->t_heads, c->mlp_ratio * C, T, B, 1, 0, 0, m->pool.nthreads);
     clip_tower_t *t = m->txt;
     t->B = B;
     /* pool at argmax(ids) (EOT has the largest id); with the causal mask the
@@ -501,11 +641,11 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
             float *x = t->res + ((size_t)b * Tr + i) * C;
             for (int k = 0; k < C; k++) x[k] = te[k] + pe[k];
         }
-    blocks_forward(t, m->w.t_blocks, B, Tr);
+    blocks_forward(&m->pool, t, m->w.t_blocks, B, Tr);
     const float *out = t->res + (size_t)c->t_layers * t->Bcap * T * C;
     for (int b = 0; b < B; b++)
         memcpy(t->lnf_in + (size_t)b * C, out + ((size_t)b * Tr + t->pool_idx[b]) * C, sizeof(float) * C);
-    layernorm_forward(t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.t_ln_w, m->w.t_ln_b, B, C);
+    layernorm_forward(&m->pool, t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.t_ln_w, m->w.t_ln_b, B, C);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c->embed_dim, C, 1.0f, t->pooled, C, m->w.t_proj,
                 c->embed_dim, 0.0f, emb, c->embed_dim);
     memcpy(t->ids, ids, sizeof(int) * (size_t)B * T);
@@ -523,11 +663,11 @@ int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e) 
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, C, E, 1.0f, demb, E, m->w.t_proj, E, 0.0f, t->dsmall, C);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, E, B, 1.0f, t->pooled, C, demb, E, 1.0f, g->t_proj, E);
     memset(t->dmid, 0, sizeof(float) * (size_t)B * C);
-    layernorm_backward(t->dmid, g->t_ln_w, g->t_ln_b, t->dsmall, t->lnf_in, m->w.t_ln_w, t->pool_m, t->pool_r, B, C);
+    layernorm_backward(&m->pool, t->dmid, g->t_ln_w, g->t_ln_b, t->dsmall, t->lnf_in, m->w.t_ln_w, t->pool_m, t->pool_r, B, C);
     memset(t->dres, 0, sizeof(float) * (size_t)B * Tr * C);
     for (int b = 0; b < B; b++)
         memcpy(t->dres + ((size_t)b * Tr + t->pool_idx[b]) * C, t->dmid + (size_t)b * C, sizeof(float) * C);
-    blocks_backward(t, m->w.t_blocks, g->t_blocks, B, Tr, NULL);
+    blocks_backward(&m->pool, t, m->w.t_blocks, g->t_blocks, B, Tr, NULL);
     for (int b = 0; b < B; b++)
         for (int i = 0; i < Tr; i++) {
             const float *d = t->dres + ((size_t)b * Tr + i) * C;

@@ -18,12 +18,15 @@
  * perceptual/style losses, and gradients w.r.t. those outputs can be injected
  * into the backward pass.
  *
- * Threads: matrix products run through cblas_sgemm (OpenBLAS's own threads);
- * attention, layer norms and activations are split over `threads` workers.
+ * Threads: one pool of `threads` workers splits every kernel (matrix products
+ * by output columns into single-threaded cblas_sgemm calls, attention by
+ * (batch, head), norms and activations by rows).  clip_init sets OpenBLAS to
+ * one thread so the two levels of threading never compete for cores.
  */
 #ifndef CLIP_H
 #define CLIP_H
 #include "clip_params.h"
+#include "pool.h"
 #include "util.h"
 
 typedef struct clip_tower clip_tower_t; /* activations of one tower (private) */
@@ -33,6 +36,7 @@ typedef struct {
     clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
     clip_tower_t *vis, *txt;
     int threads;
+    pool_t pool;
 } clip_t;
 
 /* Takes ownership of the weights in *w (w is zeroed). */
