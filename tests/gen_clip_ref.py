@@ -27,9 +27,11 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "clip
 
 # ---------------------------------------------------------------- safetensors
 
-def write_safetensors(path, tensors):
+def write_safetensors(path, tensors, metadata=None):
     """Minimal writer: 8-byte LE header size, JSON header, raw little-endian data."""
     header, blobs, off = {}, [], 0
+    if metadata:
+        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous()
         if t.dtype == torch.float32:
@@ -278,10 +280,16 @@ def main():
         if not n.startswith("visual."):
             ref["grad." + n] = v.grad.detach().clone() if v.grad is not None else torch.zeros_like(v)
     Pd = {k: v.detach().clone().contiguous() for k, v in P.items()}
-    write_safetensors(os.path.join(OUT, "tiny_openai.safetensors"), Pd)
+    heads = {"v_heads": tiny["v_heads"], "t_heads": tiny["t_heads"]}
+    write_safetensors(os.path.join(OUT, "tiny_openai.safetensors"), Pd, heads)
     H = to_hf(Pd, tiny)
     write_safetensors(os.path.join(OUT, "tiny_hf.safetensors"), H)
     torch.save(H, os.path.join(OUT, "tiny_hf.bin"))
+    # Hugging Face keeps the head counts in config.json beside the weights
+    with open(os.path.join(OUT, "config.json"), "w") as f:
+        json.dump({"vision_config": {"num_attention_heads": tiny["v_heads"], "hidden_size": tiny["v_width"]},
+                   "text_config": {"num_attention_heads": tiny["t_heads"], "hidden_size": tiny["t_width"]},
+                   "projection_dim": tiny["embed"]}, f, indent=1)
     write_safetensors(os.path.join(OUT, "tiny_ref.safetensors"), ref)
 
     # full-size ViT-B/32 with closed-form weights: one image, image tower only
