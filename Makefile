@@ -36,7 +36,7 @@ ifeq ($(SAN),1)
 endif
 WARN      := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -fPIC -Icommon $(PKG_CFLAGS) \
-             -DINVCLIP_VERSION='"$(VERSION)"' -DINVCLIP_PLUGIN_DIR='"$(abspath $(BUILD))/plugins"'
+             -DINVCLIP_VERSION='"$(VERSION)"' -DINVCLIP_PLUGIN_DIR='"$(abspath $(BUILD))/plugins"' -DINVCLIP_DATA_DIR='"$(abspath data)"'
 LDLIBS    = $(PKG_LIBS) -ldl -lm -lpthread
 LDFLAGS   += $(LDSAN)
 

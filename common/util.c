@@ -268,6 +268,35 @@ fail:
     return 0;
 }
 
+#ifndef INVCLIP_DATA_DIR
+#define INVCLIP_DATA_DIR "data"
+#endif
+
+char *data_path(const char *rel) {
+    char exe[4096];
+    const char *env = getenv("INVCLIP_DATA");
+    const char *dirs[3] = {env && *env ? env : NULL, INVCLIP_DATA_DIR, NULL};
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 32);
+    if (len > 0) {
+        exe[len] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            strcpy(slash, "/../share/invclip/data");
+            dirs[2] = exe;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!dirs[i]) continue;
+        size_t n = strlen(dirs[i]) + strlen(rel) + 2;
+        char *p = xmalloc(n);
+        snprintf(p, n, "%s/%s", dirs[i], rel);
+        struct stat st;
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) return p;
+        free(p);
+    }
+    return NULL;
+}
+
 uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }

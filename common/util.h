@@ -88,6 +88,12 @@ double now_sec(void); /* monotonic clock */
  * Returns 1 if valid; otherwise 0 and *bad = offset of the first bad byte. */
 int utf8_valid(const char *s, size_t n, size_t *bad);
 
+/* A shipped data file (e.g. "clip/bpe_simple_vocab_16e6.txt.gz"), looked up
+ * in $INVCLIP_DATA, the source tree's data/ (compiled in), then
+ * <prefix>/share/invclip/data next to an installed binary.  Returns a
+ * malloc'd path of the first that exists, or NULL. */
+char *data_path(const char *rel);
+
 /* 64-bit FNV-1a hash of a string, for per-record seeding. */
 uint64_t hash_str(const char *s);
 #endif

@@ -1,0 +1,65 @@
+# tests/cli/clip_embed.sh - clip-embed end to end: the same tiny model from a
+# safetensors file in both namings and from a PyTorch zip gives identical
+# embeddings; unit vectors; ids and words from PNG text chunks; batching does
+# not change results; text prompts and zero-shot with a full-vocabulary model
+# written by test_mkclip; JPEG input; errors and exit codes.
+F=tests/fixtures/clip
+Q=data/quickdraw/simplified
+qd-extract --word fish --limit 3 --fit 224 $Q/fish.ndjson.gz >"$T/f.ndjson"
+qd-extract --word cat --limit 3 --fit 224 $Q/cat.ndjson.gz >>"$T/f.ndjson"
+rasterize <"$T/f.ndjson" >"$T/six.png"
+nomodel() { sed 's/"model":"[^"]*",//' "$1"; }
+clip-embed --model $F/tiny_openai.safetensors "$T/six.png" >"$T/a.emb"
+clip-embed --model $F/tiny_hf.safetensors "$T/six.png" >"$T/b.emb"
+clip-embed --model $F/tiny_hf.bin <"$T/six.png" | sed 's/"file":"<stdin>"/"file":"X"/' >"$T/c.emb"
+clip-embed --model $F/tiny_hf.bin --batch 1 <"$T/six.png" | sed 's/"file":"<stdin>"/"file":"X"/' >"$T/d.emb"
+eq "one line per image" "$(wc -l <"$T/a.emb" | tr -d ' ')" 6
+nomodel "$T/a.emb" >"$T/a2"; nomodel "$T/b.emb" >"$T/b2"
+same "OpenAI vs HF safetensors: identical embeddings" "$T/a2" "$T/b2"
+sed "s#\"file\":\"[^\"]*six.png\"#\"file\":\"X\"#" "$T/a2" >"$T/a3"; nomodel "$T/c.emb" >"$T/c3"
+same "safetensors vs pytorch_model.bin: identical embeddings" "$T/a3" "$T/c3"
+# batch size changes only the float summation order inside sgemm
+vals() { sed 's/.*"embedding":\[//; s/\]}//' "$1" | tr ',' '\n'; }
+vals "$T/c.emb" >"$T/c.v"; vals "$T/d.emb" >"$T/d.v"
+md=$(paste "$T/c.v" "$T/d.v" | awk '{d=$1-$2; if (d<0) d=-d; if (d>m) m=d} END {printf "%.2g", m+0}')
+num_ok "batch 8 vs batch 1 agree within 1e-5 (max diff $md)" "$md <= 1e-5 && $(wc -l <"$T/c.v") == 192"
+if head -1 "$T/a.emb" | grep -q '^{"id":"[0-9]*","key_id":"[0-9]*","word":"fish","file":"[^"]*six.png","index":1,"model":"tiny_openai.safetensors","dim":32,"embedding":\['; then
+  ok "record fields from PNG text chunks"; else notok "record fields" "$(head -c 300 "$T/a.emb")"; fi
+norms=$(sed 's/.*"embedding":\[//; s/\]}//' "$T/a.emb" | awk -F, '{s=0; for(i=1;i<=NF;i++) s+=$i*$i; printf "%.5f\n", sqrt(s)}' | sort -u)
+eq "embeddings are unit vectors" "$norms" "1.00000"
+clip-embed --model $F/tiny_openai.safetensors --raw "$T/six.png" >"$T/raw.emb"
+n1=$(sed 's/.*"embedding":\[//; s/\]}//' "$T/raw.emb" | awk -F, 'NR==1{s=0; for(i=1;i<=NF;i++) s+=$i*$i; printf "%.3f", sqrt(s)}')
+num_ok "--raw keeps the norm ($n1)" "$n1 != 1.000"
+
+# text and zero-shot need CLIP's vocabulary: a full-vocabulary model made now
+"$UNITS/test_mkclip" "$T/mk.safetensors"
+clip-embed --model "$T/mk.safetensors" --text "a fish" --text "a sketch of a cat" >"$T/t.emb"
+eq "two text lines" "$(grep -c '^{"text":"a' "$T/t.emb")" 2
+printf 'a fish\n\na sketch of a cat\n' >"$T/prompts.txt"
+clip-embed --model "$T/mk.safetensors" --text-file "$T/prompts.txt" >"$T/t2.emb"
+same "--text-file equals --text" "$T/t.emb" "$T/t2.emb"
+clip-embed --model "$T/mk.safetensors" --zero-shot fish,cat --top-k 2 --summary "$T/sum.json" "$T/six.png" >"$T/zs" 2>"$T/zs.err"
+eq "zero-shot: one line per image" "$(grep -c '"top":\[{"label":' "$T/zs")" 6
+if grep -q '"pred":"\(fish\|cat\)","correct":\(true\|false\)}$' "$T/zs"; then ok "zero-shot lines carry pred and correct"; else notok "zero-shot line" "$(head -c 300 "$T/zs")"; fi
+if grep -q '^clip-embed: zero-shot top-1: [0-9.]* ([0-9]*/6)$' "$T/zs.err" && grep -q '"total":6' "$T/sum.json"; then ok "accuracy summary on stderr and in --summary"
+else notok "accuracy summary" "$(cat "$T/zs.err" "$T/sum.json")"; fi
+nc=$(grep -c '"correct":true' "$T/zs"); num_ok "summary counts the correct lines" "$(grep -o '"correct":[0-9]*,"total":6' "$T/sum.json" | head -1 | sed 's/"correct":\([0-9]*\).*/\1/') == $nc"
+
+# JPEG input with the study's squash preprocessing
+clip-embed --model $F/tiny_openai.safetensors --preprocess squash tests/fixtures/imgprep/perfectFish.jpeg >"$T/j.emb"
+if grep -q '"id":"tests/fixtures/imgprep/perfectFish.jpeg#1"' "$T/j.emb"; then ok "JPEG file"; else notok "JPEG file" "$(cat "$T/j.emb")"; fi
+
+# errors
+expect_exit "no --model -> exit 2" 2 "clip-embed: no model" clip-embed --text hi
+expect_exit "missing weight file -> exit 5" 5 "/no/such.safetensors: cannot open" clip-embed --model /no/such.safetensors --text hi
+head -c 1000 $F/tiny_openai.safetensors >"$T/cut.safetensors"
+expect_exit "truncated weight file -> exit 5" 5 "cut.safetensors: .*truncated" clip-embed --model "$T/cut.safetensors" --text hi
+expect_exit "300-token model cannot embed text -> exit 5" 5 "smaller than CLIP's BPE" clip-embed --model $F/tiny_openai.safetensors --text hi
+expect_exit "bad --heads -> exit 2" 2 "--heads: 'x' is not V,T" clip-embed --model $F/tiny_openai.safetensors --heads x
+expect_exit "bad --preprocess -> exit 2" 2 "--preprocess: 'zoom'" clip-embed --model $F/tiny_openai.safetensors --preprocess zoom
+head -c 5000 "$T/six.png" >"$T/cut.png"
+clip-embed --model $F/tiny_openai.safetensors --batch 1 "$T/cut.png" >"$T/cut.emb" 2>"$T/cut.err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "cut.png: image [0-9]*: truncated PNG" "$T/cut.err" && [ "$(wc -l <"$T/cut.emb")" -ge 1 ]; then ok "truncated PNG stream -> exit 1, earlier images kept"
+else notok "truncated PNG stream" "rc=$rc $(cat "$T/cut.err")"; fi
+printf 'not an image' >"$T/junk.jpg"
+expect_exit "garbage input -> exit 1" 1 "junk.jpg" clip-embed --model $F/tiny_openai.safetensors "$T/junk.jpg"

@@ -1,0 +1,476 @@
+/* clip-embed - images and text prompts -> CLIP embeddings; zero-shot classification.
+ *
+ * Images: each FILE (or stdin, "-") is a PNG stream (one or more PNGs back to
+ * back, as rasterize writes) or a single JPEG/PNG file.  Every image is
+ * preprocessed (--preprocess: CLIP's resize-shorter-side + centre crop, the
+ * optimiser's normalise-only, or the study's squash for reference images),
+ * embedded by the image tower in batches, and written as one NDJSON line:
+ *   {"id":..,"key_id":..,"word":..,"file":..,"index":N,"model":..,"dim":D,"embedding":[..]}
+ * (key_id and word come from the PNG's text chunks; embeddings are unit
+ * vectors unless --raw).  Text: --text/--text-file prompts give
+ *   {"text":..,"model":..,"dim":D,"embedding":[..]}
+ * Zero-shot (--zero-shot WORD,... or --zero-shot-file): each class's text
+ * embedding is the study's ensemble (the mean of the unit embeddings of its
+ * prompt templates, renormalised); each image gets its top-k classes by
+ * cosine similarity instead of its embedding, and when images carry their
+ * word, a per-class and overall accuracy summary goes to stderr (and to
+ * --summary FILE as JSON).
+ *
+ * It does not render sketches (rasterize does) and does not train.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bpe.h"
+#include "clip.h"
+#include "clip_load.h"
+#include "imgprep.h"
+#include "input.h"
+#include "jpeg_io.h"
+#include "opt.h"
+#include "png_io.h"
+#include "util.h"
+
+/* The study's zero-shot templates (reference-system 3.3), "{}" = the class. */
+static const char *default_templates[] = {"{}", "a sketch of a {}", "a line drawing of a {}",
+                                          "a simple doodle of a {}", "an outline of a {}"};
+
+typedef struct {
+    const char *model, *vocab, *preprocess, *summary, *text_file, *zs_file, *heads;
+    strlist_t texts, zs, templates;
+    int batch, threads, topk, raw, progress, keep_going;
+} opts_t;
+
+typedef struct {
+    char *id, *key_id, *word, *file;
+    long index;
+} meta_t;
+
+typedef struct {
+    const opts_t *o;
+    clip_t m;
+    const char *model_name;
+    int S, E, mode;
+    bpe_t *bpe;
+    imgprep_t prep;
+    float *batch_img, *emb, *unit, *norm; /* (B,3,S,S), (B,E) x2, (B) */
+    meta_t *meta;
+    int nb;
+    /* zero-shot */
+    int nclass;
+    const char **cls;
+    float *cls_emb; /* (nclass, E) unit */
+    long *correct, *total, n_correct, n_total, n_unlabelled;
+    progress_t prog;
+    long nimages, nskipped;
+    buf_t out;
+} ctx_t;
+
+static void put_vec(buf_t *b, const float *v, int n) {
+    char tmp[32];
+    buf_put(b, "[", 1);
+    for (int i = 0; i < n; i++) {
+        int k = snprintf(tmp, sizeof tmp, i ? ",%.7g" : "%.7g", (double)v[i]);
+        buf_put(b, tmp, (size_t)k);
+    }
+    buf_put(b, "]", 1);
+}
+
+static void emit(ctx_t *c) {
+    fwrite(c->out.s, 1, c->out.len, stdout);
+    c->out.len = 0;
+    fflush(stdout);
+}
+
+static int check_finite(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return 0;
+    return 1;
+}
+
+/* Text embeddings (unit vectors) of n prompts into out (n,E). */
+static void embed_texts(ctx_t *c, const char *const *texts, int n, float *out) {
+    const clip_config_t *cfg = &c->m.w.cfg;
+    int ctxlen = cfg->context;
+    int *ids = xmalloc(sizeof(int) * (size_t)ctxlen);
+    float *raw = xmalloc(sizeof(float) * (size_t)c->E), nrm;
+    for (int i = 0; i < n; i++) {
+        err_t e = {0};
+        if (clip_tokenize(c->bpe, texts[i], ctxlen, ids, 1, &e) < 0) die(e.code, "text '%s': %s", texts[i], e.msg);
+        if (clip_text_forward(&c->m, ids, 1, raw, &e)) die(e.code, "text '%s': %s", texts[i], e.msg);
+        if (!check_finite(raw, (size_t)c->E)) die(EXIT_NUMERIC, "text '%s': the embedding is not finite", texts[i]);
+        if (c->o->raw) memcpy(out + (size_t)i * c->E, raw, sizeof(float) * (size_t)c->E);
+        else clip_normalize_forward(out + (size_t)i * c->E, &nrm, raw, 1, c->E);
+    }
+    free(ids);
+    free(raw);
+}
+
+static char *fill_template(const char *tpl, const char *word) {
+    const char *at = strstr(tpl, "{}");
+    buf_t b = {0};
+    if (!at) buf_puts(&b, tpl);
+    else {
+        buf_put(&b, tpl, (size_t)(at - tpl));
+        buf_puts(&b, word);
+        buf_puts(&b, at + 2);
+    }
+    return b.s;
+}
+
+/* The class embeddings: mean of the unit prompt embeddings, renormalised. */
+static void build_classes(ctx_t *c) {
+    const strlist_t *tl = &c->o->templates;
+    int nt = tl->n ? tl->n : (int)(sizeof default_templates / sizeof *default_templates);
+    const char *const *tv = tl->n ? tl->v : default_templates;
+    c->cls_emb = xcalloc((size_t)c->nclass * (size_t)c->E, sizeof(float));
+    float *pe = xmalloc(sizeof(float) * (size_t)nt * (size_t)c->E), nrm;
+    char **prompts = xmalloc(sizeof(char *) * (size_t)nt);
+    for (int k = 0; k < c->nclass; k++) {
+        for (int t = 0; t < nt; t++) prompts[t] = fill_template(tv[t], c->cls[k]);
+        int saved_raw = c->o->raw;
+        ((opts_t *)c->o)->raw = 0; /* ensembling always uses unit vectors */
+        embed_texts(c, (const char *const *)prompts, nt, pe);
+        ((opts_t *)c->o)->raw = saved_raw;
+        float *ce = c->cls_emb + (size_t)k * c->E;
+        for (int t = 0; t < nt; t++)
+            for (int i = 0; i < c->E; i++) ce[i] += pe[(size_t)t * c->E + i] / (float)nt;
+        clip_normalize_forward(ce, &nrm, ce, 1, c->E);
+        for (int t = 0; t < nt; t++) free(prompts[t]);
+    }
+    free(prompts);
+    free(pe);
+    c->correct = xcalloc((size_t)c->nclass, sizeof(long));
+    c->total = xcalloc((size_t)c->nclass, sizeof(long));
+}
+
+static void meta_free(meta_t *m) {
+    free(m->id); free(m->key_id); free(m->word); free(m->file);
+    memset(m, 0, sizeof *m);
+}
+
+/* Embed and write the images collected so far. */
+static void flush_batch(ctx_t *c) {
+    if (!c->nb) return;
+    err_t e = {0};
+    int B = c->nb, E = c->E;
+    if (clip_image_forward(&c->m, c->batch_img, B, c->emb, &e)) die_err(&e);
+    for (int b = 0; b < B; b++) {
+        meta_t *mt = &c->meta[b];
+        float *raw = c->emb + (size_t)b * E, *u = c->unit + (size_t)b * E;
+        if (!check_finite(raw, (size_t)E)) die(EXIT_NUMERIC, "%s: image %ld: the embedding is not finite", mt->file, mt->index);
+        clip_normalize_forward(u, &c->norm[b], raw, 1, E);
+        buf_t *o = &c->out;
+        buf_puts(o, "{\"id\":");
+        buf_jstr(o, mt->id);
+        if (mt->key_id) { buf_puts(o, ",\"key_id\":"); buf_jstr(o, mt->key_id); }
+        if (mt->word) { buf_puts(o, ",\"word\":"); buf_jstr(o, mt->word); }
+        buf_puts(o, ",\"file\":");
+        buf_jstr(o, mt->file);
+        buf_printf(o, ",\"index\":%ld,\"model\":", mt->index);
+        buf_jstr(o, c->model_name);
+        if (c->nclass) {
+            /* top-k by cosine similarity */
+            int k = c->o->topk < c->nclass ? c->o->topk : c->nclass;
+            int best[64];
+            float sc[64];
+            int nbest = 0;
+            for (int j = 0; j < c->nclass; j++) {
+                float s = 0;
+                for (int i = 0; i < E; i++) s += u[i] * c->cls_emb[(size_t)j * E + i];
+                int pos = nbest < k ? nbest++ : k;
+                if (pos == k && s <= sc[k - 1]) continue;
+                if (pos == k) pos = k - 1;
+                while (pos > 0 && sc[pos - 1] < s) {
+                    sc[pos] = sc[pos - 1];
+                    best[pos] = best[pos - 1];
+                    pos--;
+                }
+                sc[pos] = s;
+                best[pos] = j;
+            }
+            buf_puts(o, ",\"top\":[");
+            for (int j = 0; j < nbest; j++) {
+                buf_puts(o, j ? ",{\"label\":" : "{\"label\":");
+                buf_jstr(o, c->cls[best[j]]);
+                buf_printf(o, ",\"score\":%.6f}", (double)sc[j]);
+            }
+            buf_puts(o, "],\"pred\":");
+            buf_jstr(o, c->cls[best[0]]);
+            if (mt->word) {
+                int truth = -1;
+                for (int j = 0; j < c->nclass; j++)
+                    if (!strcmp(c->cls[j], mt->word)) truth = j;
+                if (truth >= 0) {
+                    int ok = best[0] == truth;
+                    c->total[truth]++;
+                    c->correct[truth] += ok;
+                    c->n_total++;
+                    c->n_correct += ok;
+                    buf_printf(o, ",\"correct\":%s", ok ? "true" : "false");
+                } else {
+                    c->n_unlabelled++;
+                }
+            } else {
+                c->n_unlabelled++;
+            }
+        } else {
+            buf_printf(o, ",\"dim\":%d,\"embedding\":", E);
+            put_vec(o, c->o->raw ? raw : u, E);
+        }
+        buf_puts(o, "}\n");
+        emit(c);
+        meta_free(mt);
+    }
+    c->nb = 0;
+}
+
+static void add_image(ctx_t *c, const image_t *im, const pngtext_t *text, const char *file, long index) {
+    err_t e = {0};
+    size_t per = (size_t)3 * c->S * c->S;
+    if (imgprep_run(&c->prep, im, c->S, c->mode, 1, c->batch_img + (size_t)c->nb * per, &e)) {
+        if (!c->o->keep_going) die(e.code, "%s: image %ld: %s", file, index, e.msg);
+        warn("%s: image %ld: %s (skipped)", file, index, e.msg);
+        c->nskipped++;
+        return;
+    }
+    meta_t *mt = &c->meta[c->nb];
+    const char *kid = text ? pngtext_get(text, "key_id") : NULL;
+    const char *word = text ? pngtext_get(text, "word") : NULL;
+    mt->key_id = kid ? xstrdup(kid) : NULL;
+    mt->word = word ? xstrdup(word) : NULL;
+    mt->file = xstrdup(file);
+    mt->index = index;
+    if (kid) mt->id = xstrdup(kid);
+    else {
+        buf_t b = {0};
+        buf_printf(&b, "%s#%ld", file, index);
+        mt->id = b.s;
+    }
+    c->nimages++;
+    progress_tick(&c->prog, c->nimages);
+    if (++c->nb == c->o->batch) flush_batch(c);
+}
+
+/* One input: a PNG stream (one or more PNGs) or a single JPEG. */
+static void read_input(ctx_t *c, const char *path) {
+    err_t e = {0};
+    unsigned char magic[4] = {0};
+    int is_jpeg = 0;
+    if (strcmp(path, "-")) {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            image_t probe = {0};
+            image_load(path, &probe, &e); /* for its message */
+            die(e.code ? e.code : EXIT_IO, "%s", e.msg[0] ? e.msg : path);
+        }
+        size_t n = fread(magic, 1, 4, f);
+        fclose(f);
+        is_jpeg = n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
+    }
+    if (is_jpeg) {
+        image_t im = {0};
+        if (image_load(path, &im, &e)) {
+            if (!c->o->keep_going) die_err(&e);
+            warn("%s (skipped)", e.msg);
+            c->nskipped++;
+            return;
+        }
+        add_image(c, &im, NULL, path, 1);
+        image_free(&im);
+        return;
+    }
+    pngstream_t *ps = pngs_open(path, &e);
+    if (!ps) die_err(&e);
+    image_t im = {0};
+    pngtext_t text = {0};
+    int r;
+    while ((r = pngs_next(ps, &im, &text, &e)) == 1) add_image(c, &im, &text, pngs_name(ps), pngs_index(ps));
+    if (r < 0) {
+        /* a damaged PNG stream cannot be resynchronised: what came before is kept */
+        flush_batch(c);
+        die_err(&e);
+    }
+    image_free(&im);
+    pngtext_free(&text);
+    pngs_close(ps);
+}
+
+static void read_lines(const char *path, strlist_t *l) {
+    err_t e = {0};
+    input_t *in = in_open(path, &e);
+    if (!in) die_err(&e);
+    char *line;
+    size_t len;
+    int r;
+    while ((r = in_getline(in, &line, &len, &e)) == 1)
+        if (len) strlist_push(l, xstrdup(line));
+    if (r < 0) die_err(&e);
+    in_close(in);
+}
+
+static void split_commas(const strlist_t *src, strlist_t *dst) {
+    for (int i = 0; i < src->n; i++) {
+        char *copy = xstrdup(src->v[i]), *save = NULL;
+        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            if (*t) strlist_push(dst, xstrdup(t));
+        free(copy);
+    }
+}
+
+static void print_summary(ctx_t *c) {
+    if (!c->nclass || !c->n_total) return;
+    fprintf(stderr, "%s: zero-shot top-1: %.4f (%ld/%ld)", progname, (double)c->n_correct / (double)c->n_total,
+            c->n_correct, c->n_total);
+    if (c->n_unlabelled) fprintf(stderr, "; %ld images without a known word not scored", c->n_unlabelled);
+    fputc('\n', stderr);
+    for (int k = 0; k < c->nclass; k++)
+        if (c->total[k])
+            fprintf(stderr, "  %-24s %.4f (%ld/%ld)\n", c->cls[k], (double)c->correct[k] / (double)c->total[k],
+                    c->correct[k], c->total[k]);
+    if (c->o->summary) {
+        buf_t b = {0};
+        buf_puts(&b, "{\"model\":");
+        buf_jstr(&b, c->model_name);
+        buf_printf(&b, ",\"top1\":%.6f,\"correct\":%ld,\"total\":%ld,\"unscored\":%ld,\"classes\":[",
+                   (double)c->n_correct / (double)c->n_total, c->n_correct, c->n_total, c->n_unlabelled);
+        for (int k = 0, first = 1; k < c->nclass; k++) {
+            if (!c->total[k]) continue;
+            buf_puts(&b, first ? "{\"label\":" : ",{\"label\":");
+            first = 0;
+            buf_jstr(&b, c->cls[k]);
+            buf_printf(&b, ",\"accuracy\":%.6f,\"correct\":%ld,\"total\":%ld}",
+                       (double)c->correct[k] / (double)c->total[k], c->correct[k], c->total[k]);
+        }
+        buf_puts(&b, "]}\n");
+        afile_t af;
+        err_t e = {0};
+        if (afile_open(&af, c->o->summary, &e)) die_err(&e);
+        fwrite(b.s, 1, b.len, af.fp);
+        if (afile_commit(&af, &e)) die_err(&e);
+        buf_free(&b);
+    }
+}
+
+int main(int argc, char **argv) {
+    util_init(argv[0]);
+    opts_t o = {.preprocess = "clip", .batch = 8, .threads = 2, .topk = 5};
+    const opt_t table[] = {
+        {"model", 'm', OPT_STR, &o.model, "FILE", "CLIP weights: safetensors (HF or OpenAI naming), pytorch_model.bin or .pt",
+         OPT_NORANGE},
+        {"text", 't', OPT_LIST, &o.texts, "TEXT", "embed a text prompt (repeatable)", OPT_NORANGE},
+        {"text-file", 0, OPT_STR, &o.text_file, "FILE", "embed every non-empty line of FILE", OPT_NORANGE},
+        {"zero-shot", 'z', OPT_LIST, &o.zs, "W,W,..", "classify images among these classes (repeatable)", OPT_NORANGE},
+        {"zero-shot-file", 0, OPT_STR, &o.zs_file, "FILE", "classes, one per line", OPT_NORANGE},
+        {"template", 0, OPT_LIST, &o.templates, "T",
+         "prompt template with {} for the class (repeatable; default: the study's five)", OPT_NORANGE},
+        {"top-k", 'k', OPT_INT, &o.topk, "K", "classes listed per image", 1, 64},
+        {"summary", 0, OPT_STR, &o.summary, "FILE", "write the zero-shot accuracy summary as JSON", OPT_NORANGE},
+        {"preprocess", 'p', OPT_STR, &o.preprocess, "MODE",
+         "clip (resize shorter side, centre crop) | normalize (already SxS) | squash (bilinear to SxS)", OPT_NORANGE},
+        {"raw", 0, OPT_FLAG, &o.raw, NULL, "write unnormalised embeddings", OPT_NORANGE},
+        {"batch", 'b', OPT_INT, &o.batch, "N", "images per forward pass", 1, 256},
+        {"threads", 'j', OPT_INT, &o.threads, "N", "worker threads", 1, 256},
+        {"heads", 0, OPT_STR, &o.heads, "V,T", "attention heads of the vision and text towers (default: inferred)",
+         OPT_NORANGE},
+        {"vocab", 0, OPT_STR, &o.vocab, "FILE", "BPE merges (default: the shipped bpe_simple_vocab_16e6.txt.gz)",
+         OPT_NORANGE},
+        {"keep-going", 0, OPT_FLAG, &o.keep_going, NULL, "skip images that cannot be used (counted)", OPT_NORANGE},
+        {"progress", 0, OPT_FLAG, &o.progress, NULL, "show progress on stderr even when it is not a terminal",
+         OPT_NORANGE},
+        {0},
+    };
+    const optspec_t spec = {
+        .usage = "--model FILE [options] [FILE...]",
+        .summary = "Embed images (PNG streams, PNG or JPEG files; stdin '-' is a PNG stream) and text prompts with\n"
+                   "CLIP, one NDJSON line each; or classify images zero-shot among given classes.",
+        .opts = table,
+        .epilog = "Examples:\n"
+                  "  rasterize < fish.ndjson | clip-embed --model ViT-B-32.safetensors > fish.emb.ndjson\n"
+                  "  clip-embed --model ViT-B-32.pt --text 'a sketch of a fish' --text 'a fish'\n"
+                  "  qd-extract --sample 500 --seed 1 data/quickdraw/simplified/*.ndjson.gz | rasterize --size 256 --width 3 \\\n"
+                  "    | clip-embed --model ViT-B-32.pt --zero-shot apple,bird,car,cat,chair,dog,fish,flower,house,tree\n"
+                  "With no image FILE and no --text, images are read from stdin.",
+    };
+    strlist_t files = {0};
+    opt_parse(&spec, argc, argv, &files);
+    if (!o.model) die(EXIT_USAGE, "no model: give --model FILE (CLIP weights; see --help)");
+    ctx_t c = {.o = &o};
+    if (!strcmp(o.preprocess, "clip")) c.mode = IMGPREP_CLIP;
+    else if (!strcmp(o.preprocess, "normalize")) c.mode = IMGPREP_NORMALIZE;
+    else if (!strcmp(o.preprocess, "squash")) c.mode = IMGPREP_SQUASH;
+    else die(EXIT_USAGE, "--preprocess: '%s' is not clip, normalize or squash", o.preprocess);
+    clip_load_opts_t lo = {0};
+    if (o.heads && (sscanf(o.heads, "%d,%d", &lo.v_heads, &lo.t_heads) != 2 || lo.v_heads < 1 || lo.t_heads < 1))
+        die(EXIT_USAGE, "--heads: '%s' is not V,T (two positive integers)", o.heads);
+    if (o.text_file) read_lines(o.text_file, &o.texts);
+    strlist_t classes = {0};
+    split_commas(&o.zs, &classes);
+    if (o.zs_file) read_lines(o.zs_file, &classes);
+    c.nclass = classes.n;
+    c.cls = classes.v;
+
+    err_t e = {0};
+    clip_params_t w = {0};
+    if (clip_load_opts(o.model, &w, &lo, &e)) die_err(&e);
+    const char *slash = strrchr(o.model, '/');
+    c.model_name = slash ? slash + 1 : o.model;
+    c.S = w.cfg.image_size;
+    c.E = w.cfg.embed_dim;
+    clip_init(&c.m, &w, o.threads);
+    if (o.texts.n || c.nclass) {
+        char *vp = o.vocab ? xstrdup(o.vocab) : data_path("clip/bpe_simple_vocab_16e6.txt.gz");
+        if (!vp) die(EXIT_IO, "cannot find the BPE vocabulary clip/bpe_simple_vocab_16e6.txt.gz; give --vocab FILE");
+        c.bpe = bpe_load(vp, &e);
+        if (!c.bpe) die_err(&e);
+        free(vp);
+        if (c.m.w.cfg.vocab < 49408)
+            die(EXIT_MODEL, "%s: text vocabulary of %d tokens is smaller than CLIP's BPE (49408)", c.model_name,
+                c.m.w.cfg.vocab);
+    }
+    /* text embeddings first */
+    if (o.texts.n) {
+        float *te = xmalloc(sizeof(float) * (size_t)o.texts.n * (size_t)c.E);
+        embed_texts(&c, o.texts.v, o.texts.n, te);
+        for (int i = 0; i < o.texts.n; i++) {
+            buf_puts(&c.out, "{\"text\":");
+            buf_jstr(&c.out, o.texts.v[i]);
+            buf_puts(&c.out, ",\"model\":");
+            buf_jstr(&c.out, c.model_name);
+            buf_printf(&c.out, ",\"dim\":%d,\"embedding\":", c.E);
+            put_vec(&c.out, te + (size_t)i * c.E, c.E);
+            buf_puts(&c.out, "}\n");
+            emit(&c);
+        }
+        free(te);
+    }
+    if (c.nclass) build_classes(&c);
+    /* images: named files, or stdin when there is nothing else to do */
+    if (files.n || (!o.texts.n)) {
+        size_t per = (size_t)3 * c.S * c.S;
+        c.batch_img = xmalloc(sizeof(float) * per * (size_t)o.batch);
+        c.emb = xmalloc(sizeof(float) * (size_t)o.batch * (size_t)c.E);
+        c.unit = xmalloc(sizeof(float) * (size_t)o.batch * (size_t)c.E);
+        c.norm = xmalloc(sizeof(float) * (size_t)o.batch);
+        c.meta = xcalloc((size_t)o.batch, sizeof *c.meta);
+        imgprep_init(&c.prep);
+        progress_init(&c.prog, "images", 0, o.progress);
+        if (!files.n) read_input(&c, "-");
+        for (int i = 0; i < files.n; i++) read_input(&c, files.v[i]);
+        flush_batch(&c);
+        progress_done(&c.prog);
+        if (c.nskipped) warn("skipped %ld image%s", c.nskipped, c.nskipped == 1 ? "" : "s");
+        print_summary(&c);
+        imgprep_free(&c.prep);
+    }
+    free(c.batch_img); free(c.emb); free(c.unit); free(c.norm); free(c.meta);
+    free(c.cls_emb); free(c.correct); free(c.total);
+    for (int i = 0; i < classes.n; i++) free((char *)classes.v[i]);
+    strlist_free(&classes);
+    strlist_free(&files);
+    buf_free(&c.out);
+    if (c.bpe) bpe_free(c.bpe);
+    clip_free(&c.m);
+    close_stdout();
+    return 0;
+}
