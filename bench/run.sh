@@ -94,5 +94,12 @@ EOF
   echo
 }
 
-SECTIONS="qd_extract"
+# ---------------------------------------------------------------------------
+# renderers: softline, splat, bezier vs the study's PyTorch splat renderer
+bench_render() { sh "$ROOT/bench/render.sh"; echo; }
+
+# CLIP ViT-B/32 vs PyTorch (default and tuned environment)
+bench_clip() { [ -f "$ROOT/bench/clip.sh" ] && sh "$ROOT/bench/clip.sh"; echo; }
+
+SECTIONS=${SECTIONS:-"qd_extract render clip"}
 for s in $SECTIONS; do "bench_$s"; done
