@@ -100,7 +100,9 @@ static inline uint8_t cmyk_channel(unsigned raw, unsigned nk) {
     return (uint8_t)(nk - m); /* m <= nk, no clipping needed */
 }
 
-int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, err_t *e) {
+/* jpegio_decode() with a pixel limit (<= PNGIO_MAX_PIXELS). */
+static int decode_jpeg(const uint8_t *data, size_t n, const char *name, long max_pixels, image_t *im,
+                       err_t *e) {
     struct jpeg_decompress_struct ci;
     struct jpeg_progress_mgr prog = {.progress_monitor = on_progress};
     jerr_t jerr;
@@ -129,10 +131,10 @@ int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, 
     jpeg_read_header(&ci, TRUE);
 
     long w = (long)ci.image_width, h = (long)ci.image_height;
-    if (w < 1 || h < 1 || w > PNGIO_MAX_SIDE || h > PNGIO_MAX_SIDE || w * h > PNGIO_MAX_PIXELS) {
+    if (w < 1 || h < 1 || w > PNGIO_MAX_SIDE || h > PNGIO_MAX_SIDE || w * h > max_pixels) {
         jpeg_destroy_decompress(&ci);
         return err_set(e, EXIT_DATA, "%s: JPEG size %ld x %ld refused (limits: %d per side, %ld pixels)",
-                       name, w, h, PNGIO_MAX_SIDE, (long)PNGIO_MAX_PIXELS);
+                       name, w, h, PNGIO_MAX_SIDE, max_pixels);
     }
     /* A progressive file is decoded through a whole-image coefficient buffer,
      * 128 bytes per 8x8 block and component: 1.5 GB for a 16384 x 16384
@@ -198,6 +200,10 @@ int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, 
     return 0;
 }
 
+int jpegio_decode(const uint8_t *data, size_t n, const char *name, image_t *im, err_t *e) {
+    return decode_jpeg(data, n, name, PNGIO_MAX_PIXELS, im, e);
+}
+
 int jpegio_load(const char *path, image_t *im, err_t *e) {
     uint8_t *buf;
     size_t n;
@@ -235,10 +241,12 @@ static int sniff(const uint8_t *p, size_t n) {
 }
 
 /* A PNG already in memory (stdin): png_io reads it through fmemopen. */
-static int png_from_memory(uint8_t *buf, size_t n, const char *name, image_t *im, err_t *e) {
-    FILE *fp = fmemopen(buf, n, "rb");
+static int png_from_memory(const uint8_t *buf, size_t n, const char *name, long max_pixels, image_t *im,
+                           err_t *e) {
+    FILE *fp = fmemopen((void *)buf, n, "rb"); /* read only */
     if (!fp) return err_set(e, EXIT_IO, "%s: fmemopen: %s", name, strerror(errno));
     pngstream_t *s = pngs_open_fp(fp, name);
+    pngs_set_max_pixels(s, max_pixels);
     err_t le = {0};
     int got = pngs_next(s, im, NULL, &le);
     pngs_close(s);
@@ -249,6 +257,26 @@ static int png_from_memory(uint8_t *buf, size_t n, const char *name, image_t *im
     return le.code ? le.code : EXIT_DATA;
 }
 
+int image_decode(const uint8_t *data, size_t n, const char *name, long max_pixels, image_t *im, err_t *e) {
+    int rc;
+    im->px = NULL;
+    im->w = im->h = im->c = 0;
+    if (max_pixels <= 0 || max_pixels > PNGIO_MAX_PIXELS) max_pixels = PNGIO_MAX_PIXELS;
+    switch (sniff(data, n)) {
+    case KIND_JPEG:
+        rc = decode_jpeg(data, n, name, max_pixels, im, e);
+        break;
+    case KIND_PNG:
+        rc = png_from_memory(data, n, name, max_pixels, im, e);
+        break;
+    default:
+        rc = n ? err_set(e, EXIT_DATA, "%s: not a PNG or JPEG image", name)
+               : err_set(e, EXIT_DATA, "%s: empty input", name);
+    }
+    if (!rc && (rc = image_to_rgb(im, e))) image_free(im);
+    return rc;
+}
+
 int image_load(const char *path, image_t *im, err_t *e) {
     int rc;
     im->px = NULL;
@@ -257,39 +285,29 @@ int image_load(const char *path, image_t *im, err_t *e) {
         uint8_t *buf;
         size_t n;
         if ((rc = read_all(path, &buf, &n, e))) return rc;
-        switch (sniff(buf, n)) {
-        case KIND_JPEG:
-            rc = jpegio_decode(buf, n, "<stdin>", im, e);
-            break;
-        case KIND_PNG:
-            rc = png_from_memory(buf, n, "<stdin>", im, e);
-            break;
-        default:
-            rc = n ? err_set(e, EXIT_DATA, "<stdin>: not a PNG or JPEG image")
-                   : err_set(e, EXIT_DATA, "<stdin>: empty input");
-        }
+        rc = image_decode(buf, n, "<stdin>", 0, im, e);
         free(buf);
-    } else {
-        /* Peek at the magic bytes, then let the format's own loader read the
-         * file, so its messages are the ones users see elsewhere. */
-        FILE *fp = fopen(path, "rb");
-        if (!fp) return err_set(e, EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
-        uint8_t head[8];
-        size_t n = fread(head, 1, sizeof head, fp);
-        int bad = ferror(fp);
-        fclose(fp);
-        if (bad) return err_set(e, EXIT_IO, "%s: read error", path);
-        switch (sniff(head, n)) {
-        case KIND_JPEG:
-            rc = jpegio_load(path, im, e);
-            break;
-        case KIND_PNG:
-            rc = pngio_load(path, im, NULL, e);
-            break;
-        default:
-            rc = n ? err_set(e, EXIT_DATA, "%s: not a PNG or JPEG image", path)
-                   : err_set(e, EXIT_DATA, "%s: empty file", path);
-        }
+        return rc;
+    }
+    /* Peek at the magic bytes, then let the format's own loader read the
+     * file, so its messages are the ones users see elsewhere. */
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return err_set(e, EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
+    uint8_t head[8];
+    size_t n = fread(head, 1, sizeof head, fp);
+    int bad = ferror(fp);
+    fclose(fp);
+    if (bad) return err_set(e, EXIT_IO, "%s: read error", path);
+    switch (sniff(head, n)) {
+    case KIND_JPEG:
+        rc = jpegio_load(path, im, e);
+        break;
+    case KIND_PNG:
+        rc = pngio_load(path, im, NULL, e);
+        break;
+    default:
+        rc = n ? err_set(e, EXIT_DATA, "%s: not a PNG or JPEG image", path)
+               : err_set(e, EXIT_DATA, "%s: empty file", path);
     }
     if (!rc && (rc = image_to_rgb(im, e))) image_free(im);
     return rc;

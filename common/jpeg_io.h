@@ -52,6 +52,12 @@ int jpegio_load(const char *path, image_t *im, err_t *e);
  * [0,1] (torchvision's ToTensor) use image_to_float() from png_io.h. */
 int image_load(const char *path, image_t *im, err_t *e);
 
+/* image_load() of data already in memory (what it does for stdin); name is
+ * used in messages.  max_pixels > 0 lowers the pixel limit (default and
+ * ceiling PNGIO_MAX_PIXELS), e.g. for a fuzzer or a caller that wants small
+ * images only: larger ones are refused before any pixel buffer exists. */
+int image_decode(const uint8_t *data, size_t n, const char *name, long max_pixels, image_t *im, err_t *e);
+
 /* Expand a grey image (c = 1) to RGB in place; RGB is left alone; RGBA (and
  * anything else) is EXIT_DATA. */
 int image_to_rgb(image_t *im, err_t *e);

@@ -401,6 +401,29 @@ static void test_errors(void) {
           "PNG from stdin %s", e.msg);
     image_free(&a), image_free(&b);
 
+    /* image_decode: the same pixels from memory; a lowered pixel limit
+     * refuses, naming the input, before any pixels exist */
+    size_t fn = 0, pnn = 0;
+    uint8_t *fj = slurp(DIR "perfectFish.jpeg", &fn), *pp = slurp(DIR "sketch.png", &pnn);
+    image_load(DIR "perfectFish.jpeg", &b, &e);
+    rc = image_decode(fj, fn, "mem.jpg", 240 * 210, &a, &e);
+    CHECK(rc == 0 && a.c == 3 && a.w == b.w && a.h == b.h && !memcmp(a.px, b.px, (size_t)a.w * a.h * 3),
+          "image_decode JPEG = image_load %s", e.msg);
+    image_free(&a), image_free(&b);
+    rc = image_decode(fj, fn, "mem.jpg", 240 * 210 - 1, &a, &e);
+    CHECK(rc == EXIT_DATA && !a.px && strstr(e.msg, "mem.jpg: JPEG size 240 x 210 refused"),
+          "image_decode JPEG over the pixel limit: %s", e.msg);
+    rc = image_decode(pp, pnn, "mem.png", 100, &a, &e);
+    CHECK(rc == EXIT_DATA && !a.px && strstr(e.msg, "mem.png"), "image_decode PNG over the pixel limit: %s",
+          e.msg);
+    rc = image_decode(pp, pnn, "mem.png", 0, &a, &e);
+    CHECK(rc == 0 && a.c == 3 && a.w == 256, "image_decode PNG, default limit %s", e.msg);
+    image_free(&a);
+    rc = image_decode((const uint8_t *)"GIF89a", 6, "mem.gif", 0, &a, &e);
+    CHECK(rc == EXIT_DATA && !strcmp(e.msg, "mem.gif: not a PNG or JPEG image"), "image_decode GIF: %s",
+          e.msg);
+    free(fj), free(pp);
+
     /* bad arguments */
     float t[3 * 16 * 16];
     image_load(DIR "noise.png", &a, &e);
