@@ -9,7 +9,7 @@
  * multi-segment layout) with fit=study_multi.  encode() turns a polyline into
  * control points (Schneider's least-squares fit, or the study's lossy
  * conversions for parity); decode() samples the curves back to a polyline.
- * Never prints, keeps no globals.  docs/renderers-bezier.md has the details.
+ * Never prints, keeps no globals.  docs/renderers.md ("## bezier") has the details.
  */
 #include <stdint.h>
 #include <stdlib.h>
