@@ -89,6 +89,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 $(BUILD)/tests/plugins/%.so: $(BUILD)/tests/plugins/%.o
 	$(CC) $(LDFLAGS) -shared -o $@ $<
 
+# the unit tests' shared headers (t.h)
+$(UNIT_SRC:%.c=$(BUILD)/%.o): $(wildcard tests/unit/*.h)
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -103,10 +106,17 @@ check:
 	$(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin SAN=1 test
 	$(MAKE) --no-print-directory FUZZ_SECONDS=10 fuzz
 
-FUZZERS := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
-build/fuzz/%: tests/fuzz/%.c $(COMMON_SRC) $(wildcard common/*.h) | $(DEPS_OK)
+# common/ is compiled once with coverage instrumentation and linked into every
+# fuzzer (the shorter stem picks the object rule for build/fuzz/obj/...).
+FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+FUZZ_OBJ := $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
+FUZZ_CC   = clang -std=gnu11 -g -O1 -Icommon $(PKG_CFLAGS)
+build/fuzz/obj/%.o: %.c $(wildcard common/*.h) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Icommon $(PKG_CFLAGS) -o $@ $< $(COMMON_SRC) $(LDLIBS)
+	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(wildcard common/*.h) | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 fuzz-build: $(FUZZERS)
 fuzz: $(FUZZERS)
 	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
