@@ -11,19 +11,88 @@ const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 /* ---------------------------------------------------------------- kernels
  * Every kernel splits its work over the model's thread pool: rows for layer
- * norms, output columns for matrix products (each thread calls a
- * single-threaded cblas_sgemm on its column block), (batch, head) pairs for
- * attention.  Threads write disjoint outputs, so results do not depend on
- * the thread count except through the order of float sums inside sgemm. */
+ * norms and activations, output columns for matrix products (each thread
+ * calls a single-threaded cblas_sgemm on its column block and then applies
+ * the element-wise epilogue - bias, residual, QuickGELU - to that block
+ * while it is still in its cache), (batch, head) pairs for attention (small
+ * sgemm calls per head).  Threads write disjoint outputs, so results do not
+ * depend on the thread count except through the order of float sums inside
+ * sgemm.
+ *
+ * The element-wise loops are written to auto-vectorise (fixed-width lane
+ * accumulators for sums, a polynomial exp without branches).  With GCC on
+ * x86-64 each pool task is compiled twice, for AVX-512 and for the baseline
+ * ISA, and the AVX-512 one is picked at run time when the CPU has it
+ * (KERNEL below); the plain-C reference of every kernel is the same source. */
 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("O3")
 #endif
 
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define CLIP_DISPATCH 1
+#define TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,fma,prefer-vector-width=512")))
+static int has_avx512(void) {
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
+                   __builtin_cpu_supports("fma");
+    return v;
+}
+/* KERNEL(name) defines pool task `name` from the always-inline body
+ * name##_body in two ISAs; PICK(name) is the one to run on this CPU. */
+#define KERNEL(name)                                                                       \
+    static void name##_base(void *j, int b, int e, int tid) { name##_body(j, b, e, tid); } \
+    TARGET_AVX512 static void name##_avx512(void *j, int b, int e, int tid) { name##_body(j, b, e, tid); }
+#define PICK(name) (has_avx512() ? name##_avx512 : name##_base)
+#else
+#define KERNEL(name) \
+    static void name##_base(void *j, int b, int e, int tid) { name##_body(j, b, e, tid); }
+#define PICK(name) name##_base
+#endif
+#define BODY static inline __attribute__((always_inline)) void
+
+#define LANES 16
+
+static inline __attribute__((always_inline)) float vsum(const float *restrict x, int n) {
+    float acc[LANES] = {0};
+    int c = 0;
+    for (; c + LANES <= n; c += LANES)
+        for (int k = 0; k < LANES; k++) acc[k] += x[c + k];
+    float s = 0;
+    for (; c < n; c++) s += x[c];
+    for (int k = 0; k < LANES; k++) s += acc[k];
+    return s;
+}
+
+/* exp(x) for x <= 88.3 (below -87.3 clamps to ~1e-38): 2^n * p(g) with
+ * x = n ln2 + g, |g| <= ln2/2, p the degree-7 Taylor polynomial; relative
+ * error ~2e-7, no branches, so loops over it vectorise. */
+static inline __attribute__((always_inline)) float exp_poly(float x) {
+    x = x < -87.3f ? -87.3f : x;
+    x = x > 88.3f ? 88.3f : x;
+    float r = x * 1.44269504f + 12582912.0f; /* 1.5*2^23: rounds to nearest */
+    float n = r - 12582912.0f;
+    float g = x - n * 0.693145752f; /* ln2 in two parts (Cody-Waite) */
+    g = g - n * 1.42860677e-6f;
+    float p = 1.0f / 5040;
+    p = p * g + 1.0f / 720;
+    p = p * g + 1.0f / 120;
+    p = p * g + 1.0f / 24;
+    p = p * g + 1.0f / 6;
+    p = p * g + 0.5f;
+    p = p * g + 1.0f;
+    p = p * g + 1.0f;
+    int bits = ((int)n + 127) << 23;
+    float s;
+    memcpy(&s, &bits, sizeof s);
+    return p * s;
+}
+
 typedef struct {
-    float *out, *mean, *rstd, *dinp, *dw, *db;
+    float *out, *mean, *rstd, *dinp, *dw, *db, *gelu;
     const float *inp, *w, *b, *dout, *res;
-    int N, C, IC, OC, accumulate;
+    int N, C, IC, OC, accumulate, nt;
 } job_t;
 
 /* columns [b,e) of n split into thread chunks aligned to 16 */
@@ -33,60 +102,69 @@ static void col_range(int n, int nt, int tid, int *b, int *e) {
     *e = (tid + 1) * per < n ? (tid + 1) * per : n;
 }
 
-static void ln_fwd_rows(void *vj, int r0, int r1, int tid) {
+BODY ln_fwd_rows_body(void *vj, int r0, int r1, int tid) {
     job_t *j = vj;
     int C = j->C;
+    const float *restrict w = j->w, *restrict bb = j->b;
     for (int i = r0; i < r1; i++) {
-        const float *x = j->inp + (size_t)i * C;
-        double m = 0, v = 0;
-        for (int c = 0; c < C; c++) m += x[c];
-        m /= C;
-        for (int c = 0; c < C; c++) {
-            double d = x[c] - m;
-            v += d * d;
-        }
-        v /= C;
-        float sc = (float)(1.0 / sqrt(v + 1e-5)), fm = (float)m;
-        float *o = j->out + (size_t)i * C;
-        for (int c = 0; c < C; c++) o[c] = (x[c] - fm) * sc * j->w[c] + j->b[c];
-        j->mean[i] = fm;
+        const float *restrict x = j->inp + (size_t)i * C;
+        float *restrict o = j->out + (size_t)i * C;
+        float m = vsum(x, C) / C;
+        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * (x[c] - m); /* o as scratch for the variance */
+        float v = vsum(o, C) / C;
+        float sc = 1.0f / sqrtf(v + 1e-5f);
+        for (int c = 0; c < C; c++) o[c] = (x[c] - m) * sc * w[c] + bb[c];
+        j->mean[i] = m;
         j->rstd[i] = sc;
     }
 }
+KERNEL(ln_fwd_rows)
 
 /* out (N,C) = layernorm(inp (N,C)) * w + b; saves mean, rstd (N). */
 static void layernorm_forward(pool_t *p, float *out, float *mean, float *rstd, const float *inp, const float *w,
                               const float *b, int N, int C) {
     job_t j = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .N = N, .C = C};
-    pool_run(p, N, ln_fwd_rows, &j);
+    pool_run(p, N, PICK(ln_fwd_rows), &j);
 }
 
-static void ln_bwd_rows(void *vj, int r0, int r1, int tid) {
+BODY ln_bwd_rows_body(void *vj, int r0, int r1, int tid) {
     job_t *j = vj;
     int C = j->C;
+    const float *restrict w = j->w;
     for (int i = r0; i < r1; i++) {
-        const float *x = j->inp + (size_t)i * C, *dy = j->dout + (size_t)i * C;
+        const float *restrict x = j->inp + (size_t)i * C, *restrict dy = j->dout + (size_t)i * C;
         float m = j->mean[i], sc = j->rstd[i];
-        double a = 0, bb = 0;
-        for (int c = 0; c < C; c++) {
-            float nrm = (x[c] - m) * sc, dn = j->w[c] * dy[c];
-            a += dn;
-            bb += (double)dn * nrm;
+        float a[LANES] = {0}, bb[LANES] = {0}, fa = 0, fb = 0;
+        int c = 0;
+        for (; c + LANES <= C; c += LANES)
+            for (int k = 0; k < LANES; k++) {
+                float dn = w[c + k] * dy[c + k];
+                a[k] += dn;
+                bb[k] += dn * (x[c + k] - m) * sc;
+            }
+        for (; c < C; c++) {
+            float dn = w[c] * dy[c];
+            fa += dn;
+            fb += dn * (x[c] - m) * sc;
         }
-        float fa = (float)(a / C), fb = (float)(bb / C);
-        float *dx = j->dinp + (size_t)i * C;
-        for (int c = 0; c < C; c++) {
-            float nrm = (x[c] - m) * sc;
-            dx[c] += (j->w[c] * dy[c] - fa - nrm * fb) * sc;
+        for (int k = 0; k < LANES; k++) {
+            fa += a[k];
+            fb += bb[k];
         }
+        fa /= C;
+        fb /= C;
+        float *restrict dx = j->dinp + (size_t)i * C;
+        for (c = 0; c < C; c++) dx[c] += (w[c] * dy[c] - fa - (x[c] - m) * sc * fb) * sc;
     }
 }
+KERNEL(ln_bwd_rows)
+
 static void ln_bwd_cols(void *vj, int tid0, int tid1, int unused) {
     job_t *j = vj;
     (void)unused;
     for (int tid = tid0; tid < tid1; tid++) {
         int c0, c1;
-        col_range(j->C, j->OC, tid, &c0, &c1); /* OC carries the thread count here */
+        col_range(j->C, j->nt, tid, &c0, &c1);
         for (int i = 0; i < j->N; i++) {
             const float *x = j->inp + (size_t)i * j->C, *dy = j->dout + (size_t)i * j->C;
             float m = j->mean[i], sc = j->rstd[i];
@@ -102,52 +180,64 @@ static void ln_bwd_cols(void *vj, int tid0, int tid1, int unused) {
 static void layernorm_backward(pool_t *p, float *dinp, float *dw, float *db, const float *dout, const float *inp,
                                const float *w, const float *mean, const float *rstd, int N, int C) {
     job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .w = w, .mean = (float *)mean,
-               .rstd = (float *)rstd, .N = N, .C = C, .OC = p->nthreads};
-    pool_run(p, N, ln_bwd_rows, &j);
+               .rstd = (float *)rstd, .N = N, .C = C, .nt = p->nthreads};
+    pool_run(p, N, PICK(ln_bwd_rows), &j);
     if (dw || db) pool_run(p, p->nthreads, ln_bwd_cols, &j);
 }
 
-static void mm_fwd_cols(void *vj, int t0, int t1, int unused) {
+/* QuickGELU x * sigmoid(1.702 x) and its derivative */
+static inline __attribute__((always_inline)) float sigm(float x) { return 1.0f / (1.0f + exp_poly(-1.702f * x)); }
+
+BODY mm_fwd_cols_body(void *vj, int t0, int t1, int unused) {
     job_t *j = vj;
     (void)unused;
-    int nt = j->accumulate; /* thread count */
     for (int tid = t0; tid < t1; tid++) {
         int o0, o1;
-        col_range(j->OC, nt, tid, &o0, &o1);
+        col_range(j->OC, j->nt, tid, &o0, &o1);
         if (o0 >= o1) continue;
         float beta = 0.0f;
         if (j->b || j->res) {
+            const float *restrict bias = j->b;
             for (int i = 0; i < j->N; i++) {
-                float *o = j->out + (size_t)i * j->OC;
-                const float *r = j->res ? j->res + (size_t)i * j->OC : NULL;
-                for (int c = o0; c < o1; c++) o[c] = (j->b ? j->b[c] : 0.0f) + (r ? r[c] : 0.0f);
+                float *restrict o = j->out + (size_t)i * j->OC;
+                const float *restrict r = j->res ? j->res + (size_t)i * j->OC : NULL;
+                if (bias && r)
+                    for (int c = o0; c < o1; c++) o[c] = bias[c] + r[c];
+                else if (bias)
+                    for (int c = o0; c < o1; c++) o[c] = bias[c];
+                else
+                    for (int c = o0; c < o1; c++) o[c] = r[c];
             }
             beta = 1.0f;
         }
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->N, o1 - o0, j->IC, 1.0f, j->inp, j->IC,
                     j->w + (size_t)o0 * j->IC, j->IC, beta, j->out + o0, j->OC);
+        if (j->gelu)
+            for (int i = 0; i < j->N; i++) {
+                const float *restrict x = j->out + (size_t)i * j->OC;
+                float *restrict g = j->gelu + (size_t)i * j->OC;
+                for (int c = o0; c < o1; c++) g[c] = x[c] * sigm(x[c]);
+            }
     }
 }
+KERNEL(mm_fwd_cols)
 
-/* out (N,OC) = [res (N,OC) +] inp (N,IC) @ w (OC,IC)^T [+ b (OC)]. */
-static void matmul_forward(pool_t *p, float *out, const float *inp, const float *w, const float *b, const float *res,
-                           int N, int IC, int OC) {
-    job_t j = {.out = out, .inp = inp, .w = w, .b = b, .res = res, .N = N, .IC = IC, .OC = OC,
-               .accumulate = p->nthreads};
-    pool_run(p, p->nthreads, mm_fwd_cols, &j);
+/* out (N,OC) = [res (N,OC) +] inp (N,IC) @ w (OC,IC)^T [+ b (OC)];
+ * gelu (N,OC) = QuickGELU(out) when not NULL. */
+static void matmul_forward(pool_t *p, float *out, float *gelu, const float *inp, const float *w, const float *b,
+                           const float *res, int N, int IC, int OC) {
+    job_t j = {.out = out, .gelu = gelu, .inp = inp, .w = w, .b = b, .res = res, .N = N, .IC = IC, .OC = OC,
+               .nt = p->nthreads};
+    pool_run(p, p->nthreads, PICK(mm_fwd_cols), &j);
 }
 
-static void mm_bwd_cols(void *vj, int t0, int t1, int unused) {
+BODY mm_bwd_cols_body(void *vj, int t0, int t1, int unused) {
     job_t *j = vj;
     (void)unused;
-    int nt = j->C; /* thread count */
     for (int tid = t0; tid < t1; tid++) {
         int k0, k1, o0, o1;
-        col_range(j->IC, nt, tid, &k0, &k1);
-        col_range(j->OC, nt, tid, &o0, &o1);
-        if (j->dinp && k0 < k1)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->N, k1 - k0, j->OC, 1.0f, j->dout, j->OC,
-                        j->w + k0, j->IC, j->accumulate ? 1.0f : 0.0f, j->dinp + k0, j->IC);
+        col_range(j->IC, j->nt, tid, &k0, &k1);
+        col_range(j->OC, j->nt, tid, &o0, &o1);
         if (j->dw && o0 < o1)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, j->IC, j->N, 1.0f, j->dout + o0, j->OC,
                         j->inp, j->IC, 1.0f, j->dw + (size_t)o0 * j->IC, j->IC);
@@ -156,171 +246,125 @@ static void mm_bwd_cols(void *vj, int t0, int t1, int unused) {
                 const float *d = j->dout + (size_t)i * j->OC;
                 for (int o = o0; o < o1; o++) j->db[o] += d[o];
             }
-    }
-}
-
-/* dinp (N,IC) (+)= dout (N,OC) @ w (OC,IC)  [accumulate selects += vs =];
- * dw (OC,IC) += dout^T @ inp; db (OC) += column sums of dout.  Any may be NULL. */
-static void matmul_backward(pool_t *p, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                            const float *w, int N, int IC, int OC, int accumulate) {
-    job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .w = w, .N = N, .IC = IC, .OC = OC,
-               .accumulate = accumulate, .C = p->nthreads};
-    pool_run(p, p->nthreads, mm_bwd_cols, &j);
-}
-
-static inline float sigmoidf_(float x) { return 1.0f / (1.0f + expf(-x)); }
-
-static void gelu_fwd_part(void *vj, int b, int e, int tid) {
-    job_t *j = vj;
-    (void)tid;
-    for (int i = b; i < e; i++) {
-        const float *x = j->inp + (size_t)i * j->C;
-        float *o = j->out + (size_t)i * j->C;
-        for (int c = 0; c < j->C; c++) o[c] = x[c] * sigmoidf_(1.702f * x[c]);
-    }
-}
-/* QuickGELU: x * sigmoid(1.702 x), over N rows of C. */
-static void qgelu_forward(pool_t *p, float *out, const float *inp, int N, int C) {
-    job_t j = {.out = out, .inp = inp, .N = N, .C = C};
-    pool_run(p, N, gelu_fwd_part, &j);
-}
-static void gelu_bwd_part(void *vj, int b, int e, int tid) {
-    job_t *j = vj;
-    (void)tid;
-    for (int i = b; i < e; i++) {
-        const float *x = j->inp + (size_t)i * j->C, *dy = j->dout + (size_t)i * j->C;
-        float *dx = j->dinp + (size_t)i * j->C;
-        for (int c = 0; c < j->C; c++) {
-            float s = sigmoidf_(1.702f * x[c]);
-            dx[c] = dy[c] * (s + 1.702f * x[c] * s * (1.0f - s));
+        if (j->dinp && k0 < k1) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->N, k1 - k0, j->OC, 1.0f, j->dout, j->OC,
+                        j->w + k0, j->IC, j->accumulate ? 1.0f : 0.0f, j->dinp + k0, j->IC);
+            if (j->gelu) /* dinp is d QuickGELU-output: through the activation at gelu (pre-activation) */
+                for (int i = 0; i < j->N; i++) {
+                    const float *restrict x = j->gelu + (size_t)i * j->IC;
+                    float *restrict d = j->dinp + (size_t)i * j->IC;
+                    for (int c = k0; c < k1; c++) {
+                        float s = sigm(x[c]);
+                        d[c] *= s + 1.702f * x[c] * s * (1.0f - s);
+                    }
+                }
         }
     }
 }
-/* dinp (=) dout * d qgelu / dx (dinp may alias dout) */
-static void qgelu_backward(pool_t *p, float *dinp, const float *inp, const float *dout, int N, int C) {
-    job_t j = {.dinp = dinp, .inp = inp, .dout = dout, .N = N, .C = C};
-    pool_run(p, N, gelu_bwd_part, &j);
+KERNEL(mm_bwd_cols)
+
+/* dinp (N,IC) (+)= dout (N,OC) @ w (OC,IC)  [accumulate selects += vs =];
+ * then, when pre (N,IC) is given, dinp is taken through QuickGELU at pre
+ * (dinp *= gelu'(pre); needs accumulate == 0);
+ * dw (OC,IC) += dout^T @ inp; db (OC) += column sums of dout.  Any may be NULL.
+ * (dout must not be modified by the epilogue: the weight gradient reads it,
+ * which is why dw comes first in each thread.) */
+static void matmul_backward(pool_t *p, float *dinp, const float *pre, float *dw, float *db, const float *dout,
+                            const float *inp, const float *w, int N, int IC, int OC, int accumulate) {
+    job_t j = {.dinp = dinp, .gelu = (float *)pre, .dw = dw, .db = db, .dout = dout, .inp = inp, .w = w, .N = N,
+               .IC = IC, .OC = OC, .accumulate = accumulate, .nt = p->nthreads};
+    pool_run(p, p->nthreads, PICK(mm_bwd_cols), &j);
 }
 
 typedef struct {
-    float *out, *att, *dqkv, *scratch; /* scratch: per thread 2*hd*T + T floats */
+    float *out, *att, *dqkv, *scratch; /* scratch: per thread T*T floats */
     const float *qkv, *dout;
     int B, T, C, NH, causal, scr_per;
 } attn_job_t;
 
-static void attn_fwd_part(void *vj, int p0, int p1, int tid) {
+/* row-wise softmax of A (T,T) in place, causal: row t keeps u <= t */
+BODY softmax_rows(float *restrict A, int T, int causal) {
+    for (int t = 0; t < T; t++) {
+        float *restrict row = A + (size_t)t * T;
+        int n = causal ? t + 1 : T;
+        float mx = row[0];
+        for (int u = 1; u < n; u++) mx = row[u] > mx ? row[u] : mx;
+        float sum = 0;
+        for (int u = 0; u < n; u++) {
+            row[u] = exp_poly(row[u] - mx);
+            sum += row[u];
+        }
+        float inv = 1.0f / sum;
+        for (int u = 0; u < n; u++) row[u] *= inv;
+        for (int u = n; u < T; u++) row[u] = 0;
+    }
+}
+
+BODY attn_fwd_part_body(void *vj, int p0, int p1, int tid) {
     attn_job_t *j = vj;
     int T = j->T, C = j->C, NH = j->NH, hd = C / NH;
     float scale = 1.0f / sqrtf((float)hd);
-    float *restrict Kt = j->scratch + (size_t)tid * j->scr_per; /* (hd, T) */
     for (int pair = p0; pair < p1; pair++) {
         int b = pair / NH, h = pair % NH;
-        const float *base = j->qkv + (size_t)b * T * 3 * C;
+        const float *q = j->qkv + (size_t)b * T * 3 * C + h * hd, *k = q + C, *v = q + 2 * C;
         float *A = j->att + ((size_t)b * NH + h) * T * T;
-        for (int u = 0; u < T; u++) {
-            const float *k = base + (size_t)u * 3 * C + C + h * hd;
-            for (int i = 0; i < hd; i++) Kt[(size_t)i * T + u] = k[i];
-        }
-        for (int t = 0; t < T; t++) {
-            const float *q = base + (size_t)t * 3 * C + h * hd;
-            float *restrict row = A + (size_t)t * T;
-            int tmax = j->causal ? t + 1 : T;
-            for (int u = 0; u < tmax; u++) row[u] = 0;
-            for (int i = 0; i < hd; i++) {
-                float qi = q[i] * scale;
-                const float *restrict kt = Kt + (size_t)i * T;
-                for (int u = 0; u < tmax; u++) row[u] += qi * kt[u];
-            }
-            float mx = -INFINITY;
-            for (int u = 0; u < tmax; u++) mx = row[u] > mx ? row[u] : mx;
-            float sum = 0;
-            for (int u = 0; u < tmax; u++) {
-                row[u] = expf(row[u] - mx);
-                sum += row[u];
-            }
-            float inv = 1.0f / sum;
-            for (int u = 0; u < tmax; u++) row[u] *= inv;
-            for (int u = tmax; u < T; u++) row[u] = 0;
-            float *restrict o = j->out + ((size_t)b * T + t) * C + h * hd;
-            for (int i = 0; i < hd; i++) o[i] = 0;
-            for (int u = 0; u < tmax; u++) {
-                const float *restrict v = base + (size_t)u * 3 * C + 2 * C + h * hd;
-                float a = row[u];
-                for (int i = 0; i < hd; i++) o[i] += a * v[i];
-            }
-        }
+        /* A = softmax(scale q k^T) (T,T); out_h = A v (T,hd) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, 3 * C, k, 3 * C, 0.0f, A, T);
+        softmax_rows(A, T, j->causal);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, v, 3 * C, 0.0f,
+                    j->out + (size_t)b * T * C + h * hd, C);
     }
 }
+KERNEL(attn_fwd_part)
 
 /* Multi-head attention over qkv (B,T,3C) [q|k|v per token] ->
  * out (B,T,C); att (B,NH,T,T) softmax probabilities (saved). */
 static void attention_forward(pool_t *p, float *out, float *att, const float *qkv, float *scratch, int B, int T, int C,
                               int NH, int causal) {
     attn_job_t j = {.out = out, .att = att, .qkv = qkv, .scratch = scratch, .B = B, .T = T, .C = C, .NH = NH,
-                    .causal = causal, .scr_per = 2 * (C / NH) * T + T};
-    pool_run(p, B * NH, attn_fwd_part, &j);
+                    .causal = causal, .scr_per = T * T};
+    pool_run(p, B * NH, PICK(attn_fwd_part), &j);
 }
 
-static void attn_bwd_part(void *vj, int p0, int p1, int tid) {
+BODY attn_bwd_part_body(void *vj, int p0, int p1, int tid) {
     attn_job_t *j = vj;
     int T = j->T, C = j->C, NH = j->NH, hd = C / NH;
     float scale = 1.0f / sqrtf((float)hd);
-    float *restrict Vt = j->scratch + (size_t)tid * j->scr_per; /* (hd, T) */
-    float *restrict dA = Vt + (size_t)hd * T;                   /* (T) */
+    float *restrict dA = j->scratch + (size_t)tid * j->scr_per; /* (T,T) */
     for (int pair = p0; pair < p1; pair++) {
         int b = pair / NH, h = pair % NH;
-        const float *base = j->qkv + (size_t)b * T * 3 * C;
-        float *dbase = j->dqkv + (size_t)b * T * 3 * C;
-        const float *A = j->att + ((size_t)b * NH + h) * T * T;
-        for (int u = 0; u < T; u++) {
-            const float *v = base + (size_t)u * 3 * C + 2 * C + h * hd;
-            float *dq = dbase + (size_t)u * 3 * C + h * hd;
-            for (int i = 0; i < hd; i++) {
-                Vt[(size_t)i * T + u] = v[i];
-                dq[i] = dq[C + i] = dq[2 * C + i] = 0;
-            }
-        }
+        const float *q = j->qkv + (size_t)b * T * 3 * C + h * hd, *k = q + C, *v = q + 2 * C;
+        float *dq = j->dqkv + (size_t)b * T * 3 * C + h * hd, *dk = dq + C, *dv = dq + 2 * C;
+        const float *restrict A = j->att + ((size_t)b * NH + h) * T * T;
+        const float *dyo = j->dout + (size_t)b * T * C + h * hd;
+        /* dA = dy v^T; dv = A^T dy */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dyo, C, v, 3 * C, 0.0f, dA, T);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, A, T, dyo, C, 0.0f, dv, 3 * C);
+        /* softmax backward, with the score scale: dS = scale A (dA - rowsum(A dA)) */
         for (int t = 0; t < T; t++) {
-            const float *restrict row = A + (size_t)t * T;
-            const float *restrict dyo = j->dout + ((size_t)b * T + t) * C + h * hd;
-            int tmax = j->causal ? t + 1 : T;
-            /* dA[u] = dout . v_u ; dv_u += A[u] dout */
-            for (int u = 0; u < tmax; u++) dA[u] = 0;
-            for (int i = 0; i < hd; i++) {
-                float g = dyo[i];
-                const float *restrict vt = Vt + (size_t)i * T;
-                for (int u = 0; u < tmax; u++) dA[u] += g * vt[u];
-            }
-            float dot = 0;
-            for (int u = 0; u < tmax; u++) {
-                float a = row[u];
-                dot += dA[u] * a;
-                float *restrict dv = dbase + (size_t)u * 3 * C + 2 * C + h * hd;
-                for (int i = 0; i < hd; i++) dv[i] += a * dyo[i];
-            }
-            /* softmax backward: ds[u] = A[u] (dA[u] - sum_w A[w] dA[w]) */
-            const float *restrict q = base + (size_t)t * 3 * C + h * hd;
-            float *restrict dq = dbase + (size_t)t * 3 * C + h * hd;
-            for (int u = 0; u < tmax; u++) {
-                float ds = row[u] * (dA[u] - dot) * scale;
-                if (ds == 0) continue;
-                const float *restrict k = base + (size_t)u * 3 * C + C + h * hd;
-                float *restrict dk = dbase + (size_t)u * 3 * C + C + h * hd;
-                for (int i = 0; i < hd; i++) {
-                    dq[i] += ds * k[i];
-                    dk[i] += ds * q[i];
-                }
-            }
+            const float *restrict a = A + (size_t)t * T;
+            float *restrict d = dA + (size_t)t * T;
+            float acc[LANES] = {0}, dot = 0;
+            int u = 0;
+            for (; u + LANES <= T; u += LANES)
+                for (int l = 0; l < LANES; l++) acc[l] += a[u + l] * d[u + l];
+            for (; u < T; u++) dot += a[u] * d[u];
+            for (int l = 0; l < LANES; l++) dot += acc[l];
+            for (u = 0; u < T; u++) d[u] = scale * a[u] * (d[u] - dot);
         }
+        /* dq = dS k; dk = dS^T q */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dA, T, k, 3 * C, 0.0f, dq, 3 * C);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dA, T, q, 3 * C, 0.0f, dk, 3 * C);
     }
 }
+KERNEL(attn_bwd_part)
 
-/* dqkv (B,T,3C) (=) from dout (B,T,C). */
+/* dqkv (B,T,3C) = gradient from dout (B,T,C) (overwritten, not added). */
 static void attention_backward(pool_t *p, float *dqkv, const float *dout, const float *qkv, const float *att,
                                float *scratch, int B, int T, int C, int NH, int causal) {
     attn_job_t j = {.dqkv = dqkv, .dout = dout, .qkv = qkv, .att = (float *)att, .scratch = scratch, .B = B, .T = T,
-                    .C = C, .NH = NH, .causal = causal, .scr_per = 2 * (C / NH) * T + T};
-    pool_run(p, B * NH, attn_bwd_part, &j);
+                    .C = C, .NH = NH, .causal = causal, .scr_per = T * T};
+    pool_run(p, B * NH, PICK(attn_bwd_part), &j);
 }
 
 /* ------------------------------------------------------- transformer tower */
@@ -389,7 +433,7 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->dbig = xmalloc(sizeof(float) * BT * H4);
     t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
     t->dsmall = xmalloc(sizeof(float) * BT * C);
-    t->scratch = xmalloc(sizeof(float) * (size_t)nthreads * (2 * (size_t)(C / NH) * T + T));
+    t->scratch = xmalloc(sizeof(float) * (size_t)nthreads * T * T);
     t->pooled = xmalloc(sizeof(float) * B * C);
     t->pool_m = xmalloc(sizeof(float) * B);
     t->pool_r = xmalloc(sizeof(float) * B);
@@ -419,13 +463,12 @@ static void blocks_forward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, i
         float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
         layernorm_forward(p, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C);
-        matmul_forward(p, qkv, ln1, k->attn_in_w, k->attn_in_b, NULL, BT, C, 3 * C);
+        matmul_forward(p, qkv, NULL, ln1, k->attn_in_w, k->attn_in_b, NULL, BT, C, 3 * C);
         attention_forward(p, atty, att, qkv, t->scratch, B, Tr, C, NH, t->causal);
-        matmul_forward(p, mid, atty, k->attn_out_w, k->attn_out_b, x, BT, C, C);
+        matmul_forward(p, mid, NULL, atty, k->attn_out_w, k->attn_out_b, x, BT, C, C);
         layernorm_forward(p, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C);
-        matmul_forward(p, fch, ln2, k->fc_w, k->fc_b, NULL, BT, C, H4);
-        qgelu_forward(p, fcg, fch, BT, H4);
-        matmul_forward(p, xo, fcg, k->proj_w, k->proj_b, mid, BT, H4, C);
+        matmul_forward(p, fch, fcg, ln2, k->fc_w, k->fc_b, NULL, BT, C, H4);
+        matmul_forward(p, xo, NULL, fcg, k->proj_w, k->proj_b, mid, BT, H4, C);
     }
 }
 
@@ -450,17 +493,17 @@ static void blocks_backward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, 
             for (size_t i = 0; i < n; i++) t->dres[i] += dfeat[l][i];
         /* xo = mid + fcg Wp^T + bp */
         memcpy(t->dmid, t->dres, sizeof(float) * n);
-        matmul_backward(p, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, k->proj_w, BT, H4, C, 0);
-        qgelu_backward(p, t->dbig, fch, t->dbig, BT, H4);
-        matmul_backward(p, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, k->fc_w, BT, C, H4, 0);
+        matmul_backward(p, t->dbig, fch, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, k->proj_w, BT, H4,
+                        C, 0);
+        matmul_backward(p, t->dsmall, NULL, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, k->fc_w, BT, C, H4, 0);
         layernorm_backward(p, t->dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, k->ln2_w, ln2m, ln2r,
                            BT, C);
         /* mid = x + atty Wo^T + bo */
         memcpy(t->dres, t->dmid, sizeof(float) * n);
-        matmul_backward(p, t->dsmall, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
+        matmul_backward(p, t->dsmall, NULL, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
                         k->attn_out_w, BT, C, C, 0);
         attention_backward(p, t->dqkv, t->dsmall, qkv, att, t->scratch, B, Tr, C, NH, t->causal);
-        matmul_backward(p, t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1, k->attn_in_w, BT,
+        matmul_backward(p, t->dsmall, NULL, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1, k->attn_in_w, BT,
                         C, 3 * C, 0);
         layernorm_backward(p, t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, k->ln1_w, ln1m, ln1r,
                            BT, C);
@@ -525,7 +568,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     /* patch embeddings of the whole batch in one product (into scratch), then
      * placed at tokens 1..NP after the class token */
     float *pz = t->dsmall; /* (B*NP, C) scratch */
-    matmul_forward(&m->pool, pz, t->patches, m->w.v_conv, NULL, NULL, B * NP, PD, C);
+    matmul_forward(&m->pool, pz, NULL, t->patches, m->w.v_conv, NULL, NULL, B * NP, PD, C);
     for (int b = 0; b < B; b++) {
         float *pe = t->pemb + (size_t)b * T * C;
         memcpy(pe, m->w.v_class, sizeof(float) * C);
@@ -582,9 +625,9 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
         for (int b = 0; b < B; b++)
             memcpy(dz + (size_t)b * NP * C, t->dsmall + ((size_t)b * T + 1) * C, sizeof(float) * NP * C);
         float *dpatch = t->patches; /* reuse: patches are needed for dconv first */
-        if (g) matmul_backward(&m->pool, NULL, g->v_conv, NULL, dz, t->patches, m->w.v_conv, B * NP, PD, C, 0);
+        if (g) matmul_backward(&m->pool, NULL, NULL, g->v_conv, NULL, dz, t->patches, m->w.v_conv, B * NP, PD, C, 0);
         if (dimg) {
-            matmul_backward(&m->pool, dpatch, NULL, NULL, dz, NULL, m->w.v_conv, B * NP, PD, C, 0);
+            matmul_backward(&m->pool, dpatch, NULL, NULL, NULL, dz, NULL, m->w.v_conv, B * NP, PD, C, 0);
             /* col2im (patches do not overlap) */
             for (int b = 0; b < B; b++)
                 for (int gy = 0; gy < G; gy++)

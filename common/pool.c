@@ -1,14 +1,49 @@
-/* pool.c - see pool.h. */
+/* pool.c - see pool.h.
+ *
+ * Hand-off protocol: the caller writes the job (fn, ctx, n), sets pending and
+ * bumps gen (sequentially consistent); a worker that sees a new gen runs its
+ * chunk and decrements pending.  A worker that gives up spinning increments
+ * sleepers under the mutex and re-checks gen before waiting; the caller reads
+ * sleepers after bumping gen and broadcasts under the mutex when it is not 0,
+ * so a wake-up cannot be lost. */
 #include "pool.h"
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include "util.h"
 
 typedef struct { pool_t *p; int tid; } worker_arg;
 
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 static void chunk(int n, int nt, int tid, int *b, int *e) {
     *b = (int)((long)n * tid / nt);
     *e = (int)((long)n * (tid + 1) / nt);
+}
+
+/* Spins until gen != seen, then sleeps; returns the new gen. */
+static unsigned long wait_job(pool_t *p, unsigned long seen) {
+    unsigned long g;
+    double t0 = 0;
+    for (unsigned spins = 0;; spins++) {
+        if ((g = __atomic_load_n(&p->gen, __ATOMIC_ACQUIRE)) != seen) return g;
+        cpu_relax();
+        if ((spins & 255) == 255) {
+            double t = now_sec();
+            if (t0 == 0) t0 = t;
+            else if (t - t0 > POOL_SPIN_US * 1e-6) break;
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    __atomic_add_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
+    while ((g = __atomic_load_n(&p->gen, __ATOMIC_SEQ_CST)) == seen) pthread_cond_wait(&p->go, &p->mu);
+    __atomic_sub_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&p->mu);
+    return g;
 }
 
 static void *worker(void *varg) {
@@ -18,23 +53,12 @@ static void *worker(void *varg) {
     free(a);
     unsigned long seen = 0;
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) {
-            pthread_mutex_unlock(&p->mu);
-            return NULL;
-        }
-        seen = p->gen;
-        pool_fn fn = p->fn;
-        void *ctx = p->ctx;
-        int n = p->n;
-        pthread_mutex_unlock(&p->mu);
+        seen = wait_job(p, seen);
+        if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) return NULL;
         int b, e;
-        chunk(n, p->nthreads, tid, &b, &e);
-        if (b < e) fn(ctx, b, e, tid);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+        chunk(p->n, p->nthreads, tid, &b, &e);
+        if (b < e) p->fn(p->ctx, b, e, tid);
+        __atomic_sub_fetch(&p->pending, 1, __ATOMIC_RELEASE);
     }
 }
 
@@ -44,7 +68,6 @@ void pool_init(pool_t *p, int nthreads) {
     if (p->nthreads == 1) return;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
     p->th = xcalloc((size_t)p->nthreads, sizeof *p->th);
     for (int t = 1; t < p->nthreads; t++) {
         worker_arg *a = xmalloc(sizeof *a);
@@ -54,16 +77,24 @@ void pool_init(pool_t *p, int nthreads) {
     }
 }
 
+static void wake(pool_t *p) {
+    if (__atomic_load_n(&p->sleepers, __ATOMIC_SEQ_CST) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->go);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
 void pool_free(pool_t *p) {
     if (p->nthreads > 1) {
+        __atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
+        __atomic_add_fetch(&p->gen, 1, __ATOMIC_SEQ_CST);
         pthread_mutex_lock(&p->mu);
-        p->quit = 1;
         pthread_cond_broadcast(&p->go);
         pthread_mutex_unlock(&p->mu);
         for (int t = 1; t < p->nthreads; t++) pthread_join(p->th[t], NULL);
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->go);
-        pthread_cond_destroy(&p->done);
         free(p->th);
     }
     memset(p, 0, sizeof *p);
@@ -75,18 +106,19 @@ void pool_run(pool_t *p, int n, pool_fn fn, void *ctx) {
         fn(ctx, 0, n, 0);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    p->pending = p->nthreads - 1;
-    p->gen++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
+    __atomic_store_n(&p->pending, p->nthreads - 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&p->gen, 1, __ATOMIC_SEQ_CST);
+    wake(p);
     int b, e;
     chunk(n, p->nthreads, 0, &b, &e);
     if (b < e) fn(ctx, b, e, 0);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    /* the workers' chunks are about as long as ours: spin, and yield the
+     * core only if one of them was descheduled */
+    for (unsigned spins = 0; __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0; spins++) {
+        if (spins < 100000) cpu_relax();
+        else sched_yield();
+    }
 }

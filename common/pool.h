@@ -2,12 +2,20 @@
  *
  * pool_run(p, n, fn, ctx) splits [0,n) into p->nthreads contiguous chunks,
  * runs fn(ctx, begin, end, tid) on each (the calling thread takes chunk 0)
- * and returns when all are done.  Workers sleep on a condition variable
- * between calls.  One pool must not be used from two threads at once.
+ * and returns when all are done.  One pool must not be used from two threads
+ * at once.
+ *
+ * A model forward issues a few hundred short jobs (0.1-2 ms each), so the
+ * hand-off must cost microseconds, not a futex wake-up each time: workers
+ * spin on an atomic job counter for a short while (POOL_SPIN_US) after each
+ * job and only then sleep on a condition variable; the caller spins for the
+ * workers' chunks to finish.  Idle for longer than that, a pool uses no CPU.
  */
 #ifndef POOL_H
 #define POOL_H
 #include <pthread.h>
+
+#define POOL_SPIN_US 300 /* how long an idle worker spins before sleeping */
 
 typedef void (*pool_fn)(void *ctx, int begin, int end, int tid);
 
@@ -15,9 +23,11 @@ typedef struct {
     int nthreads;
     pthread_t *th;
     pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned long gen;   /* bumped for every job */
-    int pending;         /* workers still running the current job */
+    pthread_cond_t go;
+    /* shared with the workers through atomics (__atomic builtins) */
+    unsigned long gen; /* bumped for every job (and to quit) */
+    int pending;       /* workers still running the current job */
+    int sleepers;      /* workers blocked (or about to block) on `go` */
     int quit;
     pool_fn fn;
     void *ctx;
