@@ -4,6 +4,7 @@
 #define T_H
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 static int t_fail, t_pass;
 #define CHECK(cond, ...)                                                       \
     do {                                                                       \
@@ -21,4 +22,17 @@ static int t_fail, t_pass;
             printf("#   got %.9g want %.9g\n", a_, b_);                        \
     } while (0)
 #define T_DONE() return t_fail ? 1 : 0
+
+/* The whole file at path, malloc'd with one spare byte (room for a NUL), its
+ * size in *len; NULL if it cannot be opened or sized. */
+static inline unsigned char *t_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) return fclose(f), NULL;
+    unsigned char *b = malloc((size_t)n + 1);
+    if (b) *len = fread(b, 1, (size_t)n, f);
+    fclose(f);
+    return b;
+}
 #endif

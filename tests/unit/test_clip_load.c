@@ -19,21 +19,9 @@ static float *ref;
 static size_t nref;
 static clip_config_t want_cfg;
 
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
 static void read_refs(void) {
     size_t len = 0;
-    ref = (float *)slurp(FIX "tiny_clip.f32", &len);
+    ref = (float *)t_slurp(FIX "tiny_clip.f32", &len);
     nref = len / 4;
     FILE *f = fopen(FIX "tiny_clip.cfg", "r");
     char k[64];
@@ -144,7 +132,7 @@ static void test_heads(const char *tmpdir) {
     char path[512];
     snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
     size_t len;
-    unsigned char *b = slurp(FIX "hf_f32.safetensors", &len);
+    unsigned char *b = t_slurp(FIX "hf_f32.safetensors", &len);
     FILE *f = fopen(path, "wb");
     fwrite(b, 1, len, f);
     fclose(f);
@@ -165,7 +153,7 @@ static void test_heads(const char *tmpdir) {
 static void edited(const char *file, const char *from, const char *to, const char *what, const char *w1,
                    const char *w2) {
     size_t len;
-    unsigned char *b = slurp(file, &len);
+    unsigned char *b = t_slurp(file, &len);
     unsigned char *at = b ? memmem(b, len, from, strlen(from)) : NULL;
     if (!at) {
         CHECK(0, "%s: '%s' found in %s", what, from, file);

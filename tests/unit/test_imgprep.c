@@ -240,16 +240,6 @@ static int write_file(const char *path, const void *p, size_t n) {
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
-static uint8_t *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t *p = malloc(1 << 20);
-    if (!p) return fclose(f), NULL;
-    *n = fread(p, 1, 1 << 20, f);
-    fclose(f);
-    return p;
-}
-
 static void test_errors(void) {
     char dir[] = "/tmp/test_imgprep.XXXXXX", path[300];
     CHECK(mkdtemp(dir) != NULL, "temp dir");
@@ -275,7 +265,7 @@ static void test_errors(void) {
           "garbage file -> EXIT_DATA: %s", e.msg);
 
     size_t n = 0;
-    uint8_t *fish = slurp(DIR "perfectFish.jpeg", &n);
+    uint8_t *fish = t_slurp(DIR "perfectFish.jpeg", &n);
     CHECK(fish && n == 5138, "read perfectFish.jpeg (%zu bytes)", n);
     if (!fish) return;
     /* JPEG magic, then garbage */
@@ -341,7 +331,7 @@ static void test_errors(void) {
     /* progressive: a file of 600 scans is refused (a DoS guard), and a huge
      * one fails on libjpeg's memory limit instead of allocating gigabytes */
     size_t pn = 0;
-    uint8_t *pj = slurp(DIR "progressive.jpeg", &pn);
+    uint8_t *pj = t_slurp(DIR "progressive.jpeg", &pn);
     size_t s0 = 0, s1 = 0, sof2 = 0;
     for (size_t i = 2; pj && i + 1 < pn; i++) {
         if (pj[i] != 0xff) continue;
@@ -404,7 +394,7 @@ static void test_errors(void) {
     /* image_decode: the same pixels from memory; a lowered pixel limit
      * refuses, naming the input, before any pixels exist */
     size_t fn = 0, pnn = 0;
-    uint8_t *fj = slurp(DIR "perfectFish.jpeg", &fn), *pp = slurp(DIR "sketch.png", &pnn);
+    uint8_t *fj = t_slurp(DIR "perfectFish.jpeg", &fn), *pp = t_slurp(DIR "sketch.png", &pnn);
     image_load(DIR "perfectFish.jpeg", &b, &e);
     rc = image_decode(fj, fn, "mem.jpg", 240 * 210, &a, &e);
     CHECK(rc == 0 && a.c == 3 && a.w == b.w && a.h == b.h && !memcmp(a.px, b.px, (size_t)a.w * a.h * 3),

@@ -13,18 +13,6 @@
 
 #define FIX "tests/fixtures/tensorfile/"
 
-static unsigned char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    fclose(f);
-    return b;
-}
-
 static float *read_all(tensorfile_t *tf, const char *name, size_t *n) {
     const tf_info_t *t = tf_find(tf, name);
     if (!t) return NULL;
@@ -259,7 +247,7 @@ static void test_safetensors_damage(void) {
 /* Every strict prefix of a good file must fail cleanly; exact-size copies let ASan see over-reads. */
 static void test_truncation(const char *path, size_t dense, size_t step) {
     size_t len;
-    unsigned char *all = slurp(path, &len);
+    unsigned char *all = t_slurp(path, &len);
     int fails = 0, opened = 0, wrong = 0;
     for (size_t n = 0; all && n < len; n += n < dense ? 1 : step) {
         unsigned char *b = malloc(n ? n : 1);
@@ -284,7 +272,7 @@ static void test_truncation(const char *path, size_t dense, size_t step) {
 static void test_flips(const char *path, size_t from, size_t to, size_t step, const unsigned char *vals,
                        int nv) {
     size_t len;
-    unsigned char *orig = slurp(path, &len);
+    unsigned char *orig = t_slurp(path, &len);
     if (!orig) {
         CHECK(0, "read %s", path);
         return;
