@@ -55,7 +55,7 @@ TPLUG_SRC  := $(wildcard tests/plugins/*.c)
 TPLUGS     := $(TPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 LIB        := $(BUILD)/libinvclip.a
 
-.PHONY: all deps test check bench fuzz fuzz-build demo install clean
+.PHONY: all deps test check bench fuzz fuzz-build demo zeroshot install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -130,6 +130,10 @@ bench: all $(BENCHES)
 
 demo: all
 	@sh pipelines/demo.sh
+
+# The study's zero-shot evaluation; needs CLIP weights: make zeroshot CLIP_MODEL=ViT-B-32.pt
+zeroshot: all
+	@CLIP_MODEL=$(CLIP_MODEL) sh pipelines/zeroshot.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/invclip/plugins $(DESTDIR)$(PREFIX)/share/invclip
