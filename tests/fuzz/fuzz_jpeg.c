@@ -3,7 +3,7 @@
  * The first byte is a setting: S = 1 + (b & 31) (a small CLIP input side),
  * the preprocessing path (b >> 5) & 3 (imgprep.h's IMGPREP_*), normalised
  * when b & 128.  The rest goes to image_decode() (jpeg_io.h: JPEG or PNG by
- * magic, as image_load() reads stdin) with the pixel limit lowered to 2^18,
+ * magic, as image_load() reads stdin) with the pixel limit lowered to 2^16,
  * so that a tiny header cannot make a run allocate and fill ~1 GB.  A decoded
  * image is preprocessed twice, with a state kept across runs (its cached
  * coefficients and buffers must not leak into the next image) and with a
@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_PIXELS (1L << 18)
+#define MAX_PIXELS (1L << 16)
 
 static imgprep_t kept; /* reused across runs, as a tool reuses it across a stream */
 
