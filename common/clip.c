@@ -382,10 +382,12 @@ struct clip_tower {
     float *fch, *fcg;            /* (L,B,T,H4) pre/post QuickGELU */
     /* backward scratch (one layer) */
     float *dres, *dmid, *dbig, *dqkv, *dsmall, *scratch;
+    float *gat;                  /* top-block rows gathered: (B,H4) x2, (B,C) x6, (B) x2 */
     /* head */
     float *pooled, *pool_m, *pool_r; /* (B,C) after final LN, (B) */
     float *lnf_in;                   /* (B,C) final LN input (copy) */
     int *pool_idx;                   /* (B) token pooled (text) */
+    int *prow;                       /* (B) row of the pooled token in (B*Tr) */
     int *ids;                        /* (B,T) token ids of the last text forward */
     /* vision front */
     float *patches;                  /* (B,G*G,3PP) im2col */
@@ -401,8 +403,8 @@ static void tower_free(clip_tower_t *t) {
     if (!t) return;
     free(t->res); free(t->ln1); free(t->ln1_m); free(t->ln1_r); free(t->qkv); free(t->att); free(t->atty);
     free(t->mid); free(t->ln2); free(t->ln2_m); free(t->ln2_r); free(t->fch); free(t->fcg);
-    free(t->dres); free(t->dmid); free(t->dbig); free(t->dqkv); free(t->dsmall); free(t->scratch);
-    free(t->pooled); free(t->pool_m); free(t->pool_r); free(t->lnf_in); free(t->pool_idx); free(t->ids);
+    free(t->dres); free(t->dmid); free(t->dbig); free(t->dqkv); free(t->dsmall); free(t->scratch); free(t->gat);
+    free(t->pooled); free(t->pool_m); free(t->pool_r); free(t->lnf_in); free(t->pool_idx); free(t->prow); free(t->ids);
     free(t->patches); free(t->pemb); free(t->pre_m); free(t->pre_r);
     free(t);
 }
@@ -433,12 +435,14 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->dbig = xmalloc(sizeof(float) * BT * H4);
     t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
     t->dsmall = xmalloc(sizeof(float) * BT * C);
+    t->gat = xmalloc(sizeof(float) * ((size_t)B * (2 * (size_t)H4 + 6 * (size_t)C) + 2 * (size_t)B));
     t->scratch = xmalloc(sizeof(float) * (size_t)nthreads * T * T);
     t->pooled = xmalloc(sizeof(float) * B * C);
     t->pool_m = xmalloc(sizeof(float) * B);
     t->pool_r = xmalloc(sizeof(float) * B);
     t->lnf_in = xmalloc(sizeof(float) * B * C);
     t->pool_idx = xmalloc(sizeof(int) * B);
+    t->prow = xmalloc(sizeof(int) * B);
     t->ids = xmalloc(sizeof(int) * BT);
     if (patchdim) {
         t->patches = xmalloc(sizeof(float) * B * (size_t)npatch * patchdim);
@@ -472,14 +476,61 @@ static void blocks_forward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, i
     }
 }
 
+/* Top block, MLP and output projection, when the gradient entering it is
+ * non-zero only at one token per sequence (row rows[b] of (B*Tr) - the token
+ * the head pools, and no feature gradient on the top block): these maps act
+ * per token, so they run on those B rows only (gathered into t->gat), and
+ * the B*Tr-row products of the dense path shrink to B rows.  On entry t->dres
+ * is zero off those rows; on exit t->dres = dL/d mid and t->dsmall =
+ * dL/d atty, both zero off the rows, as after the dense path. */
+static void top_backward_rows(pool_t *p, clip_tower_t *t, const clip_block_t *k, clip_block_t *g, int l, int B,
+                              const int *rows) {
+    int C = t->C, H4 = t->H4;
+    size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
+    const float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
+    const float *mid = t->mid + l * sBTC, *atty = t->atty + l * sBTC;
+    const float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
+    float *g_fch = t->gat, *g_fcg = g_fch + (size_t)B * H4, *g_ln2 = g_fcg + (size_t)B * H4;
+    float *g_mid = g_ln2 + (size_t)B * C, *g_atty = g_mid + (size_t)B * C, *g_dres = g_atty + (size_t)B * C;
+    float *g_dmid = g_dres + (size_t)B * C, *g_ds = g_dmid + (size_t)B * C, *g_m = g_ds + (size_t)B * C,
+          *g_r = g_m + B;
+    for (int b = 0; b < B; b++) {
+        size_t r = (size_t)rows[b];
+        memcpy(g_fch + (size_t)b * H4, fch + r * H4, sizeof(float) * H4);
+        memcpy(g_fcg + (size_t)b * H4, fcg + r * H4, sizeof(float) * H4);
+        memcpy(g_ln2 + (size_t)b * C, ln2 + r * C, sizeof(float) * C);
+        memcpy(g_mid + (size_t)b * C, mid + r * C, sizeof(float) * C);
+        memcpy(g_atty + (size_t)b * C, atty + r * C, sizeof(float) * C);
+        memcpy(g_dres + (size_t)b * C, t->dres + r * C, sizeof(float) * C);
+        g_m[b] = ln2m[r];
+        g_r[b] = ln2r[r];
+    }
+    memcpy(g_dmid, g_dres, sizeof(float) * B * C);
+    matmul_backward(p, t->dbig, g_fch, g ? g->proj_w : NULL, g ? g->proj_b : NULL, g_dres, g_fcg, k->proj_w, B, H4, C,
+                    0);
+    matmul_backward(p, g_ds, NULL, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, g_ln2, k->fc_w, B, C, H4, 0);
+    layernorm_backward(p, g_dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, g_ds, g_mid, k->ln2_w, g_m, g_r, B, C);
+    matmul_backward(p, g_ds, NULL, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, g_dmid, g_atty, k->attn_out_w,
+                    B, C, C, 0);
+    memset(t->dsmall, 0, sizeof(float) * (size_t)B * t->Tlast * C);
+    for (int b = 0; b < B; b++) {
+        size_t r = (size_t)rows[b];
+        memcpy(t->dres + r * C, g_dmid + (size_t)b * C, sizeof(float) * C);
+        memcpy(t->dsmall + r * C, g_ds + (size_t)b * C, sizeof(float) * C);
+    }
+}
+
 /* Backward through the blocks.  On entry t->dres holds dL/d res[L] (B,Tr,C);
- * on exit dL/d res[0].  dfeat[l] (if given) is added to dL/d res[l+1]. */
+ * on exit dL/d res[0].  dfeat[l] (if given) is added to dL/d res[l+1].
+ * rows (B) not NULL: dL/d res[L] is zero except at row rows[b] of each
+ * sequence (see top_backward_rows; ignored when dfeat[L-1] is given). */
 static void blocks_backward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, clip_block_t *gb, int B, int Tr,
-                            float *const *dfeat) {
+                            float *const *dfeat, const int *rows) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
     size_t n = (size_t)BT * C;
+    if (dfeat && dfeat[t->L - 1]) rows = NULL;
     for (int l = t->L - 1; l >= 0; l--) {
         const clip_block_t *k = &bl[l];
         clip_block_t *g = gb ? &gb[l] : NULL;
@@ -489,22 +540,27 @@ static void blocks_backward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, 
         float *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
         float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
-        if (dfeat && dfeat[l])
-            for (size_t i = 0; i < n; i++) t->dres[i] += dfeat[l][i];
-        /* xo = mid + fcg Wp^T + bp */
-        memcpy(t->dmid, t->dres, sizeof(float) * n);
-        matmul_backward(p, t->dbig, fch, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, k->proj_w, BT, H4,
-                        C, 0);
-        matmul_backward(p, t->dsmall, NULL, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, k->fc_w, BT, C, H4, 0);
-        layernorm_backward(p, t->dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, k->ln2_w, ln2m, ln2r,
-                           BT, C);
-        /* mid = x + atty Wo^T + bo */
-        memcpy(t->dres, t->dmid, sizeof(float) * n);
-        matmul_backward(p, t->dsmall, NULL, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
-                        k->attn_out_w, BT, C, C, 0);
+        if (l == t->L - 1 && rows) {
+            top_backward_rows(p, t, k, g, l, B, rows);
+        } else {
+            if (dfeat && dfeat[l])
+                for (size_t i = 0; i < n; i++) t->dres[i] += dfeat[l][i];
+            /* xo = mid + fcg Wp^T + bp; fcg = QuickGELU(fch) */
+            memcpy(t->dmid, t->dres, sizeof(float) * n);
+            matmul_backward(p, t->dbig, fch, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, k->proj_w, BT,
+                            H4, C, 0);
+            matmul_backward(p, t->dsmall, NULL, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, k->fc_w, BT, C,
+                            H4, 0);
+            layernorm_backward(p, t->dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, k->ln2_w, ln2m,
+                               ln2r, BT, C);
+            /* mid = x + atty Wo^T + bo */
+            memcpy(t->dres, t->dmid, sizeof(float) * n);
+            matmul_backward(p, t->dsmall, NULL, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
+                            k->attn_out_w, BT, C, C, 0);
+        }
         attention_backward(p, t->dqkv, t->dsmall, qkv, att, t->scratch, B, Tr, C, NH, t->causal);
-        matmul_backward(p, t->dsmall, NULL, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1, k->attn_in_w, BT,
-                        C, 3 * C, 0);
+        matmul_backward(p, t->dsmall, NULL, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1,
+                        k->attn_in_w, BT, C, 3 * C, 0);
         layernorm_backward(p, t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, k->ln1_w, ln1m, ln1r,
                            BT, C);
     }
@@ -607,7 +663,8 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
                            m->w.v_ln_post_w, t->pool_m, t->pool_r, B, C);
         for (int b = 0; b < B; b++) memcpy(t->dres + (size_t)b * T * C, t->dmid + (size_t)b * C, sizeof(float) * C);
     }
-    blocks_backward(&m->pool, t, m->w.v_blocks, g ? g->v_blocks : NULL, B, T, dfeat);
+    for (int b = 0; b < B; b++) t->prow[b] = b * T; /* the class token */
+    blocks_backward(&m->pool, t, m->w.v_blocks, g ? g->v_blocks : NULL, B, T, dfeat, t->prow);
     /* ln_pre: dres -> d pemb (into dmid-sized scratch: reuse dsmall (B,T,C)) */
     memset(t->dsmall, 0, sizeof(float) * (size_t)B * T * C);
     layernorm_backward(&m->pool, t->dsmall, g ? g->v_ln_pre_w : NULL, g ? g->v_ln_pre_b : NULL, t->dres, t->pemb,
@@ -710,7 +767,8 @@ int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e) 
     memset(t->dres, 0, sizeof(float) * (size_t)B * Tr * C);
     for (int b = 0; b < B; b++)
         memcpy(t->dres + ((size_t)b * Tr + t->pool_idx[b]) * C, t->dmid + (size_t)b * C, sizeof(float) * C);
-    blocks_backward(&m->pool, t, m->w.t_blocks, g->t_blocks, B, Tr, NULL);
+    for (int b = 0; b < B; b++) t->prow[b] = b * Tr + t->pool_idx[b];
+    blocks_backward(&m->pool, t, m->w.t_blocks, g->t_blocks, B, Tr, NULL, t->prow);
     for (int b = 0; b < B; b++)
         for (int i = 0; i < Tr; i++) {
             const float *d = t->dres + ((size_t)b * Tr + i) * C;
