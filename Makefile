@@ -102,8 +102,13 @@ test: all $(UNITS) $(TPLUGS)
 	  TPLUGINS=$(abspath $(BUILD))/tests/plugins sh tests/run.sh
 
 # Sanitizer build in its own tree, the whole suite under it, and a short fuzz run.
+# Sanitizer reports are also written to build/san/reports/, so one in a
+# command whose exit status a test does not look at still fails the check.
 check:
-	$(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin SAN=1 test
+	@rm -rf build/san/reports && mkdir -p build/san/reports
+	ASAN_OPTIONS=log_path=$(abspath build/san/reports)/asan UBSAN_OPTIONS=log_path=$(abspath build/san/reports)/ubsan \
+	  $(MAKE) --no-print-directory BUILD=build/san BINDIR=build/san/bin SAN=1 test
+	@if ls build/san/reports/* >/dev/null 2>&1; then echo "check: sanitizer reports:"; head -30 build/san/reports/*; exit 1; fi
 	$(MAKE) --no-print-directory FUZZ_SECONDS=10 fuzz
 
 # common/ is compiled once with coverage instrumentation and linked into every

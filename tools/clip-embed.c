@@ -403,7 +403,11 @@ int main(int argc, char **argv) {
     clip_load_opts_t lo = {0};
     if (o.heads && (sscanf(o.heads, "%d,%d", &lo.v_heads, &lo.t_heads) != 2 || lo.v_heads < 1 || lo.t_heads < 1))
         die(EXIT_USAGE, "--heads: '%s' is not V,T (two positive integers)", o.heads);
-    if (o.text_file) read_lines(o.text_file, &o.texts);
+    strlist_t owned = {0}; /* lines read from files */
+    if (o.text_file) {
+        read_lines(o.text_file, &owned);
+        for (int i = 0; i < owned.n; i++) strlist_push(&o.texts, owned.v[i]);
+    }
     strlist_t classes = {0};
     split_commas(&o.zs, &classes);
     if (o.zs_file) read_lines(o.zs_file, &classes);
@@ -466,7 +470,12 @@ int main(int argc, char **argv) {
     free(c.batch_img); free(c.emb); free(c.unit); free(c.norm); free(c.meta);
     free(c.cls_emb); free(c.correct); free(c.total);
     for (int i = 0; i < classes.n; i++) free((char *)classes.v[i]);
+    for (int i = 0; i < owned.n; i++) free((char *)owned.v[i]);
     strlist_free(&classes);
+    strlist_free(&owned);
+    strlist_free(&o.texts);
+    strlist_free(&o.zs);
+    strlist_free(&o.templates);
     strlist_free(&files);
     buf_free(&c.out);
     if (c.bpe) bpe_free(c.bpe);

@@ -33,12 +33,15 @@ num_ok "--raw keeps the norm ($n1)" "$n1 != 1.000"
 
 # text and zero-shot need CLIP's vocabulary: a full-vocabulary model made now
 "$UNITS/test_mkclip" "$T/mk.safetensors"
+check "--text runs clean" clip-embed --model "$T/mk.safetensors" --text "a fish" --text "a sketch of a cat"
 clip-embed --model "$T/mk.safetensors" --text "a fish" --text "a sketch of a cat" >"$T/t.emb"
 eq "two text lines" "$(grep -c '^{"text":"a' "$T/t.emb")" 2
 printf 'a fish\n\na sketch of a cat\n' >"$T/prompts.txt"
+check "--text-file runs clean" clip-embed --model "$T/mk.safetensors" --text-file "$T/prompts.txt"
 clip-embed --model "$T/mk.safetensors" --text-file "$T/prompts.txt" >"$T/t2.emb"
 same "--text-file equals --text" "$T/t.emb" "$T/t2.emb"
 clip-embed --model "$T/mk.safetensors" --zero-shot fish,cat --top-k 2 --summary "$T/sum.json" "$T/six.png" >"$T/zs" 2>"$T/zs.err"
+eq "zero-shot exits 0" "$?" 0
 eq "zero-shot: one line per image" "$(grep -c '"top":\[{"label":' "$T/zs")" 6
 if grep -q '"pred":"\(fish\|cat\)","correct":\(true\|false\)}$' "$T/zs"; then ok "zero-shot lines carry pred and correct"; else notok "zero-shot line" "$(head -c 300 "$T/zs")"; fi
 if grep -q '^clip-embed: zero-shot top-1: [0-9.]* ([0-9]*/6)$' "$T/zs.err" && grep -q '"total":6' "$T/sum.json"; then ok "accuracy summary on stderr and in --summary"
