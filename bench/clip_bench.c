@@ -1,28 +1,93 @@
 /* clip_bench.c - times the C CLIP on a full-size ViT-B/32 with closed-form
  * random weights: image forward at batch 1 and 4, forward+backward w.r.t. the
  * input at batch 4 (one optimisation step's CLIP work), text forward of 5
- * prompts, and the raw cblas_sgemm rate on CLIP's shapes for reference.
- * Prints one "name value unit" line per measurement (median of --reps).
- * Usage: clip_bench [reps]   (threads: OPENBLAS_NUM_THREADS) */
+ * prompts; then how fast its matrix products run inside the model against
+ * cblas_sgemm called directly on the same shapes with the same thread count.
+ * Prints one "name value unit" line per measurement (median of reps).
+ *
+ * Usage: clip_bench [reps]   (threads: CLIP_THREADS, default 2)
+ *
+ * GEMM accounting: this program defines cblas_sgemm itself, so the model's
+ * calls (libinvclip.a is linked statically) come here first; each call is
+ * timed and forwarded to OpenBLAS's (dlsym RTLD_NEXT).  The model's GEMM
+ * time is the wall time during which at least one thread is inside sgemm
+ * (the union of the calls' intervals over all threads), so a thread waiting
+ * for the other's half counts as GEMM time.  Calls of at least 4 MFLOP are
+ * the weight products (patch embedding, qkv, out, fc, proj); the smaller
+ * ones are the per-head attention products, reported apart.  The standalone
+ * rate calls OpenBLAS threaded on the same number of threads, on the full
+ * (not column-split) shapes of one forward+backward at batch 4, weighted as
+ * in the model, cache-warm. */
+#define _GNU_SOURCE
 #include <cblas.h>
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include "clip.h"
 
-static int cmp(const void *a, const void *b) {
+typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
+                         const blasint, const blasint, const blasint, const float, const float *, const blasint,
+                         const float *, const blasint, const float, float *, const blasint);
+static sgemm_fn real_sgemm;
+
+/* call log: preallocated, filled lock-free; enabled only around timed runs */
+#define LOG_CAP 200000
+typedef struct { double t0, t1, flops; } call_t;
+static call_t *calls;
+static int ncalls, logging;
+
+void cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const enum CBLAS_TRANSPOSE tb,
+                 const blasint M, const blasint N, const blasint K, const float alpha, const float *A,
+                 const blasint lda, const float *B, const blasint ldb, const float beta, float *C, const blasint ldc) {
+    if (!__atomic_load_n(&logging, __ATOMIC_RELAXED)) {
+        real_sgemm(o, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    double t0 = now_sec();
+    real_sgemm(o, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    double t1 = now_sec();
+    int i = __atomic_fetch_add(&ncalls, 1, __ATOMIC_RELAXED);
+    if (i < LOG_CAP) calls[i] = (call_t){t0, t1, 2.0 * M * N * K};
+}
+
+static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
+static int cmp_t0(const void *a, const void *b) {
+    const call_t *x = a, *y = b;
+    return (x->t0 > y->t0) - (x->t0 < y->t0);
+}
 static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp);
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
     return v[n / 2];
+}
+
+/* union of the logged intervals of calls with flops in [lo,hi); adds flops */
+static double busy(double lo, double hi, double *flops) {
+    int n = ncalls < LOG_CAP ? ncalls : LOG_CAP;
+    qsort(calls, (size_t)n, sizeof *calls, cmp_t0);
+    double tot = 0, end = -1;
+    for (int i = 0; i < n; i++) {
+        if (calls[i].flops < lo || calls[i].flops >= hi) continue;
+        *flops += calls[i].flops;
+        double a = calls[i].t0 > end ? calls[i].t0 : end;
+        if (calls[i].t1 > a) tot += calls[i].t1 - a;
+        if (calls[i].t1 > end) end = calls[i].t1;
+    }
+    return tot;
 }
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    real_sgemm = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
+    if (!real_sgemm) die(EXIT_INTERNAL, "cannot find OpenBLAS's cblas_sgemm: %s", dlerror());
+    calls = xmalloc(sizeof *calls * LOG_CAP);
+    memset(calls, 0, sizeof *calls * LOG_CAP); /* touched once, before any timing */
+    int reps = argc > 1 ? atoi(argv[1]) : 7;
     if (reps < 1) reps = 1;
+    if (reps > 64) reps = 64;
     clip_config_t cfg = {.v_width = 768, .v_layers = 12, .v_heads = 12, .patch = 32, .image_size = 224,
                          .t_width = 512, .t_layers = 12, .t_heads = 8, .context = 77, .vocab = 49408,
                          .embed_dim = 512, .mlp_ratio = 4};
@@ -31,16 +96,19 @@ int main(int argc, char **argv) {
     clip_params_closed_form(&w);
     clip_t m;
     const char *th = getenv("CLIP_THREADS");
-    clip_init(&m, &w, th ? atoi(th) : 2);
+    int nth = th && atoi(th) > 0 ? atoi(th) : 2;
+    clip_init(&m, &w, nth);
+    printf("threads %d\n", nth);
     int S = 224, B = 4;
-    float *img = malloc(sizeof(float) * B * 3 * S * S), *dimg = malloc(sizeof(float) * B * 3 * S * S);
+    float *img = xmalloc(sizeof(float) * B * 3 * S * S), *dimg = xmalloc(sizeof(float) * B * 3 * S * S);
     for (int i = 0; i < B * 3 * S * S; i++) img[i] = (float)(((unsigned)i * 7919u % 1000u) / 500.0 - 1.0);
     float emb[4 * 512], demb[4 * 512];
     for (int i = 0; i < 4 * 512; i++) demb[i] = (float)((i % 13) - 6) / 100.0f;
     err_t e = {0};
     double t[64];
-    /* warm up: allocates activations for batch 4 */
-    clip_image_forward(&m, img, 4, emb, &e);
+    /* warm up: allocates (and touches) activations for batch 4 */
+    if (clip_image_forward(&m, img, 4, emb, &e) || clip_image_backward(&m, demb, NULL, dimg, 0, &e))
+        die(EXIT_INTERNAL, "%s", e.msg);
     for (int bb = 1; bb <= 4; bb *= 4) {
         for (int r = 0; r < reps; r++) {
             double t0 = now_sec();
@@ -49,14 +117,30 @@ int main(int argc, char **argv) {
         }
         printf("clip_image_forward_b%d %.4f s\n", bb, median(t, reps));
     }
+    /* forward+backward, logging every sgemm call of the timed runs */
+    double gflop_w = 0, busy_w = 0, gflop_a = 0, busy_a = 0, wall = 0;
     for (int r = 0; r < reps; r++) {
+        ncalls = 0;
+        __atomic_store_n(&logging, 1, __ATOMIC_SEQ_CST);
         double t0 = now_sec();
         clip_image_forward(&m, img, B, emb, &e);
         memset(dimg, 0, sizeof(float) * B * 3 * S * S);
         clip_image_backward(&m, demb, NULL, dimg, 0, &e);
         t[r] = now_sec() - t0;
+        __atomic_store_n(&logging, 0, __ATOMIC_SEQ_CST);
+        wall += t[r];
+        busy_w += busy(4e6, 1e30, &gflop_w);
+        busy_a += busy(0, 4e6, &gflop_a);
     }
+    if (ncalls > LOG_CAP) die(EXIT_INTERNAL, "sgemm call log overflow (%d calls)", ncalls);
     printf("clip_image_fwdbwd_b4 %.4f s\n", median(t, reps));
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak_rss %.0f MB\n", ru.ru_maxrss / 1024.0);
+    printf("clip_gemm_fwdbwd_b4 %.1f GFLOP/s (%.1f GFLOP in %.4f s of %.4f s per step)\n", gflop_w / busy_w / 1e9,
+           gflop_w / reps / 1e9, busy_w / reps, wall / reps);
+    printf("clip_attn_gemm_fwdbwd_b4 %.1f GFLOP/s (%.2f GFLOP in %.4f s per step)\n", gflop_a / busy_a / 1e9,
+           gflop_a / reps / 1e9, busy_a / reps);
     int ids[5 * 77];
     memset(ids, 0, sizeof ids);
     for (int b = 0; b < 5; b++) {
@@ -73,20 +157,50 @@ int main(int argc, char **argv) {
         t[r] = now_sec() - t0;
     }
     printf("clip_text_forward_5 %.4f s\n", median(t, reps));
-    /* raw sgemm on the largest CLIP shape at batch 4: (200,768) x (3072,768)^T */
-    int M = 200, K = 768, N = 3072;
-    float *A = calloc((size_t)M * K, 4), *Bm = calloc((size_t)N * K, 4), *Cm = calloc((size_t)M * N, 4);
-    for (int r = 0; r < reps; r++) {
+
+    /* standalone: OpenBLAS threaded on nth threads, the full shapes of one
+     * batch-4 forward+backward (M rows, N outputs, K inner, NN or NT, count) */
+    struct { int M, N, K, nt, count; } sh[] = {
+        {196, 768, 3072, 1, 1},  /* patch embedding */
+        {200, 2304, 768, 1, 12}, /* qkv */
+        {200, 768, 768, 1, 12},  /* attention out */
+        {200, 3072, 768, 1, 12}, /* fc */
+        {200, 768, 3072, 1, 12}, /* proj */
+        {200, 768, 768, 0, 11},  /* backward: d atty (top block: pooled rows only) */
+        {200, 768, 2304, 0, 12}, /* d ln1 */
+        {200, 768, 3072, 0, 11}, /* d ln2 */
+        {200, 3072, 768, 0, 11}, /* d fcg */
+        {196, 3072, 768, 0, 1},  /* d patches */
+    };
+    int nsh = (int)(sizeof sh / sizeof sh[0]);
+    size_t maxa = 200 * 3072, maxb = 3072 * 768;
+    float *A = xcalloc(maxa, 4), *Bm = xcalloc(maxb, 4), *Cm = xcalloc(maxa, 4);
+    for (size_t i = 0; i < maxa; i++) A[i] = (float)(i % 7) * 0.1f;
+    for (size_t i = 0; i < maxb; i++) Bm[i] = (float)(i % 5) * 0.01f;
+    openblas_set_num_threads(nth);
+    double flops = 0;
+    for (int s = 0; s < nsh; s++) flops += 2.0 * sh[s].M * sh[s].N * sh[s].K * sh[s].count;
+    for (int r = -1; r < reps; r++) {
         double t0 = now_sec();
-        for (int k = 0; k < 10; k++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, A, K, Bm, K, 0, Cm, N);
-        t[r] = (now_sec() - t0) / 10;
+        for (int s = 0; s < nsh; s++)
+            for (int c = 0; c < sh[s].count; c++)
+                if (sh[s].nt)
+                    real_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, sh[s].M, sh[s].N, sh[s].K, 1, A, sh[s].K, Bm,
+                               sh[s].K, 0, Cm, sh[s].N);
+                else
+                    real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, sh[s].M, sh[s].N, sh[s].K, 1, A, sh[s].K,
+                               Bm, sh[s].N, 0, Cm, sh[s].N);
+        if (r >= 0) t[r] = now_sec() - t0;
     }
-    printf("sgemm_200x3072x768 %.1f GFLOP/s\n", 2.0 * M * N * K / median(t, reps) / 1e9);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    printf("peak_rss %.0f MB\n", ru.ru_maxrss / 1024.0);
+    openblas_set_num_threads(1);
+    printf("sgemm_clip_shapes %.1f GFLOP/s (OpenBLAS, %d threads, %.1f GFLOP)\n", flops / median(t, reps) / 1e9, nth,
+           flops / 1e9);
     clip_free(&m);
-    free(img); free(dimg); free(A); free(Bm); free(Cm);
+    free(img);
+    free(dimg);
+    free(A);
+    free(Bm);
+    free(Cm);
+    free(calls);
     return 0;
 }
