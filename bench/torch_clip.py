@@ -4,12 +4,13 @@
 A ViT-B/32 CLIP written as a user of PyTorch would run it (nn.Module with
 nn.MultiheadAttention and nn.LayerNorm, the structure of OpenAI's model.py,
 written here from the architecture description), random weights, float32 on
-CPU with 2 threads.  Prints the same lines as clip_bench:
+CPU with CLIP_THREADS threads (default 2, as clip_bench).  Prints the same
+lines as clip_bench:
   clip_image_forward_b1 / _b4 (no_grad), clip_image_fwdbwd_b4 (gradient
   w.r.t. the input image only; weights frozen), clip_text_forward_5, peak_rss.
 Usage: torch_clip.py [reps]
 """
-import resource, sys, time
+import os, resource, sys, time
 import torch
 import torch.nn as nn
 
@@ -74,7 +75,9 @@ def median(f, reps):
 
 def main():
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    torch.set_num_threads(2)
+    threads = int(os.environ.get("CLIP_THREADS", "2"))
+    torch.set_num_threads(threads)
+    print("threads %d" % threads)
     torch.manual_seed(0)
     vis, txt = Vision().eval(), Text().eval()
     for p in list(vis.parameters()) + list(txt.parameters()):

@@ -1,0 +1,82 @@
+#!/bin/sh
+# bench/clip.sh - the CLIP section of the benchmarks (bench/run.sh calls it;
+# it also runs alone: sh bench/clip.sh [reps]).
+#
+# Runs build/bench/clip_bench (the C model, CLIP_THREADS threads, default 2)
+# and its PyTorch peer bench/torch_clip.py on the same thread count, twice:
+# as a user runs it (defaults) and tuned (OMP_WAIT_POLICY=PASSIVE so idle
+# OpenMP threads sleep; glibc malloc kept from returning memory to the
+# system, since every first touch of a fresh page is expensive on small VMs).
+# Prints a markdown table of medians (seconds, peak RSS), the C model's
+# speed-up over each, and the C model's in-model GEMM rate next to
+# cblas_sgemm called alone on the same shapes.  Installs nothing: without a
+# Python that imports torch, the PyTorch columns say n/a.
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+REPS=${1:-${REPS:-9}}
+THREADS=${CLIP_THREADS:-2}
+export CLIP_THREADS="$THREADS"
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+
+bin=$BUILD/bench/clip_bench
+if [ ! -x "$bin" ]; then
+  (cd "$ROOT" && make --no-print-directory build/bench/clip_bench >&2)
+  bin=$ROOT/build/bench/clip_bench
+fi
+
+py=
+for p in ${PYTHON:-} python3 /usr/bin/python3; do
+  if "$p" -c 'import torch' >/dev/null 2>&1; then py=$p; break; fi
+done
+
+load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a; }
+load0=$(load)
+"$bin" "$REPS" >"$OUT/clip-c.txt"
+if [ -n "$py" ]; then
+  "$py" "$ROOT/bench/torch_clip.py" "$REPS" >"$OUT/clip-torch.txt"
+  env OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 \
+    "$py" "$ROOT/bench/torch_clip.py" "$REPS" >"$OUT/clip-torch-tuned.txt"
+  tv=$("$py" -c 'import torch; print(torch.__version__)')
+else
+  : >"$OUT/clip-torch.txt"
+  : >"$OUT/clip-torch-tuned.txt"
+  tv=n/a
+fi
+load1=$(load)
+
+# val FILE NAME: the value of line NAME, or n/a
+val() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "n/a" }' "$1"; }
+# ratio A B: B / A as "N.NN×" (how many times faster A is)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f×", b / a; else print "n/a" }'; }
+
+cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
+echo "## CLIP (ViT-B/32)"
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpu; $THREADS threads each; median of $REPS runs;"
+echo "PyTorch $tv on CPU; load average before $load0, after $load1."
+echo
+echo "| full-size ViT-B/32, random weights | C | PyTorch default | PyTorch tuned | C vs default | C vs tuned |"
+echo "|---|---|---|---|---|---|"
+row() {
+  c=$(val "$OUT/clip-c.txt" "$2"); d=$(val "$OUT/clip-torch.txt" "$2"); t=$(val "$OUT/clip-torch-tuned.txt" "$2")
+  if [ "$3" = MB ]; then
+    echo "| $1 | $c MB | $d MB | $t MB | | |"
+  else
+    echo "| $1 | $c s | $d s | $t s | $(ratio "$c" "$d") | $(ratio "$c" "$t") |"
+  fi
+}
+row "image forward, batch 1" clip_image_forward_b1 s
+row "image forward, batch 4" clip_image_forward_b4 s
+row "image forward + backward to the input, batch 4" clip_image_fwdbwd_b4 s
+row "text forward, 5 prompts" clip_text_forward_5 s
+row "peak RSS" peak_rss MB
+echo
+gm=$(val "$OUT/clip-c.txt" clip_gemm_fwdbwd_b4)
+gs=$(val "$OUT/clip-c.txt" sgemm_clip_shapes)
+echo "Matrix products of the C model in one batch-4 forward+backward:"
+echo "$(awk '$1 == "clip_gemm_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the weight products,"
+echo "$(awk '$1 == "clip_attn_gemm_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the per-head attention products;"
+echo "cblas_sgemm called alone on the same shapes: $(awk '$1 == "sgemm_clip_shapes" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //');"
+echo "in-model rate $(awk -v a="$gm" -v b="$gs" 'BEGIN { if (b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }') of the standalone one."
