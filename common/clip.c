@@ -65,16 +65,17 @@ static inline __attribute__((always_inline)) float vsum(const float *restrict x,
     return s;
 }
 
-/* exp(x) for x <= 88.3 (below -87.3 clamps to ~1e-38): 2^n * p(g) with
- * x = n ln2 + g, |g| <= ln2/2, p the degree-7 Taylor polynomial; relative
- * error ~2e-7, no branches, so loops over it vectorise. */
-static inline __attribute__((always_inline)) float exp_poly(float x) {
-    x = x < -87.3f ? -87.3f : x;
-    x = x > 88.3f ? 88.3f : x;
+/* exp(x) for x in [-87.3, 88.3] (clamped outside, a NaN stays NaN):
+ * 2^n * p(g) with x = n ln2 + g, |g| <= ln2/2, p the degree-7 Taylor
+ * polynomial; relative error ~2e-7, no branches, so loops over it
+ * vectorise. */
+static inline __attribute__((always_inline)) float exp_poly(float x0) {
+    float x = x0 >= -87.3f ? x0 : -87.3f; /* NaN -> -87.3: the int conversion below stays defined */
+    x = x <= 88.3f ? x : 88.3f;
     float r = x * 1.44269504f + 12582912.0f; /* 1.5*2^23: rounds to nearest */
     float n = r - 12582912.0f;
     float g = x - n * 0.693145752f; /* ln2 in two parts (Cody-Waite) */
-    g = g - n * 1.42860677e-6f;
+    g = g - n * 1.42860677e-6f + (x0 - x0); /* + 0, or NaN for a NaN (or infinite) x0 */
     float p = 1.0f / 5040;
     p = p * g + 1.0f / 720;
     p = p * g + 1.0f / 120;
