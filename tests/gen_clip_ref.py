@@ -271,6 +271,16 @@ def main():
         if n.startswith("visual."):
             ref["grad." + n] = v.grad.detach().clone() if v.grad is not None else torch.zeros_like(v)
         v.grad = None
+    # the embedding term alone (no feature gradients): the image gradient and
+    # the top block's parameter gradients
+    img.grad = None
+    (encode_image(P, tiny, img) * r_img).sum().backward()
+    ref["grademb.image"] = img.grad.detach().clone()
+    top = "visual.transformer.resblocks.%d." % (tiny["v_layers"] - 1)
+    for n, v in P.items():
+        if n.startswith(top) or n in ("visual.proj", "visual.ln_post.weight"):
+            ref["grademb." + n] = v.grad.detach().clone()
+        v.grad = None
     temb = encode_text(P, tiny, ids)
     r_txt = torch.randn_like(temb)
     (temb * r_txt).sum().backward()
