@@ -1,11 +1,15 @@
 #!/bin/sh
 # pipelines/demo.sh - `make demo`: the main job on the shipped data.
 #
-# Today (foundation stage) the main job is the data half of the study: take 16
+# What runs today: the data half of the study and its renderers.  Take 16
 # real QuickDraw fish, fit them to the 224 canvas, degrade them with the
 # realistic degradation mix, and render the degraded drawings and their clean
-# targets as PNG files.  Later stages extend this recipe with CLIP-guided
-# optimisation and the U-Net enhancer.  Writes to outputs/demo/.
+# targets as PNG files; then draw the clean fish through every differentiable
+# renderer: softline (ours), the study's splat renderer (dotted lines), bezier
+# (least-squares curves) and bezier with the study's lossy polyline->Bezier
+# conversion (the collapse its text-guided experiment started from).  Later
+# stages extend this recipe with CLIP-guided optimisation and the U-Net
+# enhancer.  Writes to outputs/demo/.
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
@@ -21,4 +25,9 @@ echo "demo: degrade (tremor | dropout | overshoot | overdraw | affine | elastic,
 echo "demo: render degraded drawings -> $OUT/degraded/, clean targets -> $OUT/clean/" >&2
 "$BIN/rasterize" --out "$OUT/degraded" < "$OUT/pairs.ndjson"
 "$BIN/rasterize" --field target --out "$OUT/clean" < "$OUT/pairs.ndjson"
-echo "demo: done: $(ls "$OUT/degraded" | wc -l) degraded/clean pairs in $OUT" >&2
+for r in softline splat bezier bezier:fit=study; do
+  d=$OUT/renderers/$(echo "$r" | tr ':=' '__')
+  echo "demo: render the clean fish with --renderer $r -> $d/" >&2
+  "$BIN/rasterize" --renderer "$r" --width 3 --out "$d" < "$OUT/fish.ndjson"
+done
+echo "demo: done: $(ls "$OUT/degraded" | wc -l) degraded/clean pairs and 4 renderers in $OUT" >&2
