@@ -15,6 +15,19 @@
 #define INVCLIP_PLUGIN_DIR "build/plugins"
 #endif
 
+static uint64_t host_u64(void *c) { return rng_u64(c); }
+static double host_uniform(void *c) { return rng_uniform(c); }
+static double host_normal(void *c) { return rng_normal(c); }
+
+void plugin_host_init(plugin_host_t *h, rng_t *r) {
+    memset(h, 0, sizeof *h);
+    h->abi = INVCLIP_PLUGIN_ABI;
+    h->ctx = r;
+    h->rng_u64 = host_u64;
+    h->rng_uniform = host_uniform;
+    h->rng_normal = host_normal;
+}
+
 const char *plugin_kind_name(int kind) {
     switch (kind) {
     case PLUGIN_RENDERER: return "renderer";

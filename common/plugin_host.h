@@ -17,6 +17,7 @@
 #define PLUGIN_HOST_H
 #include <stdio.h>
 #include "plugin.h"
+#include "rng.h"
 #include "util.h"
 
 typedef struct {
@@ -45,6 +46,10 @@ char *plugin_find(const char *name);
 const plugin_value_t *plugin_value(const plugin_t *p, const char *name);
 
 const char *plugin_kind_name(int kind);
+
+/* A host table whose RNG services draw from r (ctx = r); no CLIP, no
+ * original strokes.  Tools add the services they provide. */
+void plugin_host_init(plugin_host_t *h, rng_t *r);
 
 /* Every plugin found along the search path (each folder once, each name once,
  * earlier folders win), optionally of one kind.  Calls fn for each. */

@@ -4,18 +4,13 @@
 #include <string.h>
 #include "rng.h"
 
-static uint64_t r_u64(void *c) { return rng_u64(c); }
-static double r_uni(void *c) { return rng_uniform(c); }
-static double r_nrm(void *c) { return rng_normal(c); }
-
 int render_open(render_t *r, const char *spec, err_t *e) {
     memset(r, 0, sizeof *r);
     int rc = plugin_open(&r->p, spec, PLUGIN_RENDERER, e);
     if (rc) return rc;
     rng_t *rng = xmalloc(sizeof *rng);
     rng_seed(rng, 0);
-    r->host = (plugin_host_t){.abi = INVCLIP_PLUGIN_ABI, .ctx = rng, .rng_u64 = r_u64, .rng_uniform = r_uni,
-                              .rng_normal = r_nrm};
+    plugin_host_init(&r->host, rng);
     rc = plugin_init(&r->p, &r->host, e);
     if (rc) render_close(r);
     return rc;

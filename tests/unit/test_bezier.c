@@ -545,11 +545,7 @@ static void test_fit_fish(void) {
 /* ---------------- the plugin ---------------- */
 
 static rng_t g_rng;
-static uint64_t h_u64(void *c) { (void)c; return rng_u64(&g_rng); }
-static double h_uni(void *c) { (void)c; return rng_uniform(&g_rng); }
-static double h_nrm(void *c) { (void)c; return rng_normal(&g_rng); }
-static const plugin_host_t host = {
-    .abi = INVCLIP_PLUGIN_ABI, .rng_u64 = h_u64, .rng_uniform = h_uni, .rng_normal = h_nrm};
+static plugin_host_t host; /* plugin_host_init(&host, &g_rng) in main */
 
 enum { W = 64, H = 56 };
 
@@ -696,6 +692,7 @@ static void test_plugin(void) {
 }
 
 int main(void) {
+    plugin_host_init(&host, &g_rng);
     load_fixture();
     test_counts();
     test_sample_formula();
