@@ -155,7 +155,8 @@ struct plugin_host {
     /* The strokes the run started from (NULL when there are none). */
     const scene_t *(*original)(void *ctx);
     /* CLIP, when a model is loaded (else these are NULL).  Images are
-     * (N,3,S,S) in [0,1]; the host normalises.  embed: (N,D) unit vectors. */
+     * (N,3,S,S) in [0,1]; the host normalises.  embed: (N,D) unit vectors.
+     * common/host.c is the project's implementation of this table. */
     int clip_dim, clip_size;
     int (*clip_image)(void *ctx, const float *img, int n, float *emb, plugin_err_t *err);
     /* Backward of the last clip_image call: demb (N,D) -> ADDS into dimg (N,3,S,S). */
