@@ -65,8 +65,15 @@ void qdbin_to_json(buf_t *b, const char *word, const qdbin_meta_t *m, const draw
     qdbin_time_str(m->timestamp, ts);
     buf_puts(b, "{\"word\":");
     buf_jstr(b, word);
-    buf_puts(b, ",\"countrycode\":");
-    buf_jstr(b, m->countrycode);
+    /* the format says two ASCII bytes; any other byte is written as the
+     * Latin-1 character of that value, so the JSON stays valid UTF-8 */
+    buf_puts(b, ",\"countrycode\":\"");
+    for (int i = 0; i < 2 && m->countrycode[i]; i++) {
+        unsigned char ch = (unsigned char)m->countrycode[i];
+        if (ch >= 0x20 && ch < 0x7F && ch != '"' && ch != '\\') buf_put(b, &m->countrycode[i], 1);
+        else buf_printf(b, "\\u%04x", ch);
+    }
+    buf_puts(b, "\"");
     buf_printf(b, ",\"timestamp\":\"%s\",\"recognized\":%s,\"key_id\":\"%llu\",\"drawing\":", ts,
                m->recognized ? "true" : "false", (unsigned long long)m->key_id);
     drawing_to_json(b, d, 0, 0);
