@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include "input.h"
+#include "qdbin.h"
 #include "rng.h"
 #include "sketch.h"
 #include "t.h"
@@ -225,7 +226,27 @@ static void test_div_pow10(void) {
     sketch_free(&s);
 }
 
+/* A .bin record's countrycode is two raw bytes: non-ASCII ones must still
+ * give valid JSON (fuzzer finding). */
+static void test_qdbin_country(void) {
+    qdbin_meta_t m = {.key_id = 5, .countrycode = {(char)0xff, 'Q', 0}, .recognized = 1, .timestamp = 0};
+    drawing_t d;
+    drawing_init(&d);
+    drawing_add(&d, 2, (double[]){1, 2}, (double[]){3, 4}, NULL);
+    buf_t b = {0};
+    qdbin_to_json(&b, "fish", &m, &d);
+    sketch_t s;
+    sketch_init(&s);
+    err_t e = {0};
+    CHECK(sketch_parse(&s, b.s, b.len, &e) == 0 && strstr(b.s, "\"countrycode\":\"\\u00ffQ\""),
+          "non-ASCII countrycode escaped: %s (%s)", b.s, e.msg);
+    sketch_free(&s);
+    drawing_free(&d);
+    buf_free(&b);
+}
+
 int main(void) {
+    test_qdbin_country();
     test_div_pow10();
     test_rng();
     test_buf();
