@@ -180,7 +180,13 @@ static void test_loss(plugin_t *p) {
     enum { C = 3, LH = 32, LW = 32 };
     size_t n = (size_t)C * LH * LW;
     float *img = malloc(sizeof(float) * n), *dimg = calloc(n, sizeof(float));
-    for (size_t i = 0; i < n; i++) img[i] = (float)(0.5 + 0.4 * sin(0.1 * (double)i));
+    /* a ramp with texture: neighbouring differences stay >= 0.005 in x and y,
+     * so losses built on |difference| have no kink within the FD steps */
+    for (int c = 0; c < C; c++)
+        for (int y = 0; y < LH; y++)
+            for (int x = 0; x < LW; x++)
+                img[((size_t)c * LH + y) * LW + x] =
+                    (float)(0.05 + 0.01 * x + 0.015 * y + 0.05 * c + 0.002 * sin(0.7 * x * y));
     loss_in_t in = {.img = img, .C = C, .H = LH, .W = LW, .step = 0, .nsteps = 1};
     loss_out_t out = {.dimg = dimg};
     plugin_err_t pe = {{0}};
@@ -188,6 +194,27 @@ static void test_loss(plugin_t *p) {
     /* losses that need a service the test host lacks (CLIP) must say so, not crash */
     CHECK((rc == 0 && isfinite(out.value) && all_finite(dimg, n)) || (rc != 0 && pe.msg[0]), "%s: eval finite or a clear error (%s)",
           nm, pe.msg);
+    if (rc == 0) {
+        /* d value / d image along a random direction, by central differences */
+        float *v = malloc(sizeof(float) * n), *ip = malloc(sizeof(float) * n);
+        rng_t r;
+        rng_seed(&r, 13);
+        for (size_t i = 0; i < n; i++) v[i] = (float)rng_range(&r, -1, 1);
+        double an = 0, L[2], h = 1e-4; /* small: |d| losses have kinks where a difference is 0 */
+        for (size_t i = 0; i < n; i++) an += (double)dimg[i] * v[i];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            for (size_t i = 0; i < n; i++) ip[i] = img[i] + (float)((sgn ? -h : h) * v[i]);
+            loss_in_t in2 = in;
+            in2.img = ip;
+            loss_out_t o2 = {0};
+            p->d->loss->eval(p->state, p->ws, &host, &in2, &o2, &pe);
+            L[sgn] = o2.value;
+        }
+        double fd = (L[0] - L[1]) / (2 * h);
+        CHECK(fabs(fd - an) <= 0.01 * fmax(fabs(fd), fabs(an)) + 1e-4, "%s: d/dimage along a random direction: analytic %.6g, FD %.6g",
+              nm, an, fd);
+        free(v); free(ip);
+    }
     free(img); free(dimg);
 }
 
