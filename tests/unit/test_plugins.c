@@ -211,7 +211,7 @@ static void test_loss(plugin_t *p) {
             L[sgn] = o2.value;
         }
         double fd = (L[0] - L[1]) / (2 * h);
-        CHECK(fabs(fd - an) <= 0.01 * fmax(fabs(fd), fabs(an)) + 1e-4, "%s: d/dimage along a random direction: analytic %.6g, FD %.6g",
+        CHECK(fabs(fd - an) <= 0.01 * fmax(fabs(fd), fabs(an)) + 1e-6, "%s: d/dimage along a random direction: analytic %.6g, FD %.6g",
               nm, an, fd);
         free(v); free(ip);
     }
