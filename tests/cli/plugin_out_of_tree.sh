@@ -1,0 +1,50 @@
+# tests/cli/plugin_out_of_tree.sh - docs/plugins.md's recipe: a renderer
+# written and compiled outside the tree (cc -shared, only plugin.h), found
+# through INVCLIP_PLUGIN_PATH, listed, described, run by rasterize, and put
+# through the plugin harness (which must catch that it has no gradient).
+mkdir -p "$T/plug"
+cat >"$T/plug/box.c" <<'PLUG'
+#include "plugin.h"
+/* "box": each point of every stroke inks one pixel square (no gradient wanted) */
+static const plugin_param_t params[] = {
+    {.name = "ink", .type = PARAM_FLOAT, .def = 1, .min = 0, .max = 1, .help = "darkness of a point"}};
+typedef struct { float ink; } st_t;
+static int init(void *s, const plugin_value_t *v, const plugin_host_t *h, plugin_err_t *e) {
+    (void)h; (void)e; ((st_t *)s)->ink = (float)v[0].f; return 0; }
+static size_t ws(const void *s, const scene_t *sc, int W, int H) { (void)s; (void)sc; (void)W; (void)H; return 0; }
+static int fwd(void *s, void *w, const scene_t *sc, int W, int H, float *img, plugin_err_t *e) {
+    (void)w; (void)e;
+    for (int i = 0; i < W * H; i++) img[i] = 1;
+    for (int k = 0; k < sc->nstrokes; k++)
+        for (int p = sc->off[k]; p < sc->off[k] + sc->npts[k]; p++) {
+            int x = (int)(sc->xy[2 * p] + 0.5f), y = (int)(sc->xy[2 * p + 1] + 0.5f);
+            if (x >= 0 && x < W && y >= 0 && y < H) img[y * W + x] = 1 - ((st_t *)s)->ink;
+        }
+    return 0;
+}
+static int bwd(void *s, void *w, const scene_t *sc, int W, int H, const float *d, scene_grad_t *g, plugin_err_t *e) {
+    (void)s; (void)w; (void)sc; (void)W; (void)H; (void)d; (void)g; (void)e; return 0; }
+static const renderer_vt vt = {.ws_size = ws, .forward = fwd, .backward = bwd};
+static const plugin_desc_t desc = {.abi = INVCLIP_PLUGIN_ABI, .kind = PLUGIN_RENDERER, .name = "box",
+    .version = "1", .summary = "test renderer: one pixel per point", .params = params, .nparams = 1,
+    .state_size = sizeof(st_t), .init = init, .renderer = &vt};
+const plugin_desc_t *invclip_plugin(unsigned i);
+const plugin_desc_t *invclip_plugin(unsigned i) { return i == 0 ? &desc : 0; }
+PLUG
+check "an out-of-tree plugin compiles against plugin.h alone" cc -std=gnu11 -O2 -fPIC -shared -Wall -Werror -Icommon -o "$T/plug/box.so" "$T/plug/box.c"
+INVCLIP_PLUGIN_PATH=$T/plug rasterize --list-plugins >"$T/l"
+if grep -q "^box  *renderer  *test renderer" "$T/l"; then ok "found through INVCLIP_PLUGIN_PATH"; else notok "found through INVCLIP_PLUGIN_PATH" "$(cat "$T/l")"; fi
+INVCLIP_PLUGIN_PATH=$T/plug rasterize --help-plugin box >"$T/h"
+check "--help-plugin from the parameter table" grep -q "ink .*darkness of a point" "$T/h"
+qd-extract --word fish --limit 2 --fit 64 data/quickdraw/simplified/fish.ndjson.gz >"$T/f.ndjson"
+INVCLIP_PLUGIN_PATH=$T/plug rasterize --renderer box:ink=0.5 --size 64 --out "$T/o" <"$T/f.ndjson"
+eq "rasterize draws through it" "$(ls "$T/o" | wc -l | tr -d ' ')" 2
+expect_exit "its parameters are validated by the host" 2 "plugin 'box': ink=2 is out of range" \
+  env INVCLIP_PLUGIN_PATH="$T/plug" rasterize --renderer box:ink=2 --out "$T/o"
+# the harness runs it too -- and, since its backward adds nothing, must fail
+# its finite-difference check (the harness can fail)
+PLUGINS=$T/plug "$UNITS/test_plugins" >"$T/harness" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "^ok - box: forward is deterministic" "$T/harness" &&
+   grep -q "^not ok - .*box: d/dxy along a random direction: analytic 0, central FD" "$T/harness"; then
+  ok "the plugin harness runs it and catches its missing gradient"
+else notok "the plugin harness catches the missing gradient" "rc=$rc $(grep -v '^ok' "$T/harness" | head -5)"; fi
