@@ -79,43 +79,6 @@ int drawing_bbox(const drawing_t *d, double *minx, double *miny, double *maxx, d
     return any;
 }
 
-int drawing_from_json(drawing_t *d, const cJSON *arr, err_t *e) {
-    drawing_clear(d);
-    if (!cJSON_IsArray(arr)) return err_set(e, EXIT_DATA, "drawing is not an array");
-    int si = 0;
-    for (const cJSON *st = arr->child; st; st = st->next, si++) {
-        if (!cJSON_IsArray(st))
-            return err_set(e, EXIT_DATA, "stroke %d is not an array", si);
-        int ncomp = cJSON_GetArraySize(st);
-        if (ncomp < 2 || ncomp > 3)
-            return err_set(e, EXIT_DATA, "stroke %d has %d coordinate arrays (want 2 or 3: x, y[, t])", si, ncomp);
-        const cJSON *c[3] = {st->child, st->child->next, ncomp == 3 ? st->child->next->next : NULL};
-        int n = -1;
-        for (int k = 0; k < ncomp; k++) {
-            if (!cJSON_IsArray(c[k]))
-                return err_set(e, EXIT_DATA, "stroke %d: %c is not an array", si, "xyt"[k]);
-            int m = cJSON_GetArraySize(c[k]);
-            if (n >= 0 && m != n)
-                return err_set(e, EXIT_DATA, "stroke %d: x has %d values but %c has %d", si, n, "xyt"[k], m);
-            n = m;
-        }
-        if (n == 0) return err_set(e, EXIT_DATA, "stroke %d has no points", si);
-        stroke_t *s = drawing_add_empty(d, n, ncomp == 3);
-        double *dst[3] = {s->x, s->y, s->t};
-        for (int k = 0; k < ncomp; k++) {
-            int j = 0;
-            for (const cJSON *v = c[k]->child; v; v = v->next, j++) {
-                if (!cJSON_IsNumber(v))
-                    return err_set(e, EXIT_DATA, "stroke %d: %c[%d] is not a number", si, "xyt"[k], j);
-                if (!isfinite(v->valuedouble))
-                    return err_set(e, EXIT_DATA, "stroke %d: %c[%d] is not finite", si, "xyt"[k], j);
-                dst[k][j] = v->valuedouble;
-            }
-        }
-    }
-    return 0;
-}
-
 void drawing_to_json(buf_t *b, const drawing_t *d, int dec, int with_t) {
     buf_put(b, "[", 1);
     for (int i = 0; i < d->nstrokes; i++) {
@@ -409,8 +372,8 @@ typedef __typeof__(((sketch_t *)0)->scratch) scratch_t;
 
 /* Parse the drawing value at c->i, checking JSON syntax and the drawing's
  * shape in one pass.  0 = ok; -1 = syntax error (c->err); 1 = the JSON may
- * be fine but it is not a drawing (e filled, same messages as
- * drawing_from_json). */
+ * be fine but it is not a drawing (e filled: "stroke 3: x[7] is not a
+ * number" and the like). */
 static int sc_drawing(scan_t *c, drawing_t *d, scratch_t *sc, err_t *e) {
     const char *s = c->s;
     drawing_clear(d);
@@ -523,12 +486,11 @@ static int sc_drawing(scan_t *c, drawing_t *d, scratch_t *sc, err_t *e) {
     }
 }
 
-/* Parse a drawing value that is known to be valid JSON (text from the line). */
-static int parse_drawing_span(drawing_t *d, const char *t, size_t off, size_t len, err_t *e) {
+/* Parse a drawing value that is known to be valid JSON (text from the line),
+ * with the record's reusable number buffers. */
+static int parse_drawing_span(drawing_t *d, const char *t, size_t off, size_t len, scratch_t *sc, err_t *e) {
     scan_t c = {t + off, len, 0, NULL, 0};
-    scratch_t sc = {{0}, 0};
-    int rc = sc_drawing(&c, d, &sc, e);
-    for (int k = 0; k < 3; k++) free(sc.v[k]);
+    int rc = sc_drawing(&c, d, sc, e);
     if (rc < 0) return err_set(e, EXIT_DATA, "malformed drawing: %s", c.err);
     return rc ? EXIT_DATA : 0;
 }
@@ -579,17 +541,6 @@ static int field_index(const sketch_t *s, const char *key) {
     return -1;
 }
 
-/* Decode a member name quickly when it has no escapes. */
-static char *decode_key(const char *t, size_t i, size_t end) {
-    if (!memchr(t + i + 1, '\\', end - i - 2)) {
-        char *r = xmalloc(end - i - 1);
-        memcpy(r, t + i + 1, end - i - 2);
-        r[end - i - 2] = 0;
-        return r;
-    }
-    return decode_string(t, i);
-}
-
 int sketch_parse(sketch_t *s, const char *line, size_t len, err_t *e) {
     sketch_reset(s);
     size_t bad;
@@ -627,7 +578,7 @@ int sketch_parse(sketch_t *s, const char *line, size_t len, err_t *e) {
                 }
                 sketch_field_t *f = &s->f[s->nf++];
                 memset(f, 0, sizeof *f);
-                f->key = decode_key(t, k0, c.i);
+                f->key = decode_string(t, k0);
                 sc_ws(&c);
                 if (c.i >= len || t[c.i] != ':') { sc_fail(&c, c.i >= len ? "unexpected end" : "expected ':'"); break; }
                 c.i++;
@@ -690,7 +641,7 @@ int sketch_parse(sketch_t *s, const char *line, size_t len, err_t *e) {
     if (!have_drawing) {
         k = field_index(s, "strokes"); /* doodleBot accepts this alias */
         if (k < 0) return err_set(e, EXIT_DATA, "%s: missing \"drawing\"", sketch_label(s));
-        if (parse_drawing_span(&s->drawing, t, s->f[k].voff, s->f[k].vlen, &sem) == 0) sem.code = 0;
+        if (parse_drawing_span(&s->drawing, t, s->f[k].voff, s->f[k].vlen, &s->scratch, &sem) == 0) sem.code = 0;
     }
     if (sem.code) return err_set(e, EXIT_DATA, "%s: %s", sketch_label(s), sem.msg);
     if (s->drawing.nstrokes == 0) return err_set(e, EXIT_DATA, "%s: empty drawing", sketch_label(s));
@@ -725,7 +676,8 @@ int sketch_get_drawing(const sketch_t *s, const char *key, drawing_t *d, err_t *
     int k = field_index(s, key);
     if (k < 0 || s->f[k].removed) return err_set(e, EXIT_DATA, "%s: missing \"%s\"", sketch_label(s), key);
     err_t de = {0};
-    if (parse_drawing_span(d, s->text, s->f[k].voff, s->f[k].vlen, &de))
+    /* the scratch buffers are logically const: only reused memory */
+    if (parse_drawing_span(d, s->text, s->f[k].voff, s->f[k].vlen, (scratch_t *)&s->scratch, &de))
         return err_set(e, EXIT_DATA, "%s: %s: %s", sketch_label(s), key, de.msg);
     if (d->nstrokes == 0) return err_set(e, EXIT_DATA, "%s: %s: empty drawing", sketch_label(s), key);
     return 0;

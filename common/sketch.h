@@ -45,9 +45,6 @@ void drawing_copy(drawing_t *dst, const drawing_t *src);
 long drawing_npoints(const drawing_t *d);
 /* Bounding box over all points; returns 0 when there are no points. */
 int drawing_bbox(const drawing_t *d, double *minx, double *miny, double *maxx, double *maxy);
-/* Parse a JSON drawing array; on error returns EXIT_DATA with a message
- * naming the stroke (no file/line prefix). */
-int drawing_from_json(drawing_t *d, const cJSON *arr, err_t *e);
 /* Append the drawing as JSON, numbers with at most dec decimals; times are
  * written when with_t and the stroke has them. */
 void drawing_to_json(buf_t *b, const drawing_t *d, int dec, int with_t);
