@@ -26,6 +26,13 @@ void bezier_weights(double t, double w[4]) {
     w[3] = t * t * t;
 }
 
+void bezier_point(const float *P, int j, int m, float out[2]) {
+    double w[4];
+    bezier_weights((double)j / (m - 1), w);
+    for (int c = 0; c < 2; c++)
+        out[c] = (float)(w[0] * P[c] + w[1] * P[2 + c] + w[2] * P[4 + c] + w[3] * P[6 + c]);
+}
+
 void bezier_sample(float *out, const float *ctrl, int npts, int m, int layout) {
     int k = bezier_nseg(layout, npts);
     if (k < 0 || m < 2) return;
@@ -37,12 +44,7 @@ void bezier_sample(float *out, const float *ctrl, int npts, int m, int layout) {
     for (int s = 0; s < k; s++) {
         const float *P = ctrl + 2 * stride * s; /* (4,2) */
         /* a chain emits each joint once: the t=0 sample of segment s>0 is P0 = previous P3 */
-        for (int j = (layout == BEZIER_CHAIN && s > 0); j < m; j++, o++) {
-            double w[4];
-            bezier_weights((double)j / (m - 1), w);
-            for (int c = 0; c < 2; c++)
-                out[2 * o + c] = (float)(w[0] * P[c] + w[1] * P[2 + c] + w[2] * P[4 + c] + w[3] * P[6 + c]);
-        }
+        for (int j = (layout == BEZIER_CHAIN && s > 0); j < m; j++, o++) bezier_point(P, j, m, out + 2 * o);
     }
 }
 

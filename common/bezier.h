@@ -54,6 +54,9 @@ int bezier_nsamples(int layout, int npts, int m);
 
 /* out (nsamples,2) <- samples of the stroke ctrl (npts,2), m per segment. */
 void bezier_sample(float *out, const float *ctrl, int npts, int m, int layout);
+/* out (2) <- sample j of m (t = j/(m-1)) of the one segment P (4,2): the
+ * very value bezier_sample writes for it. */
+void bezier_point(const float *P, int j, int m, float out[2]);
 /* dctrl (npts,2) += J^T dout, with dout (nsamples,2) the gradient w.r.t. the
  * samples of bezier_sample.  Adds; the caller zeroes. */
 void bezier_sample_backward(float *dctrl, const float *dout, int npts, int m, int layout);

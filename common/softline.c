@@ -223,6 +223,28 @@ static inline void stroke_seg(const scene_t *sc, int s, int k, float r, int H, s
 
 static inline int stroke_nseg(const scene_t *sc, int s) { return sc->npts[s] == 1 ? 1 : sc->npts[s] - 1; }
 
+/* Capsule pixels of segment g (its row intervals, as the forward pass
+ * enumerates them). */
+static size_t seg_pixels(const seg_t *g, int W) {
+    size_t n = 0;
+    for (int i = g->i0; i <= g->i1; i++) {
+        int j0, j1;
+        if (seg_row(g, (float)i, W, &j0, &j1)) n += (size_t)(j1 - j0 + 1);
+    }
+    return n;
+}
+
+size_t softline_seg_bound(const softline_cfg_t *cfg, float width, float ax, float ay, float bx, float by, int W,
+                          int H) {
+    seg_t g;
+    seg_setup(&g, ax, ay, bx, by, reach(cfg, width), H);
+    return seg_pixels(&g, W);
+}
+
+size_t softline_ws_bytes(int W, int H, int nstrokes, size_t nentries) {
+    return layout(NULL, W, H, nstrokes, nentries, NULL);
+}
+
 /* Upper bound on the saved entries of stroke s. */
 static size_t stroke_bound(const softline_cfg_t *cfg, const scene_t *sc, int s, int W, int H) {
     size_t n = 0, hw = (size_t)W * H;
@@ -230,10 +252,7 @@ static size_t stroke_bound(const softline_cfg_t *cfg, const scene_t *sc, int s, 
     for (int k = 0; k < stroke_nseg(sc, s) && n < hw; k++) {
         seg_t g;
         stroke_seg(sc, s, k, r, H, &g);
-        for (int i = g.i0; i <= g.i1; i++) {
-            int j0, j1;
-            if (seg_row(&g, (float)i, W, &j0, &j1)) n += (size_t)(j1 - j0 + 1);
-        }
+        n += seg_pixels(&g, W);
     }
     return n < hw ? n : hw;
 }
@@ -242,7 +261,7 @@ size_t softline_ws_size(const softline_cfg_t *cfg, const scene_t *sc, int W, int
     size_t cap = 0;
     for (int s = 0; s < sc->nstrokes; s++)
         if (stroke_ok(sc, s)) cap += stroke_bound(cfg, sc, s, W, H);
-    return layout(NULL, W, H, sc->nstrokes, cap, NULL);
+    return softline_ws_bytes(W, H, sc->nstrokes, cap);
 }
 
 static int check_args(const softline_cfg_t *cfg, const scene_t *sc, int W, int H, plugin_err_t *err) {

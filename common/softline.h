@@ -35,6 +35,16 @@ typedef struct {
 } softline_cfg_t;
 
 size_t softline_ws_size(const softline_cfg_t *cfg, const scene_t *sc, int W, int H);
+/* The pieces of softline_ws_size, for a caller that makes its polylines on
+ * the fly (the bezier renderer) and would otherwise need a temporary scene:
+ * the entry bound of one segment A->B (A = B: a dot) of a stroke of this
+ * width, and the workspace bytes for nstrokes strokes and nentries entries.
+ * softline_ws_size = softline_ws_bytes(W, H, nstrokes, cap), cap = the sum,
+ * over the strokes with points and a finite width and opacity, of
+ * min(H*W, the sum of the stroke's segment bounds). */
+size_t softline_seg_bound(const softline_cfg_t *cfg, float width, float ax, float ay, float bx, float by, int W,
+                          int H);
+size_t softline_ws_bytes(int W, int H, int nstrokes, size_t nentries);
 int softline_forward(const softline_cfg_t *cfg, void *ws, const scene_t *sc, int W, int H, float *img,
                      plugin_err_t *err);
 int softline_backward(const softline_cfg_t *cfg, void *ws, const scene_t *sc, int W, int H, const float *dimg,

@@ -11,6 +11,7 @@
  * conversions for parity); decode() samples the curves back to a polyline.
  * Never prints, keeps no globals.  docs/renderers.md ("## bezier") has the details.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,24 +137,47 @@ static int build_scene(const bz_state_t *st, const scene_t *sc, int *npts2, int 
     return 0;
 }
 
-/* softline_ws_size looks at the sampled coordinates (it bounds the pixels
- * each segment reaches), so the curves are sampled into a temporary here. */
+/* softline's entry bound for one sampled polyline: nseg cubics (stride 3:
+ * a chain, joints emitted once; one cubic: an independent segment), m
+ * samples each, capped at H*W like softline_ws_size's per-stroke bound. */
+static size_t poly_bound(const bz_state_t *st, const float *ctrl, int nseg, int stride, float width, int W, int H) {
+    size_t n = 0, hw = (size_t)W * H;
+    const int m = st->samples;
+    float a[2], b[2];
+    bezier_point(ctrl, 0, m, a);
+    for (int s = 0; s < nseg && n < hw; s++)
+        for (int j = 1; j < m && n < hw; j++) {
+            bezier_point(ctrl + 2 * stride * s, j, m, b);
+            n += softline_seg_bound(&st->sl, width, a[0], a[1], b[0], b[1], W, H);
+            a[0] = b[0], a[1] = b[1];
+        }
+    return n < hw ? n : hw;
+}
+
+/* softline_ws_size of the scene build_scene makes, computed sample by sample
+ * (the bound looks at the sampled coordinates) so that no temporary scene is
+ * allocated on every call. */
 static size_t bz_ws_size(const void *state, const scene_t *sc, int W, int H) {
     const bz_state_t *st = state;
     bz_layout_t L;
     get_layout(st, sc, &L);
-    size_t ni = (size_t)L.ns2, np = (size_t)L.np2;
-    char *tmp = malloc(2 * ni * sizeof(int) + 2 * ni * sizeof(float) + 2 * np * sizeof(float) + 1);
-    if (!tmp) return SIZE_MAX / 2; /* the host's allocation then fails and says so */
-    int *npts2 = (int *)tmp, *off2 = npts2 + ni;
-    float *w2 = (float *)(off2 + ni), *o2 = w2 + ni, *xy2 = o2 + ni;
-    size_t sl = 0;
-    if (build_scene(st, sc, npts2, off2, w2, o2, xy2, NULL) == 0) {
-        scene_t s2 = {L.ns2, npts2, off2, xy2, w2, o2};
-        sl = softline_ws_size(&st->sl, &s2, W, H);
-    } /* else forward reports the bad stroke */
-    free(tmp);
-    return L.sl_off + sl;
+    size_t cap = 0, hw = (size_t)W * H;
+    for (int s = 0; s < sc->nstrokes; s++) {
+        int n = sc->npts[s], k = bezier_nseg(st->layout, n);
+        if (n != 0 && k < 0) return L.sl_off; /* forward reports the bad stroke */
+        if (n == 0 || !isfinite(sc->width[s]) || !isfinite(sc->opacity[s])) continue; /* softline skips it */
+        const float *ctrl = sc->xy + 2 * (size_t)sc->off[s];
+        float w = sc->width[s];
+        if (k == 0) { /* a dot */
+            size_t d = softline_seg_bound(&st->sl, w, ctrl[0], ctrl[1], ctrl[0], ctrl[1], W, H);
+            cap += d < hw ? d : hw;
+        } else if (st->layout == BEZIER_INDEPENDENT) { /* k one-cubic polylines */
+            for (int j = 0; j < k; j++) cap += poly_bound(st, ctrl + 8 * j, 1, 4, w, W, H);
+        } else {
+            cap += poly_bound(st, ctrl, k, 3, w, W, H);
+        }
+    }
+    return L.sl_off + softline_ws_bytes(W, H, L.ns2, cap);
 }
 
 static int bz_forward(void *state, void *ws, const scene_t *sc, int W, int H, float *img, plugin_err_t *err) {

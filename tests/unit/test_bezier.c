@@ -648,7 +648,9 @@ static void test_plugin(void) {
     }
     scene_t s2 = {3, pn, po, poly, width, opac};
     softline_cfg_t cfg = {1.0f, 1};
-    void *ws2 = calloc(1, softline_ws_size(&cfg, &s2, W, H));
+    size_t sl_need = softline_ws_size(&cfg, &s2, W, H);
+    CHECK(vt->ws_size(p.state, &sc, W, H) >= sl_need, "ws_size covers softline's need on the sampled polylines");
+    void *ws2 = calloc(1, sl_need);
     softline_forward(&cfg, ws2, &s2, W, H, ref, &pe);
     CHECK(!memcmp(img, ref, sizeof(float) * W * H), "forward = softline on the sampled polylines (bit-identical)");
     free(ws2);
