@@ -29,7 +29,8 @@
  * Input must be valid UTF-8 (checked; an error, never a crash).
  *
  * Threads: after bpe_load() a bpe_t may be shared by any number of threads.
- * The only mutable part is a bounded cache of word -> ids, behind a rwlock.
+ * The only mutable part is a bounded, append-only cache of word -> ids:
+ * writers take a mutex, readers take no lock (a slot is published last).
  *
  * Checked against tests/gen_bpe_ref.py, an independent Python implementation
  * of the same published rules (tests/fixtures/bpe/golden.jsonl).

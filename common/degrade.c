@@ -324,7 +324,9 @@ int degrade_plan_add_mix(degrade_plan_t *p, const char *specs, err_t *e) {
     }
 }
 
-static int run_chain(const degrade_chain_t *c, drawing_t *d, double unit, rng_t *r, buf_t *json, err_t *e) {
+/* Appends each step's JSON to json, comma separated after json->len > start. */
+static int run_chain(const degrade_chain_t *c, drawing_t *d, double unit, rng_t *r, buf_t *json, size_t start,
+                     err_t *e) {
     for (int i = 0; i < c->n; i++) {
         const degrade_step_t *st = &c->v[i];
         rng_t rs; /* one stream per step: a step's draws never shift another's */
@@ -333,7 +335,7 @@ static int run_chain(const degrade_chain_t *c, drawing_t *d, double unit, rng_t 
         degrade_draw(st, &rs, v);
         int rc = degrade_apply(st->d, d, v, unit, &rs, e);
         if (rc) return rc;
-        if (json->len) buf_puts(json, ",");
+        if (json->len > start) buf_puts(json, ",");
         degrade_json(json, st->d, v, unit);
     }
     return 0;
@@ -341,12 +343,11 @@ static int run_chain(const degrade_chain_t *c, drawing_t *d, double unit, rng_t 
 
 int degrade_plan_run(const degrade_plan_t *p, drawing_t *d, double unit, rng_t *r, buf_t *json, err_t *e) {
     int pick = p->nmix ? (int)rng_below(r, (uint64_t)p->nmix) : -1;
-    buf_t items = {0}; /* the caller's json may already hold text */
-    int rc = run_chain(&p->fixed, d, unit, r, &items, e);
-    if (!rc && pick >= 0) rc = run_chain(&p->mix[pick], d, unit, r, &items, e);
+    size_t start = json->len; /* the caller's json may already hold text */
+    int rc = run_chain(&p->fixed, d, unit, r, json, start, e);
+    if (!rc && pick >= 0) rc = run_chain(&p->mix[pick], d, unit, r, json, start, e);
     if (!rc) rc = degrade_check(d, e);
-    if (!rc && items.len) buf_put(json, items.s, items.len);
-    buf_free(&items);
+    if (rc) json->len = start; /* nothing appended on error */
     return rc;
 }
 

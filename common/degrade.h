@@ -95,7 +95,8 @@ void degrade_plan_free(degrade_plan_t *p);
 int degrade_plan_add_mix(degrade_plan_t *p, const char *specs, err_t *e);
 int degrade_plan_add_fixed(degrade_plan_t *p, const char *spec, err_t *e);
 /* Degrade d in place; appends the applied steps' JSON objects, comma
- * separated, to json (without brackets).  r: the record's generator. */
+ * separated, to json (without brackets; nothing on error).  r: the record's
+ * generator. */
 int degrade_plan_run(const degrade_plan_t *p, drawing_t *d, double unit, rng_t *r, buf_t *json, err_t *e);
 
 /* The transforms themselves (lengths in drawing units). */

@@ -51,21 +51,17 @@ static int degrade_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e)
         while (close > p + 1 && (close[-1] == ' ' || close[-1] == '\t')) close--;
         buf_put(j, p + 1, (size_t)(close - p - 1));
     }
-    size_t before = j->len;
+    size_t old_end = j->len;
+    if (old_end > 1) buf_puts(j, ","); /* taken back below if no step is applied */
+    size_t new_start = j->len;
     rng_t r;
     rng_seed2(&r, c->seed, s->key_id[0] ? hash_str(s->key_id) : (uint64_t)pos->line);
     double unit = c->rel ? degrade_rel_unit(&s->drawing) : 1;
-    buf_t items = {0};
     err_t de = {0};
-    int rc = degrade_plan_run(&c->plan, &s->drawing, unit, &r, &items, &de);
-    if (rc) {
-        buf_free(&items);
-        return err_set(e, rc, "%s: %s", sketch_label(s), de.msg);
-    }
-    if (before > 1 && items.len) buf_puts(j, ",");
-    if (items.len) buf_put(j, items.s, items.len);
+    int rc = degrade_plan_run(&c->plan, &s->drawing, unit, &r, j, &de);
+    if (rc) return err_set(e, rc, "%s: %s", sketch_label(s), de.msg);
+    if (j->len == new_start) j->len = old_end;
     buf_puts(j, "]");
-    buf_free(&items);
     sketch_set_drawing(s, "drawing", &s->drawing, 3, 1);
     if (strcmp(src, "drawing")) sketch_remove(s, src);
     sketch_set_raw(s, "degradations", j->s);

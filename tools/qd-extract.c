@@ -34,14 +34,14 @@ typedef struct {
     strlist_t nwords, ncountries;     /* the same as JSON string literals, for screen() */
     int screen;                       /* screen lines before parsing them */
     int recognized;                   /* -1 any, 0 false, 1 true */
-    long long limit, nout;
-    int done;                         /* --limit reached: read no further */
+    long long limit, nout;            /* --limit (0 = none), records written */
     int sample;                       /* reservoir size, 0 = off */
     long long nmatch;
     rng_t rng;
     slot_t *slots;
     int simplify;
     double fit, pad;                  /* fit = 0: off */
+    char *canvas;                     /* the "canvas" JSON --fit adds, built once */
     drawing_t tmp;
     simplify_ws_t ws;
     buf_t out, json;
@@ -177,14 +177,7 @@ static void render(ctx_t *c, sketch_t *s) {
         }
         if (c->fit > 0) {
             simplify_fit(d, c->fit, c->pad);
-            buf_t cv = {0};
-            buf_puts(&cv, "{\"width\":");
-            buf_num(&cv, c->fit, 6);
-            buf_puts(&cv, ",\"height\":");
-            buf_num(&cv, c->fit, 6);
-            buf_puts(&cv, "}");
-            sketch_set_raw(s, "canvas", cv.s);
-            buf_free(&cv);
+            sketch_set_raw(s, "canvas", c->canvas);
         }
         c->json.len = 0;
         drawing_json3(&c->json, d);
@@ -197,12 +190,11 @@ static void emit(const char *p, size_t n) {
     if (fwrite(p, 1, n, stdout) != n || fflush(stdout)) die(EXIT_IO, "write error on standard output");
 }
 
+/* --limit reached: read no further */
+static int limit_reached(const ctx_t *c) { return c->limit > 0 && c->nout >= c->limit; }
+
 static int one_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e) {
     ctx_t *c = vctx;
-    if (c->done) {
-        pos->stop = 1;
-        return 0;
-    }
     if (!matches(c, s)) return 0;
     if (c->sample) {
         /* reservoir sampling (Algorithm R): the k-th match replaces a random
@@ -223,10 +215,8 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e) {
     }
     render(c, s);
     emit(c->out.s, c->out.len);
-    if (c->limit > 0 && ++c->nout >= c->limit) {
-        c->done = 1;
-        pos->stop = 1;
-    }
+    c->nout++;
+    if (limit_reached(c)) pos->stop = 1;
     return 0;
 }
 
@@ -252,7 +242,7 @@ static void run_bin(const char *path, const char *word, const records_opts_t *ro
     buf_t line = {0};
     records_pos_t pos = {0};
     pos.file = in_name(in);
-    for (long long idx = 1; !c->done; idx++) {
+    for (long long idx = 1; !limit_reached(c); idx++) {
         int r = qdbin_read(in, idx, &d, &m, &e);
         if (r < 0) break;
         if (r) die(r, "%s", e.msg);
@@ -291,15 +281,22 @@ static void sample_flush(ctx_t *c) {
     c->slots = NULL;
 }
 
-static int is_bin(const char *f, int fmt) { return fmt == 2 || (fmt == 0 && strcmp(f, "-") && qdbin_is_bin_name(f)); }
+enum { FMT_AUTO, FMT_NDJSON, FMT_BIN }; /* --format */
 
-/* Runs of ndjson files go through records_run, each .bin file through run_bin. */
+static int is_bin(const char *f, int fmt) {
+    return fmt == FMT_BIN || (fmt == FMT_AUTO && strcmp(f, "-") && qdbin_is_bin_name(f));
+}
+
+/* Runs of ndjson files go through records_run (which shows its own
+ * progress), each .bin file through run_bin, counted by prog. */
 static void run_files(const strlist_t *files, int fmt, const char *bin_word, int keep_going, int progress, ctx_t *c) {
     records_opts_t ro = {keep_going, progress};
     long long nskipped = 0, ngood = 0;
+    int any_bin = 0;
+    for (int i = 0; i < files->n; i++) any_bin |= is_bin(files->v[i], fmt);
     progress_t prog;
-    progress_init(&prog, "records", 0, progress && fmt == 2);
-    for (int i = 0; i < files->n && !c->done;) {
+    progress_init(&prog, "records", 0, progress);
+    for (int i = 0; i < files->n && !limit_reached(c);) {
         if (is_bin(files->v[i], fmt)) {
             run_bin(files->v[i++], bin_word, &ro, c, &nskipped, &prog, &ngood);
             continue;
@@ -309,7 +306,7 @@ static void run_files(const strlist_t *files, int fmt, const char *bin_word, int
         records_run_screened(&run, &ro, c->screen ? screen : NULL, one_record, c);
         strlist_free(&run);
     }
-    progress_done(&prog);
+    if (any_bin) progress_done(&prog);
     if (nskipped) warn("skipped %lld bad record%s", nskipped, nskipped == 1 ? "" : "s");
 }
 
@@ -382,7 +379,10 @@ int main(int argc, char **argv) {
         else if (!strcmp(recognized, "false")) c.recognized = 0;
         else die(EXIT_USAGE, "--recognized: '%s' is neither true nor false", recognized);
     }
-    int fmt = !strcmp(format, "auto") ? 0 : !strcmp(format, "ndjson") ? 1 : !strcmp(format, "bin") ? 2 : -1;
+    int fmt = !strcmp(format, "auto")     ? FMT_AUTO
+              : !strcmp(format, "ndjson") ? FMT_NDJSON
+              : !strcmp(format, "bin")    ? FMT_BIN
+                                          : -1;
     if (fmt < 0) die(EXIT_USAGE, "--format: '%s' is not auto, ndjson or bin", format);
     if (limit && sample) die(EXIT_USAGE, "--limit and --sample cannot be combined");
     c.limit = limit;
@@ -393,6 +393,13 @@ int main(int argc, char **argv) {
     c.fit = fit;
     c.pad = pad;
     if (fit > 0 && 2 * pad >= fit) die(EXIT_USAGE, "--pad %g leaves no room in a %g canvas", pad, fit);
+    buf_t cv = {0};
+    buf_puts(&cv, "{\"width\":");
+    buf_num(&cv, fit, 6);
+    buf_puts(&cv, ",\"height\":");
+    buf_num(&cv, fit, 6);
+    buf_puts(&cv, "}");
+    c.canvas = cv.s;
     drawing_init(&c.tmp);
 
     if (files.n == 0) strlist_push(&files, "-");
@@ -411,6 +418,7 @@ int main(int argc, char **argv) {
     simplify_ws_free(&c.ws);
     buf_free(&c.out);
     buf_free(&c.json);
+    free(c.canvas);
     close_stdout();
     return EXIT_OK;
 }

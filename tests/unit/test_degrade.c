@@ -520,6 +520,21 @@ static void test_plan(void) {
     CHECK(same && worst < 1e-7, "rel units: all nine degradations scale-equivariant (worst %.3g, %d strokes)", worst, a.nstrokes);
     CHECK(strstr(ja.s, "\"unit\":") && strstr(ja.s, "{\"name\":\"elastic\",\"amplitude\":5,\"scale\":30,\"unit\":"),
           "rel units recorded: %.120s", ja.s);
+    /* appending after the caller's text: no leading comma, one between steps */
+    ja.len = 0;
+    buf_puts(&ja, "[{\"old\":1},");
+    degrade_plan_t p2;
+    degrade_plan_init(&p2);
+    degrade_plan_add_fixed(&p2, "jitter:amount=0+noise:level=0", &e);
+    rc = degrade_plan_run(&p2, &a, 1, &ra, &ja, &e);
+    CHECK(!rc && !strcmp(ja.s, "[{\"old\":1},{\"name\":\"jitter\",\"amount\":0},{\"name\":\"noise\",\"level\":0}"),
+          "plan appends after the caller's text: %s", ja.s);
+    /* on error nothing is appended */
+    drawing_clear(&a);
+    size_t before = ja.len;
+    rc = degrade_plan_run(&p2, &a, 1, &ra, &ja, &e);
+    CHECK(rc == EXIT_NUMERIC && ja.len == before, "failed plan appends nothing (%d)", rc);
+    degrade_plan_free(&p2);
     drawing_free(&a);
     drawing_free(&b);
     buf_free(&ja);
