@@ -142,6 +142,27 @@ static inline int window(float c, float R, int n, int *lo, int *hi) {
     return 1;
 }
 
+/* Splat m of S on the segment ab = (ax, ay, bx, by), shared by forward and
+ * backward so that both walk the very same splats and windows. */
+typedef struct {
+    float t, qx, qy; /* its parameter on the segment and its centre */
+    int j0, j1, i0, i1; /* its window on the canvas */
+} splat_t;
+
+/* Fills *q and ex[j0..j1] = exp(-(j - qx)^2 k2); returns 0 when the window is
+ * off the canvas. */
+static inline int splat_at(const float *ab, int m, int S, float R, float k2, int W, int H, float *ex, splat_t *q) {
+    float dx = ab[2] - ab[0], dy = ab[3] - ab[1];
+    q->t = lin_t(m, S);
+    q->qx = ab[0] + q->t * dx, q->qy = ab[1] + q->t * dy;
+    if (!window(q->qx, R, W, &q->j0, &q->j1) || !window(q->qy, R, H, &q->i0, &q->i1)) return 0;
+    for (int j = q->j0; j <= q->j1; j++) {
+        float u = (float)j - q->qx;
+        ex[j] = expf(-u * u * k2);
+    }
+    return 1;
+}
+
 static int sp_forward(void *state, void *ws, const scene_t *sc, int W, int H, float *img, plugin_err_t *err) {
     const splat_cfg_t *cfg = state;
     int rc = check_args(sc, W, H, err);
@@ -157,23 +178,16 @@ static int sp_forward(void *state, void *ws, const scene_t *sc, int W, int H, fl
         const float *p = sc->xy + 2 * (size_t)sc->off[s];
         float sig = 0.5f * sc->width[s], k2 = 1.f / (2.f * sig * sig);
         float R = cfg->cutoff > 0 ? cfg->cutoff * sig : (float)(W + H);
-        for (int k = 0; k + 1 < n; k++) {
-            float x1 = p[2 * k], y1 = p[2 * k + 1], dx = p[2 * k + 2] - x1, dy = p[2 * k + 3] - y1;
+        for (int k = 0; k + 1 < n; k++)
             for (int m = 0; m < S; m++) {
-                float t = lin_t(m, S), qx = x1 + t * dx, qy = y1 + t * dy;
-                int j0, j1, i0, i1;
-                if (!window(qx, R, W, &j0, &j1) || !window(qy, R, H, &i0, &i1)) continue;
-                for (int j = j0; j <= j1; j++) {
-                    float u = (float)j - qx;
-                    L.ex[j] = expf(-u * u * k2);
-                }
-                for (int i = i0; i <= i1; i++) {
-                    float v = (float)i - qy, ey = expf(-v * v * k2);
+                splat_t q;
+                if (!splat_at(p + 2 * k, m, S, R, k2, W, H, L.ex, &q)) continue;
+                for (int i = q.i0; i <= q.i1; i++) {
+                    float v = (float)i - q.qy, ey = expf(-v * v * k2);
                     float *row = L.ink + (size_t)i * W;
-                    for (int j = j0; j <= j1; j++) row[j] += ey * L.ex[j];
+                    for (int j = q.j0; j <= q.j1; j++) row[j] += ey * L.ex[j];
                 }
             }
-        }
     }
     float M = 0.f;
     for (size_t q = 0; q < hw; q++)
@@ -231,23 +245,17 @@ static int sp_backward(void *state, void *ws, const scene_t *sc, int W, int H, c
         float sig = 0.5f * sc->width[s], k2 = 1.f / (2.f * sig * sig), is2 = 1.f / (sig * sig);
         float R = cfg->cutoff > 0 ? cfg->cutoff * sig : (float)(W + H);
         double gsig = 0;
-        for (int k = 0; k + 1 < n; k++) {
-            float x1 = p[2 * k], y1 = p[2 * k + 1], dx = p[2 * k + 2] - x1, dy = p[2 * k + 3] - y1;
+        for (int k = 0; k + 1 < n; k++)
             for (int m = 0; m < S; m++) {
-                float t = lin_t(m, S), qx = x1 + t * dx, qy = y1 + t * dy;
-                int j0, j1, i0, i1;
-                if (!window(qx, R, W, &j0, &j1) || !window(qy, R, H, &i0, &i1)) continue;
-                for (int j = j0; j <= j1; j++) {
-                    float u = (float)j - qx;
-                    L.ex[j] = expf(-u * u * k2);
-                }
+                splat_t q;
+                if (!splat_at(p + 2 * k, m, S, R, k2, W, H, L.ex, &q)) continue;
                 double ax = 0, ay = 0, ar = 0;
-                for (int i = i0; i <= i1; i++) {
-                    float v = (float)i - qy, ey = expf(-v * v * k2);
+                for (int i = q.i0; i <= q.i1; i++) {
+                    float v = (float)i - q.qy, ey = expf(-v * v * k2);
                     const float *row = L.gink + (size_t)i * W;
                     float s0 = 0, s1 = 0, s2 = 0;
-                    for (int j = j0; j <= j1; j++) {
-                        float u = (float)j - qx, a = row[j] * L.ex[j];
+                    for (int j = q.j0; j <= q.j1; j++) {
+                        float u = (float)j - q.qx, a = row[j] * L.ex[j];
                         s0 += a, s1 += a * u, s2 += a * u * u;
                     }
                     ax += (double)ey * s1;
@@ -255,14 +263,13 @@ static int sp_backward(void *state, void *ws, const scene_t *sc, int W, int H, c
                     ar += (double)ey * (s2 + v * v * s0);
                 }
                 /* dL/dq = sum g G (p - q) / sigma^2 */
-                float gx = (float)ax * is2, gy = (float)ay * is2;
+                float gx = (float)ax * is2, gy = (float)ay * is2, t = q.t;
                 gsig += ar * is2 / sig;
                 if (gp) {
                     gp[2 * k] += (1.f - t) * gx, gp[2 * k + 1] += (1.f - t) * gy;
                     gp[2 * k + 2] += t * gx, gp[2 * k + 3] += t * gy;
                 }
             }
-        }
         if (g->width) g->width[s] += (float)(0.5 * gsig);
     }
     return 0;
