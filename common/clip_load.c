@@ -1,31 +1,24 @@
 /* clip_load.c - see clip_load.h.
  *
- * One description of the model, plan(), walks every parameter tensor in
- * clip_params.h's layout order and calls want() with its name, its shape and
- * where it goes.  want() does one of three jobs: check the shape against a
- * name -> shape table (first pass: nothing is allocated until the whole file
- * is known to fit), read the tensor into the block (second pass), or collect
- * (name, shape, data) for the writer.  So the loader, the checker and the
- * writer cannot disagree about names or shapes.
+ * One description of the model, clip_params_each() (clip_params.c), names
+ * every parameter tensor in layout order with its shape; file_name() gives
+ * its spelling under the file's naming (prefix, Hugging Face renames, HF's
+ * q/k/v parts, transposed projections) and want() does one of two jobs:
+ * check the shape against a name -> shape table (first pass: nothing is
+ * allocated until the whole file is known to fit), or read the tensor into
+ * the block (second pass).  The writer walks the same list.  So the loader,
+ * the checker and the writer cannot disagree about names or shapes.
  */
 #define _GNU_SOURCE
 #include "clip_load.h"
 #include <cJSON.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_LAYERS 1000
 
-enum { M_CHECK, M_LOAD, M_COLLECT };
-
-typedef struct {
-    const char *name;
-    int ndim;
-    int64_t shape[4];
-    const float *data;
-} item_t;
+enum { M_CHECK, M_LOAD };
 
 typedef struct {
     int mode;
@@ -35,9 +28,6 @@ typedef struct {
     const clip_shape_t *tab; /* sorted by name */
     size_t n;
     tensorfile_t *tf; /* M_LOAD */
-    item_t *items;    /* M_COLLECT */
-    size_t nitems;
-    char **names;
     err_t *e;
 } ctx_t;
 
@@ -59,28 +49,14 @@ static void shape_str(char *s, size_t n, int nd, const int64_t *sh) {
 
 static const char *naming(const ctx_t *c) { return c->hf ? "Hugging Face naming" : "OpenAI naming"; }
 
-/* One parameter tensor: name (after the prefix), expected shape, destination
- * dst+off.  tr: the file holds the transpose of the (d0,d1) destination. */
-static int want(ctx_t *c, float *dst, size_t off, int tr, int nd, const int64_t *sh, const char *fmt, ...)
-    __attribute__((format(printf, 7, 8)));
-static int want(ctx_t *c, float *dst, size_t off, int tr, int nd, const int64_t *sh, const char *fmt, ...) {
-    char name[512];
-    size_t k = (size_t)snprintf(name, sizeof name, "%s", c->pre);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name + k, sizeof name - k, fmt, ap);
-    va_end(ap);
+/* One parameter tensor: its full name in the file, the shape of its
+ * destination dst+off, and tr: the file holds the transpose of the (d0,d1)
+ * destination.  (dst+off is formed only when reading: the check pass runs
+ * over a block without memory.) */
+static int want(ctx_t *c, float *dst, size_t off, int tr, int nd, const int64_t *sh, const char *name) {
     int64_t fsh[4] = {0}; /* shape as stored in the file */
     for (int i = 0; i < nd; i++) fsh[i] = sh[i];
     if (tr) fsh[0] = sh[1], fsh[1] = sh[0];
-    if (c->mode == M_COLLECT) {
-        c->items = xrealloc(c->items, (c->nitems + 1) * sizeof *c->items);
-        c->names = xrealloc(c->names, (c->nitems + 1) * sizeof *c->names);
-        c->names[c->nitems] = xstrdup(name);
-        c->items[c->nitems] = (item_t){c->names[c->nitems], nd, {fsh[0], fsh[1], fsh[2], fsh[3]}, dst + off};
-        c->nitems++;
-        return 0;
-    }
     const clip_shape_t *t = lookup(c, name);
     if (!t) return err_set(c->e, EXIT_MODEL, "%s: tensor '%s' is missing (%s)", c->file, name, naming(c));
     /* a scalar may also be stored as shape [1] */
@@ -105,93 +81,99 @@ static int want(ctx_t *c, float *dst, size_t off, int tr, int nd, const int64_t 
     return rc;
 }
 
-#define S0 ((const int64_t[]){0})
-#define S1(a) ((const int64_t[]){(a)})
-#define S2(a, b) ((const int64_t[]){(a), (b)})
-#define S4(a, b, c, d) ((const int64_t[]){(a), (b), (c), (d)})
 #define TRY(x)                                                                                               \
     do {                                                                                                     \
         int rc_ = (x);                                                                                       \
         if (rc_) return rc_;                                                                                 \
     } while (0)
 
-static int block(ctx_t *c, clip_block_t *b, int64_t w, int64_t r, const char *pre) {
-    int64_t h = r * w;
-    if (!c->hf) {
-        TRY(want(c, b->ln1_w, 0, 0, 1, S1(w), "%sln_1.weight", pre));
-        TRY(want(c, b->ln1_b, 0, 0, 1, S1(w), "%sln_1.bias", pre));
-        TRY(want(c, b->attn_in_w, 0, 0, 2, S2(3 * w, w), "%sattn.in_proj_weight", pre));
-        TRY(want(c, b->attn_in_b, 0, 0, 1, S1(3 * w), "%sattn.in_proj_bias", pre));
-        TRY(want(c, b->attn_out_w, 0, 0, 2, S2(w, w), "%sattn.out_proj.weight", pre));
-        TRY(want(c, b->attn_out_b, 0, 0, 1, S1(w), "%sattn.out_proj.bias", pre));
-        TRY(want(c, b->ln2_w, 0, 0, 1, S1(w), "%sln_2.weight", pre));
-        TRY(want(c, b->ln2_b, 0, 0, 1, S1(w), "%sln_2.bias", pre));
-        TRY(want(c, b->fc_w, 0, 0, 2, S2(h, w), "%smlp.c_fc.weight", pre));
-        TRY(want(c, b->fc_b, 0, 0, 1, S1(h), "%smlp.c_fc.bias", pre));
-        TRY(want(c, b->proj_w, 0, 0, 2, S2(w, h), "%smlp.c_proj.weight", pre));
-        TRY(want(c, b->proj_b, 0, 0, 1, S1(w), "%smlp.c_proj.bias", pre));
-        return 0;
+/* Hugging Face's spelling of clip_params_each's (OpenAI) names.  A rule
+ * ending in '.' renames a prefix, any other a whole name; block tensors are
+ * renamed in two steps, tower prefix then the part after the layer index. */
+enum { HF_SAME, HF_TRANSPOSED, HF_QKV };
+typedef struct {
+    const char *from, *to;
+    int kind; /* HF_TRANSPOSED: stored (E,W); HF_QKV: stacked from HF's q, k, v */
+} rename_t;
+
+static const rename_t hf_towers[] = {
+    {"visual.conv1.weight", "vision_model.embeddings.patch_embedding.weight", HF_SAME},
+    {"visual.class_embedding", "vision_model.embeddings.class_embedding", HF_SAME},
+    {"visual.positional_embedding", "vision_model.embeddings.position_embedding.weight", HF_SAME},
+    {"visual.ln_pre.", "vision_model.pre_layrnorm.", HF_SAME},
+    {"visual.transformer.resblocks.", "vision_model.encoder.layers.", HF_SAME},
+    {"visual.ln_post.", "vision_model.post_layernorm.", HF_SAME},
+    {"visual.proj", "visual_projection.weight", HF_TRANSPOSED},
+    {"token_embedding.weight", "text_model.embeddings.token_embedding.weight", HF_SAME},
+    {"positional_embedding", "text_model.embeddings.position_embedding.weight", HF_SAME},
+    {"transformer.resblocks.", "text_model.encoder.layers.", HF_SAME},
+    {"ln_final.", "text_model.final_layer_norm.", HF_SAME},
+    {"text_projection", "text_projection.weight", HF_TRANSPOSED},
+};
+static const rename_t hf_block[] = {
+    {"ln_1.", "layer_norm1.", HF_SAME},
+    {"attn.in_proj_weight", "self_attn.q_proj.weight", HF_QKV}, /* q, k, v in this order, as OpenAI's */
+    {"attn.in_proj_bias", "self_attn.q_proj.bias", HF_QKV},
+    {"attn.out_proj.", "self_attn.out_proj.", HF_SAME},
+    {"ln_2.", "layer_norm2.", HF_SAME},
+    {"mlp.c_fc.", "mlp.fc1.", HF_SAME},
+    {"mlp.c_proj.", "mlp.fc2.", HF_SAME},
+};
+
+/* The rule of tab that applies to name, or NULL; *rest = what it leaves. */
+static const rename_t *rename_find(const rename_t *tab, size_t n, const char *name, const char **rest) {
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(tab[i].from);
+        if (!strncmp(name, tab[i].from, l) && (tab[i].from[l - 1] == '.' || !name[l])) {
+            *rest = name + l;
+            return &tab[i];
+        }
     }
-    TRY(want(c, b->ln1_w, 0, 0, 1, S1(w), "%slayer_norm1.weight", pre));
-    TRY(want(c, b->ln1_b, 0, 0, 1, S1(w), "%slayer_norm1.bias", pre));
-    static const char qkv[3] = {'q', 'k', 'v'}; /* stacked in this order, as OpenAI's in_proj */
+    return NULL;
+}
+
+/* name (OpenAI naming, after the file's prefix) as the file spells it, into
+ * out[n] with the prefix; returns HF_SAME, HF_TRANSPOSED or HF_QKV (then out
+ * names the q part). */
+static int file_name(const ctx_t *c, const char *name, char *out, size_t n) {
+    const char *rest, *brest;
+    const rename_t *t = c->hf ? rename_find(hf_towers, sizeof hf_towers / sizeof *hf_towers, name, &rest) : NULL;
+    if (!t) {
+        snprintf(out, n, "%s%s", c->pre, name);
+        return HF_SAME;
+    }
+    size_t digits = strspn(rest, "0123456789");
+    const rename_t *b = digits && rest[digits] == '.'
+                            ? rename_find(hf_block, sizeof hf_block / sizeof *hf_block, rest + digits + 1, &brest)
+                            : NULL;
+    if (!b) {
+        snprintf(out, n, "%s%s%s", c->pre, t->to, rest);
+        return t->kind;
+    }
+    snprintf(out, n, "%s%s%.*s%s%s", c->pre, t->to, (int)digits + 1, rest, b->to, brest);
+    return b->kind;
+}
+
+/* clip_params_each callback: one parameter tensor under the file's naming. */
+static int want_param(const char *name, float *data, int nd, const int *shape, void *vc) {
+    ctx_t *c = vc;
+    char fn[512];
+    int64_t sh[4] = {0};
+    for (int i = 0; i < nd; i++) sh[i] = shape[i];
+    int kind = file_name(c, name, fn, sizeof fn);
+    if (kind != HF_QKV) return want(c, data, 0, kind == HF_TRANSPOSED, nd, sh, fn);
+    char *letter = strstr(fn, ".q_proj.") + 1;
+    sh[0] /= 3;
+    size_t part = (size_t)sh[0] * (nd == 2 ? (size_t)sh[1] : 1);
     for (int k = 0; k < 3; k++) {
-        TRY(want(c, b->attn_in_w, (size_t)(k * w * w), 0, 2, S2(w, w), "%sself_attn.%c_proj.weight", pre,
-                 qkv[k]));
-        TRY(want(c, b->attn_in_b, (size_t)(k * w), 0, 1, S1(w), "%sself_attn.%c_proj.bias", pre, qkv[k]));
+        *letter = "qkv"[k];
+        TRY(want(c, data, k * part, 0, nd, sh, fn));
     }
-    TRY(want(c, b->attn_out_w, 0, 0, 2, S2(w, w), "%sself_attn.out_proj.weight", pre));
-    TRY(want(c, b->attn_out_b, 0, 0, 1, S1(w), "%sself_attn.out_proj.bias", pre));
-    TRY(want(c, b->ln2_w, 0, 0, 1, S1(w), "%slayer_norm2.weight", pre));
-    TRY(want(c, b->ln2_b, 0, 0, 1, S1(w), "%slayer_norm2.bias", pre));
-    TRY(want(c, b->fc_w, 0, 0, 2, S2(h, w), "%smlp.fc1.weight", pre));
-    TRY(want(c, b->fc_b, 0, 0, 1, S1(h), "%smlp.fc1.bias", pre));
-    TRY(want(c, b->proj_w, 0, 0, 2, S2(w, h), "%smlp.fc2.weight", pre));
-    TRY(want(c, b->proj_b, 0, 0, 1, S1(w), "%smlp.fc2.bias", pre));
     return 0;
 }
 
 /* Every parameter, in clip_params.h's layout order. */
-static int plan(ctx_t *c, clip_params_t *p) {
-    const clip_config_t *g = &p->cfg;
-    int64_t vw = g->v_width, tw = g->t_width, E = g->embed_dim, P = g->patch, r = g->mlp_ratio;
-    int64_t grid = g->image_size / g->patch, tv = grid * grid + 1;
-    char pre[64];
-    int hf = c->hf;
-    TRY(want(c, p->v_conv, 0, 0, 4, S4(vw, 3, P, P),
-             hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight"));
-    TRY(want(c, p->v_class, 0, 0, 1, S1(vw),
-             hf ? "vision_model.embeddings.class_embedding" : "visual.class_embedding"));
-    TRY(want(c, p->v_pos, 0, 0, 2, S2(tv, vw),
-             hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding"));
-    TRY(want(c, p->v_ln_pre_w, 0, 0, 1, S1(vw),
-             hf ? "vision_model.pre_layrnorm.weight" : "visual.ln_pre.weight"));
-    TRY(want(c, p->v_ln_pre_b, 0, 0, 1, S1(vw),
-             hf ? "vision_model.pre_layrnorm.bias" : "visual.ln_pre.bias"));
-    for (int l = 0; l < g->v_layers; l++) {
-        snprintf(pre, sizeof pre, hf ? "vision_model.encoder.layers.%d." : "visual.transformer.resblocks.%d.",
-                 l);
-        TRY(block(c, &p->v_blocks[l], vw, r, pre));
-    }
-    TRY(want(c, p->v_ln_post_w, 0, 0, 1, S1(vw),
-             hf ? "vision_model.post_layernorm.weight" : "visual.ln_post.weight"));
-    TRY(want(c, p->v_ln_post_b, 0, 0, 1, S1(vw),
-             hf ? "vision_model.post_layernorm.bias" : "visual.ln_post.bias"));
-    TRY(want(c, p->v_proj, 0, hf, 2, S2(vw, E), hf ? "visual_projection.weight" : "visual.proj"));
-    TRY(want(c, p->t_tok, 0, 0, 2, S2(g->vocab, tw),
-             hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight"));
-    TRY(want(c, p->t_pos, 0, 0, 2, S2(g->context, tw),
-             hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding"));
-    for (int l = 0; l < g->t_layers; l++) {
-        snprintf(pre, sizeof pre, hf ? "text_model.encoder.layers.%d." : "transformer.resblocks.%d.", l);
-        TRY(block(c, &p->t_blocks[l], tw, r, pre));
-    }
-    TRY(want(c, p->t_ln_w, 0, 0, 1, S1(tw), hf ? "text_model.final_layer_norm.weight" : "ln_final.weight"));
-    TRY(want(c, p->t_ln_b, 0, 0, 1, S1(tw), hf ? "text_model.final_layer_norm.bias" : "ln_final.bias"));
-    TRY(want(c, p->t_proj, 0, hf, 2, S2(tw, E), hf ? "text_projection.weight" : "text_projection"));
-    TRY(want(c, p->logit_scale, 0, 0, 0, S0, "logit_scale"));
-    return 0;
-}
+static int plan(ctx_t *c, clip_params_t *p) { return clip_params_each(p, want_param, c); }
 
 /* ------------------------------------------------------------------ inference */
 
@@ -235,9 +217,10 @@ static int detect(ctx_t *c) {
         c->file, c->n);
 }
 
-static const clip_shape_t *need(ctx_t *c, const char *suffix, int nd) {
+/* The tensor OpenAI calls oname, under the file's naming, if it has nd dimensions. */
+static const clip_shape_t *need(ctx_t *c, const char *oname, int nd) {
     char name[512];
-    snprintf(name, sizeof name, "%s%s", c->pre, suffix);
+    file_name(c, oname, name, sizeof name);
     const clip_shape_t *t = lookup(c, name);
     if (!t)
         err_set(c->e, EXIT_MODEL, "%s: tensor '%s' is missing (%s)", c->file, name, naming(c));
@@ -251,10 +234,11 @@ static const clip_shape_t *need(ctx_t *c, const char *suffix, int nd) {
     return t;
 }
 
-/* Highest index i in "<pre><stem><i>." + 1. */
+/* Highest index i in "<stem><i>." (stem in OpenAI naming) + 1. */
 static int count_layers(ctx_t *c, const char *stem, int *layers) {
     char key[512];
-    size_t kl = (size_t)snprintf(key, sizeof key, "%s%s", c->pre, stem);
+    file_name(c, stem, key, sizeof key);
+    size_t kl = strlen(key);
     int top = -1;
     for (size_t i = 0; i < c->n; i++) {
         const char *nm = c->tab[i].name;
@@ -291,50 +275,42 @@ static int heads_for(ctx_t *c, int given, int64_t width, const char *tower, int 
 
 static int dim_ok(int64_t v) { return v > 0 && v <= (1 << 24); }
 
-/* Detect, infer the config, and check every tensor's presence and shape. */
+/* After detect(): infer the config, and check every tensor's presence and
+ * shape (c->mode is M_CHECK). */
 static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
-    TRY(detect(c));
-    int hf = c->hf;
     memset(cfg, 0, sizeof *cfg);
-    const clip_shape_t *conv =
-        need(c, hf ? "vision_model.embeddings.patch_embedding.weight" : "visual.conv1.weight", 4);
+    const clip_shape_t *conv = need(c, "visual.conv1.weight", 4);
     if (!conv) return EXIT_MODEL;
     if (conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] || !dim_ok(conv->shape[0]) ||
         !dim_ok(conv->shape[2]))
         return err_set(c->e, EXIT_MODEL, "%s: patch embedding '%s' is not (width, 3, P, P)", c->file,
                        conv->name);
     int64_t vw = conv->shape[0], P = conv->shape[2];
-    const clip_shape_t *vpos =
-        need(c, hf ? "vision_model.embeddings.position_embedding.weight" : "visual.positional_embedding", 2);
+    const clip_shape_t *vpos = need(c, "visual.positional_embedding", 2);
     if (!vpos) return EXIT_MODEL;
     int64_t g = 0, tv = vpos->shape[0];
     while ((g + 1) * (g + 1) <= tv - 1 && g < (1 << 20)) g++;
-    if (tv < 2 || g * g != tv - 1 || vpos->shape[1] != vw || !dim_ok(g * P))
+    if (tv < 2 || !dim_ok(tv) || g * g != tv - 1 || vpos->shape[1] != vw || !dim_ok(g * P))
         return err_set(c->e, EXIT_MODEL,
                        "%s: '%s' has shape [%" PRId64 ",%" PRId64 "]: expected (grid^2 + 1, %" PRId64 ")",
                        c->file, vpos->name, vpos->shape[0], vpos->shape[1], vw);
-    const clip_shape_t *tok =
-        need(c, hf ? "text_model.embeddings.token_embedding.weight" : "token_embedding.weight", 2);
+    const clip_shape_t *tok = need(c, "token_embedding.weight", 2);
     if (!tok) return EXIT_MODEL;
-    const clip_shape_t *tpos =
-        need(c, hf ? "text_model.embeddings.position_embedding.weight" : "positional_embedding", 2);
+    const clip_shape_t *tpos = need(c, "positional_embedding", 2);
     if (!tpos) return EXIT_MODEL;
-    const clip_shape_t *vproj = need(c, hf ? "visual_projection.weight" : "visual.proj", 2);
+    const clip_shape_t *vproj = need(c, "visual.proj", 2);
     if (!vproj) return EXIT_MODEL;
-    int64_t tw = tok->shape[1], E = vproj->shape[hf ? 0 : 1];
+    int64_t tw = tok->shape[1], E = vproj->shape[c->hf ? 0 : 1];
     if (!dim_ok(tw) || !dim_ok(tok->shape[0]) || !dim_ok(tpos->shape[0]) || !dim_ok(E))
         return err_set(c->e, EXIT_MODEL, "%s: implausible text tower or projection shapes", c->file);
     int vl, tl;
-    TRY(count_layers(c, hf ? "vision_model.encoder.layers." : "visual.transformer.resblocks.", &vl));
-    TRY(count_layers(c, hf ? "text_model.encoder.layers." : "transformer.resblocks.", &tl));
+    TRY(count_layers(c, "visual.transformer.resblocks.", &vl));
+    TRY(count_layers(c, "transformer.resblocks.", &tl));
     /* MLP ratio from the first block's hidden layer (4 for every CLIP) */
     int64_t ratio = 4;
     if (vl || tl) {
-        char s[128];
-        snprintf(s, sizeof s,
-                 hf ? "%s.encoder.layers.0.mlp.fc1.weight" : "%stransformer.resblocks.0.mlp.c_fc.weight",
-                 vl ? (hf ? "vision_model" : "visual.") : (hf ? "text_model" : ""));
-        const clip_shape_t *fc = need(c, s, 2);
+        const clip_shape_t *fc = need(
+            c, vl ? "visual.transformer.resblocks.0.mlp.c_fc.weight" : "transformer.resblocks.0.mlp.c_fc.weight", 2);
         if (!fc) return EXIT_MODEL;
         int64_t w = vl ? vw : tw;
         if (fc->shape[0] % w || fc->shape[0] / w < 1 || fc->shape[0] / w > 64)
@@ -355,16 +331,13 @@ static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
     cfg->mlp_ratio = (int)ratio;
     TRY(heads_for(c, o ? o->v_heads : 0, vw, "vision", &cfg->v_heads));
     TRY(heads_for(c, o ? o->t_heads : 0, tw, "text", &cfg->t_heads));
-    /* now every tensor: a bound block over no memory, offsets only */
+    /* now every tensor, over a block whose pointers are all NULL: names and shapes only */
     clip_params_t dummy;
     memset(&dummy, 0, sizeof dummy);
     dummy.cfg = *cfg;
     dummy.v_blocks = xcalloc((size_t)(vl ? vl : 1), sizeof *dummy.v_blocks);
     dummy.t_blocks = xcalloc((size_t)(tl ? tl : 1), sizeof *dummy.t_blocks);
-    int mode = c->mode;
-    c->mode = M_CHECK;
     int rc = plan(c, &dummy);
-    c->mode = mode;
     free(dummy.v_blocks);
     free(dummy.t_blocks);
     return rc;
@@ -382,7 +355,8 @@ int clip_infer_config(const clip_shape_t *tab, size_t n, const clip_load_opts_t 
             free(s);
             return rc;
         }
-    int rc = infer(&c, o, cfg);
+    int rc = detect(&c);
+    if (!rc) rc = infer(&c, o, cfg);
     free(s);
     return rc;
 }
@@ -473,27 +447,37 @@ int clip_load(const char *path, clip_params_t *p, err_t *e) { return clip_load_o
 
 /* ------------------------------------------------------------------ saving */
 
+/* clip_params_each callback: one tensor's header entry.  Tensors are laid
+ * out in mem in the order clip_params_each visits them, so the data section
+ * is mem itself and a tensor's offset is its place in it. */
+typedef struct {
+    buf_t *h;
+    const float *mem;
+} header_ctx_t;
+
+static int header_entry(const char *name, float *data, int nd, const int *shape, void *vh) {
+    header_ctx_t *hc = vh;
+    uint64_t n = 1, off = 4 * (uint64_t)(data - hc->mem);
+    buf_puts(hc->h, ",");
+    buf_jstr(hc->h, name);
+    buf_puts(hc->h, ":{\"dtype\":\"F32\",\"shape\":[");
+    for (int d = 0; d < nd; d++) {
+        buf_printf(hc->h, "%s%d", d ? "," : "", shape[d]);
+        n *= (uint64_t)shape[d];
+    }
+    buf_printf(hc->h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + 4 * n);
+    return 0;
+}
+
 int clip_save_safetensors(const char *path, const clip_params_t *p, err_t *e) {
-    ctx_t c = {.mode = M_COLLECT, .file = path, .e = e};
-    clip_params_t q = *p; /* plan() takes a non-const block; nothing is written through it */
-    plan(&c, &q);
     buf_t h = {0};
     buf_printf(&h,
                "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"invclip\",\"v_heads\":\"%d\","
                "\"t_heads\":\"%d\"}",
                p->cfg.v_heads, p->cfg.t_heads);
-    uint64_t off = 0;
-    for (size_t i = 0; i < c.nitems; i++) {
-        const item_t *it = &c.items[i];
-        uint64_t n = 1;
-        for (int d = 0; d < it->ndim; d++) n *= (uint64_t)it->shape[d];
-        buf_puts(&h, ",");
-        buf_jstr(&h, it->name);
-        buf_puts(&h, ":{\"dtype\":\"F32\",\"shape\":[");
-        for (int d = 0; d < it->ndim; d++) buf_printf(&h, "%s%" PRId64, d ? "," : "", it->shape[d]);
-        buf_printf(&h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + 4 * n);
-        off += 4 * n;
-    }
+    clip_params_t q = *p; /* clip_params_each takes a non-const block; nothing is written through it */
+    header_ctx_t hc = {&h, p->mem};
+    clip_params_each(&q, header_entry, &hc);
     buf_puts(&h, "}");
     while (h.len % 8) buf_puts(&h, " "); /* data 8-byte aligned, as the safetensors library does */
     afile_t a;
@@ -503,16 +487,9 @@ int clip_save_safetensors(const char *path, const clip_params_t *p, err_t *e) {
         for (int k = 0; k < 8; k++) len[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
         fwrite(len, 1, 8, a.fp);
         fwrite(h.s, 1, h.len, a.fp);
-        for (size_t i = 0; i < c.nitems; i++) {
-            uint64_t n = 1;
-            for (int d = 0; d < c.items[i].ndim; d++) n *= (uint64_t)c.items[i].shape[d];
-            fwrite(c.items[i].data, sizeof(float), (size_t)n, a.fp);
-        }
+        fwrite(p->mem, sizeof(float), p->n, a.fp);
         rc = afile_commit(&a, e);
     }
-    for (size_t i = 0; i < c.nitems; i++) free(c.names[i]);
-    free(c.names);
-    free(c.items);
     buf_free(&h);
     return rc;
 }
