@@ -30,19 +30,7 @@
 
 #define MAXS 16
 #define MAXP 256
-typedef struct {
-    int ns, npts[MAXS], off[MAXS];
-    float xy[2 * MAXP], width[MAXS], opacity[MAXS];
-    scene_t sc;
-} sc_t;
-
-static void sc_bind(sc_t *s) {
-    int o = 0;
-    for (int k = 0; k < s->ns; k++) s->off[k] = o, o += s->npts[k];
-    s->sc = (scene_t){s->ns, s->npts, s->off, s->xy, s->width, s->opacity};
-}
-
-static int sc_total(const sc_t *s) { return s->off[s->ns - 1] + s->npts[s->ns - 1]; }
+#include "tscene.h"
 
 /* Random walks with non-integer coordinates inside a W x W canvas. */
 static void sc_random(sc_t *s, rng_t *r, int W, int ns, int maxpts, float wmin, float wmax) {

@@ -25,19 +25,7 @@
 
 #define MAXS 64
 #define MAXP 4096
-typedef struct {
-    int W, H, ns, npts[MAXS], off[MAXS];
-    float xy[2 * MAXP], width[MAXS], opacity[MAXS];
-    scene_t sc;
-} sc_t;
-
-static void sc_bind(sc_t *s) {
-    int o = 0;
-    for (int k = 0; k < s->ns; k++) s->off[k] = o, o += s->npts[k];
-    s->sc = (scene_t){s->ns, s->npts, s->off, s->xy, s->width, s->opacity};
-}
-
-static int sc_total(const sc_t *s) { return s->ns ? s->off[s->ns - 1] + s->npts[s->ns - 1] : 0; }
+#include "tscene.h"
 
 /* ---- the plugin ---- */
 
