@@ -22,6 +22,26 @@ void strlist_free(strlist_t *l) {
     memset(l, 0, sizeof *l);
 }
 
+void strlist_split(const strlist_t *in, char sep, strlist_t *out) {
+    for (int i = 0; i < in->n; i++)
+        for (const char *p = in->v[i]; *p;) {
+            const char *q = strchr(p, sep);
+            size_t n = q ? (size_t)(q - p) : strlen(p);
+            if (n) {
+                char *w = xmalloc(n + 1);
+                memcpy(w, p, n);
+                w[n] = 0;
+                strlist_push(out, w);
+            }
+            p += n + (q ? 1 : 0);
+        }
+}
+
+void strlist_free_items(strlist_t *l) {
+    for (int i = 0; i < l->n; i++) free((char *)l->v[i]);
+    strlist_free(l);
+}
+
 void opt_help(const optspec_t *spec, FILE *fp) {
     fprintf(fp, "Usage: %s %s\n\n%s\n\nOptions:\n", progname, spec->usage, spec->summary);
     for (const opt_t *o = spec->opts; o && o->name; o++) {

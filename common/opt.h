@@ -18,6 +18,11 @@ typedef struct {
 } strlist_t;
 void strlist_push(strlist_t *l, const char *s);
 void strlist_free(strlist_t *l);
+/* Every item of in split at sep (e.g. repeatable "--word a,b" options), empty
+ * pieces dropped, appended to out as malloc'd copies (free with strlist_free_items). */
+void strlist_split(const strlist_t *in, char sep, strlist_t *out);
+/* free() every item, then the list. */
+void strlist_free_items(strlist_t *l);
 
 typedef struct {
     const char *name;    /* long name without "--"; NULL ends the table */

@@ -18,6 +18,7 @@
  *
  * It does not render sketches (rasterize does) and does not train.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,8 +89,8 @@ static int check_finite(const float *v, size_t n) {
     return 1;
 }
 
-/* Text embeddings (unit vectors) of n prompts into out (n,E). */
-static void embed_texts(ctx_t *c, const char *const *texts, int n, float *out) {
+/* Text embeddings of n prompts into out (n,E): unit vectors, or raw when !unit. */
+static void embed_texts(ctx_t *c, const char *const *texts, int n, int unit, float *out) {
     const clip_config_t *cfg = &c->m.w.cfg;
     int ctxlen = cfg->context;
     int *ids = xmalloc(sizeof(int) * (size_t)ctxlen);
@@ -99,7 +100,7 @@ static void embed_texts(ctx_t *c, const char *const *texts, int n, float *out) {
         if (clip_tokenize(c->bpe, texts[i], ctxlen, ids, 1, &e) < 0) die(e.code, "text '%s': %s", texts[i], e.msg);
         if (clip_text_forward(&c->m, ids, 1, raw, &e)) die(e.code, "text '%s': %s", texts[i], e.msg);
         if (!check_finite(raw, (size_t)c->E)) die(EXIT_NUMERIC, "text '%s': the embedding is not finite", texts[i]);
-        if (c->o->raw) memcpy(out + (size_t)i * c->E, raw, sizeof(float) * (size_t)c->E);
+        if (!unit) memcpy(out + (size_t)i * c->E, raw, sizeof(float) * (size_t)c->E);
         else clip_normalize_forward(out + (size_t)i * c->E, &nrm, raw, 1, c->E);
     }
     free(ids);
@@ -128,10 +129,7 @@ static void build_classes(ctx_t *c) {
     char **prompts = xmalloc(sizeof(char *) * (size_t)nt);
     for (int k = 0; k < c->nclass; k++) {
         for (int t = 0; t < nt; t++) prompts[t] = fill_template(tv[t], c->cls[k]);
-        int saved_raw = c->o->raw;
-        ((opts_t *)c->o)->raw = 0; /* ensembling always uses unit vectors */
-        embed_texts(c, (const char *const *)prompts, nt, pe);
-        ((opts_t *)c->o)->raw = saved_raw;
+        embed_texts(c, (const char *const *)prompts, nt, 1, pe); /* ensembling uses unit vectors */
         float *ce = c->cls_emb + (size_t)k * c->E;
         for (int t = 0; t < nt; t++)
             for (int i = 0; i < c->E; i++) ce[i] += pe[(size_t)t * c->E + i] / (float)nt;
@@ -259,11 +257,7 @@ static void read_input(ctx_t *c, const char *path) {
     int is_jpeg = 0;
     if (strcmp(path, "-")) {
         FILE *f = fopen(path, "rb");
-        if (!f) {
-            image_t probe = {0};
-            image_load(path, &probe, &e); /* for its message */
-            die(e.code ? e.code : EXIT_IO, "%s", e.msg[0] ? e.msg : path);
-        }
+        if (!f) die(EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
         size_t n = fread(magic, 1, 4, f);
         fclose(f);
         is_jpeg = n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
@@ -307,15 +301,6 @@ static void read_lines(const char *path, strlist_t *l) {
         if (len) strlist_push(l, xstrdup(line));
     if (r < 0) die_err(&e);
     in_close(in);
-}
-
-static void split_commas(const strlist_t *src, strlist_t *dst) {
-    for (int i = 0; i < src->n; i++) {
-        char *copy = xstrdup(src->v[i]), *save = NULL;
-        for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-            if (*t) strlist_push(dst, xstrdup(t));
-        free(copy);
-    }
 }
 
 static void print_summary(ctx_t *c) {
@@ -409,7 +394,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < owned.n; i++) strlist_push(&o.texts, owned.v[i]);
     }
     strlist_t classes = {0};
-    split_commas(&o.zs, &classes);
+    strlist_split(&o.zs, ',', &classes);
     if (o.zs_file) read_lines(o.zs_file, &classes);
     c.nclass = classes.n;
     c.cls = classes.v;
@@ -435,7 +420,7 @@ int main(int argc, char **argv) {
     /* text embeddings first */
     if (o.texts.n) {
         float *te = xmalloc(sizeof(float) * (size_t)o.texts.n * (size_t)c.E);
-        embed_texts(&c, o.texts.v, o.texts.n, te);
+        embed_texts(&c, o.texts.v, o.texts.n, !o.raw, te);
         for (int i = 0; i < o.texts.n; i++) {
             buf_puts(&c.out, "{\"text\":");
             buf_jstr(&c.out, o.texts.v[i]);
@@ -469,10 +454,8 @@ int main(int argc, char **argv) {
     }
     free(c.batch_img); free(c.emb); free(c.unit); free(c.norm); free(c.meta);
     free(c.cls_emb); free(c.correct); free(c.total);
-    for (int i = 0; i < classes.n; i++) free((char *)classes.v[i]);
-    for (int i = 0; i < owned.n; i++) free((char *)owned.v[i]);
-    strlist_free(&classes);
-    strlist_free(&owned);
+    strlist_free_items(&classes);
+    strlist_free_items(&owned);
     strlist_free(&o.texts);
     strlist_free(&o.zs);
     strlist_free(&o.templates);

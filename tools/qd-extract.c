@@ -48,27 +48,6 @@ typedef struct {
 } ctx_t;
 
 /* Split every "a,b,c" value of `in` into `out` (empty items dropped). */
-static void split_list(const strlist_t *in, strlist_t *out) {
-    for (int i = 0; i < in->n; i++) {
-        const char *p = in->v[i];
-        while (*p) {
-            const char *q = strchr(p, ',');
-            size_t n = q ? (size_t)(q - p) : strlen(p);
-            if (n) {
-                char *w = xmalloc(n + 1);
-                memcpy(w, p, n);
-                w[n] = 0;
-                strlist_push(out, w);
-            }
-            p += n + (q ? 1 : 0);
-        }
-    }
-}
-
-static void free_list(strlist_t *l) {
-    for (int i = 0; i < l->n; i++) free((char *)l->v[i]);
-    strlist_free(l);
-}
 
 static int in_list(const strlist_t *l, const char *s) {
     if (!s) return 0;
@@ -367,9 +346,9 @@ int main(int argc, char **argv) {
     opt_parse(&spec, argc, argv, &files);
 
     ctx_t c = {0};
-    split_list(&words, &c.words);
-    split_list(&countries, &c.countries);
-    split_list(&keys, &c.keys);
+    strlist_split(&words, ',', &c.words);
+    strlist_split(&countries, ',', &c.countries);
+    strlist_split(&keys, ',', &c.keys);
     quote_list(&c.words, &c.nwords);
     quote_list(&c.countries, &c.ncountries);
     c.screen = prefilter && (c.words.n || c.keys.n || c.countries.n);
@@ -405,11 +384,11 @@ int main(int argc, char **argv) {
     if (files.n == 0) strlist_push(&files, "-");
     run_files(&files, fmt, bin_word, keep_going, progress, &c);
     if (c.sample) sample_flush(&c);
-    free_list(&c.words);
-    free_list(&c.countries);
-    free_list(&c.keys);
-    free_list(&c.nwords);
-    free_list(&c.ncountries);
+    strlist_free_items(&c.words);
+    strlist_free_items(&c.countries);
+    strlist_free_items(&c.keys);
+    strlist_free_items(&c.nwords);
+    strlist_free_items(&c.ncountries);
     strlist_free(&words);
     strlist_free(&countries);
     strlist_free(&keys);
