@@ -51,51 +51,20 @@ typedef struct {
     double jit_p, bright, contrast;
 } clipaug_t;
 
-/* The values each preset gives the parameters left at -1 / "preset". */
+/* The values each preset gives the parameters left at -1 / "preset".  The
+ * study's optimiser differs from its CLIPAugmentations defaults only in the
+ * perspective scale and the rotation range; fields left out are 0. */
+#define DOODLEBOT(persp_scale, rot_range)                                                                  \
+    {.nviews = 4, .persp_p = 0.5, .persp_d = (persp_scale), .fill = 1.0, .corners = CORNERS_SYMMETRIC,      \
+     .crop_p = 0.7, .crop_min = 0.7, .crop_max = 1.0, .crop_mode = CROP_SIDE, .rot_p = 0.3,                \
+     .rot_deg = (rot_range), .jit_p = 0.3, .bright = 0.1, .contrast = 0.1}
 static const clipaug_t presets[3] = {
-    [PRESET_DOODLEBOT] = {.nviews = 4,
-                          .persp_p = 0.5,
-                          .persp_d = 0.2,
-                          .fill = 1.0,
-                          .corners = CORNERS_SYMMETRIC,
-                          .crop_p = 0.7,
-                          .crop_min = 0.7,
-                          .crop_max = 1.0,
-                          .crop_mode = CROP_SIDE,
-                          .rot_p = 0.3,
-                          .rot_deg = 15,
-                          .jit_p = 0.3,
-                          .bright = 0.1,
-                          .contrast = 0.1},
-    [PRESET_DOODLEBOT_OPT] = {.nviews = 4,
-                              .persp_p = 0.5,
-                              .persp_d = 0.15,
-                              .fill = 1.0,
-                              .corners = CORNERS_SYMMETRIC,
-                              .crop_p = 0.7,
-                              .crop_min = 0.7,
-                              .crop_max = 1.0,
-                              .crop_mode = CROP_SIDE,
-                              .rot_p = 0.3,
-                              .rot_deg = 10,
-                              .jit_p = 0.3,
-                              .bright = 0.1,
-                              .contrast = 0.1},
-    [PRESET_CLIPASSO] = {.nviews = 5,
-                         .persp_p = 1.0,
-                         .persp_d = 0.5,
-                         .fill = 0.0,
-                         .corners = CORNERS_INWARD,
-                         .crop_p = 1.0,
-                         .crop_min = 0.8,
-                         .crop_max = 0.8,
-                         .crop_mode = CROP_AREA,
-                         .rot_p = 0,
-                         .rot_deg = 0,
-                         .jit_p = 0,
-                         .bright = 0,
-                         .contrast = 0},
+    [PRESET_DOODLEBOT] = DOODLEBOT(0.2, 15),
+    [PRESET_DOODLEBOT_OPT] = DOODLEBOT(0.15, 10),
+    [PRESET_CLIPASSO] = {.nviews = 5, .persp_p = 1.0, .persp_d = 0.5, .fill = 0.0, .corners = CORNERS_INWARD,
+                         .crop_p = 1.0, .crop_min = 0.8, .crop_max = 0.8, .crop_mode = CROP_AREA},
 };
+#undef DOODLEBOT
 
 enum {
     P_PRESET,
