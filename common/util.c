@@ -106,13 +106,43 @@ void buf_printf(buf_t *b, const char *fmt, ...) {
     va_end(ap);
     b->len += (size_t)n;
 }
+/* Digits of v (< 10^15) with `nd` of them after a decimal point, trailing
+ * fractional zeros dropped; into the end of tmp, returns the start. */
+static char *fmt_fixed(char *end, unsigned long long v, int nd, int neg) {
+    char *p = end;
+    for (; nd > 0 && v % 10 == 0; nd--) v /= 10;
+    for (int i = 0; i < nd; i++, v /= 10) *--p = (char)('0' + v % 10);
+    if (nd) *--p = '.';
+    do *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    if (neg) *--p = '-';
+    return p;
+}
+
 void buf_num(buf_t *b, double x, int dec) {
+    static const double p10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6};
     char tmp[64];
     if (!isfinite(x)) { buf_puts(b, "null"); return; }
+    /* Fast paths, printf-free (its exact decimal conversion dominated tools
+     * writing many coordinates), giving the same text as the general path:
+     * integers below 10^15, and x*10^dec below 10^12 (so its rounding error is
+     * far below the 1e-3 guard) unless it lies near a rounding tie. */
+    if (x == floor(x) && fabs(x) < 1e15) {
+        char *p = fmt_fixed(tmp + sizeof tmp, (unsigned long long)fabs(x), 0, x < 0);
+        buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+        return;
+    }
+    if (dec >= 0 && dec <= 6) {
+        double m = x * p10[dec];
+        if (fabs(m) < 1e12 && fabs(fabs(m - trunc(m)) - 0.5) >= 1e-3) {
+            long long v = (long long)nearbyint(m);
+            char *p = fmt_fixed(tmp + sizeof tmp, (unsigned long long)(v < 0 ? -v : v), dec, v < 0);
+            buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+            return;
+        }
+    }
     if (fabs(x) >= 1e15) {
         snprintf(tmp, sizeof tmp, "%.17g", x); /* exact round trip, bounded length */
-    } else if (x == floor(x)) {
-        snprintf(tmp, sizeof tmp, "%.0f", x);
     } else {
         snprintf(tmp, sizeof tmp, "%.*f", dec, x);
         char *dot = strchr(tmp, '.');

@@ -97,52 +97,6 @@ static int screen(const char *line, size_t len, void *vctx) {
     return 1;
 }
 
-/* buf_num(b, x, 3) without printf: the --fit output is mostly numbers and
- * printf's exact decimal conversion dominated the run time.  Values near a
- * rounding tie (or huge) go to buf_num, so the text is always identical. */
-static void put_num3(buf_t *b, double x) {
-    double m = x * 1000, f = fabs(m - trunc(m));
-    if (!(fabs(x) < 1e9) || x == floor(x) || fabs(f - 0.5) < 1e-3) {
-        buf_num(b, x, 3);
-        return;
-    }
-    long long v = (long long)nearbyint(m);
-    unsigned long long a = v < 0 ? (unsigned long long)(-v) : (unsigned long long)v;
-    char tmp[32], *p = tmp + sizeof tmp;
-    int frac = (int)(a % 1000), nd = 3;
-    while (nd > 0 && frac % 10 == 0) {
-        frac /= 10;
-        nd--;
-    }
-    for (int i = 0; i < nd; i++, frac /= 10) *--p = (char)('0' + frac % 10);
-    if (nd) *--p = '.';
-    unsigned long long ip = a / 1000;
-    do *--p = (char)('0' + ip % 10);
-    while (ip /= 10);
-    if (v < 0) *--p = '-';
-    buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
-}
-
-/* drawing_to_json(b, d, 3, 0) with put_num3. */
-static void drawing_json3(buf_t *b, const drawing_t *d) {
-    buf_put(b, "[", 1);
-    for (int i = 0; i < d->nstrokes; i++) {
-        const stroke_t *s = &d->s[i];
-        buf_puts(b, i ? ",[[" : "[[");
-        for (int j = 0; j < s->n; j++) {
-            if (j) buf_put(b, ",", 1);
-            put_num3(b, s->x[j]);
-        }
-        buf_puts(b, "],[");
-        for (int j = 0; j < s->n; j++) {
-            if (j) buf_put(b, ",", 1);
-            put_num3(b, s->y[j]);
-        }
-        buf_puts(b, "]]");
-    }
-    buf_put(b, "]", 1);
-}
-
 /* Rewrite the drawing as asked and serialise the record into c->out. */
 static void render(ctx_t *c, sketch_t *s) {
     c->out.len = 0;
@@ -159,7 +113,7 @@ static void render(ctx_t *c, sketch_t *s) {
             sketch_set_raw(s, "canvas", c->canvas);
         }
         c->json.len = 0;
-        drawing_json3(&c->json, d);
+        drawing_to_json(&c->json, d, 3, 0);
         sketch_set_raw(s, key, c->json.s);
     }
     sketch_write(s, &c->out);

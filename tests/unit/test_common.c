@@ -60,6 +60,42 @@ static void test_buf(void) {
     buf_free(&b);
 }
 
+/* buf_num's printf-free fast paths against the general printf path (the
+ * reference: "%.*f", trailing zeros trimmed, "-0" -> "0"; integers "%.0f"). */
+static void test_buf_num_fast(void) {
+    rng_t r;
+    rng_seed(&r, 21);
+    buf_t b = {0};
+    char want[64];
+    long bad = 0, n = 0;
+    for (int i = 0; i < 300000; i++) {
+        int dec = (int)rng_below(&r, 7);
+        double scale = pow(10, (double)rng_below(&r, 12)) * (rng_uniform(&r) < 0.5 ? -1 : 1);
+        double x = rng_uniform(&r) * scale;
+        if (i % 7 == 0) x = floor(x);                                     /* integers */
+        if (i % 11 == 0) x = (floor(x * 1000) + 0.5) / 1000;              /* near ties at dec 3 */
+        if (x == floor(x) && fabs(x) < 1e15) snprintf(want, sizeof want, "%.0f", x == 0 ? 0.0 : x);
+        else {
+            snprintf(want, sizeof want, "%.*f", dec, x);
+            char *dot = strchr(want, '.');
+            if (dot) {
+                char *end = want + strlen(want) - 1;
+                while (end > dot && *end == '0') *end-- = 0;
+                if (end == dot) *end = 0;
+            }
+            if (!strcmp(want, "-0")) strcpy(want, "0");
+        }
+        b.len = 0;
+        buf_num(&b, x, dec);
+        if (strcmp(b.s, want)) {
+            if (bad++ < 3) printf("#   %.17g dec %d: got %s want %s\n", x, dec, b.s, want);
+        }
+        n++;
+    }
+    CHECK(bad == 0, "buf_num == printf reference on %ld random values (%ld differ)", n, bad);
+    buf_free(&b);
+}
+
 static void test_utf8(void) {
     size_t bad = 0;
     CHECK(utf8_valid("héllo €𝄞", strlen("héllo €𝄞"), &bad), "valid UTF-8 accepted");
@@ -250,6 +286,7 @@ int main(void) {
     test_div_pow10();
     test_rng();
     test_buf();
+    test_buf_num_fast();
     test_utf8();
     test_input();
     test_sketch();
