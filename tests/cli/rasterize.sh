@@ -88,5 +88,5 @@ if command -v script >/dev/null 2>&1; then
   if [ "$rc" -eq 2 ] && grep -q "terminal.*--out" "$T/tty.out"; then ok "refuses a terminal with a usage error"
   else notok "refuses a terminal with a usage error" "exit $rc: $(head -c 300 "$T/tty.out")"; fi
 else
-  ok "refuses a terminal (skipped: no script(1))"
+  notok "refuses a terminal" "script(1) (bsdutils) is needed to give the tool a terminal"
 fi
