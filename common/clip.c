@@ -278,9 +278,9 @@ static void matmul_backward(pool_t *p, float *dinp, const float *pre, float *dw,
 }
 
 typedef struct {
-    float *out, *att, *dqkv, *scratch; /* scratch: per thread T*T floats */
+    float *out, *att, *dqkv, *scratch; /* scratch (backward): per thread T*T floats */
     const float *qkv, *dout;
-    int B, T, C, NH, causal, scr_per;
+    int B, T, C, NH, causal;
 } attn_job_t;
 
 /* row-wise softmax of A (T,T) in place, causal: row t keeps u <= t */
@@ -320,10 +320,9 @@ KERNEL(attn_fwd_part)
 
 /* Multi-head attention over qkv (B,T,3C) [q|k|v per token] ->
  * out (B,T,C); att (B,NH,T,T) softmax probabilities (saved). */
-static void attention_forward(pool_t *p, float *out, float *att, const float *qkv, float *scratch, int B, int T, int C,
+static void attention_forward(pool_t *p, float *out, float *att, const float *qkv, int B, int T, int C,
                               int NH, int causal) {
-    attn_job_t j = {.out = out, .att = att, .qkv = qkv, .scratch = scratch, .B = B, .T = T, .C = C, .NH = NH,
-                    .causal = causal, .scr_per = T * T};
+    attn_job_t j = {.out = out, .att = att, .qkv = qkv, .B = B, .T = T, .C = C, .NH = NH, .causal = causal};
     pool_run(p, B * NH, PICK(attn_fwd_part), &j);
 }
 
@@ -331,7 +330,7 @@ BODY attn_bwd_part_body(void *vj, int p0, int p1, int tid) {
     attn_job_t *j = vj;
     int T = j->T, C = j->C, NH = j->NH, hd = C / NH;
     float scale = 1.0f / sqrtf((float)hd);
-    float *restrict dA = j->scratch + (size_t)tid * j->scr_per; /* (T,T) */
+    float *restrict dA = j->scratch + (size_t)tid * T * T; /* (T,T) */
     for (int pair = p0; pair < p1; pair++) {
         int b = pair / NH, h = pair % NH;
         const float *q = j->qkv + (size_t)b * T * 3 * C + h * hd, *k = q + C, *v = q + 2 * C;
@@ -364,7 +363,7 @@ KERNEL(attn_bwd_part)
 static void attention_backward(pool_t *p, float *dqkv, const float *dout, const float *qkv, const float *att,
                                float *scratch, int B, int T, int C, int NH, int causal) {
     attn_job_t j = {.dqkv = dqkv, .dout = dout, .qkv = qkv, .att = (float *)att, .scratch = scratch, .B = B, .T = T,
-                    .C = C, .NH = NH, .causal = causal, .scr_per = T * T};
+                    .C = C, .NH = NH, .causal = causal};
     pool_run(p, B * NH, PICK(attn_bwd_part), &j);
 }
 
@@ -469,7 +468,7 @@ static void blocks_forward(pool_t *p, clip_tower_t *t, const clip_block_t *bl, i
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
         layernorm_forward(p, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C);
         matmul_forward(p, qkv, NULL, ln1, k->attn_in_w, k->attn_in_b, NULL, BT, C, 3 * C);
-        attention_forward(p, atty, att, qkv, t->scratch, B, Tr, C, NH, t->causal);
+        attention_forward(p, atty, att, qkv, B, Tr, C, NH, t->causal);
         matmul_forward(p, mid, NULL, atty, k->attn_out_w, k->attn_out_b, x, BT, C, C);
         layernorm_forward(p, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C);
         matmul_forward(p, fch, fcg, ln2, k->fc_w, k->fc_b, NULL, BT, C, H4);
@@ -573,20 +572,15 @@ void clip_init(clip_t *m, clip_params_t *w, int threads) {
     memset(m, 0, sizeof *m);
     m->w = *w;
     memset(w, 0, sizeof *w);
-    m->threads = threads > 0 ? threads : 1;
     /* one level of parallelism: our pool splits every product into
      * single-threaded sgemm calls, so OpenBLAS's own threads stay idle */
     openblas_set_num_threads(1);
-    pool_init(&m->pool, m->threads);
+    pool_init(&m->pool, threads);
 }
 
 void clip_free(clip_t *m) {
     clip_params_free(&m->w);
-    if (m->g.mem) {
-        free(m->g.mem);
-        m->g.owns_mem = 0;
-        clip_params_free(&m->g);
-    }
+    clip_params_free(&m->g);
     tower_free(m->vis);
     tower_free(m->txt);
     pool_free(&m->pool);

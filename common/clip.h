@@ -35,8 +35,7 @@ typedef struct {
     clip_params_t w;     /* weights (owned) */
     clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
     clip_tower_t *vis, *txt;
-    int threads;
-    pool_t pool;
+    pool_t pool;         /* pool.nthreads: the thread count */
 } clip_t;
 
 /* Takes ownership of the weights in *w (w is zeroed). */
