@@ -50,6 +50,11 @@ int main(void) {
     float g[18], dg[18] = {0};
     for (int c = 0; c < 3; c++) memcpy(g + 6 * c, a, sizeof a);
     CHECK_CLOSE(eval(&q, g, 3, 2, 3, dg), 4.0 / 3, 1e-12, 0, "study TV on grey-as-RGB = the vertical term only");
+    /* its gradient: the dy signs of each channel over count 3*1*3 = 9, nothing from equal channels */
+    const float wdy[6] = {-1.0f / 9, -1.0f / 9, 1.0f / 9, 1.0f / 9, 1.0f / 9, -1.0f / 9};
+    ok = 1;
+    for (int i = 0; i < 18; i++) ok &= fabs(dg[i] - wdy[i % 6]) < 1e-6;
+    CHECK(ok, "study TV gradient on grey-as-RGB: vertical signs / 9 in every channel");
     CHECK_CLOSE(eval(&p, g, 3, 2, 3, NULL), 0.75 + 4.0 / 3, 1e-12, 0, "anisotropic TV per channel, averaged");
     /* channels that differ by 0.5 everywhere: study adds mean |0.5| = 0.5 */
     for (int i = 0; i < 6; i++) g[6 + i] += 0.5f;
@@ -58,8 +63,10 @@ int main(void) {
     CHECK(open_tv(&p, ":eps=0.1") == 0, "load tv:eps=0.1");
     float z[2] = {0, 0};
     CHECK_CLOSE(eval(&p, z, 1, 1, 2, NULL), 0, 1e-12, 0, "smoothed |0| = 0");
-    float o[2] = {0, 1};
-    CHECK_CLOSE(eval(&p, o, 1, 1, 2, NULL), sqrt(1.01) - 0.1, 1e-7, 0, "smoothed |1| = sqrt(1+eps^2)-eps");
+    float o[2] = {0, 1}, dout[2] = {0};
+    CHECK_CLOSE(eval(&p, o, 1, 1, 2, dout), sqrt(1.01) - 0.1, 1e-7, 0, "smoothed |1| = sqrt(1+eps^2)-eps");
+    CHECK_CLOSE(dout[1], 1 / sqrt(1.01), 1e-6, 0, "smoothed gradient d/sqrt(d^2+eps^2) at the pair's end");
+    CHECK_CLOSE(dout[0], -1 / sqrt(1.01), 1e-6, 0, "and its negative at the start");
     plugin_close(&p);
     plugin_close(&q);
     T_DONE();
