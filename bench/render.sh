@@ -22,17 +22,12 @@ REPS=${REPS:-15}
 TORCH_REPS=${TORCH_REPS:-3}
 PYTHON=${PYTHON:-/usr/bin/python3}
 DATA=${DATA:-data/quickdraw/simplified/fish.ndjson.gz}
-CC=${CC:-cc}
 PLUG="$BUILD/plugins"
 for p in softline splat; do
   [ -f "$PLUG/$p.so" ] || { echo "render.sh: $PLUG/$p.so missing; run make first" >&2; exit 4; }
 done
-mkdir -p "$BUILD/bench"
-# the driver links only what it uses from the library (input, sketch, plugin host, raster)
-# shellcheck disable=SC2046  # pkg-config output is a word list
-$CC -std=gnu11 -O2 -Wall -Wextra -Werror -Icommon $(pkg-config --cflags libcjson) \
-  bench/render_bench.c "$BUILD/libinvclip.a" $(pkg-config --libs libcjson zlib) -ldl -lm -lpthread \
-  -o "$BUILD/bench/render_bench"
+# the driver is built by the Makefile with everything else in bench/ (make bench)
+[ -x "$BUILD/bench/render_bench" ] || { echo "render.sh: $BUILD/bench/render_bench missing; run make bench" >&2; exit 4; }
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT INT TERM
 specs="$PLUG/softline.so $PLUG/splat.so"

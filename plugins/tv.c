@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "plugin.h"
+#include "util.h"
 
 static const plugin_param_t params[] = {
     {.name = "study", .type = PARAM_BOOL, .def = 0,
@@ -79,7 +80,7 @@ static int tv_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
     (void)host;
     if (!in->img || in->C < 1 || in->H < 1 || in->W < 1) {
         snprintf(err->msg, sizeof err->msg, "tv needs an image");
-        return 1;
+        return EXIT_DATA;
     }
     double v = s->study ? diff_term(s, in->img, out->dimg, in->C, in->H, in->W, 1) +
                               diff_term(s, in->img, out->dimg, in->C, in->H, in->W, 0)
@@ -101,7 +102,7 @@ static const plugin_desc_t desc = {
             "mean of vertical differences plus mean of adjacent-CHANNEL differences (zero for a grey image "
             "drawn as RGB, so only the vertical term acts).  eps > 0 smooths |d|.",
     .params = params,
-    .nparams = 2,
+    .nparams = (int)(sizeof params / sizeof params[0]),
     .state_size = sizeof(tv_t),
     .init = tv_init,
     .loss = &vt,
