@@ -215,68 +215,48 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
     }
     int is_path = strchr(name, '/') != NULL;
     char *path = is_path ? xstrdup(name) : plugin_find(name);
+    void *dl = NULL;
+    const plugin_desc_t *d = NULL, *cand;
+    int rc = 0;
     if (!path || (is_path && !file_exists(path))) {
-        int rc;
-        if (is_path) rc = err_set(e, EXIT_PLUGIN, "%s: plugin file not found", name);
-        else {
-            const char *env = getenv("INVCLIP_PLUGIN_PATH");
-            rc = err_set(e, EXIT_PLUGIN, "plugin '%s' not found (searched INVCLIP_PLUGIN_PATH=%s, %s)", name,
-                         env ? env : "", INVCLIP_PLUGIN_DIR);
-        }
-        free(name);
-        free(path);
-        return rc;
+        const char *env = getenv("INVCLIP_PLUGIN_PATH");
+        rc = is_path ? err_set(e, EXIT_PLUGIN, "%s: plugin file not found", name)
+                     : err_set(e, EXIT_PLUGIN, "plugin '%s' not found (searched INVCLIP_PLUGIN_PATH=%s, %s)", name,
+                               env ? env : "", INVCLIP_PLUGIN_DIR);
+        goto fail;
     }
     dlerror();
-    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *why = dlerror();
-        int rc = err_set(e, EXIT_PLUGIN, "%s: cannot load plugin: %s", path, why ? why : "unknown error");
-        free(name);
-        free(path);
-        return rc;
+        rc = err_set(e, EXIT_PLUGIN, "%s: cannot load plugin: %s", path, why ? why : "unknown error");
+        goto fail;
     }
     dlerror();
     void *sym = dlsym(dl, INVCLIP_PLUGIN_ENTRY);
-    const char *why = dlerror();
-    if (!sym || why) {
-        int rc = err_set(e, EXIT_PLUGIN, "%s: not an invclip plugin (no '%s' entry point)", path,
-                         INVCLIP_PLUGIN_ENTRY);
-        dlclose(dl);
-        free(name);
-        free(path);
-        return rc;
+    if (!sym || dlerror()) {
+        rc = err_set(e, EXIT_PLUGIN, "%s: not an invclip plugin (no '%s' entry point)", path, INVCLIP_PLUGIN_ENTRY);
+        goto fail;
     }
-    const plugin_desc_t *d = NULL, *cand;
     for (unsigned i = 0; i < 64 && (cand = entry_desc(dl, i)); i++) {
         if (cand->abi != INVCLIP_PLUGIN_ABI) {
-            int rc = err_set(e, EXIT_PLUGIN, "%s: plugin ABI version %u, but this program speaks version %d; rebuild the plugin",
-                             path, (unsigned)cand->abi, INVCLIP_PLUGIN_ABI);
-            dlclose(dl);
-            free(name);
-            free(path);
-            return rc;
+            rc = err_set(e, EXIT_PLUGIN, "%s: plugin ABI version %u, but this program speaks version %d; rebuild the plugin",
+                         path, (unsigned)cand->abi, INVCLIP_PLUGIN_ABI);
+            goto fail;
         }
         if (is_path || (cand->name && !strcmp(cand->name, name))) { d = cand; break; }
     }
     if (!d) {
-        int rc = err_set(e, EXIT_PLUGIN, "%s: library has no plugin named '%s'", path, name);
-        dlclose(dl);
-        free(name);
-        free(path);
-        return rc;
+        rc = err_set(e, EXIT_PLUGIN, "%s: library has no plugin named '%s'", path, name);
+        goto fail;
     }
-    int rc = desc_valid(d, path, e);
+    rc = desc_valid(d, path, e);
     if (!rc && kind && (int)d->kind != kind)
         rc = err_set(e, EXIT_PLUGIN, "plugin '%s' (%s) is %s %s, not %s %s", d->name, path,
                      d->kind == PLUGIN_AUGMENT ? "an" : "a", plugin_kind_name(d->kind),
                      kind == PLUGIN_AUGMENT ? "an" : "a", plugin_kind_name(kind));
+    if (rc) goto fail;
     free(name);
-    if (rc) {
-        dlclose(dl);
-        free(path);
-        return rc;
-    }
     p->d = d;
     p->dl = dl;
     p->path = path;
@@ -318,6 +298,11 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
         }
     }
     return 0;
+fail:
+    if (dl) dlclose(dl);
+    free(name);
+    free(path);
+    return rc;
 }
 
 int plugin_init(plugin_t *p, const plugin_host_t *host, err_t *e) {
