@@ -4,7 +4,8 @@
  * vocabulary to stay small).
  *   test_mkclip PATH   writes the model to PATH (safetensors) and exits
  *   test_mkclip        unit test: save, load back, identical parameters and
- *                      embeddings, text embeddings depend on the prompt */
+ *                      head counts; the loaded model's text embeddings
+ *                      depend on the prompt */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
