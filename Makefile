@@ -1,7 +1,7 @@
 # Makefile - inverse CLIPasso in C.
 #
 # Discovers its parts by wildcard: tools/NAME.c -> bin/NAME, plugins/NAME.c ->
-# $(BUILD)/plugins/NAME.so, common/*.c -> $(BUILD)/libinvclip.a,
+# $(BUILD)/plugins/NAME.so, common/*.c and common/nn/*.c -> $(BUILD)/libinvclip.a,
 # tests/unit/NAME.c -> $(BUILD)/tests/NAME.  Adding a tool or plugin is adding
 # a file.  System libraries are found with pkg-config; mk/deps.sh installs
 # missing ones with apt-get when run as root, or prints the install line.
@@ -40,7 +40,8 @@ ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) -fPIC -Icommon $(PKG_CFLAGS) \
 LDLIBS    = $(PKG_LIBS) -ldl -lm -lpthread
 LDFLAGS   += $(LDSAN)
 
-COMMON_SRC := $(wildcard common/*.c)
+COMMON_SRC := $(wildcard common/*.c common/nn/*.c)
+COMMON_HDR := $(wildcard common/*.h common/nn/*.h)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 TOOL_SRC   := $(wildcard tools/*.c)
 TOOLS      := $(TOOL_SRC:tools/%.c=$(BINDIR)/%)
@@ -67,7 +68,7 @@ $(DEPS_OK): mk/deps.sh
 	@sh mk/deps.sh
 	@mkdir -p $(dir $@) && touch $@
 
-$(BUILD)/%.o: %.c $(wildcard common/*.h) | $(DEPS_OK)
+$(BUILD)/%.o: %.c $(COMMON_HDR) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -116,10 +117,10 @@ check:
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 FUZZ_OBJ := $(COMMON_SRC:%.c=build/fuzz/obj/%.o)
 FUZZ_CC   = clang -std=gnu11 -g -O1 -Icommon $(PKG_CFLAGS)
-build/fuzz/obj/%.o: %.c $(wildcard common/*.h) | $(DEPS_OK)
+build/fuzz/obj/%.o: %.c $(COMMON_HDR) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
-build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(wildcard common/*.h) | $(DEPS_OK)
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(COMMON_HDR) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 fuzz-build: $(FUZZERS)

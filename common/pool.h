@@ -14,6 +14,7 @@
 #ifndef POOL_H
 #define POOL_H
 #include <pthread.h>
+#include "nn/nn.h"
 
 #define POOL_SPIN_US 300 /* how long an idle worker spins before sleeping */
 
@@ -38,4 +39,6 @@ typedef struct {
 void pool_init(pool_t *p, int nthreads);
 void pool_free(pool_t *p);
 void pool_run(pool_t *p, int n, pool_fn fn, void *ctx);
+/* The pool as the pure-maths layer's parallelism (nn/nn.h); p may be NULL (serial). */
+nn_par_t pool_par(pool_t *p);
 #endif
