@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "clip_load.h"
 #include <cJSON.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,15 +364,28 @@ int clip_infer_config(const clip_shape_t *tab, size_t n, const clip_load_opts_t 
 
 /* ------------------------------------------------------------------ loading */
 
-static int meta_int(const tensorfile_t *tf, const char *key) {
+/* A head count from the file's __metadata__: 0 when absent; a present value
+ * that is not an integer in [1, 4095] is an error (never silently replaced
+ * by the inferred count). */
+static int meta_heads(const tensorfile_t *tf, const char *key, int *out, err_t *e) {
     const char *v = tf_meta(tf, key);
+    *out = 0;
+    if (!v) return 0;
     char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    return v && *v && !*end && x > 0 && x < 4096 ? (int)x : 0;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (!*v || *end || errno || x < 1 || x > 4095)
+        return err_set(e, EXIT_MODEL, "%s: __metadata__ \"%s\" is \"%.40s\": not a head count (1..4095)",
+                       tf_name(tf), key, v);
+    *out = (int)x;
+    return 0;
 }
 
+/* side: what a config.json beside the file said (NULL: none looked for);
+ * side_err: why it could not be used (code 0: it could), reported only when
+ * the file turns out to be Hugging Face-named, the naming it belongs to. */
 static int load(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts,
-                const clip_load_opts_t *side, err_t *e) {
+                const clip_load_opts_t *side, const err_t *side_err, err_t *e) {
     memset(p, 0, sizeof *p);
     size_t n = tf_count(tf);
     clip_shape_t *tab = xcalloc(n ? n : 1, sizeof *tab);
@@ -384,10 +398,19 @@ static int load(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts
     ctx_t c = {.mode = M_CHECK, .file = tf_name(tf), .tab = tab, .n = n, .tf = tf, .e = e};
     clip_load_opts_t o = {0};
     if (opts) o = *opts;
-    if (!o.v_heads) o.v_heads = meta_int(tf, "v_heads");
-    if (!o.t_heads) o.t_heads = meta_int(tf, "t_heads");
+    int mv, mt;
+    if (meta_heads(tf, "v_heads", &mv, e) || meta_heads(tf, "t_heads", &mt, e)) {
+        free(tab);
+        return EXIT_MODEL;
+    }
+    if (!o.v_heads) o.v_heads = mv;
+    if (!o.t_heads) o.t_heads = mt;
     clip_config_t cfg;
     int rc = detect(&c);
+    if (!rc && c.hf && side_err && side_err->code) {
+        *e = *side_err;
+        rc = e->code;
+    }
     if (!rc && c.hf && side) { /* config.json applies to HF-named files only */
         if (!o.v_heads) o.v_heads = side->v_heads;
         if (!o.t_heads) o.t_heads = side->t_heads;
@@ -405,31 +428,53 @@ static int load(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts
 }
 
 int clip_load_tf(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts, err_t *e) {
-    return load(tf, p, opts, NULL, e);
+    return load(tf, p, opts, NULL, NULL, e);
 }
 
-/* num_attention_heads from a Hugging Face config.json beside path, if any. */
-static void hf_sidecar(const char *path, clip_load_opts_t *side) {
+/* One tower's num_attention_heads from config.json: 0 when absent, an error
+ * when present but not an integer in [1, 4095]. */
+static int sidecar_heads(const cJSON *j, const char *tower, const char *file, int *out, err_t *e) {
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, tower);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "num_attention_heads");
+    *out = 0;
+    if (!v) return 0;
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble || v->valuedouble < 1 ||
+        v->valuedouble > 4095)
+        return err_set(e, EXIT_MODEL, "%s: %s.num_attention_heads is not a head count (1..4095)", file, tower);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+/* num_attention_heads from a Hugging Face config.json beside path, if there
+ * is one; a config.json that cannot be read or parsed is an error. */
+static int hf_sidecar(const char *path, clip_load_opts_t *side, err_t *e) {
     memset(side, 0, sizeof *side);
     const char *sl = strrchr(path, '/');
     buf_t fn = {0};
     if (sl) buf_put(&fn, path, (size_t)(sl - path + 1));
     buf_puts(&fn, "config.json");
     FILE *f = fopen(fn.s, "rb");
-    buf_free(&fn);
-    if (!f) return;
-    char *txt = xmalloc(1 << 20);
-    size_t len = fread(txt, 1, (1 << 20) - 1, f);
+    if (!f) {
+        int rc = errno == ENOENT ? 0 : err_set(e, EXIT_MODEL, "%s: cannot open: %s", fn.s, strerror(errno));
+        buf_free(&fn);
+        return rc;
+    }
+    enum { MAX_CONFIG = 1 << 20 };
+    char *txt = xmalloc(MAX_CONFIG + 1);
+    size_t len = fread(txt, 1, MAX_CONFIG + 1, f);
+    int bad = ferror(f);
     fclose(f);
-    cJSON *j = cJSON_ParseWithLength(txt, len);
+    cJSON *j = !bad && len <= MAX_CONFIG ? cJSON_ParseWithLength(txt, len) : NULL;
     free(txt);
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "vision_config"),
-                                                      "num_attention_heads");
-    const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "text_config"),
-                                                      "num_attention_heads");
-    if (cJSON_IsNumber(v) && v->valueint > 0 && v->valueint < 4096) side->v_heads = v->valueint;
-    if (cJSON_IsNumber(t) && t->valueint > 0 && t->valueint < 4096) side->t_heads = t->valueint;
+    int rc = 0;
+    if (!j || !cJSON_IsObject(j))
+        rc = err_set(e, EXIT_MODEL, "%s: %s", fn.s,
+                     bad ? "read error" : len > MAX_CONFIG ? "larger than 1 MB" : "not a JSON object (malformed?)");
+    if (!rc) rc = sidecar_heads(j, "vision_config", fn.s, &side->v_heads, e);
+    if (!rc) rc = sidecar_heads(j, "text_config", fn.s, &side->t_heads, e);
     cJSON_Delete(j);
+    buf_free(&fn);
+    return rc;
 }
 
 int clip_load_opts(const char *path, clip_params_t *p, const clip_load_opts_t *opts, err_t *e) {
@@ -437,8 +482,9 @@ int clip_load_opts(const char *path, clip_params_t *p, const clip_load_opts_t *o
     tensorfile_t *tf = tf_open(path, e);
     if (!tf) return EXIT_MODEL;
     clip_load_opts_t side;
-    hf_sidecar(path, &side);
-    int rc = load(tf, p, opts, &side, e);
+    err_t side_err = {0};
+    hf_sidecar(path, &side, &side_err);
+    int rc = load(tf, p, opts, &side, &side_err, e);
     tf_close(tf);
     return rc;
 }

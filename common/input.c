@@ -16,7 +16,9 @@ struct input {
     unsigned char *buf;
     size_t pos, end;   /* unread bytes are buf[pos..end) */
     int eof;
+    err_t pending;     /* an error met after the data before it was delivered */
     long long lineno;
+    size_t max_line;
     buf_t line;
 };
 
@@ -45,24 +47,46 @@ input_t *in_open(const char *path, err_t *e) {
     in->gz = gz;
     in->name = xstrdup(name);
     in->buf = xmalloc(IN_BUF);
+    in->max_line = IN_MAX_LINE;
     return in;
 }
 
-/* Refill the buffer; returns bytes available, 0 at EOF, -1 on error. */
+/* zlib's message without the "<fd:N>: " it puts first (the stream was
+ * opened with gzdopen, so zlib knows no name). */
+static const char *zmsg_bare(const char *m) {
+    if (m && m[0] == '<' && !strncmp(m, "<fd:", 4)) {
+        const char *c = strstr(m, ">: ");
+        if (c) return c + 3;
+    }
+    return m ? m : "";
+}
+
+/* Refill the buffer; returns bytes available, 0 at EOF, -1 on error.  When
+ * zlib reports an error (truncated or corrupt data) together with bytes it
+ * could still decompress, those bytes are delivered first and the error is
+ * returned by the next call: every complete line before the damage is kept. */
 static long fill(input_t *in, err_t *e) {
     if (in->pos < in->end) return (long)(in->end - in->pos);
+    if (in->pending.code) {
+        if (e) *e = in->pending;
+        return -1;
+    }
     if (in->eof) return 0;
     int n = gzread(in->gz, in->buf, IN_BUF);
     int zerr;
-    const char *zmsg = gzerror(in->gz, &zerr);
+    const char *zmsg = zmsg_bare(gzerror(in->gz, &zerr));
     if (n < 0 || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+        err_t *pe = &in->pending;
         if (zerr == Z_ERRNO)
-            err_set(e, EXIT_IO, "%s: read error: %s", in->name, strerror(errno));
+            err_set(pe, EXIT_IO, "%s: read error: %s", in->name, strerror(errno));
         else if (zerr == Z_BUF_ERROR)
-            err_set(e, EXIT_DATA, "%s: truncated gzip data (%s)", in->name, zmsg);
+            err_set(pe, EXIT_DATA, "%s: truncated gzip data (%s)", in->name, zmsg);
         else
-            err_set(e, EXIT_DATA, "%s: corrupt gzip data (%s)", in->name, zmsg);
-        return -1;
+            err_set(pe, EXIT_DATA, "%s: corrupt gzip data (%s)", in->name, zmsg);
+        if (n <= 0) {
+            if (e) *e = *pe;
+            return -1;
+        }
     }
     if (n == 0) { in->eof = 1; return 0; }
     in->pos = 0;
@@ -80,6 +104,12 @@ int in_getline(input_t *in, char **line, size_t *len, err_t *e) {
         unsigned char *p = in->buf + in->pos;
         unsigned char *nl = memchr(p, '\n', (size_t)avail);
         size_t take = nl ? (size_t)(nl - p) : (size_t)avail;
+        if (in->line.len + take > in->max_line) {
+            in->lineno++;
+            err_set(e, EXIT_DATA, "%s:%lld: line longer than %zu bytes (the limit)", in->name, in->lineno,
+                    in->max_line);
+            return -1;
+        }
         buf_put(&in->line, p, take);
         got = 1;
         in->pos += take + (nl ? 1 : 0);
@@ -116,6 +146,7 @@ int in_peek(input_t *in, err_t *e) {
     return in->buf[in->pos];
 }
 
+void in_set_max_line(input_t *in, size_t n) { in->max_line = n; }
 const char *in_name(const input_t *in) { return in->name; }
 long long in_lineno(const input_t *in) { return in->lineno; }
 int in_is_gzip(const input_t *in) { return !gzdirect(in->gz); }

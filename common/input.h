@@ -2,13 +2,18 @@
  *
  * in_open("-") reads stdin.  Plain and gzip-compressed data (also several gzip
  * members back to back) are read the same way through zlib; a truncated or
- * corrupt .gz is reported as an error, never as a short file.  Lines may be of
- * any length (they grow a heap buffer); '\n' and a trailing '\r' are stripped.
+ * corrupt .gz is reported as an error, never as a short file -- after every
+ * complete line before the damage has been returned.  Lines grow a heap
+ * buffer up to IN_MAX_LINE bytes (256 MB, far beyond any real record); a
+ * longer line is refused with EXIT_DATA instead of growing until memory runs
+ * out.  '\n' and a trailing '\r' are stripped.
  */
 #ifndef INPUT_H
 #define INPUT_H
 #include <stddef.h>
 #include "util.h"
+
+#define IN_MAX_LINE ((size_t)256 << 20)
 
 typedef struct input input_t;
 
@@ -20,6 +25,8 @@ int in_getline(input_t *in, char **line, size_t *len, err_t *e);
 long in_read(input_t *in, void *dst, size_t n, err_t *e);
 /* Look at the first byte without consuming it: byte value, -1 at EOF, -2 error. */
 int in_peek(input_t *in, err_t *e);
+/* Change the line-length limit (default IN_MAX_LINE). */
+void in_set_max_line(input_t *in, size_t n);
 const char *in_name(const input_t *in);   /* "<stdin>" or the path */
 long long in_lineno(const input_t *in);   /* number of the last line returned */
 int in_is_gzip(const input_t *in);

@@ -62,16 +62,33 @@ static void on_error_exit(j_common_ptr ci) {
     longjmp(j->jb, 1);
 }
 
-/* Warnings (level -1) and trace messages: silent, except that running out of
- * data is fatal (libjpeg would pad the image with grey). */
+/* Warnings (level -1) and trace messages: trace is silent; a warning that
+ * says the compressed data is corrupt or missing is fatal, because libjpeg
+ * would go on and pad or smear the image (a truncated file that still ends in
+ * an EOI marker decodes "successfully" with grey rows).  PIL ignores these
+ * warnings; we refuse the file (docs/differences.md).  Other warnings (an
+ * unknown JFIF revision, a bad ICC chunk, ...) do not affect the pixels. */
 static void on_emit_message(j_common_ptr ci, int level) {
     jerr_t *j = (jerr_t *)ci->err;
-    if (level < 0) {
-        ci->err->num_warnings++;
-        if (ci->err->msg_code == JWRN_JPEG_EOF) {
-            j->truncated = 1;
-            longjmp(j->jb, 1);
-        }
+    if (level >= 0) return;
+    ci->err->num_warnings++;
+    switch (ci->err->msg_code) {
+    case JWRN_JPEG_EOF:
+        j->truncated = 1;
+        longjmp(j->jb, 1);
+    case JWRN_HIT_MARKER:       /* "premature end of data segment" */
+    case JWRN_EXTRANEOUS_DATA:  /* bytes before a marker */
+    case JWRN_MUST_RESYNC:      /* a restart marker is missing */
+    case JWRN_HUFF_BAD_CODE:
+    case JWRN_NOT_SEQUENTIAL:   /* restart markers out of order */
+    case JWRN_BOGUS_PROGRESSION:
+#ifdef JWRN_ARITH_BAD_CODE
+    case JWRN_ARITH_BAD_CODE:
+#endif
+        ci->err->format_message(ci, j->msg);
+        longjmp(j->jb, 1);
+    default:
+        return;
     }
 }
 
@@ -136,6 +153,21 @@ static int decode_jpeg(const uint8_t *data, size_t n, const char *name, long max
         return err_set(e, EXIT_DATA, "%s: JPEG size %ld x %ld refused (limits: %d per side, %ld pixels)",
                        name, w, h, PNGIO_MAX_SIDE, max_pixels);
     }
+    /* Every 8x8 block of the first component costs at least one bit of
+     * Huffman-coded data (its DC difference), so a file far smaller than its
+     * declared size is refused before the image buffer (3 bytes a pixel) is
+     * allocated: a 5 kB file cannot ask for 800 MB.  Arithmetic coding has
+     * no such floor (and no bound is applied). */
+    if (!ci.arith_code && ci.num_components > 0) {
+        double blocks = (double)ci.comp_info[0].width_in_blocks * ci.comp_info[0].height_in_blocks;
+        if ((double)n * 8 < blocks) {
+            jpeg_destroy_decompress(&ci);
+            return err_set(e, EXIT_DATA,
+                           "%s: JPEG declares %ld x %ld pixels but holds only %zu bytes (at least %.0f needed): "
+                           "truncated or corrupt",
+                           name, w, h, n, blocks / 8);
+        }
+    }
     /* A progressive file is decoded through a whole-image coefficient buffer,
      * 128 bytes per 8x8 block and component: 1.5 GB for a 16384 x 16384
      * colour image, allocated before any scan data is seen (so a 2 kB file
@@ -189,8 +221,8 @@ static int decode_jpeg(const uint8_t *data, size_t n, const char *name, long max
                 for (int k = 0; k < 3; k++) o[3 * x + k] = cmyk_channel(r[4 * x + k], nk);
             }
     }
-    /* All rows are in; what follows (EOI, trailing bytes) is not checked, as
-     * PIL does not check it. */
+    /* All rows are in; trailing bytes after them are not checked, as PIL
+     * does not check them (corrupt data inside the scans was, above). */
     jpeg_destroy_decompress(&ci);
     free(row);
     im->px = px;

@@ -75,8 +75,12 @@ static void set_value(const opt_t *o, const char *val) {
     case OPT_INT: {
         errno = 0;
         long v = strtol(val, &end, 10);
-        if (errno || end == val || *end || v < -2147483647L || v > 2147483647L)
-            die(EXIT_USAGE, "--%s: '%s' is not an integer", o->name, val);
+        if (end == val || *end) die(EXIT_USAGE, "--%s: '%s' is not an integer", o->name, val);
+        if (errno == ERANGE || v < -2147483647L || v > 2147483647L) {
+            if (o->min <= o->max)
+                die(EXIT_USAGE, "--%s: %s is out of range [%g, %g]", o->name, val, o->min, o->max);
+            die(EXIT_USAGE, "--%s: %s is out of range", o->name, val);
+        }
         if (o->min <= o->max && (v < o->min || v > o->max))
             die(EXIT_USAGE, "--%s: %ld is out of range [%g, %g]", o->name, v, o->min, o->max);
         *(int *)o->dst = (int)v;
@@ -85,8 +89,8 @@ static void set_value(const opt_t *o, const char *val) {
     case OPT_DOUBLE: {
         errno = 0;
         double v = strtod(val, &end);
-        if (errno || end == val || *end || !isfinite(v))
-            die(EXIT_USAGE, "--%s: '%s' is not a number", o->name, val);
+        if (end == val || *end || isnan(v)) die(EXIT_USAGE, "--%s: '%s' is not a number", o->name, val);
+        if ((errno == ERANGE && v != 0) || !isfinite(v)) die(EXIT_USAGE, "--%s: %s is out of range", o->name, val);
         if (o->min <= o->max && (v < o->min || v > o->max))
             die(EXIT_USAGE, "--%s: %g is out of range [%g, %g]", o->name, v, o->min, o->max);
         *(double *)o->dst = v;

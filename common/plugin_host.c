@@ -169,10 +169,10 @@ static int set_param(plugin_t *p, int k, const char *val, err_t *e) {
     case PARAM_INT: {
         errno = 0;
         long v = strtol(val, &end, 10);
-        if (errno || end == val || *end)
+        if (end == val || *end)
             return err_set(e, EXIT_USAGE, "plugin '%s': %s='%s' is not an integer", p->d->name, q->name, val);
-        if (v < q->min || v > q->max)
-            return err_set(e, EXIT_USAGE, "plugin '%s': %s=%ld is out of range [%g, %g]", p->d->name, q->name, v,
+        if (errno == ERANGE || v < q->min || v > q->max)
+            return err_set(e, EXIT_USAGE, "plugin '%s': %s=%s is out of range [%g, %g]", p->d->name, q->name, val,
                            q->min, q->max);
         p->vals[k].i = v;
         return 0;
@@ -272,6 +272,7 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
     /* key=value,key=value (a value may not contain ',') */
     if (colon && colon[1]) {
         char *args = xstrdup(colon + 1), *save = NULL;
+        char *seen = xcalloc((size_t)(d->nparams ? d->nparams : 1), 1);
         for (char *kv = strtok_r(args, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
             char *eq = strchr(kv, '=');
             if (!eq) {
@@ -289,8 +290,14 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
                 buf_free(&known);
                 break;
             }
+            if (seen[k]) { /* the same rule as degradation specs: no silent "last wins" */
+                rc = err_set(e, EXIT_USAGE, "plugin '%s': %s given twice", d->name, kv);
+                break;
+            }
+            seen[k] = 1;
             if ((rc = set_param(p, k, eq + 1, e))) break;
         }
+        free(seen);
         free(args);
         if (rc) {
             plugin_close(p);

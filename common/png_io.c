@@ -270,6 +270,7 @@ struct pngstream {
     int nhdr;
     uint64_t left; /* bytes of the current chunk's data + CRC still to come */
     err_t ioerr;   /* the read callback hit an I/O error */
+    int oom;       /* the image buffer could not be allocated */
 };
 
 /* Read up to n bytes; returns bytes read or -1 (s->ioerr filled). */
@@ -396,6 +397,7 @@ static int decode(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e) {
     s->nhdr = 0;
     s->left = 0;
     s->ioerr.code = 0;
+    s->oom = 0;
     uint8_t *volatile px = NULL;
     png_bytep *volatile rows = NULL;
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s->m, on_error, on_warning);
@@ -413,6 +415,9 @@ static int decode(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e) {
             snprintf(what, sizeof what, "%s", s->ioerr.msg);
         } else if (s->eof) {
             snprintf(what, sizeof what, "truncated PNG (unexpected end of data)");
+        } else if (s->oom || strstr(s->m.err, "ut of memory") || strstr(s->m.err, "nsufficient memory")) {
+            code = EXIT_INTERNAL; /* not the file's fault: README, exit code 7 */
+            snprintf(what, sizeof what, "out of memory decoding the PNG: %s", s->m.err);
         } else {
             if (s->m.warn[0])
                 snprintf(what, sizeof what, "corrupt PNG: %s (%s)", s->m.err, s->m.warn);
@@ -450,7 +455,12 @@ static int decode(pngstream_t *s, image_t *im, pngtext_t *text, err_t *e) {
     if (ch < 1 || ch > 4 || rowbytes != (size_t)w * (size_t)ch) png_error(png, "unsupported pixel layout");
     px = malloc(rowbytes * h);
     rows = malloc(h * sizeof(png_bytep));
-    if (!px || !rows) png_error(png, "out of memory for the image");
+    if (!px || !rows) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "no memory for a %lu x %lu image", (unsigned long)w, (unsigned long)h);
+        s->oom = 1;
+        png_error(png, msg);
+    }
     for (png_uint_32 y = 0; y < h; y++) rows[y] = px + (size_t)y * rowbytes;
     /* Missing image data is only a "benign" error in libpng; for us it is
      * damage.  Ancillary-chunk trouble before and after stays lenient. */

@@ -499,6 +499,7 @@ static int parse_drawing_span(drawing_t *d, const char *t, size_t off, size_t le
 
 void sketch_init(sketch_t *s) {
     memset(s, 0, sizeof *s);
+    s->key_id = "";
     drawing_init(&s->drawing);
 }
 
@@ -511,7 +512,8 @@ static void sketch_reset(sketch_t *s) {
     s->nf = 0;
     for (int i = 0; i < s->nx; i++) { free(s->xkey[i]); free(s->xval[i]); }
     s->nx = 0;
-    s->key_id[0] = 0;
+    s->key_id = "";
+    s->kid.len = 0;
     free(s->word);
     s->word = NULL;
     drawing_clear(&s->drawing);
@@ -524,13 +526,17 @@ void sketch_free(sketch_t *s) {
     free(s->f);
     free(s->xkey);
     free(s->xval);
+    buf_free(&s->kid);
     drawing_free(&s->drawing);
     memset(s, 0, sizeof *s);
+    s->key_id = "";
 }
 
 const char *sketch_label(const sketch_t *s) {
-    static __thread char lab[96];
-    if (s->key_id[0]) snprintf(lab, sizeof lab, "key_id %s", s->key_id);
+    static __thread char lab[120];
+    size_t n = strlen(s->key_id);
+    if (n > 96) snprintf(lab, sizeof lab, "key_id %.40s...%s (%zu bytes)", s->key_id, s->key_id + n - 40, n);
+    else if (n) snprintf(lab, sizeof lab, "key_id %s", s->key_id);
     else snprintf(lab, sizeof lab, "record");
     return lab;
 }
@@ -623,15 +629,14 @@ int sketch_parse(sketch_t *s, const char *line, size_t len, err_t *e) {
         const char *v = t + s->f[k].voff;
         if (*v == '"') {
             char *id = decode_string(t, s->f[k].voff);
-            snprintf(s->key_id, sizeof s->key_id, "%s", id);
+            buf_puts(&s->kid, id);
             free(id);
         } else if (*v == '-' || is_digit(*v)) {
-            size_t m = s->f[k].vlen < sizeof s->key_id - 1 ? s->f[k].vlen : sizeof s->key_id - 1;
-            memcpy(s->key_id, v, m);
-            s->key_id[m] = 0;
+            buf_put(&s->kid, v, s->f[k].vlen);
         } else {
             return err_set(e, EXIT_DATA, "key_id is neither a string nor a number");
         }
+        s->key_id = s->kid.s ? s->kid.s : ""; /* buf_put keeps it NUL-terminated */
     }
     k = field_index(s, "word");
     if (k >= 0) {

@@ -64,7 +64,8 @@ typedef struct {
     int nf, fcap;
     char **xkey, **xval;    /* fields appended by the tool */
     int nx, xcap;
-    char key_id[64];        /* "" when absent; numeric ids keep their digits */
+    const char *key_id;     /* whole, any length; "" when absent; numeric ids keep their digits */
+    buf_t kid;              /* key_id's storage (private) */
     char *word;             /* NULL when absent (decoded) */
     drawing_t drawing;      /* the parsed "drawing" */
     struct { double *v[3]; size_t cap; } scratch; /* parser's reusable buffers */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,19 +18,51 @@ void util_init(const char *argv0) {
     progname = s ? s + 1 : (argv0 ? argv0 : progname);
 }
 
+/* Formats into a local buffer first, so an argument may be e->msg itself. */
 int err_set(err_t *e, int code, const char *fmt, ...) {
     if (e) {
+        char m[sizeof e->msg];
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+        vsnprintf(m, sizeof m, fmt, ap);
         va_end(ap);
+        memcpy(e->msg, m, sizeof m);
         e->code = code;
     }
     return code;
 }
 
+int err_prefix(err_t *e, const char *fmt, ...) {
+    if (!e) return 0;
+    char m[sizeof e->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    if (n < 0) n = 0;
+    size_t k = (size_t)n < sizeof m - 1 ? (size_t)n : sizeof m - 1;
+    for (const char *q = ": "; *q && k + 1 < sizeof m; q++) m[k++] = *q;
+    size_t l = strnlen(e->msg, sizeof e->msg - 1);
+    if (l > sizeof m - 1 - k) l = sizeof m - 1 - k; /* the callee's message loses its tail, never its head */
+    memcpy(m + k, e->msg, l);
+    m[k + l] = 0;
+    memcpy(e->msg, m, sizeof m);
+    return e->code;
+}
+
+/* Temporary files of atomic outputs still open (afile_open registers them,
+ * commit/abort remove them): die() unlinks them, so an error exit leaves
+ * no PATH.tmp.* behind.  Only a signal (kill -9) can. */
+static afile_t *afile_live[16];
+
+static void afile_unlink_live(void) {
+    for (int i = 0; i < 16; i++)
+        if (afile_live[i] && afile_live[i]->tmp) unlink(afile_live[i]->tmp);
+}
+
 void die(int code, const char *fmt, ...) {
     va_list ap;
+    afile_unlink_live();
     fflush(stdout);
     fprintf(stderr, "%s: ", progname);
     va_start(ap, fmt);
@@ -155,6 +188,15 @@ void buf_num(buf_t *b, double x, int dec) {
     }
     buf_puts(b, tmp);
 }
+/* Length of the valid UTF-8 sequence at p (NUL-terminated), or 0. */
+static size_t utf8_seq(const unsigned char *p) {
+    size_t n = 0;
+    while (n < 4 && p[n]) n++; /* never read past the terminator */
+    size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+               : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : 0;
+    return len && len <= n && utf8_valid((const char *)p, len, NULL) ? len : 0;
+}
+
 void buf_jstr(buf_t *b, const char *s) {
     buf_reserve(b, strlen(s) + 2);
     buf_put(b, "\"", 1);
@@ -167,10 +209,26 @@ void buf_jstr(buf_t *b, const char *s) {
         case '\t': buf_puts(b, "\\t"); break;
         default:
             if (*p < 0x20) buf_printf(b, "\\u%04x", *p);
-            else buf_put(b, p, 1);
+            else if (*p < 0x80) buf_put(b, p, 1);
+            else {
+                size_t len = utf8_seq(p);
+                if (len) { buf_put(b, p, len); p += len - 1; }
+                else buf_puts(b, "\\ufffd");
+            }
         }
     }
     buf_put(b, "\"", 1);
+}
+
+char *utf8_fix(const char *str) {
+    buf_t b = {0};
+    buf_reserve(&b, strlen(str));
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+        size_t len = *p < 0x80 ? 1 : utf8_seq(p);
+        if (len) { buf_put(&b, p, len); p += len - 1; }
+        else buf_puts(&b, "\xEF\xBF\xBD"); /* U+FFFD */
+    }
+    return b.s;
 }
 void buf_free(buf_t *b) {
     free(b->s);
@@ -178,21 +236,47 @@ void buf_free(buf_t *b) {
     b->len = b->cap = 0;
 }
 
+static void afile_track(afile_t *a, int on) {
+    for (int i = 0; i < 16; i++)
+        if (on ? !afile_live[i] : afile_live[i] == a) {
+            afile_live[i] = on ? a : NULL;
+            return;
+        }
+}
+
+/* The temporary is created with O_CREAT|O_EXCL|O_NOFOLLOW: a file or symlink
+ * already at that name is never opened (a planted link cannot redirect the
+ * write); the name gets a new suffix and we try again. */
 int afile_open(afile_t *a, const char *path, err_t *e) {
-    size_t n = strlen(path) + 32;
+    size_t n = strlen(path) + 48;
     a->path = xstrdup(path);
     a->tmp = xmalloc(n);
-    snprintf(a->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    a->fp = fopen(a->tmp, "wb");
+    a->fp = NULL;
+    int fd = -1, err = 0;
+    uint64_t salt = hash_str(path) ^ ((uint64_t)getpid() << 20) ^ (uint64_t)(now_sec() * 1e9);
+    for (int tries = 0; tries < 64 && fd < 0; tries++) {
+        salt = salt * 6364136223846793005ull + 1442695040888963407ull;
+        snprintf(a->tmp, n, "%s.tmp.%ld.%06x", path, (long)getpid(), (unsigned)(salt >> 40));
+        fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+        err = errno;
+        if (fd < 0 && err != EEXIST && err != ELOOP) break;
+    }
+    if (fd >= 0 && !(a->fp = fdopen(fd, "wb"))) {
+        err = errno;
+        close(fd);
+        unlink(a->tmp);
+    }
     if (!a->fp) {
-        int c = err_set(e, EXIT_IO, "%s: cannot create: %s", path, strerror(errno));
+        int c = err_set(e, EXIT_IO, "%s: cannot create: %s", path, strerror(err));
         free(a->path); free(a->tmp);
         a->path = a->tmp = NULL;
         return c;
     }
+    afile_track(a, 1);
     return 0;
 }
 int afile_commit(afile_t *a, err_t *e) {
+    afile_track(a, 0);
     int bad = ferror(a->fp);
     if (fclose(a->fp) != 0) bad = 1;
     a->fp = NULL;
@@ -209,6 +293,7 @@ int afile_commit(afile_t *a, err_t *e) {
     return rc;
 }
 void afile_abort(afile_t *a) {
+    afile_track(a, 0);
     if (a->fp) fclose(a->fp);
     if (a->tmp) unlink(a->tmp);
     free(a->path); free(a->tmp);
@@ -336,4 +421,33 @@ uint64_t hash_str(const char *s) {
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) { h ^= (unsigned char)*s; h *= 1099511628211ull; }
     return h;
+}
+
+static int strset_put(char **slot, size_t cap, char *s) {
+    for (size_t i = hash_str(s) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        if (!slot[i]) { slot[i] = s; return 1; }
+        if (!strcmp(slot[i], s)) return 0;
+    }
+}
+
+int strset_add(strset_t *t, const char *s) {
+    if (2 * (t->n + 1) > t->cap) { /* keep the load under 1/2 */
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        char **slot = xcalloc(cap, sizeof *slot);
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slot[i]) strset_put(slot, cap, t->slot[i]);
+        free(t->slot);
+        t->slot = slot;
+        t->cap = cap;
+    }
+    for (size_t i = hash_str(s) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        if (!t->slot[i]) { t->slot[i] = xstrdup(s); t->n++; return 1; }
+        if (!strcmp(t->slot[i], s)) return 0;
+    }
+}
+
+void strset_free(strset_t *t) {
+    for (size_t i = 0; i < t->cap; i++) free(t->slot[i]);
+    free(t->slot);
+    memset(t, 0, sizeof *t);
 }

@@ -31,6 +31,10 @@ typedef struct {
 } err_t;
 /* Fill e (if not NULL) and return code. */
 int err_set(err_t *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Prepend "<formatted>: " to e's message (keeps e->code; returns it).  The
+ * way to add context to an error from a callee: never pass e->msg back into
+ * err_set's own buffer by hand. */
+int err_prefix(err_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern const char *progname;
 void util_init(const char *argv0);
@@ -55,13 +59,18 @@ void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Append x as a JSON number: integers exactly, others with at most `dec`
  * decimals and trailing zeros removed.  NaN/Inf are written as null. */
 void buf_num(buf_t *b, double x, int dec);
-/* Append s as a JSON string literal (quoted, escaped). */
+/* Append s as a JSON string literal (quoted, escaped); bytes that are not
+ * valid UTF-8 become \ufffd, so the output is always valid JSON. */
 void buf_jstr(buf_t *b, const char *s);
 void buf_free(buf_t *b);
 
-/* Atomic output file: data goes to "<path>.tmp.<pid>" and commit() renames it
- * over path, so a reader never sees a half-written file and an old file is
- * never lost to a failed write. */
+/* Atomic output file: data goes to "<path>.tmp.<pid>.<random>", created
+ * exclusively and without following symlinks (O_CREAT|O_EXCL|O_NOFOLLOW), and
+ * commit() renames it over path, so a reader never sees a half-written file,
+ * an old file is never lost to a failed write, and a link planted at the
+ * temporary name cannot redirect the write.  Error paths (commit failure,
+ * abort, die()) remove the temporary; only a run killed by a signal leaves
+ * one behind.  Up to 16 may be open at once; not for use from two threads. */
 typedef struct { FILE *fp; char *path, *tmp; } afile_t;
 int afile_open(afile_t *a, const char *path, err_t *e);
 int afile_commit(afile_t *a, err_t *e);  /* fclose + fsync-free rename */
@@ -87,6 +96,9 @@ double now_sec(void); /* monotonic clock */
 /* Valid UTF-8 check (RFC 3629: no overlongs, no surrogates, <= U+10FFFF).
  * Returns 1 if valid; otherwise 0 and *bad = offset of the first bad byte. */
 int utf8_valid(const char *s, size_t n, size_t *bad);
+/* A malloc'd copy of s with every byte that does not start a valid UTF-8
+ * sequence replaced by U+FFFD (for file names in PNG text chunks). */
+char *utf8_fix(const char *s);
 
 /* A shipped data file (e.g. "clip/bpe_simple_vocab_16e6.txt.gz"), looked up
  * in $INVCLIP_DATA, the source tree's data/ (compiled in), then
@@ -96,4 +108,10 @@ char *data_path(const char *rel);
 
 /* 64-bit FNV-1a hash of a string, for per-record seeding. */
 uint64_t hash_str(const char *s);
+
+/* A set of strings (open addressing on hash_str; copies what it keeps). */
+typedef struct { char **slot; size_t n, cap; } strset_t;
+/* Add s; returns 1 if it was new, 0 if already there. */
+int strset_add(strset_t *t, const char *s);
+void strset_free(strset_t *t);
 #endif

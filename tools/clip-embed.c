@@ -279,11 +279,26 @@ static void read_input(ctx_t *c, const char *path) {
     image_t im = {0};
     pngtext_t text = {0};
     int r;
-    while ((r = pngs_next(ps, &im, &text, &e)) == 1) add_image(c, &im, &text, pngs_name(ps), pngs_index(ps));
+    long got = 0;
+    while ((r = pngs_next(ps, &im, &text, &e)) == 1) {
+        add_image(c, &im, &text, pngs_name(ps), pngs_index(ps));
+        got++;
+    }
     if (r < 0) {
         /* a damaged PNG stream cannot be resynchronised: what came before is kept */
         flush_batch(c);
         die_err(&e);
+    }
+    /* A named file was meant to hold an image; an empty stdin is an empty
+     * stream (an upstream filter that selected nothing). */
+    if (!got && strcmp(path, "-")) {
+        err_set(&e, EXIT_DATA, "%s: no image in the file (empty, or not a PNG or JPEG)", path);
+        if (!c->o->keep_going) {
+            flush_batch(c);
+            die_err(&e);
+        }
+        warn("%s (skipped)", e.msg);
+        c->nskipped++;
     }
     image_free(&im);
     pngtext_free(&text);

@@ -43,6 +43,9 @@ typedef struct {
     drawing_t field; /* the field when it is not "drawing" */
     pngtext_t text;
     buf_t path;
+    strset_t written; /* --out: file names written so far */
+    char *file;       /* the input's name, as valid UTF-8, for the text chunk */
+    const char *file_raw;
 } ctx_t;
 
 /* The one place pixels are made: drawing d in frame xf -> c->im. */
@@ -64,9 +67,10 @@ static int render(ctx_t *c, const drawing_t *d, const xform_t *xf, err_t *e) {
     return 0;
 }
 
-/* key_ids become file names: only [A-Za-z0-9._-], not starting with '.'. */
+/* key_ids become file names: only [A-Za-z0-9._-], not starting with '.',
+ * at most 250 bytes (with ".png", within NAME_MAX). */
 static int safe_name(const char *s) {
-    if (!s[0] || s[0] == '.') return 0;
+    if (!s[0] || s[0] == '.' || strlen(s) > 250) return 0;
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '.' ||
               *s == '_' || *s == '-'))
@@ -97,23 +101,34 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     if (s->key_id[0]) pngtext_set(&c->text, "key_id", s->key_id);
     if (s->word) pngtext_set(&c->text, "word", s->word);
     pngtext_set(&c->text, "field", o->field);
-    pngtext_set(&c->text, "file", pos->file);
+    if (!c->file_raw || strcmp(c->file_raw, pos->file)) { /* a new input: its name may not be UTF-8 */
+        free(c->file);
+        c->file = utf8_fix(pos->file);
+        c->file_raw = pos->file;
+    }
+    pngtext_set(&c->text, "file", c->file);
     snprintf(num, sizeof num, "%lld", pos->line);
     pngtext_set(&c->text, "line", num);
 
     if (!o->out) {
         rc = pngio_write(stdout, "<stdout>", &c->im, &c->text, e);
-        if (rc == EXIT_DATA) err_set(e, rc, "%s: %.400s", sketch_label(s), e->msg);
+        if (rc == EXIT_DATA) err_prefix(e, "%s", sketch_label(s));
         return rc;
     }
     c->path.len = 0;
     if (s->key_id[0]) {
         if (!safe_name(s->key_id))
-            return err_set(e, EXIT_DATA, "%s: key_id cannot be used as a file name", sketch_label(s));
+            return err_set(e, EXIT_DATA, "%s: key_id cannot be used as a file name (only A-Z a-z 0-9 . _ -, "
+                                         "not starting with '.', at most 250 bytes)", sketch_label(s));
         buf_printf(&c->path, "%s/%s.png", o->out, s->key_id);
     } else {
         buf_printf(&c->path, "%s/line%lld.png", o->out, pos->line);
     }
+    /* Two records must never write one file: the second would silently
+     * replace the first. */
+    if (!strset_add(&c->written, c->path.s))
+        return err_set(e, EXIT_DATA, "%s: %s was already written by an earlier record of this run (duplicate key_id?)",
+                       sketch_label(s), c->path.s);
     return pngio_save(c->path.s, &c->im, &c->text, e);
 }
 
@@ -185,6 +200,8 @@ int main(int argc, char **argv) {
     drawing_free(&c.field);
     pngtext_free(&c.text);
     buf_free(&c.path);
+    strset_free(&c.written);
+    free(c.file);
     image_free(&c.im);
     raster_free(&c.r);
     if (c.use_plugin) render_close(&c.rp);
