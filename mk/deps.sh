@@ -18,6 +18,8 @@ for pair in $want; do
 done
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 command -v make >/dev/null 2>&1 || missing="$missing make"
+# the test suite measures peak memory of a few runs with GNU time
+[ -x /usr/bin/time ] || missing="$missing time"
 [ -z "$missing" ] && exit 0
 missing=$(echo $missing)
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
