@@ -9,6 +9,7 @@
 #   make [all]   build tools and plugins         make test    run the test suite
 #   make check   ASan+UBSan build + tests + short fuzz runs
 #   make bench   benchmarks (docs/benchmarks.md)  make fuzz    run the fuzzers (FUZZ_SECONDS each)
+#   make fuzz-merge  fold the fuzzers' local finds into tests/fuzz/seeds
 #   make demo    the main job on shipped data -> outputs/demo
 #   make install PREFIX=/usr/local DESTDIR=       make clean
 
@@ -56,7 +57,7 @@ TPLUG_SRC  := $(wildcard tests/plugins/*.c)
 TPLUGS     := $(TPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 LIB        := $(BUILD)/libinvclip.a
 
-.PHONY: all deps test check bench fuzz fuzz-build demo zeroshot install clean
+.PHONY: all deps test check bench fuzz fuzz-build fuzz-merge demo zeroshot install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -124,12 +125,36 @@ build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ) $(COMMON_HDR) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJ) $(LDLIBS)
 fuzz-build: $(FUZZERS)
+# Dictionaries: tests/fuzz/dict/<kind>.dict for the targets that read JSON,
+# PNG, JPEG or parameter strings.
+FUZZ_DICT_fuzz_sketch     := json
+FUZZ_DICT_fuzz_config     := json
+FUZZ_DICT_fuzz_degrade    := json
+FUZZ_DICT_fuzz_tensorfile := json
+FUZZ_DICT_fuzz_checkpoint := json
+FUZZ_DICT_fuzz_pngstream  := png
+FUZZ_DICT_fuzz_jpeg       := jpeg
+FUZZ_DICT_fuzz_params     := params
+FUZZ_DICT_fuzz_lrspec     := params
+fuzz_dict = $(if $(FUZZ_DICT_$(1)),-dict=tests/fuzz/dict/$(FUZZ_DICT_$(1)).dict)
+# Each target runs FUZZ_SECONDS on its committed seeds (tests/fuzz/seeds/NAME)
+# plus a local corpus (build/fuzz/corpus-NAME); the last status line shows
+# executions and coverage.  `make fuzz-merge` folds what the local corpora
+# found back into the committed seeds (minimised with -merge=1).
 fuzz: $(FUZZERS)
-	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n; \
+	@for f in $(FUZZERS); do n=$$(basename $$f); mkdir -p build/fuzz/corpus-$$n tests/fuzz/seeds/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=0 build/fuzz/corpus-$$n tests/fuzz/seeds/$$n 2>build/fuzz/$$n.log \
+	  d=$$($(MAKE) -s --no-print-directory fuzz-dict-$$n); \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -print_final_stats=1 $$d build/fuzz/corpus-$$n tests/fuzz/seeds/$$n 2>build/fuzz/$$n.log \
 	    || { tail -40 build/fuzz/$$n.log; exit 1; }; \
-	  grep -E '^(#[0-9]+|Done)' build/fuzz/$$n.log | tail -1; done
+	  grep -E '^#[0-9]+' build/fuzz/$$n.log | tail -1; done
+fuzz-dict-%:
+	@echo "$(call fuzz_dict,$*)"
+fuzz-merge: $(FUZZERS)
+	@for f in $(FUZZERS); do n=$$(basename $$f); [ -d build/fuzz/corpus-$$n ] || continue; \
+	  mkdir -p tests/fuzz/seeds/$$n; before=$$(ls tests/fuzz/seeds/$$n | wc -l); \
+	  $$f -merge=1 -max_len=65536 tests/fuzz/seeds/$$n build/fuzz/corpus-$$n 2>/dev/null; \
+	  echo "fuzz-merge: $$n: $$before -> $$(ls tests/fuzz/seeds/$$n | wc -l) seeds"; done
 
 bench: all $(BENCHES)
 	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/run.sh

@@ -445,6 +445,17 @@ static int sidecar_heads(const cJSON *j, const char *tower, const char *file, in
     return 0;
 }
 
+int clip_config_json_heads(const char *txt, size_t len, const char *name, clip_load_opts_t *side, err_t *e) {
+    memset(side, 0, sizeof *side);
+    cJSON *j = cJSON_ParseWithLength(txt, len);
+    int rc = 0;
+    if (!j || !cJSON_IsObject(j)) rc = err_set(e, EXIT_MODEL, "%s: not a JSON object (malformed?)", name);
+    if (!rc) rc = sidecar_heads(j, "vision_config", name, &side->v_heads, e);
+    if (!rc) rc = sidecar_heads(j, "text_config", name, &side->t_heads, e);
+    cJSON_Delete(j);
+    return rc;
+}
+
 /* num_attention_heads from a Hugging Face config.json beside path, if there
  * is one; a config.json that cannot be read or parsed is an error. */
 static int hf_sidecar(const char *path, clip_load_opts_t *side, err_t *e) {
@@ -464,15 +475,12 @@ static int hf_sidecar(const char *path, clip_load_opts_t *side, err_t *e) {
     size_t len = fread(txt, 1, MAX_CONFIG + 1, f);
     int bad = ferror(f);
     fclose(f);
-    cJSON *j = !bad && len <= MAX_CONFIG ? cJSON_ParseWithLength(txt, len) : NULL;
+    int rc;
+    if (bad || len > MAX_CONFIG)
+        rc = err_set(e, EXIT_MODEL, "%s: %s", fn.s, bad ? "read error" : "larger than 1 MB");
+    else
+        rc = clip_config_json_heads(txt, len, fn.s, side, e);
     free(txt);
-    int rc = 0;
-    if (!j || !cJSON_IsObject(j))
-        rc = err_set(e, EXIT_MODEL, "%s: %s", fn.s,
-                     bad ? "read error" : len > MAX_CONFIG ? "larger than 1 MB" : "not a JSON object (malformed?)");
-    if (!rc) rc = sidecar_heads(j, "vision_config", fn.s, &side->v_heads, e);
-    if (!rc) rc = sidecar_heads(j, "text_config", fn.s, &side->t_heads, e);
-    cJSON_Delete(j);
     buf_free(&fn);
     return rc;
 }

@@ -47,6 +47,11 @@ typedef struct {
 int clip_load(const char *path, clip_params_t *p, err_t *e);
 int clip_load_opts(const char *path, clip_params_t *p, const clip_load_opts_t *opts, err_t *e);
 /* The same from an open tensorfile (no config.json lookup). */
+/* The head counts of a Hugging Face config.json held in txt (len bytes):
+ * vision_config/text_config.num_attention_heads; absent = 0; present but not
+ * an integer in [1, 4095], or txt not a JSON object: EXIT_MODEL naming
+ * `name`.  (clip_load reads config.json beside an HF-named file with it.) */
+int clip_config_json_heads(const char *txt, size_t len, const char *name, clip_load_opts_t *side, err_t *e);
 int clip_load_tf(tensorfile_t *tf, clip_params_t *p, const clip_load_opts_t *opts, err_t *e);
 
 /* Hyper-parameters from a name -> shape table alone (no data): detects the

@@ -202,6 +202,51 @@ static int set_param(plugin_t *p, int k, const char *val, err_t *e) {
     return 0;
 }
 
+/* Defaults, then key=value,key=value (a value may not contain ','). */
+int plugin_params_parse(plugin_t *p, const char *args, err_t *e) {
+    const plugin_desc_t *d = p->d;
+    for (int k = 0; k < d->nparams; k++) {
+        const plugin_param_t *q = &d->params[k];
+        free(p->strs[k]);
+        p->strs[k] = NULL;
+        if (q->type == PARAM_FLOAT) p->vals[k].f = q->def;
+        else if (q->type == PARAM_INT || q->type == PARAM_BOOL) p->vals[k].i = (long)q->def;
+        else if (q->type == PARAM_ENUM) p->vals[k].i = enum_index(q->choices, q->sdef);
+        else p->vals[k].s = q->sdef;
+    }
+    if (!args[0]) return 0;
+    int rc = 0;
+    char *copy = xstrdup(args), *save = NULL;
+    char *seen = xcalloc((size_t)(d->nparams ? d->nparams : 1), 1);
+    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            rc = err_set(e, EXIT_USAGE, "plugin '%s': '%s' is not key=value", d->name, kv);
+            break;
+        }
+        *eq = 0;
+        int k;
+        for (k = 0; k < d->nparams && strcmp(d->params[k].name, kv); k++) {}
+        if (k == d->nparams) {
+            buf_t known = {0};
+            for (int j = 0; j < d->nparams; j++) buf_printf(&known, "%s%s", j ? ", " : "", d->params[j].name);
+            rc = err_set(e, EXIT_USAGE, "plugin '%s': unknown parameter '%s' (known: %s)", d->name, kv,
+                         known.s ? known.s : "none");
+            buf_free(&known);
+            break;
+        }
+        if (seen[k]) { /* the same rule as degradation specs: no silent "last wins" */
+            rc = err_set(e, EXIT_USAGE, "plugin '%s': %s given twice", d->name, kv);
+            break;
+        }
+        seen[k] = 1;
+        if ((rc = set_param(p, k, eq + 1, e))) break;
+    }
+    free(seen);
+    free(copy);
+    return rc;
+}
+
 int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
     memset(p, 0, sizeof *p);
     const char *colon = strchr(spec, ':');
@@ -262,47 +307,9 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
     p->path = path;
     p->vals = xcalloc((size_t)(d->nparams ? d->nparams : 1), sizeof *p->vals);
     p->strs = xcalloc((size_t)(d->nparams ? d->nparams : 1), sizeof *p->strs);
-    for (int k = 0; k < d->nparams; k++) {
-        const plugin_param_t *q = &d->params[k];
-        if (q->type == PARAM_FLOAT) p->vals[k].f = q->def;
-        else if (q->type == PARAM_INT || q->type == PARAM_BOOL) p->vals[k].i = (long)q->def;
-        else if (q->type == PARAM_ENUM) p->vals[k].i = enum_index(q->choices, q->sdef);
-        else p->vals[k].s = q->sdef;
-    }
-    /* key=value,key=value (a value may not contain ',') */
-    if (colon && colon[1]) {
-        char *args = xstrdup(colon + 1), *save = NULL;
-        char *seen = xcalloc((size_t)(d->nparams ? d->nparams : 1), 1);
-        for (char *kv = strtok_r(args, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-            char *eq = strchr(kv, '=');
-            if (!eq) {
-                rc = err_set(e, EXIT_USAGE, "plugin '%s': '%s' is not key=value", d->name, kv);
-                break;
-            }
-            *eq = 0;
-            int k;
-            for (k = 0; k < d->nparams && strcmp(d->params[k].name, kv); k++) {}
-            if (k == d->nparams) {
-                buf_t known = {0};
-                for (int j = 0; j < d->nparams; j++) buf_printf(&known, "%s%s", j ? ", " : "", d->params[j].name);
-                rc = err_set(e, EXIT_USAGE, "plugin '%s': unknown parameter '%s' (known: %s)", d->name, kv,
-                             known.s ? known.s : "none");
-                buf_free(&known);
-                break;
-            }
-            if (seen[k]) { /* the same rule as degradation specs: no silent "last wins" */
-                rc = err_set(e, EXIT_USAGE, "plugin '%s': %s given twice", d->name, kv);
-                break;
-            }
-            seen[k] = 1;
-            if ((rc = set_param(p, k, eq + 1, e))) break;
-        }
-        free(seen);
-        free(args);
-        if (rc) {
-            plugin_close(p);
-            return rc;
-        }
+    if ((rc = plugin_params_parse(p, colon ? colon + 1 : "", e))) {
+        plugin_close(p);
+        return rc;
     }
     return 0;
 fail:

@@ -34,6 +34,11 @@ typedef struct {
 
 /* dlopen + descriptor + ABI + kind checks + parameter parsing.  kind 0 = any. */
 int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e);
+/* Set p's parameters to their defaults, then parse "key=value,..." (args
+ * may be "") against p->d's table (p->vals and p->strs allocated for it).
+ * Unknown keys, repeated keys and out-of-range values are EXIT_USAGE.
+ * Called by plugin_open; exposed for the fuzzer. */
+int plugin_params_parse(plugin_t *p, const char *args, err_t *e);
 /* Allocate state and call the plugin's init. */
 int plugin_init(plugin_t *p, const plugin_host_t *host, err_t *e);
 /* Workspace of at least n bytes (zeroed when first allocated or grown). */

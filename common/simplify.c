@@ -69,9 +69,17 @@ static double seg_len(const double *x, const double *y, int i) {
     return sqrt(dx * dx + dy * dy);
 }
 
-int resample_count(const double *x, const double *y, int n, double step) {
+/* Arc length of the polyline; 0 when it is not finite or would need more
+ * than RESAMPLE_MAX samples (the caller then gets just the last point). */
+#define RESAMPLE_MAX 1e8
+static double arc_total(const double *x, const double *y, int n, double step) {
     double total = 0;
     for (int i = 0; i + 1 < n; i++) total += seg_len(x, y, i);
+    return total / step < RESAMPLE_MAX ? total : 0;
+}
+
+int resample_count(const double *x, const double *y, int n, double step) {
+    double total = arc_total(x, y, n, step);
     int k = 0;
     while (k * step < total) k++; /* distances 0, step, ... < total */
     return k + 1;
@@ -82,8 +90,7 @@ int resample_polyline(const double *x, const double *y, int n, double step, doub
      * Cumulative distances are summed left to right so that a sample lands on
      * the same segment (and gets the same u) as in a cumsum-based resampler. */
     int m = 0, j = 0;
-    double total = 0;
-    for (int i = 0; i + 1 < n; i++) total += seg_len(x, y, i);
+    double total = arc_total(x, y, n, step);
     double d0 = 0, d1 = n > 1 ? seg_len(x, y, 0) : 0;
     for (int k = 0; k * step < total; k++) {
         double t = k * step;
@@ -150,6 +157,11 @@ void simplify_google(drawing_t *dst, const drawing_t *src, simplify_ws_t *ws) {
     double x0, y0, x1, y1;
     if (!drawing_bbox(src, &x0, &y0, &x1, &y1)) return;
     double m = x1 - x0 > y1 - y0 ? x1 - x0 : y1 - y0;
+    /* Coordinates near the double range: (v - min) * 255 would overflow to
+     * inf, so scale by halves instead (only such drawings take this path,
+     * so ordinary ones still round as Google's do). */
+    int halves = !isfinite(m * 255.0);
+    if (halves) m = fmax(x1 / 2 - x0 / 2, y1 / 2 - y0 / 2);
     for (int i = 0; i < src->nstrokes; i++) {
         const stroke_t *s = &src->s[i];
         if (s->n <= 0) continue;
@@ -159,8 +171,13 @@ void simplify_google(drawing_t *dst, const drawing_t *src, simplify_ws_t *ws) {
         for (size_t j = 0; j < n; j++) {
             /* (v - min) * 255 / max, in this order: it decides which
              * coordinates land exactly on .5 and so how they round */
-            ws->buf[j] = m > 0 ? (s->x[j] - x0) * 255.0 / m : 0;
-            ws->buf[n + j] = m > 0 ? (s->y[j] - y0) * 255.0 / m : 0;
+            if (halves) {
+                ws->buf[j] = (s->x[j] / 2 - x0 / 2) / m * 255.0;
+                ws->buf[n + j] = (s->y[j] / 2 - y0 / 2) / m * 255.0;
+            } else {
+                ws->buf[j] = m > 0 ? (s->x[j] - x0) * 255.0 / m : 0;
+                ws->buf[n + j] = m > 0 ? (s->y[j] - y0) * 255.0 / m : 0;
+            }
         }
         int nr = resample_count(ws->buf, ws->buf + n, s->n, 1.0);
         ws_reserve(ws, 2 * n + 2 * (size_t)nr);

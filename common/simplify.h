@@ -53,7 +53,9 @@ int resample_count(const double *x, const double *y, int n, double step);
 /* Resample a polyline (n >= 1 points) along its arc length: points at
  * distances 0, step, 2 step, ... strictly below the total length, then the
  * last input point.  Writes resample_count() points to ox, oy and returns
- * that count.  A polyline of zero length gives just its last point. */
+ * that count.  A polyline of zero length gives just its last point, and so
+ * does one whose length is not finite or would need more than 1e8 samples
+ * (resample_count agrees). */
 int resample_polyline(const double *x, const double *y, int n, double step, double *ox, double *oy);
 
 /* Ramer-Douglas-Peucker: set keep[i] = 1 for the points of the simplified

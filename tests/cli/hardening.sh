@@ -99,3 +99,13 @@ expect_exit "repeated degradation key -> exit 2" 2 "given twice" \
 expect_exit "--sample 99999999999 says out of range" 2 "sample: 99999999999 is out of range" qd-extract --sample 99999999999 /dev/null
 expect_exit "--sample abc says not an integer" 2 "sample: 'abc' is not an integer" qd-extract --sample abc /dev/null
 expect_exit "--width 1e999 says out of range" 2 "width: 1e999 is out of range" rasterize --width 1e999
+
+# found by fuzz_degrade: Google simplification of coordinates near the double
+# range hung (1e307 * 255 overflowed to inf) or wrote null coordinates
+echo '{"key_id":"h","drawing":[[[0,1e307],[0,1]]]}' >"$T/h1.ndjson"
+echo '{"key_id":"h","drawing":[[[-1e308,1e308,0],[0,5e307,-1e308]]]}' >"$T/h2.ndjson"
+out=$(timeout 20 qd-extract --simplify "$T/h1.ndjson"); rc=$?
+eq "simplify 1e307 coordinates: no hang, exit 0" "$rc" 0
+eq "simplify 1e307 coordinates: scaled to 0..255" "$out" '{"key_id":"h","drawing":[[[0,255],[0,0]]]}'
+out=$(timeout 20 qd-extract --simplify "$T/h2.ndjson")
+eq "simplify +-1e308 coordinates: numbers, not null" "$out" '{"key_id":"h","drawing":[[[0,255,128],[128,191,0]]]}'
