@@ -45,7 +45,7 @@ typedef struct {
     buf_t path;
     strset_t written; /* --out: file names written so far */
     char *file;       /* the input's name, as valid UTF-8, for the text chunk */
-    const char *file_raw;
+    char *file_raw;   /* ...and as given (a copy: records_run frees its own) */
 } ctx_t;
 
 /* The one place pixels are made: drawing d in frame xf -> c->im. */
@@ -103,8 +103,9 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     pngtext_set(&c->text, "field", o->field);
     if (!c->file_raw || strcmp(c->file_raw, pos->file)) { /* a new input: its name may not be UTF-8 */
         free(c->file);
+        free(c->file_raw);
         c->file = utf8_fix(pos->file);
-        c->file_raw = pos->file;
+        c->file_raw = xstrdup(pos->file);
     }
     pngtext_set(&c->text, "file", c->file);
     snprintf(num, sizeof num, "%lld", pos->line);
@@ -202,6 +203,7 @@ int main(int argc, char **argv) {
     buf_free(&c.path);
     strset_free(&c.written);
     free(c.file);
+    free(c.file_raw);
     image_free(&c.im);
     raster_free(&c.r);
     if (c.use_plugin) render_close(&c.rp);
