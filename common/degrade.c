@@ -256,7 +256,13 @@ int degrade_apply(const degrade_desc_t *d, drawing_t *dr, const double *v, doubl
     case D_NOISE: degrade_noise(dr, w[0], r); break;
     case D_SIMPLIFY: degrade_simplify(dr, w[0]); break;
     case D_JITTER: degrade_jitter(dr, w[0], r); break;
-    case D_TREMOR: degrade_tremor(dr, w[0], w[1], w[2], r); break;
+    case D_TREMOR: {
+        int bad = degrade_tremor(dr, w[0], w[1], w[2], r);
+        if (bad)
+            return err_set(e, EXIT_NUMERIC, "tremor: stroke %d: its length is not a finite number (coordinates too "
+                           "large)", bad - 1);
+        break;
+    }
     case D_DROPOUT: degrade_dropout(dr, w[0], r); break;
     case D_OVERSHOOT: degrade_overshoot(dr, w[0], w[1], w[2], r); break;
     case D_OVERDRAW: degrade_overdraw(dr, (int)w[0], w[1], w[2], r); break;
@@ -436,13 +442,17 @@ static double value_noise(const double *ctl, double u) {
 
 #define TREMOR_MAXPTS 100000
 
-void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double spacing, rng_t *r) {
+int degrade_tremor(drawing_t *d, double amplitude, double wavelength, double spacing, rng_t *r) {
     drawing_t nd;
     drawing_init(&nd);
     for (int i = 0; i < d->nstrokes; i++) {
         const stroke_t *s = &d->s[i];
         double phase = rng_uniform(r);
         double L = stroke_length(s);
+        if (!isfinite(L)) { /* coordinates near the double range: the length overflows */
+            drawing_free(&nd);
+            return i + 1;
+        }
         if (s->n < 2 || !(L > 0)) {
             drawing_add(&nd, s->n, s->x, s->y, s->t);
             continue;
@@ -512,6 +522,7 @@ void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double sp
         free(ctl);
     }
     drawing_swap_free(d, &nd);
+    return 0;
 }
 
 /* ---- dropout ---- */

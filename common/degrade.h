@@ -106,7 +106,9 @@ void degrade_simplify(drawing_t *d, double keep);
  * (k == n, idx[i] = i when the stroke is left unchanged).  idx holds n. */
 int degrade_simplify_indices(int n, double keep, int *idx);
 void degrade_jitter(drawing_t *d, double amount, rng_t *r);
-void degrade_tremor(drawing_t *d, double amplitude, double wavelength, double spacing, rng_t *r);
+/* Returns 0, or 1 + the index of a stroke whose length is not finite (the
+ * drawing is then unchanged). */
+int degrade_tremor(drawing_t *d, double amplitude, double wavelength, double spacing, rng_t *r);
 void degrade_dropout(drawing_t *d, double p, rng_t *r);
 void degrade_overshoot(drawing_t *d, double amount, double spread, double maxlen, rng_t *r);
 void degrade_overdraw(drawing_t *d, int count, double offset, double noise, rng_t *r);

@@ -109,3 +109,7 @@ eq "simplify 1e307 coordinates: no hang, exit 0" "$rc" 0
 eq "simplify 1e307 coordinates: scaled to 0..255" "$out" '{"key_id":"h","drawing":[[[0,255],[0,0]]]}'
 out=$(timeout 20 qd-extract --simplify "$T/h2.ndjson")
 eq "simplify +-1e308 coordinates: numbers, not null" "$out" '{"key_id":"h","drawing":[[[0,255,128],[128,191,0]]]}'
+# found by fuzz_degrade: tremor on a stroke whose length overflows converted
+# NaN to an integer (undefined behaviour) and asked for 2^64 bytes
+expect_exit "tremor on an overflowing stroke length -> exit 6" 6 "tremor: stroke 0: its length is not a finite number" \
+  sh -c "echo '{\"key_id\":\"t\",\"drawing\":[[[0,1e308,-0e300],[0,5,0]]]}' | qd-degrade --degrade tremor"
