@@ -108,14 +108,14 @@ void layernorm_forward_ref(const nn_par_t *par, float *out, float *mean, float *
     (void)par;
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C;
-        float m = 0, v = 0;
+        double m = 0, v = 0; /* sums in double: the reference should not need lane tricks */
         for (int c = 0; c < C; c++) m += x[c];
         m /= C;
         for (int c = 0; c < C; c++) v += (x[c] - m) * (x[c] - m);
         v /= C;
-        float s = 1.0f / sqrtf(v + eps);
-        for (int c = 0; c < C; c++) out[(size_t)i * C + c] = (x[c] - m) * s * w[c] + b[c];
-        mean[i] = m;
+        float s = (float)(1.0 / sqrt(v + eps));
+        for (int c = 0; c < C; c++) out[(size_t)i * C + c] = (float)(x[c] - m) * s * w[c] + b[c];
+        mean[i] = (float)m;
         rstd[i] = s;
     }
 }
@@ -126,7 +126,7 @@ void layernorm_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *
     for (int i = 0; i < N; i++) {
         const float *x = inp + (size_t)i * C, *dy = dout + (size_t)i * C;
         float m = mean[i], s = rstd[i];
-        float g_mean = 0, gxh_mean = 0; /* means over c of g = w dy and of g * xh */
+        double g_mean = 0, gxh_mean = 0; /* means over c of g = w dy and of g * xh */
         for (int c = 0; c < C; c++) {
             float xh = (x[c] - m) * s, g = w[c] * dy[c];
             g_mean += g;
@@ -139,7 +139,7 @@ void layernorm_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *
         if (dinp)
             for (int c = 0; c < C; c++) {
                 float xh = (x[c] - m) * s;
-                dinp[(size_t)i * C + c] += s * (w[c] * dy[c] - g_mean - xh * gxh_mean);
+                dinp[(size_t)i * C + c] += (float)(s * (w[c] * dy[c] - g_mean - xh * gxh_mean));
             }
     }
 }
