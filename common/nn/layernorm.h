@@ -22,7 +22,7 @@
  * out must not alias inp. */
 void layernorm_forward(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp, const float *w,
                        const float *b, int N, int C, float eps);
-/* dinp (N,C) += d loss/d inp  (ADDED into);
+/* dinp (N,C) += d loss/d inp  (ADDED into; NULL: not wanted);
  * dw (C) += d loss/d w, db (C) += d loss/d b (each may be NULL: not wanted);
  * dout (N,C) the gradient at out; inp, mean, rstd as in and from the forward. */
 void layernorm_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,

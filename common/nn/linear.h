@@ -39,7 +39,8 @@ void linear_forward(const nn_par_t *par, float *out, float *act_out, const float
  * inp_pre (N,IC), when not NULL, fuses the backward of an activation that
  * produced inp: inp = act(inp_pre), and dinp then receives d loss/d inp_pre
  * = (dout @ w) * act'(inp_pre).  That needs accumulate == 0 (NN_EINVAL
- * otherwise).  dout is only read; dinp must not alias dout, inp or inp_pre.
+ * otherwise).  inp may be NULL when dw is; w may be NULL when dinp is.  dout
+ * is only read; dinp must not alias dout, inp or inp_pre.
  * Returns NN_OK, or NN_EINVAL for a negative size or the combination above. */
 int linear_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
                     const float *inp_pre, const float *w, nn_act_t act, int N, int IC, int OC, int accumulate);
