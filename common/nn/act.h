@@ -44,10 +44,17 @@ typedef struct {
 } nn_act_t;
 
 /* out (n) = act(inp (n)); out may equal inp. */
-void act_forward(const nn_par_t *par, float *out, const float *inp, nn_act_t act, size_t n);
+void act_forward(const nn_par_t *par,
+                 float *out,       /* (n) */
+                 const float *inp, /* (n) */
+                 nn_act_t act, size_t n);
 /* dinp (n) += dout (n) * act'(inp (n)) -- ADDED into; inp is the forward's
  * input (the pre-activation). */
-void act_backward(const nn_par_t *par, float *dinp, const float *dout, const float *inp, nn_act_t act, size_t n);
+void act_backward(const nn_par_t *par,
+                  float *dinp,       /* (n) */
+                  const float *dout, /* (n) */
+                  const float *inp,  /* (n) */
+                  nn_act_t act, size_t n);
 
 /* References: the same arguments, single-threaded (par is ignored). */
 void act_forward_ref(const nn_par_t *par, float *out, const float *inp, nn_act_t act, size_t n);

@@ -25,15 +25,23 @@
 /* out (B,T,C), att (B,NH,T,T) saved probabilities (zeros above the diagonal
  * when causal); qkv (B,T,3C).  Returns NN_OK, or NN_EINVAL (nothing
  * computed) unless T, C, NH > 0, B >= 0 and NH divides C. */
-int attention_forward(const nn_par_t *par, float *out, float *att, const float *qkv, int B, int T, int C, int NH,
-                       int causal);
+int attention_forward(const nn_par_t *par,
+                      float *out,       /* (B,T,C) */
+                      float *att,       /* (B,NH,T,T) */
+                      const float *qkv, /* (B,T,3C) */
+                      int B, int T, int C, int NH, int causal);
 
 /* dqkv (B,T,3C) = d loss/d qkv -- OVERWRITTEN (every element is written);
  * dout (B,T,C) the gradient at out; qkv and att as given to and saved by the
  * forward; scratch: attention_scratch_floats(par, T) floats the kernel may
  * overwrite (per-thread (T,T) work space).  Returns as the forward. */
-int attention_backward(const nn_par_t *par, float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, int B, int T, int C, int NH, int causal);
+int attention_backward(const nn_par_t *par,
+                       float *dqkv,       /* (B,T,3C) */
+                       float *scratch,    /* attention_scratch_floats(par, T) */
+                       const float *dout, /* (B,T,C) */
+                       const float *qkv,  /* (B,T,3C) */
+                       const float *att,  /* (B,NH,T,T) */
+                       int B, int T, int C, int NH, int causal);
 
 /* Floats of scratch attention_backward(_ref) needs with this parallelism. */
 static inline size_t attention_scratch_floats(const nn_par_t *par, int T) {

@@ -20,13 +20,27 @@
 
 /* out (N,C) = layernorm(inp (N,C)) * w (C) + b (C); saves mean (N), rstd (N).
  * out must not alias inp. */
-void layernorm_forward(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp, const float *w,
-                       const float *b, int N, int C, float eps);
+void layernorm_forward(const nn_par_t *par,
+                       float *out,       /* (N,C) */
+                       float *mean,      /* (N) */
+                       float *rstd,      /* (N) */
+                       const float *inp, /* (N,C) */
+                       const float *w,   /* (C) */
+                       const float *b,   /* (C) */
+                       int N, int C, float eps);
 /* dinp (N,C) += d loss/d inp  (ADDED into; NULL: not wanted);
  * dw (C) += d loss/d w, db (C) += d loss/d b (each may be NULL: not wanted);
  * dout (N,C) the gradient at out; inp, mean, rstd as in and from the forward. */
-void layernorm_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                        const float *mean, const float *rstd, const float *w, int N, int C);
+void layernorm_backward(const nn_par_t *par,
+                        float *dinp,       /* (N,C) or NULL */
+                        float *dw,         /* (C) or NULL */
+                        float *db,         /* (C) or NULL */
+                        const float *dout, /* (N,C) */
+                        const float *inp,  /* (N,C) */
+                        const float *mean, /* (N) */
+                        const float *rstd, /* (N) */
+                        const float *w,    /* (C) */
+                        int N, int C);
 
 /* References: the same arguments, single-threaded (par is ignored). */
 void layernorm_forward_ref(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp, const float *w,

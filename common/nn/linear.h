@@ -28,8 +28,14 @@
  * each optional (NULL); res may equal out (an in-place residual add), inp
  * must not.  act_out (N,OC), when not NULL, receives act(out) (act.kind
  * NN_ACT_NONE copies). */
-void linear_forward(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
-                    const float *w, const float *b, nn_act_t act, int N, int IC, int OC);
+void linear_forward(const nn_par_t *par,
+                    float *out,       /* (N,OC) */
+                    float *act_out,   /* (N,OC) or NULL */
+                    const float *inp, /* (N,IC) */
+                    const float *res, /* (N,OC) or NULL */
+                    const float *w,   /* (OC,IC) */
+                    const float *b,   /* (OC) or NULL */
+                    nn_act_t act, int N, int IC, int OC);
 
 /* Backward of out = inp @ w^T + b, given dout (N,OC) = d loss/d out:
  *   dinp (N,IC) = dout @ w  -- OVERWRITTEN when accumulate == 0, ADDED into
@@ -42,8 +48,15 @@ void linear_forward(const nn_par_t *par, float *out, float *act_out, const float
  * otherwise).  inp may be NULL when dw is; w may be NULL when dinp is.  dout
  * is only read; dinp must not alias dout, inp or inp_pre.
  * Returns NN_OK, or NN_EINVAL for a negative size or the combination above. */
-int linear_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                    const float *inp_pre, const float *w, nn_act_t act, int N, int IC, int OC, int accumulate);
+int linear_backward(const nn_par_t *par,
+                    float *dinp,          /* (N,IC) or NULL */
+                    float *dw,            /* (OC,IC) or NULL */
+                    float *db,            /* (OC) or NULL */
+                    const float *dout,    /* (N,OC) */
+                    const float *inp,     /* (N,IC) */
+                    const float *inp_pre, /* (N,IC) or NULL */
+                    const float *w,       /* (OC,IC) */
+                    nn_act_t act, int N, int IC, int OC, int accumulate);
 
 /* References: the same arguments, single-threaded (par is ignored). */
 void linear_forward_ref(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
