@@ -3,9 +3,11 @@
  * independent PyTorch reference of tests/gen_nn_ref.py
  * (tests/fixtures/nn/xf_ref.safetensors, float64 maths on float32 inputs).
  *
- * 1. Fixtures: every kernel, in three variants - the plain reference
- *    (foo_*_ref), the fast one serial, the fast one on a 2-thread pool
- *    (pool_par) - forward outputs and saved buffers, backward gradients.
+ * 1. Fixtures: every kernel, in five variants - the plain reference
+ *    (foo_*_ref), the fast one serial (a serial nn_par_t, and a NULL one),
+ *    the fast one on a 2-thread and a 3-thread pool (pool_par; 3 threads
+ *    leave some threads an empty column block) - forward outputs and saved
+ *    buffers, backward gradients.
  *    Each tensor is compared with |a-b| <= atol + rtol*|b|; the worst element
  *    is printed and any mismatch fails.  Outputs start as NaN, so an element
  *    a kernel forgets to write fails; gradients documented as ADDED start at
@@ -124,6 +126,13 @@ static void test_act(const variant_t *v) {
         close_all(what, v->name, y, 0, wy, n, 1e-6, 2e-6);
         free(y), free(dx), free(wy), free(wdx);
     }
+    /* NN_ACT_NONE: the identity */
+    float *y = filled(n, NAN), *dx = filled(n, 0.5f);
+    (v->ref ? act_forward_ref : act_forward)(v->par, y, x, (nn_act_t){NN_ACT_NONE, 0}, n);
+    close_all("act none forward", v->name, y, 0, x, n, 0, 0);
+    (v->ref ? act_backward_ref : act_backward)(v->par, dx, dy, x, (nn_act_t){NN_ACT_NONE, 0}, n);
+    close_all("act none backward (added)", v->name, dx, 0.5f, dy, n, 3e-7, 0); /* the rounding of 0.5 + dy */
+    free(y), free(dx);
     free(x), free(dy), free(sl);
 }
 
@@ -434,12 +443,13 @@ int main(void) {
     ref = tf_open("tests/fixtures/nn/xf_ref.safetensors", &e);
     CHECK(ref != NULL, "open tests/fixtures/nn/xf_ref.safetensors (%s)", e.msg);
     if (!ref) T_DONE();
-    pool_t pool;
+    pool_t pool, pool3;
     pool_init(&pool, 2);
-    nn_par_t serial = pool_par(NULL), two = pool_par(&pool);
+    pool_init(&pool3, 3);
+    nn_par_t serial = pool_par(NULL), two = pool_par(&pool), three = pool_par(&pool3);
     CHECK(two.nthreads == 2 && nn_nthreads(&two) == 2, "a 2-thread pool lends 2 threads");
     variant_t vs[] = {{"ref", 1, &serial}, {"fast serial", 0, &serial}, {"fast 2 threads", 0, &two},
-                      {"fast NULL par", 0, NULL}};
+                      {"fast 3 threads", 0, &three}, {"fast NULL par", 0, NULL}};
     for (int i = 0; i < (int)(sizeof vs / sizeof vs[0]); i++) {
         test_act(&vs[i]);
         test_ln(&vs[i], "a");
@@ -452,6 +462,7 @@ int main(void) {
     test_fd(&two);
     test_errors();
     pool_free(&pool);
+    pool_free(&pool3);
     tf_close(ref);
     T_DONE();
 }
