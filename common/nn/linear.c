@@ -1,0 +1,143 @@
+/* linear.c - see linear.h.  Shapes: N rows, IC inputs, OC outputs.
+ *
+ * Every fast task here takes thread indices as its range (it is run with
+ * n = nthreads) and works on the column block nn_col_range gives that
+ * thread: output columns [o0,o1) for the forward, the weight gradient and
+ * the bias gradient; input columns [k0,k1) for the input gradient. */
+#include "linear.h"
+#include <cblas.h>
+#include "act_inl.h"
+
+typedef struct {
+    float *out, *act_out, *dinp, *dw, *db;
+    const float *inp, *res, *w, *b, *dout, *pre;
+    nn_act_t act;
+    int N, IC, OC, nt, accumulate;
+} lin_job_t;
+
+NN_BODY lin_fwd_cols_body(void *vj, int t0, int t1, int unused) {
+    lin_job_t *j = vj;
+    for (int tid = t0; tid < t1; tid++) {
+        int o0, o1;
+        nn_col_range(j->OC, j->nt, tid, &o0, &o1);
+        if (o0 >= o1) continue;
+        float beta = 0.0f;
+        if (j->b || j->res) {
+            const float *restrict bias = j->b;
+            for (int i = 0; i < j->N; i++) {
+                float *o = j->out + (size_t)i * j->OC; /* may equal r */
+                const float *r = j->res ? j->res + (size_t)i * j->OC : NULL;
+                if (bias && r)
+                    for (int c = o0; c < o1; c++) o[c] = bias[c] + r[c];
+                else if (bias)
+                    for (int c = o0; c < o1; c++) o[c] = bias[c];
+                else if (r != o)
+                    for (int c = o0; c < o1; c++) o[c] = r[c];
+            }
+            beta = 1.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->N, o1 - o0, j->IC, 1.0f, j->inp, j->IC,
+                    j->w + (size_t)o0 * j->IC, j->IC, beta, j->out + o0, j->OC);
+        if (j->act_out) {
+            float slope = j->act.slope;
+            for (int i = 0; i < j->N; i++) {
+                const float *restrict x = j->out + (size_t)i * j->OC;
+                float *restrict g = j->act_out + (size_t)i * j->OC;
+                NN_ACT_CASES(j->act.kind, for (int c = o0; c < o1; c++) g[c] = nn_act_eval(K_, slope, x[c]))
+            }
+        }
+    }
+}
+NN_KERNEL(lin_fwd_cols)
+
+void linear_forward(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
+                    const float *w, const float *b, nn_act_t act, int N, int IC, int OC) {
+    if (N <= 0 || OC <= 0) return;
+    int nt = nn_nthreads(par);
+    lin_job_t j = {.out = out, .act_out = act_out, .inp = inp, .res = res, .w = w, .b = b, .act = act, .N = N,
+                   .IC = IC, .OC = OC, .nt = nt};
+    nn_parallel_for(par, nt, NN_PICK(lin_fwd_cols), &j);
+}
+
+NN_BODY lin_bwd_cols_body(void *vj, int t0, int t1, int unused) {
+    lin_job_t *j = vj;
+    for (int tid = t0; tid < t1; tid++) {
+        int k0, k1, o0, o1;
+        nn_col_range(j->IC, j->nt, tid, &k0, &k1);
+        nn_col_range(j->OC, j->nt, tid, &o0, &o1);
+        if (j->dw && o0 < o1)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, j->IC, j->N, 1.0f, j->dout + o0, j->OC,
+                        j->inp, j->IC, 1.0f, j->dw + (size_t)o0 * j->IC, j->IC);
+        if (j->db)
+            for (int i = 0; i < j->N; i++) {
+                const float *d = j->dout + (size_t)i * j->OC;
+                for (int o = o0; o < o1; o++) j->db[o] += d[o];
+            }
+        if (j->dinp && k0 < k1) {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->N, k1 - k0, j->OC, 1.0f, j->dout, j->OC,
+                        j->w + k0, j->IC, j->accumulate ? 1.0f : 0.0f, j->dinp + k0, j->IC);
+            if (j->pre) {
+                float slope = j->act.slope;
+                for (int i = 0; i < j->N; i++) {
+                    const float *restrict x = j->pre + (size_t)i * j->IC;
+                    float *restrict d = j->dinp + (size_t)i * j->IC;
+                    NN_ACT_CASES(j->act.kind, for (int c = k0; c < k1; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
+                }
+            }
+        }
+    }
+}
+NN_KERNEL(lin_bwd_cols)
+
+int linear_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                    const float *inp_pre, const float *w, nn_act_t act, int N, int IC, int OC, int accumulate) {
+    if (N < 0 || IC < 0 || OC < 0 || (inp_pre && dinp && accumulate)) return NN_EINVAL;
+    if (N == 0 || IC == 0 || OC == 0) return NN_OK; /* sgemm rejects zero leading dimensions */
+    int nt = nn_nthreads(par);
+    lin_job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .pre = inp_pre, .w = w, .act = act,
+                   .N = N, .IC = IC, .OC = OC, .nt = nt, .accumulate = accumulate};
+    nn_parallel_for(par, nt, NN_PICK(lin_bwd_cols), &j);
+    return NN_OK;
+}
+
+/* ------------------------------------------------------------ references */
+
+void linear_forward_ref(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
+                        const float *w, const float *b, nn_act_t act, int N, int IC, int OC) {
+    (void)par;
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) {
+            float s = b ? b[o] : 0.0f;
+            for (int k = 0; k < IC; k++) s += inp[(size_t)i * IC + k] * w[(size_t)o * IC + k];
+            if (res) s += res[(size_t)i * OC + o];
+            out[(size_t)i * OC + o] = s;
+        }
+    if (act_out) act_forward_ref(NULL, act_out, out, act, (size_t)N * OC);
+}
+
+int linear_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *inp_pre, const float *w, nn_act_t act, int N, int IC, int OC, int accumulate) {
+    (void)par;
+    if (N < 0 || IC < 0 || OC < 0 || (inp_pre && dinp && accumulate)) return NN_EINVAL;
+    for (int i = 0; i < N; i++) {
+        const float *dy = dout + (size_t)i * OC;
+        for (int o = 0; o < OC; o++) {
+            if (db) db[o] += dy[o];
+            if (dw)
+                for (int k = 0; k < IC; k++) dw[(size_t)o * IC + k] += dy[o] * inp[(size_t)i * IC + k];
+        }
+        if (dinp)
+            for (int k = 0; k < IC; k++) {
+                float s = 0;
+                for (int o = 0; o < OC; o++) s += dy[o] * w[(size_t)o * IC + k];
+                float *d = &dinp[(size_t)i * IC + k];
+                if (inp_pre) {
+                    *d = 0;
+                    act_backward_ref(NULL, d, &s, &inp_pre[(size_t)i * IC + k], act, 1);
+                } else {
+                    *d = accumulate ? *d + s : s;
+                }
+            }
+    }
+    return NN_OK;
+}

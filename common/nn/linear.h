@@ -1,0 +1,66 @@
+/* linear.h - a fully connected layer, forward and backward, on cblas_sgemm,
+ * with the element-wise epilogues transformer blocks fuse into it:
+ *   out (N,OC) = inp (N,IC) @ w (OC,IC)^T  [+ b (OC)]  [+ res (N,OC)]
+ *   act_out (N,OC) = act(out)  (any activation of act.h)
+ * w is stored as PyTorch's nn.Linear stores it, (out features, in features).
+ *
+ * The fast versions split the product by output columns over the caller's
+ * threads: each thread calls a single-threaded cblas_sgemm on its block of
+ * columns (bias and residual are written into the output first and the
+ * product added with beta = 1) and then runs the epilogue on that block
+ * while it is still in cache.  Threads write disjoint columns, so results do
+ * not depend on the thread count except through the order of float sums
+ * inside sgemm.  OpenBLAS must then run single-threaded (the caller sets
+ * openblas_set_num_threads(1)), or the two levels of threads fight for the
+ * cores.  The _ref versions are plain triple loops.
+ *
+ * Deliberately not here: weights stored (IC,OC) (a projection such as
+ * CLIP's `proj` is a plain sgemm at its call site), low-precision weights,
+ * an activation applied in place of out (the backward needs the
+ * pre-activation, so both are kept).
+ */
+#ifndef NN_LINEAR_H
+#define NN_LINEAR_H
+#include "act.h"
+#include "nn.h"
+
+/* out (N,OC) = inp (N,IC) @ w (OC,IC)^T + b (OC) + res (N,OC), b and res
+ * each optional (NULL); res may equal out (an in-place residual add), inp
+ * must not.  act_out (N,OC), when not NULL, receives act(out) (act.kind
+ * NN_ACT_NONE copies). */
+void linear_forward(const nn_par_t *par,
+                    float *out,       /* (N,OC) */
+                    float *act_out,   /* (N,OC) or NULL */
+                    const float *inp, /* (N,IC) */
+                    const float *res, /* (N,OC) or NULL */
+                    const float *w,   /* (OC,IC) */
+                    const float *b,   /* (OC) or NULL */
+                    nn_act_t act, int N, int IC, int OC);
+
+/* Backward of out = inp @ w^T + b, given dout (N,OC) = d loss/d out:
+ *   dinp (N,IC) = dout @ w  -- OVERWRITTEN when accumulate == 0, ADDED into
+ *                 when accumulate != 0; NULL: not wanted;
+ *   dw (OC,IC) += dout^T @ inp;  db (OC) += column sums of dout  (ADDED
+ *                 into; either may be NULL: not wanted);
+ * inp_pre (N,IC), when not NULL, fuses the backward of an activation that
+ * produced inp: inp = act(inp_pre), and dinp then receives d loss/d inp_pre
+ * = (dout @ w) * act'(inp_pre).  That needs accumulate == 0 (NN_EINVAL
+ * otherwise).  inp may be NULL when dw is; w may be NULL when dinp is.  dout
+ * is only read; dinp must not alias dout, inp or inp_pre.
+ * Returns NN_OK, or NN_EINVAL for a negative size or the combination above. */
+int linear_backward(const nn_par_t *par,
+                    float *dinp,          /* (N,IC) or NULL */
+                    float *dw,            /* (OC,IC) or NULL */
+                    float *db,            /* (OC) or NULL */
+                    const float *dout,    /* (N,OC) */
+                    const float *inp,     /* (N,IC) */
+                    const float *inp_pre, /* (N,IC) or NULL */
+                    const float *w,       /* (OC,IC) */
+                    nn_act_t act, int N, int IC, int OC, int accumulate);
+
+/* References: the same arguments, single-threaded (par is ignored). */
+void linear_forward_ref(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
+                        const float *w, const float *b, nn_act_t act, int N, int IC, int OC);
+int linear_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                        const float *inp_pre, const float *w, nn_act_t act, int N, int IC, int OC, int accumulate);
+#endif
