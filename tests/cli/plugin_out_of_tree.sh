@@ -1,7 +1,9 @@
 # tests/cli/plugin_out_of_tree.sh - docs/plugins.md's recipe: a renderer
-# written and compiled outside the tree (cc -shared, only plugin.h), found
-# through INVCLIP_PLUGIN_PATH, listed, described, run by rasterize, and put
-# through the plugin harness (which must catch that it has no gradient).
+# and a loss written and compiled outside the tree against ABI 2 (cc
+# -shared, only plugin.h), found through INVCLIP_PLUGIN_PATH, listed,
+# described, run by rasterize, and put through the plugin harness, which
+# must pass the loss's view gradients and catch the renderer's missing
+# gradient and a loss that forgets its view gradients.
 mkdir -p "$T/plug"
 cat >"$T/plug/box.c" <<'PLUG'
 #include "plugin.h"
@@ -12,8 +14,9 @@ typedef struct { float ink; } st_t;
 static int init(void *s, const plugin_value_t *v, const plugin_host_t *h, plugin_err_t *e) {
     (void)h; (void)e; ((st_t *)s)->ink = (float)v[0].f; return 0; }
 static size_t ws(const void *s, const scene_t *sc, int W, int H) { (void)s; (void)sc; (void)W; (void)H; return 0; }
-static int fwd(void *s, void *w, const scene_t *sc, int W, int H, float *img, plugin_err_t *e) {
-    (void)w; (void)e;
+static int fwd(void *s, void *w, const plugin_host_t *h, const scene_t *sc, int W, int H, float *img,
+               plugin_err_t *e) {
+    (void)w; (void)h; (void)e;
     for (int i = 0; i < W * H; i++) img[i] = 1;
     for (int k = 0; k < sc->nstrokes; k++)
         for (int p = sc->off[k]; p < sc->off[k] + sc->npts[k]; p++) {
@@ -22,16 +25,61 @@ static int fwd(void *s, void *w, const scene_t *sc, int W, int H, float *img, pl
         }
     return 0;
 }
-static int bwd(void *s, void *w, const scene_t *sc, int W, int H, const float *d, scene_grad_t *g, plugin_err_t *e) {
-    (void)s; (void)w; (void)sc; (void)W; (void)H; (void)d; (void)g; (void)e; return 0; }
+static int bwd(void *s, void *w, const plugin_host_t *h, const scene_t *sc, int W, int H, const float *d,
+               scene_grad_t *g, plugin_err_t *e) {
+    (void)s; (void)w; (void)h; (void)sc; (void)W; (void)H; (void)d; (void)g; (void)e; return 0; }
 static const renderer_vt vt = {.ws_size = ws, .forward = fwd, .backward = bwd};
 static const plugin_desc_t desc = {.abi = INVCLIP_PLUGIN_ABI, .kind = PLUGIN_RENDERER, .name = "box",
     .version = "1", .summary = "test renderer: one pixel per point", .params = params, .nparams = 1,
     .state_size = sizeof(st_t), .init = init, .renderer = &vt};
-const plugin_desc_t *invclip_plugin(unsigned i);
 const plugin_desc_t *invclip_plugin(unsigned i) { return i == 0 ? &desc : 0; }
 PLUG
 check "an out-of-tree plugin compiles against plugin.h alone" cc -std=gnu11 -O2 -fPIC -shared -Wall -Werror -Icommon -o "$T/plug/box.so" "$T/plug/box.c"
+# a loss on the views: L = mean over views of mean((v - target)^2) / 2 + mean(1 - img)
+mkdir -p "$T/loss"
+cat >"$T/loss/viewsq.c" <<'PLUG'
+#include "plugin.h"
+static const plugin_param_t params[] = {
+    {.name = "target", .type = PARAM_FLOAT, .def = 0.5, .min = 0, .max = 1, .help = "grey level the views are pulled to"}};
+typedef struct { double target; } st_t;
+static int init(void *s, const plugin_value_t *v, const plugin_host_t *h, plugin_err_t *e) {
+    (void)h; (void)e; ((st_t *)s)->target = v[0].f; return 0; }
+static size_t ws(const void *s, const loss_in_t *in) { (void)s; (void)in; return 0; }
+static int eval(void *s, void *w, const plugin_host_t *h, const loss_in_t *in, loss_out_t *out, plugin_err_t *e) {
+    (void)w; (void)h; (void)e;
+    size_t n = (size_t)in->C * in->H * in->W;
+    double L = 0, t = ((st_t *)s)->target;
+    for (size_t i = 0; i < n; i++) {
+        L += (1.0 - in->img[i]) / n;
+        if (out->dimg) out->dimg[i] += (float)(-1.0 / n);
+    }
+    for (size_t i = 0; i < n * (size_t)in->N; i++) {
+        double d = in->views[i] - t;
+        L += 0.5 * d * d / (n * in->N);
+#ifndef FORGET_VIEWS
+        if (out->dviews) out->dviews[i] += (float)(d / (n * in->N));
+#endif
+    }
+    out->value = L;
+    return 0;
+}
+static const loss_vt vt = {.ws_size = ws, .eval = eval};
+static const plugin_desc_t desc = {.abi = INVCLIP_PLUGIN_ABI, .kind = PLUGIN_LOSS, .name = "viewsq",
+    .version = "1", .summary = "test loss on the augmented views", .params = params, .nparams = 1,
+    .state_size = sizeof(st_t), .init = init, .loss = &vt};
+const plugin_desc_t *invclip_plugin(unsigned i) { return i == 0 ? &desc : 0; }
+PLUG
+check "an out-of-tree loss compiles against plugin.h alone" cc -std=gnu11 -O2 -fPIC -shared -Wall -Werror -Icommon -o "$T/loss/viewsq.so" "$T/loss/viewsq.c"
+PLUGINS=$T/loss "$UNITS/test_plugins" >"$T/lharness" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "^ok - viewsq: d/dviews along a random direction: analytic [-0-9.e]*[1-9]" "$T/lharness"; then
+  ok "the harness checks a loss's gradient w.r.t. the views (non-zero)"
+else notok "the harness checks the view gradients" "rc=$rc $(grep -v '^ok' "$T/lharness" | head -5)"; fi
+mkdir -p "$T/lossbad"
+cc -std=gnu11 -O2 -fPIC -shared -Wall -Werror -DFORGET_VIEWS -Icommon -o "$T/lossbad/viewsq.so" "$T/loss/viewsq.c"
+PLUGINS=$T/lossbad "$UNITS/test_plugins" >"$T/lbad" 2>&1; rc=$?
+if [ $rc -ne 0 ] && grep -q "^not ok - .*viewsq: d/dviews along a random direction: analytic 0, FD" "$T/lbad"; then
+  ok "the harness catches a loss that forgets its view gradients"
+else notok "the harness catches missing view gradients" "rc=$rc $(grep 'viewsq' "$T/lbad" | head -5)"; fi
 INVCLIP_PLUGIN_PATH=$T/plug rasterize --list-plugins >"$T/l"
 if grep -q "^box  *renderer  *test renderer" "$T/l"; then ok "found through INVCLIP_PLUGIN_PATH"; else notok "found through INVCLIP_PLUGIN_PATH" "$(cat "$T/l")"; fi
 INVCLIP_PLUGIN_PATH=$T/plug rasterize --help-plugin box >"$T/h"
