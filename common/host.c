@@ -1,5 +1,6 @@
 /* host.c - see host.h. */
 #include "host.h"
+#include "plugin_host.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,6 +204,7 @@ void host_init(host_t *hs, uint64_t seed, clip_t *clip, bpe_t *bpe) {
     h->ctx = hs;
     h->nthreads = 1;
     h->parallel_for = s_parallel_for;
+    h->sgemm = plugin_host_sgemm;
     h->rng_u64 = s_u64;
     h->rng_uniform = s_uniform;
     h->rng_normal = s_normal;

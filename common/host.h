@@ -1,6 +1,6 @@
 /* host.h - the services table tools give to plugins (plugin.h plugin_host_t),
- * backed by the project's own parts: the tool's thread pool (pool.h), the
- * seeded RNG (rng.h), the step counter, a CLIP model (clip.h) with its
+ * backed by the project's own parts: the tool's thread pool (pool.h), BLAS
+ * (sgemm), the seeded RNG (rng.h), the step counter, a CLIP model (clip.h) with its
  * tokenizer (bpe.h), and the strokes a run started from.
  *
  * CLIP by handle.  clip_encode normalises the images (CLIP's per-channel

@@ -215,7 +215,7 @@ typedef struct {
 /* ---- host services, passed to init() and to every call ----
  * Every service takes ctx first.  Services a host does not offer are NULL
  * (plugins check before use); common/host.c offers them all when it has a
- * CLIP model, plugin_host_init (plugin_host.h) the RNG and a serial
+ * CLIP model, plugin_host_init (plugin_host.h) the RNG, sgemm and a serial
  * parallel_for. */
 
 /* A task over items [begin, end); tid < nthreads names the worker (for
@@ -237,6 +237,13 @@ struct plugin_host {
     uint64_t (*rng_u64)(void *ctx);
     double (*rng_uniform)(void *ctx);  /* [0,1) */
     double (*rng_normal)(void *ctx);   /* N(0,1) */
+
+    /* Matrix product through the tool's BLAS (plugins link no BLAS of their
+     * own), row-major like cblas_sgemm(CblasRowMajor, ...):
+     * C (M,N) = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T when
+     * trans_X != 0; lda/ldb/ldc are row strides. */
+    void (*sgemm)(void *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
 
     /* The optimisation step being computed (0-based) and, in *nsteps (may be
      * NULL), the number of steps of the run. */

@@ -1,6 +1,7 @@
 /* plugin_host.c - see plugin_host.h. */
 #define _GNU_SOURCE
 #include "plugin_host.h"
+#include <cblas.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,6 +20,13 @@ static uint64_t host_u64(void *c) { return rng_u64(c); }
 static double host_uniform(void *c) { return rng_uniform(c); }
 static double host_normal(void *c) { return rng_normal(c); }
 
+void plugin_host_sgemm(void *c, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc) {
+    (void)c;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+                B, ldb, beta, C, ldc);
+}
+
 static void host_serial_for(void *c, int n, plugin_task_fn fn, void *fctx) {
     (void)c;
     if (n > 0) fn(fctx, 0, n, 0);
@@ -30,6 +38,7 @@ void plugin_host_init(plugin_host_t *h, rng_t *r) {
     h->ctx = r;
     h->nthreads = 1;
     h->parallel_for = host_serial_for;
+    h->sgemm = plugin_host_sgemm;
     h->rng_u64 = host_u64;
     h->rng_uniform = host_uniform;
     h->rng_normal = host_normal;

@@ -60,10 +60,13 @@ const plugin_value_t *plugin_value(const plugin_t *p, const char *name);
 
 const char *plugin_kind_name(int kind);
 
-/* A host table whose RNG services draw from r (ctx = r), with a serial
- * parallel_for (nthreads 1); no CLIP, no step, no original strokes.  Tools
+/* A host table whose RNG services draw from r (ctx = r), with sgemm and a
+ * serial parallel_for (nthreads 1); no CLIP, no step, no original strokes.  Tools
  * that offer more use common/host.h. */
 void plugin_host_init(plugin_host_t *h, rng_t *r);
+/* The sgemm service (plugin.h) both hosts offer: cblas_sgemm, row-major. */
+void plugin_host_sgemm(void *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Every plugin found along the search path (each folder once, each name once,
  * earlier folders win), optionally of one kind.  Calls fn for each. */

@@ -276,10 +276,12 @@ static void test_heads(void) {
 }
 
 /* ---------------------------------------------------------------- 6 */
+#if !defined(__SANITIZE_ADDRESS__)
 static void be32(unsigned char *p, uint32_t v) {
     p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8),
     p[3] = (unsigned char)v;
 }
+#endif
 
 static void test_png_oom(void) {
 #if defined(__SANITIZE_ADDRESS__)

@@ -4,7 +4,8 @@
  * differences), kept block features and their gradients, several handles
  * alive at once and backwarded in any order with results identical to one
  * at a time, text embeddings through the tokenizer (cached per prompt), the
- * pool's parallel_for, the step, the seeded RNG and the original strokes. */
+ * pool's parallel_for, sgemm, the step, the seeded RNG and the original
+ * strokes. */
 #include <stdlib.h>
 #include <string.h>
 #include "host.h"
@@ -211,6 +212,22 @@ int main(void) {
     CHECK(h->nthreads == 3 && once, "parallel_for over the tool's pool covers [0,n) exactly once");
     host_set_pool(&hs, NULL);
     pool_free(&pool);
+    {
+        /* sgemm: C = 0.5 * A^T B + 2 C with A (3,2) stored (K=3,M=2), B (3,4) */
+        float A[6] = {1, 2, 3, 4, 5, 6}, Bm[12], Cm[8], want_c[8];
+        for (int i = 0; i < 12; i++) Bm[i] = (float)(i % 5) - 1.5f;
+        for (int i = 0; i < 8; i++) Cm[i] = want_c[i] = (float)i;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++) {
+                double acc = 0;
+                for (int k = 0; k < 3; k++) acc += (double)A[k * 2 + i] * Bm[k * 4 + j];
+                want_c[i * 4 + j] = (float)(0.5 * acc + 2.0 * want_c[i * 4 + j]);
+            }
+        h->sgemm(h->ctx, 1, 0, 2, 4, 3, 0.5f, A, 2, Bm, 4, 2.0f, Cm, 4);
+        double wd = 0;
+        for (int i = 0; i < 8; i++) wd = fmax(wd, fabs((double)Cm[i] - want_c[i]));
+        CHECK(wd < 1e-5, "sgemm through the host (A^T B, alpha, beta) = the definition (worst %.2g)", wd);
+    }
     int ns = -1;
     host_set_step(&hs, 4, 50);
     CHECK(h->step(h->ctx, &ns) == 4 && ns == 50 && h->step(h->ctx, NULL) == 4, "step and number of steps");
