@@ -15,8 +15,7 @@
  *                derivatives w.r.t. the image and w.r.t. the views must
  *                match central finite differences.
  * The test host is common/host.c's with a 2-thread pool, so plugins' use of
- * parallel_for runs concurrently here (and under ThreadSanitizer-free ASan
- * in make check).
+ * parallel_for runs concurrently here (and under ASan/UBSan in make check).
  * Plugin-specific, tighter checks live in each plugin's own test file; this
  * one guarantees that nothing loadable is left unexercised (also under
  * ASan/UBSan in make check). */
