@@ -3,7 +3,10 @@
 # -shared, only plugin.h), found through INVCLIP_PLUGIN_PATH, listed,
 # described, run by rasterize, and put through the plugin harness, which
 # must pass the loss's view gradients and catch the renderer's missing
-# gradient and a loss that forgets its view gradients.
+# gradient and a loss that forgets its view gradients; and a CLIP loss
+# written against the host's handle services (text prompt, views encoded
+# with a kept block, backward from embedding and feature gradients),
+# differentiated end to end by the harness.
 mkdir -p "$T/plug"
 cat >"$T/plug/box.c" <<'PLUG'
 #include "plugin.h"
@@ -96,3 +99,65 @@ if [ $rc -ne 0 ] && grep -q "^ok - box: forward is deterministic" "$T/harness" &
    grep -q "^not ok - .*box: d/dxy along a random direction: analytic 0, central FD" "$T/harness"; then
   ok "the plugin harness runs it and catches its missing gradient"
 else notok "the plugin harness catches the missing gradient" "rc=$rc $(grep -v '^ok' "$T/harness" | head -5)"; fi
+# a CLIP loss through the host: L = -mean_v <unit emb(view v), unit emb(prompt)> + 0.01 mean(block 0 ^ 2)
+mkdir -p "$T/clip"
+cat >"$T/clip/clipsim.c" <<'PLUG'
+#include <stdio.h>
+#include "plugin.h"
+static const plugin_param_t params[] = {
+    {.name = "prompt", .type = PARAM_STRING, .sdef = "a fish", .help = "text the views are pulled towards"}};
+typedef struct { const char *prompt; int D, T, C; } st_t;
+static int init(void *s, const plugin_value_t *v, const plugin_host_t *h, plugin_err_t *e) {
+    st_t *st = s;
+    st->prompt = v[0].s; /* host-owned, valid until fini */
+    st->D = h->clip_dim, st->T = h->clip_tokens, st->C = h->clip_width;
+    (void)e;
+    return 0;
+}
+enum { MAXN = 16, MAXD = 1024 };
+/* ws: emb (N,D) | demb (N,D) | dfeat (N,T,C) */
+static size_t ws(const void *s, const loss_in_t *in) {
+    const st_t *st = s;
+    return sizeof(float) * ((size_t)2 * in->N * st->D + (size_t)in->N * st->T * st->C);
+}
+static int eval(void *s, void *w, const plugin_host_t *h, const loss_in_t *in, loss_out_t *out, plugin_err_t *e) {
+    const st_t *st = s;
+    if (!h->clip_encode || !h->clip_text) { snprintf(e->msg, sizeof e->msg, "clipsim needs a CLIP model"); return EXIT_MODEL; }
+    if (in->N < 1 || in->C != 3 || in->H != h->clip_size || in->W != h->clip_size || st->D > MAXD) {
+        snprintf(e->msg, sizeof e->msg, "clipsim wants RGB views of %dx%d", h->clip_size, h->clip_size);
+        return EXIT_USAGE;
+    }
+    int N = in->N, D = st->D, hd, rc;
+    size_t nf = (size_t)N * st->T * st->C;
+    float *emb = w, *demb = emb + (size_t)N * D, *dfeat = demb + (size_t)N * D, t[MAXD];
+    if ((rc = h->clip_text(h->ctx, st->prompt, t, e))) return rc;
+    if ((rc = h->clip_encode(h->ctx, in->views, N, 1, &hd, emb, e))) return rc;
+    const float *f0 = h->clip_features(h->ctx, hd, 0);
+    double L = 0;
+    for (int v = 0; v < N; v++)
+        for (int i = 0; i < D; i++) {
+            L -= (double)emb[v * D + i] * t[i] / N;
+            demb[v * D + i] = -t[i] / N;
+        }
+    for (size_t i = 0; i < nf; i++) {
+        L += 0.01 * f0[i] * f0[i] / nf;
+        dfeat[i] = (float)(0.02 * f0[i] / nf);
+    }
+    const float *df[64] = {dfeat};
+    if (out->dviews) rc = h->clip_backward(h->ctx, hd, demb, df, out->dviews, e);
+    h->clip_release(h->ctx, hd);
+    out->value = L;
+    return rc;
+}
+static const loss_vt vt = {.ws_size = ws, .eval = eval};
+static const plugin_desc_t desc = {.abi = INVCLIP_PLUGIN_ABI, .kind = PLUGIN_LOSS, .name = "clipsim",
+    .version = "1", .summary = "test loss: CLIP similarity of the views to a prompt", .params = params,
+    .nparams = 1, .state_size = sizeof(st_t), .init = init, .loss = &vt};
+const plugin_desc_t *invclip_plugin(unsigned i) { return i == 0 ? &desc : 0; }
+PLUG
+check "an out-of-tree CLIP loss compiles against plugin.h alone" cc -std=gnu11 -O2 -fPIC -shared -Wall -Werror -Icommon -o "$T/clip/clipsim.so" "$T/clip/clipsim.c"
+PLUGINS=$T/clip "$UNITS/test_plugins" >"$T/charness" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q "^ok - clipsim: d/dviews along a random direction" "$T/charness" &&
+   grep -q "^ok - clipsim: every CLIP handle released" "$T/charness"; then
+  ok "the harness differentiates a CLIP loss through the host's handles (views, kept block)"
+else notok "the harness differentiates a CLIP loss" "rc=$rc $(grep -v '^ok' "$T/charness" | head -5)"; fi
