@@ -183,10 +183,16 @@ demo: all
 zeroshot: all
 	@CLIP_MODEL=$(CLIP_MODEL) sh pipelines/zeroshot.sh
 
+# Out-of-tree plugin authors get the ABI header, the pure-maths headers and
+# libnn.a (docs/plugins.md): <prefix>/include/invclip, <prefix>/lib/invclip.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/invclip/plugins $(DESTDIR)$(PREFIX)/share/invclip
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/invclip/plugins $(DESTDIR)$(PREFIX)/share/invclip \
+	  $(DESTDIR)$(PREFIX)/include/invclip/nn
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(PLUGINS),install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/invclip/plugins/)
+	install -m 644 $(NNLIB) $(DESTDIR)$(PREFIX)/lib/invclip/
+	install -m 644 common/plugin.h $(DESTDIR)$(PREFIX)/include/invclip/
+	install -m 644 $(wildcard common/nn/*.h) $(DESTDIR)$(PREFIX)/include/invclip/nn/
 	cp -R data $(DESTDIR)$(PREFIX)/share/invclip/
 
 clean:

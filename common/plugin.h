@@ -69,8 +69,8 @@
  *
  * History: ABI 1 had losses see only the image, CLIP as one hidden "last
  * clip_image call", no parallel_for and step/nsteps in loss_in_t.  ABI 2
- * adds the views, CLIP by handle with block features, parallel_for, the
- * step service, host pointers on every call and a codec workspace.
+ * adds the views, CLIP by handle with block features, parallel_for, sgemm,
+ * the step service, host pointers on every call and a codec workspace.
  */
 #ifndef PLUGIN_H
 #define PLUGIN_H
