@@ -2,8 +2,9 @@
 #
 # Discovers its parts by wildcard: tools/NAME.c -> bin/NAME, plugins/NAME.c ->
 # $(BUILD)/plugins/NAME.so, common/*.c and common/nn/*.c -> $(BUILD)/libinvclip.a,
-# tests/unit/NAME.c -> $(BUILD)/tests/NAME.  Adding a tool or plugin is adding
-# a file.  System libraries are found with pkg-config; mk/deps.sh installs
+# common/nn/*.c alone -> $(BUILD)/libnn.a (the pure-maths layer, the only
+# project code a plugin links), tests/unit/NAME.c -> $(BUILD)/tests/NAME.
+# Adding a tool or plugin is adding a file.  System libraries are found with pkg-config; mk/deps.sh installs
 # missing ones with apt-get when run as root, or prints the install line.
 #
 #   make [all]   build tools and plugins         make test    run the test suite
@@ -56,12 +57,15 @@ BENCHES    := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 TPLUG_SRC  := $(wildcard tests/plugins/*.c)
 TPLUGS     := $(TPLUG_SRC:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 LIB        := $(BUILD)/libinvclip.a
+NN_SRC     := $(wildcard common/nn/*.c)
+NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
+NNLIB      := $(BUILD)/libnn.a
 
 .PHONY: all deps test check bench fuzz fuzz-build fuzz-merge demo zeroshot install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
-all: $(LIB) $(TOOLS) $(PLUGINS)
+all: $(LIB) $(NNLIB) $(TOOLS) $(PLUGINS)
 	@echo "built: $(notdir $(TOOLS)) | plugins: $(notdir $(PLUGINS)) | libs: $(PKGS)"
 
 deps: $(DEPS_OK)
@@ -73,7 +77,17 @@ $(BUILD)/%.o: %.c $(COMMON_HDR) | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+# The pure-maths layer and the plugins are compiled with hidden visibility:
+# a plugin .so exports its entry point (declared visible in plugin.h) and
+# nothing else, so two plugins carrying copies of one nn/ kernel never
+# interpose on each other or on the host.
+$(NN_OBJ) $(PLUGIN_SRC:%.c=$(BUILD)/%.o): ALL_CFLAGS += -fvisibility=hidden
+
 $(LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(NNLIB): $(NN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -81,8 +95,11 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/plugins/%.so: $(BUILD)/plugins/%.o $(LIB)
-	$(CC) $(LDFLAGS) -shared -o $@ $< $(LIB) $(LDLIBS)
+# A plugin links the pure-maths layer and libc/libm only (-z defs: nothing
+# left for the host to provide); mk/plugin.map keeps every symbol but the
+# entry point local.  tests/cli/plugin_linkage.sh checks the result.
+$(BUILD)/plugins/%.so: $(BUILD)/plugins/%.o $(NNLIB) mk/plugin.map
+	$(CC) $(LDFLAGS) -shared -Wl,-z,defs -Wl,--as-needed -Wl,--version-script=mk/plugin.map -o $@ $< $(NNLIB) -lm
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -100,7 +117,7 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB)
 
 # The test suite: unit tests, then CLI tests; ends with "N passed, N failed".
 test: all $(UNITS) $(TPLUGS)
-	@BIN=$(abspath $(BINDIR)) UNITS=$(abspath $(BUILD))/tests PLUGINS=$(abspath $(BUILD))/plugins \
+	@BIN=$(abspath $(BINDIR)) UNITS=$(abspath $(BUILD))/tests PLUGINS=$(abspath $(BUILD))/plugins SAN=$(SAN) \
 	  TPLUGINS=$(abspath $(BUILD))/tests/plugins sh tests/run.sh
 
 # Sanitizer build in its own tree, the whole suite under it, and a short fuzz run.
@@ -166,10 +183,16 @@ demo: all
 zeroshot: all
 	@CLIP_MODEL=$(CLIP_MODEL) sh pipelines/zeroshot.sh
 
+# Out-of-tree plugin authors get the ABI header, the pure-maths headers and
+# libnn.a (docs/plugins.md): <prefix>/include/invclip, <prefix>/lib/invclip.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/invclip/plugins $(DESTDIR)$(PREFIX)/share/invclip
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/invclip/plugins $(DESTDIR)$(PREFIX)/share/invclip \
+	  $(DESTDIR)$(PREFIX)/include/invclip/nn
 	install -m 755 $(TOOLS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(PLUGINS),install -m 755 $(PLUGINS) $(DESTDIR)$(PREFIX)/lib/invclip/plugins/)
+	install -m 644 $(NNLIB) $(DESTDIR)$(PREFIX)/lib/invclip/
+	install -m 644 common/plugin.h $(DESTDIR)$(PREFIX)/include/invclip/
+	install -m 644 $(wildcard common/nn/*.h) $(DESTDIR)$(PREFIX)/include/invclip/nn/
 	cp -R data $(DESTDIR)$(PREFIX)/share/invclip/
 
 clean:

@@ -29,6 +29,8 @@
 #define _GNU_SOURCE
 #include "input.h"
 #include "plugin_host.h"
+
+static plugin_host_t bhost = {.abi = INVCLIP_PLUGIN_ABI}; /* serial: one thread, as the peer */
 #include "raster.h"
 #include "sketch.h"
 #include "util.h"
@@ -66,7 +68,6 @@ static void scn_free(scn_t *s) {
 
 /* Encode every stroke through the plugin (identity when it has no encode). */
 static int encode_scene(plugin_t *p, const scn_t *in, scn_t *out, err_t *e) {
-    const renderer_vt *vt = p->d->renderer;
     memset(out, 0, sizeof *out);
     out->ns = in->ns;
     out->npts = xcalloc((size_t)in->ns, sizeof(int));
@@ -78,21 +79,15 @@ static int encode_scene(plugin_t *p, const scn_t *in, scn_t *out, err_t *e) {
         const float *xy = in->xy + 2 * in->off[s];
         int n = in->npts[s], m = n;
         plugin_err_t pe = {{0}};
-        if (vt->encode) {
-            m = vt->encode(p->state, xy, n, NULL, 0, &pe);
-            if (m < 0) return err_set(e, EXIT_DATA, "%s: encode: %s", p->d->name, pe.msg);
-        }
+        m = plugin_encode(p, xy, n, NULL, 0, &pe);
+        if (m < 0) return err_set(e, EXIT_DATA, "%s: encode: %s", p->d->name, pe.msg);
         if (total + m > cap) {
             cap = 2 * (total + m) + 64;
             out->xy = xrealloc(out->xy, sizeof(float) * 2 * (size_t)cap);
         }
-        if (vt->encode) {
-            int got = vt->encode(p->state, xy, n, out->xy + 2 * total, m, &pe);
-            if (got < 0 || got > m) return err_set(e, EXIT_DATA, "%s: encode: %s", p->d->name, pe.msg);
-            m = got;
-        } else {
-            memcpy(out->xy + 2 * total, xy, sizeof(float) * 2 * (size_t)n);
-        }
+        int got = plugin_encode(p, xy, n, out->xy + 2 * total, m, &pe);
+        if (got < 0 || got > m) return err_set(e, EXIT_DATA, "%s: encode: %s", p->d->name, pe.msg);
+        m = got;
         out->npts[s] = m, out->off[s] = total;
         out->width[s] = in->width[s], out->opacity[s] = in->opacity[s];
         total += m;
@@ -115,15 +110,15 @@ static int time_scene(plugin_t *p, const scn_t *s, int S, int reps, float *img, 
     for (int r = -1; r < reps && !rc; r++) { /* r = -1: warm-up */
         double t0 = tnow();
         void *ws = plugin_ws(p, vt->ws_size(p->state, &sc, S, S));
-        rc = vt->forward(p->state, ws, &sc, S, S, img, &pe);
+        rc = vt->forward(p->state, ws, &bhost, &sc, S, S, img, &pe);
         double t1 = tnow();
         if (r >= 0) tf[r] = (t1 - t0) * 1e3;
     }
     for (int r = -1; r < reps && !rc; r++) {
         double t0 = tnow();
         void *ws = plugin_ws(p, vt->ws_size(p->state, &sc, S, S));
-        rc = vt->forward(p->state, ws, &sc, S, S, img, &pe);
-        if (!rc) rc = vt->backward(p->state, ws, &sc, S, S, dimg, &g, &pe);
+        rc = vt->forward(p->state, ws, &bhost, &sc, S, S, img, &pe);
+        if (!rc) rc = vt->backward(p->state, ws, &bhost, &sc, S, S, dimg, &g, &pe);
         double t1 = tnow();
         if (r >= 0) tb[r] = (t1 - t0) * 1e3;
     }
@@ -275,10 +270,9 @@ int main(int argc, char **argv) {
     float *img = xmalloc(sizeof(float) * hw), *dimg = xmalloc(sizeof(float) * hw);
     for (size_t q = 0; q < hw; q++) dimg[q] = (float)((q * 2654435761u) % 2001) / 1000.f - 1.f;
     double *tf = xmalloc(sizeof(double) * (size_t)nd), *tb = xmalloc(sizeof(double) * (size_t)nd);
-    plugin_host_t host = {.abi = INVCLIP_PLUGIN_ABI};
     for (int k = a + 1; k < argc; k++) {
         plugin_t p;
-        if (plugin_open(&p, argv[k], PLUGIN_RENDERER, &e) || plugin_init(&p, &host, &e)) die_err(&e);
+        if (plugin_open(&p, argv[k], PLUGIN_RENDERER, &e) || plugin_init(&p, &bhost, &e)) die_err(&e);
         /* label: the plugin's name and its arguments, not its path */
         char label[256];
         const char *args = strchr(argv[k], ':');

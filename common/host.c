@@ -1,5 +1,6 @@
 /* host.c - see host.h. */
 #include "host.h"
+#include "plugin_host.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,82 +10,184 @@ static double s_uniform(void *c) { return rng_uniform(&((host_t *)c)->rng); }
 static double s_normal(void *c) { return rng_normal(&((host_t *)c)->rng); }
 static const scene_t *s_original(void *c) { return ((host_t *)c)->original; }
 
-static void perr(plugin_err_t *err, const err_t *e) {
-    if (err) snprintf(err->msg, sizeof err->msg, "%.255s", e->msg);
+static int s_step(void *c, int *nsteps) {
+    const host_t *hs = c;
+    if (nsteps) *nsteps = hs->nsteps;
+    return hs->step;
 }
 
-static int s_clip_image(void *c, const float *img, int n, float *emb, plugin_err_t *err) {
+static void s_parallel_for(void *c, int n, plugin_task_fn fn, void *fctx) {
+    host_t *hs = c;
+    if (n <= 0) return;
+    if (hs->pool) pool_run(hs->pool, n, fn, fctx);
+    else fn(fctx, 0, n, 0);
+}
+
+static int perr(plugin_err_t *err, const err_t *e) {
+    if (err) snprintf(err->msg, sizeof err->msg, "%.255s", e->msg);
+    return e->code ? e->code : EXIT_INTERNAL;
+}
+
+static int pfail(plugin_err_t *err, int code, const char *msg) {
+    if (err) snprintf(err->msg, sizeof err->msg, "%s", msg);
+    return code;
+}
+
+/* ---- CLIP by handle ---- */
+
+static void grow(float **p, size_t *cap, size_t need) {
+    if (need <= *cap) return;
+    free(*p);
+    *p = xmalloc(sizeof(float) * need);
+    *cap = need;
+}
+
+static void scratch(host_t *hs, int n) {
+    if (n <= hs->scap) return;
+    const clip_config_t *cfg = &hs->clip->w.cfg;
+    size_t S = (size_t)cfg->image_size, E = (size_t)cfg->embed_dim;
+    free(hs->raw), free(hs->draw), free(hs->dxn);
+    hs->raw = xmalloc(sizeof(float) * E * (size_t)n);
+    hs->draw = xmalloc(sizeof(float) * E * (size_t)n);
+    hs->dxn = xmalloc(sizeof(float) * 3 * S * S * (size_t)n);
+    hs->scap = n;
+}
+
+static host_clip_t *handle_get(host_t *hs, int handle) {
+    if (handle < 1 || handle > hs->nhd || !hs->hd[handle - 1].live) return NULL;
+    return &hs->hd[handle - 1];
+}
+
+static int s_clip_encode(void *c, const float *img, int n, uint64_t keep, int *handle, float *emb, plugin_err_t *err) {
     host_t *hs = c;
     const clip_config_t *cfg = &hs->clip->w.cfg;
-    int S = cfg->image_size, E = cfg->embed_dim;
+    int S = cfg->image_size, E = cfg->embed_dim, L = cfg->v_layers;
     size_t plane = (size_t)S * S;
-    if (n > hs->cap) {
-        hs->cap = n;
-        free(hs->xn); free(hs->raw); free(hs->unit); free(hs->norm);
-        hs->xn = xmalloc(sizeof(float) * 3 * plane * (size_t)n);
-        hs->raw = xmalloc(sizeof(float) * (size_t)E * (size_t)n);
-        hs->unit = xmalloc(sizeof(float) * (size_t)E * (size_t)n);
-        hs->norm = xmalloc(sizeof(float) * (size_t)n);
+    *handle = 0;
+    if (n < 1) return pfail(err, EXIT_INTERNAL, "clip_encode: no images");
+    if (L < HOST_MAX_BLOCKS && (keep >> L)) {
+        char m[128];
+        snprintf(m, sizeof m, "clip_encode: keep_blocks asks for a block >= %d (the model has %d)", L, L);
+        return pfail(err, EXIT_USAGE, m);
     }
+    int k = 0;
+    while (k < hs->nhd && hs->hd[k].live) k++;
+    if (k == hs->nhd) {
+        hs->hd = xrealloc(hs->hd, sizeof *hs->hd * (size_t)(hs->nhd + 1));
+        memset(&hs->hd[hs->nhd++], 0, sizeof *hs->hd);
+    }
+    host_clip_t *h = &hs->hd[k];
+    if (n > h->cap) {
+        free(h->xn), free(h->unit), free(h->norm);
+        h->xn = xmalloc(sizeof(float) * 3 * plane * (size_t)n);
+        h->unit = xmalloc(sizeof(float) * (size_t)E * (size_t)n);
+        h->norm = xmalloc(sizeof(float) * (size_t)n);
+        h->cap = n;
+    }
+    scratch(hs, n);
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < 3; ch++) {
             const float *src = img + ((size_t)b * 3 + ch) * plane;
-            float *dst = hs->xn + ((size_t)b * 3 + ch) * plane;
+            float *dst = h->xn + ((size_t)b * 3 + ch) * plane;
             float m = clip_mean[ch], is = 1.0f / clip_std[ch];
             for (size_t i = 0; i < plane; i++) dst[i] = (src[i] - m) * is;
         }
     err_t e = {0};
-    if (clip_image_forward(hs->clip, hs->xn, n, hs->raw, &e)) {
-        perr(err, &e);
-        return e.code;
+    hs->act_seq = 0;
+    if (clip_image_forward(hs->clip, h->xn, n, hs->raw, &e)) return perr(err, &e);
+    h->seq = ++hs->seq;
+    hs->act_seq = h->seq;
+    h->n = n;
+    h->keep = keep;
+    clip_normalize_forward(h->unit, h->norm, hs->raw, n, E);
+    memcpy(emb, h->unit, sizeof(float) * (size_t)n * E);
+    for (int l = 0; l < L && l < HOST_MAX_BLOCKS; l++) {
+        if (!(keep >> l & 1)) continue;
+        int B, T, C;
+        const float *f = clip_image_block(hs->clip, l, &B, &T, &C);
+        if (!f || B != n) return pfail(err, EXIT_INTERNAL, "clip_encode: block output missing");
+        size_t sz = (size_t)n * T * C;
+        grow(&h->feat[l], &h->feat_cap[l], sz);
+        memcpy(h->feat[l], f, sizeof(float) * sz);
     }
-    clip_normalize_forward(hs->unit, hs->norm, hs->raw, n, E);
-    memcpy(emb, hs->unit, sizeof(float) * (size_t)n * E);
-    hs->last_n = n;
+    h->live = 1;
+    *handle = k + 1;
     return 0;
 }
 
-static int s_clip_image_backward(void *c, const float *demb, float *dimg, plugin_err_t *err) {
+static const float *s_clip_features(void *c, int handle, int block) {
     host_t *hs = c;
+    const host_clip_t *h = handle_get(hs, handle);
+    if (!h || block < 0 || block >= HOST_MAX_BLOCKS || !(h->keep >> block & 1)) return NULL;
+    return h->feat[block];
+}
+
+static int s_clip_backward(void *c, int handle, const float *demb, const float *const *dfeat, float *dimg,
+                           plugin_err_t *err) {
+    host_t *hs = c;
+    host_clip_t *h = handle_get(hs, handle);
+    if (!h) return pfail(err, EXIT_INTERNAL, "clip_backward: not a live handle");
     const clip_config_t *cfg = &hs->clip->w.cfg;
-    int n = hs->last_n, S = cfg->image_size, E = cfg->embed_dim;
-    if (!n) {
-        if (err) snprintf(err->msg, sizeof err->msg, "clip_image_backward without a clip_image call");
-        return EXIT_INTERNAL;
-    }
+    int n = h->n, S = cfg->image_size, E = cfg->embed_dim;
     size_t plane = (size_t)S * S;
-    float *draw = hs->raw; /* the raw embeddings are no longer needed */
-    memset(draw, 0, sizeof(float) * (size_t)n * E);
-    clip_normalize_backward(draw, demb, hs->unit, hs->norm, n, E);
-    memset(hs->xn, 0, sizeof(float) * 3 * plane * (size_t)n); /* becomes d/d normalised image */
     err_t e = {0};
-    if (clip_image_backward(hs->clip, draw, NULL, hs->xn, 0, &e)) {
-        perr(err, &e);
-        return e.code;
+    scratch(hs, n);
+    if (hs->act_seq != h->seq) {
+        /* the model holds another forward's activations (or none): restore this one's */
+        hs->act_seq = 0;
+        if (clip_image_forward(hs->clip, h->xn, n, hs->raw, &e)) return perr(err, &e);
+        hs->act_seq = h->seq;
     }
+    if (demb) {
+        memset(hs->draw, 0, sizeof(float) * (size_t)n * E);
+        clip_normalize_backward(hs->draw, demb, h->unit, h->norm, n, E);
+    }
+    memset(hs->dxn, 0, sizeof(float) * 3 * plane * (size_t)n); /* d/d normalised image */
+    /* clip.h only reads dfeat; its prototype predates const */
+    int rc = clip_image_backward(hs->clip, demb ? hs->draw : NULL, (float *const *)dfeat, hs->dxn, 0, &e);
+    hs->act_seq = 0; /* the backward reused the activations' buffers */
+    if (rc) return perr(err, &e);
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < 3; ch++) {
-            const float *src = hs->xn + ((size_t)b * 3 + ch) * plane;
+            const float *src = hs->dxn + ((size_t)b * 3 + ch) * plane;
             float *dst = dimg + ((size_t)b * 3 + ch) * plane;
             float is = 1.0f / clip_std[ch];
             for (size_t i = 0; i < plane; i++) dst[i] += src[i] * is;
         }
-    hs->last_n = 0; /* one backward per forward (the model reuses its buffers) */
     return 0;
+}
+
+static void s_clip_release(void *c, int handle) {
+    host_t *hs = c;
+    host_clip_t *h = handle_get(hs, handle);
+    if (!h) return;
+    h->live = 0;
+    if (hs->act_seq == h->seq) hs->act_seq = 0;
 }
 
 static int s_clip_text(void *c, const char *text, float *emb, plugin_err_t *err) {
     host_t *hs = c;
     const clip_config_t *cfg = &hs->clip->w.cfg;
+    size_t E = (size_t)cfg->embed_dim;
+    for (int i = 0; i < hs->ntexts; i++)
+        if (!strcmp(hs->texts[i].text, text)) {
+            memcpy(emb, hs->texts[i].emb, sizeof(float) * E);
+            return 0;
+        }
     int *ids = xmalloc(sizeof(int) * (size_t)cfg->context);
-    float *raw = xmalloc(sizeof(float) * (size_t)cfg->embed_dim), nrm;
+    float *raw = xmalloc(sizeof(float) * E), nrm;
     err_t e = {0};
     int rc = 0;
     if (clip_tokenize(hs->bpe, text, cfg->context, ids, 1, &e) < 0 || clip_text_forward(hs->clip, ids, 1, raw, &e)) {
-        perr(err, &e);
-        rc = e.code ? e.code : EXIT_DATA;
+        rc = perr(err, &e);
+        if (!e.code) rc = EXIT_DATA;
     } else {
-        clip_normalize_forward(emb, &nrm, raw, 1, cfg->embed_dim);
+        clip_normalize_forward(emb, &nrm, raw, 1, (int)E);
+        hs->texts = xrealloc(hs->texts, sizeof *hs->texts * (size_t)(hs->ntexts + 1));
+        host_text_t *t = &hs->texts[hs->ntexts++];
+        t->text = xstrdup(text);
+        t->emb = xmalloc(sizeof(float) * E);
+        memcpy(t->emb, emb, sizeof(float) * E);
     }
     free(ids);
     free(raw);
@@ -99,22 +202,56 @@ void host_init(host_t *hs, uint64_t seed, clip_t *clip, bpe_t *bpe) {
     plugin_host_t *h = &hs->h;
     h->abi = INVCLIP_PLUGIN_ABI;
     h->ctx = hs;
+    h->nthreads = 1;
+    h->parallel_for = s_parallel_for;
+    h->sgemm = plugin_host_sgemm;
     h->rng_u64 = s_u64;
     h->rng_uniform = s_uniform;
     h->rng_normal = s_normal;
+    h->step = s_step;
     h->original = s_original;
     if (clip) {
-        h->clip_dim = clip->w.cfg.embed_dim;
-        h->clip_size = clip->w.cfg.image_size;
-        h->clip_image = s_clip_image;
-        h->clip_image_backward = s_clip_image_backward;
-        if (bpe && clip->w.cfg.vocab >= BPE_VOCAB_SIZE) h->clip_text = s_clip_text;
+        const clip_config_t *cfg = &clip->w.cfg;
+        h->clip_dim = cfg->embed_dim;
+        h->clip_size = cfg->image_size;
+        h->clip_blocks = cfg->v_layers < HOST_MAX_BLOCKS ? cfg->v_layers : HOST_MAX_BLOCKS;
+        h->clip_tokens = (cfg->image_size / cfg->patch) * (cfg->image_size / cfg->patch) + 1;
+        h->clip_width = cfg->v_width;
+        h->clip_encode = s_clip_encode;
+        h->clip_features = s_clip_features;
+        h->clip_backward = s_clip_backward;
+        h->clip_release = s_clip_release;
+        if (bpe && cfg->vocab >= BPE_VOCAB_SIZE) h->clip_text = s_clip_text;
     }
+}
+
+void host_set_pool(host_t *hs, pool_t *pool) {
+    hs->pool = pool;
+    hs->h.nthreads = pool && pool->nthreads > 1 ? pool->nthreads : 1;
 }
 
 void host_set_original(host_t *hs, const scene_t *original) { hs->original = original; }
 
+void host_set_step(host_t *hs, int step, int nsteps) {
+    hs->step = step;
+    hs->nsteps = nsteps;
+}
+
+int host_live_handles(const host_t *hs) {
+    int n = 0;
+    for (int k = 0; k < hs->nhd; k++) n += hs->hd[k].live;
+    return n;
+}
+
 void host_free(host_t *hs) {
-    free(hs->xn); free(hs->raw); free(hs->unit); free(hs->norm);
+    for (int k = 0; k < hs->nhd; k++) {
+        host_clip_t *h = &hs->hd[k];
+        free(h->xn), free(h->unit), free(h->norm);
+        for (int l = 0; l < HOST_MAX_BLOCKS; l++) free(h->feat[l]);
+    }
+    free(hs->hd);
+    for (int i = 0; i < hs->ntexts; i++) free(hs->texts[i].text), free(hs->texts[i].emb);
+    free(hs->texts);
+    free(hs->raw), free(hs->draw), free(hs->dxn);
     memset(hs, 0, sizeof *hs);
 }

@@ -1,35 +1,80 @@
 /* host.h - the services table tools give to plugins (plugin.h plugin_host_t),
- * backed by the project's own parts: the seeded RNG (rng.h), a CLIP model
- * (clip.h) with its tokenizer (bpe.h), and the strokes a run started from.
+ * backed by the project's own parts: the tool's thread pool (pool.h), BLAS
+ * (sgemm), the seeded RNG (rng.h), the step counter, a CLIP model (clip.h) with its
+ * tokenizer (bpe.h), and the strokes a run started from.
  *
- * CLIP services follow the ABI: images are (N,3,S,S) in [0,1] (the host
- * applies CLIP's per-channel normalisation), embeddings are unit vectors,
- * and clip_image_backward is the exact adjoint of the last clip_image call
- * (through the unit normalisation, the model and the image normalisation),
- * ADDING into dimg.  A host without a model leaves the CLIP services NULL.
- * One host_t serves one thread.
+ * CLIP by handle.  clip_encode normalises the images (CLIP's per-channel
+ * mean/std), runs the image tower and returns unit embeddings and a handle.
+ * The handle owns a copy of everything its backward needs: the normalised
+ * images, the unit embeddings and their norms, and the kept blocks' outputs
+ * (copied out of the model, so clip_features stays valid whatever runs
+ * next).  The model itself keeps one forward's activations per tower
+ * (clip.h), so the host records which handle they belong to: clip_backward
+ * on that handle uses them directly (the common encode -> backward case
+ * costs nothing extra); on any other handle -- or after a backward consumed
+ * them -- it first re-runs the image tower on the handle's saved normalised
+ * images, which restores exactly the activations its encode had (the forward
+ * is deterministic).  So any number of handles may be alive, backwarded in
+ * any order, each any number of times, with results identical to encoding
+ * and backwarding one at a time; the price is one extra forward per
+ * out-of-order backward.  Released handles keep their buffers for reuse, so
+ * a steady loop allocates nothing.
+ *
+ * Text embeddings are cached per prompt string for the host's lifetime.
+ * A host without a model leaves the CLIP services NULL.  One host_t serves
+ * one thread (its plugins may use parallel_for inside a call).
  */
 #ifndef HOST_H
 #define HOST_H
 #include "bpe.h"
 #include "clip.h"
 #include "plugin.h"
+#include "pool.h"
 #include "rng.h"
 
+#define HOST_MAX_BLOCKS 64
+
 typedef struct {
-    plugin_host_t h;     /* hand &h to plugins */
+    int live;             /* encoded and not yet released */
+    int n, cap;           /* images; images the buffers hold */
+    uint64_t keep;        /* kept blocks */
+    unsigned long seq;    /* the encode that filled it */
+    float *xn;            /* (cap,3,S,S) normalised images */
+    float *unit, *norm;   /* (cap,E), (cap) */
+    float *feat[HOST_MAX_BLOCKS]; /* (cap,T,C) per kept block */
+    size_t feat_cap[HOST_MAX_BLOCKS];
+} host_clip_t;
+
+typedef struct {
+    char *text;
+    float *emb; /* (E) */
+} host_text_t;
+
+typedef struct {
+    plugin_host_t h;      /* hand &h to plugins */
     rng_t rng;
-    clip_t *clip;        /* not owned; NULL = no CLIP services */
-    bpe_t *bpe;          /* not owned; NULL = no clip_text */
+    pool_t *pool;         /* not owned; NULL = serial parallel_for */
+    clip_t *clip;         /* not owned; NULL = no CLIP services */
+    bpe_t *bpe;           /* not owned; NULL = no clip_text */
     const scene_t *original;
-    int cap;             /* images the buffers hold */
-    float *xn;           /* (cap,3,S,S) normalised input */
-    float *raw, *unit, *norm; /* (cap,E), (cap,E), (cap) of the last clip_image */
-    int last_n;
+    int step, nsteps;
+    host_clip_t *hd;      /* handle k is hd[k-1] */
+    int nhd;
+    unsigned long seq;    /* encodes so far */
+    unsigned long act_seq; /* the encode whose activations the model holds (0 = none) */
+    int scap;             /* images the scratch holds */
+    float *raw, *draw, *dxn; /* (scap,E), (scap,E), (scap,3,S,S) */
+    host_text_t *texts;
+    int ntexts;
 } host_t;
 
 /* seed: the run's --seed.  clip and bpe may be NULL. */
 void host_init(host_t *hs, uint64_t seed, clip_t *clip, bpe_t *bpe);
+/* Lend the tool's pool to plugins (parallel_for, nthreads); NULL = serial. */
+void host_set_pool(host_t *hs, pool_t *pool);
 void host_set_original(host_t *hs, const scene_t *original);
+void host_set_step(host_t *hs, int step, int nsteps);
+/* CLIP handles encoded and not released (a plugin that leaks one is buggy). */
+int host_live_handles(const host_t *hs);
 void host_free(host_t *hs);
 #endif

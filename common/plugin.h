@@ -1,4 +1,7 @@
-/* plugin.h - the invclip plugin ABI.  This header is its documentation.
+/* plugin.h - the invclip plugin ABI, version 2.  This header is its
+ * documentation, and it stands alone: it includes only standard headers, so
+ * a plugin compiles against it (and, if it wants the renderer cores and
+ * warps, the pure-maths headers in nn/) without the rest of the project.
  *
  * A plugin is a shared object (plugins/NAME.c -> build/plugins/NAME.so) that
  * exports ONE function:
@@ -9,21 +12,50 @@
  * returns a pointer to a `static const` descriptor (one library may hold
  * several plugins).  The descriptor's first field is the ABI version the
  * plugin was compiled against; the host refuses any other version, printing
- * both numbers and the library's path.
+ * both numbers and the library's path.  The declaration below gives the
+ * entry point default visibility, so a plugin built with -fvisibility=hidden
+ * exports it and nothing else.
  *
  * Three kinds:
  *   renderer      stroke parameters (a scene) -> grey image, and the adjoint:
  *                 d loss / d image -> d loss / d stroke parameters
  *   augmentation  image -> K views, and the adjoint (views -> image)
- *   loss          image and/or strokes -> scalar loss, its gradients and metrics
+ *   loss          the rendered image, a batch of N augmented views of it
+ *                 (N may be 0) and the strokes -> a scalar loss, its
+ *                 gradients w.r.t. image, views and strokes, and metrics
  *
  * Rules for plugins (as in LADSPA): never print, never exit, keep no globals
- * or static scratch buffers.  The host allocates every buffer: the plugin's
- * state (desc->state_size bytes, zeroed), its per-call workspace (the size the
- * plugin asks for through ws_size) and every input/output array.  Errors are
- * returned as non-zero EXIT_* codes (util.h) with a message written into the
- * host-provided err buffer (plugin_err_t).  Backward passes ADD into gradient
- * arrays; the caller zeroes them (llm.c convention).
+ * or static scratch buffers, allocate nothing, start no thread.  Parallel
+ * work goes through host->parallel_for, randomness through host->rng_*,
+ * CLIP through host->clip_*.  Errors are returned as non-zero EXIT_* codes
+ * (below) with a message written into the host-provided err buffer.
+ * Backward passes ADD into gradient arrays; the caller zeroes them (llm.c
+ * convention).  A plugin links only the pure-maths layer (libnn.a, nn/ headers)
+ * and libc/libm; anything else (BLAS, CLIP, files) it reaches through the
+ * host table.
+ *
+ * Lifetimes -- what the host guarantees:
+ *   descriptor, names, parameter table: read by the host while the library
+ *       is loaded (they are the plugin's static data);
+ *   state:  desc->state_size bytes, zeroed, allocated by the host before
+ *       init() and freed after fini(); the same address for every call;
+ *   parameter values: STRING values are owned by the host and stay valid
+ *       until fini() (a plugin may keep the pointer in its state);
+ *   host:   the table passed to init() stays valid, unchanged, until fini();
+ *       the same table is passed to every later call (a plugin may keep the
+ *       pointer, but need not: each call receives it);
+ *   workspace: one per plugin instance, at least the bytes ws_size asked
+ *       for; zeroed when first allocated and whenever the host grows it,
+ *       otherwise its contents persist from call to call (this is where a
+ *       forward saves what its backward needs, so backward uses the last
+ *       forward on the same workspace; a plugin must not assume zeros
+ *       beyond the first call, and keeps a header to recognise its own
+ *       data);
+ *   codec workspace (renderers' encode/decode): a second, separate buffer
+ *       of codec_ws_size bytes, contents unspecified; encoding never
+ *       disturbs what a forward saved;
+ *   input arrays: valid for the duration of the call only;
+ *   CLIP handles: valid from clip_encode until clip_release (see below).
  *
  * Parameters are declared in a table (name, type, default, range, help); the
  * host parses "NAME:key=value,key=value" command-line specs against it,
@@ -34,14 +66,35 @@
  * Coordinates: canvas pixels, x right, y down, pixel (i,j) has its centre at
  * (x=j, y=i) (the study's convention).  Images are float, row-major (H,W) per
  * channel, 1 = white paper, 0 = black ink, channels planar (C,H,W).
+ *
+ * History: ABI 1 had losses see only the image, CLIP as one hidden "last
+ * clip_image call", no parallel_for and step/nsteps in loss_in_t.  ABI 2
+ * adds the views, CLIP by handle with block features, parallel_for, sgemm,
+ * the step service, host pointers on every call and a codec workspace.
  */
 #ifndef PLUGIN_H
 #define PLUGIN_H
 #include <stddef.h>
 #include <stdint.h>
 
-#define INVCLIP_PLUGIN_ABI 1
+#define INVCLIP_PLUGIN_ABI 2
 #define INVCLIP_PLUGIN_ENTRY "invclip_plugin"
+
+/* ---- exit codes: shared by every tool (README.md) and by plugin errors.
+ * Their one home is here; util.h includes this header. ---- */
+#ifndef INVCLIP_EXIT_CODES
+#define INVCLIP_EXIT_CODES
+enum {
+    EXIT_OK = 0,
+    EXIT_DATA = 1,     /* bad input data: malformed record, bad PNG, empty drawing, ... */
+    EXIT_USAGE = 2,    /* bad command line */
+    EXIT_IO = 3,       /* a file cannot be opened, read or written */
+    EXIT_PLUGIN = 4,   /* plugin missing, wrong ABI, bad plugin parameter */
+    EXIT_MODEL = 5,    /* model/weight file missing, corrupt or wrong shape */
+    EXIT_NUMERIC = 6,  /* NaN or Inf appeared in a computation */
+    EXIT_INTERNAL = 7, /* out of memory or a bug */
+};
+#endif
 
 typedef enum { PLUGIN_RENDERER = 1, PLUGIN_AUGMENT = 2, PLUGIN_LOSS = 3 } plugin_kind_t;
 
@@ -62,7 +115,7 @@ typedef struct {
 typedef union {
     double f;        /* FLOAT */
     long i;          /* INT, BOOL (0/1), ENUM (index into choices) */
-    const char *s;   /* STRING (owned by the host) */
+    const char *s;   /* STRING (owned by the host, valid until fini) */
 } plugin_value_t;
 
 typedef struct { char msg[256]; } plugin_err_t;
@@ -70,7 +123,8 @@ typedef struct { char msg[256]; } plugin_err_t;
 /* ---- the scene a renderer draws ----
  * Stroke s uses points xy[2*off[s] .. 2*(off[s]+npts[s])) as (x,y) pairs.
  * What the points mean is the renderer's business: polyline vertices for
- * softline/splat, chained cubic Bezier control points (3k+1) for bezier. */
+ * softline/splat, chained cubic Bezier control points (3k+1) for bezier.
+ * (Field for field the same as nn/softline.h's softline_scene_t.) */
 typedef struct {
     int nstrokes;
     const int *npts;       /* (nstrokes) */
@@ -94,16 +148,20 @@ typedef struct {
      * buffer when needed and never shrinks it during a run. */
     size_t (*ws_size)(const void *state, const scene_t *sc, int W, int H);
     /* img (H,W): 1 = white .. 0 = ink. */
-    int (*forward)(void *state, void *ws, const scene_t *sc, int W, int H, float *img, plugin_err_t *err);
+    int (*forward)(void *state, void *ws, const plugin_host_t *host, const scene_t *sc, int W, int H, float *img,
+                   plugin_err_t *err);
     /* dimg (H,W) = dL/dimg of the last forward on this ws; ADDS into g. */
-    int (*backward)(void *state, void *ws, const scene_t *sc, int W, int H, const float *dimg,
-                    scene_grad_t *g, plugin_err_t *err);
+    int (*backward)(void *state, void *ws, const plugin_host_t *host, const scene_t *sc, int W, int H,
+                    const float *dimg, scene_grad_t *g, plugin_err_t *err);
+    /* Codec workspace bytes encode/decode need for an input of n points
+     * (NULL = none; the host then passes ws = NULL). */
+    size_t (*codec_ws_size)(const void *state, int n);
     /* Parameterisation: polyline (n points, xy) -> this renderer's points.
      * Returns the number of points written (<= cap) or, when out is NULL or
      * cap is too small, the number needed; < 0 on error.  NULL = identity. */
-    int (*encode)(void *state, const float *xy, int n, float *out, int cap, plugin_err_t *err);
+    int (*encode)(void *state, void *ws, const float *xy, int n, float *out, int cap, plugin_err_t *err);
     /* This renderer's points -> a polyline for output (same convention). NULL = identity. */
-    int (*decode)(void *state, const float *pts, int n, float *out, int cap, plugin_err_t *err);
+    int (*decode)(void *state, void *ws, const float *pts, int n, float *out, int cap, plugin_err_t *err);
 } renderer_vt;
 
 /* ---- augmentation ---- */
@@ -116,51 +174,107 @@ typedef struct {
      * kept in ws for backward. */
     int (*forward)(void *state, void *ws, const plugin_host_t *host, int C, int H, int W, const float *in,
                    float *out, plugin_err_t *err);
-    /* dout (nviews,C,H,W) -> ADDS into din (C,H,W): the exact adjoint of forward. */
-    int (*backward)(void *state, void *ws, int C, int H, int W, const float *dout, float *din, plugin_err_t *err);
+    /* dout (nviews,C,H,W) -> ADDS into din (C,H,W): the exact adjoint of the
+     * last forward on this ws. */
+    int (*backward)(void *state, void *ws, const plugin_host_t *host, int C, int H, int W, const float *dout,
+                    float *din, plugin_err_t *err);
 } augment_vt;
 
 /* ---- loss ---- */
 typedef struct {
     const float *img;      /* (C,H,W) rendered image, [0,1] */
     int C, H, W;
+    const float *views;    /* (N,C,H,W) augmented views of img (the augmentation's output); NULL when N = 0 */
+    int N;
     const scene_t *scene;  /* current strokes (renderer's parameterisation) */
-    int step, nsteps;
 } loss_in_t;
 
 #define LOSS_MAX_METRICS 8
 typedef struct {
     double value;              /* the loss (before the host's weight) */
-    float *dimg;               /* (C,H,W) ADD dL/dimg here (may be NULL if the loss has no image term) */
-    scene_grad_t dscene;       /* ADD dL/dscene here */
+    /* Gradients, ADDED into (the host zeroes them).  Any may be NULL: that
+     * gradient is not wanted (e.g. a value-only evaluation). */
+    float *dimg;               /* (C,H,W) dL/dimg */
+    float *dviews;             /* (N,C,H,W) dL/dviews; the host chains it through the augmentation */
+    scene_grad_t dscene;       /* dL/dscene */
     int nmetrics;              /* named extra numbers for the history, e.g. "similarity" */
-    const char *metric_name[LOSS_MAX_METRICS];
+    const char *metric_name[LOSS_MAX_METRICS]; /* static strings */
     double metric[LOSS_MAX_METRICS];
 } loss_out_t;
 
 typedef struct {
     size_t (*ws_size)(const void *state, const loss_in_t *in);
-    /* Forward and backward in one call (a loss is always differentiated). */
+    /* Forward and backward in one call (a loss is always differentiated).
+     * CLIP handles encoded during the call are released before it returns
+     * (handles a plugin keeps across calls, e.g. a target's features encoded
+     * in init, it releases in fini through the host pointer it kept). */
     int (*eval)(void *state, void *ws, const plugin_host_t *host, const loss_in_t *in, loss_out_t *out,
                 plugin_err_t *err);
 } loss_vt;
 
-/* ---- host services, passed to init() and to augmentation/loss calls ---- */
+/* ---- host services, passed to init() and to every call ----
+ * Every service takes ctx first.  Services a host does not offer are NULL
+ * (plugins check before use); common/host.c offers them all when it has a
+ * CLIP model, plugin_host_init (plugin_host.h) the RNG, sgemm and a serial
+ * parallel_for. */
+
+/* A task over items [begin, end); tid < nthreads names the worker (for
+ * per-thread scratch).  The same type as nn/nn.h's nn_task_fn, so
+ * {host->parallel_for, host->ctx, host->nthreads} is an nn_par_t. */
+typedef void (*plugin_task_fn)(void *fctx, int begin, int end, int tid);
+
 struct plugin_host {
     int abi;                        /* INVCLIP_PLUGIN_ABI */
     void *ctx;                      /* the host's; pass back to every service */
-    uint64_t (*rng_u64)(void *ctx); /* the run's seeded RNG (rng.h) */
-    double (*rng_uniform)(void *ctx);
-    double (*rng_normal)(void *ctx);
+
+    /* The tool's thread pool: splits [0,n) into at most nthreads contiguous
+     * chunks, runs fn on each (possibly concurrently) and returns when all
+     * are done.  nthreads >= 1. */
+    int nthreads;
+    void (*parallel_for)(void *ctx, int n, plugin_task_fn fn, void *fctx);
+
+    /* The run's seeded RNG (rng.h): the same seed gives the same draws. */
+    uint64_t (*rng_u64)(void *ctx);
+    double (*rng_uniform)(void *ctx);  /* [0,1) */
+    double (*rng_normal)(void *ctx);   /* N(0,1) */
+
+    /* Matrix product through the tool's BLAS (plugins link no BLAS of their
+     * own), row-major like cblas_sgemm(CblasRowMajor, ...):
+     * C (M,N) = alpha * op(A) @ op(B) + beta * C, op(X) = X or X^T when
+     * trans_X != 0; lda/ldb/ldc are row strides. */
+    void (*sgemm)(void *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                  const float *B, int ldb, float beta, float *C, int ldc);
+
+    /* The optimisation step being computed (0-based) and, in *nsteps (may be
+     * NULL), the number of steps of the run. */
+    int (*step)(void *ctx, int *nsteps);
     /* The strokes the run started from (NULL when there are none). */
     const scene_t *(*original)(void *ctx);
-    /* CLIP, when a model is loaded (else these are NULL).  Images are
-     * (N,3,S,S) in [0,1]; the host normalises.  embed: (N,D) unit vectors.
-     * common/host.c is the project's implementation of this table. */
-    int clip_dim, clip_size;
-    int (*clip_image)(void *ctx, const float *img, int n, float *emb, plugin_err_t *err);
-    /* Backward of the last clip_image call: demb (N,D) -> ADDS into dimg (N,3,S,S). */
-    int (*clip_image_backward)(void *ctx, const float *demb, float *dimg, plugin_err_t *err);
+
+    /* CLIP, when a model is loaded (else the functions are NULL and the sizes
+     * 0).  Images are (N,3,S,S) in [0,1], S = clip_size; the host applies
+     * CLIP's normalisation.  Embeddings are (N,D) unit vectors, D = clip_dim.
+     * Vision block l's output (the residual stream after block l) is
+     * (N,T,C) with T = clip_tokens, C = clip_width, l < clip_blocks. */
+    int clip_dim, clip_size, clip_blocks, clip_tokens, clip_width;
+    /* Encode n >= 1 images into emb (n,D).  Bit l of keep_blocks (l <
+     * clip_blocks <= 64) keeps block l's output for clip_features.  Writes a
+     * handle (> 0) that owns everything backward needs: any number of
+     * handles may be alive at once, and backward on one is not disturbed by
+     * encodes or backwards on others. */
+    int (*clip_encode)(void *ctx, const float *images, int n, uint64_t keep_blocks, int *handle, float *emb,
+                       plugin_err_t *err);
+    /* Block l's output (n,T,C) kept by the handle's encode, or NULL if l was
+     * not kept.  Valid until the handle is released. */
+    const float *(*clip_features)(void *ctx, int handle, int block);
+    /* d_emb (n,D) = dL/d(the unit embeddings), may be NULL; d_features NULL or
+     * clip_blocks pointers, each NULL or (n,T,C) = dL/d(block l's output)
+     * (any block, kept or not).  ADDS dL/dimages (n,3,S,S) into d_images.
+     * May be called more than once per handle. */
+    int (*clip_backward)(void *ctx, int handle, const float *d_emb, const float *const *d_features,
+                         float *d_images, plugin_err_t *err);
+    void (*clip_release)(void *ctx, int handle);
+    /* The unit text embedding (D) of a prompt; cached per prompt string. */
     int (*clip_text)(void *ctx, const char *text, float *emb, plugin_err_t *err);
 };
 
@@ -185,5 +299,8 @@ typedef struct plugin_desc {
 } plugin_desc_t;
 
 typedef const plugin_desc_t *(*plugin_entry_fn)(unsigned index);
+
+/* The entry point every plugin defines (and the only symbol it exports). */
+__attribute__((visibility("default"))) const plugin_desc_t *invclip_plugin(unsigned index);
 
 #endif

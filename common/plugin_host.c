@@ -1,6 +1,7 @@
 /* plugin_host.c - see plugin_host.h. */
 #define _GNU_SOURCE
 #include "plugin_host.h"
+#include <cblas.h>
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,10 +20,25 @@ static uint64_t host_u64(void *c) { return rng_u64(c); }
 static double host_uniform(void *c) { return rng_uniform(c); }
 static double host_normal(void *c) { return rng_normal(c); }
 
+void plugin_host_sgemm(void *c, int ta, int tb, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc) {
+    (void)c;
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+                B, ldb, beta, C, ldc);
+}
+
+static void host_serial_for(void *c, int n, plugin_task_fn fn, void *fctx) {
+    (void)c;
+    if (n > 0) fn(fctx, 0, n, 0);
+}
+
 void plugin_host_init(plugin_host_t *h, rng_t *r) {
     memset(h, 0, sizeof *h);
     h->abi = INVCLIP_PLUGIN_ABI;
     h->ctx = r;
+    h->nthreads = 1;
+    h->parallel_for = host_serial_for;
+    h->sgemm = plugin_host_sgemm;
     h->rng_u64 = host_u64;
     h->rng_uniform = host_uniform;
     h->rng_normal = host_normal;
@@ -339,6 +355,36 @@ void *plugin_ws(plugin_t *p, size_t n) {
     return p->ws;
 }
 
+static void *codec_ws(plugin_t *p, int n) {
+    const renderer_vt *vt = p->d->renderer;
+    size_t need = vt->codec_ws_size ? vt->codec_ws_size(p->state, n) : 0;
+    if (!need) return NULL;
+    if (need > p->cws_cap) {
+        free(p->cws);
+        p->cws = xmalloc(need); /* malloc: 16-byte aligned, as codecs may assume */
+        p->cws_cap = need;
+    }
+    return p->cws;
+}
+
+int plugin_encode(plugin_t *p, const float *xy, int n, float *out, int cap, plugin_err_t *err) {
+    const renderer_vt *vt = p->d->renderer;
+    if (!vt->encode) {
+        if (out && cap >= n) memcpy(out, xy, sizeof(float) * 2 * (size_t)n);
+        return n;
+    }
+    return vt->encode(p->state, codec_ws(p, n), xy, n, out, cap, err);
+}
+
+int plugin_decode(plugin_t *p, const float *pts, int n, float *out, int cap, plugin_err_t *err) {
+    const renderer_vt *vt = p->d->renderer;
+    if (!vt->decode) {
+        if (out && cap >= n) memcpy(out, pts, sizeof(float) * 2 * (size_t)n);
+        return n;
+    }
+    return vt->decode(p->state, codec_ws(p, n), pts, n, out, cap, err);
+}
+
 const plugin_value_t *plugin_value(const plugin_t *p, const char *name) {
     for (int k = 0; k < p->d->nparams; k++)
         if (!strcmp(p->d->params[k].name, name)) return &p->vals[k];
@@ -349,6 +395,7 @@ void plugin_close(plugin_t *p) {
     if (p->inited && p->d->fini) p->d->fini(p->state);
     free(p->state);
     free(p->ws);
+    free(p->cws);
     if (p->strs)
         for (int k = 0; p->d && k < p->d->nparams; k++) free(p->strs[k]);
     free(p->strs);

@@ -29,6 +29,8 @@ typedef struct {
     void *state;           /* d->state_size bytes, host-allocated */
     void *ws;              /* workspace, grown on demand */
     size_t ws_cap;
+    void *cws;             /* renderers' codec workspace (encode/decode) */
+    size_t cws_cap;
     int inited;
 } plugin_t;
 
@@ -41,8 +43,14 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e);
 int plugin_params_parse(plugin_t *p, const char *args, err_t *e);
 /* Allocate state and call the plugin's init. */
 int plugin_init(plugin_t *p, const plugin_host_t *host, err_t *e);
-/* Workspace of at least n bytes (zeroed when first allocated or grown). */
+/* Workspace of at least n bytes (zeroed when first allocated or grown;
+ * otherwise its contents persist between calls, as plugin.h promises). */
 void *plugin_ws(plugin_t *p, size_t n);
+/* A renderer's encode/decode through its codec workspace (a buffer of its
+ * own, so encoding never disturbs what a forward saved); identity when the
+ * renderer has none.  Same return convention as renderer_vt.encode. */
+int plugin_encode(plugin_t *p, const float *xy, int n, float *out, int cap, plugin_err_t *err);
+int plugin_decode(plugin_t *p, const float *pts, int n, float *out, int cap, plugin_err_t *err);
 void plugin_close(plugin_t *p);
 
 /* Resolve a bare name to a library path (malloc'd) or NULL. */
@@ -52,9 +60,13 @@ const plugin_value_t *plugin_value(const plugin_t *p, const char *name);
 
 const char *plugin_kind_name(int kind);
 
-/* A host table whose RNG services draw from r (ctx = r); no CLIP, no
- * original strokes.  Tools add the services they provide. */
+/* A host table whose RNG services draw from r (ctx = r), with sgemm and a
+ * serial parallel_for (nthreads 1); no CLIP, no step, no original strokes.  Tools
+ * that offer more use common/host.h. */
 void plugin_host_init(plugin_host_t *h, rng_t *r);
+/* The sgemm service (plugin.h) both hosts offer: cblas_sgemm, row-major. */
+void plugin_host_sgemm(void *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                       const float *B, int ldb, float beta, float *C, int ldc);
 
 /* Every plugin found along the search path (each folder once, each name once,
  * earlier folders win), optionally of one kind.  Calls fn for each. */

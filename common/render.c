@@ -44,17 +44,11 @@ int render_drawing(render_t *r, const drawing_t *d, double sx, double sy, double
             r->tmp[2 * i] = (float)(st->x[i] * sx + ox);
             r->tmp[2 * i + 1] = (float)(st->y[i] * sy + oy);
         }
-        int n = st->n;
-        if (vt->encode) {
-            n = vt->encode(r->p.state, r->tmp, st->n, NULL, 0, &pe);
-            if (n < 0) return err_set(e, EXIT_DATA, "renderer '%s': stroke %d: %s", r->p.d->name, s, pe.msg);
-            grow_points(r, P + n);
-            n = vt->encode(r->p.state, r->tmp, st->n, r->xy + 2 * P, n, &pe);
-            if (n < 0) return err_set(e, EXIT_DATA, "renderer '%s': stroke %d: %s", r->p.d->name, s, pe.msg);
-        } else {
-            grow_points(r, P + n);
-            memcpy(r->xy + 2 * P, r->tmp, sizeof(float) * 2 * (size_t)n);
-        }
+        int n = plugin_encode(&r->p, r->tmp, st->n, NULL, 0, &pe);
+        if (n < 0) return err_set(e, EXIT_DATA, "renderer '%s': stroke %d: %s", r->p.d->name, s, pe.msg);
+        grow_points(r, P + n);
+        n = plugin_encode(&r->p, r->tmp, st->n, r->xy + 2 * P, n, &pe);
+        if (n < 0) return err_set(e, EXIT_DATA, "renderer '%s': stroke %d: %s", r->p.d->name, s, pe.msg);
         r->npts[s] = n;
         r->off[s] = P;
         r->width[s] = width;
@@ -63,7 +57,7 @@ int render_drawing(render_t *r, const drawing_t *d, double sx, double sy, double
     }
     scene_t sc = {d->nstrokes, r->npts, r->off, r->xy, r->width, r->opacity};
     void *ws = plugin_ws(&r->p, vt->ws_size(r->p.state, &sc, W, H));
-    if (vt->forward(r->p.state, ws, &sc, W, H, img, &pe))
+    if (vt->forward(r->p.state, ws, &r->host, &sc, W, H, img, &pe))
         return err_set(e, EXIT_DATA, "renderer '%s': %s", r->p.d->name, pe.msg);
     return 0;
 }

@@ -5,7 +5,7 @@
  * stdout stays a clean data stream.  Library code in common/ never calls die():
  * it returns an error code and fills an err_t, and the tool decides.
  *
- * Exit codes are shared by all tools and documented in README.md:
+ * Exit codes are shared by all tools and plugins and documented in README.md.
  */
 #ifndef UTIL_H
 #define UTIL_H
@@ -13,16 +13,9 @@
 #include <stdio.h>
 #include <stdint.h>
 
-enum {
-    EXIT_OK = 0,
-    EXIT_DATA = 1,     /* bad input data: malformed record, bad PNG, empty drawing, ... */
-    EXIT_USAGE = 2,    /* bad command line */
-    EXIT_IO = 3,       /* a file cannot be opened, read or written */
-    EXIT_PLUGIN = 4,   /* plugin missing, wrong ABI, bad plugin parameter */
-    EXIT_MODEL = 5,    /* model/weight file missing, corrupt or wrong shape */
-    EXIT_NUMERIC = 6,  /* NaN or Inf appeared in a computation */
-    EXIT_INTERNAL = 7, /* out of memory or a bug */
-};
+/* EXIT_OK .. EXIT_INTERNAL: their one home is plugin.h (the plugin ABI
+ * returns them too, and that header must stand alone). */
+#include "plugin.h"
 
 /* An error reported by common/ code: an exit code and a message (no prefix). */
 typedef struct {

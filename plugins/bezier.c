@@ -1,7 +1,7 @@
 /* bezier.c - the `bezier` renderer plugin: strokes are chains of cubic Bezier
  * segments, drawn by sampling each chain into a polyline and rendering that
- * with the softline core (common/softline.c); gradients flow back through the
- * exact adjoint of the sampling (common/bezier.c) to every control point, and
+ * with the softline core (nn/softline.c); gradients flow back through the
+ * exact adjoint of the sampling (nn/bezier.c) to every control point, and
  * straight through to each stroke's width and opacity.
  *
  * Scene points are control points: 3k+1 per stroke (shared joints) with
@@ -9,16 +9,18 @@
  * multi-segment layout) with fit=study_multi.  encode() turns a polyline into
  * control points (Schneider's least-squares fit, or the study's lossy
  * conversions for parity); decode() samples the curves back to a polyline.
- * Never prints, keeps no globals.  docs/renderers.md ("## bezier") has the details.
+ * The fit works in the host's codec workspace; the softline backward splits
+ * over the host's parallel_for.  Never prints, keeps no globals, allocates
+ * nothing, links only the pure-maths layer.  docs/renderers.md ("## bezier")
+ * has the details.
  */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
-#include "bezier.h"
+#include "nn/bezier.h"
+#include "nn/softline.h"
 #include "plugin.h"
-#include "softline.h"
-#include "util.h"
 
 enum { FIT_SCHNEIDER, FIT_STUDY, FIT_STUDY_MULTI };
 
@@ -33,8 +35,6 @@ static const plugin_param_t params[] = {
      .help = "polyline -> curves: least-squares fit, or the study's one-cubic / 6-point-window conversion"},
     {.name = "softness", .type = PARAM_FLOAT, .def = 1.0, .min = 0.05, .max = 32,
      .help = "width in px of the softline edge ramp"},
-    {.name = "threads", .type = PARAM_INT, .def = 1, .min = 1, .max = 64,
-     .help = "softline worker threads for the backward pass"},
 };
 
 typedef struct {
@@ -52,7 +52,6 @@ static int bz_init(void *state, const plugin_value_t *vals, const plugin_host_t 
     st->mode = (int)vals[3].i;
     st->layout = st->mode == FIT_STUDY_MULTI ? BEZIER_INDEPENDENT : BEZIER_CHAIN;
     st->sl.softness = (float)vals[4].f;
-    st->sl.threads = (int)vals[5].i;
     return 0;
 }
 
@@ -180,7 +179,20 @@ static size_t bz_ws_size(const void *state, const scene_t *sc, int W, int H) {
     return L.sl_off + softline_ws_bytes(W, H, L.ns2, cap);
 }
 
-static int bz_forward(void *state, void *ws, const scene_t *sc, int W, int H, float *img, plugin_err_t *err) {
+/* softline's refusal as an exit code and message. */
+static int sl_error(const softline_fault_t *f, plugin_err_t *err) {
+    snprintf(err->msg, sizeof err->msg, "%s", f->msg);
+    switch (f->code) {
+    case SOFTLINE_ESOFTNESS:
+    case SOFTLINE_ECANVAS: return EXIT_USAGE;
+    case SOFTLINE_ECOUNT: return EXIT_DATA;
+    case SOFTLINE_ENONFINITE: return EXIT_NUMERIC;
+    default: return EXIT_INTERNAL;
+    }
+}
+
+static int bz_forward(void *state, void *ws, const plugin_host_t *host, const scene_t *sc, int W, int H, float *img,
+                      plugin_err_t *err) {
     bz_state_t *st = state;
     bz_layout_t L;
     get_layout(st, sc, &L);
@@ -195,14 +207,15 @@ static int bz_forward(void *state, void *ws, const scene_t *sc, int W, int H, fl
     /* softline's workspace moved: make sure it does not mistake our old
      * arrays for its initialised header (its header is 64 bytes) */
     if (moved) memset(b + L.sl_off, 0, 64);
-    scene_t s2 = {L.ns2, npts2, off2, xy2, w2, o2};
-    rc = softline_forward(&st->sl, b + L.sl_off, &s2, W, H, img, err);
-    if (rc == 0) h->valid = 1;
-    return rc;
+    softline_scene_t s2 = {L.ns2, npts2, off2, xy2, w2, o2};
+    softline_fault_t f;
+    if (softline_forward(&st->sl, b + L.sl_off, &s2, W, H, img, &f)) return sl_error(&f, err);
+    h->valid = 1;
+    return 0;
 }
 
-static int bz_backward(void *state, void *ws, const scene_t *sc, int W, int H, const float *dimg, scene_grad_t *g,
-                       plugin_err_t *err) {
+static int bz_backward(void *state, void *ws, const plugin_host_t *host, const scene_t *sc, int W, int H,
+                       const float *dimg, scene_grad_t *g, plugin_err_t *err) {
     bz_state_t *st = state;
     bz_layout_t L;
     get_layout(st, sc, &L);
@@ -218,10 +231,11 @@ static int bz_backward(void *state, void *ws, const scene_t *sc, int W, int H, c
     memset(dxy2, 0, 2 * (size_t)L.np2 * sizeof(float));
     memset(dw2, 0, (size_t)L.ns2 * sizeof(float));
     memset(do2, 0, (size_t)L.ns2 * sizeof(float));
-    scene_t s2 = {L.ns2, npts2, off2, xy2, w2, o2};
-    scene_grad_t g2 = {g->xy ? dxy2 : NULL, g->width ? dw2 : NULL, g->opacity ? do2 : NULL};
-    int rc = softline_backward(&st->sl, b + L.sl_off, &s2, W, H, dimg, &g2, err);
-    if (rc) return rc;
+    softline_scene_t s2 = {L.ns2, npts2, off2, xy2, w2, o2};
+    softline_grad_t g2 = {g->xy ? dxy2 : NULL, g->width ? dw2 : NULL, g->opacity ? do2 : NULL};
+    nn_par_t par = {host ? host->parallel_for : NULL, host ? host->ctx : NULL, host ? host->nthreads : 1};
+    softline_fault_t f;
+    if (softline_backward(&st->sl, b + L.sl_off, &s2, W, H, dimg, &g2, &par, &f)) return sl_error(&f, err);
     /* samples -> control points (transpose of the Bernstein weights); each
      * stroke's width/opacity gradient is the sum over its polylines */
     int q = 0;
@@ -238,7 +252,13 @@ static int bz_backward(void *state, void *ws, const scene_t *sc, int W, int H, c
     return 0;
 }
 
-static int bz_encode(void *state, const float *xy, int n, float *out, int cap, plugin_err_t *err) {
+/* Only Schneider's fit needs scratch (nn/bezier.h). */
+static size_t bz_codec_ws_size(const void *state, int n) {
+    const bz_state_t *st = state;
+    return st->mode == FIT_SCHNEIDER ? bezier_fit_ws_size(n) : 0;
+}
+
+static int bz_encode(void *state, void *ws, const float *xy, int n, float *out, int cap, plugin_err_t *err) {
     const bz_state_t *st = state;
     int r;
     if (n < 1) {
@@ -251,14 +271,14 @@ static int bz_encode(void *state, const float *xy, int n, float *out, int cap, p
     } else if (st->mode == FIT_STUDY_MULTI) {
         r = bezier_study_multi(xy, n, out, cap);
     } else {
-        r = bezier_fit(&st->fit, xy, n, out, cap, NULL);
+        r = bezier_fit(&st->fit, xy, n, out, cap, NULL, ws);
     }
-    if (r == -1) snprintf(err->msg, sizeof err->msg, "bezier: out of memory fitting %d points", n);
+    if (r == -1) snprintf(err->msg, sizeof err->msg, "bezier: no (aligned) codec workspace for %d points", n);
     if (r == -2) snprintf(err->msg, sizeof err->msg, "bezier: stroke has non-finite coordinates");
     return r;
 }
 
-static int bz_decode(void *state, const float *pts, int n, float *out, int cap, plugin_err_t *err) {
+static int bz_decode(void *state, void *ws, const float *pts, int n, float *out, int cap, plugin_err_t *err) {
     const bz_state_t *st = state;
     if (n == 0) return 0;
     int need = bezier_nsamples(st->layout, n, st->samples);
@@ -275,6 +295,7 @@ static const renderer_vt vt = {
     .ws_size = bz_ws_size,
     .forward = bz_forward,
     .backward = bz_backward,
+    .codec_ws_size = bz_codec_ws_size,
     .encode = bz_encode,
     .decode = bz_decode,
 };
@@ -283,7 +304,7 @@ static const plugin_desc_t desc = {
     .abi = INVCLIP_PLUGIN_ABI,
     .kind = PLUGIN_RENDERER,
     .name = "bezier",
-    .version = "1.0",
+    .version = "2.0",
     .summary = "chains of cubic Bezier curves, sampled and drawn by softline; gradients to control points",
     .help = "Each stroke is a chain of cubics B(t) = (1-t)^3 P0 + 3(1-t)^2 t P1 + 3(1-t) t^2 P2 + t^3 P3\n"
             "stored as 3k+1 control points (joints shared).  Forward samples every segment at `samples`\n"

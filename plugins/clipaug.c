@@ -8,7 +8,7 @@
  * (bilinear, fill), a random resized crop (bilinear back to H x W), a random
  * rotation about the centre (nearest or bilinear, fill) and a colour jitter
  * (brightness, contrast, clamp).  The formulas are torchvision's tensor
- * kernels (common/warp.h); docs/augmentations.md gives them all, with the
+ * kernels (nn/warp.h); docs/augmentations.md gives them all, with the
  * presets and the study's normalisation quirk (after_normalize).
  *
  * Randomness comes only from host->rng_uniform, in a fixed documented order
@@ -25,9 +25,8 @@
  * the [sketch, target] pair together; a loss wanting that must warp its
  * target itself) and gradients w.r.t. the transform parameters.
  */
+#include "nn/warp.h"
 #include "plugin.h"
-#include "util.h"
-#include "warp.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -365,8 +364,8 @@ static int clipaug_forward(void *state, void *ws, const plugin_host_t *host, int
     return 0;
 }
 
-static int clipaug_backward(void *state, void *ws, int C, int H, int W, const float *dout, float *din,
-                            plugin_err_t *err) {
+static int clipaug_backward(void *state, void *ws, const plugin_host_t *host, int C, int H, int W, const float *dout,
+                            float *din, plugin_err_t *err) {
     const clipaug_t *st = state;
     ws_hdr_t *hd = ws;
     if (!hd || hd->magic != WS_MAGIC || hd->C != C || hd->H != H || hd->W != W || hd->nviews != st->nviews)

@@ -29,9 +29,9 @@
  * Workspace: header | ink (H*W) | dL/dink (H*W) | ex (W) | ey (H).
  */
 #include "plugin.h"
-#include "util.h"
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -163,7 +163,8 @@ static inline int splat_at(const float *ab, int m, int S, float R, float k2, int
     return 1;
 }
 
-static int sp_forward(void *state, void *ws, const scene_t *sc, int W, int H, float *img, plugin_err_t *err) {
+static int sp_forward(void *state, void *ws, const plugin_host_t *host, const scene_t *sc, int W, int H, float *img,
+                      plugin_err_t *err) {
     const splat_cfg_t *cfg = state;
     int rc = check_args(sc, W, H, err);
     if (rc) return rc;
@@ -204,8 +205,8 @@ static int sp_forward(void *state, void *ws, const scene_t *sc, int W, int H, fl
     return 0;
 }
 
-static int sp_backward(void *state, void *ws, const scene_t *sc, int W, int H, const float *dimg,
-                       scene_grad_t *g, plugin_err_t *err) {
+static int sp_backward(void *state, void *ws, const plugin_host_t *host, const scene_t *sc, int W, int H,
+                       const float *dimg, scene_grad_t *g, plugin_err_t *err) {
     const splat_cfg_t *cfg = state;
     int rc = check_args(sc, W, H, err);
     if (rc) return rc;
@@ -285,7 +286,7 @@ static const plugin_desc_t desc = {
     .abi = INVCLIP_PLUGIN_ABI,
     .kind = PLUGIN_RENDERER,
     .name = "splat",
-    .version = "1.0",
+    .version = "2.0",
     .summary = "the study's renderer: Gaussian point splats, 10 per segment, normalised by the max",
     .help = "The study's soft renderer (doodleBot render_strokes_soft) exactly: every segment of every\n"
             "stroke with >= 2 points gets S splats at t = linspace(0,1,S) (shared vertices twice),\n"

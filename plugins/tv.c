@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <string.h>
 #include "plugin.h"
-#include "util.h"
 
 static const plugin_param_t params[] = {
     {.name = "study", .type = PARAM_BOOL, .def = 0,
@@ -108,5 +107,4 @@ static const plugin_desc_t desc = {
     .loss = &vt,
 };
 
-const plugin_desc_t *invclip_plugin(unsigned index);
 const plugin_desc_t *invclip_plugin(unsigned index) { return index == 0 ? &desc : NULL; }

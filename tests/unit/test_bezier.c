@@ -24,13 +24,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "bezier.h"
+#include "nn/bezier.h"
 #include "input.h"
 #include "plugin_host.h"
 #include "raster.h"
 #include "rng.h"
 #include "sketch.h"
-#include "softline.h"
+#include "nn/softline.h"
 #include "t.h"
 
 /* ---------------- helpers ---------------- */
@@ -291,6 +291,14 @@ static void test_study_torch(void) {
 
 /* ---------------- the fit ---------------- */
 
+/* bezier_fit with its scratch sized exactly (so ASan catches an overrun). */
+static int fit(const bezier_fit_cfg_t *c, const float *xy, int n, float *out, int cap, bezier_fit_stats_t *st) {
+    void *ws = n > 0 ? malloc(bezier_fit_ws_size(n)) : NULL;
+    int r = bezier_fit(c, xy, n, out, cap, st, ws);
+    free(ws);
+    return r;
+}
+
 static bezier_fit_cfg_t cfg_of(double E, double ang) {
     bezier_fit_cfg_t c = BEZIER_FIT_DEFAULTS;
     c.max_error = E, c.corner_angle = ang;
@@ -347,7 +355,7 @@ static void test_fit_one_cubic(void) {
     }
     bezier_fit_cfg_t c = cfg_of(0.25, 75);
     bezier_fit_stats_t st;
-    int np = bezier_fit(&c, poly, n, out, 3 * 300, &st);
+    int np = fit(&c, poly, n, out, 3 * 300, &st);
     CHECK(np == 4 && st.nseg == 1, "a polyline sampled from one cubic fits with one segment (%d)", st.nseg);
     double w = 0;
     for (int i = 0; np == 4 && i < 8; i++) w = fmax(w, fabs(out[i] - P[i]));
@@ -356,7 +364,7 @@ static void test_fit_one_cubic(void) {
     CHECK(np == 4 && w < 3.0, "its control points are recovered within 3 px (worst %.3f px)", w);
     bezier_fit_cfg_t tight = cfg_of(0.1, 75);
     tight.max_newton = 200;
-    np = bezier_fit(&tight, poly, n, out, 3 * 300, &st);
+    np = fit(&tight, poly, n, out, 3 * 300, &st);
     w = 0;
     for (int i = 0; np == 4 && i < 8; i++) w = fmax(w, fabs(out[i] - P[i]));
     CHECK(np == 4 && w < 1.0, "max_error 0.1, 200 rounds: one segment, control points within 1 px (%.3f)", w);
@@ -373,7 +381,7 @@ static void test_fit_one_cubic(void) {
     }
     poly[2 * m] = P[6], poly[2 * m + 1] = P[7], m++;
     c = cfg_of(1.0, 75);
-    np = bezier_fit(&c, poly, m, out, 3 * 300, &st);
+    np = fit(&c, poly, m, out, 3 * 300, &st);
     fit_errors(poly, m, out, np, &ve, &ce);
     CHECK(st.nseg == 1 && ve <= 1.0 + 1e-3 && ce <= 1.25, "%d uneven samples: %d segment(s), errors %.3f / %.3f px",
           m, st.nseg, ve, ce);
@@ -386,7 +394,7 @@ static void test_fit_one_cubic(void) {
         poly[2 * m] = (float)x, poly[2 * m + 1] = (float)y, m++;
     }
     poly[2 * m] = P[6], poly[2 * m + 1] = P[7], m++;
-    np = bezier_fit(&c, poly, m, out, 3 * 300, &st);
+    np = fit(&c, poly, m, out, 3 * 300, &st);
     fit_errors(poly, m, out, np, &ve, &ce);
     CHECK(st.nseg >= 2 && ve <= 1.0 + 1e-3 && ce <= 1.25, "%d sparse samples: %d segments, errors %.3f / %.3f px", m,
           st.nseg, ve, ce);
@@ -408,7 +416,7 @@ static void test_fit_chain(void) {
     for (int e = 0; e < 4; e++) {
         bezier_fit_cfg_t c = cfg_of(E[e], 75);
         bezier_fit_stats_t st;
-        int np = bezier_fit(&c, poly, n, out, 600, &st);
+        int np = fit(&c, poly, n, out, 600, &st);
         double ve, ce;
         fit_errors(poly, n, out, np, &ve, &ce);
         int chk;
@@ -426,26 +434,27 @@ static void test_fit_special(void) {
     bezier_fit_stats_t st;
     float out[64];
     float one[2] = {5, 6};
-    CHECK(bezier_fit(&c, one, 1, out, 32, &st) == 4 && same(out, (float[]){5, 6, 5, 6, 5, 6, 5, 6}, 8, 0),
+    CHECK(fit(&c, one, 1, out, 32, &st) == 4 && same(out, (float[]){5, 6, 5, 6, 5, 6, 5, 6}, 8, 0),
           "1 point -> [p,p,p,p]");
     float dup[6] = {5, 6, 5, 6, 5, 6};
-    CHECK(bezier_fit(&c, dup, 3, out, 32, &st) == 4 && same(out, (float[]){5, 6, 5, 6, 5, 6, 5, 6}, 8, 0),
+    CHECK(fit(&c, dup, 3, out, 32, &st) == 4 && same(out, (float[]){5, 6, 5, 6, 5, 6, 5, 6}, 8, 0),
           "3 equal points -> [p,p,p,p]");
     float two[4] = {0, 0, 30, 60};
-    CHECK(bezier_fit(&c, two, 2, out, 32, &st) == 4 && same(out, (float[]){0, 0, 10, 20, 20, 40, 30, 60}, 8, 1e-5),
+    CHECK(fit(&c, two, 2, out, 32, &st) == 4 && same(out, (float[]){0, 0, 10, 20, 20, 40, 30, 60}, 8, 1e-5),
           "2 points -> straight cubic at thirds");
     float twod[8] = {0, 0, 0, 0, 30, 60, 30, 60};
-    CHECK(bezier_fit(&c, twod, 4, out, 32, &st) == 4 && same(out, (float[]){0, 0, 10, 20, 20, 40, 30, 60}, 8, 1e-5),
+    CHECK(fit(&c, twod, 4, out, 32, &st) == 4 && same(out, (float[]){0, 0, 10, 20, 20, 40, 30, 60}, 8, 1e-5),
           "consecutive duplicates dropped");
-    CHECK(bezier_fit(&c, two, 2, NULL, 0, &st) == 4 && bezier_fit(&c, two, 2, out, 3, &st) == 4,
+    CHECK(fit(&c, two, 2, NULL, 0, &st) == 4 && fit(&c, two, 2, out, 3, &st) == 4,
           "size query with out NULL or short");
     float nan[4] = {0, NAN, 1, 1};
-    CHECK(bezier_fit(&c, nan, 2, out, 32, &st) == -2 && bezier_fit(&c, two, 0, out, 32, &st) == -2,
+    CHECK(fit(&c, nan, 2, out, 32, &st) == -2 && fit(&c, two, 0, out, 32, &st) == -2,
           "non-finite input and n = 0 refused");
+    CHECK(bezier_fit(&c, two, 2, out, 32, &st, NULL) == -1, "no scratch: refused, nothing allocated");
     /* straight polyline with many points: one segment */
     float line[2 * 20];
     for (int i = 0; i < 20; i++) line[2 * i] = 3.0f * i, line[2 * i + 1] = 10 + 1.5f * i;
-    int np = bezier_fit(&c, line, 20, out, 32, &st);
+    int np = fit(&c, line, 20, out, 32, &st);
     CHECK(np == 4 && st.max_err < 1e-3, "a straight 20-point line is one segment (err %.2g)", st.max_err);
     /* closed loop: a circle of 24 vertices, last = first */
     float circ[2 * 25], big[2 * 100];
@@ -454,7 +463,7 @@ static void test_fit_special(void) {
         circ[2 * i] = (float)(100 + 60 * cos(a)), circ[2 * i + 1] = (float)(100 + 60 * sin(a));
     }
     circ[48] = circ[0], circ[49] = circ[1];
-    np = bezier_fit(&c, circ, 25, big, 100, &st);
+    np = fit(&c, circ, 25, big, 100, &st);
     double ve, ce;
     fit_errors(circ, 25, big, np, &ve, &ce);
     double ax = big[2] - big[0], ay = big[3] - big[1], bx = big[2 * np - 2] - big[2 * np - 4],
@@ -466,21 +475,21 @@ static void test_fit_special(void) {
     CHECK(ve <= 1.0 + 1e-3 && ce <= 1.25, "circle: errors %.3f / %.3f px", ve, ce);
     /* almost closed (gap 0.6 px <= max_error): snapped */
     circ[48] += 0.4f;
-    np = bezier_fit(&c, circ, 25, big, 100, &st);
+    np = fit(&c, circ, 25, big, 100, &st);
     fit_errors(circ, 25, big, np, &ve, &ce);
     CHECK(st.closed && big[2 * np - 2] == circ[0] && st.max_err <= 1.0 && ve <= 1.001 && ce <= 1.25,
           "gap 0.4 px: closed by snapping, bounds kept for the given polyline (%.3f / %.3f)", ve, ce);
     circ[48] += 0.2f; /* gap 0.6 px > max_error/2: open */
-    np = bezier_fit(&c, circ, 25, big, 100, &st);
+    np = fit(&c, circ, 25, big, 100, &st);
     CHECK(!st.closed && big[2 * np - 2] == circ[48], "gap 0.6 px: open, ends kept");
     /* square: 4 corners of 90 degrees */
     float sq[] = {10, 10, 50, 10, 90, 10, 90, 50, 90, 90, 50, 90, 10, 90, 10, 50, 10, 10};
-    np = bezier_fit(&c, sq, 9, big, 100, &st);
+    np = fit(&c, sq, 9, big, 100, &st);
     fit_errors(sq, 9, big, np, &ve, &ce);
     CHECK(st.closed && st.ncorner == 4 && ce <= 1.25 && ve <= 1.001,
           "square: closed, 4 corners (%d), %d segments, curve error %.3f", st.ncorner, st.nseg, ce);
     c.corner_angle = 180;
-    np = bezier_fit(&c, sq, 9, big, 100, &st);
+    np = fit(&c, sq, 9, big, 100, &st);
     fit_errors(sq, 9, big, np, &ve, &ce);
     CHECK(st.ncorner == 0 && ce <= 1.25 && ve <= 1.001,
           "square, corner_angle 180: no corners, still within the bound (%d segments, %.3f)", st.nseg, ce);
@@ -516,7 +525,7 @@ static void test_fit_fish(void) {
                     poly[2 * i] = (float)(t->x[i] * xf.sx + xf.ox), poly[2 * i + 1] = (float)(t->y[i] * xf.sy + xf.oy);
                 bezier_fit_cfg_t c = cfg_of(E[k], 75);
                 bezier_fit_stats_t st;
-                int np = bezier_fit(&c, poly, t->n, out, 3 * 4096, &st);
+                int np = fit(&c, poly, t->n, out, 3 * 4096, &st);
                 if (np < 1 || np != 3 * st.nseg + 1) { ok = 0; continue; }
                 double ve, ce;
                 fit_errors(poly, t->n, out, np, &ve, &ce);
@@ -563,7 +572,7 @@ static int open_bezier(plugin_t *p, const char *params) {
 static double loss(plugin_t *p, const scene_t *sc, const float *dimg, float *img) {
     plugin_err_t pe = {{0}};
     void *ws = plugin_ws(p, p->d->renderer->ws_size(p->state, sc, W, H));
-    if (p->d->renderer->forward(p->state, ws, sc, W, H, img, &pe)) return NAN;
+    if (p->d->renderer->forward(p->state, ws, &host, sc, W, H, img, &pe)) return NAN;
     double L = 0;
     for (int i = 0; i < W * H; i++) L += (double)dimg[i] * img[i];
     return L;
@@ -582,7 +591,7 @@ static void fd_check(plugin_t *p, const char *what, int ns, int *npts, int *off,
     float gxy[2 * 64] = {0}, gw[4] = {0}, go[4] = {0};
     scene_grad_t g = {gxy, gw, go};
     plugin_err_t pe = {{0}};
-    int rc = p->d->renderer->backward(p->state, p->ws, &sc, W, H, dimg, &g, &pe);
+    int rc = p->d->renderer->backward(p->state, p->ws, &host, &sc, W, H, dimg, &g, &pe);
     CHECK(rc == 0, "%s: backward (%s)", what, pe.msg);
     const double h = 0.01;
     double gmax = 0, worst = 0;
@@ -637,7 +646,7 @@ static void test_plugin(void) {
     scene_t sc = {3, npts, off, xy, width, opac};
     float *img = malloc(sizeof(float) * W * H), *ref = malloc(sizeof(float) * W * H);
     void *ws = plugin_ws(&p, vt->ws_size(p.state, &sc, W, H));
-    CHECK(vt->forward(p.state, ws, &sc, W, H, img, &pe) == 0, "forward (%s)", pe.msg);
+    CHECK(vt->forward(p.state, ws, &host, &sc, W, H, img, &pe) == 0, "forward (%s)", pe.msg);
     /* the same picture straight from softline on the sampled polylines (samples = 16) */
     float poly[2 * 64];
     int pn[3], po[3], q = 0;
@@ -646,30 +655,30 @@ static void test_plugin(void) {
         bezier_sample(poly + 2 * q, xy + 2 * off[s], npts[s], 16, BEZIER_CHAIN);
         q += pn[s];
     }
-    scene_t s2 = {3, pn, po, poly, width, opac};
-    softline_cfg_t cfg = {1.0f, 1};
+    softline_scene_t s2 = {3, pn, po, poly, width, opac};
+    softline_cfg_t cfg = {1.0f};
     size_t sl_need = softline_ws_size(&cfg, &s2, W, H);
     CHECK(vt->ws_size(p.state, &sc, W, H) >= sl_need, "ws_size covers softline's need on the sampled polylines");
     void *ws2 = calloc(1, sl_need);
-    softline_forward(&cfg, ws2, &s2, W, H, ref, &pe);
+    softline_forward(&cfg, ws2, &s2, W, H, ref, NULL);
     CHECK(!memcmp(img, ref, sizeof(float) * W * H), "forward = softline on the sampled polylines (bit-identical)");
     free(ws2);
     /* decode */
     float dec[2 * 64];
-    CHECK(vt->decode(p.state, xy, 7, NULL, 0, &pe) == 31 && vt->decode(p.state, xy, 7, dec, 64, &pe) == 31 &&
+    CHECK(plugin_decode(&p, xy, 7, NULL, 0, &pe) == 31 && plugin_decode(&p, xy, 7, dec, 64, &pe) == 31 &&
               !memcmp(dec, poly, sizeof(float) * 2 * 31),
           "decode = the 31 samples of a 2-segment chain");
-    CHECK(vt->decode(p.state, xy, 5, dec, 64, &pe) < 0 && strstr(pe.msg, "3k+1"), "decode refuses 5 points: %s",
+    CHECK(plugin_decode(&p, xy, 5, dec, 64, &pe) < 0 && strstr(pe.msg, "3k+1"), "decode refuses 5 points: %s",
           pe.msg);
     /* encode protocol */
     float line[2 * 5] = {10, 10, 20, 14, 30, 20, 40, 30, 50, 44}, enc[64];
-    int need = vt->encode(p.state, line, 5, NULL, 0, &pe);
-    CHECK(need >= 4 && (need - 1) % 3 == 0 && vt->encode(p.state, line, 5, enc, need, &pe) == need,
+    int need = plugin_encode(&p, line, 5, NULL, 0, &pe);
+    CHECK(need >= 4 && (need - 1) % 3 == 0 && plugin_encode(&p, line, 5, enc, need, &pe) == need,
           "encode: size query then write (%d points)", need);
     /* a bad count is a data error naming the stroke */
     npts[0] = 6;
     ws = plugin_ws(&p, vt->ws_size(p.state, &sc, W, H));
-    int rc = vt->forward(p.state, ws, &sc, W, H, img, &pe);
+    int rc = vt->forward(p.state, ws, &host, &sc, W, H, img, &pe);
     CHECK(rc == EXIT_DATA && strstr(pe.msg, "stroke 0"), "6 control points refused: %s", pe.msg);
     npts[0] = 7;
     /* gradients */
@@ -682,12 +691,12 @@ static void test_plugin(void) {
     if (open_bezier(&p, "fit=study_multi,samples=50,softness=1.5")) return;
     float sx[2 * 12];
     float mline[2 * 8] = {6, 30, 12, 12, 24, 8, 34, 18, 38, 34, 46, 44, 56, 40, 60, 26};
-    int n1 = p.d->renderer->encode(p.state, mline, 8, sx, 12, &pe);
+    int n1 = plugin_encode(&p, mline, 8, sx, 12, &pe);
     CHECK(n1 == 8, "study_multi encode of 8 points: 2 segments, 8 points (%d)", n1);
     float s3[8] = {14, 46, 24, 52, 36, 50, 44, 42};
     memcpy(sx + 16, s3, sizeof s3);
     int mn[2] = {8, 4}, mo[2] = {0, 8};
-    CHECK(p.d->renderer->decode(p.state, sx, 8, NULL, 0, &pe) == 100, "study_multi decode: 50 samples per segment");
+    CHECK(plugin_decode(&p, sx, 8, NULL, 0, &pe) == 100, "study_multi decode: 50 samples per segment");
     fd_check(&p, "bezier study_multi (independent segments)", 2, mn, mo, sx, 12);
     plugin_close(&p);
     free(img), free(ref);

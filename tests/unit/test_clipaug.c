@@ -17,7 +17,7 @@
 #include "rng.h"
 #include "t.h"
 #include "util.h"
-#include "warp.h"
+#include "nn/warp.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -146,7 +146,7 @@ static int aug_fwd(aug_t *a, const plugin_host_t *h, int C, int H, int W, const 
 
 static int aug_bwd(aug_t *a, int C, int H, int W, const float *dout, float *din) {
     plugin_err_t pe = {{0}};
-    int rc = a->vt->backward(a->p.state, a->ws, C, H, W, dout, din, &pe);
+    int rc = a->vt->backward(a->p.state, a->ws, NULL, C, H, W, dout, din, &pe);
     if (rc) printf("# backward: %s\n", pe.msg);
     return rc;
 }
@@ -609,7 +609,7 @@ static void test_errors(void) {
     float img[16] = {0}, out[16 * 8], din[16];
     if (!aug_open(&a, "", &host, 1, 4, 4)) {
         plugin_err_t pe = {{0}};
-        int rc = a.vt->backward(a.p.state, a.ws, 1, 4, 4, out, din, &pe);
+        int rc = a.vt->backward(a.p.state, a.ws, &host, 1, 4, 4, out, din, &pe);
         CHECK(rc == EXIT_INTERNAL, "backward before any forward is refused (%d: %s)", rc, pe.msg);
         plugin_close(&a.p);
     }

@@ -1,7 +1,11 @@
 /* test_host.c - the services table plugins get (common/host.c): CLIP image
- * embeddings of [0,1] images (the host normalises), the exact adjoint through
- * normalisation, model and unit norm (central finite differences), text
- * embeddings through the tokenizer, the seeded RNG and the original strokes. */
+ * embeddings of [0,1] images by handle (the host normalises), the exact
+ * adjoint through normalisation, model and unit norm (central finite
+ * differences), kept block features and their gradients, several handles
+ * alive at once and backwarded in any order with results identical to one
+ * at a time, text embeddings through the tokenizer (cached per prompt), the
+ * pool's parallel_for, sgemm, the step, the seeded RNG and the original
+ * strokes. */
 #include <stdlib.h>
 #include <string.h>
 #include "host.h"
@@ -10,15 +14,39 @@
 static const clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32,
                                   .t_width = 16, .t_layers = 1, .t_heads = 1, .context = 77, .vocab = 49408,
                                   .embed_dim = 16, .mlp_ratio = 4};
-enum { N = 2, S = 32, E = 16 };
+enum { N = 2, S = 32, E = 16, T = 17, CW = 64 };
 
-static double loss(host_t *hs, const float *img, const float *w) {
+/* <w, emb> + <wf, block 1's output> of one encode (released at once). */
+static double loss(host_t *hs, const float *img, const float *w, const float *wf) {
     float emb[N * E];
     plugin_err_t pe = {{0}};
-    if (hs->h.clip_image(hs->h.ctx, img, N, emb, &pe)) return NAN;
+    int hd;
+    if (hs->h.clip_encode(hs->h.ctx, img, N, wf ? 2 : 0, &hd, emb, &pe)) return NAN;
     double L = 0;
     for (int i = 0; i < N * E; i++) L += (double)w[i] * emb[i];
+    if (wf) {
+        const float *f = hs->h.clip_features(hs->h.ctx, hd, 1);
+        for (int i = 0; i < N * T * CW; i++) L += (double)wf[i] * f[i];
+    }
+    hs->h.clip_release(hs->h.ctx, hd);
     return L;
+}
+
+/* d<w,emb>/dimg of one image batch, encoded and backwarded alone. */
+static int grad_alone(host_t *hs, const float *img, const float *w, float *dimg) {
+    float emb[N * E];
+    plugin_err_t pe = {{0}};
+    int hd, rc = hs->h.clip_encode(hs->h.ctx, img, N, 0, &hd, emb, &pe);
+    if (!rc) rc = hs->h.clip_backward(hs->h.ctx, hd, w, NULL, dimg, &pe);
+    hs->h.clip_release(hs->h.ctx, hd);
+    return rc;
+}
+
+typedef struct { int *hits; } pf_t;
+static void mark(void *c, int b, int e, int tid) {
+    pf_t *p = c;
+    for (int i = b; i < e; i++) __atomic_fetch_add(&p->hits[i], 1, __ATOMIC_RELAXED);
+    (void)tid;
 }
 
 int main(void) {
@@ -32,16 +60,20 @@ int main(void) {
     CHECK(bpe != NULL, "load the BPE vocabulary (%s)", e.msg);
     host_t hs;
     host_init(&hs, 7, &m, bpe);
-    CHECK(hs.h.abi == INVCLIP_PLUGIN_ABI && hs.h.clip_image && hs.h.clip_image_backward && hs.h.clip_text &&
-              hs.h.clip_dim == E && hs.h.clip_size == S, "services and sizes are filled in");
+    const plugin_host_t *h = &hs.h;
+    CHECK(h->abi == INVCLIP_PLUGIN_ABI && h->clip_encode && h->clip_backward && h->clip_features && h->clip_release &&
+              h->clip_text && h->clip_dim == E && h->clip_size == S && h->clip_blocks == 2 && h->clip_tokens == T &&
+              h->clip_width == CW,
+          "services and sizes are filled in");
 
     size_t n = (size_t)N * 3 * S * S;
-    float *img = malloc(sizeof(float) * n), *xn = malloc(sizeof(float) * n), *dimg = calloc(n, sizeof(float));
-    float *v = malloc(sizeof(float) * n), *ip = malloc(sizeof(float) * n);
+    float *img = malloc(sizeof(float) * n), *img2 = malloc(sizeof(float) * n), *xn = malloc(sizeof(float) * n);
+    float *dimg = calloc(n, sizeof(float)), *v = malloc(sizeof(float) * n), *ip = malloc(sizeof(float) * n);
     rng_t r;
     rng_seed(&r, 11);
     for (size_t i = 0; i < n; i++) {
         img[i] = (float)rng_range(&r, 0.1, 0.9);
+        img2[i] = (float)rng_range(&r, 0.1, 0.9);
         v[i] = (float)rng_range(&r, -1, 1);
     }
     /* 1. the host's image embedding = the model on the normalised image, unit norm */
@@ -55,31 +87,107 @@ int main(void) {
     clip_image_forward(&m, xn, N, raw, &e);
     clip_normalize_forward(want, nrm, raw, N, E);
     plugin_err_t pe = {{0}};
-    CHECK(hs.h.clip_image(hs.h.ctx, img, N, got, &pe) == 0, "clip_image");
+    int hd = 0;
+    CHECK(h->clip_encode(h->ctx, img, N, 0, &hd, got, &pe) == 0 && hd > 0, "clip_encode gives a handle");
     double worst = 0;
     for (int i = 0; i < N * E; i++) worst = fmax(worst, fabs((double)got[i] - want[i]));
-    CHECK(worst < 1e-5, "clip_image == unit(model(normalise(img))) (worst %.2g)", worst);
+    CHECK(worst < 1e-5, "clip_encode == unit(model(normalise(img))) (worst %.2g)", worst);
+    CHECK(h->clip_features(h->ctx, hd, 0) == NULL, "no features unless kept");
+    h->clip_release(h->ctx, hd);
+    CHECK(host_live_handles(&hs) == 0, "released");
     /* 2. the adjoint, against central differences along a random direction */
     float w[N * E];
     for (int i = 0; i < N * E; i++) w[i] = (float)rng_range(&r, -1, 1);
-    loss(&hs, img, w);
-    CHECK(hs.h.clip_image_backward(hs.h.ctx, w, dimg, &pe) == 0, "clip_image_backward");
+    CHECK(h->clip_encode(h->ctx, img, N, 0, &hd, got, &pe) == 0 && h->clip_backward(h->ctx, hd, w, NULL, dimg, &pe) == 0,
+          "clip_backward");
     float *dtmp = calloc(n, sizeof(float));
-    CHECK(hs.h.clip_image_backward(hs.h.ctx, w, dtmp, &pe) != 0 && pe.msg[0], "a second backward is refused: %s", pe.msg);
-    free(dtmp);
+    CHECK(h->clip_backward(h->ctx, hd, w, NULL, dtmp, &pe) == 0 && !memcmp(dtmp, dimg, sizeof(float) * n),
+          "a second backward on the same handle gives the same gradient (the forward is re-run)");
+    h->clip_release(h->ctx, hd);
+    CHECK(h->clip_backward(h->ctx, hd, w, NULL, dtmp, &pe) != 0 && pe.msg[0], "backward after release is refused: %s",
+          pe.msg);
     double an = 0;
     for (size_t i = 0; i < n; i++) an += (double)dimg[i] * v[i];
-    double h = 1e-2, L[2];
+    double hstep = 1e-2, L[2];
     for (int s = 0; s < 2; s++) {
-        for (size_t i = 0; i < n; i++) ip[i] = img[i] + (float)((s ? -h : h) * v[i]);
-        L[s] = loss(&hs, ip, w);
+        for (size_t i = 0; i < n; i++) ip[i] = img[i] + (float)((s ? -hstep : hstep) * v[i]);
+        L[s] = loss(&hs, ip, w, NULL);
     }
-    double fd = (L[0] - L[1]) / (2 * h);
-    CHECK(fabs(fd - an) <= 0.02 * fabs(fd) + 1e-4, "d<w,clip_image>/dimg: analytic %.6g vs central FD %.6g", an, fd);
-    /* 3. text */
-    float t1[E], t2[E];
-    CHECK(hs.h.clip_text(hs.h.ctx, "a fish", t1, &pe) == 0 && hs.h.clip_text(hs.h.ctx, "a cat", t2, &pe) == 0,
-          "clip_text");
+    double fd = (L[0] - L[1]) / (2 * hstep);
+    CHECK(fabs(fd - an) <= 0.02 * fabs(fd) + 1e-4, "d<w,clip_encode>/dimg: analytic %.6g vs central FD %.6g", an, fd);
+
+    /* 3. kept features: equal to the model's block output, and their gradient */
+    size_t nf = (size_t)N * T * CW;
+    float *wf = malloc(sizeof(float) * nf);
+    for (size_t i = 0; i < nf; i++) wf[i] = (float)rng_range(&r, -0.05, 0.05);
+    CHECK(h->clip_encode(h->ctx, img, N, 2, &hd, got, &pe) == 0, "encode keeping block 1");
+    int B, Tt, Cc;
+    const float *blk = clip_image_block(&m, 1, &B, &Tt, &Cc);
+    const float *f1 = h->clip_features(h->ctx, hd, 1);
+    CHECK(f1 && B == N && Tt == T && Cc == CW && !memcmp(f1, blk, sizeof(float) * nf) &&
+              h->clip_features(h->ctx, hd, 0) == NULL,
+          "clip_features(1) = the model's block 1 output; block 0 was not kept");
+    int hd2;
+    float got2[N * E], *fsave = malloc(sizeof(float) * nf);
+    memcpy(fsave, f1, sizeof(float) * nf);
+    h->clip_encode(h->ctx, img2, N, 0, &hd2, got2, &pe);
+    CHECK(!memcmp(h->clip_features(h->ctx, hd, 1), fsave, sizeof(float) * nf) &&
+              memcmp(clip_image_block(&m, 1, NULL, NULL, NULL), fsave, sizeof(float) * nf),
+          "kept features survive another encode (they are the handle's copy)");
+    free(fsave);
+    const float *dfeat[2] = {NULL, wf};
+    memset(dimg, 0, sizeof(float) * n);
+    CHECK(h->clip_backward(h->ctx, hd, w, dfeat, dimg, &pe) == 0, "backward with feature gradients (out of order)");
+    h->clip_release(h->ctx, hd);
+    h->clip_release(h->ctx, hd2);
+    an = 0;
+    for (size_t i = 0; i < n; i++) an += (double)dimg[i] * v[i];
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < n; i++) ip[i] = img[i] + (float)((s ? -hstep : hstep) * v[i]);
+        L[s] = loss(&hs, ip, w, wf);
+    }
+    fd = (L[0] - L[1]) / (2 * hstep);
+    CHECK(fabs(fd - an) <= 0.02 * fabs(fd) + 1e-4, "d(<w,emb> + <wf,block 1>)/dimg: analytic %.6g vs central FD %.6g",
+          an, fd);
+    CHECK(h->clip_encode(h->ctx, img, N, 4, &hd, got, &pe) == EXIT_USAGE && strstr(pe.msg, "block"),
+          "keeping a block the model lacks is refused: %s", pe.msg);
+
+    /* 4. three handles alive at once, backwarded in every order = one at a time */
+    {
+        enum { K = 3 };
+        float *im[K] = {img, img2, ip}, *alone[K], *mixed[K], wk[K][N * E], embk[K][N * E];
+        for (size_t i = 0; i < n; i++) ip[i] = 1.0f - img[i] * 0.7f;
+        for (int k = 0; k < K; k++) {
+            for (int i = 0; i < N * E; i++) wk[k][i] = (float)rng_range(&r, -1, 1);
+            alone[k] = calloc(n, sizeof(float));
+            mixed[k] = calloc(n, sizeof(float));
+            grad_alone(&hs, im[k], wk[k], alone[k]);
+        }
+        const int orders[6][K] = {{0, 1, 2}, {2, 1, 0}, {1, 0, 2}, {1, 2, 0}, {0, 2, 1}, {2, 0, 1}};
+        int same = 1, live = 0, okall = 1;
+        for (int o = 0; o < 6; o++) {
+            int hk[K];
+            for (int k = 0; k < K; k++) okall &= h->clip_encode(h->ctx, im[k], N, 1, &hk[k], embk[k], &pe) == 0;
+            live = host_live_handles(&hs);
+            for (int j = 0; j < K; j++) {
+                int k = orders[o][j];
+                memset(mixed[k], 0, sizeof(float) * n);
+                okall &= h->clip_backward(h->ctx, hk[k], wk[k], NULL, mixed[k], &pe) == 0;
+                h->clip_release(h->ctx, hk[k]);
+            }
+            for (int k = 0; k < K; k++) same &= !memcmp(mixed[k], alone[k], sizeof(float) * n);
+        }
+        CHECK(okall && live == K, "%d handles alive at once", live);
+        CHECK(same, "backward in all 6 orders gives gradients bit-identical to encode+backward one at a time");
+        CHECK(host_live_handles(&hs) == 0 && hs.nhd == K, "released handles are reused (%d slots)", hs.nhd);
+        for (int k = 0; k < K; k++) free(alone[k]), free(mixed[k]);
+    }
+
+    /* 5. text, cached per prompt */
+    float t1[E], t2[E], t3[E];
+    CHECK(h->clip_text(h->ctx, "a fish", t1, &pe) == 0 && h->clip_text(h->ctx, "a cat", t2, &pe) == 0, "clip_text");
+    CHECK(h->clip_text(h->ctx, "a fish", t3, &pe) == 0 && !memcmp(t1, t3, sizeof t1) && hs.ntexts == 2,
+          "the second 'a fish' comes from the cache (%d prompts cached)", hs.ntexts);
     int ids[77];
     clip_tokenize(bpe, "a fish", 77, ids, 1, &e);
     clip_text_forward(&m, ids, 1, raw, &e);
@@ -91,11 +199,43 @@ int main(void) {
         n1 += (double)t1[i] * t1[i];
     }
     CHECK(dt < 1e-6 && fabs(n1 - 1) < 1e-5 && d12 > 1e-3, "clip_text = unit(text tower(tokenize)); prompts differ");
-    /* 4. RNG and original strokes */
+
+    /* 6. parallel_for, step, RNG and original strokes */
+    pool_t pool;
+    pool_init(&pool, 3);
+    host_set_pool(&hs, &pool);
+    int hits[1000] = {0};
+    pf_t pf = {hits};
+    h->parallel_for(h->ctx, 1000, mark, &pf);
+    int once = 1;
+    for (int i = 0; i < 1000; i++) once &= hits[i] == 1;
+    CHECK(h->nthreads == 3 && once, "parallel_for over the tool's pool covers [0,n) exactly once");
+    host_set_pool(&hs, NULL);
+    pool_free(&pool);
+    {
+        /* sgemm: C = 0.5 * A^T B + 2 C with A (3,2) stored (K=3,M=2), B (3,4) */
+        float A[6] = {1, 2, 3, 4, 5, 6}, Bm[12], Cm[8], want_c[8];
+        for (int i = 0; i < 12; i++) Bm[i] = (float)(i % 5) - 1.5f;
+        for (int i = 0; i < 8; i++) Cm[i] = want_c[i] = (float)i;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 4; j++) {
+                double acc = 0;
+                for (int k = 0; k < 3; k++) acc += (double)A[k * 2 + i] * Bm[k * 4 + j];
+                want_c[i * 4 + j] = (float)(0.5 * acc + 2.0 * want_c[i * 4 + j]);
+            }
+        h->sgemm(h->ctx, 1, 0, 2, 4, 3, 0.5f, A, 2, Bm, 4, 2.0f, Cm, 4);
+        double wd = 0;
+        for (int i = 0; i < 8; i++) wd = fmax(wd, fabs((double)Cm[i] - want_c[i]));
+        CHECK(wd < 1e-5, "sgemm through the host (A^T B, alpha, beta) = the definition (worst %.2g)", wd);
+    }
+    int ns = -1;
+    host_set_step(&hs, 4, 50);
+    CHECK(h->step(h->ctx, &ns) == 4 && ns == 50 && h->step(h->ctx, NULL) == 4, "step and number of steps");
     host_t a, b;
     host_init(&a, 42, NULL, NULL);
     host_init(&b, 42, NULL, NULL);
-    CHECK(!a.h.clip_image && !a.h.clip_text, "no model: no CLIP services");
+    CHECK(!a.h.clip_encode && !a.h.clip_text && a.h.clip_dim == 0 && a.h.parallel_for && a.h.nthreads == 1,
+          "no model: no CLIP services; a serial parallel_for");
     CHECK(a.h.rng_u64(a.h.ctx) == b.h.rng_u64(b.h.ctx) && a.h.rng_uniform(a.h.ctx) == b.h.rng_uniform(b.h.ctx),
           "the same seed gives the same draws");
     int np = 2, off = 0;
@@ -109,6 +249,6 @@ int main(void) {
     host_free(&hs);
     bpe_free(bpe);
     clip_free(&m);
-    free(img); free(xn); free(dimg); free(v); free(ip);
+    free(img); free(img2); free(xn); free(dimg); free(v); free(ip); free(wf); free(dtmp);
     T_DONE();
 }

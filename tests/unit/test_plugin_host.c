@@ -34,7 +34,9 @@ int main(void) {
           "no entry point: %s", e.msg);
     CHECK(open_err("t_noentry", 0, &e) == EXIT_PLUGIN && strstr(e.msg, "not an invclip plugin"), "no entry point by name: %s", e.msg);
     CHECK(open_err("t_badabi", 0, &e) == EXIT_PLUGIN && strstr(e.msg, "ABI version 99") &&
-              strstr(e.msg, "speaks version 1") && strstr(e.msg, "t_badabi.so"), "ABI mismatch names both versions: %s", e.msg);
+              strstr(e.msg, "speaks version 2") && strstr(e.msg, "t_badabi.so"), "ABI mismatch names both versions: %s", e.msg);
+    CHECK(open_err("t_oldabi", 0, &e) == EXIT_PLUGIN && strstr(e.msg, "ABI version 1,") &&
+              strstr(e.msg, "speaks version 2") && strstr(e.msg, "t_oldabi.so"), "an ABI 1 plugin is refused: %s", e.msg);
     CHECK(open_err("t_baddesc", 0, &e) == EXIT_PLUGIN && strstr(e.msg, "lacks its function table"), "malformed descriptor: %s", e.msg);
     snprintf(spec, sizeof spec, "%s/../test_plugin_host", tdir); /* an executable, not a library */
     CHECK(open_err(spec, 0, &e) == EXIT_PLUGIN && strstr(e.msg, "cannot load plugin"), "not a shared object: %s", e.msg);
@@ -92,8 +94,8 @@ int main(void) {
     FILE *f = open_memstream(&buf, &len);
     CHECK(plugin_cli(0, 1, NULL, PLUGIN_LOSS, f, &e) == 1, "json listing");
     fclose(f);
-    CHECK(buf && strstr(buf, "{\"name\":\"t-multi-a\",\"kind\":\"loss\",\"abi\":1") && strstr(buf, "\"choices\":\"a|b|c\"") &&
-              !strstr(buf, "t_badabi"), "json lines for good plugins only");
+    CHECK(buf && strstr(buf, "{\"name\":\"t-multi-a\",\"kind\":\"loss\",\"abi\":2") && strstr(buf, "\"choices\":\"a|b|c\"") &&
+              !strstr(buf, "t_badabi") && !strstr(buf, "t_oldabi"), "json lines for good plugins only");
     free(buf);
     f = open_memstream(&buf, &len);
     CHECK(plugin_cli(0, 0, "t-multi-b", 0, f, &e) == 1 && (fflush(f), strstr(buf, "Parameters (t-multi-b:key=value,...)")) &&

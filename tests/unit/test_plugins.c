@@ -10,19 +10,31 @@
  *   augmentation a 3x32x32 image; views finite; with the RNG replayed the
  *                directional derivative of sum(w * views) w.r.t. the image
  *                must match finite differences.
- *   loss         evaluated on a grey image; value and gradient finite.
+ *   loss         evaluated on a textured image and a batch of 3 views of it;
+ *                value and gradients finite, and the directional
+ *                derivatives w.r.t. the image and w.r.t. the views must
+ *                match central finite differences.
+ * The test host is common/host.c's with a 2-thread pool, so plugins' use of
+ * parallel_for runs concurrently here (and under ASan/UBSan in make check),
+ * and a small closed-form CLIP (32x32 images, the size of the loss's image
+ * and views) with the real tokenizer, so losses built on the CLIP services
+ * are differentiated end to end through handles.  A loss's derivatives are
+ * taken at two steps (1e-4 for losses with kinks, 1e-2 for float32 models
+ * whose rounding swamps the small step); one must agree.
  * Plugin-specific, tighter checks live in each plugin's own test file; this
  * one guarantees that nothing loadable is left unexercised (also under
  * ASan/UBSan in make check). */
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include "host.h"
 #include "plugin_host.h"
+#include "pool.h"
 #include "rng.h"
 #include "t.h"
 
-static rng_t g_rng;
-static plugin_host_t host; /* plugin_host_init(&host, &g_rng) in main */
+static host_t hs;   /* host_init + host_set_pool in main; plugins get &hs.h */
+#define host (hs.h)
 
 static int all_finite(const float *a, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -41,7 +53,7 @@ static double render_loss(plugin_t *p, tscene_t *t, const float *dimg, float *im
     scene_t sc = {t->ns, t->npts, t->off, t->xy, t->width, t->opacity};
     plugin_err_t pe = {{0}};
     void *ws = plugin_ws(p, p->d->renderer->ws_size(p->state, &sc, W, H));
-    if (p->d->renderer->forward(p->state, ws, &sc, W, H, img, &pe)) return NAN;
+    if (p->d->renderer->forward(p->state, ws, &host, &sc, W, H, img, &pe)) return NAN;
     double L = 0;
     for (int i = 0; i < W * H; i++) L += (double)dimg[i] * img[i];
     return L;
@@ -65,13 +77,8 @@ static void test_renderer(plugin_t *p) {
     int off = 0, ok = 1;
     for (int s = 0; s < 3; s++) {
         plugin_err_t pe = {{0}};
-        int n = pn[s];
-        if (p->d->renderer->encode) {
-            n = p->d->renderer->encode(p->state, poly[s], pn[s], t->xy + 2 * off, MAXP - off, &pe);
-            if (n < 0 || n > MAXP - off) { ok = 0; break; }
-        } else {
-            memcpy(t->xy + 2 * off, poly[s], sizeof(float) * 2 * (size_t)n);
-        }
+        int n = plugin_encode(p, poly[s], pn[s], t->xy + 2 * off, MAXP - off, &pe);
+        if (n < 0 || n > MAXP - off) { ok = 0; break; }
         t->npts[s] = n;
         t->off[s] = off;
         off += n;
@@ -103,7 +110,7 @@ static void test_renderer(plugin_t *p) {
     scene_grad_t g = {gxy, gw, go};
     plugin_err_t pe = {{0}};
     render_loss(p, t, dimg, img);
-    int rc = p->d->renderer->backward(p->state, p->ws, &sc, W, H, dimg, &g, &pe);
+    int rc = p->d->renderer->backward(p->state, p->ws, &host, &sc, W, H, dimg, &g, &pe);
     CHECK(rc == 0 && all_finite(gxy, 2 * (size_t)P) && all_finite(gw, 3) && all_finite(go, 3), "%s: backward finite", nm);
     float *vxy = malloc(sizeof(float) * 2 * (size_t)P), vw[3], vo[3];
     for (int i = 0; i < 2 * P; i++) vxy[i] = (float)rng_range(&r, -1, 1);
@@ -154,17 +161,17 @@ static void test_augment(plugin_t *p) {
     for (size_t i = 0; i < n * K; i++) w[i] = (float)rng_range(&r, -1, 1);
     plugin_err_t pe = {{0}};
     void *ws = plugin_ws(p, p->d->augment->ws_size(p->state, C, AH, AW));
-    rng_seed(&g_rng, 77);
+    rng_seed(&hs.rng, 77);
     int rc = p->d->augment->forward(p->state, ws, &host, C, AH, AW, x, out, &pe);
     CHECK(rc == 0 && all_finite(out, n * K), "%s: forward finite (%s)", nm, pe.msg);
-    rc = p->d->augment->backward(p->state, ws, C, AH, AW, w, din, &pe);
+    rc = p->d->augment->backward(p->state, ws, &host, C, AH, AW, w, din, &pe);
     CHECK(rc == 0 && all_finite(din, n), "%s: backward finite", nm);
     double an = 0, L[2];
     for (size_t i = 0; i < n; i++) an += (double)din[i] * v[i];
     double h = 1e-2;
     for (int sgn = 0; sgn < 2; sgn++) {
         for (size_t i = 0; i < n; i++) xs[i] = x[i] + (float)((sgn ? -h : h) * v[i]);
-        rng_seed(&g_rng, 77); /* replay the same random transforms */
+        rng_seed(&hs.rng, 77); /* replay the same random transforms */
         p->d->augment->forward(p->state, ws, &host, C, AH, AW, xs, out, &pe);
         L[sgn] = 0;
         for (size_t i = 0; i < n * K; i++) L[sgn] += (double)w[i] * out[i];
@@ -175,51 +182,100 @@ static void test_augment(plugin_t *p) {
     free(x); free(v); free(xs); free(out); free(w); free(din);
 }
 
+/* sum(dimg * v) over n floats */
+static double dot(const float *g, const float *v, size_t n) {
+    double a = 0;
+    for (size_t i = 0; i < n; i++) a += (double)g[i] * v[i];
+    return a;
+}
+
+/* The loss at (img + s*vi, views + s*vv), value only. */
+static double loss_at(plugin_t *p, const loss_in_t *in, const float *vi, const float *vv, double s, float *ip,
+                      float *vp) {
+    size_t n = (size_t)in->C * in->H * in->W;
+    for (size_t i = 0; i < n; i++) ip[i] = in->img[i] + (float)(s * vi[i]);
+    for (size_t i = 0; i < n * in->N; i++) vp[i] = in->views[i] + (float)(s * vv[i]);
+    loss_in_t in2 = *in;
+    in2.img = ip;
+    in2.views = vp;
+    loss_out_t o2 = {0};
+    plugin_err_t pe = {{0}};
+    if (p->d->loss->eval(p->state, p->ws, &host, &in2, &o2, &pe)) return NAN;
+    return o2.value;
+}
+
 static void test_loss(plugin_t *p) {
     const char *nm = p->d->name;
-    enum { C = 3, LH = 32, LW = 32 };
+    enum { C = 3, LH = 32, LW = 32, NV = 3 };
     size_t n = (size_t)C * LH * LW;
     float *img = malloc(sizeof(float) * n), *dimg = calloc(n, sizeof(float));
+    float *views = malloc(sizeof(float) * n * NV), *dviews = calloc(n * NV, sizeof(float));
     /* a ramp with texture: neighbouring differences stay >= 0.005 in x and y,
-     * so losses built on |difference| have no kink within the FD steps */
+     * so losses built on |difference| have no kink within the FD steps; the
+     * views are shifted, differently textured copies */
     for (int c = 0; c < C; c++)
         for (int y = 0; y < LH; y++)
-            for (int x = 0; x < LW; x++)
-                img[((size_t)c * LH + y) * LW + x] =
-                    (float)(0.05 + 0.01 * x + 0.015 * y + 0.05 * c + 0.002 * sin(0.7 * x * y));
-    loss_in_t in = {.img = img, .C = C, .H = LH, .W = LW, .step = 0, .nsteps = 1};
-    loss_out_t out = {.dimg = dimg};
+            for (int x = 0; x < LW; x++) {
+                size_t k = ((size_t)c * LH + y) * LW + x;
+                img[k] = (float)(0.05 + 0.01 * x + 0.015 * y + 0.05 * c + 0.002 * sin(0.7 * x * y));
+                for (int v = 0; v < NV; v++)
+                    views[v * n + k] = (float)(0.1 + 0.012 * x + 0.011 * y + 0.04 * c + 0.03 * v +
+                                               0.002 * cos(0.5 * x * y + v));
+            }
+    loss_in_t in = {.img = img, .C = C, .H = LH, .W = LW, .views = views, .N = NV};
+    loss_out_t out = {.dimg = dimg, .dviews = dviews};
     plugin_err_t pe = {{0}};
+    host_set_step(&hs, 3, 10);
     int rc = p->d->loss->eval(p->state, plugin_ws(p, p->d->loss->ws_size(p->state, &in)), &host, &in, &out, &pe);
-    /* losses that need a service the test host lacks (CLIP) must say so, not crash */
-    CHECK((rc == 0 && isfinite(out.value) && all_finite(dimg, n)) || (rc != 0 && pe.msg[0]), "%s: eval finite or a clear error (%s)",
-          nm, pe.msg);
+    /* losses that need a service the test host lacks must say so, not crash */
+    CHECK((rc == 0 && isfinite(out.value) && all_finite(dimg, n) && all_finite(dviews, n * NV)) ||
+              (rc != 0 && pe.msg[0]),
+          "%s: eval finite or a clear error (%s)", nm, pe.msg);
+    CHECK(host_live_handles(&hs) == 0, "%s: every CLIP handle released", nm);
     if (rc == 0) {
-        /* d value / d image along a random direction, by central differences */
-        float *v = malloc(sizeof(float) * n), *ip = malloc(sizeof(float) * n);
+        /* d value / d image and d value / d views along random directions, by central differences */
+        float *vi = calloc(n, sizeof(float)), *vv = calloc(n * NV, sizeof(float));
+        float *ip = malloc(sizeof(float) * n), *vp = malloc(sizeof(float) * n * NV);
         rng_t r;
         rng_seed(&r, 13);
-        for (size_t i = 0; i < n; i++) v[i] = (float)rng_range(&r, -1, 1);
-        double an = 0, L[2], h = 1e-4; /* small: |d| losses have kinks where a difference is 0 */
-        for (size_t i = 0; i < n; i++) an += (double)dimg[i] * v[i];
-        for (int sgn = 0; sgn < 2; sgn++) {
-            for (size_t i = 0; i < n; i++) ip[i] = img[i] + (float)((sgn ? -h : h) * v[i]);
-            loss_in_t in2 = in;
-            in2.img = ip;
-            loss_out_t o2 = {0};
-            p->d->loss->eval(p->state, p->ws, &host, &in2, &o2, &pe);
-            L[sgn] = o2.value;
+        double h = 1e-4; /* small: |d| losses have kinks where a difference is 0 */
+        for (int part = 0; part < 2; part++) {
+            memset(vi, 0, sizeof(float) * n);
+            memset(vv, 0, sizeof(float) * n * NV);
+            if (part == 0) for (size_t i = 0; i < n; i++) vi[i] = (float)rng_range(&r, -1, 1);
+            else for (size_t i = 0; i < n * NV; i++) vv[i] = (float)rng_range(&r, -1, 1);
+            double an = part == 0 ? dot(dimg, vi, n) : dot(dviews, vv, n * NV), fd[2];
+            int agree = 0;
+            for (int k = 0; k < 2; k++) {
+                double hk = k ? 1e-2 : h;
+                fd[k] = (loss_at(p, &in, vi, vv, hk, ip, vp) - loss_at(p, &in, vi, vv, -hk, ip, vp)) / (2 * hk);
+                agree |= fabs(fd[k] - an) <= 0.01 * fmax(fabs(fd[k]), fabs(an)) + 1e-6;
+            }
+            CHECK(agree, "%s: d/d%s along a random direction: analytic %.6g, FD %.6g (h=1e-4) / %.6g (h=1e-2)", nm,
+                  part ? "views" : "image", an, fd[0], fd[1]);
         }
-        double fd = (L[0] - L[1]) / (2 * h);
-        CHECK(fabs(fd - an) <= 0.01 * fmax(fabs(fd), fabs(an)) + 1e-6, "%s: d/dimage along a random direction: analytic %.6g, FD %.6g",
-              nm, an, fd);
-        free(v); free(ip);
+        free(vi); free(vv); free(ip); free(vp);
     }
-    free(img); free(dimg);
+    free(img); free(dimg); free(views); free(dviews);
 }
 
 int main(void) {
-    plugin_host_init(&host, &g_rng);
+    pool_t pool;
+    pool_init(&pool, 2);
+    /* a small CLIP whose image size is the loss test's 32x32 */
+    const clip_config_t ccfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32,
+                                .t_width = 16, .t_layers = 1, .t_heads = 1, .context = 77, .vocab = 49408,
+                                .embed_dim = 16, .mlp_ratio = 4};
+    clip_params_t cw = {0};
+    clip_params_alloc(&cw, &ccfg);
+    clip_params_closed_form(&cw);
+    clip_t clip;
+    clip_init(&clip, &cw, 1);
+    err_t be = {0};
+    bpe_t *bpe = bpe_load("data/clip/bpe_simple_vocab_16e6.txt.gz", &be);
+    CHECK(bpe != NULL, "tokenizer for the test host (%s)", be.msg);
+    host_init(&hs, 1, &clip, bpe);
+    host_set_pool(&hs, &pool);
     const char *dir = getenv("PLUGINS");
     if (!dir) { CHECK(0, "PLUGINS is set (run through make test)"); T_DONE(); }
     DIR *d = opendir(dir);
@@ -235,7 +291,7 @@ int main(void) {
         int rc = plugin_open(&p, path, 0, &e);
         CHECK(rc == 0, "load %s (%s)", de->d_name, e.msg);
         if (rc) continue;
-        rng_seed(&g_rng, 1);
+        rng_seed(&hs.rng, 1);
         rc = plugin_init(&p, &host, &e);
         CHECK(rc == 0, "%s: init with defaults (%s)", p.d->name, e.msg);
         if (!rc) {
@@ -248,5 +304,9 @@ int main(void) {
     }
     if (d) closedir(d);
     printf("# %d plugins exercised\n", n);
+    host_free(&hs);
+    if (bpe) bpe_free(bpe);
+    clip_free(&clip);
+    pool_free(&pool);
     T_DONE();
 }

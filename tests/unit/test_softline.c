@@ -1,4 +1,4 @@
-/* test_softline.c - the softline core (common/softline.c) and plugin.
+/* test_softline.c - the softline core (nn/softline.c) and plugin.
  *
  * 1. Golden: every pixel against an independent brute-force double-precision
  *    implementation of the formula (all segments, whole canvas, no reach).
@@ -17,11 +17,13 @@
  * 3. Properties: a horizontal line (centre ink 1, 0 beyond w/2 + s/2),
  *    transpose symmetry, overlaps darker (exactly 1 - (1-c1)(1-c2)), opacity
  *    scaling, untouched pixels outside the reach, dots, zero-length segments,
- *    threads bit-identical, the plugin through the ABI, errors.
+ *    a pool-split backward bit-identical to serial, the plugin through the
+ *    ABI, errors (the core's codes and the plugin's exit codes).
  */
+#include "nn/softline.h"
 #include "plugin_host.h"
+#include "pool.h"
 #include "rng.h"
-#include "softline.h"
 #include "t.h"
 #include <stdlib.h>
 #include <string.h>
@@ -161,27 +163,35 @@ typedef struct {
     softline_cfg_t cfg;
     void *ws;
     size_t cap;
+    const nn_par_t *par; /* backward's parallelism (NULL = serial) */
 } rend_t;
 
+/* The core's view of a test scene (the same arrays). */
+static softline_scene_t cs(const sc_t *s) {
+    return (softline_scene_t){s->sc.nstrokes, s->sc.npts, s->sc.off, s->sc.xy, s->sc.width, s->sc.opacity};
+}
+
 static int render(rend_t *r, const sc_t *s, int W, int H, float *img) {
-    size_t need = softline_ws_size(&r->cfg, &s->sc, W, H);
+    softline_scene_t sc = cs(s);
+    size_t need = softline_ws_size(&r->cfg, &sc, W, H);
     if (need > r->cap) {
         /* exact size so that ASan (make check) catches any overflow */
         free(r->ws);
         r->ws = calloc(1, need);
         r->cap = need;
     }
-    plugin_err_t e = {{0}};
-    int rc = softline_forward(&r->cfg, r->ws, &s->sc, W, H, img, &e);
+    softline_fault_t e;
+    int rc = softline_forward(&r->cfg, r->ws, &sc, W, H, img, &e);
     if (rc) printf("# forward: %s\n", e.msg);
     return rc;
 }
 
 static int grads(rend_t *r, const sc_t *s, int W, int H, const float *dimg, float *gxy, float *gw,
                  float *ga) {
-    plugin_err_t e = {{0}};
-    scene_grad_t g = {gxy, gw, ga};
-    int rc = softline_backward(&r->cfg, r->ws, &s->sc, W, H, dimg, &g, &e);
+    softline_fault_t e;
+    softline_grad_t g = {gxy, gw, ga};
+    softline_scene_t sc = cs(s);
+    int rc = softline_backward(&r->cfg, r->ws, &sc, W, H, dimg, &g, r->par, &e);
     if (rc) printf("# backward: %s\n", e.msg);
     return rc;
 }
@@ -199,7 +209,7 @@ static void test_golden(void) {
     const int W = 72, H = 64;
     static float img[72 * 64];
     static double ref[72 * 64], xy[2 * MAXP], w[MAXS], a[MAXS];
-    rend_t R = {{1.0f, 1}, NULL, 0};
+    rend_t R = {{1.0f}, NULL, 0, NULL};
     for (int trial = 0; trial < 4; trial++) {
         sc_t s;
         sc_random(&s, &r, 64, 6, 7, 0.3f + trial, 2.f + trial);
@@ -230,7 +240,7 @@ static void fd_case(const char *name, sc_t *s, float soft, int W, int H, uint64_
     rng_t r;
     rng_seed(&r, seed);
     for (size_t q = 0; q < hw; q++) dimg[q] = (float)rng_range(&r, -1, 1);
-    rend_t R = {{soft, 1}, NULL, 0};
+    rend_t R = {{soft}, NULL, 0, NULL};
     const double h = 2e-3, h2 = 1e-5;
     CHECK(kink_free(s, soft, W, H, 4 * h, 1), "%s: scene has no pixel within %g px of a kink", name, 4 * h);
     int P = sc_total(s);
@@ -326,7 +336,7 @@ static void test_gradients(void) {
 static void test_properties(void) {
     const int W = 64, H = 48;
     static float img[64 * 48], img2[64 * 48], img3[64 * 48];
-    rend_t R = {{1.0f, 1}, NULL, 0};
+    rend_t R = {{1.0f}, NULL, 0, NULL};
     /* horizontal line y = 20.25, x 10.3 .. 50.3, width 3, softness 1 */
     sc_t s = {.ns = 1, .npts = {2}};
     float line[] = {10.3f, 20.25f, 50.3f, 20.25f};
@@ -426,7 +436,7 @@ static void test_properties(void) {
 }
 
 static void test_threads_and_errors(void) {
-    /* a scene large enough for the threaded backward */
+    /* a scene large enough for the split backward (>= SOFTLINE_PAR_MIN entries) */
     const int W = 400, H = 400;
     sc_t s;
     rng_t r;
@@ -446,28 +456,37 @@ static void test_threads_and_errors(void) {
     float *img = malloc(sizeof(float) * W * H), *dimg = malloc(sizeof(float) * W * H);
     for (int q = 0; q < W * H; q++) dimg[q] = (float)rng_range(&r, -1, 1);
     static float g1[2 * MAXP], g2[2 * MAXP], w1[MAXS], w2[MAXS], a1[MAXS], a2[MAXS];
-    rend_t R = {{1.0f, 1}, NULL, 0};
+    rend_t R = {{1.0f}, NULL, 0, NULL};
     render(&R, &s, W, H, img);
     grads(&R, &s, W, H, dimg, g1, w1, a1);
-    R.cfg.threads = 4;
+    pool_t pool;
+    pool_init(&pool, 4);
+    nn_par_t par = pool_par(&pool);
+    R.par = &par;
     grads(&R, &s, W, H, dimg, g2, w2, a2);
+    R.par = NULL;
+    pool_free(&pool);
     CHECK(!memcmp(g1, g2, sizeof g1) && !memcmp(w1, w2, sizeof w1) && !memcmp(a1, a2, sizeof a1),
-          "threads=4 backward is bit-identical to threads=1 (and backward is repeatable)");
+          "a backward split over a 4-thread pool is bit-identical to serial (and backward is repeatable)");
     /* the same ws reused on a smaller canvas */
     sc_t t = s;
     t.ns = 2;
     sc_bind(&t);
     CHECK(render(&R, &t, 64, 64, img) == 0, "ws reused across canvas sizes");
-    plugin_err_t e = {{0}};
-    softline_cfg_t bad = {0.f, 1};
-    CHECK(softline_forward(&bad, R.ws, &t.sc, 64, 64, img, &e) == EXIT_USAGE && strstr(e.msg, "softness"),
+    softline_fault_t e;
+    softline_cfg_t bad = {0.f};
+    softline_scene_t ts = cs(&t), ss = cs(&s);
+    CHECK(softline_forward(&bad, R.ws, &ts, 64, 64, img, &e) == SOFTLINE_ESOFTNESS && e.code == SOFTLINE_ESOFTNESS &&
+              strstr(e.msg, "softness"),
           "softness 0 is refused: %s", e.msg);
     t.xy[3] = NAN;
-    CHECK(softline_forward(&R.cfg, R.ws, &t.sc, 64, 64, img, &e) == EXIT_NUMERIC && strstr(e.msg, "point 1"),
+    CHECK(softline_forward(&R.cfg, R.ws, &ts, 64, 64, img, &e) == SOFTLINE_ENONFINITE && e.stroke == 0 &&
+              e.point == 1 && strstr(e.msg, "point 1"),
           "a NaN point is refused: %s", e.msg);
-    void *fresh = calloc(1, softline_ws_size(&R.cfg, &s.sc, W, H));
-    scene_grad_t g = {g1, w1, a1};
-    CHECK(softline_backward(&R.cfg, fresh, &s.sc, W, H, dimg, &g, &e) == EXIT_INTERNAL,
+    CHECK(softline_forward(&R.cfg, R.ws, &ts, 0, 64, img, NULL) == SOFTLINE_ECANVAS, "a 0-wide canvas is refused");
+    void *fresh = calloc(1, softline_ws_size(&R.cfg, &ss, W, H));
+    softline_grad_t g = {g1, w1, a1};
+    CHECK(softline_backward(&R.cfg, fresh, &ss, W, H, dimg, &g, NULL, &e) == SOFTLINE_ESTATE,
           "backward before any forward is refused: %s", e.msg);
     free(fresh), free(img), free(dimg), free(R.ws);
 }
@@ -491,15 +510,23 @@ static void test_plugin(void) {
     static float img[64 * 64], img2[64 * 64];
     void *ws = plugin_ws(&p, vt->ws_size(p.state, &s.sc, 64, 64));
     plugin_err_t pe = {{0}};
-    CHECK(vt->forward(p.state, ws, &s.sc, 64, 64, img, &pe) == 0, "plugin forward");
-    rend_t R = {{1.5f, 1}, NULL, 0};
+    CHECK(vt->forward(p.state, ws, &host, &s.sc, 64, 64, img, &pe) == 0, "plugin forward");
+    rend_t R = {{1.5f}, NULL, 0, NULL};
     render(&R, &s, 64, 64, img2);
     CHECK(!memcmp(img, img2, sizeof img), "plugin = core with softness=1.5");
     float gxy[2 * MAXP] = {0};
     scene_grad_t g = {gxy, NULL, NULL};
-    CHECK(vt->backward(p.state, ws, &s.sc, 64, 64, img2, &g, &pe) == 0,
+    CHECK(vt->backward(p.state, ws, &host, &s.sc, 64, 64, img2, &g, &pe) == 0,
           "plugin backward with NULL width/opacity "
           "gradients");
+    /* the core's refusals become exit codes with its message */
+    float keep = s.xy[3];
+    s.xy[3] = NAN;
+    CHECK(vt->forward(p.state, ws, &host, &s.sc, 64, 64, img, &pe) == EXIT_NUMERIC && strstr(pe.msg, "point 1"),
+          "plugin: a NaN point is EXIT_NUMERIC: %s", pe.msg);
+    s.xy[3] = keep;
+    CHECK(vt->forward(p.state, ws, &host, &s.sc, 0, 64, img, &pe) == EXIT_USAGE && strstr(pe.msg, "canvas"),
+          "plugin: a bad canvas is EXIT_USAGE: %s", pe.msg);
     plugin_close(&p);
     err_t e2 = {0};
     snprintf(path, sizeof path, "%s/softline.so:softness=0", dir ? dir : "build/plugins");

@@ -34,13 +34,14 @@ typedef struct {
     int ok;
 } rend_t;
 
+static plugin_host_t thost = {.abi = INVCLIP_PLUGIN_ABI}; /* valid until fini, as plugin.h asks */
+
 static int rend_open(rend_t *r, const char *args) {
     const char *dir = getenv("PLUGINS");
     char spec[512];
     snprintf(spec, sizeof spec, "%s/splat.so%s%s", dir ? dir : "build/plugins", *args ? ":" : "", args);
     err_t e = {0};
-    plugin_host_t host = {.abi = INVCLIP_PLUGIN_ABI};
-    r->ok = plugin_open(&r->p, spec, PLUGIN_RENDERER, &e) == 0 && plugin_init(&r->p, &host, &e) == 0;
+    r->ok = plugin_open(&r->p, spec, PLUGIN_RENDERER, &e) == 0 && plugin_init(&r->p, &thost, &e) == 0;
     if (!r->ok) printf("# %s\n", e.msg);
     return r->ok;
 }
@@ -48,7 +49,7 @@ static int rend_open(rend_t *r, const char *args) {
 static int fwd(rend_t *r, const sc_t *s, float *img, plugin_err_t *pe) {
     const renderer_vt *vt = r->p.d->renderer;
     void *ws = plugin_ws(&r->p, vt->ws_size(r->p.state, &s->sc, s->W, s->H));
-    int rc = vt->forward(r->p.state, ws, &s->sc, s->W, s->H, img, pe);
+    int rc = vt->forward(r->p.state, ws, &thost, &s->sc, s->W, s->H, img, pe);
     if (rc) printf("# forward: %s\n", pe->msg);
     return rc;
 }
@@ -56,7 +57,7 @@ static int fwd(rend_t *r, const sc_t *s, float *img, plugin_err_t *pe) {
 static int bwd(rend_t *r, const sc_t *s, const float *dimg, float *gxy, float *gw, float *ga) {
     plugin_err_t pe = {{0}};
     scene_grad_t g = {gxy, gw, ga};
-    int rc = r->p.d->renderer->backward(r->p.state, r->p.ws, &s->sc, s->W, s->H, dimg, &g, &pe);
+    int rc = r->p.d->renderer->backward(r->p.state, r->p.ws, &thost, &s->sc, s->W, s->H, dimg, &g, &pe);
     if (rc) printf("# backward: %s\n", pe.msg);
     return rc;
 }
@@ -340,7 +341,7 @@ static void test_edges(void) {
         s.xy[2] = 22.75f;
         plugin_ws(&R3.p, R3.p.d->renderer->ws_size(R3.p.state, &s.sc, 32, 32));
         scene_grad_t g = {gxy, gw, ga};
-        CHECK(R3.p.d->renderer->backward(R3.p.state, R3.p.ws, &s.sc, 32, 32, dimg, &g, &pe) == EXIT_INTERNAL,
+        CHECK(R3.p.d->renderer->backward(R3.p.state, R3.p.ws, &thost, &s.sc, 32, 32, dimg, &g, &pe) == EXIT_INTERNAL,
               "backward before forward refused: %s", pe.msg);
         plugin_close(&R3.p);
     }

@@ -1,4 +1,5 @@
-/* warp.c - see warp.h.  The formulas are derived in docs/augmentations.md. */
+/* nn/warp.c - see warp.h (pure maths: no allocation, no state).  The
+ * formulas are derived in docs/augmentations.md. */
 #include "warp.h"
 #include <math.h>
 #include <string.h>

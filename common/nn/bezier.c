@@ -1,8 +1,9 @@
-/* bezier.c - cubic Bezier chains: Schneider fitting, the study's conversions,
- * sampling and its adjoint.  See bezier.h for the layouts and conventions. */
+/* nn/bezier.c - cubic Bezier chains: Schneider fitting, the study's
+ * conversions, sampling and its adjoint.  See bezier.h for the layouts and
+ * conventions. */
 #include "bezier.h"
 #include <math.h>
-#include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* ---------------- layouts, sampling, adjoint ---------------- */
@@ -297,25 +298,41 @@ static double turn_deg(v2 a, v2 b, v2 c) {
     return atan2(fabs(p.x * q.y - p.y * q.x), vdot(p, q)) * (180.0 / M_PI);
 }
 
-int bezier_fit(const bezier_fit_cfg_t *cfg, const float *xy, int n, float *out, int cap, bezier_fit_stats_t *st) {
+/* The fit's scratch, carved from the caller's workspace: d (n), u (n),
+ * corner (n), stack (n+1), res (3n+4). */
+#define FIT_AL(x) (((x) + 15) & ~(size_t)15)
+static size_t fit_layout(size_t nn, char *b, v2 **d, double **u, int **corner, piece_t **stack, v2 **res) {
+    size_t o = 0, o_d, o_u, o_c, o_s, o_r;
+    o_d = o, o += FIT_AL(nn * sizeof(v2));
+    o_u = o, o += FIT_AL(nn * sizeof(double));
+    o_c = o, o += FIT_AL(nn * sizeof(int));
+    o_s = o, o += FIT_AL((nn + 1) * sizeof(piece_t));
+    o_r = o, o += FIT_AL((3 * nn + 4) * sizeof(v2));
+    if (b) {
+        *d = (v2 *)(b + o_d), *u = (double *)(b + o_u), *corner = (int *)(b + o_c);
+        *stack = (piece_t *)(b + o_s), *res = (v2 *)(b + o_r);
+    }
+    return o;
+}
+
+size_t bezier_fit_ws_size(int n) { return n < 1 ? 0 : fit_layout((size_t)n, NULL, NULL, NULL, NULL, NULL, NULL); }
+
+int bezier_fit(const bezier_fit_cfg_t *cfg, const float *xy, int n, float *out, int cap, bezier_fit_stats_t *st,
+               void *ws) {
     if (st) memset(st, 0, sizeof *st);
     if (n < 1) return -2;
     for (int i = 0; i < 2 * n; i++)
         if (!isfinite(xy[i])) return -2;
+    if (!ws || ((uintptr_t)ws & 15)) return -1;
     double E = cfg->max_error > 0 ? cfg->max_error : 1e-9;
     bezier_fit_cfg_t c = *cfg;
     c.max_error = E;
 
-    size_t nn = (size_t)n;
-    v2 *d = malloc(nn * sizeof *d);
-    double *u = malloc(nn * sizeof *u);
-    int *corner = malloc(nn * sizeof *corner);
-    piece_t *stack = malloc((nn + 1) * sizeof *stack);
-    v2 *res = malloc((3 * nn + 4) * sizeof *res);
-    if (!d || !u || !corner || !stack || !res) {
-        free(d), free(u), free(corner), free(stack), free(res);
-        return -1;
-    }
+    v2 *d, *res;
+    double *u;
+    int *corner;
+    piece_t *stack;
+    fit_layout((size_t)n, ws, &d, &u, &corner, &stack, &res);
     int m = 0; /* drop consecutive duplicates */
     for (int i = 0; i < n; i++) {
         v2 p = {xy[2 * i], xy[2 * i + 1]};
@@ -377,7 +394,6 @@ int bezier_fit(const bezier_fit_cfg_t *cfg, const float *xy, int n, float *out, 
     }
     if (out && cap >= npts)
         for (int i = 0; i < npts; i++) out[2 * i] = (float)res[i].x, out[2 * i + 1] = (float)res[i].y;
-    free(d), free(u), free(corner), free(stack), free(res);
     return npts;
 }
 

@@ -1,4 +1,5 @@
-/* bezier.h - cubic Bezier chains: fitting polylines, sampling, and the adjoint.
+/* nn/bezier.h - cubic Bezier chains: fitting polylines, sampling, and the
+ * adjoint (a renderer core of the pure-maths layer, nn/nn.h).
  *
  * A stroke is a list of cubic segments stored in one of two layouts:
  *
@@ -37,11 +38,13 @@
  * The study's lossy conversions (bezier_study, bezier_study_multi) are kept
  * bit-for-bit as parity options, quirks included (see the functions).
  *
- * Nothing here prints; the fit allocates its scratch with malloc and frees it
- * before returning.  Sampling and its adjoint never allocate.
+ * Nothing here prints, keeps state or allocates: the fit works in a scratch
+ * buffer the caller passes (bezier_fit_ws_size bytes, 16-byte aligned, any
+ * contents).
  */
 #ifndef BEZIER_H
 #define BEZIER_H
+#include <stddef.h>
 
 enum { BEZIER_CHAIN = 0, BEZIER_INDEPENDENT = 1 };
 
@@ -78,10 +81,13 @@ typedef struct {
     double max_err;  /* worst vertex distance to B(u_i), px */
 } bezier_fit_stats_t;
 
-/* Fit the polyline xy (n,2) with a chain.  Writes 3k+1 points to out when
- * cap >= that; returns the number of points (also when out is NULL or cap is
- * too small, as plugin.h's encode does), or -1 when out of memory and -2
- * on bad input (n < 1, non-finite coordinates).  st may be NULL.
+/* Scratch bytes bezier_fit needs for a polyline of n points. */
+size_t bezier_fit_ws_size(int n);
+/* Fit the polyline xy (n,2) with a chain, working in ws (bezier_fit_ws_size(n)
+ * bytes).  Writes 3k+1 points to out when cap >= that; returns the number of
+ * points (also when out is NULL or cap is too small, as plugin.h's encode
+ * does), -1 when ws is NULL or misaligned and -2 on bad input (n < 1,
+ * non-finite coordinates).  st may be NULL.
  * Bounds: every vertex is within max_error of the curve; every curve point
  * checked (7 per chord) is within max_error of the polyline.
  *   n = 1 (or all points equal): the degenerate cubic [p,p,p,p] (a dot that
@@ -90,7 +96,8 @@ typedef struct {
  *   loop (|first - last| = gap <= max_error/2, n >= 4) ends exactly on its
  *   start, shares one tangent across the closing joint unless that joint is
  *   a corner, and is fitted within max_error - gap. */
-int bezier_fit(const bezier_fit_cfg_t *cfg, const float *xy, int n, float *out, int cap, bezier_fit_stats_t *st);
+int bezier_fit(const bezier_fit_cfg_t *cfg, const float *xy, int n, float *out, int cap, bezier_fit_stats_t *st,
+               void *ws);
 
 /* The study's polyline_to_bezier: always one cubic (4 points written to
  * out, which must hold 4).  n >= 4: the vertices at floor(linspace(0,n-1,4));

@@ -1,5 +1,6 @@
-/* warp.h - deterministic image warps and their exact adjoints, for the
- * augmentation plugins (plugins/clipaug.c) and their tests.
+/* nn/warp.h - deterministic image warps and their exact adjoints (part of the
+ * pure-maths layer, nn/nn.h), for the augmentation plugins
+ * (plugins/clipaug.c) and their tests.
  *
  * Every geometric transform is first turned into a sampling map: one
  * warp_tap_t per output pixel, giving up to four source pixels with weights

@@ -1,5 +1,5 @@
-/* softline.c - soft anti-aliased polylines by true distance, with the exact
- * adjoint.  See softline.h and docs/renderers.md ("## softline").
+/* nn/softline.c - soft anti-aliased polylines by true distance, with the
+ * exact adjoint.  See softline.h and docs/renderers.md ("## softline").
  *
  * Model.  Stroke s has points P_0..P_{n-1}, width w_s and opacity a_s.
  *   d_s(p)  = min over the segments [P_k, P_{k+1}] of the Euclidean distance
@@ -37,10 +37,10 @@
  * the forward pass enumerates with.
  */
 #include "softline.h"
-#include "util.h"
 #include <math.h>
-#include <pthread.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -208,12 +208,12 @@ static inline float reach(const softline_cfg_t *cfg, float w) {
     return (w > 0.f ? 0.5f * w : 0.f) + 0.5f * cfg->softness;
 }
 
-static inline int stroke_ok(const scene_t *sc, int s) {
+static inline int stroke_ok(const softline_scene_t *sc, int s) {
     return sc->npts[s] > 0 && isfinite(sc->width[s]) && isfinite(sc->opacity[s]);
 }
 
 /* Segment k of stroke s (a dot when the stroke has one point). */
-static inline void stroke_seg(const scene_t *sc, int s, int k, float r, int H, seg_t *g) {
+static inline void stroke_seg(const softline_scene_t *sc, int s, int k, float r, int H, seg_t *g) {
     const float *p = sc->xy + 2 * (size_t)sc->off[s];
     if (sc->npts[s] == 1)
         seg_setup(g, p[0], p[1], p[0], p[1], r, H);
@@ -221,7 +221,7 @@ static inline void stroke_seg(const scene_t *sc, int s, int k, float r, int H, s
         seg_setup(g, p[2 * k], p[2 * k + 1], p[2 * k + 2], p[2 * k + 3], r, H);
 }
 
-static inline int stroke_nseg(const scene_t *sc, int s) { return sc->npts[s] == 1 ? 1 : sc->npts[s] - 1; }
+static inline int stroke_nseg(const softline_scene_t *sc, int s) { return sc->npts[s] == 1 ? 1 : sc->npts[s] - 1; }
 
 /* Capsule pixels of segment g (its row intervals, as the forward pass
  * enumerates them). */
@@ -246,7 +246,7 @@ size_t softline_ws_bytes(int W, int H, int nstrokes, size_t nentries) {
 }
 
 /* Upper bound on the saved entries of stroke s. */
-static size_t stroke_bound(const softline_cfg_t *cfg, const scene_t *sc, int s, int W, int H) {
+static size_t stroke_bound(const softline_cfg_t *cfg, const softline_scene_t *sc, int s, int W, int H) {
     size_t n = 0, hw = (size_t)W * H;
     float r = reach(cfg, sc->width[s]);
     for (int k = 0; k < stroke_nseg(sc, s) && n < hw; k++) {
@@ -257,48 +257,50 @@ static size_t stroke_bound(const softline_cfg_t *cfg, const scene_t *sc, int s, 
     return n < hw ? n : hw;
 }
 
-size_t softline_ws_size(const softline_cfg_t *cfg, const scene_t *sc, int W, int H) {
+size_t softline_ws_size(const softline_cfg_t *cfg, const softline_scene_t *sc, int W, int H) {
     size_t cap = 0;
     for (int s = 0; s < sc->nstrokes; s++)
         if (stroke_ok(sc, s)) cap += stroke_bound(cfg, sc, s, W, H);
     return softline_ws_bytes(W, H, sc->nstrokes, cap);
 }
 
-static int check_args(const softline_cfg_t *cfg, const scene_t *sc, int W, int H, plugin_err_t *err) {
-    if (!(cfg->softness > 0.f) || !isfinite(cfg->softness)) {
-        snprintf(err->msg, sizeof err->msg, "softline: softness must be > 0 (got %g)", (double)cfg->softness);
-        return EXIT_USAGE;
+/* Fill f (if any) with code, the stroke/point and "softline: <message>". */
+static int fault(softline_fault_t *f, int code, int stroke, int point, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int fault(softline_fault_t *f, int code, int stroke, int point, const char *fmt, ...) {
+    if (f) {
+        f->code = code, f->stroke = stroke, f->point = point;
+        int k = snprintf(f->msg, sizeof f->msg, "softline: ");
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(f->msg + k, sizeof f->msg - (size_t)k, fmt, ap);
+        va_end(ap);
     }
-    if (W <= 0 || H <= 0 || (size_t)W * (size_t)H > (size_t)INT32_MAX) {
-        snprintf(err->msg, sizeof err->msg, "softline: bad canvas %dx%d", W, H);
-        return EXIT_USAGE;
-    }
-    if (sc->nstrokes < 0) {
-        snprintf(err->msg, sizeof err->msg, "softline: negative stroke count");
-        return EXIT_DATA;
-    }
+    return code;
+}
+
+static int check_args(const softline_cfg_t *cfg, const softline_scene_t *sc, int W, int H, softline_fault_t *f) {
+    if (!(cfg->softness > 0.f) || !isfinite(cfg->softness))
+        return fault(f, SOFTLINE_ESOFTNESS, -1, -1, "softness must be > 0 (got %g)", (double)cfg->softness);
+    if (W <= 0 || H <= 0 || (size_t)W * (size_t)H > (size_t)INT32_MAX)
+        return fault(f, SOFTLINE_ECANVAS, -1, -1, "bad canvas %dx%d", W, H);
+    if (sc->nstrokes < 0) return fault(f, SOFTLINE_ECOUNT, -1, -1, "negative stroke count");
     for (int s = 0; s < sc->nstrokes; s++) {
-        if (sc->npts[s] < 0) {
-            snprintf(err->msg, sizeof err->msg, "softline: stroke %d has %d points", s, sc->npts[s]);
-            return EXIT_DATA;
-        }
-        if (!isfinite(sc->width[s]) || !isfinite(sc->opacity[s])) {
-            snprintf(err->msg, sizeof err->msg, "softline: stroke %d: width or opacity is not finite", s);
-            return EXIT_NUMERIC;
-        }
+        if (sc->npts[s] < 0) return fault(f, SOFTLINE_ECOUNT, s, -1, "stroke %d has %d points", s, sc->npts[s]);
+        if (!isfinite(sc->width[s]) || !isfinite(sc->opacity[s]))
+            return fault(f, SOFTLINE_ENONFINITE, s, -1, "stroke %d: width or opacity is not finite", s);
         const float *p = sc->xy + 2 * (size_t)sc->off[s];
         for (int k = 0; k < 2 * sc->npts[s]; k++)
-            if (!isfinite(p[k])) {
-                snprintf(err->msg, sizeof err->msg, "softline: stroke %d point %d is not finite", s, k / 2);
-                return EXIT_NUMERIC;
-            }
+            if (!isfinite(p[k]))
+                return fault(f, SOFTLINE_ENONFINITE, s, k / 2, "stroke %d point %d is not finite", s, k / 2);
     }
+    if (f) f->code = 0;
     return 0;
 }
 
-int softline_forward(const softline_cfg_t *cfg, void *ws, const scene_t *sc, int W, int H, float *img,
-                     plugin_err_t *err) {
-    int rc = check_args(cfg, sc, W, H, err);
+int softline_forward(const softline_cfg_t *cfg, void *ws, const softline_scene_t *sc, int W, int H, float *img,
+                     softline_fault_t *f) {
+    int rc = check_args(cfg, sc, W, H, f);
     if (rc) return rc;
     layout_t L;
     hdr_t *h = ws;
@@ -366,22 +368,24 @@ int softline_forward(const softline_cfg_t *cfg, void *ws, const scene_t *sc, int
 
 /* ---- backward ---- */
 
-/* Chain dL/dc of stroke s's entries (stored in en->c by the caller's suffix
- * pass, see below) into the stroke's points, width and opacity. */
+/* Chain dL/dc of stroke s's entries (en->gc, from the suffix pass below)
+ * into the stroke's points, width and opacity.  Strokes own disjoint
+ * gradient entries, so groups of strokes run concurrently without sharing
+ * a write; each group's sums are the serial ones, bit for bit. */
 typedef struct {
     const softline_cfg_t *cfg;
-    const scene_t *sc;
+    const softline_scene_t *sc;
     layout_t L;
     int W, H;
-    scene_grad_t *g;
-    int s0, s1; /* strokes [s0, s1) */
+    softline_grad_t *g;
+    int group[65]; /* strokes [group[k], group[k+1]) form task k */
 } bwd_job_t;
 
-static void bwd_strokes(bwd_job_t *jb) {
-    const scene_t *sc = jb->sc;
+static void bwd_strokes(const bwd_job_t *jb, int s0, int s1) {
+    const softline_scene_t *sc = jb->sc;
     const float s_w = jb->cfg->softness;
     int W = jb->W;
-    for (int s = jb->s0; s < jb->s1; s++) {
+    for (int s = s0; s < s1; s++) {
         size_t e0 = jb->L.first[s], e1 = jb->L.first[s + 1];
         if (e0 == e1) continue;
         float w = sc->width[s], r = reach(jb->cfg, w), hwid = w > 0.f ? 0.5f * w : 0.f;
@@ -419,26 +423,21 @@ static void bwd_strokes(bwd_job_t *jb) {
     }
 }
 
-static void *bwd_thread(void *arg) {
-    bwd_strokes(arg);
-    return NULL;
+static void bwd_task(void *ctx, int begin, int end, int tid) {
+    const bwd_job_t *jb = ctx;
+    (void)tid;
+    bwd_strokes(jb, jb->group[begin], jb->group[end]);
 }
 
-/* Below this many saved entries a thread costs more than it saves (measured,
- * docs/renderers.md). */
-#define SOFTLINE_MT_MIN 60000
-
-int softline_backward(const softline_cfg_t *cfg, void *ws, const scene_t *sc, int W, int H, const float *dimg,
-                      scene_grad_t *g, plugin_err_t *err) {
-    int rc = check_args(cfg, sc, W, H, err);
+int softline_backward(const softline_cfg_t *cfg, void *ws, const softline_scene_t *sc, int W, int H,
+                      const float *dimg, softline_grad_t *g, const nn_par_t *par, softline_fault_t *f) {
+    int rc = check_args(cfg, sc, W, H, f);
     if (rc) return rc;
     layout_t L;
     layout(ws, W, H, sc->nstrokes, 0, &L);
     if (L.h->magic != SOFTLINE_MAGIC || !L.h->valid || L.h->W != W || L.h->H != H ||
-        L.h->nstrokes != sc->nstrokes) {
-        snprintf(err->msg, sizeof err->msg, "softline: backward without a matching forward");
-        return EXIT_INTERNAL;
-    }
+        L.h->nstrokes != sc->nstrokes)
+        return fault(f, SOFTLINE_ESTATE, -1, -1, "backward without a matching forward");
     /* Suffix products U_s, walking strokes backwards, give each entry's dL/dc. */
     size_t n = L.first[sc->nstrokes];
     for (size_t e = 0; e < n; e++) L.suf[L.ent[e].pix] = 1.f;
@@ -451,29 +450,23 @@ int softline_backward(const softline_cfg_t *cfg, void *ws, const scene_t *sc, in
             en->gc = -dimg[en->pix] * en->tb * u;
         }
     }
-    int nt = cfg->threads > 1 ? cfg->threads : 1;
+    /* groups of strokes with about equal entry counts, one task each */
+    int nt = nn_nthreads(par);
     if (nt > sc->nstrokes) nt = sc->nstrokes;
-    if (n < SOFTLINE_MT_MIN) nt = 1;
+    if (n < SOFTLINE_PAR_MIN) nt = 1;
     if (nt > 64) nt = 64;
-    bwd_job_t jobs[64];
-    pthread_t th[64];
-    /* split strokes into nt groups of about equal entry counts */
+    if (nt < 1) nt = 1;
+    bwd_job_t jb = {cfg, sc, L, W, H, g, {0}};
     int s = 0;
     for (int k = 0; k < nt; k++) {
         size_t want = n * (size_t)(k + 1) / (size_t)nt;
         int s1 = s;
         while (s1 < sc->nstrokes && L.first[s1] < want) s1++;
         if (k == nt - 1) s1 = sc->nstrokes;
-        jobs[k] = (bwd_job_t){cfg, sc, L, W, H, g, s, s1};
+        jb.group[k] = s;
         s = s1;
     }
-    int started = 0;
-    for (int k = 1; k < nt; k++) {
-        if (pthread_create(&th[k], NULL, bwd_thread, &jobs[k])) break;
-        started = k;
-    }
-    bwd_strokes(&jobs[0]);
-    for (int k = started + 1; k < nt; k++) bwd_strokes(&jobs[k]); /* threads that failed to start */
-    for (int k = 1; k <= started; k++) pthread_join(th[k], NULL);
+    jb.group[nt] = sc->nstrokes;
+    nn_parallel_for(nt > 1 ? par : NULL, nt, bwd_task, &jb);
     return 0;
 }
