@@ -1,0 +1,59 @@
+/* loss.h - classification losses that start a backward pass: softmax
+ * cross-entropy over logits with integer labels, and CLIP's symmetric
+ * contrastive loss (InfoNCE).  Each call computes the loss and, when asked,
+ * its gradients in one pass.
+ *
+ * softmax_xent: logits (N,K), labels in [0,K) or negative (ignored, like
+ * PyTorch's ignore_index); loss = mean over the non-ignored rows of
+ * -sum_k t_k log softmax(logits)_k with t = (1-eps) onehot(label) + eps/K
+ * (label smoothing eps; 0 = plain cross-entropy), as F.cross_entropy.
+ *
+ * infonce (Radford et al. 2021, CLIP, fig. 3): image and text embeddings
+ * (N,E), L2-normalised by the caller; logits = exp(logit_scale) * img @
+ * txt^T (N,N); loss = (CE(logits, arange N) + CE(logits^T, arange N)) / 2.
+ * Clamping logit_scale (CLIP keeps exp(logit_scale) <= 100) is the
+ * optimiser's business, not this kernel's.
+ *
+ * Gradients w.r.t. logits or embeddings are OVERWRITTEN (a loss is where
+ * gradients start); the gradient w.r.t. logit_scale, a parameter, is ADDED.
+ * They are gradients of the loss itself: a caller weighting the loss scales
+ * them.  Allocates nothing (nn.h).
+ */
+#ifndef NN_LOSS_H
+#define NN_LOSS_H
+#include "nn.h"
+#include <stddef.h>
+
+/* *loss = mean cross-entropy; row_loss (N) gets each row's term (0 for an
+ * ignored row), dlogits (N,K), when not NULL, d loss / d logits.  With every
+ * row ignored the loss and the gradient are 0.  NN_EINVAL on a label >= K,
+ * smoothing outside [0,1], or a size < 1.  dlogits may equal logits. */
+int softmax_xent(const nn_par_t *par,
+                 float *loss,          /* (1) */
+                 float *row_loss,      /* (N) */
+                 float *dlogits,       /* (N,K) or NULL */
+                 const float *logits,  /* (N,K) */
+                 const int *labels,    /* (N) */
+                 int N, int K, float smoothing);
+
+/* Scratch floats infonce needs. */
+size_t infonce_ws_size(int N);
+
+/* *loss = symmetric InfoNCE; dimg, dtxt (overwritten) and dlogit_scale
+ * (added into) may each be NULL.  ws: nws >= infonce_ws_size(N) floats. */
+int infonce(const nn_par_t *par,
+            float *loss,          /* (1) */
+            float *dimg,          /* (N,E) or NULL */
+            float *dtxt,          /* (N,E) or NULL */
+            float *dlogit_scale,  /* (1) or NULL */
+            const float *img,     /* (N,E) */
+            const float *txt,     /* (N,E) */
+            float logit_scale, int N, int E, float *ws, size_t nws);
+
+/* Reference versions: same contracts, single-threaded direct loops in
+ * double (infonce_ref needs no scratch). */
+int softmax_xent_ref(float *loss, float *row_loss, float *dlogits, const float *logits, const int *labels, int N,
+                     int K, float smoothing);
+int infonce_ref(float *loss, float *dimg, float *dtxt, float *dlogit_scale, const float *img, const float *txt,
+                float logit_scale, int N, int E);
+#endif
