@@ -5,7 +5,7 @@ of common/nn/ (conv.c, norm2d.c, loss.c), read by tests/unit/test_nn_conv.c.
 Every case is a small random problem computed in float64 with
 torch.nn.functional (conv2d, conv_transpose2d, batch_norm, instance_norm,
 cross_entropy) and, for CLIP's loss, InfoNCE written here from the CLIP
-paper's pseudo-code (Radford et al. 2021, fig. 3):
+paper's pseudo-code; binary_cross_entropy_with_logits, l1_loss, mse_loss (Radford et al. 2021, fig. 3):
     logits = exp(t) * I @ T^T;  loss = (CE(logits, arange) + CE(logits^T, arange)) / 2.
 Gradients come from autograd with a random upstream gradient `dout` (the
 loss being sum(out * dout)); the losses' gradients are those of the loss
@@ -152,6 +152,8 @@ def norm_cases(T):
 XENT = [(6, 5, 0.0, None), (7, 4, 0.1, None), (5, 3, 0.0, [0, -1, 2, 1, -1]), (4, 6, 0.2, [5, 0, -1, 3]),
         (3, 1000, 0.0, None)]
 NCE = [(5, 8, math.log(1 / 0.07)), (16, 32, math.log(100.0)), (3, 4, 0.0)]
+# element-wise: (kind 0 bce / 1 l1 / 2 mse, n, target given, constant target value)
+EW = [(0, 37, 1, 0.0), (0, 50, 0, 1.0), (0, 20, 0, 0.0), (1, 41, 1, 0.0), (2, 29, 1, 0.0), (0, 1000, 1, 0.0)]
 
 
 def infonce(I, Tx, t):
@@ -181,11 +183,30 @@ def loss_cases(T):
         T[p + "loss"], T[p + "dimg"], T[p + "dtxt"], T[p + "dlogit_scale"] = l.reshape(1), I.grad, Tx.grad, t.grad.reshape(1)
 
 
+def ew_cases(T):
+    for i, (kind, n, has_t, tv) in enumerate(EW):
+        x = rnd(n, scale=4.0 if kind == 0 else 1.0)
+        if kind == 0:
+            t = torch.rand(n, dtype=torch.float64) if has_t else torch.full((n,), tv, dtype=torch.float64)
+            l = F.binary_cross_entropy_with_logits(x, t)
+        else:
+            t = torch.randn(n, dtype=torch.float64)
+            t[::5] = x.detach()[::5]  # ties: the L1 gradient there is 0
+            l = F.l1_loss(x, t) if kind == 1 else F.mse_loss(x, t)
+        l.backward()
+        p = f"ew{i}."
+        T[p + "dims"] = dims_t((kind, n, has_t, tv))
+        T[p + "x"], T[p + "loss"], T[p + "dx"] = x, l.reshape(1), x.grad
+        if has_t:
+            T[p + "t"] = t
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for name, fn in (("conv", conv_cases), ("norm", norm_cases), ("loss", loss_cases)):
+    for name, fns in (("conv", [conv_cases]), ("norm", [norm_cases]), ("loss", [loss_cases, ew_cases])):
         T = {}
-        fn(T)
+        for fn in fns:
+            fn(T)
         write_safetensors(os.path.join(OUT, name + ".safetensors"), T)
         print(f"{name}: {len(T)} tensors")
 

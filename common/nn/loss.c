@@ -230,3 +230,111 @@ int infonce_ref(float *loss, float *dimg, float *dtxt, float *dlogit_scale, cons
     if (dlogit_scale) *dlogit_scale += (float)gs;
     return NN_OK;
 }
+
+/* ---------------------------------------------------- element-wise losses */
+
+#define EW_BLOCKS 64
+enum { EW_BCE, EW_L1, EW_MSE };
+
+typedef struct {
+    float *dpred;
+    const float *x, *t;
+    float tv, gs; /* target value when t is NULL; gradient scale / n */
+    size_t n;
+    int kind, nb;
+    double part[EW_BLOCKS];
+} ew_job;
+
+/* loss term at (x, t), and d term / d x into *g */
+static inline double ew_term(int kind, float x, float t, float *g) {
+    if (kind == EW_BCE) {
+        float e = expf(-fabsf(x));                   /* in (0,1]: no overflow */
+        float sig = x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
+        *g = sig - t;
+        return (double)(x > 0 ? x : 0.0f) - (double)x * t + log1p((double)e);
+    }
+    float d = x - t;
+    if (kind == EW_L1) {
+        *g = (float)((d > 0) - (d < 0));
+        return fabs((double)d);
+    }
+    *g = 2.0f * d;
+    return (double)d * d;
+}
+
+static void ew_task(void *vj, int begin, int end, int tid) {
+    ew_job *j = vj;
+    (void)tid;
+    for (int blk = begin; blk < end; blk++) {
+        size_t b = j->n * (size_t)blk / (size_t)j->nb, e = j->n * (size_t)(blk + 1) / (size_t)j->nb;
+        double s = 0;
+        for (size_t i = b; i < e; i++) {
+            float g;
+            s += ew_term(j->kind, j->x[i], j->t ? j->t[i] : j->tv, &g);
+            if (j->dpred) j->dpred[i] = g * j->gs;
+        }
+        j->part[blk] = s;
+    }
+}
+
+static int ew_run(const nn_par_t *par, int kind, float *loss, float *dpred, const float *x, const float *t, float tv,
+                  size_t n, float gscale) {
+    if (!n || !loss || !x || (!t && kind != EW_BCE) || n > (size_t)1 << 56) return NN_EINVAL;
+    ew_job *j = &(ew_job){.dpred = dpred, .x = x, .t = t, .tv = tv, .gs = (float)(gscale / (double)n), .n = n,
+                          .kind = kind, .nb = n < EW_BLOCKS ? (int)n : EW_BLOCKS};
+    nn_parallel_for(par, j->nb, ew_task, j);
+    double s = 0;
+    for (int i = 0; i < j->nb; i++) s += j->part[i];
+    *loss = (float)(s / (double)n);
+    return NN_OK;
+}
+
+int bce_logits_loss(const nn_par_t *par, float *loss, float *dpred, const float *logits, const float *target,
+                    float target_value, size_t n, float gscale) {
+    return ew_run(par, EW_BCE, loss, dpred, logits, target, target_value, n, gscale);
+}
+int l1_loss(const nn_par_t *par, float *loss, float *dpred, const float *pred, const float *target, size_t n,
+            float gscale) {
+    return ew_run(par, EW_L1, loss, dpred, pred, target, 0.0f, n, gscale);
+}
+int mse_loss(const nn_par_t *par, float *loss, float *dpred, const float *pred, const float *target, size_t n,
+             float gscale) {
+    return ew_run(par, EW_MSE, loss, dpred, pred, target, 0.0f, n, gscale);
+}
+
+int bce_logits_loss_ref(float *loss, float *dpred, const float *logits, const float *target, float target_value,
+                        size_t n, float gscale) {
+    if (!n || !loss || !logits) return NN_EINVAL;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = logits[i], t = target ? target[i] : target_value;
+        s += fmax(x, 0.0) - x * t + log(1.0 + exp(-fabs(x)));
+        if (dpred) dpred[i] = (float)((1.0 / (1.0 + exp(-x)) - t) * gscale / (double)n);
+    }
+    *loss = (float)(s / (double)n);
+    return NN_OK;
+}
+
+int l1_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale) {
+    if (!n || !loss || !pred || !target) return NN_EINVAL;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)pred[i] - target[i];
+        s += fabs(d);
+        if (dpred) dpred[i] = (float)(((d > 0) - (d < 0)) * gscale / (double)n);
+    }
+    *loss = (float)(s / (double)n);
+    return NN_OK;
+}
+
+int mse_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale) {
+    if (!n || !loss || !pred || !target) return NN_EINVAL;
+    double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)pred[i] - target[i];
+        s += d * d;
+        if (dpred) dpred[i] = (float)(2.0 * d * gscale / (double)n);
+    }
+    *loss = (float)(s / (double)n);
+    return NN_OK;
+}

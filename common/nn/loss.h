@@ -50,8 +50,31 @@ int infonce(const nn_par_t *par,
             const float *txt,     /* (N,E) */
             float logit_scale, int N, int E, float *ws, size_t nws);
 
+/* Element-wise losses over n values, mean reduction (pix2pix's GAN and
+ * reconstruction terms):
+ *   bce_logits: max(x,0) - x*t + log(1 + exp(-|x|))  (F.binary_cross_entropy_with_logits);
+ *               target may be NULL: every target is target_value (a GAN's
+ *               all-real / all-fake labels);
+ *   l1:         |p - t|   (F.l1_loss; the gradient at p == t is 0, as torch's sign);
+ *   mse:        (p - t)^2 (F.mse_loss).
+ * *loss is the mean; dpred (n, OVERWRITTEN; may be NULL) gets gscale times
+ * d loss / d pred, so a weighted term (e.g. 100 * L1) costs no extra pass.
+ * The sum runs over 64 fixed blocks in double and the blocks are added in
+ * order, so the loss does not depend on the thread count.  NN_EINVAL if n
+ * is 0.  dpred may equal pred. */
+int bce_logits_loss(const nn_par_t *par, float *loss, float *dpred /* (n) or NULL */, const float *logits /* (n) */,
+                    const float *target /* (n) or NULL */, float target_value, size_t n, float gscale);
+int l1_loss(const nn_par_t *par, float *loss, float *dpred /* (n) or NULL */, const float *pred /* (n) */,
+            const float *target /* (n) */, size_t n, float gscale);
+int mse_loss(const nn_par_t *par, float *loss, float *dpred /* (n) or NULL */, const float *pred /* (n) */,
+             const float *target /* (n) */, size_t n, float gscale);
+
 /* Reference versions: same contracts, single-threaded direct loops in
  * double (infonce_ref needs no scratch). */
+int bce_logits_loss_ref(float *loss, float *dpred, const float *logits, const float *target, float target_value,
+                        size_t n, float gscale);
+int l1_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale);
+int mse_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale);
 int softmax_xent_ref(float *loss, float *row_loss, float *dlogits, const float *logits, const int *labels, int N,
                      int K, float smoothing);
 int infonce_ref(float *loss, float *dimg, float *dtxt, float *dlogit_scale, const float *img, const float *txt,

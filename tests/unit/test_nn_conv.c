@@ -4,7 +4,7 @@
  *     maths stored as float32, tests/fixtures/nn_conv/): conv2d and
  *     conv_transpose2d forward and every gradient, batch norm (training with
  *     running statistics, eval), instance norm, cross-entropy (label
- *     smoothing, ignored rows), InfoNCE.  Each kernel is run as its _ref
+ *     smoothing, ignored rows), InfoNCE, BCE with logits, L1, MSE.  Each kernel is run as its _ref
  *     version, and as the fast version serially, with a 2-thread pool and
  *     with a 3-thread pool (uneven splits); outputs are pre-filled with NaN
  *     so an unwritten element fails, and backward is run on gradients
@@ -523,6 +523,72 @@ static void nce_case(tensorfile_t *tf, int idx) {
     free(di); free(dt); free(ws);
     free(img); free(txt); free(ls); free(lw); free(diw); free(dtw); free(dsw);
 }
+typedef struct {
+    int kind;
+    size_t n;
+    float *x, *t, tv;
+} ew_ctx;
+
+static int ew_call(int v, int kind, float *l, float *d, const float *x, const float *t, float tv, size_t n, float gs) {
+    const nn_par_t *p = v ? &pars[v] : NULL;
+    switch (kind) {
+    case 0: return v ? bce_logits_loss(p, l, d, x, t, tv, n, gs) : bce_logits_loss_ref(l, d, x, t, tv, n, gs);
+    case 1: return v ? l1_loss(p, l, d, x, t, n, gs) : l1_loss_ref(l, d, x, t, n, gs);
+    default: return v ? mse_loss(p, l, d, x, t, n, gs) : mse_loss_ref(l, d, x, t, n, gs);
+    }
+}
+static double ew_loss(void *vc) {
+    ew_ctx *c = vc;
+    float l = NAN;
+    ew_call(1, c->kind, &l, NULL, c->x, c->t, c->tv, c->n, 1.0f);
+    return l;
+}
+
+static void ew_case(tensorfile_t *tf, int idx) {
+    static const char *kname[3] = {"bce_logits", "l1", "mse"};
+    char pfx[32], what[160];
+    snprintf(pfx, sizeof pfx, "ew%d.", idx);
+    float *dm = read_t(tf, pfx, "dims", 4);
+    if (!dm) { CHECK(0, "%s dims", pfx); return; }
+    int kind = (int)dm[0], hast = (int)dm[2];
+    size_t n = (size_t)dm[1];
+    float tv = dm[3];
+    free(dm);
+    float *x = read_t(tf, pfx, "x", n), *t = hast ? read_t(tf, pfx, "t", n) : NULL, *lw = read_t(tf, pfx, "loss", 1),
+          *dw = read_t(tf, pfx, "dx", n);
+    if (!x || !lw || !dw || (hast && !t) || kind < 0 || kind > 2) { CHECK(0, "%s fixture tensors", pfx); return; }
+    float *loss0 = NULL;
+    for (int v = 0; v < NVAR; v++) {
+        float l = NAN, *d = nanbuf(n);
+        CHECK(ew_call(v, kind, &l, d, x, t, tv, n, 1.0f) == NN_OK, "%s %s %s runs", pfx, kname[kind], var_name[v]);
+        snprintf(what, sizeof what, "%s %s %s loss", pfx, kname[kind], var_name[v]);
+        CHECK_CLOSE(l, lw[0], 1e-6, 1e-5, "%s", what);
+        snprintf(what, sizeof what, "%s %s %s d pred", pfx, kname[kind], var_name[v]);
+        close_all(what, d, dw, n, 1e-5, 1e-4);
+        if (v == 1) loss0 = memcpy(malloc(sizeof(float)), &l, sizeof(float));
+        else if (v > 1) CHECK(loss0 && l == *loss0, "%s %s loss identical for 1 and %s", pfx, kname[kind], var_name[v]);
+        /* a weighted term: the gradient scaled, the loss not */
+        if (v == 2) {
+            float l2 = NAN, *d2 = nanbuf(n), *want = malloc(sizeof(float) * n);
+            for (size_t i = 0; i < n; i++) want[i] = 100.0f * dw[i];
+            ew_call(v, kind, &l2, d2, x, t, tv, n, 100.0f);
+            snprintf(what, sizeof what, "%s %s gscale 100: 100 x d pred", pfx, kname[kind]);
+            close_all(what, d2, want, n, 1e-5, 1e-4);
+            CHECK(l2 == l, "%s %s gscale leaves the loss alone", pfx, kname[kind]);
+            free(d2); free(want);
+        }
+        free(d);
+    }
+    if (kind != 1) { /* L1 is not differentiable at the ties the fixture plants */
+        ew_ctx c = {.kind = kind, .n = n, .x = x, .t = t, .tv = tv};
+        float l, *d = nanbuf(n);
+        ew_call(1, kind, &l, d, x, t, tv, n, 1.0f);
+        snprintf(what, sizeof what, "%s %s d pred", pfx, kname[kind]);
+        fd_check(what, x, n, d, ew_loss, &c, 1e-2, 2e-3, 2e-2);
+        free(d);
+    }
+    free(loss0); free(x); free(t); free(lw); free(dw);
+}
 #undef CMP
 
 static void loss_invalid(void) {
@@ -535,6 +601,8 @@ static void loss_invalid(void) {
     float d[6];
     CHECK(softmax_xent(NULL, &l, row, d, x, lab, 2, 3, 0.0f) == NN_OK && l == 0.0f && d[0] == 0.0f && d[5] == 0.0f,
           "every row ignored: loss 0, gradient 0");
+    CHECK(l1_loss(NULL, &l, NULL, x, x, 0, 1.0f) == NN_EINVAL && mse_loss(NULL, &l, NULL, x, NULL, 6, 1.0f) == NN_EINVAL,
+          "element-wise loss over 0 values, or without a target, refused");
 }
 
 /* ---------------------------------------------------------------- dropout */
@@ -656,6 +724,7 @@ int main(void) {
     CHECK(tl != NULL, "open loss fixtures (%s)", e.msg);
     for (int i = 0, n = ncases(tl, "xent"); i < n; i++) xent_case(tl, i);
     for (int i = 0, n = ncases(tl, "nce"); i < n; i++) nce_case(tl, i);
+    for (int i = 0, n = ncases(tl, "ew"); i < n; i++) ew_case(tl, i);
     loss_invalid();
     dropout_tests();
     if (tc) tf_close(tc);
