@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """gen_nn_conv_ref.py - PyTorch reference fixtures for the CNN and loss kernels
-of common/nn/ (conv.c, norm2d.c, loss.c), read by tests/unit/test_nn_conv.c.
+of common/nn/ (conv.c, pool2d.c, norm2d.c, loss.c), read by tests/unit/test_nn_conv.c.
 
 Every case is a small random problem computed in float64 with
-torch.nn.functional (conv2d, conv_transpose2d, batch_norm, instance_norm,
-cross_entropy) and, for CLIP's loss, InfoNCE written here from the CLIP
-paper's pseudo-code; binary_cross_entropy_with_logits, l1_loss, mse_loss (Radford et al. 2021, fig. 3):
+torch.nn.functional (conv2d, conv_transpose2d, max_pool2d, avg_pool2d,
+batch_norm, instance_norm, cross_entropy, binary_cross_entropy_with_logits,
+l1_loss, mse_loss) and, for CLIP's loss, InfoNCE written here from the CLIP
+paper's pseudo-code (Radford et al. 2021, fig. 3):
     logits = exp(t) * I @ T^T;  loss = (CE(logits, arange) + CE(logits^T, arange)) / 2.
 Gradients come from autograd with a random upstream gradient `dout` (the
 loss being sum(out * dout)); the losses' gradients are those of the loss
@@ -69,6 +70,35 @@ CONVT = [
     (3, 5, 4, 4, 1, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1),    # one output channel (the generator's last layer)
     (2, 3, 3, 3, 4, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1),    # 1x1
 ]
+
+
+# pooling: (kind 0 max / 1 avg, N, C, H, W, KH, KW, sh, sw, ph, pw); stride 0 = the window
+POOL = [
+    (0, 2, 3, 8, 8, 2, 2, 0, 0, 0, 0),   # 2x2 max pool
+    (0, 2, 2, 7, 9, 3, 3, 2, 2, 1, 1),   # overlapping, padded
+    (0, 1, 3, 5, 6, 3, 2, 1, 2, 1, 0),   # rectangular
+    (1, 2, 3, 8, 8, 2, 2, 0, 0, 0, 0),   # 2x2 average
+    (1, 2, 2, 7, 9, 3, 3, 1, 1, 1, 1),   # padded, counting the padding (count_include_pad)
+    (1, 3, 4, 5, 6, 5, 6, 0, 0, 0, 0),   # global average pooling
+]
+
+
+def pool_cases(T):
+    for i, c in enumerate(POOL):
+        kind, N, C, H, W, KH, KW, sh, sw, ph, pw = c
+        x = rnd(N, C, H, W)
+        st = (sh or KH, sw or KW)
+        if kind == 0:
+            y, idx = F.max_pool2d(x, (KH, KW), st, (ph, pw), return_indices=True)
+        else:
+            y = F.avg_pool2d(x, (KH, KW), st, (ph, pw), count_include_pad=True)
+        dy = torch.randn_like(y)
+        (y * dy).sum().backward()
+        p = f"pool{i}."
+        T[p + "dims"] = dims_t(c)
+        T[p + "x"], T[p + "out"], T[p + "dout"], T[p + "dx"] = x, y, dy, x.grad
+        if kind == 0:
+            T[p + "idx"] = idx.double()
 
 
 def conv_cases(T):
@@ -203,7 +233,7 @@ def ew_cases(T):
 
 def main():
     os.makedirs(OUT, exist_ok=True)
-    for name, fns in (("conv", [conv_cases]), ("norm", [norm_cases]), ("loss", [loss_cases, ew_cases])):
+    for name, fns in (("conv", [conv_cases, pool_cases]), ("norm", [norm_cases]), ("loss", [loss_cases, ew_cases])):
         T = {}
         for fn in fns:
             fn(T)

@@ -1,8 +1,9 @@
 /* test_nn_conv.c - the CNN and loss kernels of common/nn/ (conv.c,
- * norm2d.c, dropout.c, loss.c):
+ * pool2d.c, norm2d.c, dropout.c, loss.c):
  *   - against PyTorch fixtures written by tests/gen_nn_conv_ref.py (float64
  *     maths stored as float32, tests/fixtures/nn_conv/): conv2d and
- *     conv_transpose2d forward and every gradient, batch norm (training with
+ *     conv_transpose2d forward and every gradient, max and average
+ *     pooling (with PyTorch's argmax indices), batch norm (training with
  *     running statistics, eval), instance norm, cross-entropy (label
  *     smoothing, ignored rows), InfoNCE, BCE with logits, L1, MSE.  Each kernel is run as its _ref
  *     version, and as the fast version serially, with a 2-thread pool and
@@ -23,6 +24,7 @@
 #include "nn/dropout.h"
 #include "nn/loss.h"
 #include "nn/norm2d.h"
+#include "nn/pool2d.h"
 #include "pool.h"
 #include "t.h"
 #include "tensorfile.h"
@@ -263,6 +265,87 @@ static void conv_invalid(void) {
     CHECK(conv_transpose2d_out_size(&t, &OH, &OW) == NN_EINVAL, "zero channels refused");
     float v = 0;
     CHECK(conv2d_forward(NULL, &v, &v, &v, NULL, NULL, NULL, 0) == NN_EINVAL, "NULL dims refused");
+}
+
+/* ---------------------------------------------------------------- pooling */
+
+typedef struct {
+    pool2d_dims_t d;
+    int kind;
+    float *x, *dout, *out;
+    int *idx;
+    size_t ny;
+} pool_ctx;
+
+static double pool_loss(void *vc) {
+    pool_ctx *c = vc;
+    if (c->kind == 0) maxpool2d_forward(NULL, c->out, c->idx, c->x, &c->d);
+    else avgpool2d_forward(NULL, c->out, c->x, &c->d);
+    return dotd(c->out, c->dout, c->ny);
+}
+
+static void pool_case(tensorfile_t *tf, int i) {
+    char pfx[32], what[160];
+    snprintf(pfx, sizeof pfx, "pool%d.", i);
+    float *dm = read_t(tf, pfx, "dims", 11);
+    if (!dm) { CHECK(0, "%s dims", pfx); return; }
+    int kind = (int)dm[0], OH, OW;
+    pool2d_dims_t d = {.N = (int)dm[1], .C = (int)dm[2], .H = (int)dm[3], .W = (int)dm[4], .KH = (int)dm[5],
+                       .KW = (int)dm[6], .stride_h = (int)dm[7], .stride_w = (int)dm[8], .pad_h = (int)dm[9],
+                       .pad_w = (int)dm[10]};
+    free(dm);
+    CHECK(pool2d_out_size(&d, &OH, &OW) == NN_OK, "%s output size %dx%d", pfx, OH, OW);
+    size_t nx = (size_t)d.N * d.C * d.H * d.W, ny = (size_t)d.N * d.C * OH * OW;
+    float *x = read_t(tf, pfx, "x", nx), *out = read_t(tf, pfx, "out", ny), *dout = read_t(tf, pfx, "dout", ny),
+          *dxw = read_t(tf, pfx, "dx", nx), *idxf = kind == 0 ? read_t(tf, pfx, "idx", ny) : NULL;
+    if (!x || !out || !dout || !dxw || (kind == 0 && !idxf)) { CHECK(0, "%s fixture tensors", pfx); return; }
+    const char *kn = kind ? "avgpool" : "maxpool";
+    for (int v = 0; v < NVAR; v++) {
+        float *y = nanbuf(ny), *dx = constbuf(nx, GRAD0);
+        int *idx = malloc(sizeof(int) * ny), rc;
+        for (size_t k = 0; k < ny; k++) idx[k] = -7;
+        if (kind == 0)
+            rc = v ? maxpool2d_forward(&pars[v], y, idx, x, &d) : maxpool2d_forward_ref(y, idx, x, &d);
+        else
+            rc = v ? avgpool2d_forward(&pars[v], y, x, &d) : avgpool2d_forward_ref(y, x, &d);
+        CHECK(rc == NN_OK, "%s %s %s forward runs", pfx, kn, var_name[v]);
+        snprintf(what, sizeof what, "%s %s %s forward", pfx, kn, var_name[v]);
+        close_all(what, y, out, ny, 1e-6, 1e-5);
+        if (kind == 0) {
+            size_t bad = 0;
+            for (size_t k = 0; k < ny; k++) bad += idx[k] != (int)idxf[k];
+            CHECK(bad == 0, "%s %s %s argmax indices equal PyTorch's (%zu differ)", pfx, kn, var_name[v], bad);
+            rc = v ? maxpool2d_backward(&pars[v], dx, dout, idx, &d) : maxpool2d_backward_ref(dx, dout, idx, &d);
+        } else {
+            rc = v ? avgpool2d_backward(&pars[v], dx, dout, &d) : avgpool2d_backward_ref(dx, dout, &d);
+        }
+        CHECK(rc == NN_OK, "%s %s %s backward runs", pfx, kn, var_name[v]);
+        snprintf(what, sizeof what, "%s %s %s d input (added)", pfx, kn, var_name[v]);
+        close_off(what, dx, dxw, GRAD0, nx, 1e-6, 1e-5);
+        free(y); free(dx); free(idx);
+    }
+    pool_ctx c = {.d = d, .kind = kind, .x = x, .dout = dout, .out = nanbuf(ny), .idx = malloc(sizeof(int) * ny), .ny = ny};
+    float *dx = constbuf(nx, 0);
+    pool_loss(&c);
+    if (kind == 0) maxpool2d_backward(NULL, dx, dout, c.idx, &d);
+    else avgpool2d_backward(NULL, dx, dout, &d);
+    snprintf(what, sizeof what, "%s %s d input", pfx, kn);
+    fd_check(what, x, nx, dx, pool_loss, &c, 1e-3, 2e-3, 2e-2); /* small steps: the argmax must not move */
+    free(c.out); free(c.idx); free(dx);
+    free(x); free(out); free(dout); free(dxw); free(idxf);
+}
+
+static void pool_invalid(void) {
+    pool2d_dims_t d = {.N = 1, .C = 1, .H = 4, .W = 4, .KH = 2, .KW = 2, .pad_h = 2};
+    CHECK(pool2d_out_size(&d, NULL, NULL) == NN_EINVAL, "pooling padding > window/2 refused");
+    d.pad_h = 1;
+    int OH, OW;
+    CHECK(pool2d_out_size(&d, &OH, &OW) == NN_OK && OH == 3 && OW == 2, "2x2 window, default stride, pad (1,0): 3x2");
+    float x[4] = {1, NAN, 3, 2}, y;
+    int idx;
+    pool2d_dims_t g = {.N = 1, .C = 1, .H = 2, .W = 2, .KH = 2, .KW = 2};
+    maxpool2d_forward(NULL, &y, &idx, x, &g);
+    CHECK(isnan(y) && idx == 1, "max pooling propagates NaN (index of the first NaN)");
 }
 
 /* ------------------------------------------------------------------ norms */
@@ -715,6 +798,8 @@ int main(void) {
     conv_big(0);
     conv_big(1);
     conv_invalid();
+    for (int i = 0, n = ncases(tc, "pool"); i < n; i++) pool_case(tc, i);
+    pool_invalid();
     tensorfile_t *tn = tf_open("tests/fixtures/nn_conv/norm.safetensors", &e);
     CHECK(tn != NULL, "open norm fixtures (%s)", e.msg);
     for (int i = 0, n = ncases(tn, "bn"); i < n; i++) bn_case(tn, i);
