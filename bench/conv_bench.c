@@ -13,12 +13,12 @@
  * bench/torch_conv.py prints the same lines for PyTorch.
  *
  * Usage: conv_bench [reps]   (default 10) */
-#include <cblas.h>
-#include <stdlib.h>
-#include <string.h>
 #include "nn/conv.h"
 #include "pool.h"
 #include "util.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
 
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -47,14 +47,16 @@ typedef struct {
 static void run(const shape_t *sh, const nn_par_t *par, int nth, int reps) {
     const conv2d_dims_t *d = &sh->d;
     int OH, OW;
-    if (sh->transposed ? conv_transpose2d_out_size(d, &OH, &OW) : conv2d_out_size(d, &OH, &OW)) die(EXIT_INTERNAL, "bad shape");
+    if (sh->transposed ? conv_transpose2d_out_size(d, &OH, &OW) : conv2d_out_size(d, &OH, &OW))
+        die(EXIT_INTERNAL, "bad shape");
     size_t nx = (size_t)d->N * d->C * d->H * d->W, nw = (size_t)d->OC * d->C * d->KH * d->KW,
            ny = (size_t)d->N * d->OC * OH * OW;
     size_t nws = sh->transposed ? conv_transpose2d_ws_size(d, nth) : conv2d_ws_size(d, nth);
     unsigned long long s = 42;
     float *x = rnd(nx, &s), *w = rnd(nw, &s), *b = rnd(d->OC, &s), *dy = rnd(ny, &s);
-    float *y = xmalloc(sizeof(float) * ny), *dx = xcalloc(nx, sizeof(float)), *dw = xcalloc(nw, sizeof(float)),
-          *db = xcalloc(d->OC, sizeof(float)), *ws = xmalloc(sizeof(float) * (nws ? nws : 1));
+    float *y = xmalloc(sizeof(float) * ny), *dx = xcalloc(nx, sizeof(float)),
+          *dw = xcalloc(nw, sizeof(float)), *db = xcalloc(d->OC, sizeof(float)),
+          *ws = xmalloc(sizeof(float) * (nws ? nws : 1));
     /* MACs of the convolution: every (output pixel, weight) pair of conv2d;
      * every (input pixel, weight) pair of the transposed one */
     double macs = sh->transposed ? (double)nx * d->OC * d->KH * d->KW : (double)ny * d->C * d->KH * d->KW;
@@ -78,19 +80,33 @@ static void run(const shape_t *sh, const nn_par_t *par, int nth, int reps) {
     /* the layer's product as one sgemm, OpenBLAS threaded */
     int M = sh->transposed ? d->C : d->OC, K = (sh->transposed ? d->OC : d->C) * d->KH * d->KW;
     int Ncol = (int)(macs / ((double)M * K));
-    float *A = rnd((size_t)M * K, &s), *B = rnd((size_t)K * Ncol, &s), *Cm = xmalloc(sizeof(float) * (size_t)M * Ncol);
+    float *A = rnd((size_t)M * K, &s), *B = rnd((size_t)K * Ncol, &s),
+          *Cm = xmalloc(sizeof(float) * (size_t)M * Ncol);
     openblas_set_num_threads(nth);
     for (int r = -1; r < reps; r++) {
         double t0 = now_sec();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, Ncol, K, 1.0f, A, K, B, Ncol, 0.0f, Cm, Ncol);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, Ncol, K, 1.0f, A, K, B, Ncol, 0.0f, Cm,
+                    Ncol);
         if (r >= 0) tf[r] = now_sec() - t0;
     }
     openblas_set_num_threads(1);
     f = median(tf, reps);
-    printf("sgemm_%s %.4f s %.1f GFLOP/s (M=%d N=%d K=%d, OpenBLAS %d threads)\n", sh->name, f, 2 * macs / f / 1e9, M,
-           Ncol, K, nth);
-    free(A); free(B); free(Cm);
-    free(x); free(w); free(b); free(dy); free(y); free(dx); free(dw); free(db); free(ws); free(tf); free(tb);
+    printf("sgemm_%s %.4f s %.1f GFLOP/s (M=%d N=%d K=%d, OpenBLAS %d threads)\n", sh->name, f,
+           2 * macs / f / 1e9, M, Ncol, K, nth);
+    free(A);
+    free(B);
+    free(Cm);
+    free(x);
+    free(w);
+    free(b);
+    free(dy);
+    free(y);
+    free(dx);
+    free(dw);
+    free(db);
+    free(ws);
+    free(tf);
+    free(tb);
 }
 
 int main(int argc, char **argv) {
@@ -106,10 +122,32 @@ int main(int argc, char **argv) {
     pool_init(&pool, nth);
     nn_par_t par = pool_par(&pool);
     shape_t shapes[] = {
-        {"down", 0, {.N = 4, .C = 64, .H = 64, .W = 64, .OC = 128, .KH = 4, .KW = 4, .stride_h = 2, .stride_w = 2,
-                     .pad_h = 1, .pad_w = 1}},
-        {"up", 1, {.N = 4, .C = 128, .H = 32, .W = 32, .OC = 64, .KH = 4, .KW = 4, .stride_h = 2, .stride_w = 2,
-                   .pad_h = 1, .pad_w = 1}},
+        {"down",
+         0,
+         {.N = 4,
+          .C = 64,
+          .H = 64,
+          .W = 64,
+          .OC = 128,
+          .KH = 4,
+          .KW = 4,
+          .stride_h = 2,
+          .stride_w = 2,
+          .pad_h = 1,
+          .pad_w = 1}},
+        {"up",
+         1,
+         {.N = 4,
+          .C = 128,
+          .H = 32,
+          .W = 32,
+          .OC = 64,
+          .KH = 4,
+          .KW = 4,
+          .stride_h = 2,
+          .stride_w = 2,
+          .pad_h = 1,
+          .pad_w = 1}},
         {"same", 0, {.N = 4, .C = 64, .H = 64, .W = 64, .OC = 64, .KH = 3, .KW = 3, .pad_h = 1, .pad_w = 1}},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) run(&shapes[i], &par, nth, reps);

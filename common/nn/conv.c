@@ -26,11 +26,11 @@
 #endif
 
 typedef struct {
-    int C, H, W;   /* image side */
-    int OH, OW;    /* column side */
+    int C, H, W; /* image side */
+    int OH, OW;  /* column side */
     int KH, KW, sh, sw, ph, pw, dh, dw;
-    int K, P;      /* C*KH*KW, OH*OW */
-    int direct;    /* 1x1, stride 1, no padding: im2col is the identity */
+    int K, P;   /* C*KH*KW, OH*OW */
+    int direct; /* 1x1, stride 1, no padding: im2col is the identity */
 } geom_t;
 
 static int imin(int a, int b) { return a < b ? a : b; }
@@ -46,24 +46,36 @@ static int dims_ok(const conv2d_dims_t *d) {
 /* everything BLAS and the flattened splits index must fit an int */
 static int fits(const geom_t *g, int N, int M) {
     size_t K = (size_t)g->C * g->KH * g->KW, P = (size_t)g->OH * g->OW, npix = (size_t)g->H * g->W;
-    return K <= INT_MAX && P <= INT_MAX && npix <= INT_MAX && (size_t)N * P <= INT_MAX && (size_t)N * g->C <= INT_MAX &&
-           (size_t)M * K <= INT_MAX;
+    return K <= INT_MAX && P <= INT_MAX && npix <= INT_MAX && (size_t)N * P <= INT_MAX &&
+           (size_t)N * g->C <= INT_MAX && (size_t)M * K <= INT_MAX;
 }
 
 static int make_geom(geom_t *g, int C, int H, int W, int OH, int OW, const conv2d_dims_t *d) {
-    *g = (geom_t){.C = C, .H = H, .W = W, .OH = OH, .OW = OW, .KH = d->KH, .KW = d->KW,
-                  .sh = one_if0(d->stride_h), .sw = one_if0(d->stride_w), .ph = d->pad_h, .pw = d->pad_w,
-                  .dh = one_if0(d->dil_h), .dw = one_if0(d->dil_w)};
+    *g = (geom_t){.C = C,
+                  .H = H,
+                  .W = W,
+                  .OH = OH,
+                  .OW = OW,
+                  .KH = d->KH,
+                  .KW = d->KW,
+                  .sh = one_if0(d->stride_h),
+                  .sw = one_if0(d->stride_w),
+                  .ph = d->pad_h,
+                  .pw = d->pad_w,
+                  .dh = one_if0(d->dil_h),
+                  .dw = one_if0(d->dil_w)};
     if (OH < 1 || OW < 1) return NN_EINVAL;
     g->K = C * d->KH * d->KW;
     g->P = OH * OW;
-    g->direct = d->KH == 1 && d->KW == 1 && g->sh == 1 && g->sw == 1 && !g->ph && !g->pw && OH == H && OW == W;
+    g->direct =
+        d->KH == 1 && d->KW == 1 && g->sh == 1 && g->sw == 1 && !g->ph && !g->pw && OH == H && OW == W;
     return NN_OK;
 }
 
 int conv2d_out_size(const conv2d_dims_t *d, int *OH, int *OW) {
     if (!dims_ok(d) || d->outpad_h || d->outpad_w) return NN_EINVAL;
-    long long eh = (long long)one_if0(d->dil_h) * (d->KH - 1) + 1, ew = (long long)one_if0(d->dil_w) * (d->KW - 1) + 1;
+    long long eh = (long long)one_if0(d->dil_h) * (d->KH - 1) + 1,
+              ew = (long long)one_if0(d->dil_w) * (d->KW - 1) + 1;
     long long ih = (long long)d->H + 2LL * d->pad_h, iw = (long long)d->W + 2LL * d->pad_w;
     if (ih < eh || iw < ew) return NN_EINVAL;
     long long oh = (ih - eh) / one_if0(d->stride_h) + 1, ow = (iw - ew) / one_if0(d->stride_w) + 1;
@@ -77,8 +89,10 @@ int conv_transpose2d_out_size(const conv2d_dims_t *d, int *OH, int *OW) {
     if (!dims_ok(d)) return NN_EINVAL;
     int sh = one_if0(d->stride_h), sw = one_if0(d->stride_w), dh = one_if0(d->dil_h), dw = one_if0(d->dil_w);
     if (d->outpad_h >= imax(sh, dh) || d->outpad_w >= imax(sw, dw)) return NN_EINVAL;
-    long long oh = (long long)(d->H - 1) * sh - 2LL * d->pad_h + (long long)dh * (d->KH - 1) + d->outpad_h + 1;
-    long long ow = (long long)(d->W - 1) * sw - 2LL * d->pad_w + (long long)dw * (d->KW - 1) + d->outpad_w + 1;
+    long long oh =
+        (long long)(d->H - 1) * sh - 2LL * d->pad_h + (long long)dh * (d->KH - 1) + d->outpad_h + 1;
+    long long ow =
+        (long long)(d->W - 1) * sw - 2LL * d->pad_w + (long long)dw * (d->KW - 1) + d->outpad_w + 1;
     if (oh < 1 || ow < 1 || oh > INT_MAX || ow > INT_MAX) return NN_EINVAL;
     if (OH) *OH = (int)oh;
     if (OW) *OW = (int)ow;
@@ -95,7 +109,8 @@ static int conv_geom(geom_t *g, const conv2d_dims_t *d) {
 /* conv_transpose2d: image = output, columns = input positions */
 static int convt_geom(geom_t *g, const conv2d_dims_t *d) {
     int OH, OW;
-    if (conv_transpose2d_out_size(d, &OH, &OW) || make_geom(g, d->OC, OH, OW, d->H, d->W, d)) return NN_EINVAL;
+    if (conv_transpose2d_out_size(d, &OH, &OW) || make_geom(g, d->OC, OH, OW, d->H, d->W, d))
+        return NN_EINVAL;
     return fits(g, d->N, d->C) ? NN_OK : NN_EINVAL;
 }
 
@@ -113,8 +128,8 @@ static void valid_range(int xoff, int s, int W, int OW, int *lo, int *hi) {
 
 /* col[(k-k0)*ld + (p-p0)] = padded image value for row k in [k0,k1), column
  * p in [p0,p1).  img (C,H,W). */
-static void im2col_rows(const float *restrict img, float *restrict col, int ld, const geom_t *g, int k0, int k1,
-                        int p0, int p1) {
+static void im2col_rows(const float *restrict img, float *restrict col, int ld, const geom_t *g, int k0,
+                        int k1, int p0, int p1) {
     const int KK = g->KH * g->KW, H = g->H, W = g->W, OW = g->OW, sw = g->sw;
     for (int k = k0; k < k1; k++) {
         int c = k / KK, kh = k % KK / g->KW, kw = k % g->KW;
@@ -179,11 +194,11 @@ static void split(int n, int T, int i, int *b, int *e) {
 typedef struct {
     const geom_t *g;
     int N, M, T;
-    const float *img; /* (N,C,H,W) image side */
-    const float *Wm;  /* (M,K) */
+    const float *img;  /* (N,C,H,W) image side */
+    const float *Wm;   /* (M,K) */
     const float *bias; /* (M) or NULL */
-    float *out;       /* (N,M,P) */
-    int accumulate;   /* without bias: beta = 1 (add) or 0 (overwrite) */
+    float *out;        /* (N,M,P) */
+    int accumulate;    /* without bias: beta = 1 (add) or 0 (overwrite) */
     float *ws;
     size_t slot;
 } pix_job;
@@ -222,7 +237,8 @@ static void pix_task(void *vj, int begin, int end, int tid) {
                 B = S;
                 ldb = np;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, np, K, 1.0f, j->Wm, K, B, ldb, beta, o, P);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, np, K, 1.0f, j->Wm, K, B, ldb, beta, o,
+                        P);
             g0 += np;
         }
     }
@@ -231,8 +247,17 @@ static void pix_task(void *vj, int begin, int end, int tid) {
 static void pix_run(const nn_par_t *par, const geom_t *g, int N, int M, const float *img, const float *Wm,
                     const float *bias, float *out, int accumulate, float *ws) {
     int T = nn_nthreads(par);
-    pix_job j = {.g = g, .N = N, .M = M, .T = T, .img = img, .Wm = Wm, .bias = bias, .out = out,
-                 .accumulate = accumulate, .ws = ws, .slot = pix_slot(g, N, T)};
+    pix_job j = {.g = g,
+                 .N = N,
+                 .M = M,
+                 .T = T,
+                 .img = img,
+                 .Wm = Wm,
+                 .bias = bias,
+                 .out = out,
+                 .accumulate = accumulate,
+                 .ws = ws,
+                 .slot = pix_slot(g, N, T)};
     nn_parallel_for(par, T, pix_task, &j);
 }
 
@@ -281,8 +306,8 @@ static void ch_task(void *vj, int begin, int end, int tid) {
                     im2col_rows(j->img + n * isz, S, P, g, r0, r1, 0, P);
                     B = S;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, r1 - r0, P, 1.0f, j->G + (size_t)n * M * P,
-                            P, B, P, 1.0f, j->dWm + r0, K);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, r1 - r0, P, 1.0f,
+                            j->G + (size_t)n * M * P, P, B, P, 1.0f, j->dWm + r0, K);
             }
         }
         if (j->dimg) { /* (image, channel chunk) items */
@@ -302,11 +327,11 @@ static void ch_task(void *vj, int begin, int end, int tid) {
                 const float *Gn = j->G + (size_t)n * M * P;
                 int k0 = c0 * KK, k1 = c1 * KK;
                 if (g->direct) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, P, M, 1.0f, j->Wm + k0, K, Gn, P,
-                                1.0f, di + (size_t)k0 * P, P);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, P, M, 1.0f, j->Wm + k0, K,
+                                Gn, P, 1.0f, di + (size_t)k0 * P, P);
                 } else {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, P, M, 1.0f, j->Wm + k0, K, Gn, P,
-                                0.0f, S, P);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, P, M, 1.0f, j->Wm + k0, K,
+                                Gn, P, 0.0f, S, P);
                     col2im_rows(S, di, g, k0, k1);
                 }
             }
@@ -317,8 +342,20 @@ static void ch_task(void *vj, int begin, int end, int tid) {
 static void ch_run(const nn_par_t *par, const geom_t *g, int N, int M, const float *img, const float *G,
                    const float *Wm, float *dWm, float *dimg, int init, const float *bias, float *ws) {
     int T = nn_nthreads(par);
-    ch_job j = {.g = g, .N = N, .M = M, .T = T, .nch = ch_chunks(g, N, T), .img = img, .G = G, .Wm = Wm,
-                .dWm = dWm, .dimg = dimg, .init = init, .bias = bias, .ws = ws, .slot = ch_slot(g, N, T)};
+    ch_job j = {.g = g,
+                .N = N,
+                .M = M,
+                .T = T,
+                .nch = ch_chunks(g, N, T),
+                .img = img,
+                .G = G,
+                .Wm = Wm,
+                .dWm = dWm,
+                .dimg = dimg,
+                .init = init,
+                .bias = bias,
+                .ws = ws,
+                .slot = ch_slot(g, N, T)};
     nn_parallel_for(par, T, ch_task, &j);
 }
 
@@ -384,18 +421,19 @@ int conv2d_forward(const nn_par_t *par, float *out, const float *inp, const floa
     return NN_OK;
 }
 
-int conv2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                    const float *w, const conv2d_dims_t *d, float *ws, size_t nws) {
+int conv2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                    const float *inp, const float *w, const conv2d_dims_t *d, float *ws, size_t nws) {
     geom_t g;
-    if (conv_geom(&g, d) || nws < conv2d_ws_size(d, nn_nthreads(par)) || !dout || (dw && !inp) || (dinp && !w))
+    if (conv_geom(&g, d) || nws < conv2d_ws_size(d, nn_nthreads(par)) || !dout || (dw && !inp) ||
+        (dinp && !w))
         return NN_EINVAL;
     if (dw || dinp) ch_run(par, &g, d->N, d->OC, inp, dout, w, dw, dinp, 0, NULL, ws);
     if (db) bias_grad(par, db, dout, d->N, d->OC, g.P);
     return NN_OK;
 }
 
-int conv_transpose2d_forward(const nn_par_t *par, float *out, const float *inp, const float *w, const float *b,
-                             const conv2d_dims_t *d, float *ws, size_t nws) {
+int conv_transpose2d_forward(const nn_par_t *par, float *out, const float *inp, const float *w,
+                             const float *b, const conv2d_dims_t *d, float *ws, size_t nws) {
     geom_t g;
     if (convt_geom(&g, d) || nws < conv_transpose2d_ws_size(d, nn_nthreads(par)) || !out || !inp || !w)
         return NN_EINVAL;
@@ -404,7 +442,8 @@ int conv_transpose2d_forward(const nn_par_t *par, float *out, const float *inp, 
 }
 
 int conv_transpose2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
-                              const float *inp, const float *w, const conv2d_dims_t *d, float *ws, size_t nws) {
+                              const float *inp, const float *w, const conv2d_dims_t *d, float *ws,
+                              size_t nws) {
     geom_t g;
     if (convt_geom(&g, d) || nws < conv_transpose2d_ws_size(d, nn_nthreads(par)) || !dout || (dw && !inp) ||
         (dinp && !w))
@@ -417,7 +456,8 @@ int conv_transpose2d_backward(const nn_par_t *par, float *dinp, float *dw, float
 
 /* ---------------------------------------------------------- references */
 
-int conv2d_forward_ref(float *out, const float *inp, const float *w, const float *b, const conv2d_dims_t *d) {
+int conv2d_forward_ref(const nn_par_t *par, float *out, const float *inp, const float *w, const float *b,
+                       const conv2d_dims_t *d, float *ws, size_t nws) {
     int OH, OW;
     if (conv2d_out_size(d, &OH, &OW) || !out || !inp || !w) return NN_EINVAL;
     int sh = one_if0(d->stride_h), sw = one_if0(d->stride_w), dh = one_if0(d->dil_h), dw = one_if0(d->dil_w);
@@ -439,8 +479,8 @@ int conv2d_forward_ref(float *out, const float *inp, const float *w, const float
     return NN_OK;
 }
 
-int conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                        const conv2d_dims_t *d) {
+int conv2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, const conv2d_dims_t *d, float *ws, size_t nws) {
     int OH, OW;
     if (conv2d_out_size(d, &OH, &OW) || !dout || (dw && !inp) || (dinp && !w)) return NN_EINVAL;
     int sh = one_if0(d->stride_h), sw = one_if0(d->stride_w), dh = one_if0(d->dil_h), dlw = one_if0(d->dil_w);
@@ -464,14 +504,15 @@ int conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, co
     return NN_OK;
 }
 
-int conv_transpose2d_forward_ref(float *out, const float *inp, const float *w, const float *b,
-                                 const conv2d_dims_t *d) {
+int conv_transpose2d_forward_ref(const nn_par_t *par, float *out, const float *inp, const float *w,
+                                 const float *b, const conv2d_dims_t *d, float *ws, size_t nws) {
     int OH, OW;
     if (conv_transpose2d_out_size(d, &OH, &OW) || !out || !inp || !w) return NN_EINVAL;
     int sh = one_if0(d->stride_h), sw = one_if0(d->stride_w), dh = one_if0(d->dil_h), dw = one_if0(d->dil_w);
     for (int n = 0; n < d->N; n++)
         for (int o = 0; o < d->OC; o++)
-            for (size_t q = 0; q < (size_t)OH * OW; q++) out[((size_t)n * d->OC + o) * OH * OW + q] = b ? b[o] : 0.0f;
+            for (size_t q = 0; q < (size_t)OH * OW; q++)
+                out[((size_t)n * d->OC + o) * OH * OW + q] = b ? b[o] : 0.0f;
     /* every input pixel scatters its kernel window into the output */
     for (int n = 0; n < d->N; n++)
         for (int c = 0; c < d->C; c++)
@@ -490,15 +531,17 @@ int conv_transpose2d_forward_ref(float *out, const float *inp, const float *w, c
     return NN_OK;
 }
 
-int conv_transpose2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                  const float *w, const conv2d_dims_t *d) {
+int conv_transpose2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *w, const conv2d_dims_t *d, float *ws,
+                                  size_t nws) {
     int OH, OW;
     if (conv_transpose2d_out_size(d, &OH, &OW) || !dout || (dw && !inp) || (dinp && !w)) return NN_EINVAL;
     int sh = one_if0(d->stride_h), sw = one_if0(d->stride_w), dh = one_if0(d->dil_h), dlw = one_if0(d->dil_w);
     if (db)
         for (int n = 0; n < d->N; n++)
             for (int o = 0; o < d->OC; o++)
-                for (size_t q = 0; q < (size_t)OH * OW; q++) db[o] += dout[((size_t)n * d->OC + o) * OH * OW + q];
+                for (size_t q = 0; q < (size_t)OH * OW; q++)
+                    db[o] += dout[((size_t)n * d->OC + o) * OH * OW + q];
     for (int n = 0; n < d->N; n++)
         for (int c = 0; c < d->C; c++)
             for (int h = 0; h < d->H; h++)

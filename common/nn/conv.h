@@ -94,13 +94,16 @@ int conv_transpose2d_backward(const nn_par_t *par,
                               const float *w,    /* (C,OC,KH,KW) */
                               const conv2d_dims_t *d, float *ws, size_t nws);
 
-/* Reference versions: same contracts (out overwritten, gradients added),
- * direct loops, single-threaded, no scratch. */
-int conv2d_forward_ref(float *out, const float *inp, const float *w, const float *b, const conv2d_dims_t *d);
-int conv2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                        const conv2d_dims_t *d);
-int conv_transpose2d_forward_ref(float *out, const float *inp, const float *w, const float *b,
-                                 const conv2d_dims_t *d);
-int conv_transpose2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                  const float *w, const conv2d_dims_t *d);
+/* Reference versions: the same arguments and contracts (out overwritten,
+ * gradients added); direct loops, single-threaded: par, ws and nws are
+ * ignored (ws may be NULL). */
+int conv2d_forward_ref(const nn_par_t *par, float *out, const float *inp, const float *w, const float *b,
+                       const conv2d_dims_t *d, float *ws, size_t nws);
+int conv2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, const conv2d_dims_t *d, float *ws, size_t nws);
+int conv_transpose2d_forward_ref(const nn_par_t *par, float *out, const float *inp, const float *w,
+                                 const float *b, const conv2d_dims_t *d, float *ws, size_t nws);
+int conv_transpose2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *w, const conv2d_dims_t *d, float *ws,
+                                  size_t nws);
 #endif

@@ -13,10 +13,14 @@ static inline uint64_t mix64(uint64_t z) {
 
 /* the sequence's starting state: distinct streams of one seed get unrelated
  * states (each input is mixed before the two are combined) */
-static inline uint64_t key_of(uint64_t seed, uint64_t stream) { return mix64(seed + GOLDEN) ^ mix64(~stream * GOLDEN + 1); }
+static inline uint64_t key_of(uint64_t seed, uint64_t stream) {
+    return mix64(seed + GOLDEN) ^ mix64(~stream * GOLDEN + 1);
+}
 
 /* output i of SplitMix64 from state key: mix64(key + (i+1)*GOLDEN) */
-static inline int keep_at(uint64_t key, uint64_t i, uint64_t thresh) { return (mix64(key + (i + 1) * GOLDEN) >> 11) >= thresh; }
+static inline int keep_at(uint64_t key, uint64_t i, uint64_t thresh) {
+    return (mix64(key + (i + 1) * GOLDEN) >> 11) >= thresh;
+}
 
 /* keep iff u >= p with u = (53-bit integer) * 2^-53, i.e. the integer >= ceil(p * 2^53) */
 static uint64_t thresh_of(float p) {
@@ -76,8 +80,14 @@ static void bwd_task(void *vj, int begin, int end, int tid) {
 int dropout_forward(const nn_par_t *par, float *out, unsigned char *mask, const float *inp, size_t n, float p,
                     uint64_t seed, uint64_t stream) {
     if (!p_ok(p) || (n && (!out || !mask || !inp))) return NN_EINVAL;
-    job_t j = {.out = out, .mask = mask, .inp = inp, .n = n, .T = nn_nthreads(par), .scale = scale_of(p),
-               .key = key_of(seed, stream), .thresh = thresh_of(p)};
+    job_t j = {.out = out,
+               .mask = mask,
+               .inp = inp,
+               .n = n,
+               .T = nn_nthreads(par),
+               .scale = scale_of(p),
+               .key = key_of(seed, stream),
+               .thresh = thresh_of(p)};
     if (n) nn_parallel_for(par, j.T, fwd_task, &j);
     return NN_OK;
 }
@@ -90,8 +100,8 @@ int dropout_backward(const nn_par_t *par, float *dinp, const float *dout, const 
     return NN_OK;
 }
 
-int dropout_forward_ref(float *out, unsigned char *mask, const float *inp, size_t n, float p, uint64_t seed,
-                        uint64_t stream) {
+int dropout_forward_ref(const nn_par_t *par, float *out, unsigned char *mask, const float *inp, size_t n,
+                        float p, uint64_t seed, uint64_t stream) {
     if (!p_ok(p) || (n && (!out || !mask || !inp))) return NN_EINVAL;
     for (size_t i = 0; i < n; i++) {
         mask[i] = (unsigned char)dropout_keep(seed, stream, i, p);
@@ -100,7 +110,8 @@ int dropout_forward_ref(float *out, unsigned char *mask, const float *inp, size_
     return NN_OK;
 }
 
-int dropout_backward_ref(float *dinp, const float *dout, const unsigned char *mask, size_t n, float p) {
+int dropout_backward_ref(const nn_par_t *par, float *dinp, const float *dout, const unsigned char *mask,
+                         size_t n, float p) {
     if (!p_ok(p) || (n && (!dinp || !mask || !dout))) return NN_EINVAL;
     for (size_t i = 0; i < n; i++)
         if (mask[i]) dinp[i] += dout[i] * scale_of(p);

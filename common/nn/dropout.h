@@ -38,8 +38,10 @@ int dropout_backward(const nn_par_t *par,
                      const unsigned char *mask, /* (n) from the forward */
                      size_t n, float p);
 
-/* Reference versions: same contracts, single-threaded. */
-int dropout_forward_ref(float *out, unsigned char *mask, const float *inp, size_t n, float p, uint64_t seed,
-                        uint64_t stream);
-int dropout_backward_ref(float *dinp, const float *dout, const unsigned char *mask, size_t n, float p);
+/* Reference versions: the same arguments and contracts, single-threaded
+ * (par is ignored). */
+int dropout_forward_ref(const nn_par_t *par, float *out, unsigned char *mask, const float *inp, size_t n,
+                        float p, uint64_t seed, uint64_t stream);
+int dropout_backward_ref(const nn_par_t *par, float *dinp, const float *dout, const unsigned char *mask,
+                         size_t n, float p);
 #endif

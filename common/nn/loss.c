@@ -58,7 +58,8 @@ static void xent_task(void *vj, int begin, int end, int tid) {
 
 int softmax_xent(const nn_par_t *par, float *loss, float *row_loss, float *dlogits, const float *logits,
                  const int *labels, int N, int K, float smoothing) {
-    if (N < 1 || K < 1 || !loss || !row_loss || !logits || !labels || !(smoothing >= 0.0f && smoothing <= 1.0f))
+    if (N < 1 || K < 1 || !loss || !row_loss || !logits || !labels ||
+        !(smoothing >= 0.0f && smoothing <= 1.0f))
         return NN_EINVAL;
     int count = 0;
     for (int i = 0; i < N; i++) {
@@ -66,8 +67,15 @@ int softmax_xent(const nn_par_t *par, float *loss, float *row_loss, float *dlogi
         count += labels[i] >= 0;
     }
     int T = nn_nthreads(par);
-    xent_job j = {.row_loss = row_loss, .dlogits = dlogits, .logits = logits, .labels = labels, .N = N, .K = K,
-                  .T = T, .smoothing = smoothing, .inv_count = count ? 1.0f / (float)count : 0.0f};
+    xent_job j = {.row_loss = row_loss,
+                  .dlogits = dlogits,
+                  .logits = logits,
+                  .labels = labels,
+                  .N = N,
+                  .K = K,
+                  .T = T,
+                  .smoothing = smoothing,
+                  .inv_count = count ? 1.0f / (float)count : 0.0f};
     nn_parallel_for(par, T, xent_task, &j);
     double s = 0;
     for (int i = 0; i < N; i++) s += row_loss[i];
@@ -75,9 +83,10 @@ int softmax_xent(const nn_par_t *par, float *loss, float *row_loss, float *dlogi
     return NN_OK;
 }
 
-int softmax_xent_ref(float *loss, float *row_loss, float *dlogits, const float *logits, const int *labels, int N,
-                     int K, float smoothing) {
-    if (N < 1 || K < 1 || !loss || !row_loss || !logits || !labels || !(smoothing >= 0.0f && smoothing <= 1.0f))
+int softmax_xent_ref(const nn_par_t *par, float *loss, float *row_loss, float *dlogits, const float *logits,
+                     const int *labels, int N, int K, float smoothing) {
+    if (N < 1 || K < 1 || !loss || !row_loss || !logits || !labels ||
+        !(smoothing >= 0.0f && smoothing <= 1.0f))
         return NN_EINVAL;
     int count = 0;
     for (int i = 0; i < N; i++) {
@@ -127,8 +136,8 @@ static void nce_task(void *vj, int begin, int end, int tid) {
         split(N, j->T, pt, &r0, &r1);
         if (r0 >= r1) continue;
         if (j->stage == 0) { /* logits rows r0..r1 */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, N, E, j->s, j->img + (size_t)r0 * E, E,
-                        j->txt, E, 0.0f, j->L + (size_t)r0 * N, N);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, N, E, j->s, j->img + (size_t)r0 * E,
+                        E, j->txt, E, 0.0f, j->L + (size_t)r0 * N, N);
         } else if (j->stage == 1) { /* log-sum-exp of rows and of columns r0..r1 */
             for (int i = r0; i < r1; i++) {
                 const float *x = j->L + (size_t)i * N;
@@ -149,7 +158,8 @@ static void nce_task(void *vj, int begin, int end, int tid) {
                 float *x = j->L + (size_t)i * N;
                 double acc = 0;
                 for (int k = 0; k < N; k++) {
-                    float g = (expf(x[k] - j->lse_r[i]) + expf(x[k] - j->lse_c[k]) - (k == i ? 2.0f : 0.0f)) * inv;
+                    float g =
+                        (expf(x[k] - j->lse_r[i]) + expf(x[k] - j->lse_c[k]) - (k == i ? 2.0f : 0.0f)) * inv;
                     acc += (double)g * x[k];
                     x[k] = g;
                 }
@@ -157,11 +167,11 @@ static void nce_task(void *vj, int begin, int end, int tid) {
             }
         } else { /* dimg rows = s dL @ txt; dtxt rows = s dL^T @ img */
             if (j->dimg)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, E, N, j->s, j->L + (size_t)r0 * N, N,
-                            j->txt, E, 0.0f, j->dimg + (size_t)r0 * E, E);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, E, N, j->s,
+                            j->L + (size_t)r0 * N, N, j->txt, E, 0.0f, j->dimg + (size_t)r0 * E, E);
             if (j->dtxt)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, E, N, j->s, j->L + r0, N, j->img, E,
-                            0.0f, j->dtxt + (size_t)r0 * E, E);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, r1 - r0, E, N, j->s, j->L + r0, N,
+                            j->img, E, 0.0f, j->dtxt + (size_t)r0 * E, E);
         }
     }
 }
@@ -171,9 +181,18 @@ int infonce(const nn_par_t *par, float *loss, float *dimg, float *dtxt, float *d
     if (N < 1 || E < 1 || !loss || !img || !txt || !ws || nws < infonce_ws_size(N) || !isfinite(logit_scale))
         return NN_EINVAL;
     int T = nn_nthreads(par);
-    nce_job j = {.L = ws, .lse_r = ws + (size_t)N * N, .lse_c = ws + (size_t)N * N + N,
-                 .part = ws + (size_t)N * N + 2 * (size_t)N, .dimg = dimg, .dtxt = dtxt, .img = img, .txt = txt,
-                 .N = N, .E = E, .T = T, .s = expf(logit_scale)};
+    nce_job j = {.L = ws,
+                 .lse_r = ws + (size_t)N * N,
+                 .lse_c = ws + (size_t)N * N + N,
+                 .part = ws + (size_t)N * N + 2 * (size_t)N,
+                 .dimg = dimg,
+                 .dtxt = dtxt,
+                 .img = img,
+                 .txt = txt,
+                 .N = N,
+                 .E = E,
+                 .T = T,
+                 .s = expf(logit_scale)};
     for (j.stage = 0; j.stage < 2; j.stage++) nn_parallel_for(par, T, nce_task, &j);
     double l = 0;
     for (int i = 0; i < N; i++) l += (double)j.lse_r[i] + j.lse_c[i] - 2.0 * j.L[(size_t)i * N + i];
@@ -196,12 +215,12 @@ static double dotd(const float *a, const float *b, int n) {
     return s;
 }
 
-int infonce_ref(float *loss, float *dimg, float *dtxt, float *dlogit_scale, const float *img, const float *txt,
-                float logit_scale, int N, int E) {
+int infonce_ref(const nn_par_t *par, float *loss, float *dimg, float *dtxt, float *dlogit_scale,
+                const float *img, const float *txt, float logit_scale, int N, int E, float *ws, size_t nws) {
     if (N < 1 || E < 1 || !loss || !img || !txt || !isfinite(logit_scale)) return NN_EINVAL;
     double s = exp((double)logit_scale), l = 0, gs = 0;
     /* logit(i,k) recomputed as needed: this is the readable version */
-#define LOGIT(i, k) (s * dotd(img + (size_t)(i) * E, txt + (size_t)(k) * E, E))
+#define LOGIT(i, k) (s * dotd(img + (size_t)(i)*E, txt + (size_t)(k)*E, E))
     if (dimg)
         for (size_t q = 0; q < (size_t)N * E; q++) dimg[q] = 0.0f;
     if (dtxt)
@@ -248,7 +267,7 @@ typedef struct {
 /* loss term at (x, t), and d term / d x into *g */
 static inline double ew_term(int kind, float x, float t, float *g) {
     if (kind == EW_BCE) {
-        float e = expf(-fabsf(x));                   /* in (0,1]: no overflow */
+        float e = expf(-fabsf(x)); /* in (0,1]: no overflow */
         float sig = x >= 0 ? 1.0f / (1.0f + e) : e / (1.0f + e);
         *g = sig - t;
         return (double)(x > 0 ? x : 0.0f) - (double)x * t + log1p((double)e);
@@ -277,11 +296,17 @@ static void ew_task(void *vj, int begin, int end, int tid) {
     }
 }
 
-static int ew_run(const nn_par_t *par, int kind, float *loss, float *dpred, const float *x, const float *t, float tv,
-                  size_t n, float gscale) {
+static int ew_run(const nn_par_t *par, int kind, float *loss, float *dpred, const float *x, const float *t,
+                  float tv, size_t n, float gscale) {
     if (!n || !loss || !x || (!t && kind != EW_BCE) || n > (size_t)1 << 56) return NN_EINVAL;
-    ew_job *j = &(ew_job){.dpred = dpred, .x = x, .t = t, .tv = tv, .gs = (float)(gscale / (double)n), .n = n,
-                          .kind = kind, .nb = n < EW_BLOCKS ? (int)n : EW_BLOCKS};
+    ew_job *j = &(ew_job){.dpred = dpred,
+                          .x = x,
+                          .t = t,
+                          .tv = tv,
+                          .gs = (float)(gscale / (double)n),
+                          .n = n,
+                          .kind = kind,
+                          .nb = n < EW_BLOCKS ? (int)n : EW_BLOCKS};
     nn_parallel_for(par, j->nb, ew_task, j);
     double s = 0;
     for (int i = 0; i < j->nb; i++) s += j->part[i];
@@ -302,8 +327,8 @@ int mse_loss(const nn_par_t *par, float *loss, float *dpred, const float *pred, 
     return ew_run(par, EW_MSE, loss, dpred, pred, target, 0.0f, n, gscale);
 }
 
-int bce_logits_loss_ref(float *loss, float *dpred, const float *logits, const float *target, float target_value,
-                        size_t n, float gscale) {
+int bce_logits_loss_ref(const nn_par_t *par, float *loss, float *dpred, const float *logits,
+                        const float *target, float target_value, size_t n, float gscale) {
     if (!n || !loss || !logits) return NN_EINVAL;
     double s = 0;
     for (size_t i = 0; i < n; i++) {
@@ -315,7 +340,8 @@ int bce_logits_loss_ref(float *loss, float *dpred, const float *logits, const fl
     return NN_OK;
 }
 
-int l1_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale) {
+int l1_loss_ref(const nn_par_t *par, float *loss, float *dpred, const float *pred, const float *target,
+                size_t n, float gscale) {
     if (!n || !loss || !pred || !target) return NN_EINVAL;
     double s = 0;
     for (size_t i = 0; i < n; i++) {
@@ -327,7 +353,8 @@ int l1_loss_ref(float *loss, float *dpred, const float *pred, const float *targe
     return NN_OK;
 }
 
-int mse_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale) {
+int mse_loss_ref(const nn_par_t *par, float *loss, float *dpred, const float *pred, const float *target,
+                 size_t n, float gscale) {
     if (!n || !loss || !pred || !target) return NN_EINVAL;
     double s = 0;
     for (size_t i = 0; i < n; i++) {

@@ -62,21 +62,36 @@ int infonce(const nn_par_t *par,
  * The sum runs over 64 fixed blocks in double and the blocks are added in
  * order, so the loss does not depend on the thread count.  NN_EINVAL if n
  * is 0.  dpred may equal pred. */
-int bce_logits_loss(const nn_par_t *par, float *loss, float *dpred /* (n) or NULL */, const float *logits /* (n) */,
-                    const float *target /* (n) or NULL */, float target_value, size_t n, float gscale);
-int l1_loss(const nn_par_t *par, float *loss, float *dpred /* (n) or NULL */, const float *pred /* (n) */,
-            const float *target /* (n) */, size_t n, float gscale);
-int mse_loss(const nn_par_t *par, float *loss, float *dpred /* (n) or NULL */, const float *pred /* (n) */,
-             const float *target /* (n) */, size_t n, float gscale);
+int bce_logits_loss(const nn_par_t *par,
+                    float *loss,         /* (1) */
+                    float *dpred,        /* (n) or NULL */
+                    const float *logits, /* (n) */
+                    const float *target, /* (n) or NULL */
+                    float target_value, size_t n, float gscale);
+int l1_loss(const nn_par_t *par,
+            float *loss,         /* (1) */
+            float *dpred,        /* (n) or NULL */
+            const float *pred,   /* (n) */
+            const float *target, /* (n) */
+            size_t n, float gscale);
+int mse_loss(const nn_par_t *par,
+             float *loss,         /* (1) */
+             float *dpred,        /* (n) or NULL */
+             const float *pred,   /* (n) */
+             const float *target, /* (n) */
+             size_t n, float gscale);
 
-/* Reference versions: same contracts, single-threaded direct loops in
- * double (infonce_ref needs no scratch). */
-int bce_logits_loss_ref(float *loss, float *dpred, const float *logits, const float *target, float target_value,
-                        size_t n, float gscale);
-int l1_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale);
-int mse_loss_ref(float *loss, float *dpred, const float *pred, const float *target, size_t n, float gscale);
-int softmax_xent_ref(float *loss, float *row_loss, float *dlogits, const float *logits, const int *labels, int N,
-                     int K, float smoothing);
-int infonce_ref(float *loss, float *dimg, float *dtxt, float *dlogit_scale, const float *img, const float *txt,
-                float logit_scale, int N, int E);
+/* Reference versions: the same arguments and contracts, single-threaded
+ * direct loops in double (par is ignored; infonce_ref ignores ws and nws,
+ * ws may be NULL). */
+int bce_logits_loss_ref(const nn_par_t *par, float *loss, float *dpred, const float *logits,
+                        const float *target, float target_value, size_t n, float gscale);
+int l1_loss_ref(const nn_par_t *par, float *loss, float *dpred, const float *pred, const float *target,
+                size_t n, float gscale);
+int mse_loss_ref(const nn_par_t *par, float *loss, float *dpred, const float *pred, const float *target,
+                 size_t n, float gscale);
+int softmax_xent_ref(const nn_par_t *par, float *loss, float *row_loss, float *dlogits, const float *logits,
+                     const int *labels, int N, int K, float smoothing);
+int infonce_ref(const nn_par_t *par, float *loss, float *dimg, float *dtxt, float *dlogit_scale,
+                const float *img, const float *txt, float logit_scale, int N, int E, float *ws, size_t nws);
 #endif

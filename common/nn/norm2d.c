@@ -65,8 +65,8 @@ static void paffine(float *y, const float *x, int n, float a, float c) {
     for (int i = 0; i < n; i++) y[i] = a * x[i] + c;
 }
 
-static void pgrad(float *restrict dx, const float *restrict dy, const float *restrict x, int n, float a, float k,
-                  float c) {
+static void pgrad(float *restrict dx, const float *restrict dy, const float *restrict x, int n, float a,
+                  float k, float c) {
     for (int i = 0; i < n; i++) dx[i] += a * dy[i] + k * x[i] + c;
 }
 
@@ -82,7 +82,7 @@ typedef struct {
     float eps, momentum;
 } job_t;
 
-#define PLANE(p, n, c) ((p) + ((size_t)(n) * j->C + (c)) * (size_t)j->HW)
+#define PLANE(p, n, c) ((p) + ((size_t)(n)*j->C + (c)) * (size_t)j->HW)
 
 /* ---------------------------------------------------------- batch norm */
 
@@ -105,7 +105,8 @@ static void bn_fwd_task(void *vj, int begin, int end, int tid) {
             if (j->run_var)
                 j->run_var[c] = (float)((1.0 - j->momentum) * j->run_var[c] + j->momentum * v / (M - 1.0));
             double a = r * (j->w ? j->w[c] : 1.0), sh = (j->b ? j->b[c] : 0.0) - m * a;
-            for (int n = 0; n < j->N; n++) paffine(PLANE(j->out, n, c), PLANE(j->inp, n, c), j->HW, (float)a, (float)sh);
+            for (int n = 0; n < j->N; n++)
+                paffine(PLANE(j->out, n, c), PLANE(j->inp, n, c), j->HW, (float)a, (float)sh);
         }
     }
 }
@@ -132,8 +133,8 @@ static void bn_bwd_task(void *vj, int begin, int end, int tid) {
             double g = (j->w ? j->w[c] : 1.0) * r;
             double k = -g * r * sdyxh / M, cc = -g * sdy / M - k * m;
             for (int n = 0; n < j->N; n++)
-                pgrad(PLANE(j->dinp, n, c), PLANE(j->dout, n, c), PLANE(j->inp, n, c), j->HW, (float)g, (float)k,
-                      (float)cc);
+                pgrad(PLANE(j->dinp, n, c), PLANE(j->dout, n, c), PLANE(j->inp, n, c), j->HW, (float)g,
+                      (float)k, (float)cc);
         }
     }
 }
@@ -147,7 +148,8 @@ static void bn_eval_fwd_task(void *vj, int begin, int end, int tid) {
         for (int c = c0; c < c1; c++) {
             double r = 1.0 / sqrt((double)j->crstd[c] + j->eps); /* crstd holds run_var here */
             double a = r * (j->w ? j->w[c] : 1.0), sh = (j->b ? j->b[c] : 0.0) - j->cmean[c] * a;
-            for (int n = 0; n < j->N; n++) paffine(PLANE(j->out, n, c), PLANE(j->inp, n, c), j->HW, (float)a, (float)sh);
+            for (int n = 0; n < j->N; n++)
+                paffine(PLANE(j->out, n, c), PLANE(j->inp, n, c), j->HW, (float)a, (float)sh);
         }
     }
 }
@@ -173,52 +175,97 @@ static void bn_eval_bwd_task(void *vj, int begin, int end, int tid) {
             }
             if (!j->dinp) continue;
             float g = (float)((j->w ? j->w[c] : 1.0) * r);
-            for (int n = 0; n < j->N; n++) pgrad(PLANE(j->dinp, n, c), PLANE(j->dout, n, c), PLANE(j->inp, n, c), j->HW, g, 0.0f, 0.0f);
+            for (int n = 0; n < j->N; n++)
+                pgrad(PLANE(j->dinp, n, c), PLANE(j->dout, n, c), PLANE(j->inp, n, c), j->HW, g, 0.0f, 0.0f);
         }
     }
 }
 
 static int sizes_ok(int N, int C, int HW) { return N >= 1 && C >= 1 && HW >= 1; }
 
-int batchnorm2d_forward(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp, const float *w,
-                        const float *b, float *run_mean, float *run_var, int N, int C, int HW, float eps,
-                        float momentum) {
+int batchnorm2d_forward(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
+                        const float *w, const float *b, float *run_mean, float *run_var, int N, int C, int HW,
+                        float eps, float momentum) {
     if (!sizes_ok(N, C, HW) || (long long)N * HW < 2 || !out || !mean || !rstd || !inp || !(eps >= 0))
         return NN_EINVAL;
     int T = nn_nthreads(par);
-    job_t j = {.out = out, .mean = mean, .rstd = rstd, .run_mean = run_mean, .run_var = run_var, .inp = inp, .w = w,
-               .b = b, .N = N, .C = C, .HW = HW, .T = T, .eps = eps, .momentum = momentum};
+    job_t j = {.out = out,
+               .mean = mean,
+               .rstd = rstd,
+               .run_mean = run_mean,
+               .run_var = run_var,
+               .inp = inp,
+               .w = w,
+               .b = b,
+               .N = N,
+               .C = C,
+               .HW = HW,
+               .T = T,
+               .eps = eps,
+               .momentum = momentum};
     nn_parallel_for(par, T, bn_fwd_task, &j);
     return NN_OK;
 }
 
-int batchnorm2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                         const float *mean, const float *rstd, const float *w, int N, int C, int HW) {
+int batchnorm2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                         const float *inp, const float *mean, const float *rstd, const float *w, int N, int C,
+                         int HW) {
     if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
     int T = nn_nthreads(par);
-    job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .cmean = mean, .crstd = rstd, .w = w,
-               .N = N, .C = C, .HW = HW, .T = T};
+    job_t j = {.dinp = dinp,
+               .dw = dw,
+               .db = db,
+               .dout = dout,
+               .inp = inp,
+               .cmean = mean,
+               .crstd = rstd,
+               .w = w,
+               .N = N,
+               .C = C,
+               .HW = HW,
+               .T = T};
     nn_parallel_for(par, T, bn_bwd_task, &j);
     return NN_OK;
 }
 
-int batchnorm2d_forward_eval(const nn_par_t *par, float *out, const float *inp, const float *w, const float *b,
-                             const float *run_mean, const float *run_var, int N, int C, int HW, float eps) {
+int batchnorm2d_forward_eval(const nn_par_t *par, float *out, const float *inp, const float *w,
+                             const float *b, const float *run_mean, const float *run_var, int N, int C,
+                             int HW, float eps) {
     if (!sizes_ok(N, C, HW) || !out || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
     int T = nn_nthreads(par);
-    job_t j = {.out = out, .inp = inp, .w = w, .b = b, .cmean = run_mean, .crstd = run_var, .N = N, .C = C,
-               .HW = HW, .T = T, .eps = eps};
+    job_t j = {.out = out,
+               .inp = inp,
+               .w = w,
+               .b = b,
+               .cmean = run_mean,
+               .crstd = run_var,
+               .N = N,
+               .C = C,
+               .HW = HW,
+               .T = T,
+               .eps = eps};
     nn_parallel_for(par, T, bn_eval_fwd_task, &j);
     return NN_OK;
 }
 
 int batchnorm2d_backward_eval(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
-                              const float *inp, const float *run_mean, const float *run_var, const float *w, int N,
-                              int C, int HW, float eps) {
+                              const float *inp, const float *run_mean, const float *run_var, const float *w,
+                              int N, int C, int HW, float eps) {
     if (!sizes_ok(N, C, HW) || !dout || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
     int T = nn_nthreads(par);
-    job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .cmean = run_mean, .crstd = run_var,
-               .w = w, .N = N, .C = C, .HW = HW, .T = T, .eps = eps};
+    job_t j = {.dinp = dinp,
+               .dw = dw,
+               .db = db,
+               .dout = dout,
+               .inp = inp,
+               .cmean = run_mean,
+               .crstd = run_var,
+               .w = w,
+               .N = N,
+               .C = C,
+               .HW = HW,
+               .T = T,
+               .eps = eps};
     nn_parallel_for(par, T, bn_eval_bwd_task, &j);
     return NN_OK;
 }
@@ -234,7 +281,8 @@ static void in_fwd_task(void *vj, int begin, int end, int tid) {
         for (int c = c0; c < c1; c++)
             for (int n = 0; n < j->N; n++) {
                 const float *x = PLANE(j->inp, n, c);
-                double m = psum(x, j->HW) / j->HW, var = psqdev(x, j->HW, m) / j->HW, r = 1.0 / sqrt(var + j->eps);
+                double m = psum(x, j->HW) / j->HW, var = psqdev(x, j->HW, m) / j->HW,
+                       r = 1.0 / sqrt(var + j->eps);
                 j->mean[(size_t)n * j->C + c] = (float)m;
                 j->rstd[(size_t)n * j->C + c] = (float)r;
                 double a = r * (j->w ? j->w[c] : 1.0), sh = (j->b ? j->b[c] : 0.0) - m * a;
@@ -252,7 +300,8 @@ static void in_bwd_task(void *vj, int begin, int end, int tid) {
         for (int c = c0; c < c1; c++) {
             double dwc = 0, dbc = 0;
             for (int n = 0; n < j->N; n++) {
-                double sdy, sdyx, M = j->HW, m = j->cmean[(size_t)n * j->C + c], r = j->crstd[(size_t)n * j->C + c];
+                double sdy, sdyx, M = j->HW, m = j->cmean[(size_t)n * j->C + c],
+                                  r = j->crstd[(size_t)n * j->C + c];
                 pdot(PLANE(j->dout, n, c), PLANE(j->inp, n, c), j->HW, &sdy, &sdyx);
                 double sdyxh = r * (sdyx - m * sdy);
                 dbc += sdy;
@@ -260,8 +309,8 @@ static void in_bwd_task(void *vj, int begin, int end, int tid) {
                 if (!j->dinp) continue;
                 double g = (j->w ? j->w[c] : 1.0) * r;
                 double k = -g * r * sdyxh / M, cc = -g * sdy / M - k * m;
-                pgrad(PLANE(j->dinp, n, c), PLANE(j->dout, n, c), PLANE(j->inp, n, c), j->HW, (float)g, (float)k,
-                      (float)cc);
+                pgrad(PLANE(j->dinp, n, c), PLANE(j->dout, n, c), PLANE(j->inp, n, c), j->HW, (float)g,
+                      (float)k, (float)cc);
             }
             if (j->db) j->db[c] += (float)dbc;
             if (j->dw) j->dw[c] += (float)dwc;
@@ -273,29 +322,49 @@ int instancenorm2d_forward(const nn_par_t *par, float *out, float *mean, float *
                            const float *w, const float *b, int N, int C, int HW, float eps) {
     if (!sizes_ok(N, C, HW) || !out || !mean || !rstd || !inp || !(eps >= 0)) return NN_EINVAL;
     int T = nn_nthreads(par);
-    job_t j = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .N = N, .C = C, .HW = HW,
-               .T = T, .eps = eps};
+    job_t j = {.out = out,
+               .mean = mean,
+               .rstd = rstd,
+               .inp = inp,
+               .w = w,
+               .b = b,
+               .N = N,
+               .C = C,
+               .HW = HW,
+               .T = T,
+               .eps = eps};
     nn_parallel_for(par, T, in_fwd_task, &j);
     return NN_OK;
 }
 
 int instancenorm2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
-                            const float *inp, const float *mean, const float *rstd, const float *w, int N, int C,
-                            int HW) {
+                            const float *inp, const float *mean, const float *rstd, const float *w, int N,
+                            int C, int HW) {
     if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
     int T = nn_nthreads(par);
-    job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .cmean = mean, .crstd = rstd, .w = w,
-               .N = N, .C = C, .HW = HW, .T = T};
+    job_t j = {.dinp = dinp,
+               .dw = dw,
+               .db = db,
+               .dout = dout,
+               .inp = inp,
+               .cmean = mean,
+               .crstd = rstd,
+               .w = w,
+               .N = N,
+               .C = C,
+               .HW = HW,
+               .T = T};
     nn_parallel_for(par, T, in_bwd_task, &j);
     return NN_OK;
 }
 
 /* ---------------------------------------------------------- references */
 
-#define AT(p, n, c, i) (p)[((size_t)(n) * C + (c)) * HW + (i)]
+#define AT(p, n, c, i) (p)[((size_t)(n)*C + (c)) * HW + (i)]
 
-int batchnorm2d_forward_ref(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                            float *run_mean, float *run_var, int N, int C, int HW, float eps, float momentum) {
+int batchnorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
+                            const float *w, const float *b, float *run_mean, float *run_var, int N, int C,
+                            int HW, float eps, float momentum) {
     if (!sizes_ok(N, C, HW) || (long long)N * HW < 2 || !out || !mean || !rstd || !inp || !(eps >= 0))
         return NN_EINVAL;
     double M = (double)N * HW;
@@ -318,8 +387,9 @@ int batchnorm2d_forward_ref(float *out, float *mean, float *rstd, const float *i
     return NN_OK;
 }
 
-int batchnorm2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                             const float *mean, const float *rstd, const float *w, int N, int C, int HW) {
+int batchnorm2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                             const float *inp, const float *mean, const float *rstd, const float *w, int N,
+                             int C, int HW) {
     if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
     double M = (double)N * HW;
     for (int c = 0; c < C; c++) {
@@ -344,20 +414,22 @@ int batchnorm2d_backward_ref(float *dinp, float *dw, float *db, const float *dou
     return NN_OK;
 }
 
-int batchnorm2d_forward_eval_ref(float *out, const float *inp, const float *w, const float *b,
-                                 const float *run_mean, const float *run_var, int N, int C, int HW, float eps) {
+int batchnorm2d_forward_eval_ref(const nn_par_t *par, float *out, const float *inp, const float *w,
+                                 const float *b, const float *run_mean, const float *run_var, int N, int C,
+                                 int HW, float eps) {
     if (!sizes_ok(N, C, HW) || !out || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
             for (int i = 0; i < HW; i++)
                 AT(out, n, c, i) = (float)((AT(inp, n, c, i) - run_mean[c]) / sqrt((double)run_var[c] + eps) *
-                                               (w ? w[c] : 1.0) + (b ? b[c] : 0.0));
+                                               (w ? w[c] : 1.0) +
+                                           (b ? b[c] : 0.0));
     return NN_OK;
 }
 
-int batchnorm2d_backward_eval_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                  const float *run_mean, const float *run_var, const float *w, int N, int C, int HW,
-                                  float eps) {
+int batchnorm2d_backward_eval_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *run_mean, const float *run_var,
+                                  const float *w, int N, int C, int HW, float eps) {
     if (!sizes_ok(N, C, HW) || !dout || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
     for (int c = 0; c < C; c++) {
         double r = 1.0 / sqrt((double)run_var[c] + eps), sdy = 0, sdyx = 0;
@@ -374,8 +446,8 @@ int batchnorm2d_backward_eval_ref(float *dinp, float *dw, float *db, const float
     return NN_OK;
 }
 
-int instancenorm2d_forward_ref(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                               const float *b, int N, int C, int HW, float eps) {
+int instancenorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
+                               const float *w, const float *b, int N, int C, int HW, float eps) {
     if (!sizes_ok(N, C, HW) || !out || !mean || !rstd || !inp || !(eps >= 0)) return NN_EINVAL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
@@ -392,8 +464,9 @@ int instancenorm2d_forward_ref(float *out, float *mean, float *rstd, const float
     return NN_OK;
 }
 
-int instancenorm2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                const float *mean, const float *rstd, const float *w, int N, int C, int HW) {
+int instancenorm2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                                const float *inp, const float *mean, const float *rstd, const float *w, int N,
+                                int C, int HW) {
     if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {

@@ -97,18 +97,23 @@ int instancenorm2d_backward(const nn_par_t *par,
                             const float *w,    /* (C) or NULL */
                             int N, int C, int HW);
 
-/* Reference versions: same contracts, single-threaded plain loops. */
-int batchnorm2d_forward_ref(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
-                            float *run_mean, float *run_var, int N, int C, int HW, float eps, float momentum);
-int batchnorm2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                             const float *mean, const float *rstd, const float *w, int N, int C, int HW);
-int batchnorm2d_forward_eval_ref(float *out, const float *inp, const float *w, const float *b,
-                                 const float *run_mean, const float *run_var, int N, int C, int HW, float eps);
-int batchnorm2d_backward_eval_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                  const float *run_mean, const float *run_var, const float *w, int N, int C, int HW,
-                                  float eps);
-int instancenorm2d_forward_ref(float *out, float *mean, float *rstd, const float *inp, const float *w,
-                               const float *b, int N, int C, int HW, float eps);
-int instancenorm2d_backward_ref(float *dinp, float *dw, float *db, const float *dout, const float *inp,
-                                const float *mean, const float *rstd, const float *w, int N, int C, int HW);
+/* Reference versions: the same arguments and contracts, single-threaded
+ * plain loops (par is ignored). */
+int batchnorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
+                            const float *w, const float *b, float *run_mean, float *run_var, int N, int C,
+                            int HW, float eps, float momentum);
+int batchnorm2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                             const float *inp, const float *mean, const float *rstd, const float *w, int N,
+                             int C, int HW);
+int batchnorm2d_forward_eval_ref(const nn_par_t *par, float *out, const float *inp, const float *w,
+                                 const float *b, const float *run_mean, const float *run_var, int N, int C,
+                                 int HW, float eps);
+int batchnorm2d_backward_eval_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *run_mean, const float *run_var,
+                                  const float *w, int N, int C, int HW, float eps);
+int instancenorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
+                               const float *w, const float *b, int N, int C, int HW, float eps);
+int instancenorm2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
+                                const float *inp, const float *mean, const float *rstd, const float *w, int N,
+                                int C, int HW);
 #endif

@@ -86,7 +86,8 @@ static void task(void *vj, int begin, int end, int tid) {
     (void)tid;
     size_t ip = (size_t)j->g->H * j->g->W, op = (size_t)j->g->OH * j->g->OW;
     for (int part = begin; part < end; part++) {
-        int p0 = (int)((long long)j->planes * part / j->T), p1 = (int)((long long)j->planes * (part + 1) / j->T);
+        int p0 = (int)((long long)j->planes * part / j->T),
+            p1 = (int)((long long)j->planes * (part + 1) / j->T);
         for (int p = p0; p < p1; p++)
             plane(j->g, j->mode, j->out ? j->out + p * op : NULL, j->idx ? j->idx + p * op : NULL,
                   j->inp ? j->inp + p * ip : NULL, j->dinp ? j->dinp + p * ip : NULL,
@@ -99,8 +100,16 @@ static int run(const nn_par_t *par, const pool2d_dims_t *d, int mode, float *out
     geo_t g;
     if (geo(d, &g)) return NN_EINVAL;
     int T = nn_nthreads(par);
-    job_t j = {.g = &g, .mode = mode, .planes = d->N * d->C, .T = T, .out = out, .dinp = dinp, .idx = idx,
-               .inp = inp, .dout = dout, .cidx = cidx};
+    job_t j = {.g = &g,
+               .mode = mode,
+               .planes = d->N * d->C,
+               .T = T,
+               .out = out,
+               .dinp = dinp,
+               .idx = idx,
+               .inp = inp,
+               .dout = dout,
+               .cidx = cidx};
     nn_parallel_for(par, T, task, &j);
     return NN_OK;
 }
@@ -109,7 +118,8 @@ int maxpool2d_forward(const nn_par_t *par, float *out, int *idx, const float *in
     if (!out || !idx || !inp) return NN_EINVAL;
     return run(par, d, 0, out, idx, inp, NULL, NULL, NULL);
 }
-int maxpool2d_backward(const nn_par_t *par, float *dinp, const float *dout, const int *idx, const pool2d_dims_t *d) {
+int maxpool2d_backward(const nn_par_t *par, float *dinp, const float *dout, const int *idx,
+                       const pool2d_dims_t *d) {
     if (!dinp || !dout || !idx) return NN_EINVAL;
     return run(par, d, 1, NULL, NULL, NULL, dinp, dout, idx);
 }
@@ -124,7 +134,8 @@ int avgpool2d_backward(const nn_par_t *par, float *dinp, const float *dout, cons
 
 /* ---------------------------------------------------------- references */
 
-int maxpool2d_forward_ref(float *out, int *idx, const float *inp, const pool2d_dims_t *d) {
+int maxpool2d_forward_ref(const nn_par_t *par, float *out, int *idx, const float *inp,
+                          const pool2d_dims_t *d) {
     geo_t g;
     if (geo(d, &g) || !out || !idx || !inp) return NN_EINVAL;
     for (int p = 0; p < d->N * d->C; p++)
@@ -145,16 +156,18 @@ int maxpool2d_forward_ref(float *out, int *idx, const float *inp, const pool2d_d
     return NN_OK;
 }
 
-int maxpool2d_backward_ref(float *dinp, const float *dout, const int *idx, const pool2d_dims_t *d) {
+int maxpool2d_backward_ref(const nn_par_t *par, float *dinp, const float *dout, const int *idx,
+                           const pool2d_dims_t *d) {
     geo_t g;
     if (geo(d, &g) || !dinp || !dout || !idx) return NN_EINVAL;
     for (int p = 0; p < d->N * d->C; p++)
         for (int o = 0; o < g.OH * g.OW; o++)
-            dinp[(size_t)p * g.H * g.W + idx[(size_t)p * g.OH * g.OW + o]] += dout[(size_t)p * g.OH * g.OW + o];
+            dinp[(size_t)p * g.H * g.W + idx[(size_t)p * g.OH * g.OW + o]] +=
+                dout[(size_t)p * g.OH * g.OW + o];
     return NN_OK;
 }
 
-int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_dims_t *d) {
+int avgpool2d_forward_ref(const nn_par_t *par, float *out, const float *inp, const pool2d_dims_t *d) {
     geo_t g;
     if (geo(d, &g) || !out || !inp) return NN_EINVAL;
     for (int p = 0; p < d->N * d->C; p++)
@@ -164,14 +177,15 @@ int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_dims_t *d) 
                 for (int kh = 0; kh < g.KH; kh++)
                     for (int kw = 0; kw < g.KW; kw++) {
                         int h = oh * g.sh - g.ph + kh, w = ow * g.sw - g.pw + kw;
-                        if (h >= 0 && h < g.H && w >= 0 && w < g.W) s += inp[(size_t)p * g.H * g.W + (size_t)h * g.W + w];
+                        if (h >= 0 && h < g.H && w >= 0 && w < g.W)
+                            s += inp[(size_t)p * g.H * g.W + (size_t)h * g.W + w];
                     }
                 out[((size_t)p * g.OH + oh) * g.OW + ow] = (float)(s / (g.KH * g.KW));
             }
     return NN_OK;
 }
 
-int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_dims_t *d) {
+int avgpool2d_backward_ref(const nn_par_t *par, float *dinp, const float *dout, const pool2d_dims_t *d) {
     geo_t g;
     if (geo(d, &g) || !dinp || !dout) return NN_EINVAL;
     for (int p = 0; p < d->N * d->C; p++)

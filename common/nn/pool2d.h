@@ -50,9 +50,12 @@ int avgpool2d_backward(const nn_par_t *par,
                        const float *dout, /* (N,C,OH,OW) */
                        const pool2d_dims_t *d);
 
-/* Reference versions: same contracts, single-threaded. */
-int maxpool2d_forward_ref(float *out, int *idx, const float *inp, const pool2d_dims_t *d);
-int maxpool2d_backward_ref(float *dinp, const float *dout, const int *idx, const pool2d_dims_t *d);
-int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_dims_t *d);
-int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_dims_t *d);
+/* Reference versions: the same arguments and contracts, single-threaded
+ * (par is ignored). */
+int maxpool2d_forward_ref(const nn_par_t *par, float *out, int *idx, const float *inp,
+                          const pool2d_dims_t *d);
+int maxpool2d_backward_ref(const nn_par_t *par, float *dinp, const float *dout, const int *idx,
+                           const pool2d_dims_t *d);
+int avgpool2d_forward_ref(const nn_par_t *par, float *out, const float *inp, const pool2d_dims_t *d);
+int avgpool2d_backward_ref(const nn_par_t *par, float *dinp, const float *dout, const pool2d_dims_t *d);
 #endif
