@@ -213,7 +213,7 @@ static void pix_task(void *vj, int begin, int end, int tid) {
     const pix_job *j = vj;
     const geom_t *g = j->g;
     const int P = g->P, K = g->K, M = j->M;
-    float *S = j->ws + (size_t)tid * j->slot;
+    float *S = j->slot ? j->ws + (size_t)tid * j->slot : NULL; /* NULL: direct geometry, no lowering */
     for (int part = begin; part < end; part++) {
         int g0, g1;
         split(j->N * P, j->T, part, &g0, &g1);
@@ -293,7 +293,7 @@ static void ch_task(void *vj, int begin, int end, int tid) {
     const geom_t *g = j->g;
     const int P = g->P, K = g->K, M = j->M, KK = g->KH * g->KW;
     const size_t isz = (size_t)g->C * g->H * g->W;
-    float *S = j->ws + (size_t)tid * j->slot;
+    float *S = j->slot ? j->ws + (size_t)tid * j->slot : NULL; /* NULL: direct geometry, no lowering */
     for (int part = begin; part < end; part++) {
         if (j->dWm) { /* rows [r0,r1) of the column matrix: columns r0..r1 of dWm */
             int r0, r1;
@@ -416,7 +416,8 @@ size_t conv_transpose2d_ws_size(const conv2d_dims_t *d, int nthreads) {
 int conv2d_forward(const nn_par_t *par, float *out, const float *inp, const float *w, const float *b,
                    const conv2d_dims_t *d, float *ws, size_t nws) {
     geom_t g;
-    if (conv_geom(&g, d) || nws < conv2d_ws_size(d, nn_nthreads(par)) || !out || !inp || !w) return NN_EINVAL;
+    if (conv_geom(&g, d) || nws < conv2d_ws_size(d, nn_nthreads(par)) || (nws && !ws) || !out || !inp || !w)
+        return NN_EINVAL;
     pix_run(par, &g, d->N, d->OC, inp, w, b, out, 0, ws);
     return NN_OK;
 }
@@ -424,8 +425,8 @@ int conv2d_forward(const nn_par_t *par, float *out, const float *inp, const floa
 int conv2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
                     const float *inp, const float *w, const conv2d_dims_t *d, float *ws, size_t nws) {
     geom_t g;
-    if (conv_geom(&g, d) || nws < conv2d_ws_size(d, nn_nthreads(par)) || !dout || (dw && !inp) ||
-        (dinp && !w))
+    if (conv_geom(&g, d) || nws < conv2d_ws_size(d, nn_nthreads(par)) || (nws && !ws) || !dout ||
+        (dw && !inp) || (dinp && !w))
         return NN_EINVAL;
     if (dw || dinp) ch_run(par, &g, d->N, d->OC, inp, dout, w, dw, dinp, 0, NULL, ws);
     if (db) bias_grad(par, db, dout, d->N, d->OC, g.P);
@@ -435,7 +436,8 @@ int conv2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, cons
 int conv_transpose2d_forward(const nn_par_t *par, float *out, const float *inp, const float *w,
                              const float *b, const conv2d_dims_t *d, float *ws, size_t nws) {
     geom_t g;
-    if (convt_geom(&g, d) || nws < conv_transpose2d_ws_size(d, nn_nthreads(par)) || !out || !inp || !w)
+    if (convt_geom(&g, d) || nws < conv_transpose2d_ws_size(d, nn_nthreads(par)) || (nws && !ws) || !out ||
+        !inp || !w)
         return NN_EINVAL;
     ch_run(par, &g, d->N, d->C, NULL, inp, w, NULL, out, 1, b, ws);
     return NN_OK;
@@ -445,8 +447,8 @@ int conv_transpose2d_backward(const nn_par_t *par, float *dinp, float *dw, float
                               const float *inp, const float *w, const conv2d_dims_t *d, float *ws,
                               size_t nws) {
     geom_t g;
-    if (convt_geom(&g, d) || nws < conv_transpose2d_ws_size(d, nn_nthreads(par)) || !dout || (dw && !inp) ||
-        (dinp && !w))
+    if (convt_geom(&g, d) || nws < conv_transpose2d_ws_size(d, nn_nthreads(par)) || (nws && !ws) || !dout ||
+        (dw && !inp) || (dinp && !w))
         return NN_EINVAL;
     if (dw) ch_run(par, &g, d->N, d->C, dout, inp, NULL, dw, NULL, 0, NULL, ws);
     if (dinp) pix_run(par, &g, d->N, d->C, dout, w, NULL, dinp, 1, ws);

@@ -367,6 +367,18 @@ static void conv_invalid(void) {
     CHECK(conv_transpose2d_out_size(&t, &OH, &OW) == NN_EINVAL, "zero channels refused");
     float v = 0;
     CHECK(conv2d_forward(NULL, &v, &v, &v, NULL, NULL, NULL, 0) == NN_EINVAL, "NULL dims refused");
+    /* a 1x1 stride-1 convolution needs no scratch: its input is its own column matrix */
+    conv2d_dims_t one = {.N = 2, .C = 3, .H = 2, .W = 2, .OC = 2, .KH = 1, .KW = 1};
+    float x1[24], w1[6], y1[16], y0[16];
+    for (int i = 0; i < 24; i++) x1[i] = (float)i - 7.5f;
+    for (int i = 0; i < 6; i++) w1[i] = 0.5f - (float)i;
+    CHECK(conv2d_ws_size(&one, 2) == 0, "1x1 conv: no scratch");
+    CHECK(conv2d_forward(&pars[2], y1, x1, w1, NULL, &one, NULL, 0) == NN_OK &&
+              conv2d_forward_ref(NULL, y0, x1, w1, NULL, &one, NULL, 0) == NN_OK &&
+              memcmp(y0, y1, sizeof y0) == 0,
+          "1x1 conv without scratch equals the reference");
+    CHECK(conv2d_forward(&pars[2], y1, x1, w1, NULL, &one, NULL, 5) == NN_EINVAL,
+          "scratch size without a buffer refused");
 }
 
 /* ---------------------------------------------------------------- pooling */
