@@ -3,6 +3,7 @@
  *   down   conv2d           64 -> 128 channels, 64x64 -> 32x32, k4 s2 p1
  *   up     conv_transpose2d 128 -> 64 channels, 32x32 -> 64x64, k4 s2 p1
  *   same   conv2d           64 -> 64 channels, 64x64, k3 s1 p1 (a classifier layer)
+ *   down_b1 the down step on one 128x128 image (the split over pixels, not images)
  * forward, backward (d input, d weight, d bias) and both, on a pool of
  * CONV_THREADS threads (default 2; OpenBLAS itself single-threaded, as the
  * kernels expect), and the rate of one cblas_sgemm of the layer's whole
@@ -149,6 +150,19 @@ int main(int argc, char **argv) {
           .pad_h = 1,
           .pad_w = 1}},
         {"same", 0, {.N = 4, .C = 64, .H = 64, .W = 64, .OC = 64, .KH = 3, .KW = 3, .pad_h = 1, .pad_w = 1}},
+        {"down_b1",
+         0,
+         {.N = 1,
+          .C = 64,
+          .H = 128,
+          .W = 128,
+          .OC = 128,
+          .KH = 4,
+          .KW = 4,
+          .stride_h = 2,
+          .stride_w = 2,
+          .pad_h = 1,
+          .pad_w = 1}},
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) run(&shapes[i], &par, nth, reps);
     pool_free(&pool);

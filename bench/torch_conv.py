@@ -2,7 +2,8 @@
 """torch_conv.py - the PyTorch peer for bench/conv_bench.c.
 
 The same three U-Net / classifier layers (batch 4, 64x64 maps: conv2d
-64->128 k4 s2 p1, conv_transpose2d 128->64 k4 s2 p1, conv2d 64->64 k3 s1 p1),
+64->128 k4 s2 p1, conv_transpose2d 128->64 k4 s2 p1, conv2d 64->64 k3 s1 p1;
+and the first on one 128x128 image),
 float32 on CPU with CONV_THREADS threads (default 2, as conv_bench), timed
 as a user would run them: F.conv2d / F.conv_transpose2d with autograd
 (input, weight and bias all require gradients), forward then backward of a
@@ -24,6 +25,7 @@ SHAPES = [  # name, transposed, N, C, H, W, OC, K, stride, pad
     ("down", False, 4, 64, 64, 64, 128, 4, 2, 1),
     ("up", True, 4, 128, 32, 32, 64, 4, 2, 1),
     ("same", False, 4, 64, 64, 64, 64, 3, 1, 1),
+    ("down_b1", False, 1, 64, 128, 128, 128, 4, 2, 1),
 ]
 
 g = torch.Generator().manual_seed(42)
