@@ -48,8 +48,11 @@ int conv2d_out_size(const conv2d_dims_t *d, int *OH, int *OW);
 int conv_transpose2d_out_size(const conv2d_dims_t *d, int *OH, int *OW);
 
 /* Scratch floats the fast forward and backward need with `nthreads` threads
- * (nn_nthreads(par)); 0 if the dims are invalid.  One buffer of this size
- * serves both directions. */
+ * (nn_nthreads(par)); 0 if the dims are invalid or the geometry needs none
+ * (1x1, stride 1, no padding: ws may then be NULL).  One buffer of this size
+ * serves both directions.  The size is for that thread count (it does not
+ * grow monotonically with it): ask again if the pool changes.  It is at
+ * most about nthreads x one image's column matrix (C*KH*KW x OH*OW). */
 size_t conv2d_ws_size(const conv2d_dims_t *d, int nthreads);
 size_t conv_transpose2d_ws_size(const conv2d_dims_t *d, int nthreads);
 
