@@ -10,7 +10,8 @@
  *     with a 3-thread pool (uneven splits); outputs are pre-filled with NaN
  *     so an unwritten element fails, and backward is run on gradients
  *     pre-filled with a constant so "adds into" is checked too;
- *   - fast against reference on a larger U-Net-like convolution;
+ *   - fast against reference on a larger U-Net-like convolution and on 300
+ *     random geometries;
  *   - central finite differences of every backward (fast, serial);
  *   - dropout: keep rate, scaling, identical masks for 1/2/3 threads and the
  *     reference, streams and seeds that differ, backward = mask * scale;
@@ -337,6 +338,92 @@ static void conv_big(int tr) {
     free(ws);
     free(y0);
     free(y1);
+}
+
+/* worst |a-b| / (atol + rtol*|b|) over n values */
+static double worst_ratio(const float *a, const float *b, size_t n, double atol, double rtol) {
+    double w = 0;
+    for (size_t i = 0; i < n; i++) {
+        double r = fabs((double)a[i] - b[i]) / (atol + rtol * fabs(b[i]));
+        if (!(r <= w)) w = r;
+    }
+    return w;
+}
+
+/* Random geometries (strides, paddings larger than the kernel, dilations,
+ * output paddings, 1-pixel maps): the fast kernels on 1, 2 and 3 threads
+ * against the reference, forward and all three gradients. */
+static void conv_random(void) {
+    uint64_t s = 0x5eed;
+#define RI(lo, hi)                                                                                           \
+    ((int)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> 33) % ((hi) - (lo) + 1) + (lo))
+    int tried = 0, ran = 0, bad_fwd = 0, bad_bwd = 0;
+    double worst = 0;
+    while (ran < 300 && tried < 5000) {
+        tried++;
+        int tr = RI(0, 1), OH, OW;
+        conv2d_dims_t d = {.N = RI(1, 3),
+                           .C = RI(1, 4),
+                           .H = RI(1, 9),
+                           .W = RI(1, 9),
+                           .OC = RI(1, 4),
+                           .KH = RI(1, 4),
+                           .KW = RI(1, 4),
+                           .stride_h = RI(0, 3),
+                           .stride_w = RI(0, 3),
+                           .pad_h = RI(0, 4),
+                           .pad_w = RI(0, 4),
+                           .dil_h = RI(0, 3),
+                           .dil_w = RI(0, 3)};
+        if (tr) d.outpad_h = RI(0, 2), d.outpad_w = RI(0, 2);
+        if (tr ? conv_transpose2d_out_size(&d, &OH, &OW) : conv2d_out_size(&d, &OH, &OW)) continue;
+        ran++;
+        size_t nx = (size_t)d.N * d.C * d.H * d.W, nw = (size_t)d.OC * d.C * d.KH * d.KW,
+               ny = (size_t)d.N * d.OC * OH * OW, nws = 0;
+        for (int t = 1; t <= 3; t++) {
+            size_t k = tr ? conv_transpose2d_ws_size(&d, t) : conv2d_ws_size(&d, t);
+            nws = k > nws ? k : nws;
+        }
+        float *x = malloc(4 * nx), *w = malloc(4 * nw), *b = malloc(4 * d.OC), *dy = malloc(4 * ny);
+        float *ws = malloc(4 * (nws ? nws : 1)), *y0 = nanbuf(ny), *y1 = nanbuf(ny);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)RI(-1000, 1000) / 1000.0f;
+        for (size_t i = 0; i < nw; i++) w[i] = (float)RI(-1000, 1000) / 1000.0f;
+        for (int i = 0; i < d.OC; i++) b[i] = (float)RI(-1000, 1000) / 1000.0f;
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)RI(-1000, 1000) / 1000.0f;
+        size_t gn[3] = {nx, nw, (size_t)d.OC};
+        float *g0[3], *g1[3];
+        for (int k = 0; k < 3; k++) g0[k] = constbuf(gn[k], 0);
+        conv_fwd(0, tr, y0, x, w, b, &d, ws, nws);
+        conv_bwd(0, tr, g0[0], g0[1], g0[2], dy, x, w, &d, ws, nws);
+        for (int v = 1; v < NVAR; v++) {
+            for (int k = 0; k < 3; k++) g1[k] = constbuf(gn[k], 0);
+            int rc = conv_fwd(v, tr, y1, x, w, b, &d, ws, nws);
+            double r = rc ? INFINITY : worst_ratio(y1, y0, ny, 1e-5, 1e-4);
+            if (!(r <= 1)) bad_fwd++;
+            worst = fmax(worst, r);
+            rc = conv_bwd(v, tr, g1[0], g1[1], g1[2], dy, x, w, &d, ws, nws);
+            for (int k = 0; k < 3; k++) {
+                r = rc ? INFINITY : worst_ratio(g1[k], g0[k], gn[k], 1e-5, 1e-4);
+                if (!(r <= 1)) bad_bwd++;
+                worst = fmax(worst, r);
+                free(g1[k]);
+            }
+        }
+        for (int k = 0; k < 3; k++) free(g0[k]);
+        free(x);
+        free(w);
+        free(b);
+        free(dy);
+        free(ws);
+        free(y0);
+        free(y1);
+    }
+#undef RI
+    CHECK(ran == 300 && bad_fwd == 0 && bad_bwd == 0,
+          "%d random geometries: fast (1/2/3 threads) == reference, forward (%d bad) and gradients (%d bad); "
+          "worst %.2f "
+          "of tolerance",
+          ran, bad_fwd, bad_bwd, worst);
 }
 
 static void conv_invalid(void) {
@@ -1104,6 +1191,7 @@ int main(void) {
     for (int i = 0, n = ncases(tc, "convt"); i < n; i++) conv_case(tc, 1, i);
     conv_big(0);
     conv_big(1);
+    conv_random();
     conv_invalid();
     for (int i = 0, n = ncases(tc, "pool"); i < n; i++) pool_case(tc, i);
     pool_invalid();
