@@ -10,8 +10,8 @@
  *     with a 3-thread pool (uneven splits); outputs are pre-filled with NaN
  *     so an unwritten element fails, and backward is run on gradients
  *     pre-filled with a constant so "adds into" is checked too;
- *   - fast against reference on a larger U-Net-like convolution and on 300
- *     random geometries;
+ *   - fast against reference on a larger U-Net-like convolution, on 300
+ *     random convolution geometries and 200 random pooling geometries;
  *   - central finite differences of every backward (fast, serial);
  *   - dropout: keep rate, scaling, identical masks for 1/2/3 threads and the
  *     reference, streams and seeds that differ, backward = mask * scale;
@@ -570,6 +570,66 @@ static void pool_case(tensorfile_t *tf, int i) {
     free(dout);
     free(dxw);
     free(idxf);
+}
+
+/* random pooling geometries: fast on 1/2/3 threads against the reference */
+static void pool_random(void) {
+    uint64_t s = 0xb001;
+#define RI(lo, hi)                                                                                           \
+    ((int)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> 33) % ((hi) - (lo) + 1) + (lo))
+    int ran = 0, tried = 0, bad = 0;
+    while (ran < 200 && tried < 5000) {
+        tried++;
+        int kind = RI(0, 1), OH, OW;
+        pool2d_dims_t d = {.N = RI(1, 3),
+                           .C = RI(1, 3),
+                           .H = RI(1, 9),
+                           .W = RI(1, 9),
+                           .KH = RI(1, 4),
+                           .KW = RI(1, 4),
+                           .stride_h = RI(0, 3),
+                           .stride_w = RI(0, 3),
+                           .pad_h = RI(0, 2),
+                           .pad_w = RI(0, 2)};
+        if (pool2d_out_size(&d, &OH, &OW)) continue;
+        ran++;
+        size_t nx = (size_t)d.N * d.C * d.H * d.W, ny = (size_t)d.N * d.C * OH * OW;
+        float *x = malloc(4 * nx), *dy = malloc(4 * ny), *y0 = nanbuf(ny), *y1 = nanbuf(ny);
+        float *g0 = constbuf(nx, 0), *g1 = constbuf(nx, 0);
+        int *i0 = malloc(sizeof(int) * ny), *i1 = malloc(sizeof(int) * ny);
+        for (size_t i = 0; i < nx; i++) x[i] = (float)RI(-1000, 1000) / 1000.0f;
+        for (size_t i = 0; i < ny; i++) dy[i] = (float)RI(-1000, 1000) / 1000.0f;
+        if (kind == 0) {
+            maxpool2d_forward_ref(NULL, y0, i0, x, &d);
+            maxpool2d_backward_ref(NULL, g0, dy, i0, &d);
+        } else {
+            avgpool2d_forward_ref(NULL, y0, x, &d);
+            avgpool2d_backward_ref(NULL, g0, dy, &d);
+        }
+        for (int v = 1; v < NVAR; v++) {
+            for (size_t i = 0; i < nx; i++) g1[i] = 0.0f;
+            if (kind == 0) {
+                maxpool2d_forward(&pars[v], y1, i1, x, &d);
+                maxpool2d_backward(&pars[v], g1, dy, i1, &d);
+                bad += memcmp(i0, i1, sizeof(int) * ny) != 0;
+            } else {
+                avgpool2d_forward(&pars[v], y1, x, &d);
+                avgpool2d_backward(&pars[v], g1, dy, &d);
+            }
+            bad += worst_ratio(y1, y0, ny, 1e-6, 1e-5) > 1 || worst_ratio(g1, g0, nx, 1e-6, 1e-5) > 1;
+        }
+        free(x);
+        free(dy);
+        free(y0);
+        free(y1);
+        free(g0);
+        free(g1);
+        free(i0);
+        free(i1);
+    }
+#undef RI
+    CHECK(ran == 200 && bad == 0, "%d random pooling geometries: fast (1/2/3 threads) == reference (%d bad)",
+          ran, bad);
 }
 
 static void pool_invalid(void) {
@@ -1194,6 +1254,7 @@ int main(void) {
     conv_random();
     conv_invalid();
     for (int i = 0, n = ncases(tc, "pool"); i < n; i++) pool_case(tc, i);
+    pool_random();
     pool_invalid();
     tensorfile_t *tn = tf_open("tests/fixtures/nn_conv/norm.safetensors", &e);
     CHECK(tn != NULL, "open norm fixtures (%s)", e.msg);
