@@ -16,6 +16,8 @@
  * The *_ref kernels are direct loops (no im2col, no BLAS, double
  * accumulators in the forward), single-threaded, written to be read.
  *
+ * No output buffer may alias an input or the scratch.
+ *
  * Not here: groups / depthwise convolution, padding modes other than zeros,
  * 1-D or 3-D convolution.  Allocates nothing, never prints (common/nn/nn.h).
  */
