@@ -14,8 +14,11 @@
  *                  where col2im's overlapping windows add up).
  *                  conv2d backward; conv_transpose2d forward (dimg = out,
  *                  G = inp) and its weight gradient (img = dout, G = inp).
- * A 1x1, stride-1, unpadded geometry skips the lowering: the image is its
- * own column matrix.  Shapes in comments: K = rows, P = columns. */
+ * Each thread lowers into its own slot of the caller's scratch, in tiles of
+ * about TILE_FLOATS floats (at least 256 columns), so the scratch does not
+ * grow with the image: the weight gradient sums over column tiles, col2im
+ * scatters one tile at a time.  A 1x1, stride-1, unpadded geometry skips the
+ * lowering: the image is its own column matrix.  Shapes in comments: K = rows, P = columns. */
 #include "conv.h"
 #include <cblas.h>
 #include <limits.h>
@@ -158,29 +161,43 @@ static void im2col_rows(const float *restrict img, float *restrict col, int ld, 
     }
 }
 
-/* img[...] += col rows [k0,k1) (all P columns, ld = P); the inverse
- * scatter of im2col_rows.  Rows of one channel overlap in the image, so a
- * caller that splits rows across threads must keep each channel's rows in
+/* img[...] += col[(k-k0)*ld + (p-p0)] for rows [k0,k1), columns [p0,p1):
+ * the adjoint of im2col_rows.  Rows of one channel overlap in the image, so
+ * a caller that splits rows across threads must keep each channel's rows in
  * one thread. */
-static void col2im_rows(const float *restrict col, float *restrict img, const geom_t *g, int k0, int k1) {
+static void col2im_rows(const float *restrict col, float *restrict img, int ld, const geom_t *g, int k0,
+                        int k1, int p0, int p1) {
     const int KK = g->KH * g->KW, H = g->H, W = g->W, OW = g->OW, sw = g->sw;
     for (int k = k0; k < k1; k++) {
         int c = k / KK, kh = k % KK / g->KW, kw = k % g->KW;
         float *restrict ic = img + (size_t)c * H * W;
-        const float *restrict row = col + (size_t)(k - k0) * g->P;
+        const float *restrict row = col + (size_t)(k - k0) * ld;
         int xoff = kw * g->dw - g->pw, yoff = kh * g->dh - g->ph, lo, hi;
         valid_range(xoff, sw, W, OW, &lo, &hi);
-        for (int oh = 0; oh < g->OH; oh++) {
+        for (int p = p0; p < p1;) {
+            int oh = p / OW, ow0 = p % OW, ow1 = imin(OW, ow0 + (p1 - p));
             int ih = oh * g->sh + yoff;
-            if (ih < 0 || ih >= H) continue;
-            float *restrict dst = ic + (size_t)ih * W;
-            const float *restrict src = row + (size_t)oh * OW;
-            if (sw == 1)
-                for (int ow = lo; ow < hi; ow++) dst[ow + xoff] += src[ow];
-            else
-                for (int ow = lo; ow < hi; ow++) dst[ow * sw + xoff] += src[ow];
+            if (ih >= 0 && ih < H) {
+                int a = imin(imax(lo, ow0), ow1), b = imax(imin(hi, ow1), a);
+                float *restrict dst = ic + (size_t)ih * W;
+                const float *restrict src = row + (p - p0) - ow0 + a; /* src[ow - a] is column oh*OW + ow */
+                if (sw == 1)
+                    for (int ow = a; ow < b; ow++) dst[ow + xoff] += src[ow - a];
+                else
+                    for (int ow = a; ow < b; ow++) dst[ow * sw + xoff] += src[ow - a];
+            }
+            p += ow1 - ow0;
         }
     }
+}
+
+/* Columns per lowering tile for a column matrix of `rows` rows: about
+ * TILE_FLOATS floats (4 MB), at least 256 columns, so the scratch stays
+ * small for big maps and the tile is still wide enough for sgemm. */
+#define TILE_FLOATS (1 << 20)
+static int col_tile(size_t rows) {
+    size_t t = rows ? TILE_FLOATS / rows : TILE_FLOATS;
+    return t < 256 ? 256 : t > INT_MAX ? INT_MAX : (int)t;
 }
 
 /* [begin,end) of part i of T over n items */
@@ -205,8 +222,8 @@ typedef struct {
 
 static size_t pix_slot(const geom_t *g, int N, int T) {
     if (g->direct) return 0;
-    size_t per = ((size_t)N * g->P + (size_t)T - 1) / (size_t)T;
-    return (size_t)g->K * (per < (size_t)g->P ? per : (size_t)g->P);
+    size_t per = ((size_t)N * g->P + (size_t)T - 1) / (size_t)T, cols = (size_t)imin(g->P, col_tile(g->K));
+    return (size_t)g->K * (per < cols ? per : cols);
 }
 
 static void pix_task(void *vj, int begin, int end, int tid) {
@@ -214,11 +231,12 @@ static void pix_task(void *vj, int begin, int end, int tid) {
     const geom_t *g = j->g;
     const int P = g->P, K = g->K, M = j->M;
     float *S = j->slot ? j->ws + (size_t)tid * j->slot : NULL; /* NULL: direct geometry, no lowering */
+    const int tile = g->direct ? P : col_tile(K);
     for (int part = begin; part < end; part++) {
         int g0, g1;
         split(j->N * P, j->T, part, &g0, &g1);
-        while (g0 < g1) {
-            int n = g0 / P, p0 = g0 % P, p1 = imin(P, p0 + (g1 - g0)), np = p1 - p0;
+        while (g0 < g1) { /* one tile: columns [p0,p1) of image n */
+            int n = g0 / P, p0 = g0 % P, p1 = imin(P, p0 + imin(g1 - g0, tile)), np = p1 - p0;
             const float *img = j->img + (size_t)n * g->C * g->H * g->W;
             float *o = j->out + (size_t)n * M * P + p0;
             float beta = j->accumulate ? 1.0f : 0.0f;
@@ -275,17 +293,26 @@ typedef struct {
     const float *bias; /* (C) or NULL, with init */
     float *ws;
     size_t slot;
+    int tile_w, tile_i; /* columns per lowering tile for dWm and for dimg */
 } ch_job;
 
 /* channel chunks per image: enough (image, chunk) items to balance T threads */
 static int ch_chunks(const geom_t *g, int N, int T) { return N % T == 0 ? 1 : imin(g->C, T); }
 
+/* the largest row blocks a part lowers: for dW (rows of K) and for dimg (a
+ * channel chunk's rows) */
+static void ch_rows(const geom_t *g, int N, int T, size_t *rows_w, size_t *rows_i) {
+    int nch = ch_chunks(g, N, T);
+    *rows_w = ((size_t)g->K + (size_t)T - 1) / (size_t)T;
+    *rows_i = (((size_t)g->C + (size_t)nch - 1) / (size_t)nch) * (size_t)g->KH * g->KW;
+}
+
 static size_t ch_slot(const geom_t *g, int N, int T) {
     if (g->direct) return 0;
-    int nch = ch_chunks(g, N, T);
-    size_t rows_w = ((size_t)g->K + (size_t)T - 1) / (size_t)T;
-    size_t rows_i = (((size_t)g->C + (size_t)nch - 1) / (size_t)nch) * (size_t)g->KH * g->KW;
-    return (rows_w > rows_i ? rows_w : rows_i) * (size_t)g->P;
+    size_t rw, ri;
+    ch_rows(g, N, T, &rw, &ri);
+    size_t a = rw * (size_t)imin(g->P, col_tile(rw)), b = ri * (size_t)imin(g->P, col_tile(ri));
+    return a > b ? a : b;
 }
 
 static void ch_task(void *vj, int begin, int end, int tid) {
@@ -299,15 +326,18 @@ static void ch_task(void *vj, int begin, int end, int tid) {
             int r0, r1;
             split(K, j->T, part, &r0, &r1);
             for (int n = 0; r0 < r1 && n < j->N; n++) {
-                const float *B;
+                const float *Gn = j->G + (size_t)n * M * P, *img = j->img + n * isz;
                 if (g->direct) {
-                    B = j->img + n * isz + (size_t)r0 * P;
-                } else {
-                    im2col_rows(j->img + n * isz, S, P, g, r0, r1, 0, P);
-                    B = S;
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, r1 - r0, P, 1.0f, Gn, P,
+                                img + (size_t)r0 * P, P, 1.0f, j->dWm + r0, K);
+                    continue;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, r1 - r0, P, 1.0f,
-                            j->G + (size_t)n * M * P, P, B, P, 1.0f, j->dWm + r0, K);
+                for (int q0 = 0; q0 < P; q0 += j->tile_w) { /* sum over column tiles */
+                    int nq = imin(j->tile_w, P - q0);
+                    im2col_rows(img, S, nq, g, r0, r1, q0, q0 + nq);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, r1 - r0, nq, 1.0f, Gn + q0, P, S,
+                                nq, 1.0f, j->dWm + r0, K);
+                }
             }
         }
         if (j->dimg) { /* (image, channel chunk) items */
@@ -329,10 +359,13 @@ static void ch_task(void *vj, int begin, int end, int tid) {
                 if (g->direct) {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, P, M, 1.0f, j->Wm + k0, K,
                                 Gn, P, 1.0f, di + (size_t)k0 * P, P);
-                } else {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, P, M, 1.0f, j->Wm + k0, K,
-                                Gn, P, 0.0f, S, P);
-                    col2im_rows(S, di, g, k0, k1);
+                    continue;
+                }
+                for (int q0 = 0; q0 < P; q0 += j->tile_i) {
+                    int nq = imin(j->tile_i, P - q0);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k1 - k0, nq, M, 1.0f, j->Wm + k0, K,
+                                Gn + q0, P, 0.0f, S, nq);
+                    col2im_rows(S, di, nq, g, k0, k1, q0, q0 + nq);
                 }
             }
         }
@@ -356,6 +389,10 @@ static void ch_run(const nn_par_t *par, const geom_t *g, int N, int M, const flo
                 .bias = bias,
                 .ws = ws,
                 .slot = ch_slot(g, N, T)};
+    size_t rw, ri;
+    ch_rows(g, N, T, &rw, &ri);
+    j.tile_w = col_tile(rw);
+    j.tile_i = col_tile(ri);
     nn_parallel_for(par, T, ch_task, &j);
 }
 

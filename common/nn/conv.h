@@ -53,8 +53,10 @@ int conv_transpose2d_out_size(const conv2d_dims_t *d, int *OH, int *OW);
  * (nn_nthreads(par)); 0 if the dims are invalid or the geometry needs none
  * (1x1, stride 1, no padding: ws may then be NULL).  One buffer of this size
  * serves both directions.  The size is for that thread count (it does not
- * grow monotonically with it): ask again if the pool changes.  It is at
- * most about nthreads x one image's column matrix (C*KH*KW x OH*OW). */
+ * grow monotonically with it): ask again if the pool changes.  The kernels
+ * lower in column tiles of about 4 MB, so it is at most nthreads x
+ * max(4 MB, 256 columns of the column matrix) in bytes, whatever the image
+ * size (8.4 MB for any layer of a 256x256 pix2pix U-Net on 2 threads). */
 size_t conv2d_ws_size(const conv2d_dims_t *d, int nthreads);
 size_t conv_transpose2d_ws_size(const conv2d_dims_t *d, int nthreads);
 

@@ -283,26 +283,22 @@ static void conv_case(tensorfile_t *tf, int tr, int idx) {
     free(ws);
 }
 
-/* fast vs reference on a bigger U-Net-like layer (no fixture needed) */
-static void conv_big(int tr) {
-    conv2d_dims_t d = {.N = 3,
-                       .C = 8,
-                       .H = 16,
-                       .W = 12,
-                       .OC = 16,
-                       .KH = 4,
-                       .KW = 4,
-                       .stride_h = 2,
-                       .stride_w = 2,
-                       .pad_h = 1,
-                       .pad_w = 1};
+/* fast (1, 2, 3 threads) vs reference on bigger layers (no fixture needed):
+ * a U-Net-like one, and ones whose column matrix is larger than one
+ * lowering tile (K = 1024 rows, 1521 columns), so every path lowers in
+ * several column tiles */
+static void conv_big(int tr, const char *nm, conv2d_dims_t d) {
     int OH, OW;
-    if (tr)
-        conv_transpose2d_out_size(&d, &OH, &OW);
-    else
-        conv2d_out_size(&d, &OH, &OW);
+    if (tr ? conv_transpose2d_out_size(&d, &OH, &OW) : conv2d_out_size(&d, &OH, &OW)) {
+        CHECK(0, "%s: valid dims", nm);
+        return;
+    }
     size_t nx = (size_t)d.N * d.C * d.H * d.W, nw = (size_t)d.OC * d.C * d.KH * d.KW,
-           ny = (size_t)d.N * d.OC * OH * OW;
+           ny = (size_t)d.N * d.OC * OH * OW, nws = 0;
+    for (int t = 1; t <= 3; t++) {
+        size_t k = tr ? conv_transpose2d_ws_size(&d, t) : conv2d_ws_size(&d, t);
+        nws = k > nws ? k : nws;
+    }
     float *x = malloc(4 * nx), *w = malloc(4 * nw), *b = malloc(4 * d.OC), *dy = malloc(4 * ny);
     uint64_t s = 12345;
 #define RNDF() ((float)((s = s * 6364136223846793005ULL + 1442695040888963407ULL) >> 40) / 16777216.0f - 0.5f)
@@ -311,33 +307,28 @@ static void conv_big(int tr) {
     for (int i = 0; i < d.OC; i++) b[i] = RNDF();
     for (size_t i = 0; i < ny; i++) dy[i] = RNDF();
 #undef RNDF
-    size_t nws = tr ? conv_transpose2d_ws_size(&d, 2) : conv2d_ws_size(&d, 2);
-    float *ws = malloc(4 * nws);
-    float *y0 = nanbuf(ny), *y1 = nanbuf(ny), *g0[3], *g1[3];
+    float *ws = malloc(4 * (nws ? nws : 1)), *y0 = nanbuf(ny), *y1 = nanbuf(ny), *g0[3], *g1[3];
     size_t gn[3] = {nx, nw, (size_t)d.OC};
-    for (int k = 0; k < 3; k++) g0[k] = constbuf(gn[k], 0), g1[k] = constbuf(gn[k], 0);
-    conv_fwd(0, tr, y0, x, w, b, &d, ws, nws);
-    conv_fwd(2, tr, y1, x, w, b, &d, ws, nws);
-    conv_bwd(0, tr, g0[0], g0[1], g0[2], dy, x, w, &d, ws, nws);
-    conv_bwd(2, tr, g1[0], g1[1], g1[2], dy, x, w, &d, ws, nws);
-    const char *nm = tr ? "transposed" : "conv";
-    char what[96];
-    snprintf(what, sizeof what, "big %s forward: fast/2 vs ref", nm);
-    close_all(what, y1, y0, ny, 1e-5, 1e-4);
     const char *gname[3] = {"d input", "d weight", "d bias"};
-    for (int k = 0; k < 3; k++) {
-        snprintf(what, sizeof what, "big %s %s: fast/2 vs ref", nm, gname[k]);
-        close_all(what, g1[k], g0[k], gn[k], 1e-5, 1e-4);
-        free(g0[k]);
-        free(g1[k]);
+    for (int k = 0; k < 3; k++) g0[k] = constbuf(gn[k], 0);
+    conv_fwd(0, tr, y0, x, w, b, &d, ws, nws);
+    conv_bwd(0, tr, g0[0], g0[1], g0[2], dy, x, w, &d, ws, nws);
+    char what[128];
+    for (int v = 1; v < NVAR; v++) {
+        for (int k = 0; k < 3; k++) g1[k] = constbuf(gn[k], 0);
+        for (size_t i = 0; i < ny; i++) y1[i] = NAN;
+        conv_fwd(v, tr, y1, x, w, b, &d, ws, nws);
+        conv_bwd(v, tr, g1[0], g1[1], g1[2], dy, x, w, &d, ws, nws);
+        snprintf(what, sizeof what, "%s forward: %s vs ref", nm, var_name[v]);
+        close_all(what, y1, y0, ny, 1e-5, 1e-4);
+        for (int k = 0; k < 3; k++) {
+            snprintf(what, sizeof what, "%s %s: %s vs ref", nm, gname[k], var_name[v]);
+            close_all(what, g1[k], g0[k], gn[k], 1e-5, 1e-4);
+            free(g1[k]);
+        }
     }
-    free(x);
-    free(w);
-    free(b);
-    free(dy);
-    free(ws);
-    free(y0);
-    free(y1);
+    for (int k = 0; k < 3; k++) free(g0[k]);
+    free(x), free(w), free(b), free(dy), free(ws), free(y0), free(y1);
 }
 
 /* worst |a-b| / (atol + rtol*|b|) over n values */
@@ -1249,8 +1240,25 @@ int main(void) {
     CHECK(tc != NULL, "open conv fixtures (%s)", e.msg);
     for (int i = 0, n = ncases(tc, "conv"); i < n; i++) conv_case(tc, 0, i);
     for (int i = 0, n = ncases(tc, "convt"); i < n; i++) conv_case(tc, 1, i);
-    conv_big(0);
-    conv_big(1);
+    conv2d_dims_t unet = {.N = 3,
+                          .C = 8,
+                          .H = 16,
+                          .W = 12,
+                          .OC = 16,
+                          .KH = 4,
+                          .KW = 4,
+                          .stride_h = 2,
+                          .stride_w = 2,
+                          .pad_h = 1,
+                          .pad_w = 1};
+    conv_big(0, "big conv", unet);
+    conv_big(1, "big transposed", unet);
+    conv_big(0, "tiled conv",
+             (conv2d_dims_t){
+                 .N = 1, .C = 64, .H = 40, .W = 40, .OC = 3, .KH = 4, .KW = 4, .pad_h = 1, .pad_w = 1});
+    conv_big(1, "tiled transposed",
+             (conv2d_dims_t){
+                 .N = 2, .C = 3, .H = 39, .W = 39, .OC = 64, .KH = 4, .KW = 4, .pad_h = 1, .pad_w = 1});
     conv_random();
     conv_invalid();
     for (int i = 0, n = ncases(tc, "pool"); i < n; i++) pool_case(tc, i);
