@@ -113,6 +113,8 @@ int lr_parse(lr_sched_t *s, const char *spec, double lr, long long total, char *
             p = comma + 1;
         }
     }
+    r.lr += 0.0; /* -0 -> +0, so the canonical form never says "-0" */
+    r.min += 0.0;
     if (!(r.lr >= 0) || !isfinite(r.lr)) return fail(msg, msglen, "lr schedule: lr must be a finite number >= 0");
     if (r.warmup < 0 || r.warmup > LR_MAX_STEPS) return fail(msg, msglen, "lr schedule: bad warmup");
     if (kind == LR_LINEAR || kind == LR_COSINE) {
