@@ -92,7 +92,9 @@ void params_free(params_t *ps);
  * EXIT_USAGE (a size <= 0 or too large: sizes usually come from options);
  * the error is also kept in ps->err. */
 int params_add(params_t *ps, const char *name, int ndim, const int *shape, int decay, err_t *e);
-/* PARAMS_ADD(ps, "enc.0.conv.weight", 64, 3, 3, 3): ndim from the count. */
+/* PARAMS_ADD(ps, "enc.0.conv.weight", 64, 3, 3, 3): ndim from the count (1..4),
+ * automatic decay flag, error kept in ps->err.  A scalar needs params_add(ps,
+ * name, 0, NULL, decay, e). */
 #define PARAMS_NARG_(a, b, c, d, n, ...) n
 #define PARAMS_ADD(ps, name, ...)                                                                             \
     params_add((ps), (name), PARAMS_NARG_(__VA_ARGS__, 4, 3, 2, 1, 0), (const int[]){__VA_ARGS__},            \

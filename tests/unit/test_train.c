@@ -737,6 +737,22 @@ static void test_resume(const char *tmpdir) {
     for (int i = 0; same && i < w.n; i++)
         same = !memcmp(params_at(&w, i).data, params_view(&w2, w.t[i].name).data, w.t[i].numel * sizeof(float));
     CHECK(same, "weights-only load into a data-only set gives the same weights (%s)", e.msg);
+    /* another declaration order and a packed layout read the same file */
+    params_t o;
+    params_init(&o);
+    o.align = 1;
+    PARAMS_ADD(&o, "cls.embedding", TCLS, TOUT);
+    PARAMS_ADD(&o, "lin.weight", TOUT, TIN);
+    PARAMS_ADD(&o, "lin.bias", TOUT);
+    params_alloc(&o, PARAMS_TRAIN, &e);
+    same = ckpt_load(path, &o, NULL, CKPT_OPTIM, &e) == 0;
+    for (int i = 0; same && i < o.n; i++) {
+        param_view_t x = params_at(&o, i), y = params_view(&w2, o.t[i].name);
+        size_t nb = o.t[i].numel * sizeof(float);
+        same = !memcmp(x.data, y.data, nb) && !memcmp(x.m, y.m, nb) && !memcmp(x.v, y.v, nb);
+    }
+    CHECK(same && o.t[1].offset == TCLS * TOUT, "a reordered, packed layout loads the same tensors (%s)", e.msg);
+    params_free(&o);
     params_free(&w2);
     params_free(&w);
 
