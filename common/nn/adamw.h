@@ -21,8 +21,9 @@
  * Reductions (the gradient norm, the first non-finite index) are independent
  * of the thread count: the block is cut into chunks whose size depends only
  * on n (at least ADAMW_CHUNK floats, at most ADAMW_MAX_CHUNKS chunks), each
- * chunk is summed in double in a fixed order, and the chunk sums are added in
- * chunk order.  So serial and N-thread runs give bit-identical results.
+ * chunk is summed in a fixed pattern (float partials of 4 squares, then
+ * double), and the chunk sums are added in chunk order in double.  So serial
+ * and N-thread runs give bit-identical results.
  */
 #ifndef NN_ADAMW_H
 #define NN_ADAMW_H
@@ -59,7 +60,9 @@ void adamw_zero(float *x, size_t n, const nn_par_t *par);
 int adamw_step(float *param, const float *grad, float *m, float *v, const adamw_span_t *spans, int nspans,
                const adamw_hparams_t *hp, long long t, const nn_par_t *par);
 
-/* sqrt(sum g^2) over g (n), in double. */
+/* sqrt(sum g^2) over g (n), accumulated in double from float partials of 4
+ * squares: a |g| beyond ~1.8e19 (a square beyond float range) gives +Inf, as
+ * torch's float norm does. */
 double adamw_grad_norm(const float *g, size_t n, const nn_par_t *par);
 
 /* torch.nn.utils.clip_grad_norm_(max_norm, norm_type=2): scales g (n) by

@@ -535,7 +535,7 @@ static void test_splits(void) {
     double ref = 0;
     for (size_t i = 0; i < n; i++) g[i] = (float)rng_normal(&r), ref += (double)g[i] * g[i];
     double nm = adamw_grad_norm(g, n, &pars[1]);
-    CHECK_CLOSE(nm, sqrt(ref), 0, 1e-12, "grad norm %.12g equals the plain double sum", nm);
+    CHECK_CLOSE(nm, sqrt(ref), 0, 1e-9, "grad norm %.12g equals the plain double sum within 1e-9", nm);
     CHECK(adamw_grad_norm(g, 0, NULL) == 0, "norm of nothing is 0");
     g[77] = NAN;
     float g78 = g[78];
