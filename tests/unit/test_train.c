@@ -187,7 +187,6 @@ static void test_clip_ref(tensorfile_t *tf, const char *tag, double max_norm, in
         return;
     }
     char key[64];
-    snprintf(key, sizeof key, "%s.grad.", tag);
     float want_norm = NAN;
     snprintf(key, sizeof key, "%s.grad.", tag);
     int ok = read_block(tf, &ps, key, ps.grad);
