@@ -101,5 +101,8 @@ bench_render() { sh "$ROOT/bench/render.sh"; echo; }
 # CLIP ViT-B/32 vs PyTorch (default and tuned environment)
 bench_clip() { [ -f "$ROOT/bench/clip.sh" ] && sh "$ROOT/bench/clip.sh"; echo; }
 
-SECTIONS=${SECTIONS:-"qd_extract render clip"}
+# the training core (AdamW, clipping, NaN scan, checkpoints) vs PyTorch
+bench_train() { sh "$ROOT/bench/train.sh"; echo; }
+
+SECTIONS=${SECTIONS:-"qd_extract render clip train"}
 for s in $SECTIONS; do "bench_$s"; done
