@@ -1,5 +1,6 @@
 /* degrade.c - see degrade.h; the math is in docs/degradations.md. */
 #include "degrade.h"
+#include "paramtab.h"
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -93,16 +94,17 @@ void degrade_list_json(buf_t *b) {
 
 /* ---- parsing ---- */
 
+/* One side of a range, through the project's one value parser (paramtab.h). */
 static int parse_num(const char *s, size_t n, double *v) {
     char tmp[64];
     if (n == 0 || n >= sizeof tmp) return -1;
     memcpy(tmp, s, n);
     tmp[n] = 0;
     if (isspace((unsigned char)tmp[0])) return -1;
-    char *end;
-    errno = 0;
-    *v = strtod(tmp, &end);
-    if (errno || *end || !isfinite(*v)) return -1;
+    const plugin_param_t q = {.type = PARAM_FLOAT, .min = -HUGE_VAL, .max = HUGE_VAL};
+    plugin_value_t pv;
+    if (paramtab_value(&q, tmp, &pv, "", NULL)) return -1;
+    *v = pv.f;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* plugin_host.c - see plugin_host.h. */
 #define _GNU_SOURCE
 #include "plugin_host.h"
+#include "paramtab.h"
 #include <cblas.h>
 #include <dirent.h>
 #include <dlfcn.h>
@@ -154,113 +155,12 @@ static int desc_valid(const plugin_desc_t *d, const char *path, err_t *e) {
     return 0;
 }
 
-static int enum_index(const char *choices, const char *v) {
-    int idx = 0;
-    size_t vl = strlen(v);
-    for (const char *c = choices; *c; idx++) {
-        const char *bar = strchr(c, '|');
-        size_t l = bar ? (size_t)(bar - c) : strlen(c);
-        if (l == vl && !strncmp(c, v, l)) return idx;
-        if (!bar) break;
-        c = bar + 1;
-    }
-    return -1;
-}
-
-static int set_param(plugin_t *p, int k, const char *val, err_t *e) {
-    const plugin_param_t *q = &p->d->params[k];
-    char *end;
-    switch (q->type) {
-    case PARAM_FLOAT: {
-        errno = 0;
-        double v = strtod(val, &end);
-        if (errno || end == val || *end || !isfinite(v))
-            return err_set(e, EXIT_USAGE, "plugin '%s': %s='%s' is not a number", p->d->name, q->name, val);
-        if (v < q->min || v > q->max)
-            return err_set(e, EXIT_USAGE, "plugin '%s': %s=%g is out of range [%g, %g]", p->d->name, q->name, v,
-                           q->min, q->max);
-        p->vals[k].f = v;
-        return 0;
-    }
-    case PARAM_INT: {
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (end == val || *end)
-            return err_set(e, EXIT_USAGE, "plugin '%s': %s='%s' is not an integer", p->d->name, q->name, val);
-        if (errno == ERANGE || v < q->min || v > q->max)
-            return err_set(e, EXIT_USAGE, "plugin '%s': %s=%s is out of range [%g, %g]", p->d->name, q->name, val,
-                           q->min, q->max);
-        p->vals[k].i = v;
-        return 0;
-    }
-    case PARAM_BOOL:
-        if (!strcmp(val, "1") || !strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "on")) p->vals[k].i = 1;
-        else if (!strcmp(val, "0") || !strcmp(val, "false") || !strcmp(val, "no") || !strcmp(val, "off"))
-            p->vals[k].i = 0;
-        else
-            return err_set(e, EXIT_USAGE, "plugin '%s': %s='%s' is not a boolean (true/false)", p->d->name, q->name,
-                           val);
-        return 0;
-    case PARAM_ENUM: {
-        int ix = enum_index(q->choices, val);
-        if (ix < 0)
-            return err_set(e, EXIT_USAGE, "plugin '%s': %s='%s' is not one of %s", p->d->name, q->name, val,
-                           q->choices);
-        p->vals[k].i = ix;
-        return 0;
-    }
-    case PARAM_STRING:
-        free(p->strs[k]);
-        p->strs[k] = xstrdup(val);
-        p->vals[k].s = p->strs[k];
-        return 0;
-    }
-    return 0;
-}
-
-/* Defaults, then key=value,key=value (a value may not contain ','). */
+/* Defaults, then key=value,key=value (a value may not contain ','), by the
+ * project's one parameter parser (paramtab.h). */
 int plugin_params_parse(plugin_t *p, const char *args, err_t *e) {
-    const plugin_desc_t *d = p->d;
-    for (int k = 0; k < d->nparams; k++) {
-        const plugin_param_t *q = &d->params[k];
-        free(p->strs[k]);
-        p->strs[k] = NULL;
-        if (q->type == PARAM_FLOAT) p->vals[k].f = q->def;
-        else if (q->type == PARAM_INT || q->type == PARAM_BOOL) p->vals[k].i = (long)q->def;
-        else if (q->type == PARAM_ENUM) p->vals[k].i = enum_index(q->choices, q->sdef);
-        else p->vals[k].s = q->sdef;
-    }
-    if (!args[0]) return 0;
-    int rc = 0;
-    char *copy = xstrdup(args), *save = NULL;
-    char *seen = xcalloc((size_t)(d->nparams ? d->nparams : 1), 1);
-    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (!eq) {
-            rc = err_set(e, EXIT_USAGE, "plugin '%s': '%s' is not key=value", d->name, kv);
-            break;
-        }
-        *eq = 0;
-        int k;
-        for (k = 0; k < d->nparams && strcmp(d->params[k].name, kv); k++) {}
-        if (k == d->nparams) {
-            buf_t known = {0};
-            for (int j = 0; j < d->nparams; j++) buf_printf(&known, "%s%s", j ? ", " : "", d->params[j].name);
-            rc = err_set(e, EXIT_USAGE, "plugin '%s': unknown parameter '%s' (known: %s)", d->name, kv,
-                         known.s ? known.s : "none");
-            buf_free(&known);
-            break;
-        }
-        if (seen[k]) { /* the same rule as degradation specs: no silent "last wins" */
-            rc = err_set(e, EXIT_USAGE, "plugin '%s': %s given twice", d->name, kv);
-            break;
-        }
-        seen[k] = 1;
-        if ((rc = set_param(p, k, eq + 1, e))) break;
-    }
-    free(seen);
-    free(copy);
-    return rc;
+    char who[96];
+    snprintf(who, sizeof who, "plugin '%.60s': ", p->d->name);
+    return paramtab_list(p->d->params, p->d->nparams, args, p->vals, p->strs, who, e);
 }
 
 int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {

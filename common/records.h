@@ -10,7 +10,7 @@
  */
 #ifndef RECORDS_H
 #define RECORDS_H
-#include "opt.h"
+#include "cli.h"
 #include "sketch.h"
 #include "util.h"
 

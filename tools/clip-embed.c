@@ -28,7 +28,7 @@
 #include "imgprep.h"
 #include "input.h"
 #include "jpeg_io.h"
-#include "opt.h"
+#include "cli.h"
 #include "png_io.h"
 #include "util.h"
 

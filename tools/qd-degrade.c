@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "degrade.h"
-#include "opt.h"
+#include "cli.h"
 #include "records.h"
 #include "rng.h"
 #include "util.h"
@@ -76,14 +76,14 @@ int main(int argc, char **argv) {
     util_init(argv[0]);
     strlist_t degrade = {0}, mix = {0}, files = {0};
     int seed = 0, list = 0, list_json = 0, keep_going = 0, progress = 0;
-    const char *units = "abs";
+    int units = 0; /* index in "abs|rel" */
     const opt_t opts[] = {
         {"degrade", 'd', OPT_LIST, &degrade, "SPEC",
          "apply NAME[:key=value,...] (repeatable, in order; '+' joins steps; a value may be a range lo..hi)", OPT_NORANGE},
         {"mix", 'm', OPT_LIST, &mix, "SPEC;SPEC...",
          "then apply ONE of these specs, picked uniformly per record (repeatable)", OPT_NORANGE},
         {"seed", 's', OPT_INT, &seed, "S", "random seed", 0, 2147483647},
-        {"units", 'u', OPT_STR, &units, "abs|rel",
+        {"units", 'u', OPT_ENUM, &units, "abs|rel",
          "lengths in drawing units (abs) or in a 0..255 frame fitted to each drawing's bounding box (rel)", OPT_NORANGE},
         {"list", 0, OPT_FLAG, &list, NULL, "list the degradations and their parameters, then exit", OPT_NORANGE},
         {"list-json", 0, OPT_FLAG, &list_json, NULL, "the same as NDJSON, one degradation a line", OPT_NORANGE},
@@ -120,8 +120,7 @@ int main(int argc, char **argv) {
     ctx_t c = {0};
     degrade_plan_init(&c.plan);
     c.seed = (uint64_t)seed;
-    if (!strcmp(units, "rel")) c.rel = 1;
-    else if (strcmp(units, "abs")) die(EXIT_USAGE, "--units: '%s' is neither abs nor rel", units);
+    c.rel = units == 1;
     err_t e = {0};
     for (int i = 0; i < degrade.n; i++)
         if (degrade_plan_add_fixed(&c.plan, degrade.v[i], &e)) die(e.code, "--degrade %s", e.msg);

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "input.h"
-#include "opt.h"
+#include "cli.h"
 #include "qdbin.h"
 #include "records.h"
 #include "rng.h"
@@ -214,7 +214,7 @@ static void sample_flush(ctx_t *c) {
     c->slots = NULL;
 }
 
-enum { FMT_AUTO, FMT_NDJSON, FMT_BIN }; /* --format */
+enum { FMT_AUTO, FMT_NDJSON, FMT_BIN }; /* --format, in the order of its choices */
 
 static int is_bin(const char *f, int fmt) {
     return fmt == FMT_BIN || (fmt == FMT_AUTO && strcmp(f, "-") && qdbin_is_bin_name(f));
@@ -246,12 +246,13 @@ static void run_files(const strlist_t *files, int fmt, const char *bin_word, int
 int main(int argc, char **argv) {
     util_init(argv[0]);
     strlist_t files = {0}, words = {0}, countries = {0}, keys = {0};
-    const char *recognized = NULL, *format = "auto", *bin_word = NULL;
+    const char *bin_word = NULL;
+    int recognized = -1, fmt = FMT_AUTO; /* recognized: -1 any, else the index in "false|true" */
     int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, prefilter = 0;
     double fit = 0, pad = 10;
     const opt_t opts[] = {
         {"word", 'w', OPT_LIST, &words, "W[,W..]", "keep records of these words (repeatable)", OPT_NORANGE},
-        {"recognized", 0, OPT_STR, &recognized, "true|false",
+        {"recognized", 0, OPT_ENUM, &recognized, "false|true",
          "keep records whose \"recognized\" is this (records without the field never match)", OPT_NORANGE},
         {"country", 'c', OPT_LIST, &countries, "CC[,CC..]", "keep records from these countrycodes (repeatable)",
          OPT_NORANGE},
@@ -265,7 +266,7 @@ int main(int argc, char **argv) {
         {"fit", 0, OPT_DOUBLE, &fit, "SIZE",
          "fit each drawing's bounding box into a SIZE x SIZE canvas (centred) and add \"canvas\"; 0 = off", 0, 1e6},
         {"pad", 0, OPT_DOUBLE, &pad, "P", "margin in pixels for --fit", 0, 1e6},
-        {"format", 'f', OPT_STR, &format, "auto|ndjson|bin",
+        {"format", 'f', OPT_ENUM, &fmt, "auto|ndjson|bin",
          "input format; auto = bin for names ending .bin or .bin.gz, else ndjson", OPT_NORANGE},
         {"bin-word", 0, OPT_STR, &bin_word, "W", "word for .bin records (default: the file name minus .bin/.bin.gz)",
          OPT_NORANGE},
@@ -306,17 +307,7 @@ int main(int argc, char **argv) {
     quote_list(&c.words, &c.nwords);
     quote_list(&c.countries, &c.ncountries);
     c.screen = prefilter && (c.words.n || c.keys.n || c.countries.n);
-    c.recognized = -1;
-    if (recognized) {
-        if (!strcmp(recognized, "true")) c.recognized = 1;
-        else if (!strcmp(recognized, "false")) c.recognized = 0;
-        else die(EXIT_USAGE, "--recognized: '%s' is neither true nor false", recognized);
-    }
-    int fmt = !strcmp(format, "auto")     ? FMT_AUTO
-              : !strcmp(format, "ndjson") ? FMT_NDJSON
-              : !strcmp(format, "bin")    ? FMT_BIN
-                                          : -1;
-    if (fmt < 0) die(EXIT_USAGE, "--format: '%s' is not auto, ndjson or bin", format);
+    c.recognized = recognized;
     if (limit && sample) die(EXIT_USAGE, "--limit and --sample cannot be combined");
     c.limit = limit;
     c.sample = sample;

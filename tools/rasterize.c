@@ -15,7 +15,7 @@
  * --list-plugins), or from the built-in anti-aliased line rasteriser
  * (common/raster.h) with --renderer builtin.  It does not read PNGs.
  */
-#include "opt.h"
+#include "cli.h"
 #include "plugin_host.h"
 #include "png_io.h"
 #include "raster.h"

@@ -113,3 +113,7 @@ eq "simplify +-1e308 coordinates: numbers, not null" "$out" '{"key_id":"h","draw
 # NaN to an integer (undefined behaviour) and asked for 2^64 bytes
 expect_exit "tremor on an overflowing stroke length -> exit 6" 6 "tremor: stroke 0: its length is not a finite number" \
   sh -c "echo '{\"key_id\":\"t\",\"drawing\":[[[0,1e308,-0e300],[0,5,0]]]}' | qd-degrade --degrade tremor"
+# one parameter dialect: tool choices, plugin parameters and numbers share the parser and its messages
+expect_exit "--format is an enum option" 2 "format: 'xx' is not one of auto\|ndjson\|bin" qd-extract --format xx /dev/null
+expect_exit "--units is an enum option" 2 "units: 'foo' is not one of abs\|rel" sh -c "qd-degrade --units foo </dev/null"
+expect_exit "plugin enum, same message" 2 "fit='nope' is not one of" rasterize --renderer bezier:fit=nope --out "$T/x"

@@ -13,7 +13,7 @@ if [ $rc -eq 0 ] && grep -q "Examples" "$T/help" && grep -q -- "--sample" "$T/he
 else notok "--help exits 0 with examples" "rc=$rc"; fi
 expect_exit "bad option is a usage error" 2 "unknown option '--frobnicate'" qd-extract --frobnicate
 expect_exit "--limit with --sample is a usage error" 2 "cannot be combined" qd-extract --limit 3 --sample 2 $Q/all-words.ndjson.gz
-expect_exit "bad --recognized value" 2 "neither true nor false" qd-extract --recognized maybe $Q/all-words.ndjson.gz
+expect_exit "bad --recognized value" 2 "recognized: 'maybe' is not one of false\|true" qd-extract --recognized maybe $Q/all-words.ndjson.gz
 expect_exit "bad --format value" 2 "--format" qd-extract --format csv $Q/all-words.ndjson.gz
 expect_exit "--pad too large for --fit" 2 "no room" qd-extract --fit 20 --pad 10 $Q/all-words.ndjson.gz
 expect_exit "missing file exits 3 naming it" 3 "$T/nope.ndjson: cannot open" qd-extract "$T/nope.ndjson"

@@ -1,16 +1,18 @@
-/* opt.h - table-driven command-line options shared by every tool.
+/* cli.h - table-driven command-line options shared by every tool (named cli, not opt,
+ * so that it is not read as "optimiser").
  *
  * A tool describes its options in a static table; opt_parse() handles
  * "--name value", "--name=value", "-x value", flags, "--" and "-" (stdin),
- * checks numeric ranges, collects positional arguments, and answers --help
+ * checks numbers, ranges and choices with the parser plugin parameters and
+ * degradation specs use (paramtab.h), collects positional arguments, and answers --help
  * (generated from the table, printed to stdout, exit 0) and --version.
  * Every error exits with EXIT_USAGE and a message that names the option.
  */
-#ifndef OPT_H
-#define OPT_H
+#ifndef CLI_H
+#define CLI_H
 #include <stdio.h>
 
-typedef enum { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STR, OPT_LIST } opt_kind_t;
+typedef enum { OPT_FLAG, OPT_INT, OPT_DOUBLE, OPT_STR, OPT_LIST, OPT_ENUM } opt_kind_t;
 
 typedef struct {
     const char **v;
@@ -28,11 +30,14 @@ typedef struct {
     const char *name;    /* long name without "--"; NULL ends the table */
     char shortname;      /* 0 if none */
     opt_kind_t kind;
-    void *dst;           /* FLAG, INT: int*; DOUBLE: double*; STR: const char**; LIST: strlist_t* */
+    void *dst;           /* FLAG, INT, ENUM (index into choices): int*; DOUBLE: double*; STR: const char**;
+                            LIST: strlist_t* */
     const char *metavar; /* "N", "FILE", ... */
     const char *help;
     double min, max;     /* numeric range; ignored when min > max */
 } opt_t;
+/* An ENUM option's choices are its metavar, "a|b|c"; dst receives the index:
+ *   {"format", 'f', OPT_ENUM, &fmt, "auto|ndjson|bin", "input format", OPT_NORANGE} */
 
 #define OPT_NORANGE 1, 0
 

@@ -1,9 +1,10 @@
-/* opt.c - see opt.h. */
-#include "opt.h"
+/* cli.c - see cli.h. */
+#include "cli.h"
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "paramtab.h"
 #include "util.h"
 
 #ifndef INVCLIP_VERSION
@@ -56,7 +57,13 @@ void opt_help(const optspec_t *spec, FILE *fp) {
         fprintf(fp, "%s", o->help ? o->help : "");
         if (o->kind == OPT_INT && o->dst) fprintf(fp, " (default %d)", *(int *)o->dst);
         else if (o->kind == OPT_DOUBLE && o->dst) fprintf(fp, " (default %g)", *(double *)o->dst);
-        else if (o->kind == OPT_STR && o->dst && *(const char **)o->dst)
+        else if (o->kind == OPT_ENUM && o->dst && *(int *)o->dst >= 0) {
+            int k = *(int *)o->dst;
+            const char *c = o->metavar;
+            for (; k > 0 && c && strchr(c, '|'); k--) c = strchr(c, '|') + 1;
+            fprintf(fp, " (default %.*s)", (int)(c && strchr(c, '|') ? strchr(c, '|') - c : c ? (long)strlen(c) : 0),
+                    c ? c : "");
+        } else if (o->kind == OPT_STR && o->dst && *(const char **)o->dst)
             fprintf(fp, " (default %s)", *(const char **)o->dst);
         fputc('\n', fp);
     }
@@ -66,36 +73,42 @@ void opt_help(const optspec_t *spec, FILE *fp) {
     fprintf(fp, "\nExit codes: 0 ok, 1 bad input data, 2 usage, 3 I/O, 4 plugin, 5 model, 6 NaN/Inf, 7 internal.\n");
 }
 
+/* Numbers and choices go through the one parameter parser (paramtab.h), as
+ * plugin parameters and degradation specs do. */
 static void set_value(const opt_t *o, const char *val) {
-    char *end;
+    plugin_param_t q = {.name = o->name, .min = o->min, .max = o->max, .choices = o->metavar};
+    int ranged = o->min <= o->max;
+    plugin_value_t v;
+    err_t e = {0};
+    char who[80];
+    snprintf(who, sizeof who, "--%.60s: ", o->name);
     switch (o->kind) {
     case OPT_FLAG:
         *(int *)o->dst = 1;
         return;
-    case OPT_INT: {
-        errno = 0;
-        long v = strtol(val, &end, 10);
-        if (end == val || *end) die(EXIT_USAGE, "--%s: '%s' is not an integer", o->name, val);
-        if (errno == ERANGE || v < -2147483647L || v > 2147483647L) {
-            if (o->min <= o->max)
-                die(EXIT_USAGE, "--%s: %s is out of range [%g, %g]", o->name, val, o->min, o->max);
-            die(EXIT_USAGE, "--%s: %s is out of range", o->name, val);
+    case OPT_INT:
+        q.type = PARAM_INT;
+        if (!ranged) q.min = -2147483647.0, q.max = 2147483647.0;
+        if (paramtab_value(&q, val, &v, who, &e)) {
+            if (!ranged && strstr(e.msg, "out of range")) die(EXIT_USAGE, "%s%s is out of range", who, val);
+            die_err(&e);
         }
-        if (o->min <= o->max && (v < o->min || v > o->max))
-            die(EXIT_USAGE, "--%s: %ld is out of range [%g, %g]", o->name, v, o->min, o->max);
-        *(int *)o->dst = (int)v;
+        *(int *)o->dst = (int)v.i;
         return;
-    }
-    case OPT_DOUBLE: {
-        errno = 0;
-        double v = strtod(val, &end);
-        if (end == val || *end || isnan(v)) die(EXIT_USAGE, "--%s: '%s' is not a number", o->name, val);
-        if ((errno == ERANGE && v != 0) || !isfinite(v)) die(EXIT_USAGE, "--%s: %s is out of range", o->name, val);
-        if (o->min <= o->max && (v < o->min || v > o->max))
-            die(EXIT_USAGE, "--%s: %g is out of range [%g, %g]", o->name, v, o->min, o->max);
-        *(double *)o->dst = v;
+    case OPT_DOUBLE:
+        q.type = PARAM_FLOAT;
+        if (!ranged) q.min = -HUGE_VAL, q.max = HUGE_VAL;
+        if (paramtab_value(&q, val, &v, who, &e)) {
+            if (!ranged && strstr(e.msg, "out of range")) die(EXIT_USAGE, "%s%s is out of range", who, val);
+            die_err(&e);
+        }
+        *(double *)o->dst = v.f;
         return;
-    }
+    case OPT_ENUM:
+        q.type = PARAM_ENUM;
+        if (paramtab_value(&q, val, &v, who, &e)) die_err(&e);
+        *(int *)o->dst = (int)v.i;
+        return;
     case OPT_STR:
         *(const char **)o->dst = val;
         return;
