@@ -87,22 +87,15 @@ static void set_value(const opt_t *o, const char *val) {
         *(int *)o->dst = 1;
         return;
     case OPT_INT:
-        q.type = PARAM_INT;
-        if (!ranged) q.min = -2147483647.0, q.max = 2147483647.0;
-        if (paramtab_value(&q, val, &v, who, &e)) {
-            if (!ranged && strstr(e.msg, "out of range")) die(EXIT_USAGE, "%s%s is out of range", who, val);
-            die_err(&e);
-        }
-        *(int *)o->dst = (int)v.i;
-        return;
     case OPT_DOUBLE:
-        q.type = PARAM_FLOAT;
-        if (!ranged) q.min = -HUGE_VAL, q.max = HUGE_VAL;
+        q.type = o->kind == OPT_INT ? PARAM_INT : PARAM_FLOAT;
+        if (!ranged) q.min = o->kind == OPT_INT ? -2147483647.0 : -HUGE_VAL, q.max = -q.min;
         if (paramtab_value(&q, val, &v, who, &e)) {
             if (!ranged && strstr(e.msg, "out of range")) die(EXIT_USAGE, "%s%s is out of range", who, val);
             die_err(&e);
         }
-        *(double *)o->dst = v.f;
+        if (o->kind == OPT_INT) *(int *)o->dst = (int)v.i;
+        else *(double *)o->dst = v.f;
         return;
     case OPT_ENUM:
         q.type = PARAM_ENUM;
