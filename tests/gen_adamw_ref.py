@@ -25,7 +25,9 @@ common/nn/lr.c, common/params.c), written once into tests/fixtures/train/.
 
 Run: /usr/bin/python3 tests/gen_adamw_ref.py   (needs Debian's python3-torch; CI does not)
 """
-import json, math, os, struct
+import math, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_write  # noqa: E402  (the shared safetensors writer)
 import numpy as np
 import torch
 
@@ -33,26 +35,8 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "trai
 
 
 def write_safetensors(path, tensors, metadata):
-    """8-byte LE header length, JSON header, then the raw little-endian data back to back."""
-    header, blobs, off = {"__metadata__": {k: str(v) for k, v in metadata.items()}}, [], 0
-    for name in sorted(tensors):
-        a = tensors[name]
-        if a.dtype == np.float32:
-            dt, raw = "F32", a.astype("<f4").tobytes()
-        elif a.dtype == np.float64:
-            dt, raw = "F64", a.astype("<f8").tobytes()
-        else:
-            raise ValueError(a.dtype)
-        header[name] = {"dtype": dt, "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    """numpy tensors as they are, with __metadata__ (tests/st_write.py)."""
+    st_write.write_safetensors(path, tensors, metadata)
 
 
 SHAPES = [("w1", (4, 5), True), ("w2", (2, 3, 2, 2), True), ("b", (5,), False), ("embed", (6, 3), False),

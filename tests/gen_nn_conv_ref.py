@@ -18,7 +18,9 @@ Run: /usr/bin/python3 tests/gen_nn_conv_ref.py   (needs Debian's python3-torch; 
 Dropout has no fixture: its mask comes from our own counter-based hash, so
 the C test checks its statistics, determinism and scaling instead.
 """
-import json, math, os, struct
+import math, os, sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_write  # noqa: E402  (the shared safetensors writer)
 import torch
 import torch.nn.functional as F
 
@@ -27,20 +29,8 @@ torch.manual_seed(20261205)
 
 
 def write_safetensors(path, tensors):
-    """Minimal writer: 8-byte LE header size, JSON header, raw little-endian float32 data."""
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        raw = tensors[name].detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    """Every tensor as float32 (tests/st_write.py)."""
+    st_write.write_safetensors(path, tensors, as_f32=True)
 
 
 def rnd(*shape, scale=1.0):
