@@ -104,5 +104,8 @@ bench_clip() { [ -f "$ROOT/bench/clip.sh" ] && sh "$ROOT/bench/clip.sh"; echo; }
 # the training core (AdamW, clipping, NaN scan, checkpoints) vs PyTorch
 bench_train() { sh "$ROOT/bench/train.sh"; echo; }
 
-SECTIONS=${SECTIONS:-"qd_extract render clip train"}
+# the CNN kernels (conv2d / conv_transpose2d fwd+bwd at U-Net shapes) vs PyTorch
+bench_conv() { sh "$ROOT/bench/conv.sh"; echo; }
+
+SECTIONS=${SECTIONS:-"qd_extract render clip train conv"}
 for s in $SECTIONS; do "bench_$s"; done
