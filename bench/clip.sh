@@ -20,18 +20,10 @@ export CLIP_THREADS="$THREADS"
 OUT=$BUILD/bench
 mkdir -p "$OUT"
 
-bin=$BUILD/bench/clip_bench
-if [ ! -x "$bin" ]; then
-  (cd "$ROOT" && make --no-print-directory build/bench/clip_bench >&2)
-  bin=$ROOT/build/bench/clip_bench
-fi
+. "$ROOT/bench/lib.sh"
+bin=$(bench_bin clip_bench)
+py=$(torch_python)
 
-py=
-for p in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$p" -c 'import torch' >/dev/null 2>&1; then py=$p; break; fi
-done
-
-load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a; }
 load0=$(load)
 "$bin" "$REPS" >"$OUT/clip-c.txt"
 if [ -n "$py" ]; then

@@ -21,18 +21,10 @@ export CONV_THREADS="$THREADS"
 OUT=$BUILD/bench
 mkdir -p "$OUT"
 
-bin=$BUILD/bench/conv_bench
-if [ ! -x "$bin" ]; then
-  (cd "$ROOT" && make --no-print-directory build/bench/conv_bench >&2)
-  bin=$ROOT/build/bench/conv_bench
-fi
+. "$ROOT/bench/lib.sh"
+bin=$(bench_bin conv_bench)
+py=$(torch_python)
 
-py=
-for p in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$p" -c 'import torch' >/dev/null 2>&1; then py=$p; break; fi
-done
-
-load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a; }
 load0=$(load)
 "$bin" "$REPS" >"$OUT/conv-c.txt"
 if [ -n "$py" ]; then

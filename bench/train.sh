@@ -17,17 +17,10 @@ export TRAIN_THREADS="${TRAIN_THREADS:-2}"
 OUT=$BUILD/bench
 mkdir -p "$OUT"
 
-bin=$BUILD/bench/train_bench
-if [ ! -x "$bin" ]; then
-  (cd "$ROOT" && make --no-print-directory build/bench/train_bench >&2)
-  bin=$ROOT/build/bench/train_bench
-fi
-py=
-for p in ${PYTHON:-} python3 /usr/bin/python3; do
-  if "$p" -c 'import torch' >/dev/null 2>&1; then py=$p; break; fi
-done
+. "$ROOT/bench/lib.sh"
+bin=$(bench_bin train_bench)
+py=$(torch_python)
 
-load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a; }
 load0=$(load)
 "$bin" --shapes "$OUT/b32_shapes.txt" "$REPS" >"$OUT/train-c.txt"
 if [ -n "$py" ]; then "$py" "$ROOT/bench/torch_adamw.py" "$OUT/b32_shapes.txt" "$REPS" >"$OUT/train-torch.txt"
