@@ -13,34 +13,42 @@
 
 enum { D_NOISE, D_SIMPLIFY, D_JITTER, D_TREMOR, D_DROPOUT, D_OVERSHOOT, D_OVERDRAW, D_AFFINE, D_ELASTIC, D_N };
 
+/* Rows of plugin_param_t: P_NUM a plain number, P_LEN a length in drawing
+ * units, P_INT an integer; every one may be a range lo..hi. */
+#define P_ROW(nm, ty, fl, d, lo, hi, h) \
+    { .name = nm, .type = ty, .def = d, .min = lo, .max = hi, .help = h, .flags = PARAM_F_RANGE | (fl) }
+#define P_NUM(nm, d, lo, hi, h) P_ROW(nm, PARAM_FLOAT, 0, d, lo, hi, h)
+#define P_LEN(nm, d, lo, hi, h) P_ROW(nm, PARAM_FLOAT, PARAM_F_LENGTH, d, lo, hi, h)
+#define P_INT(nm, d, lo, hi, h) P_ROW(nm, PARAM_INT, 0, d, lo, hi, h)
+
 static const degrade_desc_t table[D_N] = {
     [D_NOISE] = {"noise", "every coordinate gets independent N(0, level^2) noise (the study's)", 1,
-                 {{"level", 5, 0, 100, 0, 1, "standard deviation of the per-coordinate noise"}}},
+                 {P_LEN("level", 5, 0, 100, "standard deviation of the per-coordinate noise")}},
     [D_SIMPLIFY] = {"simplify", "each stroke of n points keeps k = max(2, floor(n*keep)) evenly spaced points (the study's)", 1,
-                    {{"keep", 0.5, 0, 1, 0, 0, "fraction of each stroke's points kept"}}},
+                    {P_NUM("keep", 0.5, 0, 1, "fraction of each stroke's points kept")}},
     [D_JITTER] = {"jitter", "each stroke moves by one offset (dx, dy) ~ N(0, amount^2) (the study's)", 1,
-                  {{"amount", 3, 0, 100, 0, 1, "standard deviation of the per-stroke offset"}}},
+                  {P_LEN("amount", 3, 0, 100, "standard deviation of the per-stroke offset")}},
     [D_TREMOR] = {"tremor", "a shaky hand: strokes resampled and wobbled perpendicular to themselves", 3,
-                  {{"amplitude", 1.5, 0, 50, 0, 1, "largest perpendicular displacement"},
-                   {"wavelength", 16, 1, 1000, 0, 1, "typical distance between wobble peaks along the stroke"},
-                   {"spacing", 2, 0.25, 100, 0, 1, "resampling step along the stroke"}}},
+                  {P_LEN("amplitude", 1.5, 0, 50, "largest perpendicular displacement"),
+                   P_LEN("wavelength", 16, 1, 1000, "typical distance between wobble peaks along the stroke"),
+                   P_LEN("spacing", 2, 0.25, 100, "resampling step along the stroke")}},
     [D_DROPOUT] = {"dropout", "each stroke is dropped with probability p; at least one stroke is kept", 1,
-                   {{"p", 0.2, 0, 1, 0, 0, "probability of dropping a stroke"}}},
+                   {P_NUM("p", 0.2, 0, 1, "probability of dropping a stroke")}},
     [D_OVERSHOOT] = {"overshoot", "stroke ends extended along their end tangents (negative: shortened)", 3,
-                     {{"amount", 0.1, -0.45, 1, 0, 0, "fraction of the stroke's length added at each end"},
-                      {"spread", 0.5, 0, 1, 0, 0, "per-end variation: amount*(1 + spread*U(-1,1))"},
-                      {"max", 12, 0, 10000, 0, 1, "cap on each end's change"}}},
+                     {P_NUM("amount", 0.1, -0.45, 1, "fraction of the stroke's length added at each end"),
+                      P_NUM("spread", 0.5, 0, 1, "per-end variation: amount*(1 + spread*U(-1,1))"),
+                      P_LEN("max", 12, 0, 10000, "cap on each end's change")}},
     [D_OVERDRAW] = {"overdraw", "count strokes are retraced: a shifted, noisy copy follows the original", 3,
-                    {{"count", 1, 0, 50, 1, 0, "number of strokes retraced (at most all of them)"},
-                     {"offset", 2, 0, 50, 0, 1, "standard deviation of the copy's offset"},
-                     {"noise", 0.5, 0, 50, 0, 1, "standard deviation of the copy's per-point noise"}}},
+                    {P_INT("count", 1, 0, 50, "number of strokes retraced (at most all of them)"),
+                     P_LEN("offset", 2, 0, 50, "standard deviation of the copy's offset"),
+                     P_LEN("noise", 0.5, 0, 50, "standard deviation of the copy's per-point noise")}},
     [D_AFFINE] = {"affine", "each stroke rotated, scaled about its centroid and shifted", 3,
-                  {{"rotate", 5, 0, 180, 0, 0, "standard deviation of the rotation, degrees"},
-                   {"scale", 0.05, 0, 1, 0, 0, "standard deviation of the log scale factor"},
-                   {"shift", 2, 0, 100, 0, 1, "standard deviation of the translation"}}},
+                  {P_NUM("rotate", 5, 0, 180, "standard deviation of the rotation, degrees"),
+                   P_NUM("scale", 0.05, 0, 1, "standard deviation of the log scale factor"),
+                   P_LEN("shift", 2, 0, 100, "standard deviation of the translation")}},
     [D_ELASTIC] = {"elastic", "a smooth random displacement field over the drawing's bounding box", 2,
-                   {{"amplitude", 4, 0, 100, 0, 1, "largest displacement"},
-                    {"scale", 64, 1, 10000, 0, 1, "spacing of the field's random control vectors"}}},
+                   {P_LEN("amplitude", 4, 0, 100, "largest displacement"),
+                    P_LEN("scale", 64, 1, 10000, "spacing of the field's random control vectors")}},
 };
 
 int degrade_count(void) { return D_N; }
@@ -60,7 +68,7 @@ void degrade_list_text(buf_t *b) {
             char rng[64];
             snprintf(rng, sizeof rng, "%g..%g", p->min, p->max);
             buf_printf(b, "  %-11s default %-6g range %-11s %-8s %s\n", p->name, p->def, rng,
-                       p->is_int ? "integer" : p->is_length ? "length" : "", p->help);
+                       p->type == PARAM_INT ? "integer" : p->flags & PARAM_F_LENGTH ? "length" : "", p->help);
         }
     }
 }
@@ -78,13 +86,13 @@ void degrade_list_json(buf_t *b) {
             if (k) buf_puts(b, ",");
             buf_puts(b, "{\"name\":");
             buf_jstr(b, p->name);
-            buf_printf(b, ",\"type\":\"%s\",\"default\":", p->is_int ? "int" : "double");
+            buf_printf(b, ",\"type\":\"%s\",\"default\":", p->type == PARAM_INT ? "int" : "double");
             buf_num(b, p->def, 6);
             buf_puts(b, ",\"min\":");
             buf_num(b, p->min, 6);
             buf_puts(b, ",\"max\":");
             buf_num(b, p->max, 6);
-            buf_printf(b, ",\"length\":%s,\"help\":", p->is_length ? "true" : "false");
+            buf_printf(b, ",\"length\":%s,\"help\":", p->flags & PARAM_F_LENGTH ? "true" : "false");
             buf_jstr(b, p->help);
             buf_puts(b, "}");
         }
@@ -170,7 +178,7 @@ int degrade_parse_step(const char *spec, degrade_step_t *st, err_t *e) {
         const degrade_param_t *pp = &d->p[k];
         if (st->lo[k] < pp->min || st->hi[k] > pp->max)
             return err_set(e, EXIT_USAGE, "'%s': %s=%s is out of range [%g, %g]", spec, pp->name, val, pp->min, pp->max);
-        if (pp->is_int && (st->lo[k] != floor(st->lo[k]) || st->hi[k] != floor(st->hi[k])))
+        if (pp->type == PARAM_INT && (st->lo[k] != floor(st->lo[k]) || st->hi[k] != floor(st->hi[k])))
             return err_set(e, EXIT_USAGE, "'%s': %s must be an integer (got %s)", spec, pp->name, val);
         p += len;
         if (*p == ',') {
@@ -219,7 +227,7 @@ void degrade_draw(const degrade_step_t *st, rng_t *r, double *v) {
         double lo = st->lo[k], hi = st->hi[k];
         /* one draw per parameter even when fixed, so "level=5" and
          * "level=5..5" leave the same random stream to the transform */
-        if (st->d->p[k].is_int) {
+        if (st->d->p[k].type == PARAM_INT) {
             uint64_t span = (uint64_t)(hi - lo) + 1;
             v[k] = lo + (double)rng_below(r, span);
         } else {
@@ -253,7 +261,7 @@ void degrade_json(buf_t *b, const degrade_desc_t *d, const double *v, double uni
 
 int degrade_apply(const degrade_desc_t *d, drawing_t *dr, const double *v, double unit, rng_t *r, err_t *e) {
     double w[DEGRADE_MAXP];
-    for (int k = 0; k < d->np; k++) w[k] = d->p[k].is_length ? v[k] * unit : v[k];
+    for (int k = 0; k < d->np; k++) w[k] = d->p[k].flags & PARAM_F_LENGTH ? v[k] * unit : v[k];
     switch ((int)(d - table)) {
     case D_NOISE: degrade_noise(dr, w[0], r); break;
     case D_SIMPLIFY: degrade_simplify(dr, w[0]); break;

@@ -18,19 +18,18 @@
  */
 #ifndef DEGRADE_H
 #define DEGRADE_H
+#include "plugin.h"
 #include "rng.h"
 #include "sketch.h"
 #include "util.h"
 
 #define DEGRADE_MAXP 4
 
-typedef struct {
-    const char *name;
-    double def, min, max;
-    int is_int;     /* drawn as an integer; values must be integers */
-    int is_length;  /* in drawing units, scaled by the plan's unit */
-    const char *help;
-} degrade_param_t;
+/* A degradation's parameters are rows of the project's one parameter table
+ * type (plugin.h): type PARAM_FLOAT, or PARAM_INT for values drawn as
+ * integers; flags PARAM_F_RANGE (always: lo..hi allowed) and PARAM_F_LENGTH
+ * (in drawing units, scaled by the plan's unit). */
+typedef plugin_param_t degrade_param_t;
 
 typedef struct {
     const char *name;

@@ -102,6 +102,14 @@ typedef enum { PLUGIN_RENDERER = 1, PLUGIN_AUGMENT = 2, PLUGIN_LOSS = 3 } plugin
 
 typedef enum { PARAM_FLOAT, PARAM_INT, PARAM_BOOL, PARAM_STRING, PARAM_ENUM } param_type_t;
 
+/* The one parameter-table row of the project: plugin parameters use it, and
+ * so do qd-degrade's degradation parameters (with these flags) and the tools'
+ * options (common/paramtab.h parses values against it). */
+enum {
+    PARAM_F_LENGTH = 1, /* a length in drawing units (qd-degrade --units rel rescales it) */
+    PARAM_F_RANGE = 2,  /* may be given as lo..hi, drawn uniformly per record */
+};
+
 typedef struct {
     const char *name;     /* [a-z0-9_]+ */
     param_type_t type;
@@ -110,6 +118,7 @@ typedef struct {
     const char *sdef;     /* default of STRING/ENUM */
     const char *choices;  /* ENUM: "a|b|c" */
     const char *help;     /* one line, natural units */
+    unsigned flags;       /* PARAM_F_*; 0 for plugin parameters today */
 } plugin_param_t;
 
 typedef union {
