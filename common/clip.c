@@ -14,7 +14,7 @@ const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 /* The layers are the pure-maths kernels of common/nn/ (linear with its
  * fused bias/residual/QuickGELU epilogues, layernorm, attention), run on the
- * model's pool through pool_par; what stays here is the tower's wiring, its
+ * caller's pool through pool_par; what stays here is the tower's wiring, its
  * activation buffers and the top-block shortcut. */
 
 #define CLIP_LN_EPS 1e-5f /* OpenAI's and Hugging Face's CLIP layer norms */
@@ -223,14 +223,11 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
 
 /* ------------------------------------------------------------- public API */
 
-void clip_init(clip_t *m, clip_params_t *w, int threads) {
+void clip_init(clip_t *m, clip_params_t *w, pool_t *pool) {
     memset(m, 0, sizeof *m);
     m->w = *w;
     memset(w, 0, sizeof *w);
-    /* one level of parallelism: our pool splits every product into
-     * single-threaded sgemm calls, so OpenBLAS's own threads stay idle */
-    openblas_set_num_threads(1);
-    pool_init(&m->pool, threads);
+    m->pool = pool;
 }
 
 void clip_free(clip_t *m) {
@@ -238,7 +235,6 @@ void clip_free(clip_t *m) {
     clip_params_free(&m->g);
     tower_free(m->vis);
     tower_free(m->txt);
-    pool_free(&m->pool);
     memset(m, 0, sizeof *m);
 }
 
@@ -252,7 +248,7 @@ void clip_zero_grad(clip_t *m) {
 }
 
 int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
+    nn_par_t pv = pool_par(m->pool);
     const nn_par_t *par = &pv;
     const clip_config_t *c = &m->w.cfg;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_image_forward: batch %d", B);
@@ -296,7 +292,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
 }
 
 int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
+    nn_par_t pv = pool_par(m->pool);
     const nn_par_t *par = &pv;
     const clip_config_t *c = &m->w.cfg;
     clip_tower_t *t = m->vis;
@@ -371,7 +367,7 @@ const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C) {
 }
 
 int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
+    nn_par_t pv = pool_par(m->pool);
     const nn_par_t *par = &pv;
     const clip_config_t *c = &m->w.cfg;
     int T = c->context, C = c->t_width;
@@ -414,7 +410,7 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
 }
 
 int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
+    nn_par_t pv = pool_par(m->pool);
     const nn_par_t *par = &pv;
     const clip_config_t *c = &m->w.cfg;
     clip_tower_t *t = m->txt;

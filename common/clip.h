@@ -18,10 +18,12 @@
  * perceptual/style losses, and gradients w.r.t. those outputs can be injected
  * into the backward pass.
  *
- * Threads: one pool of `threads` workers splits every kernel (matrix products
- * by output columns into single-threaded cblas_sgemm calls, attention by
- * (batch, head), norms and activations by rows).  clip_init sets OpenBLAS to
- * one thread so the two levels of threading never compete for cores.
+ * Threads: the caller's pool (borrowed: the tool's one pool, pool.h) splits
+ * every kernel (matrix products by output columns into single-threaded
+ * cblas_sgemm calls, attention by (batch, head), norms and activations by
+ * rows); pool_init set OpenBLAS to one thread, so the two levels of threading
+ * never compete for cores.  A clip_t starts no thread.  One clip_t serves one
+ * thread at a time (it keeps its last forward's activations).
  */
 #ifndef CLIP_H
 #define CLIP_H
@@ -35,11 +37,12 @@ typedef struct {
     clip_params_t w;     /* weights (owned) */
     clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
     clip_tower_t *vis, *txt;
-    pool_t pool;         /* pool.nthreads: the thread count */
+    pool_t *pool;        /* borrowed; NULL = serial */
 } clip_t;
 
-/* Takes ownership of the weights in *w (w is zeroed). */
-void clip_init(clip_t *m, clip_params_t *w, int threads);
+/* Takes ownership of the weights in *w (w is zeroed) and borrows pool (NULL:
+ * serial), which must outlive m. */
+void clip_init(clip_t *m, clip_params_t *w, pool_t *pool);
 void clip_free(clip_t *m);
 void clip_alloc_grad(clip_t *m);
 void clip_zero_grad(clip_t *m);
