@@ -100,7 +100,8 @@ int main(int argc, char **argv) {
     int nth = th && atoi(th) > 0 ? atoi(th) : 2;
     pool_t pool;
     if (pool_init(&pool, nth, &e)) die_err(&e);
-    clip_init(&m, &w, &pool);
+    nn_par_t par = pool_par(&pool);
+    clip_init(&m, &w, &par);
     printf("threads %d\n", nth);
     int S = 224, B = 4;
     float *img = xmalloc(sizeof(float) * B * 3 * S * S), *dimg = xmalloc(sizeof(float) * B * 3 * S * S);

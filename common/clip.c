@@ -14,7 +14,7 @@ const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 /* The layers are the pure-maths kernels of common/nn/ (linear with its
  * fused bias/residual/QuickGELU epilogues, layernorm, attention), run on the
- * caller's pool through pool_par; what stays here is the tower's wiring, its
+ * caller's nn_par_t (normally the tool's pool); what stays here is the tower's wiring, its
  * activation buffers and the top-block shortcut. */
 
 #define CLIP_LN_EPS 1e-5f /* OpenAI's and Hugging Face's CLIP layer norms */
@@ -223,11 +223,11 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
 
 /* ------------------------------------------------------------- public API */
 
-void clip_init(clip_t *m, clip_params_t *w, pool_t *pool) {
+void clip_init(clip_t *m, clip_params_t *w, const nn_par_t *par) {
     memset(m, 0, sizeof *m);
     m->w = *w;
     memset(w, 0, sizeof *w);
-    m->pool = pool;
+    m->par = par ? *par : pool_par(NULL);
 }
 
 void clip_free(clip_t *m) {
@@ -248,8 +248,7 @@ void clip_zero_grad(clip_t *m) {
 }
 
 int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e) {
-    nn_par_t pv = pool_par(m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_image_forward: batch %d", B);
     int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
@@ -292,8 +291,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
 }
 
 int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e) {
-    nn_par_t pv = pool_par(m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     clip_tower_t *t = m->vis;
     if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_image_backward without a forward");
@@ -367,8 +365,7 @@ const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C) {
 }
 
 int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
-    nn_par_t pv = pool_par(m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     int T = c->context, C = c->t_width;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_text_forward: batch %d", B);
@@ -410,8 +407,7 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
 }
 
 int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e) {
-    nn_par_t pv = pool_par(m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     clip_tower_t *t = m->txt;
     if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_text_backward without a forward");

@@ -18,7 +18,8 @@
  * perceptual/style losses, and gradients w.r.t. those outputs can be injected
  * into the backward pass.
  *
- * Threads: the caller's pool (borrowed: the tool's one pool, pool.h) splits
+ * Threads: the caller's parallelism (an nn_par_t, normally pool_par of the
+ * tool's one pool, pool.h; borrowed) splits
  * every kernel (matrix products by output columns into single-threaded
  * cblas_sgemm calls, attention by (batch, head), norms and activations by
  * rows); pool_init set OpenBLAS to one thread, so the two levels of threading
@@ -37,12 +38,13 @@ typedef struct {
     clip_params_t w;     /* weights (owned) */
     clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
     clip_tower_t *vis, *txt;
-    pool_t *pool;        /* borrowed; NULL = serial */
+    nn_par_t par;        /* the caller's threads (par.impl borrowed); run == NULL: serial */
 } clip_t;
 
-/* Takes ownership of the weights in *w (w is zeroed) and borrows pool (NULL:
- * serial), which must outlive m. */
-void clip_init(clip_t *m, clip_params_t *w, pool_t *pool);
+/* Takes ownership of the weights in *w (w is zeroed).  par (copied; NULL =
+ * serial) is the caller's parallelism, e.g. pool_par(&pool); what it points
+ * to must outlive m. */
+void clip_init(clip_t *m, clip_params_t *w, const nn_par_t *par);
 void clip_free(clip_t *m);
 void clip_alloc_grad(clip_t *m);
 void clip_zero_grad(clip_t *m);

@@ -23,7 +23,8 @@ static int open_params(clip_model_t *cm, clip_params_t *w, const clip_open_opts_
                        err_t *e) {
     memset(cm, 0, sizeof *cm);
     cm->name = name;
-    clip_init(&cm->m, w, pool);
+    nn_par_t par = pool_par(pool);
+    clip_init(&cm->m, w, &par);
     const clip_config_t *cfg = &cm->m.w.cfg;
     cm->ids = xmalloc(sizeof(int) * (size_t)cfg->context);
     cm->raw = xmalloc(sizeof(float) * (size_t)cfg->embed_dim);

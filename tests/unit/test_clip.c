@@ -171,7 +171,8 @@ static void test_b32(void) {
     clip_t m;
     pool_t pool;
     CHECK(pool_init(&pool, 2, &e) == 0, "a pool of 2 (%s)", e.msg);
-    clip_init(&m, &w, &pool);
+    nn_par_t par = pool_par(&pool);
+    clip_init(&m, &w, &par);
     int S = 224;
     float *img = malloc(sizeof(float) * 3 * S * S);
     for (int c = 0; c < 3; c++)
