@@ -35,6 +35,7 @@ struct clip_tower {
     float *fch, *fcg;            /* (L,B,T,H4) pre/post QuickGELU */
     /* backward scratch (one layer) */
     float *dres, *dmid, *dbig, *dqkv, *dsmall, *scratch;
+    size_t scratch_n;            /* floats in scratch: attention_scratch_floats for the par it last ran on */
     float *gat;                  /* top-block rows gathered: (B,H4) x2, (B,C) x6, (B) x2 */
     /* head */
     float *pooled, *pool_m, *pool_r; /* (B,C) after final LN, (B) */
@@ -65,7 +66,15 @@ static void tower_free(clip_tower_t *t) {
 /* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text. */
 static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal,
                                   int npatch, int patchdim, const nn_par_t *par) {
-    if (t && t->Bcap >= B) return t;
+    if (t && t->Bcap >= B) {
+        size_t need = attention_scratch_floats(par, T); /* grows if m->par was given more threads */
+        if (need > t->scratch_n) {
+            free(t->scratch);
+            t->scratch = xmalloc(sizeof(float) * need);
+            t->scratch_n = need;
+        }
+        return t;
+    }
     tower_free(t);
     t = xcalloc(1, sizeof *t);
     t->L = L; t->C = C; t->NH = NH; t->H4 = H4; t->T = T; t->Bcap = B; t->causal = causal;
@@ -89,7 +98,8 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
     t->dsmall = xmalloc(sizeof(float) * BT * C);
     t->gat = xmalloc(sizeof(float) * ((size_t)B * (2 * (size_t)H4 + 6 * (size_t)C) + 2 * (size_t)B));
-    t->scratch = xmalloc(sizeof(float) * attention_scratch_floats(par, T));
+    t->scratch_n = attention_scratch_floats(par, T);
+    t->scratch = xmalloc(sizeof(float) * t->scratch_n);
     t->pooled = xmalloc(sizeof(float) * B * C);
     t->pool_m = xmalloc(sizeof(float) * B);
     t->pool_r = xmalloc(sizeof(float) * B);

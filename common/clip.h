@@ -38,7 +38,8 @@ typedef struct {
     clip_params_t w;     /* weights (owned) */
     clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
     clip_tower_t *vis, *txt;
-    nn_par_t par;        /* the caller's threads (par.impl borrowed); run == NULL: serial */
+    nn_par_t par;        /* the caller's threads (par.impl borrowed); run == NULL: serial;
+                            may be replaced between calls */
 } clip_t;
 
 /* Takes ownership of the weights in *w (w is zeroed).  par (copied; NULL =
