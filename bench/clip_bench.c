@@ -95,16 +95,19 @@ int main(int argc, char **argv) {
     if (clip_params_alloc(&w, &cfg)) die(EXIT_INTERNAL, "bad config");
     clip_params_closed_form(&w);
     clip_t m;
+    err_t e = {0};
     const char *th = getenv("CLIP_THREADS");
     int nth = th && atoi(th) > 0 ? atoi(th) : 2;
-    clip_init(&m, &w, nth);
+    pool_t pool;
+    if (pool_init(&pool, nth, &e)) die_err(&e);
+    nn_par_t par = pool_par(&pool);
+    clip_init(&m, &w, &par);
     printf("threads %d\n", nth);
     int S = 224, B = 4;
     float *img = xmalloc(sizeof(float) * B * 3 * S * S), *dimg = xmalloc(sizeof(float) * B * 3 * S * S);
     for (int i = 0; i < B * 3 * S * S; i++) img[i] = (float)(((unsigned)i * 7919u % 1000u) / 500.0 - 1.0);
     float emb[4 * 512], demb[4 * 512];
     for (int i = 0; i < 4 * 512; i++) demb[i] = (float)((i % 13) - 6) / 100.0f;
-    err_t e = {0};
     double t[64];
     /* warm up: allocates (and touches) activations for batch 4 */
     if (clip_image_forward(&m, img, 4, emb, &e) || clip_image_backward(&m, demb, NULL, dimg, 0, &e))
@@ -192,10 +195,11 @@ int main(int argc, char **argv) {
                                Bm, sh[s].N, 0, Cm, sh[s].N);
         if (r >= 0) t[r] = now_sec() - t0;
     }
-    openblas_set_num_threads(1);
+    blas_threads_init();
     printf("sgemm_clip_shapes %.1f GFLOP/s (OpenBLAS, %d threads, %.1f GFLOP)\n", flops / median(t, reps) / 1e9, nth,
            flops / 1e9);
     clip_free(&m);
+    pool_free(&pool);
     free(img);
     free(dimg);
     free(A);

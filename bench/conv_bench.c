@@ -90,7 +90,7 @@ static void run(const shape_t *sh, const nn_par_t *par, int nth, int reps) {
                     Ncol);
         if (r >= 0) tf[r] = now_sec() - t0;
     }
-    openblas_set_num_threads(1);
+    blas_threads_init();
     f = median(tf, reps);
     printf("sgemm_%s %.4f s %.1f GFLOP/s (M=%d N=%d K=%d, OpenBLAS %d threads)\n", sh->name, f,
            2 * macs / f / 1e9, M, Ncol, K, nth);
@@ -118,9 +118,9 @@ int main(int argc, char **argv) {
     int nth = th ? atoi(th) : 2;
     if (nth < 1) nth = 1;
     printf("threads %d\n", nth);
-    openblas_set_num_threads(1);
     pool_t pool;
-    pool_init(&pool, nth);
+    err_t e = {0};
+    if (pool_init(&pool, nth, &e)) die_err(&e);
     nn_par_t par = pool_par(&pool);
     shape_t shapes[] = {
         {"down",

@@ -101,11 +101,31 @@ bench_render() { sh "$ROOT/bench/render.sh"; echo; }
 # CLIP ViT-B/32 vs PyTorch (default and tuned environment)
 bench_clip() { [ -f "$ROOT/bench/clip.sh" ] && sh "$ROOT/bench/clip.sh"; echo; }
 
+# where the threads go: our pool over single-threaded OpenBLAS, OpenBLAS's own
+# threads, or both (bench/blas_bench.c; BLAS_THREADS, default 2)
+bench_blas() {
+  out=$B/blas.txt
+  load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
+  "${BUILD:-$ROOT/build}/bench/blas_bench" "${REPS:-9}" >"$out"
+  load1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
+  echo "## One pool, single-threaded OpenBLAS"
+  echo
+  echo "$(machine); $(awk '$1 == "threads" { print $2 }' "$out") threads; load average before $load0, after $load1"
+  echo
+  echo "| ViT-B/32 | pool + OpenBLAS 1 thread | OpenBLAS threads, no pool | both |"
+  echo "|---|---|---|---|"
+  for k in products_fwd products_bwd clip_image_forward_b1 clip_image_forward_b4 clip_image_fwdbwd_b4; do
+    awk -v k="$k" '$1 == k "_pool" { a = $2 } $1 == k "_openblas" { b = $2 } $1 == k "_both" { c = $2 }
+      END { printf "| %s | %s s | %s s | %s s |\n", k, a, b, c }' "$out"
+  done
+  echo
+}
+
 # the training core (AdamW, clipping, NaN scan, checkpoints) vs PyTorch
 bench_train() { sh "$ROOT/bench/train.sh"; echo; }
 
 # the CNN kernels (conv2d / conv_transpose2d fwd+bwd at U-Net shapes) vs PyTorch
 bench_conv() { sh "$ROOT/bench/conv.sh"; echo; }
 
-SECTIONS=${SECTIONS:-"qd_extract render clip train conv"}
+SECTIONS=${SECTIONS:-"qd_extract render clip blas train conv"}
 for s in $SECTIONS; do "bench_$s"; done

@@ -71,7 +71,8 @@ int main(int argc, char **argv) {
     rng_seed(&r, 1);
     for (size_t i = 0; i < ps.size; i++) ps.data[i] = (float)(rng_uniform(&r) - 0.5);
     pool_t pool;
-    pool_init(&pool, nthreads);
+    err_t pe = {0};
+    if (pool_init(&pool, nthreads, &pe)) die_err(&pe);
     nn_par_t par = pool_par(&pool);
     adamw_hparams_t hp = adamw_defaults(1e-4);
     hp.weight_decay = 0.1;

@@ -14,7 +14,7 @@ const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 
 /* The layers are the pure-maths kernels of common/nn/ (linear with its
  * fused bias/residual/QuickGELU epilogues, layernorm, attention), run on the
- * model's pool through pool_par; what stays here is the tower's wiring, its
+ * caller's nn_par_t (normally the tool's pool); what stays here is the tower's wiring, its
  * activation buffers and the top-block shortcut. */
 
 #define CLIP_LN_EPS 1e-5f /* OpenAI's and Hugging Face's CLIP layer norms */
@@ -35,6 +35,7 @@ struct clip_tower {
     float *fch, *fcg;            /* (L,B,T,H4) pre/post QuickGELU */
     /* backward scratch (one layer) */
     float *dres, *dmid, *dbig, *dqkv, *dsmall, *scratch;
+    size_t scratch_n;            /* floats in scratch: attention_scratch_floats for the par it last ran on */
     float *gat;                  /* top-block rows gathered: (B,H4) x2, (B,C) x6, (B) x2 */
     /* head */
     float *pooled, *pool_m, *pool_r; /* (B,C) after final LN, (B) */
@@ -65,7 +66,15 @@ static void tower_free(clip_tower_t *t) {
 /* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text. */
 static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal,
                                   int npatch, int patchdim, const nn_par_t *par) {
-    if (t && t->Bcap >= B) return t;
+    if (t && t->Bcap >= B) {
+        size_t need = attention_scratch_floats(par, T); /* grows if m->par was given more threads */
+        if (need > t->scratch_n) {
+            free(t->scratch);
+            t->scratch = xmalloc(sizeof(float) * need);
+            t->scratch_n = need;
+        }
+        return t;
+    }
     tower_free(t);
     t = xcalloc(1, sizeof *t);
     t->L = L; t->C = C; t->NH = NH; t->H4 = H4; t->T = T; t->Bcap = B; t->causal = causal;
@@ -89,7 +98,8 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
     t->dsmall = xmalloc(sizeof(float) * BT * C);
     t->gat = xmalloc(sizeof(float) * ((size_t)B * (2 * (size_t)H4 + 6 * (size_t)C) + 2 * (size_t)B));
-    t->scratch = xmalloc(sizeof(float) * attention_scratch_floats(par, T));
+    t->scratch_n = attention_scratch_floats(par, T);
+    t->scratch = xmalloc(sizeof(float) * t->scratch_n);
     t->pooled = xmalloc(sizeof(float) * B * C);
     t->pool_m = xmalloc(sizeof(float) * B);
     t->pool_r = xmalloc(sizeof(float) * B);
@@ -223,14 +233,11 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
 
 /* ------------------------------------------------------------- public API */
 
-void clip_init(clip_t *m, clip_params_t *w, int threads) {
+void clip_init(clip_t *m, clip_params_t *w, const nn_par_t *par) {
     memset(m, 0, sizeof *m);
     m->w = *w;
     memset(w, 0, sizeof *w);
-    /* one level of parallelism: our pool splits every product into
-     * single-threaded sgemm calls, so OpenBLAS's own threads stay idle */
-    openblas_set_num_threads(1);
-    pool_init(&m->pool, threads);
+    m->par = par ? *par : pool_par(NULL);
 }
 
 void clip_free(clip_t *m) {
@@ -238,7 +245,6 @@ void clip_free(clip_t *m) {
     clip_params_free(&m->g);
     tower_free(m->vis);
     tower_free(m->txt);
-    pool_free(&m->pool);
     memset(m, 0, sizeof *m);
 }
 
@@ -252,8 +258,7 @@ void clip_zero_grad(clip_t *m) {
 }
 
 int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_image_forward: batch %d", B);
     int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
@@ -296,8 +301,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
 }
 
 int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     clip_tower_t *t = m->vis;
     if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_image_backward without a forward");
@@ -371,8 +375,7 @@ const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C) {
 }
 
 int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     int T = c->context, C = c->t_width;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_text_forward: batch %d", B);
@@ -414,8 +417,7 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
 }
 
 int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e) {
-    nn_par_t pv = pool_par(&m->pool);
-    const nn_par_t *par = &pv;
+    const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     clip_tower_t *t = m->txt;
     if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_text_backward without a forward");

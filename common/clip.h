@@ -18,10 +18,13 @@
  * perceptual/style losses, and gradients w.r.t. those outputs can be injected
  * into the backward pass.
  *
- * Threads: one pool of `threads` workers splits every kernel (matrix products
- * by output columns into single-threaded cblas_sgemm calls, attention by
- * (batch, head), norms and activations by rows).  clip_init sets OpenBLAS to
- * one thread so the two levels of threading never compete for cores.
+ * Threads: the caller's parallelism (an nn_par_t, normally pool_par of the
+ * tool's one pool, pool.h; borrowed) splits
+ * every kernel (matrix products by output columns into single-threaded
+ * cblas_sgemm calls, attention by (batch, head), norms and activations by
+ * rows); pool_init set OpenBLAS to one thread, so the two levels of threading
+ * never compete for cores.  A clip_t starts no thread.  One clip_t serves one
+ * thread at a time (it keeps its last forward's activations).
  */
 #ifndef CLIP_H
 #define CLIP_H
@@ -35,11 +38,14 @@ typedef struct {
     clip_params_t w;     /* weights (owned) */
     clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
     clip_tower_t *vis, *txt;
-    pool_t pool;         /* pool.nthreads: the thread count */
+    nn_par_t par;        /* the caller's threads (par.impl borrowed); run == NULL: serial;
+                            may be replaced between calls */
 } clip_t;
 
-/* Takes ownership of the weights in *w (w is zeroed). */
-void clip_init(clip_t *m, clip_params_t *w, int threads);
+/* Takes ownership of the weights in *w (w is zeroed).  par (copied; NULL =
+ * serial) is the caller's parallelism, e.g. pool_par(&pool); what it points
+ * to must outlive m. */
+void clip_init(clip_t *m, clip_params_t *w, const nn_par_t *par);
 void clip_free(clip_t *m);
 void clip_alloc_grad(clip_t *m);
 void clip_zero_grad(clip_t *m);

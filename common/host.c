@@ -167,38 +167,28 @@ static void s_clip_release(void *c, int handle) {
 
 static int s_clip_text(void *c, const char *text, float *emb, plugin_err_t *err) {
     host_t *hs = c;
-    const clip_config_t *cfg = &hs->clip->w.cfg;
-    size_t E = (size_t)cfg->embed_dim;
+    size_t E = (size_t)hs->clip->w.cfg.embed_dim;
     for (int i = 0; i < hs->ntexts; i++)
         if (!strcmp(hs->texts[i].text, text)) {
             memcpy(emb, hs->texts[i].emb, sizeof(float) * E);
             return 0;
         }
-    int *ids = xmalloc(sizeof(int) * (size_t)cfg->context);
-    float *raw = xmalloc(sizeof(float) * E), nrm;
     err_t e = {0};
-    int rc = 0;
-    if (clip_tokenize(hs->bpe, text, cfg->context, ids, 1, &e) < 0 || clip_text_forward(hs->clip, ids, 1, raw, &e)) {
-        rc = perr(err, &e);
-        if (!e.code) rc = EXIT_DATA;
-    } else {
-        clip_normalize_forward(emb, &nrm, raw, 1, (int)E);
-        hs->texts = xrealloc(hs->texts, sizeof *hs->texts * (size_t)(hs->ntexts + 1));
-        host_text_t *t = &hs->texts[hs->ntexts++];
-        t->text = xstrdup(text);
-        t->emb = xmalloc(sizeof(float) * E);
-        memcpy(t->emb, emb, sizeof(float) * E);
-    }
-    free(ids);
-    free(raw);
-    return rc;
+    if (clip_embed_text(hs->model, text, emb, &e)) return perr(err, &e);
+    hs->texts = xrealloc(hs->texts, sizeof *hs->texts * (size_t)(hs->ntexts + 1));
+    host_text_t *t = &hs->texts[hs->ntexts++];
+    t->text = xstrdup(text);
+    t->emb = xmalloc(sizeof(float) * E);
+    memcpy(t->emb, emb, sizeof(float) * E);
+    return 0;
 }
 
-void host_init(host_t *hs, uint64_t seed, clip_t *clip, bpe_t *bpe) {
+void host_init(host_t *hs, uint64_t seed, clip_model_t *model) {
     memset(hs, 0, sizeof *hs);
     rng_seed(&hs->rng, seed);
-    hs->clip = clip;
-    hs->bpe = bpe;
+    hs->model = model;
+    hs->clip = model ? &model->m : NULL;
+    const clip_t *clip = hs->clip;
     plugin_host_t *h = &hs->h;
     h->abi = INVCLIP_PLUGIN_ABI;
     h->ctx = hs;
@@ -221,7 +211,7 @@ void host_init(host_t *hs, uint64_t seed, clip_t *clip, bpe_t *bpe) {
         h->clip_features = s_clip_features;
         h->clip_backward = s_clip_backward;
         h->clip_release = s_clip_release;
-        if (bpe && cfg->vocab >= BPE_VOCAB_SIZE) h->clip_text = s_clip_text;
+        if (model->bpe && cfg->vocab >= BPE_VOCAB_SIZE) h->clip_text = s_clip_text;
     }
 }
 

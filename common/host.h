@@ -1,7 +1,7 @@
 /* host.h - the services table tools give to plugins (plugin.h plugin_host_t),
  * backed by the project's own parts: the tool's thread pool (pool.h), BLAS
- * (sgemm), the seeded RNG (rng.h), the step counter, a CLIP model (clip.h) with its
- * tokenizer (bpe.h), and the strokes a run started from.
+ * (sgemm), the seeded RNG (rng.h), the step counter, a CLIP model with its
+ * tokenizer (clip_model.h), and the strokes a run started from.
  *
  * CLIP by handle.  clip_encode normalises the images (CLIP's per-channel
  * mean/std), runs the image tower and returns unit embeddings and a handle.
@@ -20,14 +20,14 @@
  * out-of-order backward.  Released handles keep their buffers for reuse, so
  * a steady loop allocates nothing.
  *
- * Text embeddings are cached per prompt string for the host's lifetime.
+ * Text embeddings (clip_embed_text) are cached per prompt string for the
+ * host's lifetime.
  * A host without a model leaves the CLIP services NULL.  One host_t serves
  * one thread (its plugins may use parallel_for inside a call).
  */
 #ifndef HOST_H
 #define HOST_H
-#include "bpe.h"
-#include "clip.h"
+#include "clip_model.h"
 #include "plugin.h"
 #include "pool.h"
 #include "rng.h"
@@ -54,8 +54,8 @@ typedef struct {
     plugin_host_t h;      /* hand &h to plugins */
     rng_t rng;
     pool_t *pool;         /* not owned; NULL = serial parallel_for */
-    clip_t *clip;         /* not owned; NULL = no CLIP services */
-    bpe_t *bpe;           /* not owned; NULL = no clip_text */
+    clip_model_t *model;  /* not owned; NULL = no CLIP services; model->bpe NULL = no clip_text */
+    clip_t *clip;         /* &model->m, or NULL */
     const scene_t *original;
     int step, nsteps;
     host_clip_t *hd;      /* handle k is hd[k-1] */
@@ -68,8 +68,8 @@ typedef struct {
     int ntexts;
 } host_t;
 
-/* seed: the run's --seed.  clip and bpe may be NULL. */
-void host_init(host_t *hs, uint64_t seed, clip_t *clip, bpe_t *bpe);
+/* seed: the run's --seed.  model may be NULL. */
+void host_init(host_t *hs, uint64_t seed, clip_model_t *model);
 /* Lend the tool's pool to plugins (parallel_for, nthreads); NULL = serial. */
 void host_set_pool(host_t *hs, pool_t *pool);
 void host_set_original(host_t *hs, const scene_t *original);

@@ -7,9 +7,11 @@
  * sleepers after bumping gen and broadcasts under the mutex when it is not 0,
  * so a wake-up cannot be lost. */
 #include "pool.h"
+#include <cblas.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "util.h"
 
 typedef struct { pool_t *p; int tid; } worker_arg;
@@ -62,10 +64,25 @@ static void *worker(void *varg) {
     }
 }
 
-void pool_init(pool_t *p, int nthreads) {
+static void stop_workers(pool_t *p, int started) {
+    __atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&p->gen, 1, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->go);
+    pthread_mutex_unlock(&p->mu);
+    for (int t = 1; t < started; t++) pthread_join(p->th[t], NULL);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->go);
+    free(p->th);
+}
+
+int pool_init(pool_t *p, int nthreads, err_t *e) {
     memset(p, 0, sizeof *p);
+    if (nthreads > POOL_MAX_THREADS)
+        return err_set(e, EXIT_INTERNAL, "%d threads asked for; at most %d", nthreads, POOL_MAX_THREADS);
+    blas_threads_init();
     p->nthreads = nthreads > 1 ? nthreads : 1;
-    if (p->nthreads == 1) return;
+    if (p->nthreads == 1) return 0;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->go, NULL);
     p->th = xcalloc((size_t)p->nthreads, sizeof *p->th);
@@ -73,8 +90,16 @@ void pool_init(pool_t *p, int nthreads) {
         worker_arg *a = xmalloc(sizeof *a);
         a->p = p;
         a->tid = t;
-        if (pthread_create(&p->th[t], NULL, worker, a)) die(EXIT_INTERNAL, "cannot start a worker thread");
+        int rc = pthread_create(&p->th[t], NULL, worker, a);
+        if (rc) {
+            free(a);
+            stop_workers(p, t);
+            memset(p, 0, sizeof *p);
+            return err_set(e, EXIT_INTERNAL, "cannot start worker thread %d of %d: %s", t + 1, nthreads,
+                           strerror(rc));
+        }
     }
+    return 0;
 }
 
 static void wake(pool_t *p) {
@@ -86,17 +111,7 @@ static void wake(pool_t *p) {
 }
 
 void pool_free(pool_t *p) {
-    if (p->nthreads > 1) {
-        __atomic_store_n(&p->quit, 1, __ATOMIC_RELEASE);
-        __atomic_add_fetch(&p->gen, 1, __ATOMIC_SEQ_CST);
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_broadcast(&p->go);
-        pthread_mutex_unlock(&p->mu);
-        for (int t = 1; t < p->nthreads; t++) pthread_join(p->th[t], NULL);
-        pthread_mutex_destroy(&p->mu);
-        pthread_cond_destroy(&p->go);
-        free(p->th);
-    }
+    if (p->nthreads > 1) stop_workers(p, p->nthreads);
     memset(p, 0, sizeof *p);
 }
 
@@ -129,3 +144,10 @@ nn_par_t pool_par(pool_t *p) {
     nn_par_t r = {.run = p ? par_run : NULL, .impl = p, .nthreads = p && p->nthreads > 1 ? p->nthreads : 1};
     return r;
 }
+
+int pool_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)n;
+}
+
+void blas_threads_init(void) { openblas_set_num_threads(1); }

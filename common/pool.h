@@ -10,11 +10,22 @@
  * spin on an atomic job counter for a short while (POOL_SPIN_US) after each
  * job and only then sleep on a condition variable; the caller spins for the
  * workers' chunks to finish.  Idle for longer than that, a pool uses no CPU.
+ *
+ * One pool per process (DESIGN.md "Layers, threads and memory"): the tool
+ * creates it in main (-j/--threads, default pool_cores()) and lends it to
+ * CLIP, every model and every plugin; nothing in common/ owns one or starts a
+ * thread per call.  pool_init also makes the process's one BLAS threading
+ * choice (blas_threads_init): OpenBLAS runs single-threaded, because the
+ * model code splits every product by output columns over the pool and calls
+ * a single-threaded cblas_sgemm on each block; two levels of threads would
+ * fight for the cores (docs/benchmarks.md "One pool, single-threaded
+ * OpenBLAS" has the measurement).
  */
 #ifndef POOL_H
 #define POOL_H
 #include <pthread.h>
 #include "nn/nn.h"
+#include "util.h"
 
 #define POOL_SPIN_US 300 /* how long an idle worker spins before sleeping */
 
@@ -35,10 +46,23 @@ typedef struct {
     int n;
 } pool_t;
 
-/* nthreads <= 1: no workers, pool_run calls fn inline. */
-void pool_init(pool_t *p, int nthreads);
+#define POOL_MAX_THREADS 1024
+
+/* Start nthreads - 1 workers (the caller is the first thread) and call
+ * blas_threads_init.  nthreads <= 1: no workers, pool_run calls fn inline.
+ * 0, or EXIT_INTERNAL when a worker cannot be started (the workers already
+ * started are stopped and *p is left zeroed, safe to pool_free) or nthreads
+ * exceeds POOL_MAX_THREADS. */
+int pool_init(pool_t *p, int nthreads, err_t *e);
 void pool_free(pool_t *p);
 void pool_run(pool_t *p, int n, pool_fn fn, void *ctx);
 /* The pool as the pure-maths layer's parallelism (nn/nn.h); p may be NULL (serial). */
 nn_par_t pool_par(pool_t *p);
+/* The online cores (sysconf), at least 1 and at most POOL_MAX_THREADS: the
+ * tools' default -j. */
+int pool_cores(void);
+/* The process's BLAS threading: OpenBLAS on one thread (see above).  The one
+ * place the project sets it; pool_init calls it.  Benchmarks that compare
+ * OpenBLAS's own threads change it and call this again to restore it. */
+void blas_threads_init(void);
 #endif

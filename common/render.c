@@ -2,16 +2,14 @@
 #include "render.h"
 #include <stdlib.h>
 #include <string.h>
-#include "rng.h"
 
-int render_open(render_t *r, const char *spec, err_t *e) {
+int render_open(render_t *r, const char *spec, pool_t *pool, err_t *e) {
     memset(r, 0, sizeof *r);
     int rc = plugin_open(&r->p, spec, PLUGIN_RENDERER, e);
     if (rc) return rc;
-    rng_t *rng = xmalloc(sizeof *rng);
-    rng_seed(rng, 0);
-    plugin_host_init(&r->host, rng);
-    rc = plugin_init(&r->p, &r->host, e);
+    host_init(&r->host, 0, NULL);
+    host_set_pool(&r->host, pool);
+    rc = plugin_init(&r->p, &r->host.h, e);
     if (rc) render_close(r);
     return rc;
 }
@@ -57,14 +55,14 @@ int render_drawing(render_t *r, const drawing_t *d, double sx, double sy, double
     }
     scene_t sc = {d->nstrokes, r->npts, r->off, r->xy, r->width, r->opacity};
     void *ws = plugin_ws(&r->p, vt->ws_size(r->p.state, &sc, W, H));
-    if (vt->forward(r->p.state, ws, &r->host, &sc, W, H, img, &pe))
+    if (vt->forward(r->p.state, ws, &r->host.h, &sc, W, H, img, &pe))
         return err_set(e, EXIT_DATA, "renderer '%s': %s", r->p.d->name, pe.msg);
     return 0;
 }
 
 void render_close(render_t *r) {
     if (r->p.d) plugin_close(&r->p);
-    free(r->host.ctx);
+    host_free(&r->host);
     free(r->npts); free(r->off); free(r->xy); free(r->width); free(r->opacity); free(r->tmp);
     memset(r, 0, sizeof *r);
 }

@@ -16,20 +16,21 @@
  * word, a per-class and overall accuracy summary goes to stderr (and to
  * --summary FILE as JSON).
  *
- * It does not render sketches (rasterize does) and does not train.
+ * The model runs on one pool of -j threads (default: every online core),
+ * created here and lent to CLIP.  It does not render sketches (rasterize
+ * does) and does not train.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "bpe.h"
-#include "clip.h"
-#include "clip_load.h"
+#include "clip_model.h"
 #include "imgprep.h"
 #include "input.h"
 #include "jpeg_io.h"
 #include "cli.h"
 #include "png_io.h"
+#include "pool.h"
 #include "util.h"
 
 /* The study's zero-shot templates (reference-system 3.3), "{}" = the class. */
@@ -49,10 +50,8 @@ typedef struct {
 
 typedef struct {
     const opts_t *o;
-    clip_t m;
-    const char *model_name;
+    clip_model_t cm;
     int S, E, mode;
-    bpe_t *bpe;
     imgprep_t prep;
     float *batch_img, *emb, *unit, *norm; /* (B,3,S,S), (B,E) x2, (B) */
     meta_t *meta;
@@ -91,20 +90,8 @@ static int check_finite(const float *v, size_t n) {
 
 /* Text embeddings of n prompts into out (n,E): unit vectors, or raw when !unit. */
 static void embed_texts(ctx_t *c, const char *const *texts, int n, int unit, float *out) {
-    const clip_config_t *cfg = &c->m.w.cfg;
-    int ctxlen = cfg->context;
-    int *ids = xmalloc(sizeof(int) * (size_t)ctxlen);
-    float *raw = xmalloc(sizeof(float) * (size_t)c->E), nrm;
-    for (int i = 0; i < n; i++) {
-        err_t e = {0};
-        if (clip_tokenize(c->bpe, texts[i], ctxlen, ids, 1, &e) < 0) die(e.code, "text '%s': %s", texts[i], e.msg);
-        if (clip_text_forward(&c->m, ids, 1, raw, &e)) die(e.code, "text '%s': %s", texts[i], e.msg);
-        if (!check_finite(raw, (size_t)c->E)) die(EXIT_NUMERIC, "text '%s': the embedding is not finite", texts[i]);
-        if (!unit) memcpy(out + (size_t)i * c->E, raw, sizeof(float) * (size_t)c->E);
-        else clip_normalize_forward(out + (size_t)i * c->E, &nrm, raw, 1, c->E);
-    }
-    free(ids);
-    free(raw);
+    err_t e = {0};
+    if (clip_embed_texts(&c->cm, texts, n, !unit, out, &e)) die_err(&e);
 }
 
 static char *fill_template(const char *tpl, const char *word) {
@@ -152,7 +139,7 @@ static void flush_batch(ctx_t *c) {
     if (!c->nb) return;
     err_t e = {0};
     int B = c->nb, E = c->E;
-    if (clip_image_forward(&c->m, c->batch_img, B, c->emb, &e)) die_err(&e);
+    if (clip_image_forward(&c->cm.m, c->batch_img, B, c->emb, &e)) die_err(&e);
     for (int b = 0; b < B; b++) {
         meta_t *mt = &c->meta[b];
         float *raw = c->emb + (size_t)b * E, *u = c->unit + (size_t)b * E;
@@ -166,7 +153,7 @@ static void flush_batch(ctx_t *c) {
         buf_puts(o, ",\"file\":");
         buf_jstr(o, mt->file);
         buf_printf(o, ",\"index\":%ld,\"model\":", mt->index);
-        buf_jstr(o, c->model_name);
+        buf_jstr(o, c->cm.name);
         if (c->nclass) {
             /* top-k by cosine similarity */
             int k = c->o->topk < c->nclass ? c->o->topk : c->nclass;
@@ -331,7 +318,7 @@ static void print_summary(ctx_t *c) {
     if (c->o->summary) {
         buf_t b = {0};
         buf_puts(&b, "{\"model\":");
-        buf_jstr(&b, c->model_name);
+        buf_jstr(&b, c->cm.name);
         buf_printf(&b, ",\"top1\":%.6f,\"correct\":%ld,\"total\":%ld,\"unscored\":%ld,\"classes\":[",
                    (double)c->n_correct / (double)c->n_total, c->n_correct, c->n_total, c->n_unlabelled);
         for (int k = 0, first = 1; k < c->nclass; k++) {
@@ -354,7 +341,7 @@ static void print_summary(ctx_t *c) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    opts_t o = {.preprocess = "clip", .batch = 8, .threads = 2, .topk = 5};
+    opts_t o = {.preprocess = "clip", .batch = 8, .topk = 5};
     const opt_t table[] = {
         {"model", 'm', OPT_STR, &o.model, "FILE", "CLIP weights: safetensors (HF or OpenAI naming), pytorch_model.bin or .pt",
          OPT_NORANGE},
@@ -370,7 +357,7 @@ int main(int argc, char **argv) {
          "clip (resize shorter side, centre crop) | normalize (already SxS) | squash (bilinear to SxS)", OPT_NORANGE},
         {"raw", 0, OPT_FLAG, &o.raw, NULL, "write unnormalised embeddings", OPT_NORANGE},
         {"batch", 'b', OPT_INT, &o.batch, "N", "images per forward pass", 1, 256},
-        {"threads", 'j', OPT_INT, &o.threads, "N", "worker threads", 1, 256},
+        {"threads", 'j', OPT_INT, &o.threads, "N", "threads (0: one per online core)", 0, POOL_MAX_THREADS},
         {"heads", 0, OPT_STR, &o.heads, "V,T", "attention heads of the vision and text towers (default: inferred)",
          OPT_NORANGE},
         {"vocab", 0, OPT_STR, &o.vocab, "FILE", "BPE merges (default: the shipped bpe_simple_vocab_16e6.txt.gz)",
@@ -400,8 +387,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(o.preprocess, "normalize")) c.mode = IMGPREP_NORMALIZE;
     else if (!strcmp(o.preprocess, "squash")) c.mode = IMGPREP_SQUASH;
     else die(EXIT_USAGE, "--preprocess: '%s' is not clip, normalize or squash", o.preprocess);
-    clip_load_opts_t lo = {0};
-    if (o.heads && (sscanf(o.heads, "%d,%d", &lo.v_heads, &lo.t_heads) != 2 || lo.v_heads < 1 || lo.t_heads < 1))
+    clip_open_opts_t co = {.vocab = o.vocab};
+    if (o.heads && (sscanf(o.heads, "%d,%d", &co.load.v_heads, &co.load.t_heads) != 2 || co.load.v_heads < 1 ||
+                    co.load.t_heads < 1))
         die(EXIT_USAGE, "--heads: '%s' is not V,T (two positive integers)", o.heads);
     strlist_t owned = {0}; /* lines read from files */
     if (o.text_file) {
@@ -415,23 +403,12 @@ int main(int argc, char **argv) {
     c.cls = classes.v;
 
     err_t e = {0};
-    clip_params_t w = {0};
-    if (clip_load_opts(o.model, &w, &lo, &e)) die_err(&e);
-    const char *slash = strrchr(o.model, '/');
-    c.model_name = slash ? slash + 1 : o.model;
-    c.S = w.cfg.image_size;
-    c.E = w.cfg.embed_dim;
-    clip_init(&c.m, &w, o.threads);
-    if (o.texts.n || c.nclass) {
-        char *vp = o.vocab ? xstrdup(o.vocab) : data_path("clip/bpe_simple_vocab_16e6.txt.gz");
-        if (!vp) die(EXIT_IO, "cannot find the BPE vocabulary clip/bpe_simple_vocab_16e6.txt.gz; give --vocab FILE");
-        c.bpe = bpe_load(vp, &e);
-        if (!c.bpe) die_err(&e);
-        free(vp);
-        if (c.m.w.cfg.vocab < 49408)
-            die(EXIT_MODEL, "%s: text vocabulary of %d tokens is smaller than CLIP's BPE (49408)", c.model_name,
-                c.m.w.cfg.vocab);
-    }
+    pool_t pool;
+    if (pool_init(&pool, o.threads ? o.threads : pool_cores(), &e)) die_err(&e);
+    co.text = o.texts.n || c.nclass;
+    if (clip_open(&c.cm, o.model, &co, &pool, &e)) die_err(&e);
+    c.S = c.cm.m.w.cfg.image_size;
+    c.E = c.cm.m.w.cfg.embed_dim;
     /* text embeddings first */
     if (o.texts.n) {
         float *te = xmalloc(sizeof(float) * (size_t)o.texts.n * (size_t)c.E);
@@ -440,7 +417,7 @@ int main(int argc, char **argv) {
             buf_puts(&c.out, "{\"text\":");
             buf_jstr(&c.out, o.texts.v[i]);
             buf_puts(&c.out, ",\"model\":");
-            buf_jstr(&c.out, c.model_name);
+            buf_jstr(&c.out, c.cm.name);
             buf_printf(&c.out, ",\"dim\":%d,\"embedding\":", c.E);
             put_vec(&c.out, te + (size_t)i * c.E, c.E);
             buf_puts(&c.out, "}\n");
@@ -476,8 +453,8 @@ int main(int argc, char **argv) {
     strlist_free(&o.templates);
     strlist_free(&files);
     buf_free(&c.out);
-    if (c.bpe) bpe_free(c.bpe);
-    clip_free(&c.m);
+    clip_close(&c.cm);
+    pool_free(&pool);
     close_stdout();
     return 0;
 }

@@ -13,11 +13,14 @@
  *
  * Pixels come from a renderer plugin (--renderer, default softline; see
  * --list-plugins), or from the built-in anti-aliased line rasteriser
- * (common/raster.h) with --renderer builtin.  It does not read PNGs.
+ * (common/raster.h) with --renderer builtin.  A plugin renders on one pool
+ * of -j threads (default: every online core), created here and lent to it
+ * through the host table's parallel_for.  It does not read PNGs.
  */
 #include "cli.h"
 #include "plugin_host.h"
 #include "png_io.h"
+#include "pool.h"
 #include "raster.h"
 #include "render.h"
 #include "records.h"
@@ -28,7 +31,7 @@
 #include <unistd.h>
 
 typedef struct {
-    int size, rgb, keep_going, progress;
+    int size, rgb, keep_going, progress, threads;
     double width, pad;
     const char *field, *out, *renderer;
 } opts_t;
@@ -153,6 +156,8 @@ int main(int argc, char **argv) {
         {"plugins-json", 0, OPT_FLAG, &plugins_json, NULL, "describe the renderer plugins as NDJSON and exit",
          OPT_NORANGE},
         {"help-plugin", 0, OPT_STR, &help_plugin, "NAME", "show a plugin's parameters and exit", OPT_NORANGE},
+        {"threads", 'j', OPT_INT, &o.threads, "N", "threads for the renderer plugin (0: one per online core)", 0,
+         POOL_MAX_THREADS},
         {"keep-going", 'k', OPT_FLAG, &o.keep_going, NULL, "skip bad records (counted) instead of stopping",
          OPT_NORANGE},
         {"progress", 0, OPT_FLAG, &o.progress, NULL, "show progress on stderr even when it is not a terminal",
@@ -188,7 +193,9 @@ int main(int argc, char **argv) {
         die(EXIT_USAGE, "refusing to write binary PNG data to a terminal; use --out DIR or a pipe");
     ctx_t c = {.o = &o};
     c.use_plugin = strcmp(o.renderer, "builtin") != 0;
-    if (c.use_plugin && render_open(&c.rp, o.renderer, &e)) die_err(&e);
+    pool_t pool = {0}; /* the built-in rasteriser is serial: no pool */
+    if (c.use_plugin && pool_init(&pool, o.threads ? o.threads : pool_cores(), &e)) die_err(&e);
+    if (c.use_plugin && render_open(&c.rp, o.renderer, &pool, &e)) die_err(&e);
     if (o.out && mkdir_p(o.out, &e)) die_err(&e);
 
     if (raster_init(&c.r, o.size, o.size, &e) || image_init(&c.im, o.size, o.size, o.rgb ? 3 : 1, 255, &e))
@@ -207,6 +214,7 @@ int main(int argc, char **argv) {
     image_free(&c.im);
     raster_free(&c.r);
     if (c.use_plugin) render_close(&c.rp);
+    pool_free(&pool);
     free(c.paper);
     strlist_free(&files);
     close_stdout();

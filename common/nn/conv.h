@@ -8,10 +8,10 @@
  * its parallelism (nn_par_t).  Work is split so that threads write disjoint
  * memory: forward over (image, output-pixel) ranges, weight gradients over
  * rows of the column matrix (input channel x kernel offset), col2im over
- * (image, channel) pairs.  Each thread calls a single-threaded sgemm, so the
- * caller should keep OpenBLAS's own threads at 1 (openblas_set_num_threads)
- * when it lends a pool of more than one thread.  Results depend on the thread
- * count only through the order of float sums inside sgemm.
+ * (image, channel) pairs.  Each thread calls a single-threaded sgemm, so
+ * OpenBLAS's own threads must stay at 1 (pool_init's blas_threads_init sets
+ * it, pool.h).  Results depend on the thread count only through the order of
+ * float sums inside sgemm.
  *
  * The *_ref kernels are direct loops (no im2col, no BLAS, double
  * accumulators in the forward), single-threaded, written to be read.

@@ -10,9 +10,9 @@
  * product added with beta = 1) and then runs the epilogue on that block
  * while it is still in cache.  Threads write disjoint columns, so results do
  * not depend on the thread count except through the order of float sums
- * inside sgemm.  OpenBLAS must then run single-threaded (the caller sets
- * openblas_set_num_threads(1)), or the two levels of threads fight for the
- * cores.  The _ref versions are plain triple loops.
+ * inside sgemm.  OpenBLAS must then run single-threaded (pool_init's
+ * blas_threads_init sets it, pool.h), or the two levels of threads fight
+ * for the cores.  The _ref versions are plain triple loops.
  *
  * Deliberately not here: weights stored (IC,OC) (a projection such as
  * CLIP's `proj` is a plain sgemm at its call site), low-precision weights,

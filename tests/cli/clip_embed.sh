@@ -66,3 +66,13 @@ if [ $rc -eq 1 ] && grep -q "cut.png: image [0-9]*: truncated PNG" "$T/cut.err" 
 else notok "truncated PNG stream" "rc=$rc $(cat "$T/cut.err")"; fi
 printf 'not an image' >"$T/junk.jpg"
 expect_exit "garbage input -> exit 1" 1 "junk.jpg" clip-embed --model $F/tiny_openai.safetensors "$T/junk.jpg"
+
+# -j: one pool of N threads; the output depends on N only through float rounding inside sgemm
+clip-embed -j 1 --model "$T/mk.safetensors" --text "a fish" --zero-shot fish,cat "$T/six.png" >"$T/j1" 2>/dev/null
+clip-embed -j 3 --model "$T/mk.safetensors" --text "a fish" --zero-shot fish,cat "$T/six.png" >"$T/j3" 2>/dev/null
+sed 's/-\{0,1\}[0-9][0-9.e+-]*/N/g' "$T/j1" >"$T/j1s"; sed 's/-\{0,1\}[0-9][0-9.e+-]*/N/g' "$T/j3" >"$T/j3s"
+same "clip-embed -j 1 and -j 3: the same records, labels and predictions" "$T/j1s" "$T/j3s"
+tr -c '0-9.e+-' '\n' <"$T/j1" | grep '[0-9]' >"$T/j1n"; tr -c '0-9.e+-' '\n' <"$T/j3" | grep '[0-9]' >"$T/j3n"
+d=$(paste "$T/j1n" "$T/j3n" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { print m + 0 }')
+num_ok "clip-embed -j 1 and -j 3: every number within 1e-5 (worst $d)" "$d <= 1e-5"
+expect_exit "--threads out of range -> exit 2" 2 "--threads: 5000 is out of range" clip-embed -j 5000 --model $F/tiny_openai.safetensors "$T/six.png"

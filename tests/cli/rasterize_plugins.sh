@@ -34,3 +34,9 @@ expect_exit "out-of-range parameter -> exit 2" 2 "plugin 'bezier': max_error=-1 
 expect_exit "bad enum value -> exit 2" 2 "fit='nope' is not one of" rasterize --renderer bezier:fit=nope --out "$T/x"
 expect_exit "missing plugin path -> exit 4" 4 "/no/such.so: plugin file not found" rasterize --renderer /no/such.so --out "$T/x"
 INVCLIP_PLUGIN_PATH=$TPLUGINS expect_exit "ABI mismatch via INVCLIP_PLUGIN_PATH -> exit 4" 4 "plugin ABI version 99" rasterize --renderer t_badabi --out "$T/x"
+
+# -j: the plugin renders on one pool of N threads; the output does not depend on N
+for r in softline bezier; do
+  rasterize -j 1 --renderer $r <"$T/f3.ndjson" >"$T/j1.png"; rasterize -j 3 --renderer $r <"$T/f3.ndjson" >"$T/j3.png"
+  same "rasterize --renderer $r: -j 1 and -j 3 give identical PNGs" "$T/j1.png" "$T/j3.png"
+done

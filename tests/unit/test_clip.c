@@ -85,7 +85,7 @@ static void test_tiny(void) {
     clip_params_each(&w, load_one, &lc);
     CHECK(lc.missing == 0, "every parameter found by its OpenAI name");
     clip_t m;
-    clip_init(&m, &w, 1);
+    clip_init(&m, &w, NULL);
     clip_alloc_grad(&m);
     clip_zero_grad(&m);
     int B = 2, S = 32, E = 32, L = 2, T = 17, C = 64;
@@ -169,7 +169,10 @@ static void test_b32(void) {
     clip_params_alloc(&w, &cfg);
     clip_params_closed_form(&w);
     clip_t m;
-    clip_init(&m, &w, 2);
+    pool_t pool;
+    CHECK(pool_init(&pool, 2, &e) == 0, "a pool of 2 (%s)", e.msg);
+    nn_par_t par = pool_par(&pool);
+    clip_init(&m, &w, &par);
     int S = 224;
     float *img = malloc(sizeof(float) * 3 * S * S);
     for (int c = 0; c < 3; c++)
@@ -198,6 +201,7 @@ static void test_b32(void) {
     close_all("B/32 text embedding", temb, want, 512, 2e-4, 2e-3);
     free(want); free(idsf); free(img);
     clip_free(&m);
+    pool_free(&pool);
     tf_close(ref);
 }
 

@@ -53,13 +53,14 @@ int main(void) {
     clip_params_t p = {0};
     clip_params_alloc(&p, &cfg);
     clip_params_closed_form(&p);
-    clip_t m;
-    clip_init(&m, &p, 1);
+    clip_model_t cm;
     err_t e = {0};
-    bpe_t *bpe = bpe_load("data/clip/bpe_simple_vocab_16e6.txt.gz", &e);
-    CHECK(bpe != NULL, "load the BPE vocabulary (%s)", e.msg);
+    const clip_open_opts_t co = {.text = 1, .vocab = "data/clip/bpe_simple_vocab_16e6.txt.gz"};
+    CHECK(clip_open_params(&cm, &p, &co, NULL, &e) == 0, "the model with the BPE vocabulary (%s)", e.msg);
+    clip_t *m = &cm.m;
+    bpe_t *bpe = cm.bpe;
     host_t hs;
-    host_init(&hs, 7, &m, bpe);
+    host_init(&hs, 7, &cm);
     const plugin_host_t *h = &hs.h;
     CHECK(h->abi == INVCLIP_PLUGIN_ABI && h->clip_encode && h->clip_backward && h->clip_features && h->clip_release &&
               h->clip_text && h->clip_dim == E && h->clip_size == S && h->clip_blocks == 2 && h->clip_tokens == T &&
@@ -84,7 +85,7 @@ int main(void) {
                 xn[k] = (img[k] - clip_mean[c]) / clip_std[c];
             }
     float raw[N * E], want[N * E], nrm[N], got[N * E];
-    clip_image_forward(&m, xn, N, raw, &e);
+    clip_image_forward(m, xn, N, raw, &e);
     clip_normalize_forward(want, nrm, raw, N, E);
     plugin_err_t pe = {{0}};
     int hd = 0;
@@ -122,7 +123,7 @@ int main(void) {
     for (size_t i = 0; i < nf; i++) wf[i] = (float)rng_range(&r, -0.05, 0.05);
     CHECK(h->clip_encode(h->ctx, img, N, 2, &hd, got, &pe) == 0, "encode keeping block 1");
     int B, Tt, Cc;
-    const float *blk = clip_image_block(&m, 1, &B, &Tt, &Cc);
+    const float *blk = clip_image_block(m, 1, &B, &Tt, &Cc);
     const float *f1 = h->clip_features(h->ctx, hd, 1);
     CHECK(f1 && B == N && Tt == T && Cc == CW && !memcmp(f1, blk, sizeof(float) * nf) &&
               h->clip_features(h->ctx, hd, 0) == NULL,
@@ -132,7 +133,7 @@ int main(void) {
     memcpy(fsave, f1, sizeof(float) * nf);
     h->clip_encode(h->ctx, img2, N, 0, &hd2, got2, &pe);
     CHECK(!memcmp(h->clip_features(h->ctx, hd, 1), fsave, sizeof(float) * nf) &&
-              memcmp(clip_image_block(&m, 1, NULL, NULL, NULL), fsave, sizeof(float) * nf),
+              memcmp(clip_image_block(m, 1, NULL, NULL, NULL), fsave, sizeof(float) * nf),
           "kept features survive another encode (they are the handle's copy)");
     free(fsave);
     const float *dfeat[2] = {NULL, wf};
@@ -190,7 +191,7 @@ int main(void) {
           "the second 'a fish' comes from the cache (%d prompts cached)", hs.ntexts);
     int ids[77];
     clip_tokenize(bpe, "a fish", 77, ids, 1, &e);
-    clip_text_forward(&m, ids, 1, raw, &e);
+    clip_text_forward(m, ids, 1, raw, &e);
     clip_normalize_forward(want, nrm, raw, 1, E);
     double dt = 0, d12 = 0, n1 = 0;
     for (int i = 0; i < E; i++) {
@@ -202,7 +203,7 @@ int main(void) {
 
     /* 6. parallel_for, step, RNG and original strokes */
     pool_t pool;
-    pool_init(&pool, 3);
+    pool_init(&pool, 3, NULL);
     host_set_pool(&hs, &pool);
     int hits[1000] = {0};
     pf_t pf = {hits};
@@ -232,8 +233,8 @@ int main(void) {
     host_set_step(&hs, 4, 50);
     CHECK(h->step(h->ctx, &ns) == 4 && ns == 50 && h->step(h->ctx, NULL) == 4, "step and number of steps");
     host_t a, b;
-    host_init(&a, 42, NULL, NULL);
-    host_init(&b, 42, NULL, NULL);
+    host_init(&a, 42, NULL);
+    host_init(&b, 42, NULL);
     CHECK(!a.h.clip_encode && !a.h.clip_text && a.h.clip_dim == 0 && a.h.parallel_for && a.h.nthreads == 1,
           "no model: no CLIP services; a serial parallel_for");
     CHECK(a.h.rng_u64(a.h.ctx) == b.h.rng_u64(b.h.ctx) && a.h.rng_uniform(a.h.ctx) == b.h.rng_uniform(b.h.ctx),
@@ -247,8 +248,7 @@ int main(void) {
     host_free(&a);
     host_free(&b);
     host_free(&hs);
-    bpe_free(bpe);
-    clip_free(&m);
+    clip_close(&cm);
     free(img); free(img2); free(xn); free(dimg); free(v); free(ip); free(wf); free(dtmp);
     T_DONE();
 }

@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
     CHECK(r.n == w.n && !memcmp(r.mem, w.mem, sizeof(float) * w.n) && r.cfg.v_heads == 2 && r.cfg.t_heads == 1,
           "identical parameters and heads after a round trip");
     clip_t m;
-    clip_init(&m, &r, 1);
+    clip_init(&m, &r, NULL);
     int ids[2][77] = {{49406, 320, 1929, 49407}, {49406, 320, 2368, 49407}};
     float a[16], b[16];
     CHECK(clip_text_forward(&m, ids[0], 1, a, &e) == 0 && clip_text_forward(&m, ids[1], 1, b, &e) == 0, "text forward");

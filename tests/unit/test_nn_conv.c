@@ -1227,10 +1227,9 @@ static int ncases(tensorfile_t *tf, const char *kind) {
 }
 
 int main(void) {
-    openblas_set_num_threads(1);
     pool_t p2, p3;
-    pool_init(&p2, 2);
-    pool_init(&p3, 3);
+    pool_init(&p2, 2, NULL);
+    pool_init(&p3, 3, NULL);
     pars[0] = pool_par(NULL);
     pars[1] = pool_par(NULL);
     pars[2] = pool_par(&p2);

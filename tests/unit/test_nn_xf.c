@@ -444,8 +444,8 @@ int main(void) {
     CHECK(ref != NULL, "open tests/fixtures/nn/xf_ref.safetensors (%s)", e.msg);
     if (!ref) T_DONE();
     pool_t pool, pool3;
-    pool_init(&pool, 2);
-    pool_init(&pool3, 3);
+    pool_init(&pool, 2, NULL);
+    pool_init(&pool3, 3, NULL);
     nn_par_t serial = pool_par(NULL), two = pool_par(&pool), three = pool_par(&pool3);
     CHECK(two.nthreads == 2 && nn_nthreads(&two) == 2, "a 2-thread pool lends 2 threads");
     variant_t vs[] = {{"ref", 1, &serial}, {"fast serial", 0, &serial}, {"fast 2 threads", 0, &two},

@@ -95,7 +95,7 @@ static void run(const char *name, const char *spec) {
     plugin_t p;
     err_t e = {0};
     host_t hs;
-    host_init(&hs, 1, NULL, NULL);
+    host_init(&hs, 1, NULL);
     plugin_host_t spy = hs.h, serial = hs.h; /* same services; parallel_for differs */
     spy.parallel_for = spy_for;
     spy.nthreads = pool.nthreads;
@@ -165,7 +165,7 @@ static void run(const char *name, const char *spec) {
 }
 
 int main(void) {
-    pool_init(&pool, 3);
+    pool_init(&pool, 3, NULL);
     run("softline", "softline.so");
     run("bezier", "bezier.so");
     pool_free(&pool);

@@ -460,7 +460,7 @@ static void test_threads_and_errors(void) {
     render(&R, &s, W, H, img);
     grads(&R, &s, W, H, dimg, g1, w1, a1);
     pool_t pool;
-    pool_init(&pool, 4);
+    pool_init(&pool, 4, NULL);
     nn_par_t par = pool_par(&pool);
     R.par = &par;
     grads(&R, &s, W, H, dimg, g2, w2, a2);

@@ -213,7 +213,7 @@ static void test_adamw_ref(void) {
     CHECK(tf != NULL, "open adamw fixture (%s)", e.msg);
     if (!tf) return;
     pool_t pool;
-    pool_init(&pool, 2);
+    pool_init(&pool, 2, NULL);
     nn_par_t par = pool_par(&pool);
     adamw_run(tf, "a", NULL, "serial");
     adamw_run(tf, "b", NULL, "serial");
@@ -345,7 +345,7 @@ static void test_scan(void) {
     size_t n = (1u << 20) + 7;
     float *x = calloc(n, sizeof *x);
     pool_t pool;
-    pool_init(&pool, 2);
+    pool_init(&pool, 2, NULL);
     int three = 3, seven = 7;
     nn_par_t pars[4] = {{0}, pool_par(&pool), {fake_run, &three, 3}, {fake_run, &seven, 7}};
     const char *names[4] = {"serial", "2 threads", "3-way", "7-way"};
@@ -476,7 +476,7 @@ static void test_params(void) {
 
 static void test_splits(void) {
     pool_t pool;
-    pool_init(&pool, 2);
+    pool_init(&pool, 2, NULL);
     int three = 3, seven = 7;
     nn_par_t pars[4] = {{0}, pool_par(&pool), {fake_run, &three, 3}, {fake_run, &seven, 7}};
     const char *names[4] = {"serial", "2 threads", "3-way", "7-way"};
@@ -644,7 +644,7 @@ static void test_resume(const char *tmpdir) {
     toy_data_t d;
     toy_data(&d);
     pool_t pool;
-    pool_init(&pool, 2);
+    pool_init(&pool, 2, NULL);
     nn_par_t par = pool_par(&pool);
     lr_sched_t sch;
     lr_parse(&sch, "cosine:warmup=3,min=1e-3", 0.3, 20, NULL, 0);
