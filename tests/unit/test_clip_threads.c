@@ -32,68 +32,7 @@
 #include "pool.h"
 #include "rng.h"
 #include "t.h"
-
-static int count_tasks(void) {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (de->d_name[0] != '.') n++;
-    if (d) closedir(d);
-    return n;
-}
-
-static int list_tasks(int *tid, int cap) {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (de->d_name[0] != '.' && n < cap) tid[n++] = atoi(de->d_name);
-    if (d) closedir(d);
-    return n;
-}
-
-/* ---- the spy around the pool ---- */
-
-enum { MAXTID = 64 };
-static int seen[MAXTID], nseen; /* tids that ran tasks (guarded by mu) */
-static long ncalls;             /* parallel regions run through the spy */
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-
-typedef struct {
-    nn_task_fn fn;
-    void *fctx;
-} spy_t;
-
-static void spy_task(void *c, int b, int e, int tid) {
-    const spy_t *s = c;
-    int me = (int)syscall(SYS_gettid);
-    pthread_mutex_lock(&mu);
-    int k = 0;
-    while (k < nseen && seen[k] != me) k++;
-    if (k == nseen && nseen < MAXTID) seen[nseen++] = me;
-    pthread_mutex_unlock(&mu);
-    s->fn(s->fctx, b, e, tid);
-}
-
-static void spy_run(void *impl, int n, nn_task_fn fn, void *fctx) {
-    spy_t s = {fn, fctx};
-    __atomic_add_fetch(&ncalls, 1, __ATOMIC_RELAXED);
-    pool_run(impl, n, spy_task, &s);
-}
-
-/* ---- the sampler ---- */
-
-static volatile int stop;
-static int max_seen;
-static void *sampler(void *arg) {
-    (void)arg;
-    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-        int n = count_tasks();
-        if (n > max_seen) __atomic_store_n(&max_seen, n, __ATOMIC_RELAXED);
-    }
-    return NULL;
-}
+#include "tthreads.h"
 
 static const clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32,
                                   .t_width = 32, .t_layers = 2, .t_heads = 2, .context = 77, .vocab = 49408,

@@ -22,68 +22,14 @@
 #include "plugin_host.h"
 #include "pool.h"
 #include "t.h"
+#include "tthreads.h"
 
-static int count_tasks(void) {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (de->d_name[0] != '.') n++;
-    if (d) closedir(d);
-    return n;
-}
-
-/* the tids in /proc/self/task */
-static int list_tasks(int *tid, int cap) {
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (de->d_name[0] != '.' && n < cap) tid[n++] = atoi(de->d_name);
-    if (d) closedir(d);
-    return n;
-}
-
-/* ---- the spy around the pool ---- */
-
-enum { MAXTID = 64 };
 static pool_t pool;
-static int seen[MAXTID], nseen; /* tids that ran tasks (guarded by mu) */
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
-typedef struct {
-    plugin_task_fn fn;
-    void *fctx;
-} spy_t;
-
-static void spy_task(void *c, int b, int e, int tid) {
-    const spy_t *s = c;
-    int me = (int)syscall(SYS_gettid);
-    pthread_mutex_lock(&mu);
-    int k = 0;
-    while (k < nseen && seen[k] != me) k++;
-    if (k == nseen && nseen < MAXTID) seen[nseen++] = me;
-    pthread_mutex_unlock(&mu);
-    s->fn(s->fctx, b, e, tid);
-}
-
+/* the host's parallel_for, through the spy */
 static void spy_for(void *ctx, int n, plugin_task_fn fn, void *fctx) {
-    spy_t s = {fn, fctx};
     (void)ctx;
-    pool_run(&pool, n, spy_task, &s);
-}
-
-/* ---- the sampler ---- */
-
-static volatile int stop;
-static int max_seen;
-static void *sampler(void *arg) {
-    (void)arg;
-    while (!__atomic_load_n(&stop, __ATOMIC_ACQUIRE)) {
-        int n = count_tasks();
-        if (n > max_seen) max_seen = n;
-    }
-    return NULL;
+    spy_run(&pool, n, fn, fctx);
 }
 
 enum { W = 400, H = 400, NS = 8, NP = 20 };
