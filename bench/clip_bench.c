@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include "clip.h"
+#include "bench.h"
 
 typedef void (*sgemm_fn)(const enum CBLAS_ORDER, const enum CBLAS_TRANSPOSE, const enum CBLAS_TRANSPOSE,
                          const blasint, const blasint, const blasint, const float, const float *, const blasint,
@@ -51,17 +52,9 @@ void cblas_sgemm(const enum CBLAS_ORDER o, const enum CBLAS_TRANSPOSE ta, const 
     if (i < LOG_CAP) calls[i] = (call_t){t0, t1, 2.0 * M * N * K};
 }
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 static int cmp_t0(const void *a, const void *b) {
     const call_t *x = a, *y = b;
     return (x->t0 > y->t0) - (x->t0 < y->t0);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
 }
 
 /* union of the logged intervals of calls with flops in [lo,hi); adds flops */

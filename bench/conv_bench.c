@@ -17,27 +17,11 @@
 #include "nn/conv.h"
 #include "pool.h"
 #include "util.h"
+#include "bench.h"
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
-
-static float *rnd(size_t n, unsigned long long *s) {
-    float *p = xmalloc(sizeof(float) * n);
-    for (size_t i = 0; i < n; i++) {
-        *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
-        p[i] = (float)(*s >> 40) / 16777216.0f - 0.5f;
-    }
-    return p;
-}
 
 typedef struct {
     const char *name;
