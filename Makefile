@@ -108,6 +108,9 @@ $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 $(BUILD)/tests/plugins/%.so: $(BUILD)/tests/plugins/%.o
 	$(CC) $(LDFLAGS) -shared -o $@ $<
 
+# the benchmark drivers' shared header
+$(BENCH_SRC:%.c=$(BUILD)/%.o): bench/bench.h
+
 # the unit tests' shared headers (t.h)
 $(UNIT_SRC:%.c=$(BUILD)/%.o): $(wildcard tests/unit/*.h)
 
