@@ -65,7 +65,7 @@ void pngtext_set(pngtext_t *t, const char *key, const char *val) {
     for (int i = 0; i < t->n; i++)
         if (!strcmp(t->key[i], key)) {
             free(t->val[i]);
-            t->val[i] = xstrdup(val);
+            t->val[i] = utf8_fix(val);
             return;
         }
     if (t->n == t->cap) {
@@ -74,7 +74,7 @@ void pngtext_set(pngtext_t *t, const char *key, const char *val) {
         t->val = xrealloc(t->val, (size_t)t->cap * sizeof *t->val);
     }
     t->key[t->n] = xstrdup(key);
-    t->val[t->n] = xstrdup(val);
+    t->val[t->n] = utf8_fix(val);
     t->n++;
 }
 

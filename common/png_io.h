@@ -56,7 +56,10 @@ typedef struct {
     char **key, **val;
     int n, cap;
 } pngtext_t;
-void pngtext_set(pngtext_t *t, const char *key, const char *val); /* replaces an existing key */
+/* Replaces an existing key.  Bytes of val that are not valid UTF-8 (e.g. a
+ * file name in another encoding) are stored as U+FFFD, so text set here
+ * can always be written. */
+void pngtext_set(pngtext_t *t, const char *key, const char *val);
 const char *pngtext_get(const pngtext_t *t, const char *key);     /* NULL when absent */
 void pngtext_clear(pngtext_t *t);                                 /* keep allocations */
 void pngtext_free(pngtext_t *t);

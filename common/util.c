@@ -190,11 +190,10 @@ void buf_num(buf_t *b, double x, int dec) {
 }
 /* Length of the valid UTF-8 sequence at p (NUL-terminated), or 0. */
 static size_t utf8_seq(const unsigned char *p) {
-    size_t n = 0;
-    while (n < 4 && p[n]) n++; /* never read past the terminator */
-    size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
-               : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : 0;
-    return len && len <= n && utf8_valid((const char *)p, len, NULL) ? len : 0;
+    /* the shortest prefix utf8_valid accepts; never reads past the terminator */
+    for (size_t len = 1; len <= 4 && p[len - 1]; len++)
+        if (utf8_valid((const char *)p, len, NULL)) return len;
+    return 0;
 }
 
 void buf_jstr(buf_t *b, const char *s) {

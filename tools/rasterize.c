@@ -47,8 +47,6 @@ typedef struct {
     pngtext_t text;
     buf_t path;
     strset_t written; /* --out: file names written so far */
-    char *file;       /* the input's name, as valid UTF-8, for the text chunk */
-    char *file_raw;   /* ...and as given (a copy: records_run frees its own) */
 } ctx_t;
 
 /* The one place pixels are made: drawing d in frame xf -> c->im. */
@@ -104,13 +102,7 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     if (s->key_id[0]) pngtext_set(&c->text, "key_id", s->key_id);
     if (s->word) pngtext_set(&c->text, "word", s->word);
     pngtext_set(&c->text, "field", o->field);
-    if (!c->file_raw || strcmp(c->file_raw, pos->file)) { /* a new input: its name may not be UTF-8 */
-        free(c->file);
-        free(c->file_raw);
-        c->file = utf8_fix(pos->file);
-        c->file_raw = xstrdup(pos->file);
-    }
-    pngtext_set(&c->text, "file", c->file);
+    pngtext_set(&c->text, "file", pos->file); /* a name that is not UTF-8 is repaired there */
     snprintf(num, sizeof num, "%lld", pos->line);
     pngtext_set(&c->text, "line", num);
 
@@ -209,8 +201,6 @@ int main(int argc, char **argv) {
     pngtext_free(&c.text);
     buf_free(&c.path);
     strset_free(&c.written);
-    free(c.file);
-    free(c.file_raw);
     image_free(&c.im);
     raster_free(&c.r);
     if (c.use_plugin) render_close(&c.rp);
