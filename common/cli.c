@@ -1,6 +1,5 @@
 /* cli.c - see cli.h. */
 #include "cli.h"
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +42,22 @@ void strlist_free_items(strlist_t *l) {
     strlist_free(l);
 }
 
+/* The k-th choice of "a|b|c": its start in *at and its length (0: none). */
+static int choice_at(const char *choices, int k, const char **at) {
+    const char *c = k >= 0 ? choices : NULL;
+    for (; k > 0 && c; k--)
+        if ((c = strchr(c, '|'))) c++;
+    if (!c) return 0;
+    *at = c;
+    const char *bar = strchr(c, '|');
+    return bar ? (int)(bar - c) : (int)strlen(c);
+}
+
 void opt_help(const optspec_t *spec, FILE *fp) {
     fprintf(fp, "Usage: %s %s\n\n%s\n\nOptions:\n", progname, spec->usage, spec->summary);
     for (const opt_t *o = spec->opts; o && o->name; o++) {
         char left[96];
+        const char *c;
         int n = 0;
         if (o->shortname) n = snprintf(left, sizeof left, "  -%c, --%s", o->shortname, o->name);
         else n = snprintf(left, sizeof left, "      --%s", o->name);
@@ -57,13 +68,9 @@ void opt_help(const optspec_t *spec, FILE *fp) {
         fprintf(fp, "%s", o->help ? o->help : "");
         if (o->kind == OPT_INT && o->dst) fprintf(fp, " (default %d)", *(int *)o->dst);
         else if (o->kind == OPT_DOUBLE && o->dst) fprintf(fp, " (default %g)", *(double *)o->dst);
-        else if (o->kind == OPT_ENUM && o->dst && *(int *)o->dst >= 0) {
-            int k = *(int *)o->dst;
-            const char *c = o->metavar;
-            for (; k > 0 && c && strchr(c, '|'); k--) c = strchr(c, '|') + 1;
-            fprintf(fp, " (default %.*s)", (int)(c && strchr(c, '|') ? strchr(c, '|') - c : c ? (long)strlen(c) : 0),
-                    c ? c : "");
-        } else if (o->kind == OPT_STR && o->dst && *(const char **)o->dst)
+        else if (o->kind == OPT_ENUM && o->dst && (n = choice_at(o->metavar, *(int *)o->dst, &c)) > 0)
+            fprintf(fp, " (default %.*s)", n, c);
+        else if (o->kind == OPT_STR && o->dst && *(const char **)o->dst)
             fprintf(fp, " (default %s)", *(const char **)o->dst);
         fputc('\n', fp);
     }
