@@ -41,13 +41,7 @@ static int reserved_key(const char *k) {
 static void header_tensor(buf_t *h, const char *prefix, const param_t *t, uint64_t *off) {
     char name[PARAMS_NAME_MAX + 16];
     snprintf(name, sizeof name, "%s%s", prefix, t->name);
-    buf_puts(h, ",");
-    buf_jstr(h, name);
-    buf_puts(h, ":{\"dtype\":\"F32\",\"shape\":[");
-    for (int d = 0; d < t->ndim; d++) buf_printf(h, "%s%d", d ? "," : "", t->shape[d]);
-    uint64_t bytes = 4 * (uint64_t)t->numel;
-    buf_printf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", *off, *off + bytes);
-    *off += bytes;
+    *off += tf_header_f32(h, name, t->ndim, t->shape, *off);
 }
 
 static int check_state(const params_t *ps, const ckpt_state_t *st, int flags, err_t *e) {
@@ -110,16 +104,10 @@ int ckpt_save(const char *path, const params_t *ps, const ckpt_state_t *st, int 
         for (int i = 0; i < ps->n; i++) header_tensor(&h, "optim.m.", &ps->t[i], &off);
         for (int i = 0; i < ps->n; i++) header_tensor(&h, "optim.v.", &ps->t[i], &off);
     }
-    buf_puts(&h, "}");
-    while (h.len % 8) buf_puts(&h, " "); /* the data section starts 8-byte aligned, as the safetensors library writes */
-
     afile_t a;
     rc = afile_open(&a, path, e);
     if (!rc) {
-        unsigned char len[8];
-        for (int k = 0; k < 8; k++) len[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
-        fwrite(len, 1, 8, a.fp);
-        fwrite(h.s, 1, h.len, a.fp);
+        tf_write_header(a.fp, &h);
         const float *blocks[3] = {ps->data, ps->m, ps->v};
         for (int b = 0; b < (optim ? 3 : 1); b++)
             for (int i = 0; i < ps->n; i++) fwrite(blocks[b] + ps->t[i].offset, sizeof(float), ps->t[i].numel, a.fp);

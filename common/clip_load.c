@@ -511,15 +511,7 @@ typedef struct {
 
 static int header_entry(const char *name, float *data, int nd, const int *shape, void *vh) {
     header_ctx_t *hc = vh;
-    uint64_t n = 1, off = 4 * (uint64_t)(data - hc->mem);
-    buf_puts(hc->h, ",");
-    buf_jstr(hc->h, name);
-    buf_puts(hc->h, ":{\"dtype\":\"F32\",\"shape\":[");
-    for (int d = 0; d < nd; d++) {
-        buf_printf(hc->h, "%s%d", d ? "," : "", shape[d]);
-        n *= (uint64_t)shape[d];
-    }
-    buf_printf(hc->h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + 4 * n);
+    tf_header_f32(hc->h, name, nd, shape, 4 * (uint64_t)(data - hc->mem));
     return 0;
 }
 
@@ -532,15 +524,10 @@ int clip_save_safetensors(const char *path, const clip_params_t *p, err_t *e) {
     clip_params_t q = *p; /* clip_params_each takes a non-const block; nothing is written through it */
     header_ctx_t hc = {&h, p->mem};
     clip_params_each(&q, header_entry, &hc);
-    buf_puts(&h, "}");
-    while (h.len % 8) buf_puts(&h, " "); /* data 8-byte aligned, as the safetensors library does */
     afile_t a;
     int rc = afile_open(&a, path, e);
     if (!rc) {
-        unsigned char len[8];
-        for (int k = 0; k < 8; k++) len[k] = (unsigned char)((uint64_t)h.len >> (8 * k));
-        fwrite(len, 1, 8, a.fp);
-        fwrite(h.s, 1, h.len, a.fp);
+        tf_write_header(a.fp, &h);
         fwrite(p->mem, sizeof(float), p->n, a.fp);
         rc = afile_commit(&a, e);
     }

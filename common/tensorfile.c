@@ -1284,3 +1284,27 @@ int tf_read_f32(tensorfile_t *tf, const tf_info_t *ti, float *dst, err_t *e) {
     free(tmp);
     return 0;
 }
+
+/* ------------------------------------------------------------------ writing */
+
+uint64_t tf_header_f32(buf_t *h, const char *name, int nd, const int *shape, uint64_t off) {
+    uint64_t n = 1;
+    buf_puts(h, ",");
+    buf_jstr(h, name);
+    buf_puts(h, ":{\"dtype\":\"F32\",\"shape\":[");
+    for (int d = 0; d < nd; d++) {
+        buf_printf(h, "%s%d", d ? "," : "", shape[d]);
+        n *= (uint64_t)shape[d];
+    }
+    buf_printf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + 4 * n);
+    return 4 * n;
+}
+
+void tf_write_header(FILE *fp, buf_t *h) {
+    buf_puts(h, "}");
+    while (h->len % 8) buf_puts(h, " ");
+    unsigned char len[8];
+    for (int k = 0; k < 8; k++) len[k] = (unsigned char)((uint64_t)h->len >> (8 * k));
+    fwrite(len, 1, 8, fp);
+    fwrite(h->s, 1, h->len, fp);
+}
