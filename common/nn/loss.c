@@ -56,16 +56,25 @@ static void xent_task(void *vj, int begin, int end, int tid) {
     }
 }
 
-int softmax_xent(const nn_par_t *par, float *loss, float *row_loss, float *dlogits, const float *logits,
-                 const int *labels, int N, int K, float smoothing) {
+/* argument checks shared by softmax_xent and softmax_xent_ref; *count is the
+ * number of rows with a label (labels[i] >= 0) */
+static int xent_check(const float *loss, const float *row_loss, const float *logits, const int *labels, int N,
+                      int K, float smoothing, int *count) {
     if (N < 1 || K < 1 || !loss || !row_loss || !logits || !labels ||
         !(smoothing >= 0.0f && smoothing <= 1.0f))
         return NN_EINVAL;
-    int count = 0;
+    *count = 0;
     for (int i = 0; i < N; i++) {
         if (labels[i] >= K) return NN_EINVAL;
-        count += labels[i] >= 0;
+        *count += labels[i] >= 0;
     }
+    return NN_OK;
+}
+
+int softmax_xent(const nn_par_t *par, float *loss, float *row_loss, float *dlogits, const float *logits,
+                 const int *labels, int N, int K, float smoothing) {
+    int count;
+    if (xent_check(loss, row_loss, logits, labels, N, K, smoothing, &count)) return NN_EINVAL;
     int T = nn_nthreads(par);
     xent_job j = {.row_loss = row_loss,
                   .dlogits = dlogits,
@@ -85,14 +94,8 @@ int softmax_xent(const nn_par_t *par, float *loss, float *row_loss, float *dlogi
 
 int softmax_xent_ref(const nn_par_t *par, float *loss, float *row_loss, float *dlogits, const float *logits,
                      const int *labels, int N, int K, float smoothing) {
-    if (N < 1 || K < 1 || !loss || !row_loss || !logits || !labels ||
-        !(smoothing >= 0.0f && smoothing <= 1.0f))
-        return NN_EINVAL;
-    int count = 0;
-    for (int i = 0; i < N; i++) {
-        if (labels[i] >= K) return NN_EINVAL;
-        count += labels[i] >= 0;
-    }
+    int count;
+    if (xent_check(loss, row_loss, logits, labels, N, K, smoothing, &count)) return NN_EINVAL;
     double total = 0;
     for (int i = 0; i < N; i++) {
         const float *x = logits + (size_t)i * K;

@@ -183,12 +183,42 @@ static void bn_eval_bwd_task(void *vj, int begin, int end, int tid) {
 
 static int sizes_ok(int N, int C, int HW) { return N >= 1 && C >= 1 && HW >= 1; }
 
+/* argument checks shared by each fast kernel and its _ref; nonzero = refuse */
+static int stats_fwd_bad(int N, int C, int HW, const float *out, const float *mean, const float *rstd,
+                         const float *inp, float eps) {
+    return !sizes_ok(N, C, HW) || !out || !mean || !rstd || !inp || !(eps >= 0);
+}
+
+static int bn_fwd_bad(int N, int C, int HW, const float *out, const float *mean, const float *rstd,
+                      const float *inp, float eps) {
+    return (long long)N * HW < 2 || stats_fwd_bad(N, C, HW, out, mean, rstd, inp, eps);
+}
+
+static int stats_bwd_bad(int N, int C, int HW, const float *dout, const float *inp, const float *mean,
+                         const float *rstd) {
+    return !sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd;
+}
+
+/* y is out (forward) or dout (backward) */
+static int eval_bad(int N, int C, int HW, const float *y, const float *inp, const float *run_mean,
+                    const float *run_var, float eps) {
+    return !sizes_ok(N, C, HW) || !y || !inp || !run_mean || !run_var || !(eps >= 0);
+}
+
+/* fill in the sizes and the part count, run task over the parts */
+static int run(const nn_par_t *par, job_t *j, nn_task_fn task, int N, int C, int HW) {
+    j->N = N;
+    j->C = C;
+    j->HW = HW;
+    j->T = nn_nthreads(par);
+    nn_parallel_for(par, j->T, task, j);
+    return NN_OK;
+}
+
 int batchnorm2d_forward(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
                         const float *w, const float *b, float *run_mean, float *run_var, int N, int C, int HW,
                         float eps, float momentum) {
-    if (!sizes_ok(N, C, HW) || (long long)N * HW < 2 || !out || !mean || !rstd || !inp || !(eps >= 0))
-        return NN_EINVAL;
-    int T = nn_nthreads(par);
+    if (bn_fwd_bad(N, C, HW, out, mean, rstd, inp, eps)) return NN_EINVAL;
     job_t j = {.out = out,
                .mean = mean,
                .rstd = rstd,
@@ -197,62 +227,32 @@ int batchnorm2d_forward(const nn_par_t *par, float *out, float *mean, float *rst
                .inp = inp,
                .w = w,
                .b = b,
-               .N = N,
-               .C = C,
-               .HW = HW,
-               .T = T,
                .eps = eps,
                .momentum = momentum};
-    nn_parallel_for(par, T, bn_fwd_task, &j);
-    return NN_OK;
+    return run(par, &j, bn_fwd_task, N, C, HW);
 }
 
 int batchnorm2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
                          const float *inp, const float *mean, const float *rstd, const float *w, int N, int C,
                          int HW) {
-    if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
-    int T = nn_nthreads(par);
-    job_t j = {.dinp = dinp,
-               .dw = dw,
-               .db = db,
-               .dout = dout,
-               .inp = inp,
-               .cmean = mean,
-               .crstd = rstd,
-               .w = w,
-               .N = N,
-               .C = C,
-               .HW = HW,
-               .T = T};
-    nn_parallel_for(par, T, bn_bwd_task, &j);
-    return NN_OK;
+    if (stats_bwd_bad(N, C, HW, dout, inp, mean, rstd)) return NN_EINVAL;
+    job_t j = {
+        .dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .cmean = mean, .crstd = rstd, .w = w};
+    return run(par, &j, bn_bwd_task, N, C, HW);
 }
 
 int batchnorm2d_forward_eval(const nn_par_t *par, float *out, const float *inp, const float *w,
                              const float *b, const float *run_mean, const float *run_var, int N, int C,
                              int HW, float eps) {
-    if (!sizes_ok(N, C, HW) || !out || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
-    int T = nn_nthreads(par);
-    job_t j = {.out = out,
-               .inp = inp,
-               .w = w,
-               .b = b,
-               .cmean = run_mean,
-               .crstd = run_var,
-               .N = N,
-               .C = C,
-               .HW = HW,
-               .T = T,
-               .eps = eps};
-    nn_parallel_for(par, T, bn_eval_fwd_task, &j);
-    return NN_OK;
+    if (eval_bad(N, C, HW, out, inp, run_mean, run_var, eps)) return NN_EINVAL;
+    job_t j = {.out = out, .inp = inp, .w = w, .b = b, .cmean = run_mean, .crstd = run_var, .eps = eps};
+    return run(par, &j, bn_eval_fwd_task, N, C, HW);
 }
 
 int batchnorm2d_backward_eval(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
                               const float *inp, const float *run_mean, const float *run_var, const float *w,
                               int N, int C, int HW, float eps) {
-    if (!sizes_ok(N, C, HW) || !dout || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
-    int T = nn_nthreads(par);
+    if (eval_bad(N, C, HW, dout, inp, run_mean, run_var, eps)) return NN_EINVAL;
     job_t j = {.dinp = dinp,
                .dw = dw,
                .db = db,
@@ -261,13 +261,8 @@ int batchnorm2d_backward_eval(const nn_par_t *par, float *dinp, float *dw, float
                .cmean = run_mean,
                .crstd = run_var,
                .w = w,
-               .N = N,
-               .C = C,
-               .HW = HW,
-               .T = T,
                .eps = eps};
-    nn_parallel_for(par, T, bn_eval_bwd_task, &j);
-    return NN_OK;
+    return run(par, &j, bn_eval_bwd_task, N, C, HW);
 }
 
 /* ------------------------------------------------------- instance norm */
@@ -320,42 +315,18 @@ static void in_bwd_task(void *vj, int begin, int end, int tid) {
 
 int instancenorm2d_forward(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
                            const float *w, const float *b, int N, int C, int HW, float eps) {
-    if (!sizes_ok(N, C, HW) || !out || !mean || !rstd || !inp || !(eps >= 0)) return NN_EINVAL;
-    int T = nn_nthreads(par);
-    job_t j = {.out = out,
-               .mean = mean,
-               .rstd = rstd,
-               .inp = inp,
-               .w = w,
-               .b = b,
-               .N = N,
-               .C = C,
-               .HW = HW,
-               .T = T,
-               .eps = eps};
-    nn_parallel_for(par, T, in_fwd_task, &j);
-    return NN_OK;
+    if (stats_fwd_bad(N, C, HW, out, mean, rstd, inp, eps)) return NN_EINVAL;
+    job_t j = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .w = w, .b = b, .eps = eps};
+    return run(par, &j, in_fwd_task, N, C, HW);
 }
 
 int instancenorm2d_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
                             const float *inp, const float *mean, const float *rstd, const float *w, int N,
                             int C, int HW) {
-    if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
-    int T = nn_nthreads(par);
-    job_t j = {.dinp = dinp,
-               .dw = dw,
-               .db = db,
-               .dout = dout,
-               .inp = inp,
-               .cmean = mean,
-               .crstd = rstd,
-               .w = w,
-               .N = N,
-               .C = C,
-               .HW = HW,
-               .T = T};
-    nn_parallel_for(par, T, in_bwd_task, &j);
-    return NN_OK;
+    if (stats_bwd_bad(N, C, HW, dout, inp, mean, rstd)) return NN_EINVAL;
+    job_t j = {
+        .dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .cmean = mean, .crstd = rstd, .w = w};
+    return run(par, &j, in_bwd_task, N, C, HW);
 }
 
 /* ---------------------------------------------------------- references */
@@ -365,8 +336,7 @@ int instancenorm2d_backward(const nn_par_t *par, float *dinp, float *dw, float *
 int batchnorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
                             const float *w, const float *b, float *run_mean, float *run_var, int N, int C,
                             int HW, float eps, float momentum) {
-    if (!sizes_ok(N, C, HW) || (long long)N * HW < 2 || !out || !mean || !rstd || !inp || !(eps >= 0))
-        return NN_EINVAL;
+    if (bn_fwd_bad(N, C, HW, out, mean, rstd, inp, eps)) return NN_EINVAL;
     double M = (double)N * HW;
     for (int c = 0; c < C; c++) {
         double s = 0, v = 0;
@@ -390,7 +360,7 @@ int batchnorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, float 
 int batchnorm2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
                              const float *inp, const float *mean, const float *rstd, const float *w, int N,
                              int C, int HW) {
-    if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
+    if (stats_bwd_bad(N, C, HW, dout, inp, mean, rstd)) return NN_EINVAL;
     double M = (double)N * HW;
     for (int c = 0; c < C; c++) {
         double wc = w ? w[c] : 1.0, mdx = 0, mdxx = 0, sdy = 0, sdyx = 0; /* dxhat = dy * w */
@@ -417,7 +387,7 @@ int batchnorm2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float 
 int batchnorm2d_forward_eval_ref(const nn_par_t *par, float *out, const float *inp, const float *w,
                                  const float *b, const float *run_mean, const float *run_var, int N, int C,
                                  int HW, float eps) {
-    if (!sizes_ok(N, C, HW) || !out || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
+    if (eval_bad(N, C, HW, out, inp, run_mean, run_var, eps)) return NN_EINVAL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++)
             for (int i = 0; i < HW; i++)
@@ -430,7 +400,7 @@ int batchnorm2d_forward_eval_ref(const nn_par_t *par, float *out, const float *i
 int batchnorm2d_backward_eval_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
                                   const float *inp, const float *run_mean, const float *run_var,
                                   const float *w, int N, int C, int HW, float eps) {
-    if (!sizes_ok(N, C, HW) || !dout || !inp || !run_mean || !run_var || !(eps >= 0)) return NN_EINVAL;
+    if (eval_bad(N, C, HW, dout, inp, run_mean, run_var, eps)) return NN_EINVAL;
     for (int c = 0; c < C; c++) {
         double r = 1.0 / sqrt((double)run_var[c] + eps), sdy = 0, sdyx = 0;
         for (int n = 0; n < N; n++)
@@ -448,7 +418,7 @@ int batchnorm2d_backward_eval_ref(const nn_par_t *par, float *dinp, float *dw, f
 
 int instancenorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, float *rstd, const float *inp,
                                const float *w, const float *b, int N, int C, int HW, float eps) {
-    if (!sizes_ok(N, C, HW) || !out || !mean || !rstd || !inp || !(eps >= 0)) return NN_EINVAL;
+    if (stats_fwd_bad(N, C, HW, out, mean, rstd, inp, eps)) return NN_EINVAL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             double s = 0, v = 0;
@@ -467,7 +437,7 @@ int instancenorm2d_forward_ref(const nn_par_t *par, float *out, float *mean, flo
 int instancenorm2d_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout,
                                 const float *inp, const float *mean, const float *rstd, const float *w, int N,
                                 int C, int HW) {
-    if (!sizes_ok(N, C, HW) || !dout || !inp || !mean || !rstd) return NN_EINVAL;
+    if (stats_bwd_bad(N, C, HW, dout, inp, mean, rstd)) return NN_EINVAL;
     for (int n = 0; n < N; n++)
         for (int c = 0; c < C; c++) {
             double m = mean[(size_t)n * C + c], r = rstd[(size_t)n * C + c], wc = w ? w[c] : 1.0;
