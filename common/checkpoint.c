@@ -38,16 +38,27 @@ static int reserved_key(const char *k) {
 
 /* ------------------------------------------------------------------ saving */
 
-static void header_tensor(buf_t *h, const char *prefix, const param_t *t, uint64_t *off) {
+static void header_tensor(buf_t *h, const char *prefix, const param_t *t, tf_dtype_t dt, uint64_t *off) {
     char name[PARAMS_NAME_MAX + 16];
     snprintf(name, sizeof name, "%s%s", prefix, t->name);
-    *off += tf_header_f32(h, name, t->ndim, t->shape, *off);
+    *off += tf_header_entry(h, name, dt, t->ndim, t->shape, *off);
+}
+
+/* n floats as F16, through a small buffer. */
+static void write_f16(FILE *fp, const float *x, size_t n) {
+    uint16_t b[1024];
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < 1024 ? n - i : 1024;
+        for (size_t j = 0; j < k; j++) b[j] = tf_f32_to_f16(x[i + j]);
+        fwrite(b, 2, k, fp);
+        i += k;
+    }
 }
 
 static int check_state(const params_t *ps, const ckpt_state_t *st, int flags, err_t *e) {
     if (!host_le()) return err_set(e, EXIT_INTERNAL, "checkpoint: writing on a big-endian host is not supported");
     if (!ps->data || !ps->n) return err_set(e, EXIT_INTERNAL, "checkpoint: parameter set not allocated");
-    if (!(flags & CKPT_WEIGHTS) && (!ps->m || !ps->v))
+    if (!(flags & (CKPT_WEIGHTS | CKPT_F16)) && (!ps->m || !ps->v))
         return err_set(e, EXIT_INTERNAL, "checkpoint: no optimiser state to save (data-only parameter set)");
     if (st->step < 0) return err_set(e, EXIT_INTERNAL, "checkpoint: negative step %" PRId64, st->step);
     if (st->nrng < 0 || st->nrng > CKPT_MAX_RNG || st->nmeta < 0 || (st->nrng && !st->rng) ||
@@ -80,7 +91,8 @@ int ckpt_save(const char *path, const params_t *ps, const ckpt_state_t *st, int 
     if (!st) st = &none;
     int rc = check_state(ps, st, flags, e);
     if (rc) return rc;
-    int optim = !(flags & CKPT_WEIGHTS);
+    int optim = !(flags & (CKPT_WEIGHTS | CKPT_F16));
+    tf_dtype_t dt = flags & CKPT_F16 ? TF_F16 : TF_F32;
     buf_t h = {0};
     buf_printf(&h,
                "{\"__metadata__\":{\"format\":\"pt\",\"producer\":\"invclip\",\"invclip.checkpoint\":\"" CKPT_VERSION
@@ -99,10 +111,10 @@ int ckpt_save(const char *path, const params_t *ps, const ckpt_state_t *st, int 
     }
     buf_puts(&h, "}");
     uint64_t off = 0;
-    for (int i = 0; i < ps->n; i++) header_tensor(&h, "", &ps->t[i], &off);
+    for (int i = 0; i < ps->n; i++) header_tensor(&h, "", &ps->t[i], dt, &off);
     if (optim) {
-        for (int i = 0; i < ps->n; i++) header_tensor(&h, "optim.m.", &ps->t[i], &off);
-        for (int i = 0; i < ps->n; i++) header_tensor(&h, "optim.v.", &ps->t[i], &off);
+        for (int i = 0; i < ps->n; i++) header_tensor(&h, "optim.m.", &ps->t[i], dt, &off);
+        for (int i = 0; i < ps->n; i++) header_tensor(&h, "optim.v.", &ps->t[i], dt, &off);
     }
     afile_t a;
     rc = afile_open(&a, path, e);
@@ -110,7 +122,12 @@ int ckpt_save(const char *path, const params_t *ps, const ckpt_state_t *st, int 
         tf_write_header(a.fp, &h);
         const float *blocks[3] = {ps->data, ps->m, ps->v};
         for (int b = 0; b < (optim ? 3 : 1); b++)
-            for (int i = 0; i < ps->n; i++) fwrite(blocks[b] + ps->t[i].offset, sizeof(float), ps->t[i].numel, a.fp);
+            for (int i = 0; i < ps->n; i++) {
+                if (dt == TF_F16)
+                    write_f16(a.fp, blocks[b] + ps->t[i].offset, ps->t[i].numel);
+                else
+                    fwrite(blocks[b] + ps->t[i].offset, sizeof(float), ps->t[i].numel, a.fp);
+            }
         rc = afile_commit(&a, e);
     }
     buf_free(&h);

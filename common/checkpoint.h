@@ -49,6 +49,8 @@
 enum {
     CKPT_OPTIM = 0,   /* save: params and optim.m/v; read: both required */
     CKPT_WEIGHTS = 1, /* save: params only; read: params only (optim.* in the file ignored) */
+    CKPT_F16 = 2,     /* save: params only, stored as F16 (round to nearest even; a model to ship).
+                         Reading needs no flag: F16 tensors are converted (use CKPT_WEIGHTS) */
 };
 
 typedef struct {

@@ -176,6 +176,41 @@ static int want_param(const char *name, float *data, int nd, const int *shape, v
 /* Every parameter, in clip_params.h's layout order. */
 static int plan(ctx_t *c, clip_params_t *p) { return clip_params_each(p, want_param, c); }
 
+/* ------------------------------------------------------------------ HF walk */
+
+typedef struct {
+    ctx_t c;
+    clip_hf_fn fn;
+    void *ctx;
+} hf_walk_t;
+
+static int hf_visit(const char *name, float *data, int nd, const int *shape, void *vw) {
+    hf_walk_t *w = vw;
+    char fn[512];
+    int sh[4] = {0};
+    for (int i = 0; i < nd; i++) sh[i] = shape[i];
+    int kind = file_name(&w->c, name, fn, sizeof fn);
+    if (kind == HF_TRANSPOSED) {
+        int t = sh[0];
+        sh[0] = sh[1], sh[1] = t;
+    }
+    if (kind != HF_QKV) return w->fn(fn, nd, sh, data, kind == HF_TRANSPOSED, w->ctx);
+    char *letter = strstr(fn, ".q_proj.") + 1;
+    sh[0] /= 3;
+    size_t part = (size_t)sh[0] * (nd == 2 ? (size_t)sh[1] : 1);
+    for (int k = 0; k < 3; k++) {
+        *letter = "qkv"[k];
+        int rc = w->fn(fn, nd, sh, data ? data + k * part : NULL, 0, w->ctx);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int clip_params_each_hf(clip_params_t *p, clip_hf_fn fn, void *ctx) {
+    hf_walk_t w = {.c = {.hf = 1}, .fn = fn, .ctx = ctx};
+    return clip_params_each(p, hf_visit, &w);
+}
+
 /* ------------------------------------------------------------------ inference */
 
 static int ends_with(const char *s, const char *suf, size_t *plen) {

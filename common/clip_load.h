@@ -68,4 +68,11 @@ int clip_infer_config(const clip_shape_t *tab, size_t n, const clip_load_opts_t 
 /* Write p as safetensors, OpenAI naming, F32, with __metadata__ holding the
  * heads; atomically (temp file + rename).  0, or EXIT_IO. */
 int clip_save_safetensors(const char *path, const clip_params_t *p, err_t *e);
+/* Visit every parameter tensor as a Hugging Face checkpoint names and shapes
+ * it, in layout order: HF's q/k/v parts of attn_in (three calls, data
+ * pointing at each third) and the two projections (E,W) with transposed = 1:
+ * data then points at the (W,E) block, whose transpose the HF tensor is.
+ * Stops at fn's first non-zero return. */
+typedef int (*clip_hf_fn)(const char *name, int ndim, const int *shape, float *data, int transposed, void *ctx);
+int clip_params_each_hf(clip_params_t *p, clip_hf_fn fn, void *ctx);
 #endif

@@ -81,6 +81,26 @@ float tf_f16_to_f32(uint16_t h) {
     return f;
 }
 
+uint16_t tf_f32_to_f16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t s = (u >> 16) & 0x8000, ex = (u >> 23) & 0xff, m = u & 0x7fffff;
+    if (ex == 0xff) return (uint16_t)(s | 0x7c00 | (m ? 0x200 | (m >> 13) : 0)); /* inf; NaN stays NaN */
+    int e = (int)ex - 127 + 15;
+    if (e >= 0x1f) return (uint16_t)(s | 0x7c00); /* overflow: inf, as a cast does */
+    if (e <= 0) {                                 /* subnormal or zero: round m' = value * 2^24 */
+        if (e < -10) return (uint16_t)s;
+        m |= 0x800000;
+        int shift = 14 - e; /* 24 - (e + 10) */
+        uint32_t q = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        return (uint16_t)(s | q); /* a carry into the exponent field is the right result */
+    }
+    uint32_t q = ((uint32_t)e << 10) | (m >> 13), rem = m & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (q & 1))) q++; /* ties to even; a carry may reach inf: correct */
+    return (uint16_t)(s | q);
+}
+
 float tf_bf16_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;
@@ -1287,17 +1307,21 @@ int tf_read_f32(tensorfile_t *tf, const tf_info_t *ti, float *dst, err_t *e) {
 
 /* ------------------------------------------------------------------ writing */
 
-uint64_t tf_header_f32(buf_t *h, const char *name, int nd, const int *shape, uint64_t off) {
-    uint64_t n = 1;
+uint64_t tf_header_entry(buf_t *h, const char *name, tf_dtype_t dt, int nd, const int *shape, uint64_t off) {
+    uint64_t n = tf_dtype_size(dt);
     buf_puts(h, ",");
     buf_jstr(h, name);
-    buf_puts(h, ":{\"dtype\":\"F32\",\"shape\":[");
+    buf_printf(h, ":{\"dtype\":\"%s\",\"shape\":[", tf_dtype_name(dt));
     for (int d = 0; d < nd; d++) {
         buf_printf(h, "%s%d", d ? "," : "", shape[d]);
         n *= (uint64_t)shape[d];
     }
-    buf_printf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + 4 * n);
-    return 4 * n;
+    buf_printf(h, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + n);
+    return n;
+}
+
+uint64_t tf_header_f32(buf_t *h, const char *name, int nd, const int *shape, uint64_t off) {
+    return tf_header_entry(h, name, TF_F32, nd, shape, off);
 }
 
 void tf_write_header(FILE *fp, buf_t *h) {

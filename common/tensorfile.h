@@ -118,6 +118,8 @@ size_t tf_dtype_size(tf_dtype_t d);
 /* Element conversions (exposed for tests and writers). */
 float tf_f16_to_f32(uint16_t h);
 float tf_bf16_to_f32(uint16_t h);
+/* Round to nearest, ties to even (as torch's .half() and F16C's VCVTPS2PH); overflow -> inf. */
+uint16_t tf_f32_to_f16(float f);
 
 /* Writing safetensors (checkpoint.c, clip_load.c): the caller builds the header
  * in a buf_t, starting "{\"__metadata__\":{...}" and adding one entry per
@@ -125,6 +127,8 @@ float tf_bf16_to_f32(uint16_t h);
 /* Append ,"name":{"dtype":"F32","shape":[...],"data_offsets":[off,off+4*numel]};
  * returns the entry's byte count (4 * numel). */
 uint64_t tf_header_f32(buf_t *h, const char *name, int nd, const int *shape, uint64_t off);
+/* The same for any dtype (F32 or F16 from the writers); returns the entry's byte count. */
+uint64_t tf_header_entry(buf_t *h, const char *name, tf_dtype_t dt, int nd, const int *shape, uint64_t off);
 /* Append the closing "}", pad with spaces so the data section starts 8-byte
  * aligned (as the safetensors library writes) and write the 8-byte
  * little-endian length and the header to fp. */

@@ -445,6 +445,14 @@ int strset_add(strset_t *t, const char *s) {
     }
 }
 
+int strset_has(const strset_t *t, const char *s) {
+    if (!t->cap) return 0;
+    for (size_t i = hash_str(s) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+        if (!t->slot[i]) return 0;
+        if (!strcmp(t->slot[i], s)) return 1;
+    }
+}
+
 void strset_free(strset_t *t) {
     for (size_t i = 0; i < t->cap; i++) free(t->slot[i]);
     free(t->slot);

@@ -106,5 +106,6 @@ uint64_t hash_str(const char *s);
 typedef struct { char **slot; size_t n, cap; } strset_t;
 /* Add s; returns 1 if it was new, 0 if already there. */
 int strset_add(strset_t *t, const char *s);
+int strset_has(const strset_t *t, const char *s); /* 1 if s is in the set */
 void strset_free(strset_t *t);
 #endif
