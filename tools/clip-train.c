@@ -732,10 +732,11 @@ int main(int argc, char **argv) {
 
     adamw_hparams_t hp = adamw_defaults(o.lr);
     hp.beta1 = o.beta1, hp.beta2 = o.beta2, hp.eps = o.eps, hp.weight_decay = o.wd;
-    double t0 = now_sec(), tlast = 0, loss_ema = 0;
+    double t0 = now_sec(), tlast = 0, loss_ema = 0, t_data = 0, t_model = 0;
     long long step0 = step;
     ckpt_state_t st = {.meta = kv, .nmeta = nmeta};
     while (step < total) {
+        double ta = now_sec();
         pick_batch(&R, step, o.batch, perm);
         R.step = step;
         R.fail = 0;
@@ -744,10 +745,13 @@ int main(int argc, char **argv) {
         float loss, acc;
         double gn;
         hp.lr = lr_at(&sched, step);
+        double tb = now_sec();
+        t_data += tb - ta;
         if (clip_trainer_grads(&T, R.img, R.ids, o.batch, &loss, &acc, &e) ||
             clip_trainer_update(&T, &hp, step + 1, o.clip_norm, &gn, &e))
             die(e.code, "step %lld: %s", step + 1, e.msg);
         step++;
+        t_model += now_sec() - tb;
         loss_ema = step == step0 + 1 ? loss : 0.98 * loss_ema + 0.02 * loss;
         double t = now_sec() - t0;
         if (o.progress || isatty(2)) {
@@ -755,9 +759,9 @@ int main(int argc, char **argv) {
                 double per = t / (double)(step - step0);
                 fprintf(stderr,
                         "\r%s: step %lld/%lld epoch %.2f loss %.4f (avg %.4f) batch-acc %.2f lr %.2e |g| %.2f "
-                        "T %.1f  %.2f s/step ETA %.0f min   ",
+                        "T %.1f  %.2f s/step (data %.0f%%) ETA %.0f min   ",
                         progname, step, total, (double)step * o.batch / d.train.n, loss, loss_ema, acc, hp.lr, gn,
-                        exp(T.m.w.logit_scale[0]), per, per * (double)(total - step) / 60);
+                        exp(T.m.w.logit_scale[0]), per, 100 * t_data / (t_data + t_model), per * (double)(total - step) / 60);
                 tlast = t;
             }
         }
