@@ -131,8 +131,12 @@ static int init_one(const char *name, float *x, int nd, const int *shape, void *
         fill_normal(x, n, 0.02, ic->r);
     } else if (!strcmp(name, "positional_embedding")) {
         fill_normal(x, n, 0.01, ic->r);
-    } else if (!strcmp(name, "visual.class_embedding") || !strcmp(name, "visual.positional_embedding") ||
-               !strcmp(name, "visual.proj") || !strcmp(name, "text_projection")) {
+    } else if (!strcmp(name, "visual.class_embedding")) {
+        memset(x, 0, n * sizeof *x); /* see clip_train.h: the class token starts empty */
+    } else if (!strcmp(name, "visual.positional_embedding")) {
+        fill_normal(x, n, 1 / sqrt(w), ic->r);
+        memset(x, 0, (size_t)c->v_width * sizeof *x); /* the class token's position */
+    } else if (!strcmp(name, "visual.proj") || !strcmp(name, "text_projection")) {
         fill_normal(x, n, 1 / sqrt(w), ic->r);
     } else if (ends(name, "attn.in_proj_weight")) {
         fill_normal(x, n, 1 / sqrt(w), ic->r);

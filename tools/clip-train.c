@@ -64,7 +64,7 @@ typedef struct {
     int width, layers, heads, patch, image_size, t_width, t_layers, t_heads, context, embed;
     /* optimisation */
     int batch, threads, progress, keep_going, f16, resume;
-    long long steps, eval_every, save_every, log_every;
+    long long steps, eval_every, save_every, stop_after;
     double epochs, lr, wd, beta1, beta2, eps, clip_norm, min_lr_frac, warmup_frac;
     long long warmup, seed;
     const char *schedule, *out, *val_keys, *renderer, *augment, *classes_file, *vocab;
@@ -387,17 +387,23 @@ static void pick_batch(run_t *R, long long k, int B, int *perm) {
 
 /* ------------------------------------------------------------------ evaluation */
 
+/* the j-th of n evenly spaced validation records */
+#define VAL_PICK(j) ((long long)(j) * R->nval / n)
+
 typedef struct {
     double top1, top5, top1_study;
     long n, n_study;
 } eval_t;
 
-static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, eval_t *ev, err_t *e) {
+/* Zero-shot accuracy on n of the validation records, evenly spaced over
+ * them (all when n >= their count). */
+static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, int n, eval_t *ev, err_t *e) {
     const opts_t *o = R->o;
     data_t *d = R->d;
     int E = T->cfg.embed_dim, ctx = o->context, S = R->S, W = d->nwords, nt = 5;
     memset(ev, 0, sizeof *ev);
     if (!R->nval) return 0;
+    if (n <= 0 || n > R->nval) n = R->nval;
     /* class embeddings: mean of the unit template embeddings, renormalised */
     float *cls = xcalloc((size_t)W * E, sizeof *cls), *tmp = xmalloc((size_t)T->cap * E * sizeof *tmp);
     int *ids = xcalloc((size_t)T->cap * ctx, sizeof *ids);
@@ -425,16 +431,16 @@ static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, eval_t *ev, err_t *
     image_t im = {.w = S, .h = S, .c = 1};
     float *score = xmalloc((size_t)W * sizeof *score);
     long c1 = 0, c5 = 0, cs = 0, nsn = 0;
-    for (int i0 = 0; i0 < R->nval && !rc; i0 += T->cap) {
-        int B = R->nval - i0 < T->cap ? R->nval - i0 : T->cap;
+    for (int i0 = 0; i0 < n && !rc; i0 += T->cap) {
+        int B = n - i0 < T->cap ? n - i0 : T->cap;
         for (int i = 0; i < B; i++) {
-            im.px = R->val_u8 + (size_t)(i0 + i) * S * S;
+            im.px = R->val_u8 + (size_t)VAL_PICK(i0 + i) * S * S;
             imgprep_to_tensor(&im, 1, img + (size_t)i * 3 * S * S);
         }
         if ((rc = clip_trainer_embed_images(T, img, B, tmp, e))) break;
         for (int i = 0; i < B; i++) {
             const float *a = tmp + (size_t)i * E;
-            int truth = d->val.it[i0 + i].word;
+            int truth = d->val.it[VAL_PICK(i0 + i)].word;
             for (int w = 0; w < W; w++) {
                 float s = 0;
                 for (int k = 0; k < E; k++) s += a[k] * cls[(size_t)w * E + k];
@@ -454,9 +460,9 @@ static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, eval_t *ev, err_t *
             }
         }
     }
-    ev->n = R->nval;
-    ev->top1 = (double)c1 / R->nval;
-    ev->top5 = (double)c5 / R->nval;
+    ev->n = n;
+    ev->top1 = (double)c1 / n;
+    ev->top5 = (double)c5 / n;
     ev->n_study = nsn;
     ev->top1_study = nsn ? (double)cs / nsn : 0;
     free(cls), free(tmp), free(ids), free(img), free(score);
@@ -535,9 +541,12 @@ int main(int argc, char **argv) {
         {"template", 't', OPT_LIST, &o.templates, "T",
          "caption template with {} for the word (repeatable; default: 8 sketch templates)", OPT_NORANGE},
         {"eval-every", 0, OPT_INT, &o.eval_every, "N", "validate every N steps (0: once per epoch)", 0, 1e12},
-        {"val-limit", 0, OPT_INT, &o.val_limit, "N", "validate on the first N held-out records (0: all)", 0, 1e12},
+        {"val-limit", 0, OPT_INT, &o.val_limit, "N",
+         "validate on N evenly spaced held-out records, all of them at the end (0: all)", 0, 1e12},
         {"save-every", 0, OPT_INT, &o.save_every, "N", "write the checkpoint every N steps (0: at each validation)",
          0, 1e12},
+        {"stop-after", 0, OPT_INT, &o.stop_after, "N",
+         "end this invocation after N steps (checkpoint written; continue with --resume)", 0, 1e12},
         {"f16", 0, OPT_FLAG, &o.f16, NULL, "store model.safetensors as F16", OPT_NORANGE},
         {"vocab", 0, OPT_STR, &o.vocab, "FILE", "BPE merges (default: the shipped bpe_simple_vocab_16e6.txt.gz)",
          OPT_NORANGE},
@@ -671,7 +680,7 @@ int main(int argc, char **argv) {
     int *perm = xmalloc((size_t)d.nwords * sizeof *perm);
 
     /* validation images, rendered once */
-    R.nval = o.val_limit && o.val_limit < d.val.n ? (int)o.val_limit : d.val.n;
+    R.nval = d.val.n;
     if (R.nval) {
         R.val_u8 = xmalloc((size_t)R.nval * o.image_size * o.image_size);
         R.fail = 0;
@@ -735,7 +744,8 @@ int main(int argc, char **argv) {
     double t0 = now_sec(), tlast = 0, loss_ema = 0, t_data = 0, t_model = 0;
     long long step0 = step;
     ckpt_state_t st = {.meta = kv, .nmeta = nmeta};
-    while (step < total) {
+    long long stop = o.stop_after && step + o.stop_after < total ? step + o.stop_after : total;
+    while (step < stop) {
         double ta = now_sec();
         pick_batch(&R, step, o.batch, perm);
         R.step = step;
@@ -765,10 +775,11 @@ int main(int argc, char **argv) {
                 tlast = t;
             }
         }
-        int do_eval = step % eval_every == 0 || step == total, do_save = step % save_every == 0 || step == total;
+        int do_eval = step % eval_every == 0 || step == total,
+            do_save = step % save_every == 0 || step == total || step == stop;
         if (do_eval) {
             eval_t ev;
-            if (evaluate(&R, &T, bpe, &ev, &e)) die_err(&e);
+            if (evaluate(&R, &T, bpe, step == total ? 0 : (int)o.val_limit, &ev, &e)) die_err(&e);
             buf_t b = {0};
             buf_printf(&b,
                        "{\"step\":%lld,\"epoch\":%.4f,\"loss\":%.6f,\"loss_avg\":%.6f,\"lr\":%.6g,\"temperature\":%.4f,"
@@ -788,10 +799,15 @@ int main(int argc, char **argv) {
             if (clip_trainer_save(&T, ckpt_path, &st, CKPT_OPTIM, &e)) die_err(&e);
         }
     }
-    st.step = step;
-    if (clip_trainer_save(&T, model_path, &st, o.f16 ? CKPT_F16 : CKPT_WEIGHTS, &e)) die_err(&e);
-    fprintf(stderr, "\n%s: %lld steps in %.1f s; wrote %s and %s\n", progname, step - step0, now_sec() - t0,
-            model_path, ckpt_path);
+    if (step < total) {
+        fprintf(stderr, "\n%s: stopped after step %lld of %lld (--stop-after); continue with --resume\n", progname,
+                step, total);
+    } else {
+        st.step = step;
+        if (clip_trainer_save(&T, model_path, &st, o.f16 ? CKPT_F16 : CKPT_WEIGHTS, &e)) die_err(&e);
+        fprintf(stderr, "\n%s: %lld steps in %.1f s; wrote %s and %s\n", progname, step - step0, now_sec() - t0,
+                model_path, ckpt_path);
+    }
 
     free(perm), free(R.items), free(R.img), free(R.ids), free(R.val_u8);
     for (int i = 0; i < R.nw; i++) {
