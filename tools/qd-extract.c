@@ -109,6 +109,17 @@ static long long read_key_file(const char *opt, const char *path, keyset_t *k) {
     return n;
 }
 
+/* A uniform sample of --sample N records (Algorithm R) of one word, or of
+ * everything.  Each draws from its own generator seeded with --seed, so a
+ * word's sample is the one a run over that word alone would keep. */
+typedef struct {
+    char *word;        /* --per-word: the word (owned; "" for records without one) */
+    long long nmatch;  /* its matches so far */
+    rng_t rng;
+    slot_t *slots;     /* min(nmatch, N) of them, grown as they fill */
+    int nslots;
+} reservoir_t;
+
 typedef struct {
     strlist_t words, countries;       /* comma lists split, owned strings */
     keyset_t want, drop;              /* --key + --key-file; --exclude-key-file */
@@ -118,9 +129,11 @@ typedef struct {
     int recognized;                   /* -1 any, 0 false, 1 true */
     long long limit, nout;            /* --limit (0 = none), records written */
     int sample;                       /* reservoir size, 0 = off */
-    long long nmatch;
-    rng_t rng;
-    slot_t *slots;
+    int per_word;                     /* --per-word: one reservoir per word */
+    uint64_t seed;
+    long long nmatch;                 /* matches so far (all words): input order */
+    reservoir_t *res;                 /* one, or one per word seen */
+    int nres, capres, last;
     int simplify;
     double fit, pad;                  /* fit = 0: off */
     char *canvas;                     /* the "canvas" JSON --fit adds, built once */
@@ -235,24 +248,51 @@ static void emit(const char *p, size_t n) {
 /* --limit reached: read no further */
 static int limit_reached(const ctx_t *c) { return c->limit > 0 && c->nout >= c->limit; }
 
+/* The reservoir a matching record goes to: the one, or its word's (the
+ * last one used first: records come grouped by word). */
+static reservoir_t *reservoir_for(ctx_t *c, const char *word) {
+    if (!c->per_word) return &c->res[0];
+    if (!word) word = "";
+    if (c->nres && !strcmp(c->res[c->last].word, word)) return &c->res[c->last];
+    for (int i = 0; i < c->nres; i++)
+        if (!strcmp(c->res[i].word, word)) return &c->res[c->last = i];
+    if (c->nres == c->capres) {
+        c->capres = c->capres ? 2 * c->capres : 16;
+        c->res = xrealloc(c->res, sizeof *c->res * (size_t)c->capres);
+    }
+    reservoir_t *r = &c->res[c->last = c->nres++];
+    memset(r, 0, sizeof *r);
+    r->word = xstrdup(word);
+    rng_seed(&r->rng, c->seed);
+    return r;
+}
+
 static int one_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e) {
     ctx_t *c = vctx;
     if (!matches(c, s)) return 0;
     if (c->sample) {
         /* reservoir sampling (Algorithm R): the k-th match replaces a random
          * slot with probability N/k, decided before any work is done on it */
-        long long k = ++c->nmatch;
-        long long slot = k <= c->sample ? k - 1 : (long long)rng_below(&c->rng, (uint64_t)k);
+        reservoir_t *r = reservoir_for(c, s->word);
+        long long seq = ++c->nmatch, k = ++r->nmatch;
+        long long slot = k <= c->sample ? k - 1 : (long long)rng_below(&r->rng, (uint64_t)k);
         if (slot >= c->sample) return 0;
+        if (slot >= r->nslots) {
+            int n = r->nslots ? 2 * r->nslots : 16;
+            if (n > c->sample) n = c->sample;
+            r->slots = xrealloc(r->slots, sizeof *r->slots * (size_t)n);
+            memset(r->slots + r->nslots, 0, sizeof *r->slots * (size_t)(n - r->nslots));
+            r->nslots = n;
+        }
         render(c, s);
-        slot_t *sl = &c->slots[slot];
+        slot_t *sl = &r->slots[slot];
         if (sl->cap < c->out.len) {
             sl->cap = c->out.len;
             sl->line = xrealloc(sl->line, sl->cap);
         }
         memcpy(sl->line, c->out.s, c->out.len);
         sl->len = c->out.len;
-        sl->seq = k;
+        sl->seq = seq;
         return 0;
     }
     render(c, s);
@@ -313,14 +353,29 @@ static int by_seq(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Write the sampled records in input order and free the slots. */
+/* Write the sampled records (of every reservoir) in input order and free
+ * the reservoirs. */
 static void sample_flush(ctx_t *c) {
-    int n = c->nmatch < c->sample ? (int)c->nmatch : c->sample;
-    qsort(c->slots, (size_t)n, sizeof *c->slots, by_seq);
-    for (int i = 0; i < n; i++) emit(c->slots[i].line, c->slots[i].len);
-    for (int i = 0; i < c->sample; i++) free(c->slots[i].line);
-    free(c->slots);
-    c->slots = NULL;
+    size_t n = 0;
+    for (int i = 0; i < c->nres; i++) n += (size_t)(c->res[i].nmatch < c->sample ? c->res[i].nmatch : c->sample);
+    slot_t *all = xmalloc(sizeof *all * (n ? n : 1));
+    n = 0;
+    for (int i = 0; i < c->nres; i++) {
+        reservoir_t *r = &c->res[i];
+        int m = r->nmatch < c->sample ? (int)r->nmatch : c->sample;
+        memcpy(all + n, r->slots, sizeof *all * (size_t)m);
+        n += (size_t)m;
+        for (int j = m; j < r->nslots; j++) free(r->slots[j].line);
+        free(r->slots);
+        free(r->word);
+    }
+    qsort(all, n, sizeof *all, by_seq);
+    for (size_t i = 0; i < n; i++) emit(all[i].line, all[i].len);
+    for (size_t i = 0; i < n; i++) free(all[i].line);
+    free(all);
+    free(c->res);
+    c->res = NULL;
+    c->nres = 0;
 }
 
 enum { FMT_AUTO, FMT_NDJSON, FMT_BIN }; /* --format, in the order of its choices */
@@ -357,7 +412,7 @@ int main(int argc, char **argv) {
     strlist_t files = {0}, words = {0}, countries = {0}, keys = {0};
     const char *bin_word = NULL, *key_file = NULL, *exclude_key_file = NULL;
     int recognized = -1, fmt = FMT_AUTO; /* recognized: -1 any, else the index in "false|true" */
-    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, prefilter = 0;
+    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, prefilter = 0, per_word = 0;
     double fit = 0, pad = 10;
     const opt_t opts[] = {
         {"word", 'w', OPT_LIST, &words, "W[,W..]", "keep records of these words (repeatable)", OPT_NORANGE},
@@ -374,6 +429,8 @@ int main(int argc, char **argv) {
         {"sample", 0, OPT_INT, &sample, "N",
          "keep a uniform random sample of N matching records (output in input order), 0 = off", 0, 100000000},
         {"seed", 's', OPT_INT, &seed, "S", "random seed for --sample", 0, 2147483647},
+        {"per-word", 0, OPT_FLAG, &per_word, NULL,
+         "with --sample: a sample of N for each word, each the one --sample N --word W would keep", OPT_NORANGE},
         {"simplify", 0, OPT_FLAG, &simplify, NULL,
          "rewrite drawings with Google's simplification (0..255 integers, 1 px resampling, RDP 2.0)", OPT_NORANGE},
         {"fit", 0, OPT_DOUBLE, &fit, "SIZE",
@@ -405,7 +462,8 @@ int main(int argc, char **argv) {
         "A truncated .bin record is an error (exit 1) even with --keep-going: the format has no record\n"
         "boundaries, so nothing after it can be read.  Every ndjson line is parsed and validated unless\n"
         "--prefilter lets a byte search skip lines that cannot match --word/--key/--country.  --sample keeps N serialised records in memory (O(N),\n"
-        "whatever the input size) and writes them in input order at the end; --limit cannot be combined with it.\n"
+        "whatever the input size; N per word with --per-word) and writes them in input order at the end; --limit\n"
+        "cannot be combined with it.\n"
         "Key files (--key-file, --exclude-key-file): one key_id a line, plain or .gz; blanks around it, empty\n"
         "lines and lines starting with '#' are ignored; a line with anything else is exit 1 naming FILE:LINE,\n"
         "an unreadable file exit 3.  --key and --key-file together keep a record listed in either; an\n"
@@ -444,8 +502,14 @@ int main(int argc, char **argv) {
     if (limit && sample) die(EXIT_USAGE, "--limit and --sample cannot be combined");
     c.limit = limit;
     c.sample = sample;
-    if (sample) c.slots = xcalloc((size_t)sample, sizeof *c.slots);
-    rng_seed(&c.rng, (uint64_t)seed);
+    if (per_word && !sample) die(EXIT_USAGE, "--per-word needs --sample N");
+    c.per_word = per_word;
+    c.seed = (uint64_t)seed;
+    if (sample && !per_word) {
+        c.res = xcalloc(1, sizeof *c.res);
+        c.nres = c.capres = 1;
+        rng_seed(&c.res[0].rng, c.seed);
+    }
     c.simplify = simplify;
     c.fit = fit;
     c.pad = pad;
