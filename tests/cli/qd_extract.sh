@@ -243,3 +243,20 @@ expect_exit "a key file line that is not a key_id exits 1 naming FILE:LINE" 1 "b
 printf '1\n\001\377\n' >"$T/bink.txt"
 expect_exit "a binary key file exits 1, shown as printable ASCII" 1 "bink.txt:2: '\?\?' is not a key_id" qd-extract --exclude-key-file "$T/bink.txt" "$T/six.ndjson"
 expect_exit "key file and records both on stdin -> exit 2" 2 "only one of the key files and the records can be read from stdin" qd-extract --key-file -
+
+# ---- --per-word: a sample of N of each word, each the one a run over that word alone keeps ----
+for w in cat dog "The Eiffel Tower" fish; do qd-extract --sample 5 --seed 7 "$Q/simplified/$w.ndjson.gz"; done >"$T/pw.want"
+qd-extract --sample 5 --seed 7 --per-word $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz \
+  "$Q/simplified/The Eiffel Tower.ndjson.gz" $Q/simplified/fish.ndjson.gz >"$T/pw.got"
+same "--per-word = one --sample run per word file" "$T/pw.want" "$T/pw.got"
+eq "--per-word: 5 of each of 4 words" "$(sed 's/.*"word":"\([^"]*\)".*/\1/' "$T/pw.got" | sort | uniq -c | awk '{print $1}' | sort -u)" 5
+zcat $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz | sort -R --random-source="$V" >"$T/mixed.ndjson"
+qd-extract --sample 5 --seed 7 --word cat "$T/mixed.ndjson" >"$T/mc"; qd-extract --sample 5 --seed 7 --word dog "$T/mixed.ndjson" >"$T/md"
+qd-extract --sample 5 --seed 7 --per-word "$T/mixed.ndjson" >"$T/mcd"
+sort "$T/mc" "$T/md" >"$T/mcd.want"; sort "$T/mcd" >"$T/mcd.got"
+same "--per-word on interleaved words: each word's sample as with --word alone" "$T/mcd.want" "$T/mcd.got"
+eq "--per-word with N above the counts keeps everything" "$(qd-extract --sample 100000 --per-word $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz | wc -l | tr -d ' ')" \
+  "$(zcat $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz | wc -l | tr -d ' ')"
+qd-extract --sample 3 --seed 2 --per-word --key-file "$V" $Q/simplified/*.ndjson.gz >"$T/pwv"
+eq "--per-word with --key-file: 3 validation drawings of each of the 345 words" "$(wc -l <"$T/pwv" | tr -d ' ').$(sed 's/.*"key_id":"\([0-9]*\)".*/\1/' "$T/pwv" | sort | comm -23 - "$T/v.sorted" | wc -l | tr -d ' ')" "1035.0"
+expect_exit "--per-word without --sample -> exit 2" 2 "--per-word needs --sample N" qd-extract --per-word "$T/six.ndjson"
