@@ -62,7 +62,7 @@ mkdir -p "$OUT"
 case $WORDS in
   study) printf '%s\n' $STUDY ;;
   all) for f in "$DATA"/simplified/*.ndjson.gz; do basename "$f" .ndjson.gz; done ;;
-  *) printf '%s\n' "$WORDS" | tr ',' '\n' | sed 's/^ *//; s/ *$//; /^$/d' ;;
+  *) printf '%s\n' "$WORDS" | tr ',' '\n' | sed 's/^ *//; s/ *$//; /^$/d' | awk '!seen[$0]++' ;;
 esac >"$OUT/classes.txt"
 [ -s "$OUT/classes.txt" ] || die "WORDS='$WORDS' names no word"
 n=0

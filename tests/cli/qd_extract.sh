@@ -235,6 +235,11 @@ eq "key file from stdin" "$(cat "$T/kstdin.out")" "$(sed -n 1p "$T/six.ndjson")"
 qd-extract --key-file "$T/empty.txt" "$T/six.ndjson" >"$T/e.out" 2>"$T/e.err"; rc=$?
 if [ $rc -eq 0 ] && [ ! -s "$T/e.out" ] && grep -q "empty.txt lists no key_id: nothing matches" "$T/e.err"; then ok "an empty key file matches nothing, with a warning"
 else notok "an empty key file" "rc=$rc $(cat "$T/e.err")"; fi
+# --prefilter reads the line's key_id: a number, blanks around ':', a nested "key_id" or one as a value
+printf '{"word":"x","key_id":123,"drawing":[[[1,2],[3,4]]]}\n{"word":"x","key_id": "124","drawing":[[[1,2],[3,4]]]}\n{"word":"x","note":"key_id","extra":{"key_id":"9"},"key_id":"125","drawing":[[[1,2],[3,4]]]}\n' >"$T/kid.ndjson"
+printf '123\n124\n125\n' >"$T/kid.txt"
+eq "--prefilter --key-file: numeric, spaced and nested key_ids all found" "$(qd-extract --prefilter --key-file "$T/kid.txt" "$T/kid.ndjson" | wc -l | tr -d ' ')" 3
+eq "--prefilter --key 9: a nested key_id is not the record's" "$(qd-extract --prefilter --key 9 "$T/kid.ndjson" | wc -l | tr -d ' ')" 0
 # errors
 expect_exit "--key-file: a missing file exits 3 naming it" 3 "^qd-extract: --key-file: $T/nokeys.txt: cannot open" qd-extract --key-file "$T/nokeys.txt" "$T/six.ndjson"
 expect_exit "--exclude-key-file: a directory exits 3 naming it" 3 "^qd-extract: --exclude-key-file: $T: " qd-extract --exclude-key-file "$T" "$T/six.ndjson"

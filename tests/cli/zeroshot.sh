@@ -2,6 +2,7 @@
 # (test_mkclip) and K small: the study's 10 words on the validation split give exactly what the
 # documented commands give; the default model through $INVCLIP_MODEL; all 345 words (class names with
 # spaces); SPLIT=all; bad settings; `make zeroshot` passes its variables through.
+unset CLIP_MODEL INVCLIP_MODEL WORDS SPLIT K SEED OUT THREADS # only what each run sets
 Q=data/quickdraw
 STUDY="apple bird car cat chair dog fish flower house tree"
 "$UNITS/test_mkclip" "$T/mk.safetensors"
@@ -55,6 +56,9 @@ nval=$(zcat $Q/simplified/fish.ndjson.gz | grep -c -F -f $Q/val-keys.txt)
 eq "SPLIT=all: every fish drawing" "$(grep -c '"top":\[' "$T/fa/predictions.ndjson")" "$nall"
 eq "SPLIT=val: the validation fish drawings ($nval)" "$(grep -c '"top":\[' "$T/fv/predictions.ndjson")" "$nval"
 if grep -q '"words":"fish","split":"all",' "$T/fa/summary.json"; then ok "a one-word list"; else notok "a one-word list" "$(head -c 200 "$T/fa/summary.json")"; fi
+CLIP_MODEL="$T/mk.safetensors" WORDS=' cat,The Eiffel Tower,cat, ' K=2 OUT="$T/list" sh pipelines/zeroshot.sh >/dev/null 2>&1
+eq "a W,W list: blanks trimmed, repeats dropped, spaces inside kept" "$(tr '\n' '|' <"$T/list/classes.txt")" "cat|The Eiffel Tower|"
+eq "a W,W list: K of each" "$(grep -c '"top":\[' "$T/list/predictions.ndjson")" 4
 
 # bad settings: exit 2 naming the problem
 expect_exit "SPLIT=test -> exit 2" 2 "SPLIT='test' is not val or all" env SPLIT=test CLIP_MODEL="$T/mk.safetensors" sh pipelines/zeroshot.sh
