@@ -350,7 +350,9 @@ static void print_summary(ctx_t *c) {
             buf_puts(&b, first ? "{\"label\":" : ",{\"label\":");
             first = 0;
             buf_jstr(&b, c->cls[k]);
-            buf_printf(&b, ",\"accuracy\":%.6f,\"top1\":%.6f,\"top5\":%.6f,\"correct\":%ld,\"correct5\":%ld,\"total\":%ld}",
+            buf_printf(&b,
+                       ",\"accuracy\":%.6f,\"top1\":%.6f,\"top5\":%.6f,\"correct\":%ld,\"correct5\":%ld,"
+                       "\"total\":%ld}",
                        frac(c->correct[k], c->total[k]), frac(c->correct[k], c->total[k]),
                        frac(c->correct5[k], c->total[k]), c->correct[k], c->correct5[k], c->total[k]);
         }

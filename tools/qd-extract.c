@@ -472,8 +472,9 @@ int main(int argc, char **argv) {
         "  qd-extract --word fish --limit 8 data/quickdraw/raw/fish.ndjson.gz\n"
         "  qd-extract --recognized true --sample 100 --seed 7 --fit 224 data/quickdraw/all-words.ndjson.gz\n"
         "  qd-extract --simplify data/quickdraw/raw/cat.ndjson.gz > cat.simplified.ndjson\n"
-        "  qd-extract --key-file data/quickdraw/val-keys.txt data/quickdraw/simplified/*.ndjson.gz   (the validation split)\n"
-        "  qd-extract --exclude-key-file data/quickdraw/val-keys.txt data/quickdraw/simplified/*.ndjson.gz  (training)\n"
+        "  qd-extract --key-file data/quickdraw/val-keys.txt data/quickdraw/simplified/*.ndjson.gz\n"
+        "  qd-extract --exclude-key-file data/quickdraw/val-keys.txt --sample 100 --per-word \\\n"
+        "    data/quickdraw/simplified/*.ndjson.gz\n"
         "  zcat cat.bin.gz | qd-extract --format bin --bin-word cat --country US,GB -"};
     opt_parse(&spec, argc, argv, &files);
 
@@ -490,7 +491,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < files.n; i++) stdin_keys += !strcmp(files.v[i], "-");
     if (stdin_keys > 1) die(EXIT_USAGE, "only one of the key files and the records can be read from stdin ('-')");
     if (key_file) {
-        if (!read_key_file("--key-file", key_file, &c.want)) warn("--key-file %s lists no key_id: nothing matches", key_file);
+        if (!read_key_file("--key-file", key_file, &c.want))
+            warn("--key-file %s lists no key_id: nothing matches", key_file);
         c.use_want = 1;
     }
     if (exclude_key_file && !read_key_file("--exclude-key-file", exclude_key_file, &c.drop))
