@@ -1,8 +1,43 @@
 /* clip_model.c - see clip_model.h. */
 #include "clip_model.h"
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#ifndef INVCLIP_DATA_DIR
+#define INVCLIP_DATA_DIR "data"
+#endif
+
+const char *clip_default_model(int *from_env) {
+    static char path[4096];
+    const char *env = getenv("INVCLIP_MODEL");
+    if (from_env) *from_env = env && *env;
+    if (env && *env) snprintf(path, sizeof path, "%s", env);
+    else {
+        char *p = data_path(CLIP_DEFAULT_MODEL_REL);
+        snprintf(path, sizeof path, "%s", p ? p : INVCLIP_DATA_DIR "/" CLIP_DEFAULT_MODEL_REL);
+        free(p);
+    }
+    return path;
+}
+
+/* A missing default is not a corrupt file: say where one comes from. */
+static int default_missing(const char *path, int from_env, err_t *e) {
+    struct stat st;
+    if (stat(path, &st) == 0 || errno != ENOENT) return 0; /* anything else: clip_load says what */
+    if (from_env)
+        return err_set(e, EXIT_MODEL,
+                       "%s: no such model file (named by $INVCLIP_MODEL; unset it for the shipped model, or give "
+                       "--model FILE)",
+                       path);
+    return err_set(e, EXIT_MODEL,
+                   "%s: the shipped sketch-domain CLIP is missing: `make train-clip` trains it, or give --model "
+                   "FILE with CLIP weights you bring (e.g. OpenAI's ViT-B-32.pt or a Hugging Face "
+                   "model.safetensors), or set $INVCLIP_MODEL",
+                   path);
+}
 
 static int open_text(clip_model_t *cm, const clip_open_opts_t *o, err_t *e) {
     const clip_config_t *cfg = &cm->m.w.cfg;
@@ -39,6 +74,12 @@ int clip_open_params(clip_model_t *cm, clip_params_t *w, const clip_open_opts_t 
 
 int clip_open(clip_model_t *cm, const char *path, const clip_open_opts_t *o, pool_t *pool, err_t *e) {
     memset(cm, 0, sizeof *cm);
+    if (!path) {
+        int from_env;
+        path = clip_default_model(&from_env);
+        int rc = default_missing(path, from_env, e);
+        if (rc) return rc;
+    }
     clip_params_t w = {0};
     int rc = clip_load_opts(path, &w, o ? &o->load : NULL, e);
     if (rc) return rc;

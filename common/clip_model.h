@@ -13,6 +13,12 @@
  * nothing.  Errors name the prompt ("text 'a fish': ..."); nothing prints or
  * exits.  A model serves one thread at a time, like clip_t.
  *
+ * The default model: a tool given no --model opens clip_default_model()
+ * (clip_open with path NULL): $INVCLIP_MODEL when set, else the shipped
+ * sketch-domain CLIP data/models/sketch-clip/model.safetensors, trained by
+ * the project on QuickDraw (make train-clip).  Every tool that takes --model
+ * goes through it, so they agree on what "no --model" means.
+ *
  * It does not cache embeddings (host.h caches per prompt) nor preprocess
  * images (imgprep.h).
  */
@@ -36,10 +42,22 @@ typedef struct {
     const char *vocab;     /* BPE merges; NULL = the shipped clip/bpe_simple_vocab_16e6.txt.gz */
 } clip_open_opts_t;
 
-/* Load path's weights, set up the towers on pool (borrowed, NULL = serial;
- * it must outlive cm) and, when o->text, the tokenizer -- refused
- * (EXIT_MODEL) if the model's text vocabulary is smaller than CLIP's BPE.
- * o may be NULL (no text).  On error *cm is left zeroed. */
+/* The shipped model, relative to the data directory. */
+#define CLIP_DEFAULT_MODEL_REL "models/sketch-clip/model.safetensors"
+
+/* The weight file used when no --model is given: $INVCLIP_MODEL when it is
+ * set and not empty (*from_env = 1), else the shipped model looked up like
+ * every data file (data_path: $INVCLIP_DATA, the source tree's data/, then
+ * <prefix>/share/invclip/data), and when it is in none of them the source
+ * tree's path, so an error names where it belongs (*from_env = 0).  from_env
+ * may be NULL.  The string is static (valid until the next call). */
+const char *clip_default_model(int *from_env);
+
+/* Load path's weights (path NULL: clip_default_model(); a missing default is
+ * EXIT_MODEL with a message saying how to get one), set up the towers on pool
+ * (borrowed, NULL = serial; it must outlive cm) and, when o->text, the
+ * tokenizer -- refused (EXIT_MODEL) if the model's text vocabulary is smaller
+ * than CLIP's BPE.  o may be NULL (no text).  On error *cm is left zeroed. */
 int clip_open(clip_model_t *cm, const char *path, const clip_open_opts_t *o, pool_t *pool, err_t *e);
 /* The same from weights already in memory (ownership of *w is taken, w is
  * zeroed, even on error). */

@@ -13,8 +13,12 @@
  * embedding is the study's ensemble (the mean of the unit embeddings of its
  * prompt templates, renormalised); each image gets its top-k classes by
  * cosine similarity instead of its embedding, and when images carry their
- * word, a per-class and overall accuracy summary goes to stderr (and to
- * --summary FILE as JSON).
+ * word, the rank of the true class, and a per-class and overall top-1 and
+ * top-5 accuracy summary goes to stderr (and to --summary FILE as JSON).
+ *
+ * The model: --model FILE, or with no --model the default of clip_model.h
+ * ($INVCLIP_MODEL, else the shipped sketch-domain CLIP), announced once on
+ * stderr.
  *
  * The model runs on one pool of -j threads (default: every online core),
  * created here and lent to CLIP.  It does not render sketches (rasterize
@@ -60,7 +64,8 @@ typedef struct {
     int nclass;
     const char **cls;
     float *cls_emb; /* (nclass, E) unit */
-    long *correct, *total, n_correct, n_total, n_unlabelled;
+    float *scores;                          /* (nclass) one image's cosine similarities */
+    long *correct, *correct5, *total, n_correct, n_correct5, n_total, n_unlabelled;
     progress_t prog;
     long nimages, nskipped;
     buf_t out;
@@ -126,6 +131,8 @@ static void build_classes(ctx_t *c) {
     free(prompts);
     free(pe);
     c->correct = xcalloc((size_t)c->nclass, sizeof(long));
+    c->correct5 = xcalloc((size_t)c->nclass, sizeof(long));
+    c->scores = xmalloc(sizeof(float) * (size_t)c->nclass);
     c->total = xcalloc((size_t)c->nclass, sizeof(long));
 }
 
@@ -163,6 +170,7 @@ static void flush_batch(ctx_t *c) {
             for (int j = 0; j < c->nclass; j++) {
                 float s = 0;
                 for (int i = 0; i < E; i++) s += u[i] * c->cls_emb[(size_t)j * E + i];
+                c->scores[j] = s;
                 int pos = nbest < k ? nbest++ : k;
                 if (pos == k && s <= sc[k - 1]) continue;
                 if (pos == k) pos = k - 1;
@@ -187,12 +195,20 @@ static void flush_batch(ctx_t *c) {
                 for (int j = 0; j < c->nclass; j++)
                     if (!strcmp(c->cls[j], mt->word)) truth = j;
                 if (truth >= 0) {
-                    int ok = best[0] == truth;
+                    /* the true class's rank in the order of the top list:
+                     * higher score first, the earlier class on a tie */
+                    int rank = 0;
+                    float st = c->scores[truth];
+                    for (int j = 0; j < c->nclass; j++) rank += c->scores[j] > st || (j < truth && c->scores[j] == st);
+                    int ok = rank == 0, ok5 = rank < 5;
                     c->total[truth]++;
                     c->correct[truth] += ok;
+                    c->correct5[truth] += ok5;
                     c->n_total++;
                     c->n_correct += ok;
-                    buf_printf(o, ",\"correct\":%s", ok ? "true" : "false");
+                    c->n_correct5 += ok5;
+                    buf_printf(o, ",\"correct\":%s,\"correct5\":%s,\"rank\":%d", ok ? "true" : "false",
+                               ok5 ? "true" : "false", rank + 1);
                 } else {
                     c->n_unlabelled++;
                 }
@@ -305,29 +321,40 @@ static void read_lines(const char *path, strlist_t *l) {
     in_close(in);
 }
 
+static double frac(long a, long b) { return b ? (double)a / (double)b : 0; }
+
+/* Top-1 and top-5 accuracy, overall and per class, on stderr and in --summary. */
 static void print_summary(ctx_t *c) {
     if (!c->nclass || !c->n_total) return;
-    fprintf(stderr, "%s: zero-shot top-1: %.4f (%ld/%ld)", progname, (double)c->n_correct / (double)c->n_total,
-            c->n_correct, c->n_total);
+    fprintf(stderr, "%s: zero-shot top-1: %.4f (%ld/%ld), top-5: %.4f (%ld/%ld)", progname,
+            frac(c->n_correct, c->n_total), c->n_correct, c->n_total, frac(c->n_correct5, c->n_total), c->n_correct5,
+            c->n_total);
     if (c->n_unlabelled) fprintf(stderr, "; %ld images without a known word not scored", c->n_unlabelled);
     fputc('\n', stderr);
     for (int k = 0; k < c->nclass; k++)
         if (c->total[k])
-            fprintf(stderr, "  %-24s %.4f (%ld/%ld)\n", c->cls[k], (double)c->correct[k] / (double)c->total[k],
-                    c->correct[k], c->total[k]);
+            fprintf(stderr, "  %-24s top-1 %.4f (%ld/%ld)  top-5 %.4f (%ld/%ld)\n", c->cls[k],
+                    frac(c->correct[k], c->total[k]), c->correct[k], c->total[k], frac(c->correct5[k], c->total[k]),
+                    c->correct5[k], c->total[k]);
     if (c->o->summary) {
         buf_t b = {0};
         buf_puts(&b, "{\"model\":");
         buf_jstr(&b, c->cm.name);
-        buf_printf(&b, ",\"top1\":%.6f,\"correct\":%ld,\"total\":%ld,\"unscored\":%ld,\"classes\":[",
-                   (double)c->n_correct / (double)c->n_total, c->n_correct, c->n_total, c->n_unlabelled);
+        buf_printf(&b,
+                   ",\"top1\":%.6f,\"top5\":%.6f,\"correct\":%ld,\"correct5\":%ld,\"total\":%ld,\"unscored\":%ld,"
+                   "\"nclasses\":%d,\"classes\":[",
+                   frac(c->n_correct, c->n_total), frac(c->n_correct5, c->n_total), c->n_correct, c->n_correct5,
+                   c->n_total, c->n_unlabelled, c->nclass);
         for (int k = 0, first = 1; k < c->nclass; k++) {
             if (!c->total[k]) continue;
             buf_puts(&b, first ? "{\"label\":" : ",{\"label\":");
             first = 0;
             buf_jstr(&b, c->cls[k]);
-            buf_printf(&b, ",\"accuracy\":%.6f,\"correct\":%ld,\"total\":%ld}",
-                       (double)c->correct[k] / (double)c->total[k], c->correct[k], c->total[k]);
+            buf_printf(&b,
+                       ",\"accuracy\":%.6f,\"top1\":%.6f,\"top5\":%.6f,\"correct\":%ld,\"correct5\":%ld,"
+                       "\"total\":%ld}",
+                       frac(c->correct[k], c->total[k]), frac(c->correct[k], c->total[k]),
+                       frac(c->correct5[k], c->total[k]), c->correct[k], c->correct5[k], c->total[k]);
         }
         buf_puts(&b, "]}\n");
         afile_t af;
@@ -343,7 +370,9 @@ int main(int argc, char **argv) {
     util_init(argv[0]);
     opts_t o = {.preprocess = "clip", .batch = 8, .topk = 5};
     const opt_t table[] = {
-        {"model", 'm', OPT_STR, &o.model, "FILE", "CLIP weights: safetensors (HF or OpenAI naming), pytorch_model.bin or .pt",
+        {"model", 'm', OPT_STR, &o.model, "FILE",
+         "CLIP weights: safetensors (HF or OpenAI naming), pytorch_model.bin or .pt (default: $INVCLIP_MODEL, else "
+         "the shipped sketch-domain CLIP data/models/sketch-clip/model.safetensors)",
          OPT_NORANGE},
         {"text", 't', OPT_LIST, &o.texts, "TEXT", "embed a text prompt (repeatable)", OPT_NORANGE},
         {"text-file", 0, OPT_STR, &o.text_file, "FILE", "embed every non-empty line of FILE", OPT_NORANGE},
@@ -368,20 +397,24 @@ int main(int argc, char **argv) {
         {0},
     };
     const optspec_t spec = {
-        .usage = "--model FILE [options] [FILE...]",
+        .usage = "[--model FILE] [options] [FILE...]",
         .summary = "Embed images (PNG streams, PNG or JPEG files; stdin '-' is a PNG stream) and text prompts with\n"
                    "CLIP, one NDJSON line each; or classify images zero-shot among given classes.",
         .opts = table,
         .epilog = "Examples:\n"
+                  "  rasterize < fish.ndjson | clip-embed > fish.emb.ndjson            (the shipped model)\n"
                   "  rasterize < fish.ndjson | clip-embed --model ViT-B-32.safetensors > fish.emb.ndjson\n"
                   "  clip-embed --model ViT-B-32.pt --text 'a sketch of a fish' --text 'a fish'\n"
                   "  qd-extract --sample 500 --seed 1 data/quickdraw/simplified/*.ndjson.gz | rasterize --size 256 --width 3 \\\n"
-                  "    | clip-embed --model ViT-B-32.pt --zero-shot apple,bird,car,cat,chair,dog,fish,flower,house,tree\n"
-                  "With no image FILE and no --text, images are read from stdin.",
+                  "    | clip-embed --zero-shot apple,bird,car,cat,chair,dog,fish,flower,house,tree\n"
+                  "With no image FILE and no --text, images are read from stdin.\n"
+                  "With no --model: $INVCLIP_MODEL when set, else the shipped sketch-domain CLIP (trained by the\n"
+                  "project on QuickDraw; `make train-clip` rebuilds it); a missing default is exit 5.\n"
+                  "Zero-shot lines carry \"top\" (the top-k classes) and \"pred\"; an image whose word is a class\n"
+                  "also \"correct\" (top-1), \"correct5\" (top-5) and \"rank\" (1 = best) of its true class.",
     };
     strlist_t files = {0};
     opt_parse(&spec, argc, argv, &files);
-    if (!o.model) die(EXIT_USAGE, "no model: give --model FILE (CLIP weights; see --help)");
     ctx_t c = {.o = &o};
     if (!strcmp(o.preprocess, "clip")) c.mode = IMGPREP_CLIP;
     else if (!strcmp(o.preprocess, "normalize")) c.mode = IMGPREP_NORMALIZE;
@@ -406,6 +439,12 @@ int main(int argc, char **argv) {
     pool_t pool;
     if (pool_init(&pool, o.threads ? o.threads : pool_cores(), &e)) die_err(&e);
     co.text = o.texts.n || c.nclass;
+    if (!o.model) {
+        int from_env;
+        const char *dm = clip_default_model(&from_env);
+        if (from_env) warn("no --model: using $INVCLIP_MODEL %s", dm);
+        else warn("no --model: using the shipped sketch-domain CLIP %s", dm);
+    }
     if (clip_open(&c.cm, o.model, &co, &pool, &e)) die_err(&e);
     c.S = c.cm.m.w.cfg.image_size;
     c.E = c.cm.m.w.cfg.embed_dim;
@@ -445,7 +484,7 @@ int main(int argc, char **argv) {
         imgprep_free(&c.prep);
     }
     free(c.batch_img); free(c.emb); free(c.unit); free(c.norm); free(c.meta);
-    free(c.cls_emb); free(c.correct); free(c.total);
+    free(c.cls_emb); free(c.correct); free(c.correct5); free(c.total); free(c.scores);
     strlist_free_items(&classes);
     strlist_free_items(&owned);
     strlist_free(&o.texts);

@@ -3,8 +3,9 @@
  * Reads Google's QuickDraw files: raw ndjson (strokes [[x..],[y..],[t..]]),
  * simplified ndjson ([[x..],[y..]]), either one plain or gzipped, and the
  * binary .bin format (common/qdbin.h), from named files or stdin.  Keeps the
- * records that pass every filter (--word, --recognized, --country, --key),
- * optionally stops after --limit of them or keeps a uniform --sample of them,
+ * records that pass every filter (--word, --recognized, --country, --key and
+ * --key-file, --exclude-key-file: hashed sets of key_ids), optionally stops
+ * after --limit of them or keeps a uniform --sample of them,
  * optionally rewrites the drawing with Google's simplification (--simplify)
  * and/or the study's bounding-box fit into an S x S canvas (--fit), and writes
  * one sketch record per line with every other field passed through unchanged.
@@ -29,16 +30,110 @@ typedef struct {
     long long seq; /* position among the matching records: output order */
 } slot_t;
 
+/* A set of key_ids: open addressing on hash_str, linear probing, at most
+ * half full.  Holds copies. */
 typedef struct {
-    strlist_t words, countries, keys; /* comma lists split, owned strings */
+    char **slot;
+    size_t n, cap;
+} keyset_t;
+
+static int keyset_has(const keyset_t *k, const char *s) {
+    if (!k->n || !s) return 0;
+    for (size_t i = hash_str(s) & (k->cap - 1); k->slot[i]; i = (i + 1) & (k->cap - 1))
+        if (!strcmp(k->slot[i], s)) return 1;
+    return 0;
+}
+
+static void keyset_put(char **slot, size_t cap, char *s) {
+    size_t i = hash_str(s) & (cap - 1);
+    while (slot[i]) i = (i + 1) & (cap - 1);
+    slot[i] = s;
+}
+
+static void keyset_add(keyset_t *k, const char *s) {
+    if (keyset_has(k, s)) return;
+    if (2 * (k->n + 1) > k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 64;
+        char **slot = xcalloc(cap, sizeof *slot);
+        for (size_t i = 0; i < k->cap; i++)
+            if (k->slot[i]) keyset_put(slot, cap, k->slot[i]);
+        free(k->slot);
+        k->slot = slot;
+        k->cap = cap;
+    }
+    keyset_put(k->slot, k->cap, xstrdup(s));
+    k->n++;
+}
+
+static void keyset_free(keyset_t *k) {
+    for (size_t i = 0; i < k->cap; i++) free(k->slot[i]);
+    free(k->slot);
+    memset(k, 0, sizeof *k);
+}
+
+/* Add the key_ids of a key file: one a line, surrounding blanks ignored,
+ * empty lines and lines starting with '#' skipped; plain or gzipped.
+ * A line holding anything else (inner blanks, control bytes, quotes or
+ * backslashes) is an error naming FILE:LINE (exit 1); an unreadable file
+ * exits 3.  Returns the number of key_ids read. */
+static long long read_key_file(const char *opt, const char *path, keyset_t *k) {
+    err_t e = {0};
+    input_t *in = in_open(path, &e);
+    if (!in) die(e.code, "%s: %s", opt, e.msg);
+    in_set_max_line(in, 4096);
+    char *line;
+    size_t len;
+    int r;
+    long long n = 0;
+    while ((r = in_getline(in, &line, &len, &e)) == 1) {
+        char *a = line, *b = line + len;
+        while (a < b && (*a == ' ' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+        if (a == b || *a == '#') continue;
+        *b = 0;
+        for (const char *q = a; q < b; q++)
+            if ((unsigned char)*q < 0x21 || *q == '"' || *q == '\\' || *q == 0x7f) {
+                char shown[41]; /* the line's start, bytes outside printable ASCII as '?' */
+                size_t m = 0;
+                for (const char *t = a; t < b && m < sizeof shown - 1; t++)
+                    shown[m++] = *t >= 0x20 && *t < 0x7f ? *t : '?';
+                shown[m] = 0;
+                die(EXIT_DATA, "%s: %s:%lld: '%s' is not a key_id (one key_id a line)", opt, in_name(in),
+                    in_lineno(in), shown);
+            }
+        keyset_add(k, a);
+        n++;
+    }
+    if (r < 0) die(e.code, "%s: %s", opt, e.msg);
+    in_close(in);
+    return n;
+}
+
+/* A uniform sample of --sample N records (Algorithm R) of one word, or of
+ * everything.  Each draws from its own generator seeded with --seed, so a
+ * word's sample is the one a run over that word alone would keep. */
+typedef struct {
+    char *word;        /* --per-word: the word (owned; "" for records without one) */
+    long long nmatch;  /* its matches so far */
+    rng_t rng;
+    slot_t *slots;     /* min(nmatch, N) of them, grown as they fill */
+    int nslots;
+} reservoir_t;
+
+typedef struct {
+    strlist_t words, countries;       /* comma lists split, owned strings */
+    keyset_t want, drop;              /* --key + --key-file; --exclude-key-file */
+    int use_want;                     /* a --key or --key-file was given (an empty set matches nothing) */
     strlist_t nwords, ncountries;     /* the same as JSON string literals, for screen() */
     int screen;                       /* screen lines before parsing them */
     int recognized;                   /* -1 any, 0 false, 1 true */
     long long limit, nout;            /* --limit (0 = none), records written */
     int sample;                       /* reservoir size, 0 = off */
-    long long nmatch;
-    rng_t rng;
-    slot_t *slots;
+    int per_word;                     /* --per-word: one reservoir per word */
+    uint64_t seed;
+    long long nmatch;                 /* matches so far (all words): input order */
+    reservoir_t *res;                 /* one, or one per word seen */
+    int nres, capres, last;
     int simplify;
     double fit, pad;                  /* fit = 0: off */
     char *canvas;                     /* the "canvas" JSON --fit adds, built once */
@@ -58,7 +153,8 @@ static int in_list(const strlist_t *l, const char *s) {
 
 static int matches(const ctx_t *c, const sketch_t *s) {
     if (c->words.n && !in_list(&c->words, s->word)) return 0;
-    if (c->keys.n && !in_list(&c->keys, s->key_id)) return 0;
+    if (c->use_want && !keyset_has(&c->want, s->key_id)) return 0;
+    if (c->drop.n && keyset_has(&c->drop, s->key_id)) return 0;
     if (c->countries.n) {
         const cJSON *cc = sketch_get(s, "countrycode");
         if (!cJSON_IsString(cc) || !in_list(&c->countries, cc->valuestring)) return 0;
@@ -84,15 +180,41 @@ static int has_any(const char *line, size_t len, const strlist_t *needles) {
     return 0;
 }
 
+/* Can the line's key_id be in the set?  Every "key_id": member of the line
+ * (nested objects too) is read as a literal -- a string's bytes or a
+ * number's digits -- and looked up; anything else (a long value, a float)
+ * leaves the decision to the parser.  The caller has ruled out escapes. */
+static int may_have_key(const char *line, size_t len, const keyset_t *k) {
+    static const char pat[] = "\"key_id\"";
+    const char *p = line, *end = line + len;
+    char tmp[128];
+    while ((p = memmem(p, (size_t)(end - p), pat, sizeof pat - 1))) {
+        const char *q = p + sizeof pat - 1, *v;
+        p = q;
+        while (q < end && (*q == ' ' || *q == '\t')) q++;
+        if (q == end || *q != ':') continue; /* the string "key_id" as a value */
+        for (q++; q < end && (*q == ' ' || *q == '\t');) q++;
+        int str = q < end && *q == '"';
+        if (str) q++;
+        for (v = q; q < end && (str ? *q != '"' : (*q >= '0' && *q <= '9')); q++) {}
+        size_t n = (size_t)(q - v);
+        if (n >= sizeof tmp || (!str && (n == 0 || (q < end && !strchr(",} \t", *q))))) return 1;
+        memcpy(tmp, v, n);
+        tmp[n] = 0;
+        if (keyset_has(k, tmp)) return 1;
+    }
+    return 0;
+}
+
 /* Most lines of a big file fail a --word/--key/--country filter; a record can
  * match only if its line contains the wanted value as a literal ("fish" with
- * its quotes, a key_id's digits), unless the line uses escapes.  Lines that
+ * its quotes, a key_id in the set), unless the line uses escapes.  Lines that
  * fail this byte search are skipped without being parsed (or validated). */
 static int screen(const char *line, size_t len, void *vctx) {
     const ctx_t *c = vctx;
     if (memchr(line, '\\', len)) return 1;
     if (c->nwords.n && !has_any(line, len, &c->nwords)) return 0;
-    if (c->keys.n && !has_any(line, len, &c->keys)) return 0;
+    if (c->use_want && !may_have_key(line, len, &c->want)) return 0;
     if (c->ncountries.n && !has_any(line, len, &c->ncountries)) return 0;
     return 1;
 }
@@ -126,24 +248,51 @@ static void emit(const char *p, size_t n) {
 /* --limit reached: read no further */
 static int limit_reached(const ctx_t *c) { return c->limit > 0 && c->nout >= c->limit; }
 
+/* The reservoir a matching record goes to: the one, or its word's (the
+ * last one used first: records come grouped by word). */
+static reservoir_t *reservoir_for(ctx_t *c, const char *word) {
+    if (!c->per_word) return &c->res[0];
+    if (!word) word = "";
+    if (c->nres && !strcmp(c->res[c->last].word, word)) return &c->res[c->last];
+    for (int i = 0; i < c->nres; i++)
+        if (!strcmp(c->res[i].word, word)) return &c->res[c->last = i];
+    if (c->nres == c->capres) {
+        c->capres = c->capres ? 2 * c->capres : 16;
+        c->res = xrealloc(c->res, sizeof *c->res * (size_t)c->capres);
+    }
+    reservoir_t *r = &c->res[c->last = c->nres++];
+    memset(r, 0, sizeof *r);
+    r->word = xstrdup(word);
+    rng_seed(&r->rng, c->seed);
+    return r;
+}
+
 static int one_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e) {
     ctx_t *c = vctx;
     if (!matches(c, s)) return 0;
     if (c->sample) {
         /* reservoir sampling (Algorithm R): the k-th match replaces a random
          * slot with probability N/k, decided before any work is done on it */
-        long long k = ++c->nmatch;
-        long long slot = k <= c->sample ? k - 1 : (long long)rng_below(&c->rng, (uint64_t)k);
+        reservoir_t *r = reservoir_for(c, s->word);
+        long long seq = ++c->nmatch, k = ++r->nmatch;
+        long long slot = k <= c->sample ? k - 1 : (long long)rng_below(&r->rng, (uint64_t)k);
         if (slot >= c->sample) return 0;
+        if (slot >= r->nslots) {
+            int n = r->nslots ? 2 * r->nslots : 16;
+            if (n > c->sample) n = c->sample;
+            r->slots = xrealloc(r->slots, sizeof *r->slots * (size_t)n);
+            memset(r->slots + r->nslots, 0, sizeof *r->slots * (size_t)(n - r->nslots));
+            r->nslots = n;
+        }
         render(c, s);
-        slot_t *sl = &c->slots[slot];
+        slot_t *sl = &r->slots[slot];
         if (sl->cap < c->out.len) {
             sl->cap = c->out.len;
             sl->line = xrealloc(sl->line, sl->cap);
         }
         memcpy(sl->line, c->out.s, c->out.len);
         sl->len = c->out.len;
-        sl->seq = k;
+        sl->seq = seq;
         return 0;
     }
     render(c, s);
@@ -204,14 +353,29 @@ static int by_seq(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Write the sampled records in input order and free the slots. */
+/* Write the sampled records (of every reservoir) in input order and free
+ * the reservoirs. */
 static void sample_flush(ctx_t *c) {
-    int n = c->nmatch < c->sample ? (int)c->nmatch : c->sample;
-    qsort(c->slots, (size_t)n, sizeof *c->slots, by_seq);
-    for (int i = 0; i < n; i++) emit(c->slots[i].line, c->slots[i].len);
-    for (int i = 0; i < c->sample; i++) free(c->slots[i].line);
-    free(c->slots);
-    c->slots = NULL;
+    size_t n = 0;
+    for (int i = 0; i < c->nres; i++) n += (size_t)(c->res[i].nmatch < c->sample ? c->res[i].nmatch : c->sample);
+    slot_t *all = xmalloc(sizeof *all * (n ? n : 1));
+    n = 0;
+    for (int i = 0; i < c->nres; i++) {
+        reservoir_t *r = &c->res[i];
+        int m = r->nmatch < c->sample ? (int)r->nmatch : c->sample;
+        memcpy(all + n, r->slots, sizeof *all * (size_t)m);
+        n += (size_t)m;
+        for (int j = m; j < r->nslots; j++) free(r->slots[j].line);
+        free(r->slots);
+        free(r->word);
+    }
+    qsort(all, n, sizeof *all, by_seq);
+    for (size_t i = 0; i < n; i++) emit(all[i].line, all[i].len);
+    for (size_t i = 0; i < n; i++) free(all[i].line);
+    free(all);
+    free(c->res);
+    c->res = NULL;
+    c->nres = 0;
 }
 
 enum { FMT_AUTO, FMT_NDJSON, FMT_BIN }; /* --format, in the order of its choices */
@@ -246,9 +410,9 @@ static void run_files(const strlist_t *files, int fmt, const char *bin_word, int
 int main(int argc, char **argv) {
     util_init(argv[0]);
     strlist_t files = {0}, words = {0}, countries = {0}, keys = {0};
-    const char *bin_word = NULL;
+    const char *bin_word = NULL, *key_file = NULL, *exclude_key_file = NULL;
     int recognized = -1, fmt = FMT_AUTO; /* recognized: -1 any, else the index in "false|true" */
-    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, prefilter = 0;
+    int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, prefilter = 0, per_word = 0;
     double fit = 0, pad = 10;
     const opt_t opts[] = {
         {"word", 'w', OPT_LIST, &words, "W[,W..]", "keep records of these words (repeatable)", OPT_NORANGE},
@@ -257,10 +421,16 @@ int main(int argc, char **argv) {
         {"country", 'c', OPT_LIST, &countries, "CC[,CC..]", "keep records from these countrycodes (repeatable)",
          OPT_NORANGE},
         {"key", 0, OPT_LIST, &keys, "K[,K..]", "keep records with these key_ids (repeatable)", OPT_NORANGE},
+        {"key-file", 0, OPT_STR, &key_file, "FILE",
+         "keep records whose key_id is listed in FILE (one a line; with --key: either)", OPT_NORANGE},
+        {"exclude-key-file", 0, OPT_STR, &exclude_key_file, "FILE",
+         "drop records whose key_id is listed in FILE (one a line)", OPT_NORANGE},
         {"limit", 'n', OPT_INT, &limit, "N", "stop after N output records, 0 = all", 0, 2147483647},
         {"sample", 0, OPT_INT, &sample, "N",
          "keep a uniform random sample of N matching records (output in input order), 0 = off", 0, 100000000},
         {"seed", 's', OPT_INT, &seed, "S", "random seed for --sample", 0, 2147483647},
+        {"per-word", 0, OPT_FLAG, &per_word, NULL,
+         "with --sample: a sample of N for each word, each the one --sample N --word W would keep", OPT_NORANGE},
         {"simplify", 0, OPT_FLAG, &simplify, NULL,
          "rewrite drawings with Google's simplification (0..255 integers, 1 px resampling, RDP 2.0)", OPT_NORANGE},
         {"fit", 0, OPT_DOUBLE, &fit, "SIZE",
@@ -292,27 +462,56 @@ int main(int argc, char **argv) {
         "A truncated .bin record is an error (exit 1) even with --keep-going: the format has no record\n"
         "boundaries, so nothing after it can be read.  Every ndjson line is parsed and validated unless\n"
         "--prefilter lets a byte search skip lines that cannot match --word/--key/--country.  --sample keeps N serialised records in memory (O(N),\n"
-        "whatever the input size) and writes them in input order at the end; --limit cannot be combined with it.\n\n"
+        "whatever the input size; N per word with --per-word) and writes them in input order at the end; --limit\n"
+        "cannot be combined with it.\n"
+        "Key files (--key-file, --exclude-key-file): one key_id a line, plain or .gz; blanks around it, empty\n"
+        "lines and lines starting with '#' are ignored; a line with anything else is exit 1 naming FILE:LINE,\n"
+        "an unreadable file exit 3.  --key and --key-file together keep a record listed in either; an\n"
+        "excluded key_id is dropped even when wanted.  Lookups are hashed: 13k keys cost nothing per record.\n\n"
         "Examples:\n"
         "  qd-extract --word fish --limit 8 data/quickdraw/raw/fish.ndjson.gz\n"
         "  qd-extract --recognized true --sample 100 --seed 7 --fit 224 data/quickdraw/all-words.ndjson.gz\n"
         "  qd-extract --simplify data/quickdraw/raw/cat.ndjson.gz > cat.simplified.ndjson\n"
+        "  qd-extract --key-file data/quickdraw/val-keys.txt data/quickdraw/simplified/*.ndjson.gz\n"
+        "  qd-extract --exclude-key-file data/quickdraw/val-keys.txt --sample 100 --per-word \\\n"
+        "    data/quickdraw/simplified/*.ndjson.gz\n"
         "  zcat cat.bin.gz | qd-extract --format bin --bin-word cat --country US,GB -"};
     opt_parse(&spec, argc, argv, &files);
 
     ctx_t c = {0};
     strlist_split(&words, ',', &c.words);
     strlist_split(&countries, ',', &c.countries);
-    strlist_split(&keys, ',', &c.keys);
+    strlist_t klist = {0};
+    strlist_split(&keys, ',', &klist);
+    for (int i = 0; i < klist.n; i++) keyset_add(&c.want, klist.v[i]);
+    c.use_want = klist.n > 0;
+    strlist_free_items(&klist);
+    if (files.n == 0) strlist_push(&files, "-");
+    int stdin_keys = (key_file && !strcmp(key_file, "-")) + (exclude_key_file && !strcmp(exclude_key_file, "-"));
+    for (int i = 0; i < files.n; i++) stdin_keys += !strcmp(files.v[i], "-");
+    if (stdin_keys > 1) die(EXIT_USAGE, "only one of the key files and the records can be read from stdin ('-')");
+    if (key_file) {
+        if (!read_key_file("--key-file", key_file, &c.want))
+            warn("--key-file %s lists no key_id: nothing matches", key_file);
+        c.use_want = 1;
+    }
+    if (exclude_key_file && !read_key_file("--exclude-key-file", exclude_key_file, &c.drop))
+        warn("--exclude-key-file %s lists no key_id: it drops nothing", exclude_key_file);
     quote_list(&c.words, &c.nwords);
     quote_list(&c.countries, &c.ncountries);
-    c.screen = prefilter && (c.words.n || c.keys.n || c.countries.n);
+    c.screen = prefilter && (c.words.n || c.use_want || c.countries.n);
     c.recognized = recognized;
     if (limit && sample) die(EXIT_USAGE, "--limit and --sample cannot be combined");
     c.limit = limit;
     c.sample = sample;
-    if (sample) c.slots = xcalloc((size_t)sample, sizeof *c.slots);
-    rng_seed(&c.rng, (uint64_t)seed);
+    if (per_word && !sample) die(EXIT_USAGE, "--per-word needs --sample N");
+    c.per_word = per_word;
+    c.seed = (uint64_t)seed;
+    if (sample && !per_word) {
+        c.res = xcalloc(1, sizeof *c.res);
+        c.nres = c.capres = 1;
+        rng_seed(&c.res[0].rng, c.seed);
+    }
     c.simplify = simplify;
     c.fit = fit;
     c.pad = pad;
@@ -326,12 +525,12 @@ int main(int argc, char **argv) {
     c.canvas = cv.s;
     drawing_init(&c.tmp);
 
-    if (files.n == 0) strlist_push(&files, "-");
     run_files(&files, fmt, bin_word, keep_going, progress, &c);
     if (c.sample) sample_flush(&c);
     strlist_free_items(&c.words);
     strlist_free_items(&c.countries);
-    strlist_free_items(&c.keys);
+    keyset_free(&c.want);
+    keyset_free(&c.drop);
     strlist_free_items(&c.nwords);
     strlist_free_items(&c.ncountries);
     strlist_free(&words);

@@ -2,7 +2,9 @@
 # safetensors file in both namings and from a PyTorch zip gives identical
 # embeddings; unit vectors; ids and words from PNG text chunks; batching does
 # not change results; text prompts and zero-shot with a full-vocabulary model
-# written by test_mkclip; JPEG input; errors and exit codes.
+# written by test_mkclip; zero-shot top-1/top-5 and ranks checked against the
+# scores; the default model ($INVCLIP_MODEL, the shipped model or the exit-5
+# error that says how to get one); JPEG input; errors and exit codes.
 F=tests/fixtures/clip
 Q=data/quickdraw/simplified
 qd-extract --word fish --limit 3 --fit 224 $Q/fish.ndjson.gz >"$T/f.ndjson"
@@ -43,17 +45,67 @@ same "--text-file equals --text" "$T/t.emb" "$T/t2.emb"
 clip-embed --model "$T/mk.safetensors" --zero-shot fish,cat --top-k 2 --summary "$T/sum.json" "$T/six.png" >"$T/zs" 2>"$T/zs.err"
 eq "zero-shot exits 0" "$?" 0
 eq "zero-shot: one line per image" "$(grep -c '"top":\[{"label":' "$T/zs")" 6
-if grep -q '"pred":"\(fish\|cat\)","correct":\(true\|false\)}$' "$T/zs"; then ok "zero-shot lines carry pred and correct"; else notok "zero-shot line" "$(head -c 300 "$T/zs")"; fi
-if grep -q '^clip-embed: zero-shot top-1: [0-9.]* ([0-9]*/6)$' "$T/zs.err" && grep -q '"total":6' "$T/sum.json"; then ok "accuracy summary on stderr and in --summary"
+eq "zero-shot lines carry pred, correct, correct5 (2 classes: always) and rank" \
+  "$(grep -c '"pred":"\(fish\|cat\)","correct":\(true\|false\),"correct5":true,"rank":[12]}$' "$T/zs")" 6
+if grep -q '^clip-embed: zero-shot top-1: [0-9.]* ([0-9]*/6), top-5: 1.0000 (6/6)$' "$T/zs.err" && grep -q '"top5":1.000000,' "$T/sum.json" &&
+   grep -q '"total":6' "$T/sum.json"; then ok "accuracy summary on stderr and in --summary; 2 classes: top-5 = 1"
 else notok "accuracy summary" "$(cat "$T/zs.err" "$T/sum.json")"; fi
-nc=$(grep -c '"correct":true' "$T/zs"); num_ok "summary counts the correct lines" "$(grep -o '"correct":[0-9]*,"total":6' "$T/sum.json" | head -1 | sed 's/"correct":\([0-9]*\).*/\1/') == $nc"
+nc=$(grep -c '"correct":true' "$T/zs"); num_ok "summary counts the correct lines" "$(grep -o '"correct":[0-9]*,"correct5":[0-9]*,"total":6' "$T/sum.json" | head -1 | sed 's/"correct":\([0-9]*\).*/\1/') == $nc"
+if grep -q '^  fish  *top-1 [0-9.]* ([0-9]/3)  top-5 1.0000 (3/3)$' "$T/zs.err"; then ok "per-class top-1 and top-5 on stderr"
+else notok "per-class top-1 and top-5 on stderr" "$(cat "$T/zs.err")"; fi
+
+# top-5 on a constructed case: 6 classes, every score listed (--top-k 6), so
+# each image's rank of its true class can be recomputed from the scores.
+# With this closed-form model fish ranks 5th (bird, flower, dog, tree above
+# it: top-5 but not top-1) and cat 6th (neither): top-1 0, top-5 0.5.
+clip-embed --model "$T/mk.safetensors" --zero-shot fish,cat,bird,flower,dog,tree --top-k 6 --summary "$T/sum5.json" "$T/six.png" >"$T/zs5" 2>"$T/zs5.err"
+awk '{ w = $0; sub(/.*"word":"/, "", w); sub(/".*/, "", w)
+       t = $0; sub(/.*"top":\[/, "", t); sub(/\].*/, "", t); n = split(t, L, /\},?/)
+       r = 0; for (i = 1; i < n; i++) { lab = L[i]; sub(/.*"label":"/, "", lab); sub(/".*/, "", lab); if (lab == w) r = i }
+       c1 = r == 1 ? "true" : "false"; c5 = r >= 1 && r <= 5 ? "true" : "false"
+       got = $0; sub(/.*"correct":/, "\"correct\":", got)
+       print (got == "\"correct\":" c1 ",\"correct5\":" c5 ",\"rank\":" r "}") ? "same" : "differs: " got " want rank " r }' "$T/zs5" | sort | uniq -c >"$T/zs5.chk"
+eq "correct, correct5 and rank agree with the listed scores on every line" "$(cat "$T/zs5.chk" | tr -s ' ')" " 6 same"
+eq "constructed case: ranks (fish 5th, cat 6th)" "$(sed 's/.*"rank":\([0-9]*\)}/\1/' "$T/zs5" | tr '\n' ' ')" "5 5 5 6 6 6 "
+if grep -q '"top1":0.000000,"top5":0.500000,"correct":0,"correct5":3,"total":6,' "$T/sum5.json" &&
+   grep -q '"label":"fish","accuracy":0.000000,"top1":0.000000,"top5":1.000000,"correct":0,"correct5":3,"total":3}' "$T/sum5.json" &&
+   grep -q '"label":"cat","accuracy":0.000000,"top1":0.000000,"top5":0.000000,"correct":0,"correct5":0,"total":3}' "$T/sum5.json"
+then ok "constructed case: top-1 0, top-5 0.5 overall; per class fish 1, cat 0"; else notok "constructed top-5 summary" "$(cat "$T/sum5.json")"; fi
+eq "constructed case: stderr line" "$(head -1 "$T/zs5.err")" "clip-embed: zero-shot top-1: 0.0000 (0/6), top-5: 0.5000 (3/6)"
+clip-embed --model "$T/mk.safetensors" --zero-shot fish,cat,bird,flower,dog,tree --top-k 1 --summary "$T/sum5k1.json" "$T/six.png" >"$T/zs5k1" 2>/dev/null
+same "top-5 does not depend on --top-k (the list printed)" "$T/sum5.json" "$T/sum5k1.json"
+eq "--top-k 1 lists one class" "$(grep -c '"top":\[{[^]]*}\],' "$T/zs5k1")" 6
+
+# the default model: $INVCLIP_MODEL, announced once; --model wins over it
+INVCLIP_MODEL=$F/tiny_hf.safetensors clip-embed "$T/six.png" >"$T/env.emb" 2>"$T/env.err"; rc=$?
+eq "INVCLIP_MODEL: exit 0" "$rc" 0
+same "INVCLIP_MODEL gives the embeddings of --model with that file" "$T/b.emb" "$T/env.emb"
+eq "no --model is said once on stderr" "$(grep -c 'no --model' "$T/env.err")" 1
+if grep -q "^clip-embed: no --model: using \$INVCLIP_MODEL $F/tiny_hf.safetensors$" "$T/env.err"; then ok "the note names the file"
+else notok "the note names the file" "$(cat "$T/env.err")"; fi
+INVCLIP_MODEL=/no/such.safetensors clip-embed --model $F/tiny_hf.safetensors "$T/six.png" >"$T/env2.emb" 2>"$T/env2.err"; rc=$?
+if [ $rc -eq 0 ] && cmp -s "$T/b.emb" "$T/env2.emb" && ! grep -q 'no --model' "$T/env2.err"; then ok "--model overrides INVCLIP_MODEL, silently"
+else notok "--model overrides INVCLIP_MODEL" "rc=$rc $(cat "$T/env2.err")"; fi
+INVCLIP_MODEL="$T/mk.safetensors" clip-embed --zero-shot fish,cat --top-k 2 "$T/six.png" >"$T/zsenv" 2>/dev/null
+same "zero-shot with no --model uses INVCLIP_MODEL" "$T/zs" "$T/zsenv"
+expect_exit "INVCLIP_MODEL naming a missing file -> exit 5" 5 "/no/such.safetensors: no such model file \(named by .INVCLIP_MODEL" \
+  env INVCLIP_MODEL=/no/such.safetensors clip-embed --text hi
+SHIPPED=data/models/sketch-clip/model.safetensors
+if [ -f "$SHIPPED" ]; then
+  env -u INVCLIP_MODEL clip-embed --text "a sketch of a fish" >"$T/ship.emb" 2>"$T/ship.err"; rc=$?
+  if [ $rc -eq 0 ] && grep -q '"model":"model.safetensors"' "$T/ship.emb" &&
+     grep -q "^clip-embed: no --model: using the shipped sketch-domain CLIP .*$SHIPPED$" "$T/ship.err"; then ok "no --model: the shipped model embeds text"
+  else notok "no --model: the shipped model" "rc=$rc $(cat "$T/ship.err")"; fi
+else
+  expect_exit "no --model and no shipped model -> exit 5 saying how to get one" 5 \
+    "$SHIPPED: the shipped sketch-domain CLIP is missing: .make train-clip. trains it, or give --model FILE" env -u INVCLIP_MODEL clip-embed --text hi
+fi
 
 # JPEG input with the study's squash preprocessing
 clip-embed --model $F/tiny_openai.safetensors --preprocess squash tests/fixtures/imgprep/perfectFish.jpeg >"$T/j.emb"
 if grep -q '"id":"tests/fixtures/imgprep/perfectFish.jpeg#1"' "$T/j.emb"; then ok "JPEG file"; else notok "JPEG file" "$(cat "$T/j.emb")"; fi
 
 # errors
-expect_exit "no --model -> exit 2" 2 "clip-embed: no model" clip-embed --text hi
 expect_exit "missing weight file -> exit 5" 5 "/no/such.safetensors: cannot open" clip-embed --model /no/such.safetensors --text hi
 head -c 1000 $F/tiny_openai.safetensors >"$T/cut.safetensors"
 expect_exit "truncated weight file -> exit 5" 5 "cut.safetensors: .*truncated" clip-embed --model "$T/cut.safetensors" --text hi

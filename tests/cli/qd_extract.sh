@@ -186,3 +186,82 @@ eq "prefilter: escaped word still matches, other words' bad lines skipped unpars
 expect_exit "by default every line is parsed (and reported)" 1 "screen.ndjson:2: .*truncated" qd-extract --word fish "$T/screen.ndjson"
 n=$(qd-extract --prefilter -k --key 2 "$T/screen.ndjson" 2>/dev/null | wc -l | tr -d " ")
 eq "screen: --key by digits" "$n" 1
+
+# ---- --key-file / --exclude-key-file: hashed key_id sets ----
+# The committed validation split partitions the 345-word data: the records
+# listed in val-keys.txt and the others are, together, every record once.
+V=$Q/val-keys.txt
+sort -u "$V" >"$T/v.sorted"
+zcat $Q/simplified/*.ndjson.gz | sed 's/.*"key_id":"\([0-9]*\)".*/\1/' | sort >"$T/all.keys"
+qd-extract --key-file "$V" $Q/simplified/*.ndjson.gz >"$T/val.out"; rc1=$?
+qd-extract --exclude-key-file "$V" $Q/simplified/*.ndjson.gz >"$T/train.out"; rc2=$?
+eq "--key-file and --exclude-key-file exit 0" "$rc1.$rc2" "0.0"
+nv=$(wc -l <"$T/val.out" | tr -d ' '); ntr=$(wc -l <"$T/train.out" | tr -d ' '); nall=$(wc -l <"$T/all.keys" | tr -d ' ')
+eq "--key-file val-keys.txt: one record per listed key ($(wc -l <"$T/v.sorted" | tr -d ' '))" "$nv" "$(wc -l <"$T/v.sorted" | tr -d ' ')"
+num_ok "--key-file + --exclude-key-file: $nv + $ntr = $nall records" "$nv + $ntr == $nall && $nv > 10000 && $ntr > 100000"
+sed 's/.*"key_id":"\([0-9]*\)".*/\1/' "$T/val.out" | sort >"$T/val.keys"
+sed 's/.*"key_id":"\([0-9]*\)".*/\1/' "$T/train.out" | sort >"$T/train.keys"
+same "--key-file keeps exactly the listed key_ids" "$T/v.sorted" "$T/val.keys"
+eq "--exclude-key-file keeps none of them" "$(comm -12 "$T/v.sorted" "$T/train.keys" | wc -l | tr -d ' ')" 0
+sort -m "$T/val.keys" "$T/train.keys" >"$T/both.keys"
+same "together they are every record of the data, once" "$T/all.keys" "$T/both.keys"
+qd-extract --prefilter --key-file "$V" $Q/simplified/*.ndjson.gz >"$T/valp.out"
+same "--prefilter with --key-file: the same records" "$T/val.out" "$T/valp.out"
+zcat $Q/simplified/fish.ndjson.gz | grep -F -f "$V" >"$T/fishval.want"
+qd-extract --key-file "$V" $Q/simplified/fish.ndjson.gz >"$T/fishval.got"
+same "--key-file on one word: the lines grep finds, byte for byte" "$T/fishval.want" "$T/fishval.got"
+gzip -c "$V" >"$T/v.txt.gz"
+qd-extract --key-file "$T/v.txt.gz" $Q/simplified/fish.ndjson.gz >"$T/fishvalgz"
+same "a gzipped key file" "$T/fishval.want" "$T/fishvalgz"
+# format: blanks, CRLF, empty lines and # comments; combined with --key and --word
+k1=$(sed -n 1p "$T/six.ndjson" | sed 's/.*"key_id":"\([0-9]*\)".*/\1/')
+k3=$(sed -n 3p "$T/six.ndjson" | sed 's/.*"key_id":"\([0-9]*\)".*/\1/')
+k4=$(sed -n 4p "$T/six.ndjson" | sed 's/.*"key_id":"\([0-9]*\)".*/\1/')
+printf '# wanted\n  %s \r\n\n\t%s\n' "$k1" "$k3" >"$T/k.txt"
+qd-extract --key-file "$T/k.txt" "$T/six.ndjson" >"$T/k.out"
+sed -n '1p;3p' "$T/six.ndjson" >"$T/k.want"
+same "key file: blanks, CRLF, empty lines and comments ignored" "$T/k.want" "$T/k.out"
+qd-extract --key-file "$T/k.txt" --key "$k4" "$T/six.ndjson" >"$T/k2.out"
+sed -n '1p;3p;4p' "$T/six.ndjson" >"$T/k2.want"
+same "--key and --key-file: either" "$T/k2.want" "$T/k2.out"
+printf '%s\n' "$k3" >"$T/x.txt"
+qd-extract --key-file "$T/k.txt" --exclude-key-file "$T/x.txt" "$T/six.ndjson" >"$T/k3.out"
+sed -n 1p "$T/six.ndjson" >"$T/k3.want"
+same "--exclude-key-file wins over --key-file" "$T/k3.want" "$T/k3.out"
+eq "--exclude-key-file with --word" "$(qd-extract --word cat,fish --exclude-key-file "$T/k.txt" "$T/six.ndjson" | wc -l | tr -d ' ')" 4
+printf '%s\n' "$k1" | qd-extract --key-file - "$T/six.ndjson" >"$T/kstdin.out"
+eq "key file from stdin" "$(cat "$T/kstdin.out")" "$(sed -n 1p "$T/six.ndjson")"
+: >"$T/empty.txt"
+qd-extract --key-file "$T/empty.txt" "$T/six.ndjson" >"$T/e.out" 2>"$T/e.err"; rc=$?
+if [ $rc -eq 0 ] && [ ! -s "$T/e.out" ] && grep -q "empty.txt lists no key_id: nothing matches" "$T/e.err"; then ok "an empty key file matches nothing, with a warning"
+else notok "an empty key file" "rc=$rc $(cat "$T/e.err")"; fi
+# --prefilter reads the line's key_id: a number, blanks around ':', a nested "key_id" or one as a value
+printf '{"word":"x","key_id":123,"drawing":[[[1,2],[3,4]]]}\n{"word":"x","key_id": "124","drawing":[[[1,2],[3,4]]]}\n{"word":"x","note":"key_id","extra":{"key_id":"9"},"key_id":"125","drawing":[[[1,2],[3,4]]]}\n' >"$T/kid.ndjson"
+printf '123\n124\n125\n' >"$T/kid.txt"
+eq "--prefilter --key-file: numeric, spaced and nested key_ids all found" "$(qd-extract --prefilter --key-file "$T/kid.txt" "$T/kid.ndjson" | wc -l | tr -d ' ')" 3
+eq "--prefilter --key 9: a nested key_id is not the record's" "$(qd-extract --prefilter --key 9 "$T/kid.ndjson" | wc -l | tr -d ' ')" 0
+# errors
+expect_exit "--key-file: a missing file exits 3 naming it" 3 "^qd-extract: --key-file: $T/nokeys.txt: cannot open" qd-extract --key-file "$T/nokeys.txt" "$T/six.ndjson"
+expect_exit "--exclude-key-file: a directory exits 3 naming it" 3 "^qd-extract: --exclude-key-file: $T: " qd-extract --exclude-key-file "$T" "$T/six.ndjson"
+printf '123\n45 67\n' >"$T/badk.txt"
+expect_exit "a key file line that is not a key_id exits 1 naming FILE:LINE" 1 "badk.txt:2: '45 67' is not a key_id" qd-extract --key-file "$T/badk.txt" "$T/six.ndjson"
+printf '1\n\001\377\n' >"$T/bink.txt"
+expect_exit "a binary key file exits 1, shown as printable ASCII" 1 "bink.txt:2: '\?\?' is not a key_id" qd-extract --exclude-key-file "$T/bink.txt" "$T/six.ndjson"
+expect_exit "key file and records both on stdin -> exit 2" 2 "only one of the key files and the records can be read from stdin" qd-extract --key-file -
+
+# ---- --per-word: a sample of N of each word, each the one a run over that word alone keeps ----
+for w in cat dog "The Eiffel Tower" fish; do qd-extract --sample 5 --seed 7 "$Q/simplified/$w.ndjson.gz"; done >"$T/pw.want"
+qd-extract --sample 5 --seed 7 --per-word $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz \
+  "$Q/simplified/The Eiffel Tower.ndjson.gz" $Q/simplified/fish.ndjson.gz >"$T/pw.got"
+same "--per-word = one --sample run per word file" "$T/pw.want" "$T/pw.got"
+eq "--per-word: 5 of each of 4 words" "$(sed 's/.*"word":"\([^"]*\)".*/\1/' "$T/pw.got" | sort | uniq -c | awk '{print $1}' | sort -u)" 5
+zcat $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz | sort -R --random-source="$V" >"$T/mixed.ndjson"
+qd-extract --sample 5 --seed 7 --word cat "$T/mixed.ndjson" >"$T/mc"; qd-extract --sample 5 --seed 7 --word dog "$T/mixed.ndjson" >"$T/md"
+qd-extract --sample 5 --seed 7 --per-word "$T/mixed.ndjson" >"$T/mcd"
+sort "$T/mc" "$T/md" >"$T/mcd.want"; sort "$T/mcd" >"$T/mcd.got"
+same "--per-word on interleaved words: each word's sample as with --word alone" "$T/mcd.want" "$T/mcd.got"
+eq "--per-word with N above the counts keeps everything" "$(qd-extract --sample 100000 --per-word $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz | wc -l | tr -d ' ')" \
+  "$(zcat $Q/simplified/cat.ndjson.gz $Q/simplified/dog.ndjson.gz | wc -l | tr -d ' ')"
+qd-extract --sample 3 --seed 2 --per-word --key-file "$V" $Q/simplified/*.ndjson.gz >"$T/pwv"
+eq "--per-word with --key-file: 3 validation drawings of each of the 345 words" "$(wc -l <"$T/pwv" | tr -d ' ').$(sed 's/.*"key_id":"\([0-9]*\)".*/\1/' "$T/pwv" | sort | comm -23 - "$T/v.sorted" | wc -l | tr -d ' ')" "1035.0"
+expect_exit "--per-word without --sample -> exit 2" 2 "--per-word needs --sample N" qd-extract --per-word "$T/six.ndjson"
