@@ -26,9 +26,9 @@ R=
 "$BIN/clip-train" -o "$OUT" $R -j "$THREADS" --progress --f16 \
   --val-keys data/quickdraw/val-keys.txt \
   --width 128 --layers 6 --heads 2 --patch 8 --image-size 64 \
-  --text-width 128 --text-layers 4 --text-heads 2 --context 16 --embed 256 \
-  --batch 128 --steps 5000 --lr 5e-4 --wd 0.1 --seed 1 \
-  --eval-every 1000 --val-limit 3450 ${EXTRA:-} "$@"
+  --text-width 128 --text-layers 4 --text-heads 2 --context 16 --embed 128 \
+  --batch 128 --steps 4000 --lr 5e-4 --wd 0.1 --seed 1 \
+  --eval-every 1000 --save-every 250 --val-limit 3450 ${EXTRA:-} "$@"
 if [ -n "$INSTALL" ]; then
   mkdir -p "$INSTALL"
   cp "$OUT/model.safetensors" "$INSTALL/model.safetensors.tmp" && mv "$INSTALL/model.safetensors.tmp" "$INSTALL/model.safetensors"
