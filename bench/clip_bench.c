@@ -73,6 +73,27 @@ static double busy(double lo, double hi, double *flops) {
     return tot;
 }
 
+/* The per-head attention products of one batch-4 forward+backward (B*NH =
+ * 48 (image, head) pairs, T = 50, hd = 64, the strides of the packed qkv
+ * rows), the pairs split over the pool's threads as the model splits them,
+ * each call a single-threaded sgemm: the standalone rate at the attention
+ * shapes. */
+typedef struct { float *q, *a, *b, *y; int pairs; } attn_job_t;
+static void attn_alone(void *ctx, int p0, int p1, int tid) {
+    attn_job_t *j = ctx;
+    int T = 50, hd = 64, C3 = 3 * 768, C = 768;
+    float *q = j->q + (size_t)tid * T * C3, *A = j->a + (size_t)tid * T * T, *dA = j->b + (size_t)tid * T * T;
+    float *y = j->y + (size_t)tid * T * C;
+    for (int p = p0; p < p1; p++) {
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 0.125f, q, C3, q + C, C3, 0, A, T);
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, A, T, q + 2 * C, C3, 0, y, C);
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1, y, C, q + 2 * C, C3, 0, dA, T);
+        real_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, A, T, y, C, 0, q + 2 * C, C3);
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, dA, T, q + C, C3, 0, q, C3);
+        real_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, dA, T, q, C3, 0, q + C, C3);
+    }
+}
+
 /* user + system CPU time of the process: on a shared machine, with one
  * thread, a steadier measure than the wall clock */
 static double cpu_sec(void) {
@@ -286,6 +307,21 @@ int main(int argc, char **argv) {
         if (r >= 0) t[r] = now_sec() - t0;
     }
     blas_threads_init();
+    {
+        attn_job_t aj = {xcalloc((size_t)nth * 50 * 2304, 4), xcalloc((size_t)nth * 2500, 4),
+                         xcalloc((size_t)nth * 2500, 4), xcalloc((size_t)nth * 50 * 768, 4), 48 * 12};
+        for (size_t i = 0; i < (size_t)nth * 50 * 2304; i++) aj.q[i] = (float)(i % 11) * 0.01f;
+        double af = 2.0 * 50 * 50 * 64 * 6 * aj.pairs;
+        double ta[64];
+        for (int r = -1; r < reps; r++) {
+            double t0 = now_sec();
+            pool_run(&pool, aj.pairs, attn_alone, &aj);
+            if (r >= 0) ta[r] = now_sec() - t0;
+        }
+        printf("sgemm_attn_shapes %.1f GFLOP/s (single-threaded sgemm per (image, head) on %d threads, %.2f GFLOP)\n",
+               af / median(ta, reps) / 1e9, nth, af / 1e9);
+        free(aj.q), free(aj.a), free(aj.b), free(aj.y);
+    }
     printf("sgemm_clip_shapes %.1f GFLOP/s (OpenBLAS, %d threads, %.1f GFLOP)\n", flops / median(t, reps) / 1e9, nth,
            flops / 1e9);
     clip_free(&m);
