@@ -9,7 +9,8 @@
 # system, since every first touch of a fresh page is expensive on small VMs).
 # Prints a markdown table of medians (seconds, peak RSS), the C model's
 # speed-up over each, and the C model's in-model GEMM rate next to
-# cblas_sgemm called alone on the same shapes.  Installs nothing: without a
+# cblas_sgemm called alone on the same shapes, then the training-size
+# configuration (clip_bench small, torch_clip.py small).  Installs nothing: without a
 # Python that imports torch, the PyTorch columns say n/a.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +48,16 @@ else
   tv=n/a
 fi
 "$bin" "$REPS" small >"$OUT/clip-small.txt"
+: >"$OUT/clip-small-torch.txt"
+: >"$OUT/clip-small-torch-avx512.txt"
+if [ -n "$py" ]; then
+  env OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 \
+    "$py" "$ROOT/bench/torch_clip.py" "$REPS" small >"$OUT/clip-small-torch.txt"
+  if grep -q avx512f /proc/cpuinfo 2>/dev/null; then
+    env OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 OPENBLAS_CORETYPE=SkylakeX \
+      "$py" "$ROOT/bench/torch_clip.py" "$REPS" small >"$OUT/clip-small-torch-avx512.txt"
+  fi
+fi
 load1=$(load)
 
 # val FILE NAME: the value of line NAME, or n/a
@@ -91,6 +102,9 @@ echo "text 256 wide, 4 layers, 4 heads, context 16; embed 256; batch 128), one s
 echo "and text forward, image and text backward with every parameter's gradient:"
 echo
 sm() { awk -v k="$1" '$1 == k { $1 = ""; print }' "$OUT/clip-small.txt" | sed 's/^ //'; }
-echo "| step | image fwd | text fwd | image bwd | text bwd | weight products | attention products |"
+echo "| step (C; PyTorch tuned / tuned AVX-512 below) | image fwd | text fwd | image bwd | text bwd | weight products | attention products |"
 echo "|---|---|---|---|---|---|---|"
-echo "| $(sm clip_small_step) | $(sm clip_small_image_fwd) | $(sm clip_small_text_fwd) | $(sm clip_small_image_bwd) | $(sm clip_small_text_bwd) | $(sm clip_small_gemm) | $(sm clip_small_attn_gemm) |"
+echo "| C: $(sm clip_small_step) | $(sm clip_small_image_fwd) | $(sm clip_small_text_fwd) | $(sm clip_small_image_bwd) | $(sm clip_small_text_bwd) | $(sm clip_small_gemm) | $(sm clip_small_attn_gemm) |"
+echo
+echo "PyTorch tuned, the same step: $(val "$OUT/clip-small-torch.txt" clip_small_step) s; tuned on OpenBLAS's AVX-512 kernels: $(val "$OUT/clip-small-torch-avx512.txt" clip_small_step) s"
+echo "(C $(ratio "$(val "$OUT/clip-small.txt" clip_small_step)" "$(val "$OUT/clip-small-torch.txt" clip_small_step)") / $(ratio "$(val "$OUT/clip-small.txt" clip_small_step)" "$(val "$OUT/clip-small-torch-avx512.txt" clip_small_step)") faster)."
