@@ -9,7 +9,8 @@
 # system, since every first touch of a fresh page is expensive on small VMs).
 # Prints a markdown table of medians (seconds, peak RSS), the C model's
 # speed-up over each, and the C model's in-model GEMM rate next to
-# cblas_sgemm called alone on the same shapes.  Installs nothing: without a
+# cblas_sgemm called alone on the same shapes, then the training-size
+# configuration (clip_bench small, torch_clip.py small).  Installs nothing: without a
 # Python that imports torch, the PyTorch columns say n/a.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,11 +31,32 @@ if [ -n "$py" ]; then
   "$py" "$ROOT/bench/torch_clip.py" "$REPS" >"$OUT/clip-torch.txt"
   env OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 \
     "$py" "$ROOT/bench/torch_clip.py" "$REPS" >"$OUT/clip-torch-tuned.txt"
+  # tuned, and on OpenBLAS's AVX-512 kernels when the CPU has them (the
+  # choice blas_threads_init makes for the C model; PyTorch's matrix
+  # products go through the same OpenBLAS here)
+  if grep -q avx512f /proc/cpuinfo 2>/dev/null; then
+    env OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 OPENBLAS_CORETYPE=SkylakeX \
+      "$py" "$ROOT/bench/torch_clip.py" "$REPS" >"$OUT/clip-torch-avx512.txt"
+  else
+    : >"$OUT/clip-torch-avx512.txt"
+  fi
   tv=$("$py" -c 'import torch; print(torch.__version__)')
 else
   : >"$OUT/clip-torch.txt"
   : >"$OUT/clip-torch-tuned.txt"
+  : >"$OUT/clip-torch-avx512.txt"
   tv=n/a
+fi
+"$bin" "$REPS" small >"$OUT/clip-small.txt"
+: >"$OUT/clip-small-torch.txt"
+: >"$OUT/clip-small-torch-avx512.txt"
+if [ -n "$py" ]; then
+  env OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 \
+    "$py" "$ROOT/bench/torch_clip.py" "$REPS" small >"$OUT/clip-small-torch.txt"
+  if grep -q avx512f /proc/cpuinfo 2>/dev/null; then
+    env OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000 OPENBLAS_CORETYPE=SkylakeX \
+      "$py" "$ROOT/bench/torch_clip.py" "$REPS" small >"$OUT/clip-small-torch-avx512.txt"
+  fi
 fi
 load1=$(load)
 
@@ -47,16 +69,17 @@ cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || 
 echo "## CLIP (ViT-B/32)"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpu; $THREADS threads each; median of $REPS runs;"
-echo "PyTorch $tv on CPU; load average before $load0, after $load1."
+echo "PyTorch $tv on CPU; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} in the environment; load average before $load0, after $load1."
 echo
-echo "| full-size ViT-B/32, random weights | C | PyTorch default | PyTorch tuned | C vs default | C vs tuned |"
-echo "|---|---|---|---|---|---|"
+echo "| full-size ViT-B/32, random weights | C | PyTorch default | PyTorch tuned | PyTorch tuned, AVX-512 BLAS | C vs default | C vs tuned | C vs tuned AVX-512 |"
+echo "|---|---|---|---|---|---|---|---|"
 row() {
   c=$(val "$OUT/clip-c.txt" "$2"); d=$(val "$OUT/clip-torch.txt" "$2"); t=$(val "$OUT/clip-torch-tuned.txt" "$2")
+  x=$(val "$OUT/clip-torch-avx512.txt" "$2")
   if [ "$3" = MB ]; then
-    echo "| $1 | $c MB | $d MB | $t MB | | |"
+    echo "| $1 | $c MB | $d MB | $t MB | $x MB | | | |"
   else
-    echo "| $1 | $c s | $d s | $t s | $(ratio "$c" "$d") | $(ratio "$c" "$t") |"
+    echo "| $1 | $c s | $d s | $t s | $x s | $(ratio "$c" "$d") | $(ratio "$c" "$t") | $(ratio "$c" "$x") |"
   fi
 }
 row "image forward, batch 1" clip_image_forward_b1 s
@@ -71,4 +94,17 @@ echo "Matrix products of the C model in one batch-4 forward+backward:"
 echo "$(awk '$1 == "clip_gemm_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the weight products,"
 echo "$(awk '$1 == "clip_attn_gemm_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the per-head attention products;"
 echo "cblas_sgemm called alone on the same shapes: $(awk '$1 == "sgemm_clip_shapes" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //');"
-echo "in-model rate $(awk -v a="$gm" -v b="$gs" 'BEGIN { if (b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }') of the standalone one."
+echo "in-model rate $(awk -v a="$gm" -v b="$gs" 'BEGIN { if (b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }') of the standalone one;"
+echo "the attention shapes alone (the same calls outside the model): $(awk '$1 == "sgemm_attn_shapes" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //')."
+echo
+echo "Training-size configuration (clip_bench small: vision 256 wide, 6 layers, 4 heads, patch 8 on 64x64;"
+echo "text 256 wide, 4 layers, 4 heads, context 16; embed 256; batch 128), one step = zero the gradients, image"
+echo "and text forward, image and text backward with every parameter's gradient:"
+echo
+sm() { awk -v k="$1" '$1 == k { $1 = ""; print }' "$OUT/clip-small.txt" | sed 's/^ //'; }
+echo "| step (C; PyTorch tuned / tuned AVX-512 below) | image fwd | text fwd | image bwd | text bwd | weight products | attention products |"
+echo "|---|---|---|---|---|---|---|"
+echo "| C: $(sm clip_small_step) | $(sm clip_small_image_fwd) | $(sm clip_small_text_fwd) | $(sm clip_small_image_bwd) | $(sm clip_small_text_bwd) | $(sm clip_small_gemm) | $(sm clip_small_attn_gemm) |"
+echo
+echo "PyTorch tuned, the same step: $(val "$OUT/clip-small-torch.txt" clip_small_step) s; tuned on OpenBLAS's AVX-512 kernels: $(val "$OUT/clip-small-torch-avx512.txt" clip_small_step) s"
+echo "(C $(ratio "$(val "$OUT/clip-small.txt" clip_small_step)" "$(val "$OUT/clip-small-torch.txt" clip_small_step)") / $(ratio "$(val "$OUT/clip-small.txt" clip_small_step)" "$(val "$OUT/clip-small-torch-avx512.txt" clip_small_step)") faster)."

@@ -5,7 +5,8 @@
  * cblas_sgemm called directly on the same shapes with the same thread count.
  * Prints one "name value unit" line per measurement (median of reps).
  *
- * Usage: clip_bench [reps]   (threads: CLIP_THREADS, default 2)
+ * Usage: clip_bench [reps] [small]   (threads: CLIP_THREADS, default 2)
+ *   small: the sketch-CLIP training configuration instead (small_bench)
  *
  * GEMM accounting: this program defines cblas_sgemm itself, so the model's
  * calls (libinvclip.a is linked statically) come here first; each call is
@@ -72,6 +73,121 @@ static double busy(double lo, double hi, double *flops) {
     return tot;
 }
 
+/* The per-head attention products of one batch-4 forward+backward (B*NH =
+ * 48 (image, head) pairs, T = 50, hd = 64, the strides of the packed qkv
+ * rows), the pairs split over the pool's threads as the model splits them,
+ * each call a single-threaded sgemm: the standalone rate at the attention
+ * shapes. */
+typedef struct { float *q, *a, *b, *y; int pairs; } attn_job_t;
+static void attn_alone(void *ctx, int p0, int p1, int tid) {
+    attn_job_t *j = ctx;
+    int T = 50, hd = 64, C3 = 3 * 768, C = 768;
+    float *q = j->q + (size_t)tid * T * C3, *A = j->a + (size_t)tid * T * T, *dA = j->b + (size_t)tid * T * T;
+    float *y = j->y + (size_t)tid * T * C;
+    for (int p = p0; p < p1; p++) {
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 0.125f, q, C3, q + C, C3, 0, A, T);
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, A, T, q + 2 * C, C3, 0, y, C);
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1, y, C, q + 2 * C, C3, 0, dA, T);
+        real_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, A, T, y, C, 0, q + 2 * C, C3);
+        real_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1, dA, T, q + C, C3, 0, q, C3);
+        real_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1, dA, T, q, C3, 0, q + C, C3);
+    }
+}
+
+/* user + system CPU time of the process: on a shared machine, with one
+ * thread, a steadier measure than the wall clock */
+static double cpu_sec(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+/* The sketch-CLIP training configuration (vision width 256, 6 layers, 4
+ * heads, patch 8 on 64x64 images = 65 tokens; text width 256, 4 layers, 4
+ * heads, context 16; embed 256; batch 128): one training step's CLIP work =
+ * zero the gradients, image and text forward, image and text backward with
+ * every parameter's gradient.  Prints clip_small_* lines. */
+static int small_bench(int reps, int nth) {
+    clip_config_t cfg = {.v_width = 256, .v_layers = 6, .v_heads = 4, .patch = 8, .image_size = 64,
+                         .t_width = 256, .t_layers = 4, .t_heads = 4, .context = 16, .vocab = 49408,
+                         .embed_dim = 256, .mlp_ratio = 4};
+    clip_params_t w;
+    if (clip_params_alloc(&w, &cfg)) die(EXIT_INTERNAL, "bad config");
+    clip_params_closed_form(&w);
+    err_t e = {0};
+    pool_t pool;
+    if (pool_init(&pool, nth, &e)) die_err(&e);
+    nn_par_t par = pool_par(&pool);
+    clip_t m;
+    clip_init(&m, &w, &par);
+    clip_alloc_grad(&m);
+    int B = 128, S = 64, T = 16, E = 256;
+    float *img = xmalloc(sizeof(float) * B * 3 * S * S);
+    for (int i = 0; i < B * 3 * S * S; i++) img[i] = (float)(((unsigned)i * 7919u % 1000u) / 500.0 - 1.0);
+    float *iemb = xmalloc(sizeof(float) * B * E), *temb = xmalloc(sizeof(float) * B * E);
+    float *demb = xmalloc(sizeof(float) * B * E);
+    for (int i = 0; i < B * E; i++) demb[i] = (float)((i % 13) - 6) / 1000.0f;
+    int *ids = xcalloc((size_t)B * T, sizeof(int));
+    for (int b = 0; b < B; b++) {
+        int n = 2 + b % 12;
+        ids[b * T] = 49406;
+        for (int i = 1; i <= n; i++) ids[b * T + i] = 320 + 37 * i + b;
+        ids[b * T + n + 1] = 49407;
+    }
+    double t[64], tif[64], tib[64], ttf[64], ttb[64], cpu[64];
+    double gflop_w = 0, busy_w = 0, gflop_a = 0, busy_a = 0, wall = 0;
+    for (int r = -1; r < reps; r++) {
+        if (r >= 0) {
+            ncalls = 0;
+            __atomic_store_n(&logging, 1, __ATOMIC_SEQ_CST);
+        }
+        double c0 = cpu_sec(), t0 = now_sec();
+        clip_zero_grad(&m);
+        double t1 = now_sec();
+        if (clip_image_forward(&m, img, B, iemb, &e)) die(EXIT_INTERNAL, "%s", e.msg);
+        double t2 = now_sec();
+        if (clip_text_forward(&m, ids, B, temb, &e)) die(EXIT_INTERNAL, "%s", e.msg);
+        double t3 = now_sec();
+        if (clip_image_backward(&m, demb, NULL, NULL, 1, &e)) die(EXIT_INTERNAL, "%s", e.msg);
+        double t4 = now_sec();
+        if (clip_text_backward(&m, demb, 1, &e)) die(EXIT_INTERNAL, "%s", e.msg);
+        double t5 = now_sec(), c5 = cpu_sec();
+        if (r < 0) continue;
+        cpu[r] = c5 - c0;
+        __atomic_store_n(&logging, 0, __ATOMIC_SEQ_CST);
+        t[r] = t5 - t0;
+        tif[r] = t2 - t1;
+        ttf[r] = t3 - t2;
+        tib[r] = t4 - t3;
+        ttb[r] = t5 - t4;
+        wall += t[r];
+        busy_w += busy(4e6, 1e30, &gflop_w);
+        busy_a += busy(0, 4e6, &gflop_a);
+    }
+    if (ncalls > LOG_CAP) die(EXIT_INTERNAL, "sgemm call log overflow (%d calls)", ncalls);
+    printf("clip_small_step %.4f s\n", median(t, reps));
+    printf("clip_small_step_cpu %.4f s (CPU time of all threads, spinning included)\n", median(cpu, reps));
+    printf("clip_small_image_fwd %.4f s\n", median(tif, reps));
+    printf("clip_small_text_fwd %.4f s\n", median(ttf, reps));
+    printf("clip_small_image_bwd %.4f s\n", median(tib, reps));
+    printf("clip_small_text_bwd %.4f s\n", median(ttb, reps));
+    printf("clip_small_gemm %.1f GFLOP/s (%.2f GFLOP in %.4f s of %.4f s per step)\n", gflop_w / busy_w / 1e9,
+           gflop_w / reps / 1e9, busy_w / reps, wall / reps);
+    printf("clip_small_attn_gemm %.1f GFLOP/s (%.2f GFLOP in %.4f s per step)\n", gflop_a / busy_a / 1e9,
+           gflop_a / reps / 1e9, busy_a / reps);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("peak_rss %.0f MB\n", ru.ru_maxrss / 1024.0);
+    clip_free(&m);
+    pool_free(&pool);
+    free(img);
+    free(iemb);
+    free(temb);
+    free(demb);
+    free(ids);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     util_init(argv[0]);
     real_sgemm = (sgemm_fn)dlsym(RTLD_NEXT, "cblas_sgemm");
@@ -81,6 +197,8 @@ int main(int argc, char **argv) {
     int reps = argc > 1 ? atoi(argv[1]) : 7;
     if (reps < 1) reps = 1;
     if (reps > 64) reps = 64;
+    const char *th0 = getenv("CLIP_THREADS");
+    if (argc > 2 && !strcmp(argv[2], "small")) return small_bench(reps, th0 && atoi(th0) > 0 ? atoi(th0) : 2);
     clip_config_t cfg = {.v_width = 768, .v_layers = 12, .v_heads = 12, .patch = 32, .image_size = 224,
                          .t_width = 512, .t_layers = 12, .t_heads = 8, .context = 77, .vocab = 49408,
                          .embed_dim = 512, .mlp_ratio = 4};
@@ -189,6 +307,21 @@ int main(int argc, char **argv) {
         if (r >= 0) t[r] = now_sec() - t0;
     }
     blas_threads_init();
+    {
+        attn_job_t aj = {xcalloc((size_t)nth * 50 * 2304, 4), xcalloc((size_t)nth * 2500, 4),
+                         xcalloc((size_t)nth * 2500, 4), xcalloc((size_t)nth * 50 * 768, 4), 48 * 12};
+        for (size_t i = 0; i < (size_t)nth * 50 * 2304; i++) aj.q[i] = (float)(i % 11) * 0.01f;
+        double af = 2.0 * 50 * 50 * 64 * 6 * aj.pairs;
+        double ta[64];
+        for (int r = -1; r < reps; r++) {
+            double t0 = now_sec();
+            pool_run(&pool, aj.pairs, attn_alone, &aj);
+            if (r >= 0) ta[r] = now_sec() - t0;
+        }
+        printf("sgemm_attn_shapes %.1f GFLOP/s (single-threaded sgemm per (image, head) on %d threads, %.2f GFLOP)\n",
+               af / median(ta, reps) / 1e9, nth, af / 1e9);
+        free(aj.q), free(aj.a), free(aj.b), free(aj.y);
+    }
     printf("sgemm_clip_shapes %.1f GFLOP/s (OpenBLAS, %d threads, %.1f GFLOP)\n", flops / median(t, reps) / 1e9, nth,
            flops / 1e9);
     clip_free(&m);

@@ -8,7 +8,12 @@ CPU with CLIP_THREADS threads (default 2, as clip_bench).  Prints the same
 lines as clip_bench:
   clip_image_forward_b1 / _b4 (no_grad), clip_image_fwdbwd_b4 (gradient
   w.r.t. the input image only; weights frozen), clip_text_forward_5, peak_rss.
-Usage: torch_clip.py [reps]
+Usage: torch_clip.py [reps] [small]
+  small: the training-size configuration of clip_bench small instead (vision
+  256 wide, 6 layers, 4 heads, patch 8 on 64x64; text 256 wide, 4 layers, 4
+  heads, context 16; embed 256; batch 128): one training step = zero the
+  gradients, image and text forward, backward to every parameter.  Prints
+  clip_small_step.
 """
 import os, resource, sys, time
 import torch
@@ -73,12 +78,38 @@ def median(f, reps):
         ts.append(time.perf_counter() - t0)
     return sorted(ts)[len(ts) // 2]
 
+def small(reps):
+    vis = Vision(S=64, P=8, W=256, L=6, H=4, E=256)
+    txt = Text(C=16, W=256, L=4, H=4, E=256)
+    params = list(vis.parameters()) + list(txt.parameters())
+    B = 128
+    img = torch.randn(B, 3, 64, 64)
+    ids = torch.zeros(B, 16, dtype=torch.long)
+    for b in range(B):
+        n = 2 + b % 12
+        ids[b, 0] = 49406
+        ids[b, 1:n + 1] = torch.arange(1, n + 1) * 37 + 320 + b
+        ids[b, n + 1] = 49407
+    demb = torch.randn(B, 256) * 1e-3
+    def step():
+        for p in params:
+            if p.grad is not None:
+                p.grad.zero_()
+        loss = (vis(img) * demb).sum() + (txt(ids) * demb).sum()
+        loss.backward()
+    step()
+    print("clip_small_step %.4f s" % median(step, reps))
+    print("peak_rss %.0f MB" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
 def main():
     reps = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     threads = int(os.environ.get("CLIP_THREADS", "2"))
     torch.set_num_threads(threads)
     print("threads %d" % threads)
     torch.manual_seed(0)
+    if len(sys.argv) > 2 and sys.argv[2] == "small":
+        small(reps)
+        return
     vis, txt = Vision().eval(), Text().eval()
     for p in list(vis.parameters()) + list(txt.parameters()):
         p.requires_grad_(False)

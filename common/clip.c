@@ -210,17 +210,18 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
         } else {
             if (dfeat && dfeat[l])
                 for (size_t i = 0; i < n; i++) t->dres[i] += dfeat[l][i];
-            /* xo = mid + fcg Wp^T + bp; fcg = QuickGELU(fch) */
-            memcpy(t->dmid, t->dres, sizeof(float) * n);
+            /* xo = mid + fcg Wp^T + bp; fcg = QuickGELU(fch).  dres holds
+             * dL/d xo until the proj backward has read it; the ln2 backward
+             * then adds into it, which leaves dL/d mid there (the residual
+             * path needs no copy), and so on down to dL/d x. */
             linear_backward(par, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, fch,
                             k->proj_w, quickgelu, BT, H4, C, 0);
             linear_backward(par, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, NULL,
                             k->fc_w, no_act, BT, C, H4, 0);
-            layernorm_backward(par, t->dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, ln2m,
+            layernorm_backward(par, t->dres, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, ln2m,
                                ln2r, k->ln2_w, BT, C);
             /* mid = x + atty Wo^T + bo */
-            memcpy(t->dres, t->dmid, sizeof(float) * n);
-            linear_backward(par, t->dsmall, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dmid, atty,
+            linear_backward(par, t->dsmall, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dres, atty,
                             NULL, k->attn_out_w, no_act, BT, C, C, 0);
         }
         attention_backward(par, t->dqkv, t->scratch, t->dsmall, qkv, att, B, Tr, C, NH, t->causal);

@@ -11,6 +11,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include "util.h"
 
@@ -150,4 +151,57 @@ int pool_cores(void) {
     return n < 1 ? 1 : n > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)n;
 }
 
-void blas_threads_init(void) { openblas_set_num_threads(1); }
+/* OpenBLAS's kernel set.  A DYNAMIC_ARCH OpenBLAS (Debian's, Ubuntu's)
+ * picks its kernels once, when it is loaded, from OPENBLAS_CORETYPE or by
+ * detecting the CPU.  These two functions are its own (re)initialisation;
+ * declared weak, so an OpenBLAS built for one target (which has neither)
+ * still links and keeps its kernels. */
+extern void gotoblas_dynamic_init(void) __attribute__((weak));
+extern void gotoblas_dynamic_quit(void) __attribute__((weak));
+
+static int is_avx2_core(const char *name) {
+    static const char *const avx2[] = {"haswell", "zen", "excavator", "skylake", NULL};
+    for (int i = 0; avx2[i]; i++)
+        if (!strcasecmp(name, avx2[i])) return 1;
+    return 0;
+}
+
+/* On a CPU with AVX-512, OpenBLAS's SkylakeX kernels run the model's
+ * products about 1.9 times as fast as its AVX2 (Haswell) ones
+ * (docs/benchmarks.md, "OpenBLAS's kernel set"); an environment that pins
+ * OPENBLAS_CORETYPE to an AVX2 core (this project's machines set Haswell)
+ * would leave that on the table.  INVCLIP_BLAS_CORETYPE overrides the
+ * choice: "keep" leaves OpenBLAS's own, any other value is passed to
+ * OpenBLAS as its OPENBLAS_CORETYPE. */
+static void blas_core_choose(void) {
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
+    const char *want = getenv("INVCLIP_BLAS_CORETYPE");
+    if (want && !strcmp(want, "keep")) return;
+    if (!want || !*want) {
+        const char *cur = openblas_get_corename();
+        __builtin_cpu_init();
+        if (!cur || !is_avx2_core(cur) || !__builtin_cpu_supports("avx512f") ||
+            !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512dq") ||
+            !__builtin_cpu_supports("avx512vl"))
+            return;
+        want = "SkylakeX";
+    }
+    /* OpenBLAS reads the variable only inside gotoblas_dynamic_init; the
+     * caller's value is put back afterwards */
+    const char *old = getenv("OPENBLAS_CORETYPE");
+    char *saved = old ? strdup(old) : NULL;
+    if (old && !saved) return;
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    if (saved) setenv("OPENBLAS_CORETYPE", saved, 1);
+    else unsetenv("OPENBLAS_CORETYPE");
+    free(saved);
+}
+
+static pthread_once_t blas_core_once = PTHREAD_ONCE_INIT;
+
+void blas_threads_init(void) {
+    openblas_set_num_threads(1);
+    pthread_once(&blas_core_once, blas_core_choose);
+}

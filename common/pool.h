@@ -61,8 +61,16 @@ nn_par_t pool_par(pool_t *p);
 /* The online cores (sysconf), at least 1 and at most POOL_MAX_THREADS: the
  * tools' default -j. */
 int pool_cores(void);
-/* The process's BLAS threading: OpenBLAS on one thread (see above).  The one
- * place the project sets it; pool_init calls it.  Benchmarks that compare
- * OpenBLAS's own threads change it and call this again to restore it. */
+/* The process's BLAS choices, the one place the project makes them;
+ * pool_init calls it.  Threads: OpenBLAS on one thread (see above).  Kernels:
+ * on a CPU with AVX-512, OpenBLAS's SkylakeX (AVX-512) kernels even when the
+ * environment pins OPENBLAS_CORETYPE to an AVX2 core such as Haswell - they
+ * run the model's products 1.6-1.9 times as fast (docs/benchmarks.md,
+ * "Issue 8"); INVCLIP_BLAS_CORETYPE=keep keeps OpenBLAS's own choice, any
+ * other value of it is used as OPENBLAS_CORETYPE.  The kernels are chosen
+ * once per process (before the first call matters: pool_init runs before any
+ * model); an OpenBLAS built for a single CPU keeps its kernels.  Benchmarks
+ * that compare OpenBLAS's own threads change the thread count and call this
+ * again to restore it. */
 void blas_threads_init(void);
 #endif

@@ -244,6 +244,41 @@ static void test_linear(const variant_t *v, const lin_case_t *lc) {
     free(x), free(w), free(xp), free(b), free(r), free(dy), free(y), free(a), free(dx), free(dw), free(db);
 }
 
+/* Many rows (the fast kernels go through them in blocks of 1024): the fast
+ * linear, forward with bias + residual + QuickGELU and backward through an
+ * input QuickGELU and accumulating, against the reference on 2085 rows
+ * (two full blocks and a partial one). */
+static void test_linear_many_rows(const variant_t *v) {
+    int N = 2085, IC = 24, OC = 40;
+    size_t nx = (size_t)N * IC, ny = (size_t)N * OC, nw = (size_t)OC * IC;
+    float *x = malloc(sizeof(float) * nx), *w = malloc(sizeof(float) * nw), *b = malloc(sizeof(float) * OC);
+    float *r = malloc(sizeof(float) * ny), *dy = malloc(sizeof(float) * ny);
+    for (size_t i = 0; i < nx; i++) x[i] = (float)((i * 37 % 101) / 50.0 - 1.0);
+    for (size_t i = 0; i < nw; i++) w[i] = (float)((i * 53 % 89) / 200.0 - 0.22);
+    for (int i = 0; i < OC; i++) b[i] = (float)(i % 7) * 0.1f - 0.3f;
+    for (size_t i = 0; i < ny; i++) r[i] = (float)((i * 29 % 61) / 30.0 - 1.0);
+    for (size_t i = 0; i < ny; i++) dy[i] = (float)((i * 17 % 43) / 20.0 - 1.0);
+    nn_act_t qg = {NN_ACT_QUICKGELU, 0};
+    float *y = filled(ny, NAN), *a = filled(ny, NAN), *y0 = filled(ny, NAN), *a0 = filled(ny, NAN);
+    linear_forward(v->par, y, a, x, r, w, b, qg, N, IC, OC);
+    linear_forward_ref(NULL, y0, a0, x, r, w, b, qg, N, IC, OC);
+    close_all("linear, 2085 rows, y", v->name, y, 0, y0, ny, 1e-5, 1e-5);
+    close_all("linear, 2085 rows, QuickGELU(y)", v->name, a, 0, a0, ny, 1e-5, 1e-5);
+    float *dx = filled(nx, 7.0f), *dx0 = filled(nx, 7.0f), *dw = filled(nw, 0.5f), *dw0 = filled(nw, 0.5f);
+    CHECK(linear_backward(v->par, dx, dw, NULL, dy, x, r, w, qg, N, IC, OC, 0) == NN_OK &&
+              linear_backward_ref(NULL, dx0, dw0, NULL, dy, x, r, w, qg, N, IC, OC, 0) == NN_OK,
+          "linear backward, 2085 rows [%s]", v->name);
+    close_all("linear, 2085 rows, dx_pre", v->name, dx, 0, dx0, nx, 1e-5, 1e-5);
+    close_all("linear, 2085 rows, dw", v->name, dw, 0, dw0, nw, 1e-4, 1e-5);
+    for (size_t i = 0; i < nx; i++) dx[i] = dx0[i] = 0.5f;
+    CHECK(linear_backward(v->par, dx, NULL, NULL, dy, NULL, NULL, w, qg, N, IC, OC, 1) == NN_OK &&
+              linear_backward_ref(NULL, dx0, NULL, NULL, dy, NULL, NULL, w, qg, N, IC, OC, 1) == NN_OK,
+          "linear backward accumulating, 2085 rows [%s]", v->name);
+    close_all("linear, 2085 rows, dx (accumulated)", v->name, dx, 0, dx0, nx, 1e-5, 1e-5);
+    free(x), free(w), free(b), free(r), free(dy), free(y), free(a), free(y0), free(a0), free(dx), free(dx0),
+        free(dw), free(dw0);
+}
+
 /* ------------------------------------------------------------ attention */
 
 static void test_attn(const variant_t *v, const char *c) {
@@ -455,6 +490,7 @@ int main(void) {
         test_ln(&vs[i], "a");
         test_ln(&vs[i], "b");
         for (int k = 0; k < (int)(sizeof lin_cases / sizeof lin_cases[0]); k++) test_linear(&vs[i], &lin_cases[k]);
+        if (!vs[i].ref) test_linear_many_rows(&vs[i]);
         const char *ac[] = {"a", "b", "c", "d"};
         for (int k = 0; k < 4; k++) test_attn(&vs[i], ac[k]);
     }
