@@ -423,8 +423,11 @@ static void test_files(const char *dir) {
     clip_trainer_t u;
     rc = clip_trainer_init(&u, &TINY, 4, NULL, &e);
     if (!rc) {
-        size_t n = u.ps.numel; /* = size up to the block's tail padding, which no file holds */
-        for (size_t i = 0; i < n; i++) u.ps.data[i] = u.ps.m[i] = u.ps.v[i] = (float)i * 0.37f - 5.0f;
+        /* garbage everywhere, the blocks' tail padding included; compared:
+         * the tensors (numel floats; the padding belongs to no tensor and no
+         * file, and takes no part in a step) */
+        size_t n = u.ps.numel;
+        for (size_t i = 0; i < u.ps.size; i++) u.ps.data[i] = u.ps.m[i] = u.ps.v[i] = (float)i * 0.37f - 5.0f;
         memset(&r1, 0x5a, sizeof r1);
         ckpt_rng_t rl = {"data", &r1};
         ckpt_state_t sl = {.rng = &rl, .nrng = 1};
