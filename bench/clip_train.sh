@@ -69,4 +69,7 @@ echo "| seconds per step | $c s | $d s | $t s | $(ratio "$c" "$d") | $(ratio "$c
 echo "| peak RSS | $(val "$C" peak_rss) MB | $(val "$D" peak_rss) MB | $(val "$T" peak_rss) MB | | |"
 echo "| loss, first → last step | $(val "$C" loss_first) → $(val "$C" loss_last) | $(val "$D" loss_first) → $(val "$D" loss_last) | $(val "$T" loss_first) → $(val "$T" loss_last) | | |"
 echo
-echo "C step split: forward + loss + backward $(val "$C" grads) s, NaN scan + clip + AdamW + clamp $(val "$C" update) s."
+echo "C step split: forward + loss + backward $(val "$C" grads) s, NaN scan + clip + AdamW + clamp $(val "$C" update) s;"
+echo "its parts called one by one: image forward $(val "$C" image_forward) s, text forward $(val "$C" text_forward) s,"
+echo "normalisation + InfoNCE $(val "$C" loss) s, image backward $(val "$C" image_backward) s, text backward $(val "$C" text_backward) s,"
+echo "update $(val "$C" update_part) s."

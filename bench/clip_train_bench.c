@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include "bench.h"
 #include "clip_train.h"
+#include "nn/loss.h"
 
 typedef struct {
     const char *flag;
@@ -112,6 +113,45 @@ int main(int argc, char **argv) {
     printf("update %.4f s\n", median(tu, steps));
     printf("loss_first %.4f\n", first);
     printf("loss_last %.4f\n", loss);
+
+    /* where the time goes: clip_trainer_grads' parts called one by one (the
+     * same calls in the same order), then the update; median of
+     * min(steps, 3) untimed-above steps */
+    int nb = steps < 3 ? steps : 3;
+    const char *part[6] = {"image_forward", "text_forward", "loss", "image_backward", "text_backward", "update_part"};
+    double *tp[6];
+    for (int i = 0; i < 6; i++) tp[i] = xcalloc((size_t)nb, sizeof(double));
+    int E = cfg.embed_dim;
+    for (int k = 0; k < nb; k++) {
+        double t[7];
+        t[0] = now_sec();
+        params_zero_grad(&T.ps, &T.m.par);
+        if (clip_image_forward(&T.m, img, batch, T.ie, &e)) die_err(&e);
+        t[1] = now_sec();
+        if (clip_text_forward(&T.m, ids, batch, T.te, &e)) die_err(&e);
+        t[2] = now_sec();
+        clip_normalize_forward(T.in, T.inorm, T.ie, batch, E);
+        clip_normalize_forward(T.tn, T.tnorm, T.te, batch, E);
+        if (infonce(&T.m.par, &loss, T.dn_i, T.dn_t, T.m.g.logit_scale, T.in, T.tn, T.m.w.logit_scale[0], batch, E,
+                    T.ws, T.nws))
+            die(EXIT_INTERNAL, "infonce refused its arguments");
+        memset(T.de_i, 0, sizeof(float) * B * (size_t)E);
+        memset(T.de_t, 0, sizeof(float) * B * (size_t)E);
+        clip_normalize_backward(T.de_i, T.dn_i, T.in, T.inorm, batch, E);
+        clip_normalize_backward(T.de_t, T.dn_t, T.tn, T.tnorm, batch, E);
+        t[3] = now_sec();
+        if (clip_image_backward(&T.m, T.de_i, NULL, NULL, 1, &e)) die_err(&e);
+        t[4] = now_sec();
+        if (clip_text_backward(&T.m, T.de_t, 1, &e)) die_err(&e);
+        t[5] = now_sec();
+        if (clip_trainer_update(&T, &hp, warmup + steps + k + 1, 1.0, NULL, &e)) die_err(&e);
+        t[6] = now_sec();
+        for (int i = 0; i < 6; i++) tp[i][k] = t[i + 1] - t[i];
+    }
+    for (int i = 0; i < 6; i++) {
+        printf("%s %.4f s\n", part[i], median(tp[i], nb));
+        free(tp[i]);
+    }
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     printf("peak_rss %.0f MB\n", ru.ru_maxrss / 1024.0);
