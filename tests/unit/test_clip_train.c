@@ -227,9 +227,12 @@ static void test_twin(void) {
          * of a sum at the gradients' scale) can move the weight by ~1e-2 lr,
          * and step 2 inherits step 1's difference.  Tolerances: insensitive
          * elements 1e-6 relative + 1e-4 lr (weight rounding, the decay factor,
-         * ATen's fused multiply-adds); sensitive ones 1e-6 relative + 0.005 lr
-         * per step so far (measured worst 1.3e-3 lr; 200x below one update, lr); the key biases
-         * (gradients of pure rounding noise, of either sign) 2 lr per step. */
+         * ATen's fused multiply-adds); sensitive ones 1e-6 relative + 0.01 lr
+         * per step so far (measured worst 1.3e-3 lr, with 1 or 2 threads; 100x
+         * below one update, lr); the key biases 2 lr per step: their
+         * gradients are rounding noise of either sign (held above to 1e-5 of
+         * the norm, so at most 1e-5 after clipping to 1), and AdamW turns
+         * noise of 1e-5 >> eps into a step of up to lr either way. */
         agree_t sw = {0}, sws = {0}, swk = {0};
         double coef = fmin(1.0, max_norm / (wn[0] + 1e-6)); /* torch's clip factor */
         for (int i = 0; i < t.ps.n; i++) {
@@ -248,7 +251,7 @@ static void test_twin(void) {
             for (size_t j = 0; j < p->numel; j++) {
                 if (fabs(g[j] * coef) < 100 * hp.eps) sens[j] = 1;
                 if (key_bias(p, j)) agree(&swk, p->name, j, got, want, 1, 2.0 * (k + 1) * hp.lr * 1.0001, 0, 1e-3);
-                else if (sens[j]) agree(&sws, p->name, j, got, want, 1, 0.005 * (k + 1) * hp.lr, 1e-6, 1e-3);
+                else if (sens[j]) agree(&sws, p->name, j, got, want, 1, 0.01 * (k + 1) * hp.lr, 1e-6, 1e-3);
                 else agree(&sw, p->name, j, got, want, 1, 1e-4 * hp.lr, 1e-6, 1e-3);
             }
             free(want), free(g);
@@ -256,7 +259,7 @@ static void test_twin(void) {
         snprintf(what, sizeof what, "step %d: updated weights", k + 1);
         report(&sw, what, "1e-4 lr + 1e-6 rel");
         snprintf(what, sizeof what, "step %d: updated weights with a clipped gradient < 100 eps so far", k + 1);
-        report(&sws, what, "0.005 lr per step + 1e-6 rel");
+        report(&sws, what, "0.01 lr per step + 1e-6 rel");
         snprintf(what, sizeof what, "step %d: updated key biases", k + 1);
         report(&swk, what, "2 lr per step");
         CHECK(t.m.w.logit_scale[0] <= (float)log(100.0), "step %d: logit_scale %.7f <= ln 100", k + 1,
