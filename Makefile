@@ -10,6 +10,7 @@
 #   make [all]   build tools and plugins         make test    run the test suite
 #   make check   ASan+UBSan build + tests + short fuzz runs
 #   make bench   benchmarks (docs/benchmarks.md)  make fuzz    run the fuzzers (FUZZ_SECONDS each)
+#   make bench-clip-train  one CLIP training step, C vs PyTorch (CLIP_TRAIN_ARGS)
 #   make fuzz-merge  fold the fuzzers' local finds into tests/fuzz/seeds
 #   make demo    the main job on shipped data -> outputs/demo
 #   make train-clip  retrain the shipped sketch CLIP (data/models/sketch-clip)   make zeroshot  its zero-shot report
@@ -62,7 +63,7 @@ NN_SRC     := $(wildcard common/nn/*.c)
 NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
-.PHONY: all deps test check bench fuzz fuzz-build fuzz-merge demo zeroshot train-clip install clean
+.PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip install clean
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -179,6 +180,11 @@ fuzz-merge: $(FUZZERS)
 
 bench: all $(BENCHES)
 	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/run.sh
+
+# issue 9's CLIP training-step benchmark alone (make bench runs it too, as the
+# clip_train section); another config or batch: CLIP_TRAIN_ARGS="--batch 64 --steps 3"
+bench-clip-train: all $(BUILD)/bench/clip_train_bench
+	@BUILD=$(abspath $(BUILD)) sh bench/clip_train.sh $(CLIP_TRAIN_ARGS)
 
 demo: all
 	@sh pipelines/demo.sh

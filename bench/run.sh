@@ -127,5 +127,9 @@ bench_train() { sh "$ROOT/bench/train.sh"; echo; }
 # the CNN kernels (conv2d / conv_transpose2d fwd+bwd at U-Net shapes) vs PyTorch
 bench_conv() { sh "$ROOT/bench/conv.sh"; echo; }
 
-SECTIONS=${SECTIONS:-"qd_extract render clip blas train conv"}
+# one training step of clip-train's CLIP vs the same step in PyTorch (issue 9);
+# CLIP_TRAIN_ARGS: clip_train_bench options (config, batch, --steps), default the proposed shipped config
+bench_clip_train() { sh "$ROOT/bench/clip_train.sh" ${CLIP_TRAIN_ARGS:-}; echo; }
+
+SECTIONS=${SECTIONS:-"qd_extract render clip blas train conv clip_train"}
 for s in $SECTIONS; do "bench_$s"; done

@@ -170,14 +170,17 @@ static int is_avx2_core(const char *name) {
  * products about 1.9 times as fast as its AVX2 (Haswell) ones
  * (docs/benchmarks.md, "OpenBLAS's kernel set"); an environment that pins
  * OPENBLAS_CORETYPE to an AVX2 core (this project's machines set Haswell)
- * would leave that on the table.  INVCLIP_BLAS_CORETYPE overrides the
- * choice: "keep" leaves OpenBLAS's own, any other value is passed to
- * OpenBLAS as its OPENBLAS_CORETYPE. */
+ * leaves that on the table.  The pin is the environment owner's decision
+ * (e.g. the same numbers on every machine of a fleet), so it stands unless
+ * the user asks otherwise with INVCLIP_BLAS_CORETYPE: unset or "keep" keeps
+ * OpenBLAS's choice; "auto" switches an AVX2 choice to SkylakeX when the CPU
+ * has AVX-512; any other value is passed to OpenBLAS as its
+ * OPENBLAS_CORETYPE. */
 static void blas_core_choose(void) {
     if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) return;
     const char *want = getenv("INVCLIP_BLAS_CORETYPE");
-    if (want && !strcmp(want, "keep")) return;
-    if (!want || !*want) {
+    if (!want || !*want || !strcmp(want, "keep")) return; /* the default: the environment's choice stands */
+    if (!strcmp(want, "auto")) {
         const char *cur = openblas_get_corename();
         __builtin_cpu_init();
         if (!cur || !is_avx2_core(cur) || !__builtin_cpu_supports("avx512f") ||

@@ -63,14 +63,14 @@ nn_par_t pool_par(pool_t *p);
 int pool_cores(void);
 /* The process's BLAS choices, the one place the project makes them;
  * pool_init calls it.  Threads: OpenBLAS on one thread (see above).  Kernels:
- * on a CPU with AVX-512, OpenBLAS's SkylakeX (AVX-512) kernels even when the
- * environment pins OPENBLAS_CORETYPE to an AVX2 core such as Haswell - they
- * run the model's products 1.6-1.9 times as fast (docs/benchmarks.md,
- * "Issue 8"); INVCLIP_BLAS_CORETYPE=keep keeps OpenBLAS's own choice, any
- * other value of it is used as OPENBLAS_CORETYPE.  The kernels are chosen
- * once per process (before the first call matters: pool_init runs before any
- * model); an OpenBLAS built for a single CPU keeps its kernels.  Benchmarks
- * that compare OpenBLAS's own threads change the thread count and call this
- * again to restore it. */
+ * OpenBLAS's own choice (OPENBLAS_CORETYPE, or its CPU detection) stands by
+ * default.  INVCLIP_BLAS_CORETYPE=auto asks for OpenBLAS's SkylakeX (AVX-512)
+ * kernels on a CPU with AVX-512 even when the environment pins an AVX2 core
+ * such as Haswell - they run the model's products 1.6-1.9 times as fast
+ * (docs/benchmarks.md, "Issue 8"); any other value of it except "keep" is
+ * used as OPENBLAS_CORETYPE.  The kernels are chosen once per process
+ * (pool_init runs before any model); an OpenBLAS built for a single CPU keeps
+ * its kernels.  Benchmarks that compare OpenBLAS's own threads change the
+ * thread count and call this again to restore it. */
 void blas_threads_init(void);
 #endif
