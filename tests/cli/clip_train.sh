@@ -10,7 +10,7 @@
 WORDS="apple car fish house tree"
 for w in $WORDS; do gzip -dc "data/quickdraw/simplified/$w.ndjson.gz"; done >"$T/five.ndjson"
 TINY="--width 64 --layers 2 --heads 2 --patch 8 --image-size 32 --text-width 64 --text-layers 1 --text-heads 1
-      --embed 64 -j 2"
+      --embed 64 -j 1"
 VK=data/quickdraw/val-keys.txt
 
 check "clip-train --help" clip-train --help
@@ -33,7 +33,7 @@ eq "top-5 among 5 words is 1" "$top5" "1.000000"
 grep -q 'ETA' "$T/run.err" || grep -q 'validation zero-shot top-1' "$T/run.err"
 eq "validation printed on stderr" "$?" 0
 check "model.safetensors and config.json written" test -s "$T/run/model.safetensors" -a -s "$T/run/config.json"
-grep -q '"num_attention_heads": 2' "$T/run/config.json" && grep -q '"patch_size": 4' "$T/run/config.json"
+grep -q '"num_attention_heads": 2' "$T/run/config.json" && grep -q '"patch_size": 8' "$T/run/config.json"
 eq "config.json is a Hugging Face CLIPConfig of the run" "$?" 0
 grep -q 'vision_model.encoder.layers.1.self_attn.k_proj.weight' "$T/run/model.safetensors" &&
   grep -q '"visual_projection.weight":{"dtype":"F32","shape":\[64,64\]' "$T/run/model.safetensors" &&
