@@ -33,6 +33,7 @@
 #include "clip_train.h"
 #include "degrade.h"
 #include "imgprep.h"
+#include "keylist.h"
 #include "nn/lr.h"
 #include "pool.h"
 #include "raster.h"
@@ -595,12 +596,7 @@ int main(int argc, char **argv) {
 
     /* data */
     data_t d = {0};
-    if (o.val_keys) {
-        strlist_t keys = {0};
-        if (read_lines(o.val_keys, &keys, &e)) die_err(&e);
-        for (int i = 0; i < keys.n; i++) strset_add(&d.valkeys, keys.v[i]);
-        strlist_free_items(&keys);
-    }
+    if (o.val_keys && keylist_read(o.val_keys, &d.valkeys, NULL, &e)) die(e.code, "--val-keys: %s", e.msg);
     if (o.classes_file) {
         strlist_t cl = {0};
         if (read_lines(o.classes_file, &cl, &e)) die_err(&e);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "input.h"
+#include "keylist.h"
 #include "cli.h"
 #include "qdbin.h"
 #include "records.h"
@@ -30,82 +31,12 @@ typedef struct {
     long long seq; /* position among the matching records: output order */
 } slot_t;
 
-/* A set of key_ids: open addressing on hash_str, linear probing, at most
- * half full.  Holds copies. */
-typedef struct {
-    char **slot;
-    size_t n, cap;
-} keyset_t;
-
-static int keyset_has(const keyset_t *k, const char *s) {
-    if (!k->n || !s) return 0;
-    for (size_t i = hash_str(s) & (k->cap - 1); k->slot[i]; i = (i + 1) & (k->cap - 1))
-        if (!strcmp(k->slot[i], s)) return 1;
-    return 0;
-}
-
-static void keyset_put(char **slot, size_t cap, char *s) {
-    size_t i = hash_str(s) & (cap - 1);
-    while (slot[i]) i = (i + 1) & (cap - 1);
-    slot[i] = s;
-}
-
-static void keyset_add(keyset_t *k, const char *s) {
-    if (keyset_has(k, s)) return;
-    if (2 * (k->n + 1) > k->cap) {
-        size_t cap = k->cap ? 2 * k->cap : 64;
-        char **slot = xcalloc(cap, sizeof *slot);
-        for (size_t i = 0; i < k->cap; i++)
-            if (k->slot[i]) keyset_put(slot, cap, k->slot[i]);
-        free(k->slot);
-        k->slot = slot;
-        k->cap = cap;
-    }
-    keyset_put(k->slot, k->cap, xstrdup(s));
-    k->n++;
-}
-
-static void keyset_free(keyset_t *k) {
-    for (size_t i = 0; i < k->cap; i++) free(k->slot[i]);
-    free(k->slot);
-    memset(k, 0, sizeof *k);
-}
-
-/* Add the key_ids of a key file: one a line, surrounding blanks ignored,
- * empty lines and lines starting with '#' skipped; plain or gzipped.
- * A line holding anything else (inner blanks, control bytes, quotes or
- * backslashes) is an error naming FILE:LINE (exit 1); an unreadable file
- * exits 3.  Returns the number of key_ids read. */
-static long long read_key_file(const char *opt, const char *path, keyset_t *k) {
+/* The key_ids of a key file (keylist.h) into k; dies naming the option.
+ * Returns how many lines held one. */
+static long long read_key_file(const char *opt, const char *path, strset_t *k) {
     err_t e = {0};
-    input_t *in = in_open(path, &e);
-    if (!in) die(e.code, "%s: %s", opt, e.msg);
-    in_set_max_line(in, 4096);
-    char *line;
-    size_t len;
-    int r;
-    long long n = 0;
-    while ((r = in_getline(in, &line, &len, &e)) == 1) {
-        char *a = line, *b = line + len;
-        while (a < b && (*a == ' ' || *a == '\t')) a++;
-        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
-        if (a == b || *a == '#') continue;
-        *b = 0;
-        for (const char *q = a; q < b; q++)
-            if ((unsigned char)*q < 0x21 || *q == '"' || *q == '\\' || *q == 0x7f) {
-                char shown[41]; /* the line's start, bytes outside printable ASCII as '?' */
-                size_t m = 0;
-                for (const char *t = a; t < b && m < sizeof shown - 1; t++)
-                    shown[m++] = *t >= 0x20 && *t < 0x7f ? *t : '?';
-                shown[m] = 0;
-                die(EXIT_DATA, "%s: %s:%lld: '%s' is not a key_id (one key_id a line)", opt, in_name(in),
-                    in_lineno(in), shown);
-            }
-        keyset_add(k, a);
-        n++;
-    }
-    if (r < 0) die(e.code, "%s: %s", opt, e.msg);
-    in_close(in);
+    long long n;
+    if (keylist_read(path, k, &n, &e)) die(e.code, "%s: %s", opt, e.msg);
     return n;
 }
 
@@ -122,7 +53,7 @@ typedef struct {
 
 typedef struct {
     strlist_t words, countries;       /* comma lists split, owned strings */
-    keyset_t want, drop;              /* --key + --key-file; --exclude-key-file */
+    strset_t want, drop;              /* --key + --key-file; --exclude-key-file */
     int use_want;                     /* a --key or --key-file was given (an empty set matches nothing) */
     strlist_t nwords, ncountries;     /* the same as JSON string literals, for screen() */
     int screen;                       /* screen lines before parsing them */
@@ -153,8 +84,8 @@ static int in_list(const strlist_t *l, const char *s) {
 
 static int matches(const ctx_t *c, const sketch_t *s) {
     if (c->words.n && !in_list(&c->words, s->word)) return 0;
-    if (c->use_want && !keyset_has(&c->want, s->key_id)) return 0;
-    if (c->drop.n && keyset_has(&c->drop, s->key_id)) return 0;
+    if (c->use_want && !strset_has(&c->want, s->key_id)) return 0;
+    if (c->drop.n && strset_has(&c->drop, s->key_id)) return 0;
     if (c->countries.n) {
         const cJSON *cc = sketch_get(s, "countrycode");
         if (!cJSON_IsString(cc) || !in_list(&c->countries, cc->valuestring)) return 0;
@@ -184,7 +115,7 @@ static int has_any(const char *line, size_t len, const strlist_t *needles) {
  * (nested objects too) is read as a literal -- a string's bytes or a
  * number's digits -- and looked up; anything else (a long value, a float)
  * leaves the decision to the parser.  The caller has ruled out escapes. */
-static int may_have_key(const char *line, size_t len, const keyset_t *k) {
+static int may_have_key(const char *line, size_t len, const strset_t *k) {
     static const char pat[] = "\"key_id\"";
     const char *p = line, *end = line + len;
     char tmp[128];
@@ -201,7 +132,7 @@ static int may_have_key(const char *line, size_t len, const keyset_t *k) {
         if (n >= sizeof tmp || (!str && (n == 0 || (q < end && !strchr(",} \t", *q))))) return 1;
         memcpy(tmp, v, n);
         tmp[n] = 0;
-        if (keyset_has(k, tmp)) return 1;
+        if (strset_has(k, tmp)) return 1;
     }
     return 0;
 }
@@ -483,7 +414,7 @@ int main(int argc, char **argv) {
     strlist_split(&countries, ',', &c.countries);
     strlist_t klist = {0};
     strlist_split(&keys, ',', &klist);
-    for (int i = 0; i < klist.n; i++) keyset_add(&c.want, klist.v[i]);
+    for (int i = 0; i < klist.n; i++) strset_add(&c.want, klist.v[i]);
     c.use_want = klist.n > 0;
     strlist_free_items(&klist);
     if (files.n == 0) strlist_push(&files, "-");
@@ -529,8 +460,8 @@ int main(int argc, char **argv) {
     if (c.sample) sample_flush(&c);
     strlist_free_items(&c.words);
     strlist_free_items(&c.countries);
-    keyset_free(&c.want);
-    keyset_free(&c.drop);
+    strset_free(&c.want);
+    strset_free(&c.drop);
     strlist_free_items(&c.nwords);
     strlist_free_items(&c.ncountries);
     strlist_free(&words);
