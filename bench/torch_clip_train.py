@@ -23,62 +23,30 @@ import resource
 import sys
 import time
 
+import os
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class QuickGELU(nn.Module):
-    def forward(self, x):
-        return x * torch.sigmoid(1.702 * x)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-class Block(nn.Module):
-    def __init__(self, w, heads, mask=None):
-        super().__init__()
-        self.ln_1 = nn.LayerNorm(w)
-        self.attn = nn.MultiheadAttention(w, heads)
-        self.ln_2 = nn.LayerNorm(w)
-        self.mlp = nn.Sequential(nn.Linear(w, 4 * w), QuickGELU(), nn.Linear(4 * w, w))
-        self.mask = mask
-
-    def forward(self, x):  # (T, B, W): sequence first, as OpenAI's
-        h = self.ln_1(x)
-        x = x + self.attn(h, h, h, need_weights=False, attn_mask=self.mask)[0]
-        return x + self.mlp(self.ln_2(x))
+from torch_clip import Text, Vision  # the towers of the CLIP benchmark (same directory)
 
 
 class CLIP(nn.Module):
     def __init__(self, a):
         super().__init__()
-        Wv, Wt, E = a.v_width, a.t_width, a.embed
-        self.conv1 = nn.Conv2d(3, Wv, a.patch, a.patch, bias=False)
-        self.class_embedding = nn.Parameter(torch.randn(Wv) * Wv ** -0.5)
-        self.visual_positional_embedding = nn.Parameter(torch.randn((a.image // a.patch) ** 2 + 1, Wv) * Wv ** -0.5)
-        self.ln_pre = nn.LayerNorm(Wv)
-        self.visual = nn.Sequential(*[Block(Wv, a.v_heads) for _ in range(a.v_layers)])
-        self.ln_post = nn.LayerNorm(Wv)
-        self.visual_proj = nn.Parameter(torch.randn(Wv, E) * Wv ** -0.5)
-        self.token_embedding = nn.Embedding(a.vocab, Wt)
-        nn.init.normal_(self.token_embedding.weight, std=0.02)
-        self.positional_embedding = nn.Parameter(torch.randn(a.context, Wt) * 0.01)
-        mask = torch.full((a.context, a.context), float("-inf")).triu(1)
-        self.transformer = nn.Sequential(*[Block(Wt, a.t_heads, mask) for _ in range(a.t_layers)])
-        self.ln_final = nn.LayerNorm(Wt)
-        self.text_projection = nn.Parameter(torch.randn(Wt, E) * Wt ** -0.5)
+        self.visual = Vision(S=a.image, P=a.patch, W=a.v_width, L=a.v_layers, H=a.v_heads, E=a.embed)
+        self.text = Text(V=a.vocab, C=a.context, W=a.t_width, L=a.t_layers, H=a.t_heads, E=a.embed)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / 0.07)))
 
     def encode_image(self, x):
-        x = self.conv1(x).flatten(2).transpose(1, 2)
-        x = torch.cat([self.class_embedding.expand(x.shape[0], 1, -1), x], 1) + self.visual_positional_embedding
-        x = self.visual(self.ln_pre(x).transpose(0, 1)).transpose(0, 1)
-        return self.ln_post(x[:, 0]) @ self.visual_proj
+        return self.visual(x)
 
     def encode_text(self, ids):
-        x = self.token_embedding(ids) + self.positional_embedding
-        x = self.transformer(x.transpose(0, 1)).transpose(0, 1)
-        x = self.ln_final(x)
-        return x[torch.arange(x.shape[0]), ids.argmax(-1)] @ self.text_projection
+        return self.text(ids)
 
 
 def main():

@@ -41,6 +41,14 @@ typedef struct {
 
 #define OPT_NORANGE 1, 0
 
+/* The rows every record tool has, spelt once (a tool with other wording
+ * writes its own row). */
+#define OPT_KEEP_GOING(dst)                                                                                   \
+    {"keep-going", 'k', OPT_FLAG, (dst), NULL, "skip bad records (reported on stderr, counted) instead of stopping", \
+     OPT_NORANGE}
+#define OPT_PROGRESS(dst)                                                                                     \
+    {"progress", 0, OPT_FLAG, (dst), NULL, "show progress on stderr even when it is not a terminal", OPT_NORANGE}
+
 typedef struct {
     const char *usage;   /* "[options] [FILE...]" */
     const char *summary; /* one paragraph: what the tool does */

@@ -392,8 +392,7 @@ int main(int argc, char **argv) {
         {"vocab", 0, OPT_STR, &o.vocab, "FILE", "BPE merges (default: the shipped bpe_simple_vocab_16e6.txt.gz)",
          OPT_NORANGE},
         {"keep-going", 0, OPT_FLAG, &o.keep_going, NULL, "skip images that cannot be used (counted)", OPT_NORANGE},
-        {"progress", 0, OPT_FLAG, &o.progress, NULL, "show progress on stderr even when it is not a terminal",
-         OPT_NORANGE},
+        OPT_PROGRESS(&o.progress),
         {0},
     };
     const optspec_t spec = {

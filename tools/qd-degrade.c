@@ -87,8 +87,8 @@ int main(int argc, char **argv) {
          "lengths in drawing units (abs) or in a 0..255 frame fitted to each drawing's bounding box (rel)", OPT_NORANGE},
         {"list", 0, OPT_FLAG, &list, NULL, "list the degradations and their parameters, then exit", OPT_NORANGE},
         {"list-json", 0, OPT_FLAG, &list_json, NULL, "the same as NDJSON, one degradation a line", OPT_NORANGE},
-        {"keep-going", 'k', OPT_FLAG, &keep_going, NULL, "skip bad records (reported on stderr) instead of stopping", OPT_NORANGE},
-        {"progress", 0, OPT_FLAG, &progress, NULL, "show progress on stderr even when it is not a terminal", OPT_NORANGE},
+        OPT_KEEP_GOING(&keep_going),
+        OPT_PROGRESS(&progress),
         {0},
     };
     buf_t epi = {0};

@@ -371,13 +371,12 @@ int main(int argc, char **argv) {
          "input format; auto = bin for names ending .bin or .bin.gz, else ndjson", OPT_NORANGE},
         {"bin-word", 0, OPT_STR, &bin_word, "W", "word for .bin records (default: the file name minus .bin/.bin.gz)",
          OPT_NORANGE},
-        {"keep-going", 'k', OPT_FLAG, &keep_going, NULL, "skip bad records (reported on stderr) instead of stopping",
-         OPT_NORANGE},
+        OPT_KEEP_GOING(&keep_going),
         {"prefilter", 0, OPT_FLAG, &prefilter, NULL,
          "skip ndjson lines that a byte search shows cannot pass --word/--key/--country without parsing them "
          "(faster on huge files; a malformed line of another word then goes unreported)",
          OPT_NORANGE},
-        {"progress", 0, OPT_FLAG, &progress, NULL, "show progress on stderr even when it is not a terminal", OPT_NORANGE},
+        OPT_PROGRESS(&progress),
         {0},
     };
     const optspec_t spec = {

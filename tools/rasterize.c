@@ -150,10 +150,8 @@ int main(int argc, char **argv) {
         {"help-plugin", 0, OPT_STR, &help_plugin, "NAME", "show a plugin's parameters and exit", OPT_NORANGE},
         {"threads", 'j', OPT_INT, &o.threads, "N", "threads for the renderer plugin (0: one per online core)", 0,
          POOL_MAX_THREADS},
-        {"keep-going", 'k', OPT_FLAG, &o.keep_going, NULL, "skip bad records (counted) instead of stopping",
-         OPT_NORANGE},
-        {"progress", 0, OPT_FLAG, &o.progress, NULL, "show progress on stderr even when it is not a terminal",
-         OPT_NORANGE},
+        OPT_KEEP_GOING(&o.keep_going),
+        OPT_PROGRESS(&o.progress),
         {0},
     };
     const optspec_t spec = {
