@@ -13,7 +13,7 @@
 # options (defaults = the proposed shipped config) go to both programs:
 #   --v-width 128 --v-layers 6 --v-heads 2 --patch 8 --image 64
 #   --t-width 128 --t-layers 4 --t-heads 2 --context 16 --vocab 49408
-#   --embed 256 --batch 128 --steps 5 --warmup 1
+#   --embed 128 --batch 128 --steps 5 --warmup 1
 # Prints a markdown table: median seconds per step, the C step's speed-up
 # over each PyTorch run, peak RSS (getrusage of each process), and the first
 # and last losses as a sanity check.  Installs nothing: without a Python that
@@ -60,7 +60,7 @@ echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpu; $THREADS threads e
 echo "after $(o warmup 1) warm-up; PyTorch $tv on CPU; load average before $load0, after $load1."
 echo "Config: vision $(o v-width 128) wide, $(o v-layers 6) layers, $(o v-heads 2) heads, patch $(o patch 8), image $(o image 64);"
 echo "text $(o t-width 128) wide, $(o t-layers 4) layers, $(o t-heads 2) heads, context $(o context 16), vocabulary $(o vocab 49408);"
-echo "embedding $(o embed 256); batch $(val "$C" batch); $(val "$C" params) parameters."
+echo "embedding $(o embed 128); batch $(val "$C" batch); $(val "$C" params) parameters."
 echo
 echo "| one step (forward, InfoNCE, backward, clip, AdamW) | C | PyTorch default | PyTorch tuned | C vs default | C vs tuned |"
 echo "|---|---|---|---|---|---|"

@@ -17,7 +17,7 @@
  *          [--vocab N] [--embed N] [--batch N] [--steps N] [--warmup N] [--threads N]
  * Defaults: the proposed shipped config (vision 128 wide, 6 layers, 2 heads,
  * patch 8, image 64; text 128 wide, 4 layers, 2 heads, context 16, vocabulary
- * 49408; embedding 256; batch 128), 5 timed steps after 1 warm-up, 2 threads.
+ * 49408; embedding 128; batch 128), 5 timed steps after 1 warm-up, 2 threads.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -44,7 +44,7 @@ int main(int argc, char **argv) {
     util_init(argv[0]);
     clip_config_t cfg = {.v_width = 128, .v_layers = 6, .v_heads = 2, .patch = 8, .image_size = 64,
                          .t_width = 128, .t_layers = 4, .t_heads = 2, .context = 16, .vocab = 49408,
-                         .embed_dim = 256, .mlp_ratio = 4};
+                         .embed_dim = 128, .mlp_ratio = 4};
     int batch = 128, steps = 5, warmup = 1, threads = 2;
     const opt_t opts[] = {
         {"--v-width", &cfg.v_width, 8, 4096},   {"--v-layers", &cfg.v_layers, 1, 64},

@@ -53,7 +53,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     for name, v in (("v-width", 128), ("v-layers", 6), ("v-heads", 2), ("patch", 8), ("image", 64),
                     ("t-width", 128), ("t-layers", 4), ("t-heads", 2), ("context", 16), ("vocab", 49408),
-                    ("embed", 256), ("batch", 128), ("steps", 5), ("warmup", 1), ("threads", 2)):
+                    ("embed", 128), ("batch", 128), ("steps", 5), ("warmup", 1), ("threads", 2)):
         p.add_argument("--" + name, type=int, default=v)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
