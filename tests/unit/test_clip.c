@@ -13,16 +13,8 @@
 #include "clip.h"
 #include "t.h"
 #include "tensorfile.h"
+#include "tfix.h"
 
-static float *read_t(tensorfile_t *tf, const char *name, size_t want) {
-    const tf_info_t *ti = tf_find(tf, name);
-    if (!ti) { printf("# missing %s\n", name); return NULL; }
-    if (want && ti->numel != want) { printf("# %s has %zu values, want %zu\n", name, ti->numel, want); return NULL; }
-    float *d = malloc(sizeof(float) * ti->numel);
-    err_t e = {0};
-    if (tf_read_f32(tf, ti, d, &e)) { printf("# %s\n", e.msg); free(d); return NULL; }
-    return d;
-}
 
 /* compare; returns 1 if all close */
 static int close_all(const char *what, const float *a, const float *b, size_t n, double atol, double rtol) {
@@ -44,7 +36,7 @@ static int load_one(const char *name, float *data, int ndim, const int *shape, v
     load_ctx *c = vctx;
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    float *v = read_t(c->tf, name, n);
+    float *v = t_tensor(c->tf, name, n);
     if (!v) { c->missing++; return 0; }
     memcpy(data, v, sizeof(float) * n);
     free(v);
@@ -59,7 +51,7 @@ static int cmp_grad(const char *name, float *data, int ndim, const int *shape, v
     char key[200];
     snprintf(key, sizeof key, "%s.%s", c->prefix, name);
     if (strcmp(c->prefix, "grad") && !tf_find(c->ref, key)) return 0; /* partial sets compare what they hold */
-    float *want = read_t(c->ref, key, n);
+    float *want = t_tensor(c->ref, key, n);
     if (!want) { c->nbad++; return 0; }
     c->ncmp++;
     /* gradients accumulate through 2 blocks of float32 GEMMs: scale the
@@ -89,44 +81,44 @@ static void test_tiny(void) {
     clip_alloc_grad(&m);
     clip_zero_grad(&m);
     int B = 2, S = 32, E = 32, L = 2, T = 17, C = 64;
-    float *img = read_t(ref, "image", (size_t)B * 3 * S * S);
+    float *img = t_tensor(ref, "image", (size_t)B * 3 * S * S);
     float emb[2 * 32];
     CHECK(clip_image_forward(&m, img, B, emb, &e) == 0, "image forward");
-    float *want = read_t(ref, "image_emb", (size_t)B * E);
+    float *want = t_tensor(ref, "image_emb", (size_t)B * E);
     close_all("image embedding", emb, want, (size_t)B * E, 1e-5, 1e-4);
     free(want);
     float *dfeat[2];
     for (int l = 0; l < L; l++) {
         char key[64];
         snprintf(key, sizeof key, "image_block.%d", l);
-        want = read_t(ref, key, (size_t)B * T * C);
+        want = t_tensor(ref, key, (size_t)B * T * C);
         int bb, tt, cc;
         const float *blk = clip_image_block(&m, l, &bb, &tt, &cc);
         CHECK(blk && bb == B && tt == T && cc == C, "block %d shape (%d,%d,%d)", l, bb, tt, cc);
         close_all(key, blk, want, (size_t)B * T * C, 1e-5, 1e-4);
         free(want);
         snprintf(key, sizeof key, "image_dblock.%d", l);
-        dfeat[l] = read_t(ref, key, (size_t)B * T * C);
+        dfeat[l] = t_tensor(ref, key, (size_t)B * T * C);
     }
-    float *demb = read_t(ref, "image_demb", (size_t)B * E);
+    float *demb = t_tensor(ref, "image_demb", (size_t)B * E);
     float *dimg = calloc((size_t)B * 3 * S * S, sizeof(float));
     CHECK(clip_image_backward(&m, demb, dfeat, dimg, 1, &e) == 0, "image backward (%s)", e.msg);
-    want = read_t(ref, "grad.image", (size_t)B * 3 * S * S);
+    want = t_tensor(ref, "grad.image", (size_t)B * 3 * S * S);
     double mx = 0;
     for (int i = 0; want && i < B * 3 * S * S; i++) mx = fmax(mx, fabs(want[i]));
     close_all("d loss / d image", dimg, want, (size_t)B * 3 * S * S, 2e-5 * mx, 1e-3);
     free(want);
 
     /* text */
-    float *idsf = read_t(ref, "ids", 3 * 16);
+    float *idsf = t_tensor(ref, "ids", 3 * 16);
     int ids[3 * 16];
     for (int i = 0; idsf && i < 3 * 16; i++) ids[i] = (int)idsf[i];
     float temb[3 * 32];
     CHECK(idsf && clip_text_forward(&m, ids, 3, temb, &e) == 0, "text forward (%s)", e.msg);
-    want = read_t(ref, "text_emb", 3 * 32);
+    want = t_tensor(ref, "text_emb", 3 * 32);
     close_all("text embedding", temb, want, 3 * 32, 1e-5, 1e-4);
     free(want);
-    float *tdemb = read_t(ref, "text_demb", 3 * 32);
+    float *tdemb = t_tensor(ref, "text_demb", 3 * 32);
     CHECK(tdemb && clip_text_backward(&m, tdemb, 1, &e) == 0, "text backward (%s)", e.msg);
     grad_ctx gc = {ref, 0, 0, "grad"};
     clip_params_each(&m.g, cmp_grad, &gc);
@@ -143,7 +135,7 @@ static void test_tiny(void) {
     clip_zero_grad(&m);
     memset(dimg, 0, sizeof(float) * (size_t)B * 3 * S * S);
     CHECK(clip_image_backward(&m, demb, NULL, dimg, 1, &e) == 0, "image backward without feature gradients");
-    want = read_t(ref, "grademb.image", (size_t)B * 3 * S * S);
+    want = t_tensor(ref, "grademb.image", (size_t)B * 3 * S * S);
     mx = 0;
     for (int i = 0; want && i < B * 3 * S * S; i++) mx = fmax(mx, fabs(want[i]));
     close_all("d <emb,R> / d image", dimg, want, (size_t)B * 3 * S * S, 2e-5 * mx, 1e-3);
@@ -182,22 +174,22 @@ static void test_b32(void) {
                     (float)((0.5 + 0.45 * sin(0.07 * x + 0.11 * y + c) * cos(0.05 * (x - y)) - clip_mean[c]) / clip_std[c]);
     float emb[512];
     CHECK(clip_image_forward(&m, img, 1, emb, &e) == 0, "B/32 image forward");
-    float *want = read_t(ref, "image_emb", 512);
+    float *want = t_tensor(ref, "image_emb", 512);
     close_all("B/32 image embedding", emb, want, 512, 2e-4, 2e-3);
     free(want);
     const float *b0 = clip_image_block(&m, 0, NULL, NULL, NULL), *b11 = clip_image_block(&m, 11, NULL, NULL, NULL);
-    want = read_t(ref, "block0_cls", 768);
+    want = t_tensor(ref, "block0_cls", 768);
     close_all("B/32 block 0 class token", b0, want, 768, 1e-4, 1e-3);
     free(want);
-    want = read_t(ref, "block11_cls", 768);
+    want = t_tensor(ref, "block11_cls", 768);
     close_all("B/32 block 11 class token", b11, want, 768, 2e-4, 2e-3);
     free(want);
-    float *idsf = read_t(ref, "text_ids", 77);
+    float *idsf = t_tensor(ref, "text_ids", 77);
     int ids[77];
     for (int i = 0; idsf && i < 77; i++) ids[i] = (int)idsf[i];
     float temb[512];
     CHECK(idsf && clip_text_forward(&m, ids, 1, temb, &e) == 0, "B/32 text forward");
-    want = read_t(ref, "text_emb", 512);
+    want = t_tensor(ref, "text_emb", 512);
     close_all("B/32 text embedding", temb, want, 512, 2e-4, 2e-3);
     free(want); free(idsf); free(img);
     clip_free(&m);

@@ -26,6 +26,7 @@
 #include "clip_load.h"
 #include "clip_train.h"
 #include "t.h"
+#include "tfix.h"
 #include "tensorfile.h"
 
 #define FIX "tests/fixtures/clip_train/ref.safetensors"
@@ -38,21 +39,6 @@ static double meta_d(tensorfile_t *tf, const char *key) {
     return s ? strtod(s, NULL) : NAN;
 }
 
-static float *read_t(tensorfile_t *tf, const char *name, size_t want) {
-    const tf_info_t *ti = tf_find(tf, name);
-    if (!ti || ti->numel != want) {
-        printf("# fixture tensor %s missing or of the wrong size\n", name);
-        return NULL;
-    }
-    float *d = malloc(sizeof(float) * (want ? want : 1));
-    err_t e = {0};
-    if (tf_read_f32(tf, ti, d, &e)) {
-        printf("# %s\n", e.msg);
-        free(d);
-        return NULL;
-    }
-    return d;
-}
 
 static clip_config_t fixture_cfg(tensorfile_t *tf) {
     clip_config_t c = {
@@ -159,13 +145,13 @@ static void test_twin(void) {
     for (int k = 0; k < steps; k++) {
         char key[200];
         snprintf(key, sizeof key, "image.%d", k);
-        float *img = read_t(tf, key, (size_t)B * 3 * S * S);
+        float *img = t_tensor(tf, key, (size_t)B * 3 * S * S);
         snprintf(key, sizeof key, "ids.%d", k);
-        float *fid = read_t(tf, key, (size_t)B * C);
+        float *fid = t_tensor(tf, key, (size_t)B * C);
         snprintf(key, sizeof key, "loss.%d", k);
-        float *wl = read_t(tf, key, 1);
+        float *wl = t_tensor(tf, key, 1);
         snprintf(key, sizeof key, "gnorm.%d", k);
-        float *wn = read_t(tf, key, 1);
+        float *wn = t_tensor(tf, key, 1);
         if (!img || !fid || !wl || !wn) {
             CHECK(0, "step %d: fixture inputs present", k + 1);
             free(img), free(fid), free(wl), free(wn);
@@ -193,7 +179,7 @@ static void test_twin(void) {
         for (int i = 0; i < t.ps.n; i++) {
             const param_t *p = &t.ps.t[i];
             snprintf(key, sizeof key, "grad.%d.%s", k, p->name);
-            float *want = read_t(tf, key, p->numel);
+            float *want = t_tensor(tf, key, p->numel);
             if (!want) {
                 sg.bad++;
                 continue;
@@ -238,9 +224,9 @@ static void test_twin(void) {
         for (int i = 0; i < t.ps.n; i++) {
             const param_t *p = &t.ps.t[i];
             snprintf(key, sizeof key, "after.%d.%s", k, p->name);
-            float *want = read_t(tf, key, p->numel);
+            float *want = t_tensor(tf, key, p->numel);
             snprintf(key, sizeof key, "grad.%d.%s", k, p->name);
-            float *g = read_t(tf, key, p->numel);
+            float *g = t_tensor(tf, key, p->numel);
             if (!want || !g) {
                 sw.bad++;
                 free(want), free(g);

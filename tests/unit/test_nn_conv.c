@@ -24,6 +24,7 @@
 #include "nn/pool2d.h"
 #include "pool.h"
 #include "t.h"
+#include "tfix.h"
 #include "tensorfile.h"
 #include <cblas.h>
 #include <stdint.h>
@@ -38,23 +39,7 @@ static nn_par_t pars[NVAR];
 static float *read_t(tensorfile_t *tf, const char *pfx, const char *name, size_t want) {
     char key[128];
     snprintf(key, sizeof key, "%s%s", pfx, name);
-    const tf_info_t *ti = tf_find(tf, key);
-    if (!ti) {
-        printf("# missing %s\n", key);
-        return NULL;
-    }
-    if (want && ti->numel != want) {
-        printf("# %s has %zu values, want %zu\n", key, ti->numel, want);
-        return NULL;
-    }
-    float *d = malloc(sizeof(float) * (ti->numel ? ti->numel : 1));
-    err_t e = {0};
-    if (tf_read_f32(tf, ti, d, &e)) {
-        printf("# %s\n", e.msg);
-        free(d);
-        return NULL;
-    }
-    return d;
+    return t_tensor(tf, key, want);
 }
 
 static double maxabs(const float *v, size_t n) {
