@@ -21,12 +21,15 @@
  *
  * Initial weights (clip_trainer_init_weights) follow OpenAI's CLIP
  * (model.py initialize_parameters): token embedding N(0, 0.02^2), text
- * positions N(0, 0.01^2), class token, image positions and both projections
- * N(0, 1/width), in_proj N(0, 1/w), out_proj and mlp c_proj N(0, 1/(w 2L)),
+ * positions N(0, 0.01^2), image positions and both projections N(0, 1/width), in_proj N(0, 1/w), out_proj and mlp c_proj N(0, 1/(w 2L)),
  * mlp c_fc N(0, 1/(2w)), layer norms 1 and 0, biases 0, logit_scale ln(1/0.07);
  * the patch convolution as torch's Conv2d default, U(+-1/sqrt(3 P P)).  OpenAI
  * applies the block rule to the text tower and leaves the vision blocks at
- * torch's defaults; here both towers use it (documented in docs/clip-train.md).
+ * torch's defaults; here both towers use it.  And the class token (class
+ * embedding and its position, row 0) starts at ZERO, not N(0, 1/width): with
+ * a random class token, the one token the embedding is read from, every
+ * mostly-white sketch got the same embedding (cosine 0.9999) and training
+ * sat on the ln B plateau (docs/clip-train.md).
  *
  * Files: clip_trainer_save writes a safetensors checkpoint whose tensors are
  * named as Hugging Face's CLIPModel names them (q/k/v split, projections
