@@ -12,6 +12,11 @@
  *       then normalised) needs the text tower's raw embeddings, which ABI 2's
  *       clip_text does not give: refused with a clear error unless there is
  *       one prompt (where both agree).
+ *   embeddings=FILE: the prompts' embeddings from clip-embed's NDJSON
+ *       (clip-embed --raw --text P1 --text P2 ...), in place of prompt and
+ *       templates: ensemble=study = unit(sum of the vectors as written, i.e.
+ *       the raw ones with --raw: the study's ensembling exactly);
+ *       ensemble=clip = unit(sum of their unit vectors).
  *   article=fix (default): a prompt that starts with an article (a, an, the)
  *       loses it when a template puts words before it ("a sketch of a {}" +
  *       "a fish" -> "a sketch of a fish", not the study's "a sketch of a a
@@ -55,6 +60,8 @@ static const plugin_param_t params[] = {
      .help = "fix: never 'a a fish'; study: substitute the prompt verbatim as the study did"},
     {.name = "average", .type = PARAM_ENUM, .sdef = "embedding", .choices = "embedding|loss",
      .help = "embedding: 1 - cos(mean of view embeddings, t) (the study); loss: mean over views of 1 - cos"},
+    {.name = "embeddings", .type = PARAM_STRING, .sdef = "",
+     .help = "prompt embeddings from clip-embed --text ... [--raw] (NDJSON) instead of prompt/templates"},
 };
 
 typedef struct {
@@ -86,6 +93,55 @@ static int fill(const char *tpl, const char *label, int fix, char *out, size_t c
     return n < 0 || (size_t)n >= cap ? -1 : 0;
 }
 
+/* Sums the "embedding" arrays of an NDJSON file: raw into acc_raw, unit into
+ * acc_unit; the number of vectors, or < 0 after writing err. */
+static int read_prompts(const char *path, int D, double *acc_raw, double *acc_unit, plugin_err_t *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return snprintf(err->msg, sizeof err->msg, "embeddings=%.150s: cannot be opened", path), -EXIT_IO;
+    static const char key[] = "\"embedding\":";
+    int c, m = 0, line = 1, k = 0, bad = 0;
+    float v[MAXD];
+    while (!bad && (c = fgetc(f)) != EOF) {
+        if (c == '\n') line++;
+        m = c == key[m] ? m + 1 : c == key[0];
+        if (key[m]) continue;
+        m = 0;
+        int d = 0;
+        while ((c = fgetc(f)) == ' ') {}
+        bad = c != '[';
+        while (!bad) {
+            double x;
+            if (fscanf(f, " %lf", &x) != 1 || !isfinite(x)) {
+                bad = 1;
+                break;
+            }
+            if (d < MAXD) v[d] = (float)x;
+            d++;
+            while ((c = fgetc(f)) == ' ') {}
+            if (c == ']') break;
+            bad = c != ',';
+        }
+        if (bad) {
+            snprintf(err->msg, sizeof err->msg, "embeddings=%.150s:%d: \"embedding\" is not an array of numbers", path, line);
+            break;
+        }
+        double n = 0;
+        for (int i = 0; i < d && i < MAXD; i++) n += (double)v[i] * v[i];
+        if (d != D || !(n > 0)) {
+            snprintf(err->msg, sizeof err->msg, "embeddings=%.150s:%d: %d numbers%s, the model's embeddings have %d", path,
+                     line, d, n > 0 ? "" : " (zero)", D);
+            bad = 1;
+            break;
+        }
+        for (int i = 0; i < D; i++) acc_raw[i] += v[i], acc_unit[i] += v[i] / sqrt(n);
+        k++;
+    }
+    fclose(f);
+    if (bad) return -EXIT_DATA;
+    if (!k) return snprintf(err->msg, sizeof err->msg, "embeddings=%.150s: no \"embedding\" in it", path), -EXIT_DATA;
+    return k;
+}
+
 static int ct_init(void *st, const plugin_value_t *v, const plugin_host_t *host, plugin_err_t *err) {
     ctext_t *s = st;
     const char *prompt = v[0].s;
@@ -101,13 +157,22 @@ static int ct_init(void *st, const plugin_value_t *v, const plugin_host_t *host,
         return EXIT_MODEL;
     }
     int D = s->D = host->clip_dim, np = tpl == TPL_NONE ? 1 : 5;
-    if (ens == ENS_STUDY && np > 1) {
+    double acc[MAXD] = {0};
+    if (v[5].s && *v[5].s) {
+        if (tpl != TPL_NONE)
+            return snprintf(err->msg, sizeof err->msg, "embeddings= replaces prompt and templates: give templates=none"),
+                   EXIT_USAGE;
+        double acc_unit[MAXD] = {0};
+        int k = read_prompts(v[5].s, D, acc, acc_unit, err);
+        if (k < 0) return -k;
+        if (ens == ENS_CLIP) memcpy(acc, acc_unit, sizeof acc);
+        np = 0;
+    } else if (ens == ENS_STUDY && np > 1) {
         snprintf(err->msg, sizeof err->msg,
-                 "ensemble=study averages the text tower's raw embeddings, which the host's clip_text (plugin ABI 2) "
-                 "does not give; use ensemble=clip, or templates=none");
+                 "ensemble=study averages raw text embeddings, which the host's clip_text (plugin ABI 2) does not "
+                 "give: write them with clip-embed --raw --text ... and pass embeddings=FILE");
         return EXIT_USAGE;
     }
-    double acc[MAXD] = {0};
     for (int k = 0; k < np; k++) {
         char text[1024];
         float emb[MAXD];
@@ -215,8 +280,9 @@ static const plugin_desc_t desc = {
     .version = "1",
     .summary = "1 - CLIP cosine similarity of the views (or the image) to a text prompt or template ensemble",
     .help = "t = unit text embedding of prompt, or with templates=study|clipasso|zeroshot the unit mean of the "
-            "five templated prompts' unit embeddings (ensemble=clip; ensemble=study, the study's mean of RAW "
-            "embeddings, needs raw embeddings the ABI 2 host does not give and is refused for several prompts).  "
+            "five templated prompts' unit embeddings (ensemble=clip).  ensemble=study (the study's mean of RAW "
+            "embeddings) reads them from embeddings=FILE (clip-embed --raw --text P ...), as the ABI 2 host gives "
+            "unit text embeddings only.  "
             "article=fix never doubles an article ('a sketch of a a fish' -> 'a sketch of a fish'); "
             "article=study substitutes verbatim.  L = 1 - cos(mean_k u_k, t) over the unit "
             "embeddings u_k of the N views (the image when N = 0; grey is repeated to RGB) (average=embedding, "

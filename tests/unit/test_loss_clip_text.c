@@ -5,6 +5,7 @@
  * the study's doubled article, ensemble=study refused for several prompts,
  * gradients w.r.t. the views and a grey image by central differences, handles
  * released, NaN input, a wrong size, no model and bad parameters. */
+#include <unistd.h>
 #include "../plugins/tloss.h"
 
 enum { S = 32, E = 16, NV = 3 };
@@ -140,9 +141,58 @@ int main(void) {
     text_target(&t, study, 5, t2);
     for (int i = 0; i < E; i++) d += fabs(t1[i] - t2[i]);
     CHECK(d > 1e-4, "the doubled article changes the target (%.3g)", d);
-    /* ensemble=study */
+    /* ensemble=study exactly, from raw embeddings written as clip-embed --raw --text writes them */
+    {
+        float raw[5 * E];
+        err_t ee = {0};
+        CHECK(clip_embed_texts(&t.clip, study, 5, 1, raw, &ee) == 0, "raw text embeddings (%s)", ee.msg);
+        char file[] = "/tmp/test_loss_clip_text.XXXXXX";
+        int fd = mkstemp(file);
+        FILE *f = fdopen(fd, "w");
+        for (int k = 0; k < 5; k++) {
+            fprintf(f, "{\"text\":\"%s\",\"model\":\"tiny\",\"dim\":%d,\"embedding\":[", study[k], E);
+            for (int i = 0; i < E; i++) fprintf(f, "%s%.9g", i ? "," : "", raw[k * E + i]);
+            fprintf(f, "]}\n");
+        }
+        fclose(f);
+        double traw[E] = {0}, tunit[E];
+        for (int k = 0; k < 5; k++)
+            for (int i = 0; i < E; i++) traw[i] += raw[k * E + i];
+        unit(traw, E);
+        text_target(&t, study, 5, tunit);
+        double d2 = 0;
+        for (int i = 0; i < E; i++) d2 += fabs(traw[i] - tunit[i]);
+        CHECK(d2 > 1e-4, "the two ensembles differ on these prompts (%.3g)", d2);
+        const char *ens[2] = {"study", "clip"};
+        const double *tt[2] = {traw, tunit};
+        for (int k = 0; k < 2; k++) {
+            char sp[256];
+            snprintf(sp, sizeof sp, "embeddings=%s,ensemble=%s", file, ens[k]);
+            CHECK(tl_open(&p, "clip_text", sp, &t, &e) == 0, "load %s (%s)", sp, e.msg);
+            want = sim_of(&t, views, NV, tt[k], &ml);
+            loss_out_t o = {0};
+            tl_eval(&p, &t, &in, &o, &pe);
+            CHECK_CLOSE(o.metric[0], want, 1e-5, 0, "embeddings=FILE, ensemble=%s: unit(mean of %s embeddings)", ens[k],
+                        k ? "unit" : "raw");
+            plugin_close(&p);
+        }
+        char sp[256];
+        snprintf(sp, sizeof sp, "embeddings=%s,templates=study", file);
+        rc = tl_open(&p, "clip_text", sp, &t, &e);
+        CHECK(rc == EXIT_USAGE && strstr(e.msg, "templates=none"), "embeddings with templates: %s", e.msg);
+        f = fopen(file, "w");
+        fprintf(f, "{\"embedding\":[1,2]}\n");
+        fclose(f);
+        snprintf(sp, sizeof sp, "embeddings=%s", file);
+        rc = tl_open(&p, "clip_text", sp, &t, &e);
+        CHECK(rc == EXIT_DATA && strstr(e.msg, ":1: 2 numbers"), "wrong size: %s", e.msg);
+        unlink(file);
+        rc = tl_open(&p, "clip_text", "embeddings=/no/such.ndjson", &t, &e);
+        CHECK(rc == EXIT_IO && strstr(e.msg, "embeddings=/no/such.ndjson"), "missing: %s", e.msg);
+    }
+    /* ensemble=study without raw embeddings */
     rc = tl_open(&p, "clip_text", "templates=study,ensemble=study", &t, &e);
-    CHECK(rc == EXIT_USAGE && strstr(e.msg, "clip-text") && strstr(e.msg, "ensemble=study"), "raw ensembling: %s",
+    CHECK(rc == EXIT_USAGE && strstr(e.msg, "clip-text") && strstr(e.msg, "clip-embed --raw"), "raw ensembling: %s",
           e.msg);
     CHECK(tl_open(&p, "clip_text", "ensemble=study", &t, &e) == 0, "ensemble=study with one prompt");
     plugin_close(&p);
