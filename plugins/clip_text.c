@@ -10,8 +10,9 @@
  *       prompt embeddings) (CLIP's and the zero-shot scripts' ensembling).
  *       ensemble=study (the inverse optimiser: mean of the RAW embeddings,
  *       then normalised) needs the text tower's raw embeddings, which ABI 2's
- *       clip_text does not give: refused with a clear error unless there is
- *       one prompt (where both agree).
+ *       clip_text does not give: they come from embeddings=FILE (below);
+ *       with templates and no file it is refused, saying so (with one
+ *       prompt both ensembles agree and it is accepted).
  *   embeddings=FILE: the prompts' embeddings from clip-embed's NDJSON
  *       (clip-embed --raw --text P1 --text P2 ...), in place of prompt and
  *       templates: ensemble=study = unit(sum of the vectors as written, i.e.
@@ -20,8 +21,8 @@
  *   article=fix (default): a prompt that starts with an article (a, an, the)
  *       loses it when a template puts words before it ("a sketch of a {}" +
  *       "a fish" -> "a sketch of a fish", not the study's "a sketch of a a
- *       fish");
- *       article=study substitutes verbatim (the study's doubled article).
+ *       fish"); article=study substitutes verbatim (the study's doubled
+ *       article).
  * Image side: u_k = unit CLIP embeddings of the N views (N,3,S,S), or of the
  * image when N = 0 (a grey (1,S,S) input is repeated to 3 channels).
  *   average=embedding (the study): e = mean_k u_k, L = 1 - cos(e, t)
