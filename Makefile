@@ -84,6 +84,8 @@ $(BUILD)/%.o: %.c $(COMMON_HDR) | $(DEPS_OK)
 # nothing else, so two plugins carrying copies of one nn/ kernel never
 # interpose on each other or on the host.
 $(NN_OBJ) $(PLUGIN_SRC:%.c=$(BUILD)/%.o): ALL_CFLAGS += -fvisibility=hidden
+# the plugins' shared static inline helpers
+$(PLUGIN_SRC:%.c=$(BUILD)/%.o): $(wildcard plugins/*.h)
 
 $(LIB): $(COMMON_OBJ)
 	@rm -f $@

@@ -1,5 +1,7 @@
 /* host.c - see host.h. */
 #include "host.h"
+#include "imgprep.h"
+#include "jpeg_io.h"
 #include "plugin_host.h"
 #include <math.h>
 #include <stdlib.h>
@@ -183,6 +185,36 @@ static int s_clip_text(void *c, const char *text, float *emb, plugin_err_t *err)
     return 0;
 }
 
+/* ---- picture files ---- */
+
+_Static_assert((int)PLUGIN_IMAGE_CLIP == (int)IMGPREP_CLIP && (int)PLUGIN_IMAGE_NORMALIZE == (int)IMGPREP_NORMALIZE &&
+                   (int)PLUGIN_IMAGE_SQUASH == (int)IMGPREP_SQUASH &&
+                   (int)PLUGIN_IMAGE_SQUASH_BICUBIC == (int)IMGPREP_SQUASH_BICUBIC,
+               "plugin.h's PLUGIN_IMAGE_* are imgprep.h's IMGPREP_*");
+
+static int s_load_image(void *c, const char *path, int S, int mode, int normalized, float *out, plugin_err_t *err) {
+    (void)c;
+    err_t e = {0};
+    char m[200];
+    if (!path || !*path) return pfail(err, EXIT_USAGE, "load_image: no file name");
+    if (S < 1 || S > PNGIO_MAX_SIDE || mode < PLUGIN_IMAGE_CLIP || mode > PLUGIN_IMAGE_SQUASH_BICUBIC) {
+        snprintf(m, sizeof m, "%.120s: load_image: bad size %d or mode %d", path, S, mode);
+        return pfail(err, EXIT_USAGE, m);
+    }
+    image_t im = {0};
+    if (image_load(path, &im, &e)) return perr(err, &e);
+    float *tmp = out ? NULL : xmalloc(sizeof(float) * 3 * (size_t)S * S);
+    int rc = imgprep_clip(&im, S, mode, normalized != 0, out ? out : tmp, &e);
+    image_free(&im);
+    free(tmp);
+    if (rc) {
+        /* imgprep's messages do not name the file */
+        snprintf(m, sizeof m, "%.120s: %.70s", path, e.msg);
+        return pfail(err, rc, m);
+    }
+    return 0;
+}
+
 void host_init(host_t *hs, uint64_t seed, clip_model_t *model) {
     memset(hs, 0, sizeof *hs);
     rng_seed(&hs->rng, seed);
@@ -200,6 +232,7 @@ void host_init(host_t *hs, uint64_t seed, clip_model_t *model) {
     h->rng_normal = s_normal;
     h->step = s_step;
     h->original = s_original;
+    h->load_image = s_load_image;
     if (clip) {
         const clip_config_t *cfg = &clip->w.cfg;
         h->clip_dim = cfg->embed_dim;

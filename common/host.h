@@ -1,7 +1,8 @@
 /* host.h - the services table tools give to plugins (plugin.h plugin_host_t),
  * backed by the project's own parts: the tool's thread pool (pool.h), BLAS
  * (sgemm), the seeded RNG (rng.h), the step counter, a CLIP model with its
- * tokenizer (clip_model.h), and the strokes a run started from.
+ * tokenizer (clip_model.h), the strokes a run started from, and the picture
+ * reader (PNG/JPEG + imgprep).
  *
  * CLIP by handle.  clip_encode normalises the images (CLIP's per-channel
  * mean/std), runs the image tower and returns unit embeddings and a handle.
@@ -22,6 +23,9 @@
  *
  * Text embeddings (clip_embed_text) are cached per prompt string for the
  * host's lifetime.
+ * Picture files (load_image, with or without a model): image_load()
+ * (jpeg_io.h: PNG or JPEG by the first bytes) then imgprep_clip() (imgprep.h,
+ * PIL-exact), with a temporary imgprep state; nothing is kept between calls.
  * A host without a model leaves the CLIP services NULL.  One host_t serves
  * one thread (its plugins may use parallel_for inside a call).
  */

@@ -27,7 +27,7 @@
  * Rules for plugins (as in LADSPA): never print, never exit, keep no globals
  * or static scratch buffers, allocate nothing, start no thread.  Parallel
  * work goes through host->parallel_for, randomness through host->rng_*,
- * CLIP through host->clip_*.  Errors are returned as non-zero EXIT_* codes
+ * CLIP through host->clip_*, picture files through host->load_image.  Errors are returned as non-zero EXIT_* codes
  * (below) with a message written into the host-provided err buffer.
  * Backward passes ADD into gradient arrays; the caller zeroes them (llm.c
  * convention).  A plugin links only the pure-maths layer (libnn.a, nn/ headers)
@@ -71,6 +71,12 @@
  * clip_image call", no parallel_for and step/nsteps in loss_in_t.  ABI 2
  * adds the views, CLIP by handle with block features, parallel_for, sgemm,
  * the step service, host pointers on every call and a codec workspace.
+ * ABI 2 later appended load_image (the image service) at the END of the host
+ * table, without a new number: the table is the host's and only grows at
+ * its end, so a plugin built before it never reads the new field and runs
+ * unchanged; a plugin that uses it checks it for NULL, as for every service.
+ * Anything that moves or changes an existing field, or the descriptor or
+ * the vtables, needs a new INVCLIP_PLUGIN_ABI.
  */
 #ifndef PLUGIN_H
 #define PLUGIN_H
@@ -224,8 +230,8 @@ typedef struct {
 /* ---- host services, passed to init() and to every call ----
  * Every service takes ctx first.  Services a host does not offer are NULL
  * (plugins check before use); common/host.c offers them all when it has a
- * CLIP model, plugin_host_init (plugin_host.h) the RNG, sgemm and a serial
- * parallel_for. */
+ * CLIP model (load_image also without one), plugin_host_init (plugin_host.h)
+ * the RNG, sgemm and a serial parallel_for. */
 
 /* A task over items [begin, end); tid < nthreads names the worker (for
  * per-thread scratch).  The same type as nn/nn.h's nn_task_fn, so
@@ -285,7 +291,36 @@ struct plugin_host {
     void (*clip_release)(void *ctx, int handle);
     /* The unit text embedding (D) of a prompt; cached per prompt string. */
     int (*clip_text)(void *ctx, const char *text, float *emb, plugin_err_t *err);
+
+    /* ---- appended after ABI 2's first release (see History) ---- */
+
+    /* Read a picture file (PNG or JPEG, chosen by its first bytes; "-" =
+     * stdin) and preprocess it to out (3,S,S): CLIP-normalised (CLIP's
+     * per-channel mean/std) when normalized != 0, else in [0,1] (what
+     * clip_encode takes).  mode is a PLUGIN_IMAGE_* path (below), PIL-exact
+     * as the project's tools do it.  Grey pictures give three equal
+     * channels; PNG alpha is composited over white.  out NULL only checks
+     * that the file loads and preprocesses (e.g. in init, before the plugin
+     * has a workspace to hold the pixels).  Errors: EXIT_IO (missing or
+     * unreadable file), EXIT_DATA (not a PNG/JPEG, undecodable, truncated,
+     * too large; also NORMALIZE on a picture that is not S x S), EXIT_USAGE
+     * (bad S or mode); the message starts with the path.
+     * Lifetime and threads: callable from init() and from any later call, on
+     * the thread the host calls the plugin from (not from parallel_for
+     * tasks); the host allocates only during the call; out belongs to the
+     * plugin.  Offered by common/host.c (with or without a CLIP model); NULL
+     * in hosts that have no image reader (plugin_host_init's). */
+    int (*load_image)(void *ctx, const char *path, int S, int mode, int normalized, float *out, plugin_err_t *err);
 };
+
+/* Preprocessing paths of load_image (reference-system §3.2; the numbers are
+ * common/imgprep.h's IMGPREP_*):
+ *   CLIP            CLIP's own: shorter side to S bicubic, centre crop S x S;
+ *   NORMALIZE       the picture already is S x S: no resampling;
+ *   SQUASH          exactly S x S, bilinear, no crop (the study's reference
+ *                   and photo images, path 3);
+ *   SQUASH_BICUBIC  the same with bicubic (CLIPasso's non-square targets). */
+enum { PLUGIN_IMAGE_CLIP = 0, PLUGIN_IMAGE_NORMALIZE = 1, PLUGIN_IMAGE_SQUASH = 2, PLUGIN_IMAGE_SQUASH_BICUBIC = 3 };
 
 /* ---- the descriptor ---- */
 typedef struct plugin_desc {

@@ -31,18 +31,14 @@
  * then host->clip_backward into dviews (or dimg).  Metric "similarity" =
  * cos(mean_k u_k, t), the study's reported number.
  */
-#include <math.h>
-#include <stdio.h>
-#include <string.h>
 #include <strings.h>
-#include "plugin.h"
+#include "clip_loss.h"
 
 #define MAXD 1024 /* largest embedding the state holds */
 
 enum { TPL_NONE, TPL_STUDY, TPL_CLIPASSO, TPL_ZEROSHOT };
 enum { ENS_CLIP, ENS_STUDY };
 enum { ART_FIX, ART_STUDY };
-enum { AVG_EMBEDDING, AVG_LOSS };
 
 static const char *const tpl_sets[4][5] = {
     {"{}"},
@@ -206,63 +202,19 @@ static size_t ct_ws(const void *st, const loss_in_t *in) {
 static int ct_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_t *in, loss_out_t *out,
                    plugin_err_t *err) {
     const ctext_t *s = st;
-    int D = s->D, n = in->N > 0 ? in->N : 1, C = in->C;
+    int D = s->D, n = in->N > 0 ? in->N : 1, C = in->C, rc;
     const float *x = in->N > 0 ? in->views : in->img;
     float *dx = in->N > 0 ? out->dviews : out->dimg;
     if (!host || !host->clip_encode) return snprintf(err->msg, sizeof err->msg, "clip-text: no CLIP model"), EXIT_MODEL;
     int S = host->clip_size;
-    if (!x || (C != 1 && C != 3) || in->H != S || in->W != S) {
-        snprintf(err->msg, sizeof err->msg, "clip-text: the %s is %dx%dx%d; CLIP takes 1 or 3 x %dx%d (resize in the augmentation)",
-                 in->N > 0 ? "views" : "image", C, in->H, in->W, S, S);
-        return EXIT_USAGE;
-    }
-    size_t px = (size_t)S * S, tot = (size_t)n * C * px;
-    for (size_t i = 0; i < tot; i++)
-        if (!isfinite(x[i])) {
-            snprintf(err->msg, sizeof err->msg, "clip-text: %s %zu, pixel %zu is not finite", in->N > 0 ? "view" : "image",
-                     i / ((size_t)C * px), i % ((size_t)C * px));
-            return EXIT_NUMERIC;
-        }
+    if ((rc = cl_check_input("clip-text", in->N > 0 ? "views" : "image", x, n, C, in->H, in->W, S, err))) return rc;
+    size_t px = (size_t)S * S;
     float *emb = ws, *demb = emb + (size_t)n * D, *x3 = demb + (size_t)n * D, *dx3 = x3 + (size_t)n * 3 * px;
-    const float *xin = x;
-    if (C == 1) {
-        for (int b = 0; b < n; b++)
-            for (int c = 0; c < 3; c++) memcpy(x3 + ((size_t)b * 3 + c) * px, x + (size_t)b * px, sizeof(float) * px);
-        xin = x3;
-    }
-    int hd, rc = host->clip_encode(host->ctx, xin, n, 0, &hd, emb, err);
-    if (rc) return rc;
-    /* e = mean of unit embeddings */
-    double e[MAXD] = {0}, et = 0, ee = 0;
-    for (int b = 0; b < n; b++)
-        for (int i = 0; i < D; i++) e[i] += emb[(size_t)b * D + i] / (double)n;
-    for (int i = 0; i < D; i++) et += e[i] * s->t[i], ee += e[i] * e[i];
-    double ne = sqrt(ee), sim = ne > 0 ? et / ne : 0, L;
-    if (s->avg == AVG_EMBEDDING) {
-        L = 1 - sim;
-        for (int b = 0; b < n; b++)
-            for (int i = 0; i < D; i++)
-                demb[(size_t)b * D + i] = ne > 0 ? (float)(-(s->t[i] / ne - et * e[i] / (ne * ne * ne)) / n) : 0;
-    } else {
-        L = 0;
-        for (int b = 0; b < n; b++) {
-            const float *u = emb + (size_t)b * D;
-            double ut = 0, uu = 0;
-            for (int i = 0; i < D; i++) ut += (double)u[i] * s->t[i], uu += (double)u[i] * u[i];
-            double nu = sqrt(uu);
-            L += (1 - ut / nu) / n;
-            for (int i = 0; i < D; i++)
-                demb[(size_t)b * D + i] = (float)(-(s->t[i] / nu - ut * u[i] / (nu * nu * nu)) / n);
-        }
-    }
-    if (dx) {
-        if (C == 1) memset(dx3, 0, sizeof(float) * (size_t)n * 3 * px);
-        rc = host->clip_backward(host->ctx, hd, demb, NULL, C == 1 ? dx3 : dx, err);
-        if (!rc && C == 1)
-            for (int b = 0; b < n; b++)
-                for (int c = 0; c < 3; c++)
-                    for (size_t i = 0; i < px; i++) dx[(size_t)b * px + i] += dx3[((size_t)b * 3 + c) * px + i];
-    }
+    const float *xin = cl_rgb(x, n, C, px, x3);
+    int hd;
+    if ((rc = host->clip_encode(host->ctx, xin, n, 0, &hd, emb, err))) return rc;
+    double e[MAXD], sim, L = cl_cos_loss(emb, n, D, s->t, s->avg, e, demb, &sim);
+    if (dx) rc = cl_backward(host, hd, demb, NULL, n, C, px, dx, dx3, err);
     host->clip_release(host->ctx, hd);
     if (rc) return rc;
     out->value = L;

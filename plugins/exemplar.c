@@ -20,10 +20,7 @@
  * ds_j/de = x_j/|e| - (e.x_j) e/|e|^3; then host->clip_backward.
  * Metrics: similarity (mean_j s_j) and nearest (max_j s_j).
  */
-#include <math.h>
-#include <stdio.h>
-#include <string.h>
-#include "plugin.h"
+#include "clip_loss.h"
 
 #define MAXD 1024
 #define MAXK 64
@@ -130,30 +127,14 @@ static int ex_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
     const float *x = in->N > 0 ? in->views : in->img;
     float *dx = in->N > 0 ? out->dviews : out->dimg;
     if (!K) return snprintf(err->msg, sizeof err->msg, "exemplar: no exemplars (give embeddings=FILE)"), EXIT_USAGE;
-    if (!x || (C != 1 && C != 3) || in->H != S || in->W != S) {
-        snprintf(err->msg, sizeof err->msg, "exemplar: the %s is %dx%dx%d; CLIP takes 1 or 3 x %dx%d",
-                 in->N > 0 ? "views" : "image", C, in->H, in->W, S, S);
-        return EXIT_USAGE;
-    }
-    size_t px = (size_t)S * S, tot = (size_t)n * C * px;
-    for (size_t i = 0; i < tot; i++)
-        if (!isfinite(x[i])) {
-            snprintf(err->msg, sizeof err->msg, "exemplar: %s %zu, pixel %zu is not finite", in->N > 0 ? "view" : "image",
-                     i / ((size_t)C * px), i % ((size_t)C * px));
-            return EXIT_NUMERIC;
-        }
+    if ((rc = cl_check_input("exemplar", in->N > 0 ? "views" : "image", x, n, C, in->H, in->W, S, err))) return rc;
+    size_t px = (size_t)S * S;
     float *emb = ws, *demb = emb + (size_t)n * D, *x3 = demb + (size_t)n * D, *dx3 = x3 + (size_t)n * 3 * px;
-    const float *xin = x;
-    if (C == 1) {
-        for (int b = 0; b < n; b++)
-            for (int c = 0; c < 3; c++) memcpy(x3 + ((size_t)b * 3 + c) * px, x + (size_t)b * px, sizeof(float) * px);
-        xin = x3;
-    }
+    const float *xin = cl_rgb(x, n, C, px, x3);
     int hd;
     if ((rc = host->clip_encode(host->ctx, xin, n, 0, &hd, emb, err))) return rc;
-    double e[MAXD] = {0}, ee = 0, sim[MAXK], ex[MAXK], dsim[MAXK];
-    for (int b = 0; b < n; b++)
-        for (int i = 0; i < D; i++) e[i] += emb[(size_t)b * D + i] / (double)n;
+    double e[MAXD], ee = 0, sim[MAXK], ex[MAXK], dsim[MAXK];
+    cl_mean(emb, n, D, e);
     for (int i = 0; i < D; i++) ee += e[i] * e[i];
     double ne = sqrt(ee), mean = 0, best = -2;
     int kb = 0;
@@ -187,14 +168,7 @@ static int ex_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
         for (int b = 0; b < n; b++) demb[(size_t)b * D + i] = (float)(g / n);
     }
     rc = 0;
-    if (dx) {
-        if (C == 1) memset(dx3, 0, sizeof(float) * (size_t)n * 3 * px);
-        rc = host->clip_backward(host->ctx, hd, demb, NULL, C == 1 ? dx3 : dx, err);
-        if (!rc && C == 1)
-            for (int b = 0; b < n; b++)
-                for (int c = 0; c < 3; c++)
-                    for (size_t i = 0; i < px; i++) dx[(size_t)b * px + i] += dx3[((size_t)b * 3 + c) * px + i];
-    }
+    if (dx) rc = cl_backward(host, hd, demb, NULL, n, C, px, dx, dx3, err);
     host->clip_release(host->ctx, hd);
     if (rc) return rc;
     out->value = L;

@@ -4,11 +4,15 @@
  * differences), kept block features and their gradients, several handles
  * alive at once and backwarded in any order with results identical to one
  * at a time, text embeddings through the tokenizer (cached per prompt), the
- * pool's parallel_for, sgemm, the step, the seeded RNG and the original
- * strokes. */
+ * pool's parallel_for, sgemm, the step, the seeded RNG, the original
+ * strokes, and the image service (load_image: PNG and JPEG through
+ * image_load + imgprep, its errors naming the file). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "host.h"
+#include "imgprep.h"
+#include "jpeg_io.h"
 #include "t.h"
 
 static const clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32,
@@ -245,6 +249,50 @@ int main(void) {
     CHECK(a.h.original(a.h.ctx) == NULL, "no original strokes by default");
     host_set_original(&a, &sc);
     CHECK(a.h.original(a.h.ctx) == &sc, "original strokes");
+    /* the image service, offered without a model too */
+    {
+        const char *fish = "tests/fixtures/imgprep/perfectFish.jpeg";
+        enum { SI = 40 };
+        float *lgot = malloc(sizeof(float) * 3 * SI * SI), *lwant = malloc(sizeof(float) * 3 * SI * SI);
+        image_t fim = {0};
+        err_t fe = {0};
+        plugin_err_t le = {{0}};
+        int ok = a.h.load_image && jpegio_load(fish, &fim, &fe) == 0;
+        const int modes[3] = {PLUGIN_IMAGE_SQUASH, PLUGIN_IMAGE_CLIP, PLUGIN_IMAGE_SQUASH_BICUBIC};
+        for (int k = 0; ok && k < 3; k++)
+            for (int nz = 0; nz < 2; nz++) {
+                int rc1 = a.h.load_image(a.h.ctx, fish, SI, modes[k], nz, lgot, &le);
+                int rc2 = imgprep_clip(&fim, SI, modes[k], nz, lwant, &fe);
+                ok = ok && rc1 == 0 && rc2 == 0 && !memcmp(lgot, lwant, sizeof(float) * 3 * SI * SI);
+            }
+        CHECK(ok, "load_image of a JPEG = image_load + imgprep_clip, three modes, [0,1] and normalised (%s)", le.msg);
+        /* a PNG (grey) from the same pixels */
+        image_t g = {0};
+        image_init(&g, 23, 17, 1, 255, &fe);
+        for (int i = 0; i < 23 * 17; i++) g.px[i] = (uint8_t)(i * 7);
+        char png[] = "/tmp/test_host_img.XXXXXX";
+        int lfd = mkstemp(png);
+        if (lfd >= 0) close(lfd);
+        ok = lfd >= 0 && pngio_save(png, &g, NULL, &fe) == 0 &&
+             a.h.load_image(a.h.ctx, png, SI, PLUGIN_IMAGE_SQUASH, 0, lgot, &le) == 0 &&
+             imgprep_clip(&g, SI, PLUGIN_IMAGE_SQUASH, 0, lwant, &fe) == 0 &&
+             !memcmp(lgot, lwant, sizeof(float) * 3 * SI * SI) && a.h.load_image(a.h.ctx, png, SI, 0, 0, NULL, &le) == 0;
+        CHECK(ok, "load_image of a grey PNG = imgprep's, three equal channels; out = NULL only checks (%s)", le.msg);
+        int rc = a.h.load_image(a.h.ctx, "/no/such/picture.png", SI, PLUGIN_IMAGE_SQUASH, 0, lgot, &le);
+        CHECK(rc == EXIT_IO && strstr(le.msg, "/no/such/picture.png"), "missing file: EXIT_IO, %s", le.msg);
+        FILE *tf = fopen(png, "wb");
+        fputs("not a picture", tf);
+        fclose(tf);
+        rc = a.h.load_image(a.h.ctx, png, SI, PLUGIN_IMAGE_SQUASH, 0, lgot, &le);
+        CHECK(rc == EXIT_DATA && strstr(le.msg, png) && strstr(le.msg, "not a PNG or JPEG"), "undecodable: %s", le.msg);
+        rc = a.h.load_image(a.h.ctx, fish, SI, PLUGIN_IMAGE_NORMALIZE, 0, lgot, &le);
+        CHECK(rc == EXIT_DATA && strstr(le.msg, "perfectFish.jpeg"), "NORMALIZE on a picture not S x S: %s", le.msg);
+        rc = a.h.load_image(a.h.ctx, fish, SI, 9, 0, lgot, &le);
+        CHECK(rc == EXIT_USAGE && strstr(le.msg, "perfectFish.jpeg"), "bad mode: %s", le.msg);
+        unlink(png);
+        image_free(&g), image_free(&fim);
+        free(lgot), free(lwant);
+    }
     host_free(&a);
     host_free(&b);
     host_free(&hs);

@@ -1,11 +1,12 @@
 /* test_loss_clip_image.c - the `clip-image` loss plugin on the tiny CLIP:
- * the reference picture read from PPM/PGM and preprocessed squash / clip
- * against the project's PIL-exact imgprep (within one level per pixel, so the
- * similarity agrees to 1e-3) -- on random pictures and on the study's
- * perfectFish.jpeg (decoded here by jpeg_io and written as PPM); an S x S
- * picture is the identity; the loss against the definition; gradients by
- * central differences; missing, truncated, PNG/JPEG and non-PPM files
- * refused naming the key and the file; NaN input; bad parameters. */
+ * the reference picture read by the host's image service (host->load_image)
+ * from PNG (RGB and grey) and JPEG and preprocessed squash / clip, against
+ * the project's PIL-exact imgprep (the same code now, so the similarity
+ * agrees to 1e-3 with room to spare) -- on random pictures and on the
+ * study's perfectFish.jpeg; an S x S picture is the identity; the loss
+ * against the definition; gradients by central differences; missing,
+ * truncated (PNG and JPEG) and non-picture files refused naming the key and
+ * the file; NaN input; bad parameters. */
 #include <unistd.h>
 #include "../plugins/tloss.h"
 #include "imgprep.h"
@@ -15,12 +16,10 @@ enum { S = 32, E = 16, NV = 3 };
 
 static char dir[64];
 
-/* writes im (grey or RGB) as P5/P6 to dir/name; returns the path (static buffer per call site) */
-static void write_pnm(const char *path, const image_t *im) {
-    FILE *f = fopen(path, "wb");
-    fprintf(f, "P%d\n# a comment\n%d %d\n255\n", im->c == 3 ? 6 : 5, im->w, im->h);
-    fwrite(im->px, 1, (size_t)im->w * im->h * im->c, f);
-    fclose(f);
+/* writes im (grey or RGB) as a PNG file */
+static void write_png(const char *path, const image_t *im) {
+    err_t e = {0};
+    if (pngio_save(path, im, NULL, &e)) printf("# %s\n", e.msg);
 }
 
 /* unit embedding of (3,S,S) x */
@@ -91,8 +90,8 @@ int main(void) {
     image_t im = {0};
     image_init(&im, S, S, 3, 255, &e);
     for (int i = 0; i < S * S * 3; i++) im.px[i] = (uint8_t)rng_below(&r, 256);
-    snprintf(path, sizeof path, "%s/same.ppm", dir);
-    write_pnm(path, &im);
+    snprintf(path, sizeof path, "%s/same.png", dir);
+    write_png(path, &im);
     float x[3 * S * S], rr[E];
     image_to_float(&im, x);
     embed(&t, x, 1, rr);
@@ -108,8 +107,8 @@ int main(void) {
                 for (int c = 0; c < a.c; c++)
                     a.px[((size_t)y * a.w + xx) * a.c + c] =
                         (uint8_t)(127.5 + 120 * sin(0.21 * xx + 0.5 * c) * cos(0.13 * y) + rng_range(&r, -7, 7));
-        snprintf(path, sizeof path, "%s/pic%d.p%cm", dir, k, a.c == 3 ? 'p' : 'g');
-        write_pnm(path, &a);
+        snprintf(path, sizeof path, "%s/pic%d.png", dir, k);
+        write_png(path, &a);
         for (int mode = 0; mode < 2; mode++) {
             double got = plugin_sim(&t, path, mode ? ",preprocess=clip" : "", &in, &rc);
             double ref = ref_sim(&t, &a, mode ? IMGPREP_CLIP : IMGPREP_SQUASH, views);
@@ -118,11 +117,10 @@ int main(void) {
         }
         image_free(&a);
     }
-    /* 3. the study's reference picture */
+    /* 3. the study's reference picture, a JPEG read by the host */
     image_t fish = {0};
     if (jpegio_load("tests/fixtures/imgprep/perfectFish.jpeg", &fish, &e) == 0) {
-        snprintf(path, sizeof path, "%s/perfectFish.ppm", dir);
-        write_pnm(path, &fish);
+        snprintf(path, sizeof path, "tests/fixtures/imgprep/perfectFish.jpeg");
         for (int mode = 0; mode < 2; mode++) {
             double got = plugin_sim(&t, path, mode ? ",preprocess=clip" : "", &in, &rc);
             double ref = ref_sim(&t, &fish, mode ? IMGPREP_CLIP : IMGPREP_SQUASH, views);
@@ -133,7 +131,7 @@ int main(void) {
     } else CHECK(0, "perfectFish.jpeg: %s", e.msg);
 
     /* 4. the loss and its gradients */
-    snprintf(path, sizeof path, "%s/pic0.ppm", dir);
+    snprintf(path, sizeof path, "%s/pic0.png", dir);
     char spec[300];
     snprintf(spec, sizeof spec, "image=%s", path);
     plugin_t p;
@@ -169,24 +167,36 @@ int main(void) {
     rc = tl_open(&p, "clip_image", "image=/nonexistent/ref.jpeg", &t, &e);
     CHECK(rc == EXIT_IO && strstr(e.msg, "clip-image") && strstr(e.msg, "image=/nonexistent/ref.jpeg"), "missing: %s",
           e.msg);
-    snprintf(spec, sizeof spec, "image=tests/fixtures/imgprep/perfectFish.jpeg");
-    rc = tl_open(&p, "clip_image", spec, &t, &e);
-    CHECK(rc == EXIT_DATA && strstr(e.msg, "JPEG") && strstr(e.msg, "perfectFish.jpeg"), "JPEG: %s", e.msg);
-    snprintf(path, sizeof path, "%s/trunc.ppm", dir);
+    /* truncated files: the first half of a PNG, and of the JPEG */
+    const char *whole[2] = {"", "tests/fixtures/imgprep/perfectFish.jpeg"}, *cut[2] = {"trunc.png", "trunc.jpeg"};
+    snprintf(path, sizeof path, "%s/pic3.png", dir);
+    whole[0] = path;
+    for (int k = 0; k < 2; k++) {
+        FILE *fi = fopen(whole[k], "rb");
+        static unsigned char buf[1 << 20];
+        size_t got = fi ? fread(buf, 1, sizeof buf, fi) : 0;
+        if (fi) fclose(fi);
+        char cpath[256];
+        snprintf(cpath, sizeof cpath, "%s/%s", dir, cut[k]);
+        FILE *fo = fopen(cpath, "wb");
+        fwrite(buf, 1, got / 2, fo);
+        fclose(fo);
+        snprintf(spec, sizeof spec, "image=%s", cpath);
+        rc = tl_open(&p, "clip_image", spec, &t, &e);
+        CHECK(got > 100 && rc == EXIT_DATA && strstr(e.msg, "truncated") && strstr(e.msg, cut[k]) &&
+                  strstr(e.msg, "clip-image"),
+              "truncated %s: %s", k ? "JPEG" : "PNG", e.msg);
+        unlink(cpath);
+    }
+    snprintf(path, sizeof path, "%s/text.png", dir);
     FILE *f = fopen(path, "wb");
-    fprintf(f, "P6\n10 10\n255\n");
-    fwrite(views, 1, 100, f);
+    fprintf(f, "hello, not a picture\n");
     fclose(f);
     snprintf(spec, sizeof spec, "image=%s", path);
     rc = tl_open(&p, "clip_image", spec, &t, &e);
-    CHECK(rc == EXIT_DATA && strstr(e.msg, "truncated") && strstr(e.msg, "trunc.ppm"), "truncated: %s", e.msg);
-    f = fopen(path, "wb");
-    fprintf(f, "hello, not a picture\n");
-    fclose(f);
-    rc = tl_open(&p, "clip_image", spec, &t, &e);
-    CHECK(rc == EXIT_DATA && strstr(e.msg, "not a binary PPM"), "text file: %s", e.msg);
+    CHECK(rc == EXIT_DATA && strstr(e.msg, "not a PNG or JPEG") && strstr(e.msg, "text.png"), "text file: %s", e.msg);
     unlink(path);
-    rc = tl_open(&p, "clip_image", "image=a.ppm,preprocess=crop", &t, &e);
+    rc = tl_open(&p, "clip_image", "image=a.png,preprocess=crop", &t, &e);
     CHECK(rc == EXIT_USAGE && strstr(e.msg, "clip-image") && strstr(e.msg, "preprocess"), "bad preprocess: %s", e.msg);
     CHECK(tl_open(&p, "clip_image", "", &t, &e) == 0, "no image: init succeeds (listing, the generic harness)");
     rc = tl_eval(&p, &t, &in, &out, &pe);

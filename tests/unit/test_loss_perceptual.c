@@ -6,6 +6,7 @@
  * differences, the target's handle kept until fini, bad block lists. */
 #include <unistd.h>
 #include "../plugins/tloss.h"
+#include "png_io.h"
 
 enum { S = 32, E = 16, T = 17, CW = 64, NV = 2 };
 
@@ -55,11 +56,10 @@ int main(void) {
             px[3 * i + c] = (unsigned char)(128 + 100 * sin(0.2 * (i % S) + c) * cos(0.15 * (i / S)));
             tgt[(size_t)c * S * S + i] = px[3 * i + c] / 255.0f;
         }
-    snprintf(path, sizeof path, "%s/t.ppm", dir);
-    FILE *f = fopen(path, "wb");
-    fprintf(f, "P6\n%d %d\n255\n", S, S);
-    fwrite(px, 1, sizeof px, f);
-    fclose(f);
+    snprintf(path, sizeof path, "%s/t.png", dir);
+    image_t pim = {.w = S, .h = S, .c = 3, .px = px};
+    err_t pe0 = {0};
+    CHECK(pngio_save(path, &pim, NULL, &pe0) == 0, "the picture written as PNG (%s)", pe0.msg);
     float *img = malloc(sizeof(float) * n1), *dimg = calloc(n1, sizeof(float));
     float *views = malloc(sizeof(float) * n1 * NV), *dviews = calloc(n1 * NV, sizeof(float));
     for (size_t i = 0; i < n1; i++) img[i] = (float)rng_range(&r, 0.2, 0.8);
@@ -111,11 +111,30 @@ int main(void) {
     snprintf(spec, sizeof spec, "image=%s,blocks=0+1,weights=1", path);
     rc = tl_open(&p, "perceptual", spec, &t, &e);
     CHECK(rc == EXIT_USAGE && strstr(e.msg, "weights="), "weights count: %s", e.msg);
-    rc = tl_open(&p, "perceptual", "image=/nonexistent.ppm", &t, &e);
-    CHECK(rc == EXIT_IO && strstr(e.msg, "image=/nonexistent.ppm"), "missing picture: %s", e.msg);
+    rc = tl_open(&p, "perceptual", "image=/nonexistent.png", &t, &e);
+    CHECK(rc == EXIT_IO && strstr(e.msg, "image=/nonexistent.png"), "missing picture: %s", e.msg);
     CHECK(tl_open(&p, "perceptual", "", &t, &e) == 0, "no image: loads");
     CHECK(tl_eval(&p, &t, &in, &out, &pe) == EXIT_USAGE && strstr(pe.msg, "image=FILE"), "... and says so: %s", pe.msg);
     plugin_close(&p);
+    /* a JPEG picture (the study's reference) loads and evaluates; a file that is no picture is refused */
+    rc = tl_open(&p, "perceptual", "image=tests/fixtures/imgprep/perfectFish.jpeg,preprocess=clip", &t, &e);
+    CHECK(rc == 0, "JPEG picture, preprocess=clip (%s)", e.msg);
+    if (!rc) {
+        loss_out_t oj = {0};
+        CHECK(tl_eval(&p, &t, &in, &oj, &pe) == 0 && isfinite(oj.value) && oj.value > 0, "JPEG: eval %g (%s)",
+              oj.value, pe.msg);
+        plugin_close(&p);
+    }
+    char bad[160];
+    snprintf(bad, sizeof bad, "%s/notapicture.png", dir);
+    FILE *bf = fopen(bad, "wb");
+    fputs("hello, not a picture\n", bf);
+    fclose(bf);
+    snprintf(spec, sizeof spec, "image=%s", bad);
+    rc = tl_open(&p, "perceptual", spec, &t, &e);
+    CHECK(rc == EXIT_DATA && strstr(e.msg, "notapicture.png") && strstr(e.msg, "not a PNG or JPEG"), "undecodable: %s",
+          e.msg);
+    unlink(bad);
     unlink(path);
     rmdir(dir);
     free(tgt), free(img), free(dimg), free(views), free(dviews);
