@@ -74,7 +74,8 @@
  * ABI 2 later appended load_image (the image service) at the END of the host
  * table, without a new number: the table is the host's and only grows at
  * its end, so a plugin built before it never reads the new field and runs
- * unchanged; a plugin that uses it checks it for NULL, as for every service.
+ * unchanged; a plugin that uses it needs a host built with it (an older
+ * table ends before the field) and checks it for NULL, as for every service.
  * Anything that moves or changes an existing field, or the descriptor or
  * the vtables, needs a new INVCLIP_PLUGIN_ABI.
  */

@@ -2,7 +2,9 @@
 # pure-maths layer: its .so exports the entry point alone (nm -D), needs no
 # shared library beyond libc and libm (readelf -d; under SAN=1 also the
 # sanitizer runtimes), leaves no symbol for the host to provide (ldd -r),
-# and its source includes only standard headers, plugin.h and nn/ headers.
+# and its source includes only standard headers, plugin.h, nn/ headers and
+# the plugins' own static inline helper headers (plugins/*.h, themselves
+# limited to standard headers, plugin.h and nn/).
 : "${PLUGINS:?}"
 n=0
 for so in "$PLUGINS"/*.so; do
@@ -18,9 +20,20 @@ for so in "$PLUGINS"/*.so; do
   eq "$name.so has no undefined symbols left for the host" "$und" ""
   src=plugins/$name.c
   if [ -f "$src" ]; then
-    bad=$(grep -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$src" | grep -Ev '"(plugin\.h|nn/[a-z0-9_]+\.h)"' | tr '\n' ' ')
-    eq "$name.c includes only standard headers, plugin.h and nn/" "$bad" ""
+    # plugin.h, nn/ headers, and the plugins' own static inline helper headers (plugins/*.h)
+    bad=$(grep -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$src" | grep -Ev '"(plugin\.h|nn/[a-z0-9_]+\.h)"' |
+          while read -r line; do
+            h=$(printf '%s\n' "$line" | sed -n 's/.*"\([a-z0-9_]*\.h\)".*/\1/p')
+            [ -n "$h" ] && [ -f "plugins/$h" ] || printf '%s ' "$line"
+          done)
+    eq "$name.c includes only standard headers, plugin.h, nn/ and plugins/*.h" "$bad" ""
   fi
+done
+# the plugins' shared headers are held to the same rule (no project header but plugin.h and nn/)
+for h in plugins/*.h; do
+  [ -f "$h" ] || continue
+  bad=$(grep -E '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$h" | grep -Ev '"(plugin\.h|nn/[a-z0-9_]+\.h)"' | tr '\n' ' ')
+  eq "$h includes only standard headers, plugin.h and nn/" "$bad" ""
 done
 num_ok "plugins checked ($n)" "$n >= 5"
 # plugin.h stands alone: it compiles by itself with only the standard headers
