@@ -57,9 +57,7 @@ static int ci_init(void *st, const plugin_value_t *v, const plugin_host_t *host,
 
 static size_t ci_ws(const void *st, const loss_in_t *in) {
     const cimage_t *s = st;
-    size_t n = in->N > 0 ? (size_t)in->N : 1, px = (size_t)in->H * in->W;
-    size_t main = 2 * n * (size_t)s->D + (in->C == 1 ? 2 * n * 3 * px : 0);
-    size_t tgt = !s->have ? 3 * (size_t)s->S * s->S + (size_t)s->D : 0;
+    size_t main = cl_emb_ws(in, s->D), tgt = !s->have ? 3 * (size_t)s->S * s->S + (size_t)s->D : 0;
     return sizeof(float) * (main > tgt ? main : tgt);
 }
 
@@ -77,27 +75,12 @@ static int encode_target(cimage_t *s, float *ws, const plugin_host_t *host, plug
 static int ci_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_t *in, loss_out_t *out,
                    plugin_err_t *err) {
     cimage_t *s = st;
-    int D = s->D, n = in->N > 0 ? in->N : 1, C = in->C, S = s->S, rc;
-    const float *x = in->N > 0 ? in->views : in->img;
-    float *dx = in->N > 0 ? out->dviews : out->dimg;
+    int rc;
     if (!s->path || !*s->path)
         return snprintf(err->msg, sizeof err->msg, "clip-image: no reference picture (give image=FILE)"), EXIT_USAGE;
-    if ((rc = cl_check_input("clip-image", in->N > 0 ? "views" : "image", x, n, C, in->H, in->W, S, err))) return rc;
-    size_t px = (size_t)S * S;
     if (!s->have && (rc = encode_target(s, ws, host, err))) return rc;
-    float *emb = ws, *demb = emb + (size_t)n * D, *x3 = demb + (size_t)n * D, *dx3 = x3 + (size_t)n * 3 * px;
-    const float *xin = cl_rgb(x, n, C, px, x3);
-    int hd;
-    if ((rc = host->clip_encode(host->ctx, xin, n, 0, &hd, emb, err))) return rc;
-    double e[MAXD], sim, L = cl_cos_loss(emb, n, D, s->r, s->avg, e, demb, &sim);
-    if (dx) rc = cl_backward(host, hd, demb, NULL, n, C, px, dx, dx3, err);
-    host->clip_release(host->ctx, hd);
-    if (rc) return rc;
-    out->value = L;
-    out->nmetrics = 1;
-    out->metric_name[0] = "similarity";
-    out->metric[0] = sim;
-    return 0;
+    double e[MAXD];
+    return cl_cos_eval("clip-image", ws, host, s->D, s->r, s->avg, e, in, out, err);
 }
 
 static const loss_vt vt = {.ws_size = ci_ws, .eval = ci_eval};

@@ -12,7 +12,13 @@
  *   cl_cos_loss      1 - cos(mean_k u_k, t) (average=embedding) or
  *                    mean_k (1 - cos(u_k, t)) (average=loss) and dL/du;
  *   cl_blocks        "study" or "3+6+9" block lists with "1+1+0.5" weights;
- *   cl_picture       a reference picture through host->load_image.
+ *   cl_picture       a reference picture through host->load_image;
+ *   cl_emb_*         the embedding losses' scaffolding: check, grey to RGB,
+ *                    encode, (the caller's loss), backward, release;
+ *                    cl_cos_eval the whole cosine loss of clip-text/-image;
+ *   cl_feat_*        the block-feature losses' (perceptual, style): the
+ *                    target picture's parameters, init, fini, workspace,
+ *                    the target encoded once and kept, the input encoded.
  */
 #ifndef CLIP_LOSS_H
 #define CLIP_LOSS_H
@@ -159,4 +165,153 @@ static inline int cl_picture(const plugin_host_t *host, const char *path, int S,
     if (rc) snprintf(err->msg, sizeof err->msg, "image=%.240s", pe.msg);
     return rc;
 }
+/* ---- embedding losses (clip-text, clip-image, exemplar): the views (or
+ * the image when N = 0) -> unit embeddings, a loss on them, back ---- */
+
+/* workspace floats: embeddings and their gradients (n,D) x2, and for a grey
+ * input the 3-channel copy and its gradient */
+static inline size_t cl_emb_ws(const loss_in_t *in, int D) {
+    size_t n = in->N > 0 ? (size_t)in->N : 1, px = (size_t)in->H * in->W;
+    return 2 * n * (size_t)D + (in->C == 1 ? 2 * n * 3 * px : 0);
+}
+
+typedef struct {
+    int n, C, D, hd;
+    size_t px;
+    float *emb, *demb, *dx, *dx3; /* emb, demb (n,D) in the workspace; dx the caller's (NULL = not wanted) */
+} cl_emb_t;
+
+/* Checks the input, encodes it (the handle in c->hd, the unit embeddings in
+ * c->emb); the caller writes c->demb and calls cl_emb_end. */
+static inline int cl_emb_begin(const char *name, void *ws, const plugin_host_t *host, int D, const loss_in_t *in,
+                               loss_out_t *out, cl_emb_t *c, plugin_err_t *err) {
+    int S = host ? host->clip_size : 0, rc;
+    const float *x = in->N > 0 ? in->views : in->img;
+    c->n = in->N > 0 ? in->N : 1, c->C = in->C, c->D = D, c->hd = 0, c->px = (size_t)S * S;
+    c->dx = in->N > 0 ? out->dviews : out->dimg;
+    if (!host || !host->clip_encode) return snprintf(err->msg, sizeof err->msg, "%s: no CLIP model", name), EXIT_MODEL;
+    if ((rc = cl_check_input(name, in->N > 0 ? "views" : "image", x, c->n, c->C, in->H, in->W, S, err))) return rc;
+    c->emb = ws, c->demb = c->emb + (size_t)c->n * D;
+    float *x3 = c->demb + (size_t)c->n * D;
+    c->dx3 = x3 + (size_t)c->n * 3 * c->px;
+    return host->clip_encode(host->ctx, cl_rgb(x, c->n, c->C, c->px, x3), c->n, 0, &c->hd, c->emb, err);
+}
+
+/* Backward of c->demb into the caller's gradient (when wanted), then the handle released. */
+static inline int cl_emb_end(const plugin_host_t *host, cl_emb_t *c, plugin_err_t *err) {
+    int rc = c->dx ? cl_backward(host, c->hd, c->demb, NULL, c->n, c->C, c->px, c->dx, c->dx3, err) : 0;
+    host->clip_release(host->ctx, c->hd);
+    return rc;
+}
+
+/* The whole cosine loss against the unit target t (clip-text, clip-image):
+ * value, gradient, metric "similarity".  e: D doubles of scratch. */
+static inline int cl_cos_eval(const char *name, void *ws, const plugin_host_t *host, int D, const float *t, int avg,
+                              double *e, const loss_in_t *in, loss_out_t *out, plugin_err_t *err) {
+    cl_emb_t c;
+    int rc = cl_emb_begin(name, ws, host, D, in, out, &c, err);
+    if (rc) return rc;
+    double sim, L = cl_cos_loss(c.emb, c.n, D, t, avg, e, c.demb, &sim);
+    if ((rc = cl_emb_end(host, &c, err))) return rc;
+    out->value = L;
+    out->nmetrics = 1;
+    out->metric_name[0] = "similarity";
+    out->metric[0] = sim;
+    return 0;
+}
+
+/* ---- block-feature losses against a target picture (perceptual, style) ---- */
+
+enum { CL_IN_IMAGE, CL_IN_VIEWS };
+
+typedef struct {
+    const char *path;          /* the target picture */
+    int pre, S, input;         /* pre: PLUGIN_IMAGE_*; input: CL_IN_* */
+    const plugin_host_t *host; /* kept for fini (releasing the target's handle) */
+    int hd;                    /* the target's handle, 0 = not encoded yet */
+    int L, T, Cw;              /* blocks, tokens, width of the tower */
+    uint64_t keep;
+    double wb[64];             /* weight of each block (0 = not compared) */
+} cl_feat_t;
+
+/* image (STRING), preprocess (squash|clip), blocks, weights: the parameter
+ * values; blocks=study is quarters[0..nstudy) of the tower, q >= 0 meaning
+ * block q*L/4 and q < 0 block L+q; example as cl_blocks.  Checks the picture
+ * loads. */
+static inline int cl_feat_init(cl_feat_t *f, const char *name, const plugin_value_t *image,
+                               const plugin_value_t *pre, const plugin_value_t *blocks, const plugin_value_t *weights,
+                               int input, const plugin_host_t *host, const int *quarters, int nstudy,
+                               const char *example, plugin_err_t *err) {
+    f->path = image->s, f->pre = pre->i ? PLUGIN_IMAGE_CLIP : PLUGIN_IMAGE_SQUASH, f->input = input, f->host = host;
+    if (!host || !host->clip_encode || host->clip_blocks < 1)
+        return snprintf(err->msg, sizeof err->msg, "%s needs a CLIP model (the host has none)", name), EXIT_MODEL;
+    f->L = host->clip_blocks, f->T = host->clip_tokens, f->Cw = host->clip_width, f->S = host->clip_size;
+    double st[64];
+    for (int i = 0; i < nstudy && i < 64; i++) st[i] = quarters[i] < 0 ? f->L + quarters[i] : quarters[i] * f->L / 4;
+    int rc = cl_blocks(blocks->s, weights->s, st, nstudy, f->L, example, f->wb, &f->keep, err);
+    if (rc) return rc;
+    if (!f->path || !*f->path) return 0; /* refused at eval: the host may list or init without one */
+    return cl_picture(host, f->path, f->S, f->pre, NULL, err);
+}
+
+static inline void cl_feat_fini(cl_feat_t *f) {
+    if (f->hd && f->host && f->host->clip_release) f->host->clip_release(f->host->ctx, f->hd);
+    f->hd = 0;
+}
+
+static inline int cl_feat_nblocks(const cl_feat_t *f) {
+    int k = 0;
+    for (int l = 0; l < f->L; l++) k += f->keep >> l & 1;
+    return k;
+}
+
+/* workspace floats: the grey copies, the kept blocks' gradients and `extra`;
+ * before the target is encoded, at least its picture */
+static inline size_t cl_feat_ws(const cl_feat_t *f, const loss_in_t *in, size_t extra) {
+    size_t n = f->input == CL_IN_VIEWS && in->N > 0 ? (size_t)in->N : 1, px = (size_t)in->H * in->W;
+    size_t main = (in->C == 1 ? 2 * n * 3 * px : 0) + (size_t)cl_feat_nblocks(f) * n * f->T * f->Cw + extra;
+    size_t tgt = !f->hd ? 3 * (size_t)f->S * f->S + 1024 : 0;
+    return main > tgt ? main : tgt;
+}
+
+typedef struct {
+    int n, C, hd;
+    size_t px;
+    float *dx, *dx3, *df; /* df: the blocks' gradients, then the caller's extra floats */
+} cl_fcall_t;
+
+/* Checks the input, encodes the target (once; its handle kept until fini)
+ * and the input with the kept blocks (handle c->hd). */
+static inline int cl_feat_begin(cl_feat_t *f, const char *name, const char *noun, void *ws,
+                                const plugin_host_t *host, const loss_in_t *in, loss_out_t *out, cl_fcall_t *c,
+                                plugin_err_t *err) {
+    int views = f->input == CL_IN_VIEWS && in->N > 0, S = f->S, rc;
+    const float *x = views ? in->views : in->img;
+    c->n = views ? in->N : 1, c->C = in->C, c->hd = 0, c->px = (size_t)S * S;
+    c->dx = views ? out->dviews : out->dimg;
+    if (!f->path || !*f->path)
+        return snprintf(err->msg, sizeof err->msg, "%s: no %s picture (give image=FILE)", name, noun), EXIT_USAGE;
+    if ((rc = cl_check_input(name, views ? "views" : "image", x, c->n, c->C, in->H, in->W, S, err))) return rc;
+    float emb[1024];
+    if (host->clip_dim > 1024) return snprintf(err->msg, sizeof err->msg, "%s: embedding over 1024", name), EXIT_MODEL;
+    if (!f->hd) { /* the target, once; its handle lives until fini */
+        float *img = ws;
+        if ((rc = cl_picture(host, f->path, S, f->pre, img, err))) return rc;
+        if ((rc = host->clip_encode(host->ctx, img, 1, f->keep, &f->hd, emb, err))) return f->hd = 0, rc;
+    }
+    size_t grey = c->C == 1 ? (size_t)c->n * 3 * c->px : 0;
+    float *x3 = ws;
+    c->dx3 = x3 + grey, c->df = c->dx3 + grey;
+    return host->clip_encode(host->ctx, cl_rgb(x, c->n, c->C, c->px, x3), c->n, f->keep, &c->hd, emb, err);
+}
+
+/* Backward of the blocks' gradients dfeat into the caller's gradient (when
+ * wanted), then the input's handle released. */
+static inline int cl_feat_end(const plugin_host_t *host, cl_fcall_t *c, const float *const *dfeat,
+                              plugin_err_t *err) {
+    int rc = c->dx ? cl_backward(host, c->hd, NULL, dfeat, c->n, c->C, c->px, c->dx, c->dx3, err) : 0;
+    host->clip_release(host->ctx, c->hd);
+    return rc;
+}
+
 #endif

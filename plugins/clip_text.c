@@ -191,37 +191,13 @@ static int ct_init(void *st, const plugin_value_t *v, const plugin_host_t *host,
 
 /* ---- image side (shared shape with clip-image) ---- */
 
-/* bytes: embeddings and their gradients (n,D) x2, and for a grey input the
- * 3-channel copy and its gradient */
-static size_t ct_ws(const void *st, const loss_in_t *in) {
-    const ctext_t *s = st;
-    size_t n = in->N > 0 ? (size_t)in->N : 1, px = (size_t)in->H * in->W;
-    return sizeof(float) * (2 * n * (size_t)s->D + (in->C == 1 ? 2 * n * 3 * px : 0));
-}
+static size_t ct_ws(const void *st, const loss_in_t *in) { return sizeof(float) * cl_emb_ws(in, ((const ctext_t *)st)->D); }
 
 static int ct_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_t *in, loss_out_t *out,
                    plugin_err_t *err) {
     const ctext_t *s = st;
-    int D = s->D, n = in->N > 0 ? in->N : 1, C = in->C, rc;
-    const float *x = in->N > 0 ? in->views : in->img;
-    float *dx = in->N > 0 ? out->dviews : out->dimg;
-    if (!host || !host->clip_encode) return snprintf(err->msg, sizeof err->msg, "clip-text: no CLIP model"), EXIT_MODEL;
-    int S = host->clip_size;
-    if ((rc = cl_check_input("clip-text", in->N > 0 ? "views" : "image", x, n, C, in->H, in->W, S, err))) return rc;
-    size_t px = (size_t)S * S;
-    float *emb = ws, *demb = emb + (size_t)n * D, *x3 = demb + (size_t)n * D, *dx3 = x3 + (size_t)n * 3 * px;
-    const float *xin = cl_rgb(x, n, C, px, x3);
-    int hd;
-    if ((rc = host->clip_encode(host->ctx, xin, n, 0, &hd, emb, err))) return rc;
-    double e[MAXD], sim, L = cl_cos_loss(emb, n, D, s->t, s->avg, e, demb, &sim);
-    if (dx) rc = cl_backward(host, hd, demb, NULL, n, C, px, dx, dx3, err);
-    host->clip_release(host->ctx, hd);
-    if (rc) return rc;
-    out->value = L;
-    out->nmetrics = 1;
-    out->metric_name[0] = "similarity";
-    out->metric[0] = sim;
-    return 0;
+    double e[MAXD];
+    return cl_cos_eval("clip-text", ws, host, s->D, s->t, s->avg, e, in, out, err);
 }
 
 static const loss_vt vt = {.ws_size = ct_ws, .eval = ct_eval};

@@ -114,25 +114,17 @@ static int ex_init(void *st, const plugin_value_t *v, const plugin_host_t *host,
     return read_embeddings(s, err);
 }
 
-static size_t ex_ws(const void *st, const loss_in_t *in) {
-    const exemplar_t *s = st;
-    size_t n = in->N > 0 ? (size_t)in->N : 1, px = (size_t)in->H * in->W;
-    return sizeof(float) * (2 * n * (size_t)s->D + (in->C == 1 ? 2 * n * 3 * px : 0));
-}
+static size_t ex_ws(const void *st, const loss_in_t *in) { return sizeof(float) * cl_emb_ws(in, ((const exemplar_t *)st)->D); }
 
 static int ex_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_t *in, loss_out_t *out,
                    plugin_err_t *err) {
     const exemplar_t *s = st;
-    int D = s->D, K = s->K, n = in->N > 0 ? in->N : 1, C = in->C, S = host ? host->clip_size : 0, rc;
-    const float *x = in->N > 0 ? in->views : in->img;
-    float *dx = in->N > 0 ? out->dviews : out->dimg;
+    int D = s->D, K = s->K, n, rc;
     if (!K) return snprintf(err->msg, sizeof err->msg, "exemplar: no exemplars (give embeddings=FILE)"), EXIT_USAGE;
-    if ((rc = cl_check_input("exemplar", in->N > 0 ? "views" : "image", x, n, C, in->H, in->W, S, err))) return rc;
-    size_t px = (size_t)S * S;
-    float *emb = ws, *demb = emb + (size_t)n * D, *x3 = demb + (size_t)n * D, *dx3 = x3 + (size_t)n * 3 * px;
-    const float *xin = cl_rgb(x, n, C, px, x3);
-    int hd;
-    if ((rc = host->clip_encode(host->ctx, xin, n, 0, &hd, emb, err))) return rc;
+    cl_emb_t c;
+    if ((rc = cl_emb_begin("exemplar", ws, host, D, in, out, &c, err))) return rc;
+    n = c.n;
+    float *emb = c.emb, *demb = c.demb;
     double e[MAXD], ee = 0, sim[MAXK], ex[MAXK], dsim[MAXK];
     cl_mean(emb, n, D, e);
     for (int i = 0; i < D; i++) ee += e[i] * e[i];
@@ -167,10 +159,7 @@ static int ex_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
             if (dsim[k] != 0 && ne > 0) g += dsim[k] * (s->x[k][i] / ne - ex[k] * e[i] / (ne * ne * ne));
         for (int b = 0; b < n; b++) demb[(size_t)b * D + i] = (float)(g / n);
     }
-    rc = 0;
-    if (dx) rc = cl_backward(host, hd, demb, NULL, n, C, px, dx, dx3, err);
-    host->clip_release(host->ctx, hd);
-    if (rc) return rc;
+    if ((rc = cl_emb_end(host, &c, err))) return rc;
     out->value = L;
     out->nmetrics = 2;
     out->metric_name[0] = "similarity", out->metric[0] = mean;

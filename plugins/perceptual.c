@@ -26,10 +26,7 @@
  */
 #include "clip_loss.h"
 
-#define MAXB 64
-
 enum { MODE_STUDY, MODE_L2 };
-enum { IN_IMAGE, IN_VIEWS };
 
 static const plugin_param_t params[] = {
     {.name = "image", .type = PARAM_STRING, .sdef = "", .help = "the target picture: PNG or JPEG"},
@@ -45,87 +42,48 @@ static const plugin_param_t params[] = {
 };
 
 typedef struct {
-    const char *path;
-    int pre, S;                /* pre: PLUGIN_IMAGE_* */
-    const plugin_host_t *host; /* kept for fini (releasing the target's handle) */
-    int hd;                    /* the target's handle, 0 = not encoded yet */
-    int mode, input, L, T, Cw;
-    uint64_t keep;
-    double wb[MAXB];           /* weight of each block (0 = not compared) */
+    cl_feat_t f; /* the target picture, the blocks, the input */
+    int mode;
 } percep_t;
 
 static int pc_init(void *st, const plugin_value_t *v, const plugin_host_t *host, plugin_err_t *err) {
     percep_t *s = st;
-    s->path = v[0].s, s->pre = v[1].i ? PLUGIN_IMAGE_CLIP : PLUGIN_IMAGE_SQUASH, s->mode = (int)v[4].i, s->input = (int)v[5].i, s->host = host;
-    if (!host || !host->clip_encode || host->clip_blocks < 1)
-        return snprintf(err->msg, sizeof err->msg, "perceptual needs a CLIP model (the host has none)"), EXIT_MODEL;
-    s->L = host->clip_blocks, s->T = host->clip_tokens, s->Cw = host->clip_width, s->S = host->clip_size;
-    const double study[4] = {s->L / 4, s->L / 2, 3 * s->L / 4, s->L - 1};
-    int rc = cl_blocks(v[2].s, v[3].s, study, 4, s->L, "3+6+9+11", s->wb, &s->keep, err);
-    if (rc) return rc;
-    if (!s->path || !*s->path) return 0; /* refused at eval: the host may list or init without one */
-    return cl_picture(host, s->path, s->S, s->pre, NULL, err);
+    static const int study[] = {1, 2, 3, -1};
+    s->mode = (int)v[4].i;
+    return cl_feat_init(&s->f, "perceptual", &v[0], &v[1], &v[2], &v[3], (int)v[5].i, host, study, 4, "3+6+9+11", err);
 }
 
-static void pc_fini(void *st) {
-    percep_t *s = st;
-    if (s->hd && s->host && s->host->clip_release) s->host->clip_release(s->host->ctx, s->hd);
-    s->hd = 0;
-}
-
-static int nblocks(const percep_t *s) {
-    int k = 0;
-    for (int l = 0; l < s->L; l++) k += s->keep >> l & 1;
-    return k;
-}
+static void pc_fini(void *st) { cl_feat_fini(&((percep_t *)st)->f); }
 
 static size_t pc_ws(const void *st, const loss_in_t *in) {
     const percep_t *s = st;
-    size_t n = s->input == IN_VIEWS && in->N > 0 ? (size_t)in->N : 1, px = (size_t)in->H * in->W;
-    size_t main = (in->C == 1 ? 2 * n * 3 * px : 0) + (size_t)nblocks(s) * n * s->T * s->Cw;
-    size_t tgt = !s->hd ? 3 * (size_t)s->S * s->S + 1024 : 0;
-    return sizeof(float) * (main > tgt ? main : tgt);
+    return sizeof(float) * cl_feat_ws(&s->f, in, 0);
 }
 
 static int pc_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_t *in, loss_out_t *out,
                    plugin_err_t *err) {
     percep_t *s = st;
-    int views = s->input == IN_VIEWS && in->N > 0, n = views ? in->N : 1, C = in->C, S = s->S, rc;
-    const float *x = views ? in->views : in->img;
-    float *dx = views ? out->dviews : out->dimg;
-    if (!s->path || !*s->path)
-        return snprintf(err->msg, sizeof err->msg, "perceptual: no target picture (give image=FILE)"), EXIT_USAGE;
-    if ((rc = cl_check_input("perceptual", views ? "views" : "image", x, n, C, in->H, in->W, S, err))) return rc;
-    size_t px = (size_t)S * S;
-    if (!s->hd) { /* the target, once; its handle lives until fini */
-        float *img = ws, *emb = img + 3 * px;
-        if ((rc = cl_picture(host, s->path, S, s->pre, img, err))) return rc;
-        if ((rc = host->clip_encode(host->ctx, img, 1, s->keep, &s->hd, emb, err))) return s->hd = 0, rc;
-    }
-    float *x3 = ws, *dx3 = x3 + (C == 1 ? (size_t)n * 3 * px : 0), *df = dx3 + (C == 1 ? (size_t)n * 3 * px : 0);
-    const float *xin = cl_rgb(x, n, C, px, x3);
-    int hd;
-    float emb[1024];
-    if (host->clip_dim > 1024) return snprintf(err->msg, sizeof err->msg, "perceptual: embedding over 1024"), EXIT_MODEL;
-    if ((rc = host->clip_encode(host->ctx, xin, n, s->keep, &hd, emb, err))) return rc;
-    const float *dfeat[MAXB] = {0};
-    size_t TC = (size_t)s->T * s->Cw, cnt = (size_t)n * TC;
+    cl_fcall_t fc;
+    int rc = cl_feat_begin(&s->f, "perceptual", "target", ws, host, in, out, &fc, err), n = fc.n, hd = fc.hd;
+    if (rc) return rc;
+    const float *dfeat[64] = {0};
+    size_t TC = (size_t)s->f.T * s->f.Cw, cnt = (size_t)n * TC;
     double L = 0;
-    float *dl = df;
-    for (int l = 0; l < s->L; l++) {
-        if (!(s->keep >> l & 1)) continue;
-        const float *F = host->clip_features(host->ctx, hd, l), *G = host->clip_features(host->ctx, s->hd, l);
+    float *dl = fc.df;
+    for (int l = 0; l < s->f.L; l++) {
+        if (!(s->f.keep >> l & 1)) continue;
+        const float *F = host->clip_features(host->ctx, hd, l), *G = host->clip_features(host->ctx, s->f.hd, l);
         if (!F || !G) {
             host->clip_release(host->ctx, hd);
             return snprintf(err->msg, sizeof err->msg, "perceptual: block %d's features are missing", l), EXIT_INTERNAL;
         }
-        double sum = 0, w = s->wb[l];
+        double sum = 0, w = s->f.wb[l];
         for (int b = 0; b < n; b++)
-            for (int t = 0; t < s->T; t++) {
-                const float *f = F + (size_t)b * TC + (size_t)t * s->Cw, *g = G + (size_t)t * s->Cw;
-                float *d = dl + (size_t)b * TC + (size_t)t * s->Cw;
+            for (int t = 0; t < s->f.T; t++) {
+                const float *f = F + (size_t)b * TC + (size_t)t * s->f.Cw, *g = G + (size_t)t * s->f.Cw;
+                float *d = dl + (size_t)b * TC + (size_t)t * s->f.Cw;
                 if (s->mode == MODE_L2) {
-                    for (int c = 0; c < s->Cw; c++) {
+                    for (int c = 0; c < s->f.Cw; c++) {
                         double r = (double)f[c] - g[c];
                         sum += r * r;
                         d[c] = (float)(w * 2 * r / cnt);
@@ -133,15 +91,15 @@ static int pc_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
                     continue;
                 }
                 double nf = 0, ng = 0, fg = 0;
-                for (int c = 0; c < s->Cw; c++) nf += (double)f[c] * f[c], ng += (double)g[c] * g[c];
+                for (int c = 0; c < s->f.Cw; c++) nf += (double)f[c] * f[c], ng += (double)g[c] * g[c];
                 nf = fmax(sqrt(nf), 1e-12), ng = fmax(sqrt(ng), 1e-12);
                 /* g_c = dL/dF^_c = 2 w (F^ - G^)_c / cnt;  dF = (g - F^ (F^ . g)) / |F| */
-                for (int c = 0; c < s->Cw; c++) {
+                for (int c = 0; c < s->f.Cw; c++) {
                     double r = f[c] / nf - g[c] / ng;
                     sum += r * r;
                     fg += f[c] / nf * (w * 2 * r / cnt);
                 }
-                for (int c = 0; c < s->Cw; c++) {
+                for (int c = 0; c < s->f.Cw; c++) {
                     double r = f[c] / nf - g[c] / ng;
                     d[c] = (float)((w * 2 * r / cnt - f[c] / nf * fg) / nf);
                 }
@@ -150,10 +108,7 @@ static int pc_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
         dfeat[l] = dl;
         dl += cnt;
     }
-    rc = 0;
-    if (dx) rc = cl_backward(host, hd, NULL, dfeat, n, C, px, dx, dx3, err);
-    host->clip_release(host->ctx, hd);
-    if (rc) return rc;
+    if ((rc = cl_feat_end(host, &fc, dfeat, err))) return rc;
     out->value = L;
     return 0;
 }

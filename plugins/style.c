@@ -20,9 +20,6 @@
  */
 #include "clip_loss.h"
 
-#define MAXB 64
-
-enum { IN_IMAGE, IN_VIEWS };
 
 static const plugin_param_t params[] = {
     {.name = "image", .type = PARAM_STRING, .sdef = "", .help = "the style picture: PNG or JPEG"},
@@ -36,82 +33,43 @@ static const plugin_param_t params[] = {
 };
 
 typedef struct {
-    const char *path;
-    int pre, S;                /* pre: PLUGIN_IMAGE_* */
-    const plugin_host_t *host; /* kept for fini (releasing the target's handle) */
-    int hd;                    /* the target's handle, 0 = not encoded yet */
-    int input, L, T, Cw;
-    uint64_t keep;
-    double wb[MAXB];           /* weight of each block (0 = not compared) */
+    cl_feat_t f; /* the target picture, the blocks, the input */
 } style_t;
 
 static int pc_init(void *st, const plugin_value_t *v, const plugin_host_t *host, plugin_err_t *err) {
     style_t *s = st;
-    s->path = v[0].s, s->pre = v[1].i ? PLUGIN_IMAGE_CLIP : PLUGIN_IMAGE_SQUASH, s->input = (int)v[4].i, s->host = host;
-    if (!host || !host->clip_encode || host->clip_blocks < 1 || !host->sgemm)
-        return snprintf(err->msg, sizeof err->msg, "style needs a CLIP model and sgemm (the host has none)"), EXIT_MODEL;
-    s->L = host->clip_blocks, s->T = host->clip_tokens, s->Cw = host->clip_width, s->S = host->clip_size;
-    const double study[5] = {0, s->L / 4, s->L / 2, 3 * s->L / 4, s->L - 1};
-    int rc = cl_blocks(v[2].s, v[3].s, study, 5, s->L, "0+3+6+9+11", s->wb, &s->keep, err);
-    if (rc) return rc;
-    if (!s->path || !*s->path) return 0; /* refused at eval: the host may list or init without one */
-    return cl_picture(host, s->path, s->S, s->pre, NULL, err);
+    static const int study[] = {0, 1, 2, 3, -1};
+    if (host && !host->sgemm)
+        return snprintf(err->msg, sizeof err->msg, "style needs sgemm (the host has none)"), EXIT_MODEL;
+    return cl_feat_init(&s->f, "style", &v[0], &v[1], &v[2], &v[3], (int)v[4].i, host, study, 5, "0+3+6+9+11", err);
 }
 
-static void pc_fini(void *st) {
-    style_t *s = st;
-    if (s->hd && s->host && s->host->clip_release) s->host->clip_release(s->host->ctx, s->hd);
-    s->hd = 0;
-}
-
-static int nblocks(const style_t *s) {
-    int k = 0;
-    for (int l = 0; l < s->L; l++) k += s->keep >> l & 1;
-    return k;
-}
+static void pc_fini(void *st) { cl_feat_fini(&((style_t *)st)->f); }
 
 static size_t pc_ws(const void *st, const loss_in_t *in) {
     const style_t *s = st;
-    size_t n = s->input == IN_VIEWS && in->N > 0 ? (size_t)in->N : 1, px = (size_t)in->H * in->W;
-    size_t main = (in->C == 1 ? 2 * n * 3 * px : 0) + (size_t)nblocks(s) * n * s->T * s->Cw + 2 * (size_t)s->Cw * s->Cw;
-    size_t tgt = !s->hd ? 3 * (size_t)s->S * s->S + 1024 : 0;
-    return sizeof(float) * (main > tgt ? main : tgt);
+    return sizeof(float) * cl_feat_ws(&s->f, in, 2 * (size_t)s->f.Cw * s->f.Cw);
 }
 
 static int pc_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_t *in, loss_out_t *out,
                    plugin_err_t *err) {
     style_t *s = st;
-    int views = s->input == IN_VIEWS && in->N > 0, n = views ? in->N : 1, C = in->C, S = s->S, rc;
-    const float *x = views ? in->views : in->img;
-    float *dx = views ? out->dviews : out->dimg;
-    if (!s->path || !*s->path)
-        return snprintf(err->msg, sizeof err->msg, "style: no style picture (give image=FILE)"), EXIT_USAGE;
-    if ((rc = cl_check_input("style", views ? "views" : "image", x, n, C, in->H, in->W, S, err))) return rc;
-    size_t px = (size_t)S * S;
-    if (!s->hd) { /* the target, once; its handle lives until fini */
-        float *img = ws, *emb = img + 3 * px;
-        if ((rc = cl_picture(host, s->path, S, s->pre, img, err))) return rc;
-        if ((rc = host->clip_encode(host->ctx, img, 1, s->keep, &s->hd, emb, err))) return s->hd = 0, rc;
-    }
-    float *x3 = ws, *dx3 = x3 + (C == 1 ? (size_t)n * 3 * px : 0), *df = dx3 + (C == 1 ? (size_t)n * 3 * px : 0);
-    const float *xin = cl_rgb(x, n, C, px, x3);
-    int hd;
-    float emb[1024];
-    if (host->clip_dim > 1024) return snprintf(err->msg, sizeof err->msg, "style: embedding over 1024"), EXIT_MODEL;
-    if ((rc = host->clip_encode(host->ctx, xin, n, s->keep, &hd, emb, err))) return rc;
-    const float *dfeat[MAXB] = {0};
-    size_t TC = (size_t)s->T * s->Cw, CC = (size_t)s->Cw * s->Cw;
-    int T = s->T, Cw = s->Cw;
+    cl_fcall_t fc;
+    int rc = cl_feat_begin(&s->f, "style", "style", ws, host, in, out, &fc, err), n = fc.n, hd = fc.hd;
+    if (rc) return rc;
+    const float *dfeat[64] = {0};
+    size_t TC = (size_t)s->f.T * s->f.Cw, CC = (size_t)s->f.Cw * s->f.Cw;
+    int T = s->f.T, Cw = s->f.Cw;
     double L = 0;
-    float *dl = df, *Gs = df + (size_t)nblocks(s) * n * TC, *Gx = Gs + CC;
-    for (int l = 0; l < s->L; l++) {
-        if (!(s->keep >> l & 1)) continue;
-        const float *F = host->clip_features(host->ctx, hd, l), *Fs = host->clip_features(host->ctx, s->hd, l);
+    float *dl = fc.df, *Gs = fc.df + (size_t)cl_feat_nblocks(&s->f) * n * TC, *Gx = Gs + CC;
+    for (int l = 0; l < s->f.L; l++) {
+        if (!(s->f.keep >> l & 1)) continue;
+        const float *F = host->clip_features(host->ctx, hd, l), *Fs = host->clip_features(host->ctx, s->f.hd, l);
         if (!F || !Fs) {
             host->clip_release(host->ctx, hd);
             return snprintf(err->msg, sizeof err->msg, "style: block %d's features are missing", l), EXIT_INTERNAL;
         }
-        double w = s->wb[l], sum = 0, norm = 1.0 / ((double)Cw * T);
+        double w = s->f.wb[l], sum = 0, norm = 1.0 / ((double)Cw * T);
         host->sgemm(host->ctx, 1, 0, Cw, Cw, T, (float)norm, Fs, Cw, Fs, Cw, 0, Gs, Cw); /* the style's Gram */
         for (int b = 0; b < n; b++) {
             const float *Fb = F + (size_t)b * TC;
@@ -129,10 +87,7 @@ static int pc_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
         dfeat[l] = dl;
         dl += (size_t)n * TC;
     }
-    rc = 0;
-    if (dx) rc = cl_backward(host, hd, NULL, dfeat, n, C, px, dx, dx3, err);
-    host->clip_release(host->ctx, hd);
-    if (rc) return rc;
+    if ((rc = cl_feat_end(host, &fc, dfeat, err))) return rc;
     out->value = L;
     return 0;
 }
