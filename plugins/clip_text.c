@@ -189,7 +189,7 @@ static int ct_init(void *st, const plugin_value_t *v, const plugin_host_t *host,
     return 0;
 }
 
-/* ---- image side (shared shape with clip-image) ---- */
+/* ---- image side: clip_loss.h's cosine loss, shared with clip-image ---- */
 
 static size_t ct_ws(const void *st, const loss_in_t *in) { return sizeof(float) * cl_emb_ws(in, ((const ctext_t *)st)->D); }
 

@@ -21,8 +21,9 @@
  * d_features into dimg (or dviews).
  * The target picture (PNG or JPEG) is read as clip-image reads it, through
  * the host's image service (host->load_image, squash or clip
- * preprocessing, PIL-exact); the input checks, the grey-to-RGB handling and
- * the block lists are clip_loss.h's, shared with the other CLIP losses.
+ * preprocessing, PIL-exact); the target's parameters and handle, the input
+ * checks, the grey-to-RGB handling and the block lists are clip_loss.h's
+ * (cl_feat_*), shared with style.
  */
 #include "clip_loss.h"
 

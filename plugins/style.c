@@ -16,7 +16,8 @@
  * host->load_image, squash by default: the study resized the style picture
  * to 224 x 224), encoded once on the first eval and its Grams kept in its CLIP handle's features
  * (recomputed per call: C^2 T multiply-adds per block, through host->sgemm).
- * Input checks, grey handling and block lists: clip_loss.h.
+ * Target, input checks, grey handling and block lists: clip_loss.h
+ * (cl_feat_*), shared with perceptual.
  */
 #include "clip_loss.h"
 
