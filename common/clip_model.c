@@ -101,11 +101,13 @@ static int embed_one(clip_model_t *cm, const char *text, int raw, float *out, er
     int E = cfg->embed_dim;
     if (!cm->bpe) return err_set(e, EXIT_INTERNAL, "text '%s': the model was opened without its tokenizer", text);
     int rc = 0;
-    if (clip_tokenize(cm->bpe, text, cfg->context, cm->ids, 1, e) < 0)
+    /* a prompt longer than the context is an error, as OpenAI's clip.tokenize(truncate=False):
+     * a silently cut prompt would be embedded as another text */
+    if (clip_tokenize(cm->bpe, text, cfg->context, cm->ids, 0, e) < 0)
         rc = e && e->code ? e->code : err_set(e, EXIT_DATA, "cannot be tokenized");
     else rc = clip_text_forward(&cm->m, cm->ids, 1, cm->raw, e);
     if (rc) {
-        err_prefix(e, "text '%s'", text);
+        err_prefix(e, "text '%.60s%s'", text, strlen(text) > 60 ? "..." : ""); /* room for the reason */
         return rc;
     }
     for (int i = 0; i < E; i++)

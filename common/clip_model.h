@@ -7,6 +7,8 @@
  *   clip_embed_text / clip_embed_texts
  *               tokenize -> text tower -> unit vector (or the raw embedding),
  *               with a finiteness check.
+ * A prompt whose tokens do not fit the model's context is an error
+ * (EXIT_DATA, "text '...': ... too long for context length N"), never cut.
  * Each prompt runs through the text tower alone (batch 1), so its embedding
  * does not depend on which other prompts were embedded with it.  Scratch
  * buffers are allocated once per model, so a loop over prompts allocates

@@ -413,7 +413,8 @@ static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, int n, eval_t *ev, 
     for (int w = 0; w < W && !rc; w++) {
         for (int t = 0; t < nt && !rc; t++) {
             fill_template(study_templates[t], d->words[w], &b);
-            if (clip_tokenize(bpe, b.s, ctx, ids + (size_t)t * ctx, 1, e) < 0) rc = EXIT_DATA;
+            if (clip_tokenize(bpe, b.s, ctx, ids + (size_t)t * ctx, 0, e) < 0)
+                rc = err_prefix(e, "zero-shot prompt \"%s\" (raise --context)", b.s);
         }
         if (!rc) rc = clip_trainer_embed_texts(T, ids, nt, tmp, e);
         for (int t = 0; t < nt && !rc; t++)

@@ -128,3 +128,8 @@ tr -c '0-9.e+-' '\n' <"$T/j1" | grep '[0-9]' >"$T/j1n"; tr -c '0-9.e+-' '\n' <"$
 d=$(paste "$T/j1n" "$T/j3n" | awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > m) m = d } END { print m + 0 }')
 num_ok "clip-embed -j 1 and -j 3: every number within 1e-5 (worst $d)" "$d <= 1e-5"
 expect_exit "--threads out of range -> exit 2" 2 "--threads: 5000 is out of range" clip-embed -j 5000 --model $F/tiny_openai.safetensors "$T/six.png"
+
+# a prompt longer than the context is refused (OpenAI's tokenize(truncate=False)), never cut
+long=$(printf 'fish %.0s' $(seq 1 100))
+expect_exit "a prompt longer than the context: exit 1, names it" 1 "text 'fish fish.*\.\.\.': .*too long for context length 16" \
+  clip-embed --text "$long"
