@@ -8,8 +8,6 @@
 
 #define LOGIT_SCALE_MAX 4.605170185988091 /* ln 100, CLIP's clamp */
 
-size_t clip_config_params(const clip_config_t *cfg) { return clip_params_count(cfg); }
-
 static int cfg_check(const clip_config_t *c, int cap, err_t *e) {
     const struct {
         const char *name;

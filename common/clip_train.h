@@ -28,7 +28,7 @@
  * torch's defaults; here both towers use it.  And the class token (class
  * embedding and its position, row 0) starts at ZERO, not N(0, 1/width): with
  * a random class token, the one token the embedding is read from, every
- * mostly-white sketch got the same embedding (cosine 0.9999) and training
+ * mostly-white sketch got the same embedding (cosine 1.0000 to four decimals) and training
  * sat on the ln B plateau (docs/clip-train.md).
  *
  * Files: clip_trainer_save writes a safetensors checkpoint whose tensors are
@@ -101,6 +101,4 @@ int clip_trainer_save(clip_trainer_t *t, const char *path, const ckpt_state_t *s
 int clip_trainer_load(clip_trainer_t *t, const char *path, ckpt_state_t *st, err_t *e);
 /* The Hugging Face config.json text for cfg (appended to b). */
 void clip_config_hf_json(const clip_config_t *cfg, buf_t *b);
-/* Parameters a config has (for messages and the model card). */
-size_t clip_config_params(const clip_config_t *cfg);
 #endif

@@ -23,35 +23,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "clip")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from st_write import write_safetensors  # noqa: E402  (the writer every generator shares)
+
+OUT = os.environ.get("CLIP_REF_OUT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "clip")
 
 # ---------------------------------------------------------------- safetensors
-
-def write_safetensors(path, tensors, metadata=None):
-    """Minimal writer: 8-byte LE header size, JSON header, raw little-endian data."""
-    header, blobs, off = {}, [], 0
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    for name in sorted(tensors):
-        t = tensors[name].detach().contiguous()
-        if t.dtype == torch.float32:
-            dt, raw = "F32", t.numpy().astype("<f4").tobytes()
-        elif t.dtype == torch.int32:
-            dt, raw = "I32", t.numpy().astype("<i4").tobytes()
-        elif t.dtype == torch.int64:
-            dt, raw = "I64", t.numpy().astype("<i8").tobytes()
-        else:
-            raise ValueError(t.dtype)
-        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 # ---------------------------------------------------------------- the model
 

@@ -667,8 +667,6 @@ int main(int argc, char **argv) {
         drawing_init(&w->d);
         imgprep_init(&w->prep);
     }
-    /* the raster_t used for training images must have the input's size */
-    raster_t *train_r = xcalloc((size_t)R.nw, sizeof *train_r);
     R.items = xcalloc((size_t)o.batch, sizeof *R.items);
     R.img = xmalloc((size_t)o.batch * 3 * o.image_size * o.image_size * sizeof *R.img);
     R.ids = xcalloc((size_t)o.batch * o.context, sizeof *R.ids);
@@ -686,7 +684,6 @@ int main(int argc, char **argv) {
         raster_free(&R.w[i].r);
         if (raster_init(&R.w[i].r, o.image_size, o.image_size, &e)) die_err(&e);
     }
-    free(train_r);
 
     if (mkdir_p(o.out, &e)) die_err(&e);
     char *ckpt_path = join(o.out, "checkpoint.safetensors"), *model_path = join(o.out, "model.safetensors"),
@@ -730,7 +727,7 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "%s: %d training / %d validation records, %d words; model %.2fM parameters (vision %dx%d, patch %d, "
             "%d px; text %dx%d, context %d; embed %d); %lld steps of %d (%.2f epochs), schedule %s\n",
-            progname, d.train.n, R.nval, d.nwords, clip_config_params(&cfg) / 1e6, o.layers, o.width, o.patch,
+            progname, d.train.n, R.nval, d.nwords, clip_params_count(&cfg) / 1e6, o.layers, o.width, o.patch,
             o.image_size, o.t_layers, o.t_width, o.context, o.embed, total, o.batch,
             (double)total * o.batch / d.train.n, sched_spec);
 
