@@ -87,9 +87,14 @@ int optim_loss_spec_parse(const char *arg, optim_loss_spec_t *out, err_t *e) {
                     rc = err_set(e, EXIT_USAGE, "%sas='%s': names are [a-z0-9_-]", who, as);
             out->label = xstrdup(as);
         } else {
-            out->label = xmalloc(nl + 1);
-            memcpy(out->label, arg, nl);
-            out->label[nl] = 0;
+            /* the plugin's name; for a path, its file name without .so, '_' read as '-' */
+            const char *b = arg, *end = arg + nl;
+            for (const char *p = arg; p < end; p++)
+                if (*p == '/') b = p + 1;
+            if (end - b > 3 && !strncmp(end - 3, ".so", 3)) end -= 3;
+            out->label = xmalloc((size_t)(end - b) + 1);
+            for (size_t i = 0; i < (size_t)(end - b); i++) out->label[i] = b[i] == '_' ? '-' : b[i];
+            out->label[end - b] = 0;
         }
         if (!rc && out->wsched == WSCHED_CONSTANT && !isnan(v[LK_FROM].f))
             rc = err_set(e, EXIT_USAGE, "%sweight_from needs weight_schedule=linear or cosine", who);
@@ -605,6 +610,7 @@ static int ints_parse(const char *s, int *v, int n, long lo, long hi) {
         if (!(*s >= '0' && *s <= '9') && *s != '-') return -1;
         long x = strtol(s, &end, 10);
         if (end == s || x < lo || x > hi) return -1;
+        v[i] = (int)x;
         s = end;
         if (i < n - 1) {
             if (*s != ',') return -1;
