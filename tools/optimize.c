@@ -36,7 +36,7 @@
 #include <string.h>
 
 typedef struct {
-    const char *model, *renderer, *augment, *init, *history, *frames, *ckpt, *schedule, *add_init;
+    const char *model, *renderer, *augment, *init, *history, *frames, *ckpt, *schedule, *add_init, *summary;
     strlist_t losses;
     int steps, canvas, jobs, threads, restarts, warmup, add_interval, add_max, add_points, eval_every, patience;
     int keep_best, frame_every, ckpt_every, resume, stop_after, keep_going, progress, timing;
@@ -62,8 +62,8 @@ typedef struct {
     pool_t *pool;
     slot_t *slot;
     int nslot;
-    FILE *hist_fp, *frames_fp;
-    afile_t hist_af, frames_af;
+    FILE *hist_fp, *frames_fp, *sum_fp;
+    afile_t hist_af, frames_af, sum_af;
     const char *model_name;
     long long nout, nskipped;
     strset_t ckpt_names;
@@ -162,6 +162,17 @@ static void emit(ctx_t *c, slot_t *sl) {
         buf_printf(&h, ",\"history\":%s}\n", r->history.s ? r->history.s : "[]");
         if (fwrite(h.s, 1, h.len, c->hist_fp) != h.len) die(EXIT_IO, "%s: write error", o->history);
         buf_free(&h);
+    }
+    if (c->sum_fp) {
+        buf_t t = {0};
+        for (const char *p = s->key_id; *p; p++) buf_put(&t, (*p == '\t' || *p == '\n') ? " " : p, 1);
+        buf_puts(&t, "\t");
+        for (const char *p = s->word ? s->word : ""; *p; p++) buf_put(&t, (*p == '\t' || *p == '\n') ? " " : p, 1);
+        buf_printf(&t, "\t%.7g\t%.7g\t%.7g\t%.7g\t%d\t%d\t%d\t%d\t%d\n", r->eval0.total, r->eval1.total,
+                   r->eval0.similarity, r->eval1.similarity, r->initial.nstrokes, r->final.nstrokes, r->steps_run,
+                   r->best_step, r->restart);
+        if (fwrite(t.s, 1, t.len, c->sum_fp) != t.len) die(EXIT_IO, "%s: write error", o->summary);
+        buf_free(&t);
     }
     if (c->frames_fp && r->frames.len && fwrite(r->frames.s, 1, r->frames.len, c->frames_fp) != r->frames.len)
         die(EXIT_IO, "%s: write error", o->frames);
@@ -302,6 +313,8 @@ int main(int argc, char **argv) {
         {"frames", 0, OPT_STR, &o.frames, "FILE", "write a PNG stream of snapshots to FILE", OPT_NORANGE},
         {"frame-every", 0, OPT_INT, &o.frame_every, "N", "a frame every N steps (default 10 with --frames)", 0,
          10000000},
+        {"summary", 0, OPT_STR, &o.summary, "FILE",
+         "write a TSV row a record: key_id, word, loss and similarity before/after, strokes, steps", OPT_NORANGE},
         {"checkpoint", 0, OPT_STR, &o.ckpt, "DIR", "keep a checkpoint per record in DIR (<key_id>.ckpt)", OPT_NORANGE},
         {"checkpoint-every", 0, OPT_INT, &o.ckpt_every, "N", "steps between checkpoints", 1, 10000000},
         {"resume", 0, OPT_FLAG, &o.resume, NULL, "continue records from their checkpoints", OPT_NORANGE},
@@ -423,6 +436,12 @@ int main(int argc, char **argv) {
         if (afile_open(&c.frames_af, o.frames, &e)) die_err(&e);
         c.frames_fp = c.frames_af.fp;
     }
+    if (o.summary) {
+        if (afile_open(&c.sum_af, o.summary, &e)) die_err(&e);
+        c.sum_fp = c.sum_af.fp;
+        fputs("key_id\tword\tloss_initial\tloss_final\tsimilarity_initial\tsimilarity_final\tstrokes_initial\t"
+              "strokes_final\tsteps_run\tbest_step\trestart\n", c.sum_fp);
+    }
     progress_init(&c.prog, "steps", 0, o.progress);
     records_opts_t ro = {.keep_going = o.keep_going, .progress = 0};
     records_run(&files, &ro, one, &c);
@@ -431,6 +450,7 @@ int main(int argc, char **argv) {
     if (c.nskipped) warn("skipped %lld record%s that could not be optimised", c.nskipped, c.nskipped == 1 ? "" : "s");
     if (c.hist_fp && afile_commit(&c.hist_af, &e)) die_err(&e);
     if (c.frames_fp && afile_commit(&c.frames_af, &e)) die_err(&e);
+    if (c.sum_fp && afile_commit(&c.sum_af, &e)) die_err(&e);
     if (o.timing) {
         optim_timing_t t = {0};
         for (int k = 0; k < o.jobs; k++) {
