@@ -14,6 +14,7 @@
 #   make fuzz-merge  fold the fuzzers' local finds into tests/fuzz/seeds
 #   make demo    the main job on shipped data -> outputs/demo
 #   make train-clip  retrain the shipped sketch CLIP (data/models/sketch-clip)   make zeroshot  its zero-shot report
+#   make reference-anchor | text-guided | clipasso | recipes   the study's optimisation experiments
 #   make install PREFIX=/usr/local DESTDIR=       make clean
 
 VERSION   := 0.1.0
@@ -63,7 +64,8 @@ NN_SRC     := $(wildcard common/nn/*.c)
 NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
-.PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip install clean
+.PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip install clean \
+        reference-anchor text-guided clipasso recipes
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -197,6 +199,15 @@ demo: all
 zeroshot: all
 	@CLIP_MODEL='$(CLIP_MODEL)' WORDS='$(WORDS)' SPLIT='$(SPLIT)' K='$(K)' SEED='$(SEED)' OUT='$(OUT)' \
 	  BIN='$(BINDIR)' sh pipelines/zeroshot.sh
+
+# The study's optimisation experiments (pipelines/*.sh; docs/optimize.md), writing outputs/<recipe>/:
+# reference anchoring (4.8), text-guided refinement (7.1), CLIPasso-style sketching (4.6, 4.9).
+# CLIP=FILE (e.g. OpenAI's ViT-B-32.pt) replaces the shipped model; STEPS N WORD SEED JOBS THREADS OUT.
+RECIPE_ENV = CLIP='$(CLIP)' STEPS='$(STEPS)' N='$(N)' WORD='$(WORD)' SEED='$(SEED)' JOBS='$(JOBS)' \
+  THREADS='$(THREADS)' OUT='$(OUT)' BIN='$(BINDIR)'
+reference-anchor text-guided clipasso: all
+	@env $(RECIPE_ENV) sh pipelines/$@.sh
+recipes: reference-anchor text-guided clipasso
 
 # Train the shipped sketch-domain CLIP (pipelines/train-clip.sh; ~1 h on 2 cores) and install it in
 # data/models/sketch-clip/.  OUT=DIR for the checkpoints, RESUME=1 to continue, INSTALL= to skip installing.

@@ -1,0 +1,84 @@
+# pipelines/recipe.sh - what the optimiser recipes share (sourced by
+# text-guided.sh, reference-anchor.sh and clipasso.sh; not run on its own).
+#
+# Environment every recipe reads (all optional):
+#   CLIP     CLIP weights for optimize/clip-embed --model (e.g. OpenAI's ViT-B-32.pt, which you bring).
+#            Unset: $INVCLIP_MODEL when set, else the shipped sketch CLIP data/models/sketch-clip.
+#   STEPS    optimisation steps (each recipe has the study's default)
+#   N        drawings optimised (default 4), a seeded sample of the validation split
+#            (data/quickdraw/val-keys.txt: drawings the shipped model never trained on)
+#   WORD     QuickDraw word (default fish, the study's)
+#   SEED     sample and optimiser seed (default 1)
+#   JOBS     records optimised at once (optimize --jobs; default 1)
+#   THREADS  optimize -j (default 0: every core)
+#   FRAME_EVERY  steps between frames (default: about 20 frames a run)
+#   BIN (bin), OUT (outputs/<recipe>)
+# Writes OUT/sketches.ndjson (the drawings), and per run OUT/<run>/{records.ndjson (with history),
+# frames.png (PNG stream), summary.tsv, before/, after/ (PNG per drawing)} and OUT/results.md.
+set -eu
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin}
+N=${N:-4}
+WORD=${WORD:-fish}
+SEED=${SEED:-1}
+JOBS=${JOBS:-1}
+THREADS=${THREADS:-0}
+DATA=data/quickdraw
+rdie() { echo "$RECIPE: $*" >&2; exit 2; }
+for v in N SEED JOBS THREADS STEPS; do
+  eval "x=\${$v:-1}"
+  case $x in '' | *[!0-9]*) rdie "$v='$x' is not a non-negative integer" ;; esac
+done
+[ "$N" -gt 0 ] || rdie "N=0: nothing to optimise"
+[ -f "$DATA/simplified/$WORD.ndjson.gz" ] || rdie "no drawings of '$WORD' ($DATA/simplified/$WORD.ndjson.gz)"
+OUT=${OUT:-outputs/$RECIPE}
+mkdir -p "$OUT"
+MODEL_ARGS=
+if [ -n "${CLIP:-}" ]; then
+  [ -r "$CLIP" ] || rdie "CLIP=$CLIP: cannot read the weights"
+  MODEL_ARGS="--model $CLIP"
+fi
+MODEL_NAME=${CLIP:-${INVCLIP_MODEL:-data/models/sketch-clip/model.safetensors}}
+
+# N drawings of WORD from the validation split, a seeded sample
+pick_drawings() {
+  "$BIN/qd-extract" --key-file "$DATA/val-keys.txt" --sample "$N" --seed "$SEED" "$DATA/simplified/$WORD.ndjson.gz" \
+    >"$OUT/sketches.ndjson"
+  [ -s "$OUT/sketches.ndjson" ] || rdie "no validation drawing of '$WORD'"
+}
+
+# run NAME OPTIMIZE-ARGS... : optimise OUT/sketches.ndjson into OUT/NAME/
+run() {
+  name=$1; shift
+  d=$OUT/$name
+  mkdir -p "$d"
+  fe=${FRAME_EVERY:-$(( (STEPS + 19) / 20 ))}
+  echo "$RECIPE: $name: optimize $* --steps $STEPS" >&2
+  # shellcheck disable=SC2086
+  "$BIN/optimize" $MODEL_ARGS -j "$THREADS" --jobs "$JOBS" --seed "$SEED" --steps "$STEPS" \
+    --frames "$d/frames.png" --frame-every "$fe" --summary "$d/summary.tsv" "$@" \
+    <"$OUT/sketches.ndjson" >"$d/records.ndjson"
+  rm -rf "$d/before" "$d/after"
+  "$BIN/rasterize" --field initial --out "$d/before" <"$d/records.ndjson"
+  "$BIN/rasterize" --out "$d/after" <"$d/records.ndjson"
+}
+
+# A results table (markdown) of every run: mean un-augmented loss and similarity before and after.
+report() {
+  {
+    echo "# $RECIPE: $TITLE"
+    echo
+    echo "Model: \`$MODEL_NAME\`. Drawings: $N of '$WORD' (validation split, seed $SEED). Steps: $STEPS."
+    echo "Similarity = cosine of the un-augmented render's CLIP embedding and the target, before the first"
+    echo "update and on the strokes returned (the study printed it as a percentage)."
+    echo
+    echo "| run | loss before | loss after | similarity before | similarity after | strokes before → after |"
+    echo "|---|---|---|---|---|---|"
+    for r in "$@"; do
+      awk -F'\t' -v run="$r" 'NR > 1 { n++; l0 += $3; l1 += $4; s0 += $5; s1 += $6; k0 += $7; k1 += $8 }
+        END { if (n) printf "| %s | %.4f | %.4f | %.1f%% | %.1f%% | %.1f → %.1f |\n", run, l0/n, l1/n, 100*s0/n, 100*s1/n, k0/n, k1/n }' \
+        "$OUT/$r/summary.tsv"
+    done
+  } >"$OUT/results.md"
+  cat "$OUT/results.md" >&2
+}
