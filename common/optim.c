@@ -714,15 +714,11 @@ static int ckpt_write(optim_job_t *j, const char *path, const char *cfgtext, con
     return rc;
 }
 
-/* 1 = resumed, 0 = no checkpoint, else < 0 with e set (rc in *code). */
-static int ckpt_resume(optim_job_t *j, const char *path, const char *cfgtext, runstate_t *rs, buf_t *hist,
-                       int *code, err_t *e) {
-    if (access(path, F_OK)) return 0;
-    ckpt_t *c = ckpt_open(path, e);
-    if (!c) {
-        *code = e->code;
-        return -1;
-    }
+/* An open checkpoint -> the strokes, best iterate, run state, history and
+ * RNG of a run with these settings (cfgtext), steps and losses.  0 or an
+ * EXIT_* code naming path; on error the outputs are partly written. */
+static int ckpt_decode(ckpt_t *c, const char *path, const char *cfgtext, int steps, int nloss, strokes_t *s,
+                       strokes_t *b, runstate_t *rs, buf_t *hist, rng_t *rng, err_t *e) {
     int rc = 0;
     params_t ps;
     params_init(&ps);
@@ -735,21 +731,20 @@ static int ckpt_resume(optim_job_t *j, const char *path, const char *cfgtext, ru
         rc = err_set(e, EXIT_MODEL, "%s: not an optimize checkpoint (metadata missing)", path);
         goto out;
     }
-    if (strcmp(cfg, cfgtext)) {
+    if (cfgtext && strcmp(cfg, cfgtext)) {
         rc = err_set(e, EXIT_USAGE, "%s: made with other settings than this run's; remove it or run without --resume",
                      path);
         goto out;
     }
     int ns = count_list(np), bns = count_list(bnp);
     int64_t step = ckpt_step(c);
-    if (ns > 1000000 || bns > 1000000 || count_list(bi) != ns || step < 0 || step > j->cfg->steps) {
+    if (ns > 1000000 || bns > 1000000 || count_list(bi) != ns || step < 0 || step > steps) {
         rc = err_set(e, EXIT_MODEL, "%s: inconsistent stroke lists or step", path);
         goto out;
     }
-    strokes_t *s = &j->cur, *b = &j->best;
     st_clear(s), st_clear(b);
     st_reserve(s, ns + 1, 1), st_reserve(b, bns + 1, 1);
-    if (ints_parse(np, s->npts, ns, 1, 1000000) || ints_parse(bi, s->birth, ns, 0, j->cfg->steps) ||
+    if (ints_parse(np, s->npts, ns, 1, 1000000) || ints_parse(bi, s->birth, ns, 0, steps) ||
         ints_parse(bnp, b->npts, bns, 1, 1000000)) {
         rc = err_set(e, EXIT_MODEL, "%s: malformed stroke lists", path);
         goto out;
@@ -772,7 +767,7 @@ static int ckpt_resume(optim_job_t *j, const char *path, const char *cfgtext, ru
     PARAMS_ADD(&ps, "best.opacity", bns > 0 ? bns : 1);
     if ((rc = params_alloc(&ps, PARAMS_TRAIN, e))) goto out;
     if ((rc = ckpt_read(c, &ps, CKPT_OPTIM, e))) goto out;
-    if ((rc = ckpt_rng(c, "host", &j->host.rng, e))) goto out;
+    if ((rc = ckpt_rng(c, "host", rng, e))) goto out;
     param_view_t v = params_view(&ps, "xy");
     memcpy(s->xy, v.data, sizeof(float) * 2 * P), memcpy(s->mxy, v.m, sizeof(float) * 2 * P);
     memcpy(s->vxy, v.v, sizeof(float) * 2 * P);
@@ -795,21 +790,60 @@ static int ckpt_resume(optim_job_t *j, const char *path, const char *cfgtext, ru
     if (end == q || *end != ';') goto bad;
     q = end + 1;
     if (sscanf(q, "%d;%d;%d", &rs->best_step, &rs->bad, &rs->stopped_early) != 3) goto bad;
-    if (eval_parse(ev0, &rs->eval0, j->nloss)) goto bad;
+    if (eval_parse(ev0, &rs->eval0, nloss)) goto bad;
+    if (rs->best_step < -1 || rs->best_step > steps || rs->bad < 0 || isnan(rs->noise) || rs->noise < 0) goto bad;
+    for (int k = 0; k < ns; k++)
+        if (s->birth[k] > step || !isfinite(s->width[k]) || !isfinite(s->opacity[k])) goto bad;
+    if (adamw_find_nonfinite(s->xy, 2 * (size_t)P, NULL) >= 0 || adamw_find_nonfinite(b->xy, 2 * (size_t)bP, NULL) >= 0)
+        goto bad;
     rs->step = (int)step;
     hist->len = 0;
     buf_puts(hist, hi);
-    ckpt_close(c);
     params_free(&ps);
-    return 1;
+    return 0;
 bad:
     rc = err_set(e, EXIT_MODEL, "%s: malformed optimiser state", path);
 out:
-    ckpt_close(c);
     params_free(&ps);
+    return rc;
+}
+
+/* 1 = resumed, 0 = no checkpoint, else < 0 with e set (rc in *code). */
+static int ckpt_resume(optim_job_t *j, const char *path, const char *cfgtext, runstate_t *rs, buf_t *hist,
+                       int *code, err_t *e) {
+    if (access(path, F_OK)) return 0;
+    ckpt_t *c = ckpt_open(path, e);
+    int rc = c ? ckpt_decode(c, path, cfgtext, j->cfg->steps, j->nloss, &j->cur, &j->best, rs, hist, &j->host.rng, e)
+               : e->code;
+    ckpt_close(c);
+    if (!rc) return 1;
     *code = rc;
     return -1;
 }
+
+int optim_ckpt_check(const void *data, size_t size, const char *cfgtext, int steps, int nloss, err_t *e) {
+    ckpt_t *c = ckpt_open_mem(data, size, "fuzz", e);
+    if (!c) return e->code ? e->code : EXIT_MODEL;
+    strokes_t s = {0}, b = {0};
+    runstate_t rs = {0};
+    buf_t hist = {0};
+    rng_t rng;
+    int rc = ckpt_decode(c, "fuzz", cfgtext, steps, nloss, &s, &b, &rs, &hist, &rng, e);
+    if (!rc) {
+        /* what a resumed run relies on: offsets inside the blocks, finite values */
+        long P = 0;
+        for (int k = 0; k < s.ns; k++) {
+            if (s.off[k] != P || s.npts[k] < 1) rc = err_set(e, EXIT_INTERNAL, "fuzz: bad stroke layout");
+            P += s.npts[k];
+        }
+        if (P != s.P) rc = err_set(e, EXIT_INTERNAL, "fuzz: bad point count");
+    }
+    ckpt_close(c);
+    st_free(&s), st_free(&b);
+    buf_free(&hist);
+    return rc;
+}
+
 
 /* ---- one run (one restart) ---- */
 

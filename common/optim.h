@@ -159,4 +159,10 @@ uint64_t optim_seed(uint64_t seed, const char *key);
  * when it exists.  progress: ticked once a step (may be NULL). */
 int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const char *key, const char *word,
                  const char *ckpt_path, int resume, progress_t *progress, optim_result_t *res, err_t *e);
+
+/* The checkpoint reader alone (for its fuzzer, tests/fuzz/fuzz_optim_ckpt.c):
+ * decode a checkpoint file's bytes as a run with settings text cfgtext
+ * (NULL: any settings), `steps` steps and nloss losses would.  0, or EXIT_MODEL (corrupt, naming
+ * "fuzz") / EXIT_USAGE (other settings). */
+int optim_ckpt_check(const void *data, size_t size, const char *cfgtext, int steps, int nloss, err_t *e);
 #endif
