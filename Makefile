@@ -65,7 +65,7 @@ NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
 .PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip install clean \
-        reference-anchor text-guided clipasso recipes
+        reference-anchor text-guided clipasso fair recipes
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -202,13 +202,14 @@ zeroshot: all
 	  BIN='$(BINDIR)' sh pipelines/zeroshot.sh
 
 # The study's optimisation experiments (pipelines/*.sh; docs/optimize.md), writing outputs/<recipe>/:
-# reference anchoring (4.8), text-guided refinement (7.1), CLIPasso-style sketching (4.6, 4.9).
+# reference anchoring (4.8), text-guided refinement (7.1), CLIPasso-style sketching (4.6, 4.9), and
+# our CLIP-free prior `fair` on real drawings.
 # CLIP=FILE (e.g. OpenAI's ViT-B-32.pt) replaces the shipped model; STEPS N WORD SEED JOBS THREADS OUT.
 RECIPE_ENV = CLIP='$(CLIP)' STEPS='$(STEPS)' N='$(N)' WORD='$(WORD)' SEED='$(SEED)' JOBS='$(JOBS)' \
   THREADS='$(THREADS)' OUT='$(OUT)' BIN='$(BINDIR)'
-reference-anchor text-guided clipasso: all
+reference-anchor text-guided clipasso fair: all
 	@env $(RECIPE_ENV) sh pipelines/$@.sh
-recipes: reference-anchor text-guided clipasso
+recipes: reference-anchor text-guided clipasso fair
 
 # Train the shipped sketch-domain CLIP (pipelines/train-clip.sh; ~1 h on 2 cores) and install it in
 # data/models/sketch-clip/.  OUT=DIR for the checkpoints, RESUME=1 to continue, INSTALL= to skip installing.

@@ -75,8 +75,11 @@ report() {
     echo "| run | loss before | loss after | similarity before | similarity after | strokes before → after |"
     echo "|---|---|---|---|---|---|"
     for r in "$@"; do
-      awk -F'\t' -v run="$r" 'NR > 1 { n++; l0 += $3; l1 += $4; s0 += $5; s1 += $6; k0 += $7; k1 += $8 }
-        END { if (n) printf "| %s | %.4f | %.4f | %.1f%% | %.1f%% | %.1f → %.1f |\n", run, l0/n, l1/n, 100*s0/n, 100*s1/n, k0/n, k1/n }' \
+      awk -F'\t' -v run="$r" 'NR > 1 { n++; l0 += $3; l1 += $4; k0 += $7; k1 += $8
+          if ($5 != "nan" && $6 != "nan") { m++; s0 += $5; s1 += $6 } }
+        END { if (!n) exit
+              a = m ? sprintf("%.1f%%", 100*s0/m) : "—"; b = m ? sprintf("%.1f%%", 100*s1/m) : "—"
+              printf "| %s | %.4f | %.4f | %s | %s | %.1f → %.1f |\n", run, l0/n, l1/n, a, b, k0/n, k1/n }' \
         "$OUT/$r/summary.tsv"
     done
   } >"$OUT/results.md"
