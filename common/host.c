@@ -167,22 +167,47 @@ static void s_clip_release(void *c, int handle) {
     if (hs->act_seq == h->seq) hs->act_seq = 0;
 }
 
-static int s_clip_text(void *c, const char *text, float *emb, plugin_err_t *err) {
-    host_t *hs = c;
+/* ---- text: one cache of raw embeddings, per prompt ---- */
+
+/* The prompt's raw embedding in the cache, computed and added on a miss. */
+static int text_raw(host_t *hs, const char *text, const float **raw, plugin_err_t *err) {
     size_t E = (size_t)hs->clip->w.cfg.embed_dim;
+    if (!text) return pfail(err, EXIT_INTERNAL, "clip_text: no prompt (NULL)");
     for (int i = 0; i < hs->ntexts; i++)
         if (!strcmp(hs->texts[i].text, text)) {
-            memcpy(emb, hs->texts[i].emb, sizeof(float) * E);
+            *raw = hs->texts[i].raw;
             return 0;
         }
+    float *v = xmalloc(sizeof(float) * E);
     err_t e = {0};
-    if (clip_embed_text(hs->model, text, emb, &e)) return perr(err, &e);
+    if (clip_embed_texts(hs->model, &text, 1, 1, v, &e)) {
+        free(v);
+        return perr(err, &e);
+    }
     hs->texts = xrealloc(hs->texts, sizeof *hs->texts * (size_t)(hs->ntexts + 1));
     host_text_t *t = &hs->texts[hs->ntexts++];
     t->text = xstrdup(text);
-    t->emb = xmalloc(sizeof(float) * E);
-    memcpy(t->emb, emb, sizeof(float) * E);
+    t->raw = v;
+    *raw = v;
     return 0;
+}
+
+static int s_clip_text_raw(void *c, const char *text, float *emb, plugin_err_t *err) {
+    host_t *hs = c;
+    const float *raw;
+    int rc = text_raw(hs, text, &raw, err);
+    if (!rc) memcpy(emb, raw, sizeof(float) * (size_t)hs->clip->w.cfg.embed_dim);
+    return rc;
+}
+
+/* unit(raw) as clip_embed_text computes it */
+static int s_clip_text(void *c, const char *text, float *emb, plugin_err_t *err) {
+    host_t *hs = c;
+    const float *raw;
+    float nrm;
+    int rc = text_raw(hs, text, &raw, err);
+    if (!rc) clip_normalize_forward(emb, &nrm, raw, 1, hs->clip->w.cfg.embed_dim);
+    return rc;
 }
 
 /* ---- picture files ---- */
@@ -244,7 +269,10 @@ void host_init(host_t *hs, uint64_t seed, clip_model_t *model) {
         h->clip_features = s_clip_features;
         h->clip_backward = s_clip_backward;
         h->clip_release = s_clip_release;
-        if (model->bpe && cfg->vocab >= BPE_VOCAB_SIZE) h->clip_text = s_clip_text;
+        if (model->bpe && cfg->vocab >= BPE_VOCAB_SIZE) {
+            h->clip_text = s_clip_text;
+            h->clip_text_raw = s_clip_text_raw;
+        }
     }
 }
 
@@ -273,7 +301,7 @@ void host_free(host_t *hs) {
         for (int l = 0; l < HOST_MAX_BLOCKS; l++) free(h->feat[l]);
     }
     free(hs->hd);
-    for (int i = 0; i < hs->ntexts; i++) free(hs->texts[i].text), free(hs->texts[i].emb);
+    for (int i = 0; i < hs->ntexts; i++) free(hs->texts[i].text), free(hs->texts[i].raw);
     free(hs->texts);
     free(hs->raw), free(hs->draw), free(hs->dxn);
     memset(hs, 0, sizeof *hs);

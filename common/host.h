@@ -21,8 +21,11 @@
  * out-of-order backward.  Released handles keep their buffers for reuse, so
  * a steady loop allocates nothing.
  *
- * Text embeddings (clip_embed_text) are cached per prompt string for the
- * host's lifetime.
+ * Text embeddings: one cache, per prompt string, for the host's lifetime,
+ * holding the text tower's raw embedding (clip_embed_texts with raw = 1);
+ * clip_text_raw copies it, clip_text normalises it exactly as
+ * clip_embed_text does (the same bits).  A prompt that does not fit the
+ * context is refused (EXIT_DATA, clip_model.h) and not cached.
  * Picture files (load_image, with or without a model): image_load()
  * (jpeg_io.h: PNG or JPEG by the first bytes) then imgprep_clip() (imgprep.h,
  * PIL-exact), with a temporary imgprep state; nothing is kept between calls.
@@ -51,14 +54,14 @@ typedef struct {
 
 typedef struct {
     char *text;
-    float *emb; /* (E) */
+    float *raw; /* (E) the text tower's raw embedding */
 } host_text_t;
 
 typedef struct {
     plugin_host_t h;      /* hand &h to plugins */
     rng_t rng;
     pool_t *pool;         /* not owned; NULL = serial parallel_for */
-    clip_model_t *model;  /* not owned; NULL = no CLIP services; model->bpe NULL = no clip_text */
+    clip_model_t *model;  /* not owned; NULL = no CLIP services; model->bpe NULL = no clip_text(_raw) */
     clip_t *clip;         /* &model->m, or NULL */
     const scene_t *original;
     int step, nsteps;

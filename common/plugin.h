@@ -71,11 +71,12 @@
  * clip_image call", no parallel_for and step/nsteps in loss_in_t.  ABI 2
  * adds the views, CLIP by handle with block features, parallel_for, sgemm,
  * the step service, host pointers on every call and a codec workspace.
- * ABI 2 later appended load_image (the image service) at the END of the host
- * table, without a new number: the table is the host's and only grows at
- * its end, so a plugin built before it never reads the new field and runs
- * unchanged; a plugin that uses it needs a host built with it (an older
- * table ends before the field) and checks it for NULL, as for every service.
+ * ABI 2 later appended load_image (the image service) and then clip_text_raw
+ * (the text tower's raw embedding) at the END of the host table, without a
+ * new number: the table is the host's and only grows at its end, so a
+ * plugin built before them never reads the new fields and runs unchanged; a
+ * plugin that uses one needs a host built with it (an older table ends
+ * before the field) and checks it for NULL, as for every service.
  * Anything that moves or changes an existing field, or the descriptor or
  * the vtables, needs a new INVCLIP_PLUGIN_ABI.
  */
@@ -290,7 +291,9 @@ struct plugin_host {
     int (*clip_backward)(void *ctx, int handle, const float *d_emb, const float *const *d_features,
                          float *d_images, plugin_err_t *err);
     void (*clip_release)(void *ctx, int handle);
-    /* The unit text embedding (D) of a prompt; cached per prompt string. */
+    /* The unit text embedding (D) of a prompt: unit(clip_text_raw), bit for
+     * bit; cached per prompt string.  Errors as clip_text_raw's.  NULL when
+     * the model came without its tokenizer. */
     int (*clip_text)(void *ctx, const char *text, float *emb, plugin_err_t *err);
 
     /* ---- appended after ABI 2's first release (see History) ---- */
@@ -312,6 +315,21 @@ struct plugin_host {
      * plugin.  Offered by common/host.c (with or without a CLIP model); NULL
      * in hosts that have no image reader (plugin_host_init's). */
     int (*load_image)(void *ctx, const char *path, int S, int mode, int normalized, float *out, plugin_err_t *err);
+
+    /* The text tower's raw (unnormalised) embedding (D) of a prompt: what
+     * clip_text returns before it is normalised, for ensembles that average
+     * raw embeddings (the study's optimiser: unit(mean_k raw_k)).  Cached per
+     * prompt string, one cache with clip_text (either call fills it for
+     * both).  Errors: a prompt whose tokens do not fit the model's context
+     * (77 for CLIP) is EXIT_DATA, never silently cut, the message naming the
+     * prompt (its first 60 bytes) and the token count; a non-finite
+     * embedding is EXIT_NUMERIC.
+     * Lifetime and threads: callable from init() and from any later call, on
+     * the thread the host calls the plugin from (not from parallel_for
+     * tasks); the host allocates (the cache entry) only during the call; emb
+     * belongs to the plugin.  Offered by common/host.c whenever clip_text is,
+     * else NULL (a host built before it has no such field: see History). */
+    int (*clip_text_raw)(void *ctx, const char *text, float *emb, plugin_err_t *err);
 };
 
 /* Preprocessing paths of load_image (reference-system §3.2; the numbers are

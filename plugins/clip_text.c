@@ -3,21 +3,23 @@
  * or a template ensemble of it (reference-system 3.3, 3.4, 4.3 "semantic").
  *
  * Target t (unit, D = host->clip_dim), made once in init through
- * host->clip_text (cached per prompt by the host):
+ * host->clip_text / host->clip_text_raw (one cache per prompt in the host):
  *   templates=none       t = embedding of `prompt` verbatim
  *   templates=study|clipasso|zeroshot   the five templates of that code (3.3)
  *       with `prompt` substituted; ensemble=clip: t = unit(mean of the unit
  *       prompt embeddings) (CLIP's and the zero-shot scripts' ensembling).
- *       ensemble=study (the inverse optimiser: mean of the RAW embeddings,
- *       then normalised) needs the text tower's raw embeddings, which ABI 2's
- *       clip_text does not give: they come from embeddings=FILE (below);
- *       with templates and no file it is refused, saying so (with one
- *       prompt both ensembles agree and it is accepted).
+ *       ensemble=study (the inverse optimiser): t = unit(mean of the RAW
+ *       embeddings), from host->clip_text_raw.  A host without that service
+ *       (built before it) refuses it with templates, saying to use
+ *       embeddings=FILE (below); with one prompt both ensembles agree and
+ *       it is accepted.
  *   embeddings=FILE: the prompts' embeddings from clip-embed's NDJSON
  *       (clip-embed --raw --text P1 --text P2 ...), in place of prompt and
  *       templates: ensemble=study = unit(sum of the vectors as written, i.e.
- *       the raw ones with --raw: the study's ensembling exactly);
- *       ensemble=clip = unit(sum of their unit vectors).
+ *       the raw ones with --raw: the same target as the host's raw
+ *       embeddings give); ensemble=clip = unit(sum of their unit vectors).
+ *   A prompt longer than the model's context is refused at init (EXIT_DATA,
+ *       naming the prompt after the template filled it in).
  *   article=fix (default): a prompt that starts with an article (a, an, the)
  *       loses it when a template puts words before it ("a sketch of a {}" +
  *       "a fish" -> "a sketch of a fish", not the study's "a sketch of a a
@@ -52,7 +54,7 @@ static const plugin_param_t params[] = {
     {.name = "templates", .type = PARAM_ENUM, .sdef = "none", .choices = "none|study|clipasso|zeroshot",
      .help = "prompt verbatim, or the five templates of the study's optimiser / CLIPasso-style / zero-shot code"},
     {.name = "ensemble", .type = PARAM_ENUM, .sdef = "clip", .choices = "clip|study",
-     .help = "clip: mean of unit prompt embeddings; study: mean of raw ones (needs a host that gives them)"},
+     .help = "clip: mean of unit prompt embeddings; study: mean of raw ones (the study's optimiser)"},
     {.name = "article", .type = PARAM_ENUM, .sdef = "fix", .choices = "fix|study",
      .help = "fix: never 'a a fish'; study: substitute the prompt verbatim as the study did"},
     {.name = "average", .type = PARAM_ENUM, .sdef = "embedding", .choices = "embedding|loss",
@@ -164,19 +166,22 @@ static int ct_init(void *st, const plugin_value_t *v, const plugin_host_t *host,
         if (k < 0) return -k;
         if (ens == ENS_CLIP) memcpy(acc, acc_unit, sizeof acc);
         np = 0;
-    } else if (ens == ENS_STUDY && np > 1) {
+    } else if (ens == ENS_STUDY && np > 1 && !host->clip_text_raw) {
         snprintf(err->msg, sizeof err->msg,
-                 "ensemble=study averages raw text embeddings, which the host's clip_text (plugin ABI 2) does not "
-                 "give: write them with clip-embed --raw --text ... and pass embeddings=FILE");
+                 "ensemble=study averages raw text embeddings, which this host does not give (no clip_text_raw): "
+                 "write them with clip-embed --raw --text ... and pass embeddings=FILE");
         return EXIT_USAGE;
     }
+    /* ensemble=study: raw embeddings whenever the host gives them (one prompt: unit(raw) = its unit one) */
+    int (*embed)(void *, const char *, float *, plugin_err_t *) =
+        ens == ENS_STUDY && host->clip_text_raw ? host->clip_text_raw : host->clip_text;
     for (int k = 0; k < np; k++) {
         char text[1024];
         float emb[MAXD];
         if (fill(tpl_sets[tpl][k], prompt, fix, text, sizeof text))
             return snprintf(err->msg, sizeof err->msg, "prompt is over 1000 bytes"), EXIT_USAGE;
         plugin_err_t e2 = {{0}};
-        int rc = host->clip_text(host->ctx, text, emb, &e2);
+        int rc = embed(host->ctx, text, emb, &e2);
         if (rc) return snprintf(err->msg, sizeof err->msg, "prompt '%.60s': %.150s", text, e2.msg), rc;
         for (int i = 0; i < D; i++) acc[i] += emb[i];
     }
@@ -209,9 +214,10 @@ static const plugin_desc_t desc = {
     .version = "1",
     .summary = "1 - CLIP cosine similarity of the views (or the image) to a text prompt or template ensemble",
     .help = "t = unit text embedding of prompt, or with templates=study|clipasso|zeroshot the unit mean of the "
-            "five templated prompts' unit embeddings (ensemble=clip).  ensemble=study (the study's mean of RAW "
-            "embeddings) reads them from embeddings=FILE (clip-embed --raw --text P ...), as the ABI 2 host gives "
-            "unit text embeddings only.  "
+            "five templated prompts' unit embeddings (ensemble=clip), or of their RAW embeddings (ensemble=study, "
+            "the study's optimiser; the host's clip_text_raw).  embeddings=FILE (clip-embed [--raw] --text P ...) "
+            "gives the prompts' embeddings instead of prompt and templates.  A prompt longer than the model's "
+            "context is refused.  "
             "article=fix never doubles an article ('a sketch of a a fish' -> 'a sketch of a fish'); "
             "article=study substitutes verbatim.  L = 1 - cos(mean_k u_k, t) over the unit "
             "embeddings u_k of the N views (the image when N = 0; grey is repeated to RGB) (average=embedding, "

@@ -3,7 +3,8 @@
  * adjoint through normalisation, model and unit norm (central finite
  * differences), kept block features and their gradients, several handles
  * alive at once and backwarded in any order with results identical to one
- * at a time, text embeddings through the tokenizer (cached per prompt), the
+ * at a time, text embeddings through the tokenizer (unit and raw, one cache
+ * per prompt, clip_model's bits; over-long prompts refused), the
  * pool's parallel_for, sgemm, the step, the seeded RNG, the original
  * strokes, and the image service (load_image: PNG and JPEG through
  * image_load + imgprep, its errors naming the file). */
@@ -67,7 +68,7 @@ int main(void) {
     host_init(&hs, 7, &cm);
     const plugin_host_t *h = &hs.h;
     CHECK(h->abi == INVCLIP_PLUGIN_ABI && h->clip_encode && h->clip_backward && h->clip_features && h->clip_release &&
-              h->clip_text && h->clip_dim == E && h->clip_size == S && h->clip_blocks == 2 && h->clip_tokens == T &&
+              h->clip_text && h->clip_text_raw && h->clip_dim == E && h->clip_size == S && h->clip_blocks == 2 && h->clip_tokens == T &&
               h->clip_width == CW,
           "services and sizes are filled in");
 
@@ -204,6 +205,41 @@ int main(void) {
         n1 += (double)t1[i] * t1[i];
     }
     CHECK(dt < 1e-6 && fabs(n1 - 1) < 1e-5 && d12 > 1e-3, "clip_text = unit(text tower(tokenize)); prompts differ");
+    {
+        /* raw embeddings: clip_model's bits, one cache with clip_text */
+        const char *pr[2] = {"a fish", "a sketch of a red fish"};
+        float rw[2][E], rw2[E], mraw[2 * E], munit[E], u[E], u2[E], nr;
+        int ok = 1;
+        memset(&pe, 0, sizeof pe);
+        for (int k = 0; k < 2; k++) ok &= h->clip_text_raw(h->ctx, pr[k], rw[k], &pe) == 0;
+        CHECK(ok && clip_embed_texts(&cm, pr, 2, 1, mraw, &e) == 0 && !memcmp(rw, mraw, sizeof rw),
+              "clip_text_raw = clip_embed_texts(raw=1), the same bits (%s)", pe.msg);
+        CHECK(hs.ntexts == 3, "'a fish' raw came from clip_text's cache entry, the new prompt added one (%d cached)",
+              hs.ntexts);
+        double rn = 0;
+        for (int i = 0; i < E; i++) rn += (double)rw[1][i] * rw[1][i];
+        CHECK(fabs(sqrt(rn) - 1) > 1e-3, "the raw embedding is not a unit vector (|raw| = %.4g)", sqrt(rn));
+        clip_normalize_forward(u, &nr, rw[0], 1, E);
+        CHECK(!memcmp(u, t1, sizeof u), "unit(clip_text_raw) == clip_text, bit for bit (cached by clip_text)");
+        ok = h->clip_text(h->ctx, pr[1], u2, &pe) == 0 && clip_embed_text(&cm, pr[1], munit, &e) == 0;
+        clip_normalize_forward(u, &nr, rw[1], 1, E);
+        CHECK(ok && !memcmp(u2, u, sizeof u) && !memcmp(u2, munit, sizeof u) && hs.ntexts == 3,
+              "clip_text of a prompt cached by clip_text_raw = unit(raw) = clip_embed_text, bit for bit");
+        CHECK(h->clip_text_raw(h->ctx, pr[1], rw2, &pe) == 0 && !memcmp(rw2, rw[1], sizeof rw2) && hs.ntexts == 3,
+              "a second clip_text_raw gives the same bits from the cache");
+        /* a prompt over the context (77 tokens) is refused by both, naming it, and not cached */
+        char lng[600] = "a very long fish";
+        for (int k = 0; k < 80; k++) strcat(lng, " fish");
+        int rc1 = h->clip_text_raw(h->ctx, lng, rw2, &pe);
+        CHECK(rc1 == EXIT_DATA && strstr(pe.msg, "text 'a very long fish fish") &&
+                  strstr(pe.msg, "too long for context length 77"),
+              "clip_text_raw of an over-long prompt: EXIT_DATA, %s", pe.msg);
+        plugin_err_t pe2 = {{0}};
+        int rc2 = h->clip_text(h->ctx, lng, u2, &pe2);
+        CHECK(rc2 == EXIT_DATA && !strcmp(pe.msg, pe2.msg) && hs.ntexts == 3,
+              "clip_text: the same error; nothing cached (%d)", hs.ntexts);
+        CHECK(h->clip_text_raw(h->ctx, NULL, rw2, &pe) == EXIT_INTERNAL && pe.msg[0], "a NULL prompt: %s", pe.msg);
+    }
 
     /* 6. parallel_for, step, RNG and original strokes */
     pool_t pool;
@@ -239,7 +275,7 @@ int main(void) {
     host_t a, b;
     host_init(&a, 42, NULL);
     host_init(&b, 42, NULL);
-    CHECK(!a.h.clip_encode && !a.h.clip_text && a.h.clip_dim == 0 && a.h.parallel_for && a.h.nthreads == 1,
+    CHECK(!a.h.clip_encode && !a.h.clip_text && !a.h.clip_text_raw && a.h.clip_dim == 0 && a.h.parallel_for && a.h.nthreads == 1,
           "no model: no CLIP services; a serial parallel_for");
     CHECK(a.h.rng_u64(a.h.ctx) == b.h.rng_u64(b.h.ctx) && a.h.rng_uniform(a.h.ctx) == b.h.rng_uniform(b.h.ctx),
           "the same seed gives the same draws");

@@ -2,9 +2,12 @@
  * CLIP of the host tests: the value against the definition computed here
  * through the host (mean of the views' unit embeddings, cosine to the unit
  * text embedding), both averages, the template ensembles with and without
- * the study's doubled article, ensemble=study refused for several prompts,
- * gradients w.r.t. the views and a grey image by central differences, handles
- * released, NaN input, a wrong size, no model and bad parameters. */
+ * the study's doubled article, ensemble=study (the mean of RAW embeddings)
+ * through the host's clip_text_raw against the definition and against the
+ * same raw vectors given as embeddings=FILE, with its gradient, and refused
+ * by a host without that service, gradients w.r.t. the views and a grey
+ * image by central differences, handles released, NaN input, a wrong size,
+ * an over-long prompt, no model and bad parameters. */
 #include <unistd.h>
 #include "../plugins/tloss.h"
 
@@ -190,12 +193,97 @@ int main(void) {
         rc = tl_open(&p, "clip_text", "embeddings=/no/such.ndjson", &t, &e);
         CHECK(rc == EXIT_IO && strstr(e.msg, "embeddings=/no/such.ndjson"), "missing: %s", e.msg);
     }
-    /* ensemble=study without raw embeddings */
-    rc = tl_open(&p, "clip_text", "templates=study,ensemble=study", &t, &e);
-    CHECK(rc == EXIT_USAGE && strstr(e.msg, "clip-text") && strstr(e.msg, "clip-embed --raw"), "raw ensembling: %s",
-          e.msg);
-    CHECK(tl_open(&p, "clip_text", "ensemble=study", &t, &e) == 0, "ensemble=study with one prompt");
-    plugin_close(&p);
+    /* ensemble=study through the host's raw embeddings: the study's inverse optimiser in one parameter */
+    {
+        const char *sk[5] = {"a a perfect sketch of a fish", "a drawing of a a perfect sketch of a fish",
+                             "a sketch of a a perfect sketch of a fish", "a simple a perfect sketch of a fish",
+                             "a a perfect sketch of a fish drawing"};
+        const char *spec = "prompt=a perfect sketch of a fish,templates=study,ensemble=study,article=study";
+        float raw[5 * E];
+        err_t ee = {0};
+        CHECK(clip_embed_texts(&t.clip, sk, 5, 1, raw, &ee) == 0, "raw embeddings of the study's prompts (%s)",
+              ee.msg);
+        double traw[E] = {0}, tunit[E], d2 = 0;
+        for (int k = 0; k < 5; k++)
+            for (int i = 0; i < E; i++) traw[i] += raw[k * E + i] / 5.0;
+        unit(traw, E);
+        text_target(&t, sk, 5, tunit);
+        for (int i = 0; i < E; i++) d2 += fabs(traw[i] - tunit[i]);
+        CHECK(d2 > 1e-4, "the raw and unit ensembles differ on the study's prompts (%.3g)", d2);
+        CHECK(tl_open(&p, "clip_text", spec, &t, &e) == 0, "load %s (%s)", spec, e.msg);
+        want = sim_of(&t, views, NV, traw, &ml);
+        memset(dviews, 0, sizeof(float) * n1 * NV);
+        loss_out_t oh = {.dviews = dviews};
+        rc = tl_eval(&p, &t, &in, &oh, &pe);
+        CHECK(rc == 0, "eval (%s)", pe.msg);
+        CHECK_CLOSE(oh.value, 1 - want, 1e-6, 0,
+                    "templates=study,ensemble=study,article=study: 1 - cos(mean of view embeddings, "
+                    "unit(mean of the 5 raw prompt embeddings)), by hand");
+        CHECK_CLOSE(oh.metric[0], want, 1e-6, 0, "its similarity");
+        CHECK(host_live_handles(&t.hs) == 0, "handles released");
+        tl_fd(&p, &t, &in, views, dviews, n1 * NV, 1e-2, 2e-2, 1e-5, 4, "ensemble=study through the host: d/dviews");
+        plugin_close(&p);
+        /* the same raw vectors as clip-embed --raw writes them: the same target, bit for bit */
+        char file[] = "/tmp/test_loss_clip_text.XXXXXX";
+        int fd = mkstemp(file);
+        FILE *f = fdopen(fd, "w");
+        for (int k = 0; k < 5; k++) {
+            fprintf(f, "{\"text\":\"%s\",\"model\":\"tiny\",\"dim\":%d,\"embedding\":[", sk[k], E);
+            for (int i = 0; i < E; i++) fprintf(f, "%s%.9g", i ? "," : "", raw[k * E + i]);
+            fprintf(f, "]}\n");
+        }
+        fclose(f);
+        char sp[256];
+        snprintf(sp, sizeof sp, "embeddings=%s,ensemble=study", file);
+        CHECK(tl_open(&p, "clip_text", sp, &t, &e) == 0, "load %s (%s)", sp, e.msg);
+        loss_out_t of = {0};
+        rc = tl_eval(&p, &t, &in, &of, &pe);
+        CHECK(rc == 0 && of.value == oh.value && of.metric[0] == oh.metric[0],
+              "embeddings=FILE of the same raw vectors = the host's raw embeddings, bit for bit (%.17g, %.17g)",
+              of.value, oh.value);
+        plugin_close(&p);
+        unlink(file);
+        /* one prompt: unit(raw) is its unit embedding, so both ensembles agree */
+        CHECK(tl_open(&p, "clip_text", "prompt=a fish,ensemble=study", &t, &e) == 0, "ensemble=study, one prompt");
+        text_target(&t, one, 1, tv);
+        want = sim_of(&t, views, NV, tv, &ml);
+        loss_out_t o1 = {0};
+        tl_eval(&p, &t, &in, &o1, &pe);
+        CHECK_CLOSE(o1.metric[0], want, 1e-6, 0, "ensemble=study with one prompt = its unit embedding");
+        plugin_close(&p);
+    }
+    /* a host without clip_text_raw (one built before it): ensemble=study with templates refused, saying how */
+    {
+        int (*saved)(void *, const char *, float *, plugin_err_t *) = t.hs.h.clip_text_raw;
+        t.hs.h.clip_text_raw = NULL;
+        rc = tl_open(&p, "clip_text", "templates=study,ensemble=study", &t, &e);
+        CHECK(rc == EXIT_USAGE && strstr(e.msg, "clip-text") && strstr(e.msg, "clip_text_raw") &&
+                  strstr(e.msg, "clip-embed --raw") && strstr(e.msg, "embeddings=FILE"),
+              "no raw service: %s", e.msg);
+        CHECK(tl_open(&p, "clip_text", "prompt=a fish,ensemble=study", &t, &e) == 0,
+              "no raw service, one prompt: accepted (%s)", e.msg);
+        loss_out_t o1 = {0};
+        tl_eval(&p, &t, &in, &o1, &pe);
+        CHECK_CLOSE(o1.metric[0], want, 1e-6, 0, "no raw service, ensemble=study with one prompt = its unit embedding");
+        plugin_close(&p);
+        t.hs.h.clip_text_raw = saved;
+    }
+    /* a prompt over CLIP's context (77 tokens) is refused at init, naming it (the host refuses, never cuts) */
+    {
+        char sp[700] = "prompt=a very long fish";
+        for (int k = 0; k < 80; k++) strcat(sp, " fish");
+        int nt = t.hs.ntexts;
+        rc = tl_open(&p, "clip_text", sp, &t, &e);
+        CHECK(rc == EXIT_DATA && strstr(e.msg, "clip-text") && strstr(e.msg, "prompt 'a very long fish fish") &&
+                  strstr(e.msg, "too long for context length 77"),
+              "over-long prompt: %s", e.msg);
+        strcat(sp, ",templates=study,ensemble=study");
+        rc = tl_open(&p, "clip_text", sp, &t, &e);
+        CHECK(rc == EXIT_DATA && strstr(e.msg, "prompt 'a very long fish fish") &&
+                  strstr(e.msg, "too long for context length 77"),
+              "over-long prompt, raw ensemble: %s", e.msg);
+        CHECK(t.hs.ntexts == nt, "nothing cached for it");
+    }
     /* parameters and services */
     rc = tl_open(&p, "clip_text", "templates=poems", &t, &e);
     CHECK(rc == EXIT_USAGE && strstr(e.msg, "clip-text") && strstr(e.msg, "templates"), "bad templates: %s", e.msg);
