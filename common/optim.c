@@ -494,6 +494,9 @@ static int losses(optim_job_t *j, int s, int N, int grad, optim_eval_t *ev, buf_
 /* An un-augmented evaluation of the current strokes at step s. */
 static int evaluate(optim_job_t *j, int s, optim_eval_t *ev, err_t *e) {
     double t0 = now_sec();
+    int T = j->cfg->steps;
+    if (s > T - 1) s = T > 0 ? T - 1 : 0; /* after the last update: the last step's weights */
+    host_set_step(&j->host, s, T);
     int rc = render(j, e);
     if (!rc) rc = losses(j, s, 0, 0, ev, NULL, e);
     j->tm.eval += now_sec() - t0;
