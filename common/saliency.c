@@ -3,6 +3,7 @@
  * calls CLIPasso makes (torch's F.interpolate, scipy's gaussian_filter,
  * skimage's rgb2gray and threshold_otsu, numpy's histogram). */
 #include "saliency.h"
+#include "nn/resize.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,77 +32,33 @@ static int check_finite(const float *x, size_t n, const char *what, err_t *e) {
 
 /* ------------------------------------------------------------ resampling */
 
-/* Antialiased bilinear taps of one axis (in -> out): output i reads
- * in[lo[i] .. lo[i] + n[i]) with weights w[i * ks ..]. */
-typedef struct { int *lo, *n, ks; double *w; } axis_t;
-
-static void axis_free(axis_t *a) {
-    free(a->lo);
-    free(a->n);
-    free(a->w);
-}
-
-static int axis_aa_bilinear(axis_t *a, int in, int out) {
-    double scale = (double)in / out, support = scale >= 1.0 ? scale : 1.0, inv = scale >= 1.0 ? 1.0 / scale : 1.0;
-    a->ks = (int)ceil(support) * 2 + 1;
-    a->lo = malloc(sizeof(int) * out);
-    a->n = malloc(sizeof(int) * out);
-    a->w = malloc(sizeof(double) * (size_t)out * a->ks);
-    if (!a->lo || !a->n || !a->w) return axis_free(a), -1;
-    for (int i = 0; i < out; i++) {
-        double c = scale * (i + 0.5);
-        int lo = (int)(c - support + 0.5), hi = (int)(c + support + 0.5); /* truncation, as torch's int64 cast */
-        if (lo < 0) lo = 0;
-        if (hi > in) hi = in;
-        if (hi - lo > a->ks) hi = lo + a->ks;
-        double *w = a->w + (size_t)i * a->ks, tot = 0;
-        for (int j = 0; j < hi - lo; j++) {
-            double d = fabs((j + lo - c + 0.5) * inv);
-            w[j] = d < 1.0 ? 1.0 - d : 0.0;
-            tot += w[j];
-        }
-        for (int j = 0; j < hi - lo; j++) w[j] = tot != 0.0 ? w[j] / tot : 0.0;
-        a->lo[i] = lo;
-        a->n[i] = hi - lo;
-    }
-    return 0;
-}
-
-/* src (C,h,w) -> dst (C,oh,ow), horizontal pass first. */
+/* src (C,h,w) -> dst (C,oh,ow): nn/resize, the antialiased bilinear the
+ * optimiser uses between its canvas and CLIP. */
 static int resize_aa_bilinear(const float *src, int C, int h, int w, float *dst, int oh, int ow, err_t *e) {
-    axis_t ax = {0}, ay = {0};
+    resize_axis_t ax = {0}, ay = {0};
+    size_t tx = (size_t)ow * RESIZE_TAPS(w, ow), ty = (size_t)oh * RESIZE_TAPS(h, oh);
+    ax.first = malloc(sizeof(int) * ow);
+    ax.count = malloc(sizeof(int) * ow);
+    ax.w = malloc(sizeof(float) * tx);
+    ay.first = malloc(sizeof(int) * oh);
+    ay.count = malloc(sizeof(int) * oh);
+    ay.w = malloc(sizeof(float) * ty);
     float *tmp = malloc(sizeof(float) * (size_t)C * h * ow);
-    if (!tmp || axis_aa_bilinear(&ax, w, ow) || axis_aa_bilinear(&ay, h, oh)) {
-        free(tmp);
-        axis_free(&ax);
-        axis_free(&ay);
-        return err_set(e, EXIT_INTERNAL, "saliency: out of memory resizing %dx%d to %dx%d", w, h, ow, oh);
-    }
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < h; y++) {
-            const float *s = src + ((size_t)c * h + y) * w;
-            float *t = tmp + ((size_t)c * h + y) * ow;
-            for (int i = 0; i < ow; i++) {
-                const double *k = ax.w + (size_t)i * ax.ks;
-                double acc = 0;
-                for (int j = 0; j < ax.n[i]; j++) acc += k[j] * s[ax.lo[i] + j];
-                t[i] = (float)acc;
-            }
-        }
-    for (int c = 0; c < C; c++)
-        for (int i = 0; i < oh; i++) {
-            const double *k = ay.w + (size_t)i * ay.ks;
-            float *d = dst + ((size_t)c * oh + i) * ow;
-            for (int x = 0; x < ow; x++) {
-                double acc = 0;
-                for (int j = 0; j < ay.n[i]; j++) acc += k[j] * tmp[((size_t)c * h + ay.lo[i] + j) * ow + x];
-                d[x] = (float)acc;
-            }
-        }
+    int rc = 0;
+    if (!ax.first || !ax.count || !ax.w || !ay.first || !ay.count || !ay.w || !tmp)
+        rc = err_set(e, EXIT_INTERNAL, "saliency: out of memory resizing %dx%d to %dx%d", w, h, ow, oh);
+    else if (resize_plan(&ax, w, ow) || resize_plan(&ay, h, oh))
+        rc = err_set(e, EXIT_INTERNAL, "saliency: resize %dx%d to %dx%d refused", w, h, ow, oh);
+    else
+        resize_forward(dst, tmp, src, &ay, &ax, C);
+    free(ax.first);
+    free(ax.count);
+    free(ax.w);
+    free(ay.first);
+    free(ay.count);
+    free(ay.w);
     free(tmp);
-    axis_free(&ax);
-    axis_free(&ay);
-    return 0;
+    return rc;
 }
 
 /* Keys' cubic convolution weights (a = -0.75, torch's bicubic) for the four
@@ -431,12 +388,10 @@ int saliency_strokes(const float *map, int H, int W, int nstrokes, int npts, dou
         p[0] = (float)x;
         p[1] = (float)y;
         for (int k = 1; k < npts; k++) {
-            x += jitter * (rng_uniform(rng) - 0.5) * W;
+            x += jitter * (rng_uniform(rng) - 0.5) * W; /* the walk itself is not clamped (CLIPasso's) */
             y += jitter * (rng_uniform(rng) - 0.5) * H;
-            x = x < 0 ? 0 : x > W ? W : x;
-            y = y < 0 ? 0 : y > H ? H : y;
-            p[2 * k] = (float)x;
-            p[2 * k + 1] = (float)y;
+            p[2 * k] = (float)(x < 0 ? 0 : x > W ? W : x);
+            p[2 * k + 1] = (float)(y < 0 ? 0 : y > H ? H : y);
         }
     }
     free(w);
