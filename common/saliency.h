@@ -10,8 +10,8 @@
  *     canvas-to-CLIP resize: antialiased bilinear as torch's F.interpolate(
  *     mode="bilinear", antialias=True) and PIL's float bilinear resampling,
  *     the triangle kernel stretched by the scale when shrinking, taps
- *     normalised to sum 1), is CLIP-normalised and
- *     run through the image tower; for each block the attention
+ *     normalised to sum 1), is CLIP-normalised and run through the image
+ *     tower; for each block the attention
  *     probabilities are clamped at >= 0 and averaged over the heads, the
  *     blocks' averages are averaged, and the class token's row over the g x g
  *     patch tokens is upsampled to H x W as torch's F.interpolate(
@@ -45,7 +45,8 @@
  * point 0 = the pixel (x = column, y = row, the pixel index as CLIPasso uses
  * it) and points 1..npts-1 each the previous plus jitter * (U - 0.5) * W in x
  * and jitter * (U - 0.5) * H in y (x drawn before y) -- the walk as CLIPasso
- * takes it -- and every point written clamped to [0, W] x [0, H].  CLIPasso: 16 strokes, 4 points, temp 0.3, jitter 0.05.
+ * takes it -- and every point written clamped to [0, W] x [0, H].
+ * CLIPasso: 16 strokes, 4 points, temp 0.3, jitter 0.05.
  * Fewer than nstrokes positive pixels is an error (EXIT_DATA, as numpy's
  * choice refuses it): the caller decides on a fallback (e.g. uniform random
  * strokes), none is made up here.
