@@ -375,6 +375,17 @@ const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C) {
     return t->res + (size_t)(l + 1) * t->Bcap * t->T * t->C;
 }
 
+const float *clip_image_attention(const clip_t *m, int l, int *B, int *NH, int *T) {
+    const clip_tower_t *t = m->vis;
+    if (!t || l < 0 || l >= t->L) return NULL;
+    if (B) *B = t->B;
+    if (NH) *NH = t->NH;
+    if (T) *T = t->T;
+    /* blocks_forward's slice of layer l: Bcap sequences; the vision tower
+     * always runs its full T tokens, so the first B are packed (B,NH,T,T) */
+    return t->att + (size_t)l * t->Bcap * t->NH * t->T * t->T;
+}
+
 int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
     const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;

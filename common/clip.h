@@ -59,6 +59,16 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
 int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e);
 /* Output of vision block l of the last forward: (B,T,C); T = tokens. */
 const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C);
+/* Attention probabilities of vision block l in the last image forward:
+ * (B,NH,T,T), softmax over the last axis (row i = how token i attends;
+ * token 0 is the class token).  Every row of every block is valid, the top
+ * block's too: the forward is dense (only the backward takes the class-token
+ * shortcut).  Valid until the next clip_image_forward (a backward reads them
+ * and leaves them as they are; B reports the tower's batch as
+ * clip_image_block does: 0 after a backward that wrote an input gradient).
+ * NULL before any image forward or for l out of [0, v_layers).  Any of B,
+ * NH, T may be NULL. */
+const float *clip_image_attention(const clip_t *m, int l, int *B, int *NH, int *T);
 
 /* ids (B,context) token ids (SOT ... EOT 0...); emb (B,E). */
 int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e);
