@@ -1,6 +1,9 @@
 /* optim.c - see optim.h. */
 #include "optim.h"
 #include "checkpoint.h"
+#include "imgprep.h"
+#include "jpeg_io.h"
+#include "saliency.h"
 #include "nn/adamw.h"
 #include "nn/resize.h"
 #include "paramtab.h"
@@ -294,6 +297,37 @@ static void plan_axis(resize_axis_t *a, int n_in, int n_out) {
     resize_plan(a, n_in, n_out);
 }
 
+/* CLIPasso's saliency map of the --init picture on the canvas (reference-system
+ * 3.7, 4.9): the picture as CLIPasso loads its target (a square one bicubic
+ * to C and centre-cropped, another squashed bicubic to C x C), in [0,1]. */
+static int saliency_open(optim_job_t *j, err_t *e) {
+    const optim_cfg_t *cfg = j->cfg;
+    if (!j->model) return err_set(e, EXIT_USAGE, "--init saliency needs a CLIP model (not --model none)");
+    image_t im = {0};
+    int rc = image_load(cfg->init_image, &im, e);
+    if (rc) return rc;
+    size_t cc = (size_t)j->C * j->C;
+    float *rgb = xmalloc(sizeof(float) * 3 * cc);
+    int mode = im.w == im.h ? IMGPREP_CLIP : IMGPREP_SQUASH_BICUBIC;
+    rc = imgprep_clip(&im, j->C, mode, 0, rgb, e);
+    image_free(&im);
+    if (rc) err_prefix(e, "%s: ", cfg->init_image);
+    if (!rc) {
+        j->sal = xmalloc(sizeof(float) * cc);
+        rc = saliency_map(&j->model->m, rgb, j->C, j->C, j->sal, e);
+        if (rc) err_prefix(e, "--init saliency: %s: ", cfg->init_image);
+    }
+    free(rgb);
+    if (!rc) {
+        size_t pos = 0;
+        for (size_t i = 0; i < cc; i++) pos += j->sal[i] > 0;
+        if (pos < (size_t)cfg->init_strokes)
+            rc = err_set(e, EXIT_DATA, "--init saliency: %s: the map has %zu salient pixels, fewer than %d strokes",
+                         cfg->init_image, pos, cfg->init_strokes);
+    }
+    return rc;
+}
+
 int optim_job_open(optim_job_t **out, const optim_cfg_t *cfg, clip_model_t *model, pool_t *pool, err_t *e) {
     optim_job_t *j = xcalloc(1, sizeof *j);
     *out = NULL;
@@ -352,6 +386,7 @@ int optim_job_open(optim_job_t **out, const optim_cfg_t *cfg, clip_model_t *mode
     j->dviews = xmalloc(sizeof(float) * ss * nv);
     j->lviews = xmalloc(sizeof(float) * ss * nv);
     if ((rc = image_init(&j->frame, j->C, j->C, 1, 255, e))) goto fail;
+    if (cfg->init == OINIT_SALIENCY && (rc = saliency_open(j, e))) goto fail;
     *out = j;
     return 0;
 fail:
@@ -1119,8 +1154,13 @@ int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const ch
         } else if (c->init == OINIT_RANDOM) {
             if ((rc = init_strokes(j, e))) goto out;
         } else {
-            rc = err_set(e, EXIT_USAGE, "--init saliency is not available in this build");
-            goto out;
+            int n = c->init_points;
+            float *xy = xmalloc(sizeof(float) * 2 * (size_t)n * c->init_strokes);
+            rc = saliency_strokes(j->sal, j->C, j->C, c->init_strokes, n, c->init_temp, c->init_jitter, &j->host.rng,
+                                  xy, e);
+            for (int k = 0; !rc && k < c->init_strokes; k++) st_add(&j->cur, xy + 2 * (size_t)k * n, n, (float)c->width, 0);
+            free(xy);
+            if (rc) goto out;
         }
         st_copy(&start, &j->cur);
         st_copy(&j->orig, &j->cur);

@@ -7,8 +7,7 @@
 #          decaying 0.995, a stroke added every steps/5 up to 12, 1000 steps.  The study's committed
 #          run ended at similarity 27.7% ("a fish", 200 steps, 6 -> 10 strokes).
 #   image  the official CLIPasso loop towards a picture (perfectFish.jpeg): 16 one-cubic strokes
-#          started from CLIPasso's saliency map when this build has it (--init saliency) else at
-#          random, CLIPasso's augmentations (perspective 0.5 black fill + crop 0.8, 4 views + the
+#          started from CLIPasso's saliency map of it (--init saliency, docs/saliency.md), CLIPasso's augmentations (perspective 0.5 black fill + crop 0.8, 4 views + the
 #          original), loss = L2 of CLIP block features (perceptual mode=l2, the ViT variant) + 0.1 *
 #          (1 - cos) of the embeddings, Adam lr 1 constant, no clipping, an evaluation every 10 steps
 #          with early stopping, 3 seeds keeping the best.
@@ -31,11 +30,7 @@ run text --init random:strokes=8,points=4 --renderer bezier:samples=50 --width 3
   --add-every "$every" --add-max 12 --add-points 4 \
   --loss "clip-text:prompt=fish,templates=clipasso,ensemble=study,as=semantic" \
   --loss stroke-reg:weight=0.01,bezier_samples=50 --loss tv:weight=0.001
-INIT=random:strokes=16,points=4
-if "$BIN/optimize" --help | grep -q 'saliency'; then
-  INIT=saliency:image=data/reference/perfectFish.jpeg,strokes=16,points=4
-fi
-run image --init "$INIT" --renderer bezier:samples=50 --width 3 \
+run image --init saliency:image=data/reference/perfectFish.jpeg,strokes=16,points=4 --renderer bezier:samples=50 --width 3 \
   --augment clipaug:preset=clipasso --lr 1 --lr-schedule constant --clip-grad 0 \
   --eval-every 10 --keep-best --patience 3 --min-delta 1e-5 --restarts 3 \
   --loss "perceptual:image=data/reference/perfectFish.jpeg,mode=l2,input=views" \

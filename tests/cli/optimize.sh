@@ -77,6 +77,18 @@ r = json.loads(open(sys.argv[1]).readline())
 ok = len(r["initial"]) == 6 and len(r["drawing"]) == 6 and all(len(s[0]) > 4 for s in r["drawing"])
 print(("ok - " if ok else "not ok - ") + "--init random: 6 Bezier strokes, output as sampled polylines")
 EOF
+optimize -j 1 --init saliency:image=data/reference/perfectFish.jpeg,strokes=5,points=4 --renderer bezier \
+  --loss clip-image:image=data/reference/perfectFish.jpeg --steps 2 <"$T/fish1.ndjson" >"$T/sal" 2>"$T/err"
+python3 - "$T/sal" <<'EOF2'
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+ok = len(r["initial"]) == 5 and all(0 <= v <= 224 for s in r["initial"] for u in s for v in u)
+print(("ok - " if ok else "not ok - ") + "--init saliency: 5 strokes on the canvas")
+EOF2
+expect_exit "--init saliency without a model: exit 2" 2 "needs a CLIP model" \
+  optimize --model none --init saliency:image=data/reference/perfectFish.jpeg --loss structure "$T/fish1.ndjson"
+expect_exit "--init saliency with a missing picture: exit 3 naming it" 3 "nosuch.png" \
+  optimize --init saliency:image="$T/nosuch.png" --loss structure "$T/fish1.ndjson"
 optimize -j 1 --init random:strokes=4 --loss clip-text:prompt=fish --steps 4 --restarts 3 <"$T/fish1.ndjson" >"$T/rs" 2>/dev/null
 python3 - "$T/rs" <<'EOF'
 import json, sys
