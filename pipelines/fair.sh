@@ -18,6 +18,7 @@ for w in $(printf '%s' "$WORDS" | tr ',' ' '); do
   "$BIN/qd-extract" --key-file "$DATA/val-keys.txt" --sample 1 --seed "$SEED" "$DATA/simplified/$w.ndjson.gz" \
     >>"$OUT/sketches.ndjson"
 done
+DRAWINGS="one of each of $WORDS"
 MODEL_ARGS="--model none"
 MODEL_NAME=none
 run fair --renderer softline --width 3 --lr 0.5 --lr-schedule constant \

@@ -68,7 +68,7 @@ report() {
   {
     echo "# $RECIPE: $TITLE"
     echo
-    echo "Model: \`$MODEL_NAME\`. Drawings: $N of '$WORD' (validation split, seed $SEED). Steps: $STEPS."
+    echo "Model: \`$MODEL_NAME\`. Drawings: ${DRAWINGS:-$N of '$WORD'} (validation split, seed $SEED). Steps: $STEPS."
     echo "Similarity = cosine of the un-augmented render's CLIP embedding and the target, before the first"
     echo "update and on the strokes returned (the study printed it as a percentage)."
     echo

@@ -29,10 +29,13 @@ common="--augment clipaug:preset=doodlebot-optimizer,nviews=4 --width 3 --lr 2.5
   --loss exemplar:embeddings=$OUT/exemplars.ndjson,mode=mean,weight=0.5
   --loss structure:weight=0.1
   --loss stroke-reg:weight=0.01,bezier_samples=20"
+# the text loss first: its similarity is the one the history and the table report
 # shellcheck disable=SC2086
-run study --renderer bezier:fit=study,samples=50 $common --loss tv:study=true,weight=0.0005 \
-  --loss "clip-text:prompt=$PROMPT,templates=study,ensemble=study,article=study,weight=3,as=semantic"
+run study --renderer bezier:fit=study,samples=50 \
+  --loss "clip-text:prompt=$PROMPT,templates=study,ensemble=study,article=study,weight=3,as=semantic" \
+  $common --loss tv:study=true,weight=0.0005
 # shellcheck disable=SC2086
-run fixed --renderer bezier:samples=50 $common --loss tv:weight=0.0005 \
-  --loss "clip-text:prompt=$PROMPT,templates=study,ensemble=study,weight=3,as=semantic"
+run fixed --renderer bezier:samples=50 \
+  --loss "clip-text:prompt=$PROMPT,templates=study,ensemble=study,weight=3,as=semantic" \
+  $common --loss tv:weight=0.0005
 report study fixed
