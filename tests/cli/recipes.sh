@@ -2,7 +2,7 @@
 # a tiny full-vocabulary CLIP (test_mkclip), 3 steps, one drawing; each writes its records, frames,
 # summary, before/after pictures and a results table, and fails cleanly on a bad setting.
 "$UNITS/test_mkclip" "$T/mk.safetensors"
-for r in reference-anchor text-guided clipasso; do
+for r in reference-anchor text-guided clipasso fair; do
   CLIP="$T/mk.safetensors" STEPS=3 N=1 THREADS=1 OUT="$T/$r" sh pipelines/$r.sh >"$T/$r.log" 2>&1; rc=$?
   if [ "$rc" -eq 0 ] && [ -s "$T/$r/results.md" ]; then ok "$r runs end to end with the tiny model"
   else notok "$r runs" "rc $rc: $(tail -5 "$T/$r.log")"; fi
@@ -14,6 +14,7 @@ for d in "$T"/reference-anchor/struct0.0 "$T"/reference-anchor/struct0.7 "$T"/te
      [ "$(ls "$d/before" | wc -l)" -eq 1 ] && [ "$(ls "$d/after" | wc -l)" -eq 1 ]; then ok "$n: records, frames, summary, pictures"
   else notok "$n outputs" "$(ls -R "$d" 2>&1 | head)"; fi
 done
+eq "fair optimised one drawing of each of six words" "$(wc -l <"$T/fair/fair/summary.tsv" | tr -d ' ')" 7
 eq "reference-anchor's table has three runs" "$(grep -c '^| struct' "$T/reference-anchor/results.md")" 3
 grep -q 'structure' "$T/reference-anchor/struct0.7/records.ndjson" && ok "structure is in the history" || notok "structure in history"
 eq "text-guided embedded five exemplar pictures" "$(wc -l <"$T/text-guided/exemplars.ndjson" | tr -d ' ')" 5
