@@ -1179,7 +1179,7 @@ int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const ch
         host_set_original(&j->host, NULL);
         if (rc) goto out;
         if (res->stopped) goto out;
-        buf_put(&frames, res->frames.s, res->frames.len);
+        if (res->frames.len) buf_put(&frames, res->frames.s, res->frames.len);
         if (r < 64) res->restart_eval[r] = fin.total, res->nrestart_eval = r + 1;
         if (r == 0 || fin.total < best) {
             best = fin.total;

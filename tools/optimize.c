@@ -476,6 +476,7 @@ int main(int argc, char **argv) {
     buf_free(&c.out);
     pool_free(&pool);
     strlist_free(&files);
+    strlist_free(&o.losses);
     close_stdout();
     return c.nskipped && !c.nout ? EXIT_DATA : 0;
 }
