@@ -445,7 +445,8 @@ static void emit(vec_ws_t *ws, size_t n, double eps, drawing_t *out, vec_stats_t
  * nearest, in least squares, to the lines of its branches, each line fitted
  * (principal axis) to the branch's pixels 2 to 10 steps from the junction.
  * Kept at the centroid when fewer than two branches are long enough, when the
- * lines are nearly parallel, or when the point would move more than 3 px. */
+ * lines are nearly parallel, or when the point would move more than 3 px;
+ * clamped to the picture. */
 static void place_node(const tr_t *t, int32_t k, const int32_t *ev, int m) {
     vec_ws_t *ws = t->ws;
     node_t *nd = (node_t *)ws->nodes + k;
@@ -489,6 +490,9 @@ static void place_node(const tr_t *t, int32_t k, const int32_t *ev, int m) {
     if (lines < 2 || det < 0.25) return;
     double x = (a22 * b1 - a12 * b2) / det, y = (a11 * b2 - a12 * b1) / det;
     if (!(hypot(x - cx, y - cy) <= 3)) return;
+    /* never off the picture (a junction at its edge) */
+    x = x < 0 ? 0 : x > t->w - 1 ? t->w - 1 : x;
+    y = y < 0 ? 0 : y > t->h - 1 ? t->h - 1 : y;
     nd->px = x;
     nd->py = y;
     nd->placed = 1;
