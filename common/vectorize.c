@@ -30,7 +30,7 @@ typedef struct {
 } node_t;
 
 void vec_opts_default(vec_opts_t *o) {
-    *o = (vec_opts_t){.threshold = 0.5, .despeckle = 4, .min_length = 6, .merge_dist = 3, .join_angle = 40,
+    *o = (vec_opts_t){.threshold = 0.5, .despeckle = 4, .min_length = 6, .merge_dist = 3, .join_angle = 60,
                       .epsilon = 1};
 }
 

@@ -58,7 +58,7 @@ typedef struct {
 } vec_opts_t;
 
 /* The defaults above: threshold 0.5, despeckle 4, min_length 6,
- * merge_dist 3, join_angle 40, epsilon 1. */
+ * merge_dist 3, join_angle 60, epsilon 1. */
 void vec_opts_default(vec_opts_t *o);
 
 typedef struct {
