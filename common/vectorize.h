@@ -37,7 +37,7 @@
  *
  * Everything is iterative (work lists, no recursion) and the workspace is
  * reused across images: nothing is allocated per image once it has grown to
- * the largest one.  About 16 bytes per pixel of (w+2) x (h+2).  Nothing here
+ * the largest one.  14 bytes per pixel of (w+2) x (h+2).  Nothing here
  * prints or exits.
  */
 #ifndef VECTORIZE_H

@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
          "join two branches through a junction when they deviate from straight by less (0: never)", 0, 90},
         {"merge", 0, OPT_DOUBLE, &o.vo.merge_dist, "PX", "merge junctions closer than PX pixels along the skeleton",
          0, 1e6},
-        {"max-pixels", 0, OPT_INT, &o.max_pixels, "N", "refuse images of more than N pixels (memory: ~18 bytes each)",
+        {"max-pixels", 0, OPT_INT, &o.max_pixels, "N", "refuse images of more than N pixels (memory: ~16 bytes each)",
          1, (double)PNGIO_MAX_PIXELS},
         {"stats", 0, OPT_FLAG, &o.stats, NULL, "add a \"vectorize\" field: ink, skeleton, junction, spur counts",
          OPT_NORANGE},
