@@ -389,7 +389,7 @@ static void unet_layout(unet_t *m, arena_t *a) {
     for (int k = 1; k <= d; k++) {
         unet_layer_t *L = &m->enc[k - 1];
         layer_acts(a, L, cap);
-        m->a[k - 1] = take(a, (size_t)cap * plane_out(L));
+        m->a[k - 1] = L->f; /* lrelu in place: its sign is f's, which is all the backward needs */
     }
     for (int k = d; k >= 1; k--) {
         unet_layer_t *L = &m->dec[k - 1];
@@ -549,7 +549,7 @@ int unet_forward(unet_t *m, const float *x, int B, float *out, err_t *e) {
     int train = m->train;
     nn_act_t lrelu = {NN_ACT_LEAKY_RELU, c->slope}, relu = {NN_ACT_RELU, 0}, none = {NN_ACT_NONE, 0};
     int study = c->arch == UNET_ARCH_STUDY;
-    nn_act_t a_inner = study ? lrelu : relu, a_skip = study ? none : relu;
+    nn_act_t a_skip = study ? none : relu;
     size_t nin = (size_t)B * c->in_ch * S * S;
     if (m->rplan) {
         rplans_t *rp = m->rplan;
@@ -565,8 +565,9 @@ int unet_forward(unet_t *m, const float *x, int B, float *out, err_t *e) {
         act_forward(par, m->a[k - 1], L->f, lrelu, (size_t)B * plane_out(L));
         in = m->a[k - 1];
     }
-    /* the innermost decoder's input */
-    act_forward(par, m->cat[d - 1], m->enc[d - 1].f, a_inner, (size_t)B * plane_out(&m->enc[d - 1]));
+    /* the innermost decoder's input A(f_d), from a_d = lrelu(f_d): the study's A is
+     * that lrelu (a copy), pix2pix's relu(a_d) = relu(f_d) */
+    act_forward(par, m->cat[d - 1], m->a[d - 1], study ? none : relu, (size_t)B * plane_out(&m->enc[d - 1]));
     for (int k = d; k >= 1; k--) {
         unet_layer_t *L = &m->dec[k - 1];
         if ((rc = kerr(e, conv_fwd(par, L, m->cat[k - 1], B, m->ws, m->nws), "dec", k))) return rc;

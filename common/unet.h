@@ -107,7 +107,8 @@ typedef struct {
     float *rm, *rv;                 /* batch norm running mean/var */
     /* activations, (cap, cout, hout, hout) each */
     float *z;           /* conv output (pre-norm) */
-    float *f;           /* norm output (== z without a norm) */
+    float *f;           /* norm output (== z without a norm); after the generator's forward its
+                           encoder levels hold lrelu(f) here, its decoders u (post-dropout) */
     float *mean, *rstd; /* saved statistics: (cout) batch, (cap,cout) instance */
     unsigned char *mask;/* dropout mask (decoder levels with dropout) */
     int drop;           /* 1: dropout after the norm */
@@ -149,7 +150,8 @@ typedef struct {
     unet_layer_t enc[UNET_MAX_DEPTH]; /* enc[k-1] = level k */
     unet_layer_t dec[UNET_MAX_DEPTH]; /* dec[k-1] = level k; dec[0] is the output layer */
     float *x0;                        /* (cap,in,S,S) the (resized) input */
-    float *a[UNET_MAX_DEPTH];         /* a[k-1] = lrelu(f_k) */
+    float *a[UNET_MAX_DEPTH];         /* a[k-1] = lrelu(f_k), written over enc[k-1].f (and .z when the
+                                         level has no norm): the backward needs only its sign */
     float *cat[UNET_MAX_DEPTH];       /* cat[k-1] = convT_k's input (dec[k-1]'s input) */
     float *out;                       /* (cap,out,S,S) tanh output */
     float *act;                       /* the activation block */
