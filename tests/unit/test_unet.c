@@ -712,6 +712,65 @@ static void fd_patchgan(void) {
     patchgan_free(&d);
 }
 
+/* ------------------------------------------------------------ full depth */
+
+/* The presets at their real depth and size (narrow: base 4): the study's
+ * 224 -> 256 -> 224 generator, pix2pix's unet_256 on RGB, the PatchGAN on 224;
+ * batch 1 in training mode (batch norm over the 2x2 maps of enc7/dec8). */
+static void test_full_depth(void) {
+    err_t e = {0};
+    rng_t r;
+    rng_seed(&r, 51);
+    for (int arch = 0; arch < 2; arch++) {
+        unet_config_t c = arch == UNET_ARCH_STUDY ? unet_study_config(4) : unet_pix2pix_config(3, 3, 4);
+        unet_t m;
+        if (unet_init(&m, &c, 2, &pars[1], &e)) {
+            CHECK(0, "full depth init: %s", e.msg);
+            continue;
+        }
+        unet_init_weights(&m, &r);
+        int io = arch == UNET_ARCH_STUDY ? 224 : 256, ch = c.in_ch;
+        size_t n = (size_t)2 * ch * io * io;
+        float *x = malloc(sizeof(float) * n), *y = malloc(sizeof(float) * n), *dx = calloc(n, sizeof(float));
+        for (size_t i = 0; i < n; i++) x[i] = (float)rng_range(&r, -1, 1);
+        int ok = 1;
+        for (int B = 1; B <= 2; B++) {
+            m.train = 1;
+            m.dropout_seed = (uint64_t)B;
+            for (size_t i = 0; i < n; i++) y[i] = NAN;
+            ok &= unet_forward(&m, x, B, y, &e) == 0;
+            size_t nb = (size_t)B * ch * io * io;
+            for (size_t i = 0; i < nb; i++) ok &= y[i] > -1 && y[i] < 1;
+            params_zero_grad(&m.ps, NULL);
+            ok &= unet_backward(&m, y, dx, &e) == 0;
+            ok &= params_check_finite(&m.ps, m.ps.grad, "gradient", NULL, &e) == 0;
+            m.train = 0;
+            ok &= unet_forward(&m, x, B, y, &e) == 0;
+        }
+        double gx = 0;
+        for (size_t i = 0; i < n; i++) gx += fabs(dx[i]);
+        CHECK(ok && gx > 0 && isfinite(gx), "%s at depth 8, %d px, base 4: batch 1 and 2 train/eval, outputs in (-1,1), finite gradients (%s)",
+              arch == UNET_ARCH_STUDY ? "study 224<->256" : "pix2pix unet_256 RGB", io, e.msg);
+        free(x);
+        free(y);
+        free(dx);
+        unet_free(&m);
+    }
+    patchgan_config_t dc = patchgan_default_config(1, 1, 224);
+    dc.ndf = 4;
+    patchgan_t d;
+    if (patchgan_init(&d, &dc, 1, NULL, &e) == 0) {
+        patchgan_init_weights(&d, &r);
+        size_t n = 224 * 224;
+        float *a = calloc(n, sizeof(float)), *lg = malloc(sizeof(float) * 26 * 26);
+        int rc = patchgan_forward(&d, a, a, 1, lg, &e);
+        CHECK(rc == 0 && d.oh == 26 && isfinite(lg[26 * 26 - 1]), "PatchGAN on a 224 pair, batch 1: 26x26 logits (%s)", e.msg);
+        free(a);
+        free(lg);
+        patchgan_free(&d);
+    }
+}
+
 /* ------------------------------------------------------------ checkpoint, errors */
 
 static void test_checkpoint(void) {
@@ -825,6 +884,7 @@ int main(void) {
     fd_generator(UNET_ARCH_STUDY);
     fd_generator(UNET_ARCH_PIX2PIX);
     fd_patchgan();
+    test_full_depth();
     test_checkpoint();
     test_errors();
     pool_free(&p2);
