@@ -577,7 +577,7 @@ int unet_forward(unet_t *m, const float *x, int B, float *out, err_t *e) {
             break;
         }
         if ((rc = kerr(e, norm_fwd(par, L, B, train, c->bn_eps, c->bn_momentum), "dec", k))) return rc;
-        if (L->drop && train &&
+        if (L->drop && (train || m->eval_dropout) &&
             (rc = kerr(e, dropout_forward(par, L->f, L->mask, L->f, n, c->dropout, m->dropout_seed, (uint64_t)k),
                        "dec", k)))
             return rc;
@@ -600,6 +600,7 @@ int unet_forward(unet_t *m, const float *x, int B, float *out, err_t *e) {
     }
     m->B = B;
     m->last_train = train;
+    m->last_drop = train || m->eval_dropout;
     return 0;
 }
 
@@ -642,7 +643,7 @@ int unet_backward(unet_t *m, const float *dout, float *dx, err_t *e) {
             act_backward(par, ds + (size_t)b * P, src + (study ? P : 0), m->a[k - 2] + (size_t)b * P, a_skip, P);
         }
         float *gN = gU;
-        if (L->drop && train) {
+        if (L->drop && m->last_drop) {
             gN = other(g, 4, gcat, gU, NULL);
             zero(par, gN, n);
             if ((rc = kerr(e, dropout_backward(par, gN, gU, L->mask, n, c->dropout), "dec", k))) return rc;

@@ -71,7 +71,8 @@
  * updates the running ones (every training-mode forward, as PyTorch), and
  * dropout is on, with masks from nn/dropout.h keyed by (m->dropout_seed,
  * stream = decoder level): set a new seed every step.  m->train = 0: running
- * statistics, no dropout.  m->frozen = 1: backward skips the parameter
+ * statistics, no dropout (unless m->eval_dropout: the pix2pix paper keeps
+ * dropout at test time as its noise source).  m->frozen = 1: backward skips the parameter
  * gradients (pix2pix's set_requires_grad(D, False)) and computes only the
  * input gradient.
  */
@@ -142,9 +143,10 @@ typedef struct {
     int cap;       /* largest batch */
     int train;     /* 1: training mode (batch statistics, dropout) */
     int frozen;    /* 1: backward computes no parameter gradients */
+    int eval_dropout; /* 1: dropout in eval mode too (the pix2pix paper's test-time noise); 0 by default */
     uint64_t dropout_seed;
     int B;         /* batch of the last forward (0: none yet) */
-    int last_train;
+    int last_train, last_drop;
     int io, S;     /* outside and inside sides */
     int nd;        /* depth */
     unet_layer_t enc[UNET_MAX_DEPTH]; /* enc[k-1] = level k */

@@ -585,6 +585,13 @@ static void test_dropout(void) {
     m[0].dropout_seed = 5;
     unet_forward(&m[0], x, B, y0, &e);
     CHECK(!memcmp(y, y0, sizeof(float) * nx), "eval mode: no dropout (the seed does not matter)");
+    m[0].eval_dropout = 1;
+    unet_forward(&m[0], x, B, y0, &e);
+    size_t nd = 0, bad2 = 0;
+    for (size_t i = 0; i < nx; i++) nd += y[i] != y0[i];
+    for (size_t i = 0; i < n; i++) bad2 += L->f[i] != 0 && L->mask[i] != dropout_keep(5, 6, i, 0.5f);
+    CHECK(nd > nx / 2 && bad2 == 0, "eval mode with eval_dropout: the seed's masks over running statistics (%zu changed)", nd);
+    m[0].eval_dropout = 0;
     free(pre);
     free(x);
     free(y);
