@@ -36,10 +36,11 @@
  *   UNET_ARCH_PIX2PIX (pix2pix's UnetGenerator, nested pre-activation blocks
  *     [LeakyReLU(0.2) -> Conv -> norm] down, [ReLU -> ConvTranspose -> norm
  *     (-> Dropout)] up, skip = cat(block input, block output)): A = relu,
- *     cat_k = [lrelu(f_k), relu(u_{k+1})] (skip first).  pix2pix's
- *     LeakyReLU is in place and runs on the block input before the concat
- *     reads it, so its skips carry lrelu(f_k), as here (the relu before the
- *     next convT makes that relu(f_k) there).  Dropout on the n_dropout
+ *     cat_k = relu([lrelu(f_k), u_{k+1}]) = [relu(f_k), relu(u_{k+1})]
+ *     (skip first).  pix2pix's LeakyReLU is in place and runs on the block
+ *     input before the concat reads it, so its skips carry lrelu(f_k), as
+ *     here; the up block's ReLU then makes that relu(f_k) (the gradient
+ *     reaches f_k through both).  Dropout on the n_dropout
  *     decoders just inside the innermost (d-1, d-2, ...); the innermost has
  *     none.  Conv bias only with instance norm (pix2pix's use_bias), except
  *     the last convT, which always has one.  unet_256 is depth 8.
@@ -72,9 +73,9 @@
  * dropout is on, with masks from nn/dropout.h keyed by (m->dropout_seed,
  * stream = decoder level): set a new seed every step.  m->train = 0: running
  * statistics, no dropout (unless m->eval_dropout: the pix2pix paper keeps
- * dropout at test time as its noise source).  m->frozen = 1: backward skips the parameter
- * gradients (pix2pix's set_requires_grad(D, False)) and computes only the
- * input gradient.
+ * dropout at test time as its noise source).  m->frozen = 1: backward skips
+ * the parameter gradients (pix2pix's set_requires_grad(D, False)) and
+ * computes only the input gradient.
  */
 #ifndef UNET_H
 #define UNET_H
