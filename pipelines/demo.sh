@@ -1,15 +1,16 @@
 #!/bin/sh
 # pipelines/demo.sh - `make demo`: the main job on the shipped data.
 #
-# What runs today: the data half of the study and its renderers.  Take 16
-# real QuickDraw fish, fit them to the 224 canvas, degrade them with the
-# realistic degradation mix, and render the degraded drawings and their clean
-# targets as PNG files; then draw the clean fish through every differentiable
+# Take 16 real QuickDraw fish, fit them to the 224 canvas, degrade them with
+# the realistic degradation mix, and render the degraded drawings and their
+# clean targets as PNG files; draw the clean fish through every differentiable
 # renderer: softline (ours), the study's splat renderer (dotted lines), bezier
 # (least-squares curves) and bezier with the study's lossy polyline->Bezier
-# conversion (the collapse its text-guided experiment started from).  Later
-# stages extend this recipe with CLIP-guided optimisation and the U-Net
-# enhancer.  Writes to outputs/demo/.
+# conversion (the collapse its text-guided experiment started from); then
+# optimise four of the degraded fish with the shipped sketch CLIP ("a fish"),
+# held to their strokes by the structure loss and smoothed by the CLIP-free
+# prior fair, 100 steps each, and render them before and after.  The U-Net
+# enhancer joins when it is trained.  Writes to outputs/demo/.
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
@@ -30,4 +31,11 @@ for r in softline splat bezier bezier:fit=study; do
   echo "demo: render the clean fish with --renderer $r -> $d/" >&2
   "$BIN/rasterize" --renderer "$r" --width 3 --out "$d" < "$OUT/fish.ndjson"
 done
-echo "demo: done: $(ls "$OUT/degraded" | wc -l) degraded/clean pairs and 4 renderers in $OUT" >&2
+echo "demo: optimise 4 degraded fish with the shipped CLIP -> $OUT/optimized/" >&2
+head -4 "$OUT/pairs.ndjson" | "$BIN/optimize" --steps 100 --lr 0.5 --augment clipaug \
+  --loss clip-text:prompt=fish --loss structure:weight=0.3 --loss fair:weight=0.1 \
+  --summary "$OUT/optimized.tsv" > "$OUT/optimized.ndjson"
+rm -rf "$OUT/optimized"
+"$BIN/rasterize" --field initial --out "$OUT/optimized/before" < "$OUT/optimized.ndjson"
+"$BIN/rasterize" --out "$OUT/optimized/after" < "$OUT/optimized.ndjson"
+echo "demo: done: $(ls "$OUT/degraded" | wc -l) degraded/clean pairs, 4 renderers and 4 optimised fish in $OUT" >&2
