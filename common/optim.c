@@ -454,6 +454,16 @@ static int render(optim_job_t *j, err_t *e) {
     return 0;
 }
 
+/* The augmentation: img -> views, or (backward) dviews -> ADDED into dimg. */
+static int augment(optim_job_t *j, int backward, err_t *e) {
+    const augment_vt *av = j->aug.d->augment;
+    void *ws = plugin_ws(&j->aug, av->ws_size(j->aug.state, 1, j->S, j->S));
+    plugin_err_t pe = {{0}};
+    int rc = backward ? av->backward(j->aug.state, ws, &j->host.h, 1, j->S, j->S, j->dviews, j->dimg, &pe)
+                      : av->forward(j->aug.state, ws, &j->host.h, 1, j->S, j->S, j->img, j->views, &pe);
+    return rc ? pl_err(e, rc, &j->aug, "augmentation", &pe) : 0;
+}
+
 static int check_finite(const float *x, size_t n, const char *what, const char *who, int step, err_t *e) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(x[i]))
@@ -968,14 +978,7 @@ static int one_run(optim_job_t *j, const strokes_t *start, const char *key, cons
         j->tm.render += t1 - t0;
         int N = j->has_aug ? j->N : 0;
         if (N) {
-            const augment_vt *av = j->aug.d->augment;
-            void *ws = plugin_ws(&j->aug, av->ws_size(j->aug.state, 1, j->S, j->S));
-            plugin_err_t pe = {{0}};
-            int r2 = av->forward(j->aug.state, ws, &j->host.h, 1, j->S, j->S, j->img, j->views, &pe);
-            if (r2) {
-                rc = pl_err(e, r2, &j->aug, "augmentation", &pe);
-                goto out;
-            }
+            if ((rc = augment(j, 0, e))) goto out;
             memset(j->dviews, 0, sizeof(float) * ss * N);
         }
         double t2 = now_sec();
@@ -994,16 +997,7 @@ static int one_run(optim_job_t *j, const strokes_t *start, const char *key, cons
         if ((rc = losses(j, s, N, 1, &ev, hp, e))) goto out;
         double t3 = now_sec();
         j->tm.losses += t3 - t2;
-        if (N) {
-            const augment_vt *av = j->aug.d->augment;
-            void *ws = plugin_ws(&j->aug, av->ws_size(j->aug.state, 1, j->S, j->S));
-            plugin_err_t pe = {{0}};
-            int r2 = av->backward(j->aug.state, ws, &j->host.h, 1, j->S, j->S, j->dviews, j->dimg, &pe);
-            if (r2) {
-                rc = pl_err(e, r2, &j->aug, "augmentation", &pe);
-                goto out;
-            }
-        }
+        if (N && (rc = augment(j, 1, e))) goto out;
         double t4 = now_sec();
         j->tm.augment += t4 - t3;
         if (j->resize) {
