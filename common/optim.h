@@ -48,6 +48,10 @@
 #include "sketch.h"
 #include "util.h"
 
+/* optimize -j 0 runs a CLIP model narrower than this on one thread: its
+ * products are too small for the pool's hand-offs to pay (docs/optimize.md). */
+#define OPTIM_NARROW_WIDTH 256
+
 /* ---- schedules (reference-system 4.4, the study's formulas) ---- */
 typedef enum { OSCHED_CONSTANT, OSCHED_LINEAR, OSCHED_COSINE, OSCHED_WARMUP_COSINE } optim_sched_t;
 /* Learning-rate multiplier for step s of T; f = min_lr / lr; W warmup steps. */

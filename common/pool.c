@@ -1,8 +1,12 @@
 /* pool.c - see pool.h.
  *
- * Hand-off protocol: the caller writes the job (fn, ctx, n), sets pending and
- * bumps gen (sequentially consistent); a worker that sees a new gen runs its
- * chunk and decrements pending.  A worker that gives up spinning increments
+ * Hand-off protocol: the caller writes the job (fn, ctx, n), zeroes done,
+ * then next (release), and bumps gen (sequentially consistent).  Everyone --
+ * the caller and each worker that sees a new gen -- claims chunks with
+ * fetch_add(next) until the count passes nthreads, runs each claimed chunk
+ * and increments done; the caller returns when done == nthreads.  A late
+ * worker from an earlier job claims nothing (next is past nthreads until the
+ * next job resets it, and a job's fields are written before its reset).  A worker that gives up spinning increments
  * sleepers under the mutex and re-checks gen before waiting; the caller reads
  * sleepers after bumping gen and broadcasts under the mutex when it is not 0,
  * so a wake-up cannot be lost. */
@@ -49,19 +53,27 @@ static unsigned long wait_job(pool_t *p, unsigned long seen) {
     return g;
 }
 
+/* Claim and run chunks of the current job until none is left. */
+static void run_chunks(pool_t *p) {
+    for (;;) {
+        int k = __atomic_fetch_add(&p->next, 1, __ATOMIC_ACQ_REL);
+        if (k >= p->nthreads) return;
+        int b, e;
+        chunk(p->n, p->nthreads, k, &b, &e);
+        if (b < e) p->fn(p->ctx, b, e, k);
+        __atomic_add_fetch(&p->done, 1, __ATOMIC_RELEASE);
+    }
+}
+
 static void *worker(void *varg) {
     worker_arg *a = varg;
     pool_t *p = a->p;
-    int tid = a->tid;
     free(a);
     unsigned long seen = 0;
     for (;;) {
         seen = wait_job(p, seen);
         if (__atomic_load_n(&p->quit, __ATOMIC_ACQUIRE)) return NULL;
-        int b, e;
-        chunk(p->n, p->nthreads, tid, &b, &e);
-        if (b < e) p->fn(p->ctx, b, e, tid);
-        __atomic_sub_fetch(&p->pending, 1, __ATOMIC_RELEASE);
+        run_chunks(p);
     }
 }
 
@@ -125,15 +137,14 @@ void pool_run(pool_t *p, int n, pool_fn fn, void *ctx) {
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    __atomic_store_n(&p->pending, p->nthreads - 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->next, 0, __ATOMIC_RELEASE);
     __atomic_add_fetch(&p->gen, 1, __ATOMIC_SEQ_CST);
     wake(p);
-    int b, e;
-    chunk(n, p->nthreads, 0, &b, &e);
-    if (b < e) fn(ctx, b, e, 0);
-    /* the workers' chunks are about as long as ours: spin, and yield the
-     * core only if one of them was descheduled */
-    for (unsigned spins = 0; __atomic_load_n(&p->pending, __ATOMIC_ACQUIRE) > 0; spins++) {
+    run_chunks(p);
+    /* every chunk is claimed; wait for those a worker is running: spin, and
+     * yield the core only if that worker was descheduled mid-chunk */
+    for (unsigned spins = 0; __atomic_load_n(&p->done, __ATOMIC_ACQUIRE) < p->nthreads; spins++) {
         if (spins < 100000) cpu_relax();
         else sched_yield();
     }

@@ -1,9 +1,16 @@
 /* pool.h - a tiny fork-join thread pool for the model code.
  *
  * pool_run(p, n, fn, ctx) splits [0,n) into p->nthreads contiguous chunks,
- * runs fn(ctx, begin, end, tid) on each (the calling thread takes chunk 0)
- * and returns when all are done.  One pool must not be used from two threads
- * at once.
+ * runs fn(ctx, begin, end, tid) on each -- chunk k always with tid k, each
+ * exactly once -- and returns when all are done.  One pool must not be used
+ * from two threads at once.
+ *
+ * Chunks are claimed, not assigned: the calling thread and every worker take
+ * the next unclaimed chunk until none is left, so a worker that the OS has
+ * descheduled (a loaded machine, more threads than free cores) delays
+ * nothing -- the caller runs its chunk too.  Since chunk k still runs with
+ * tid k, per-thread scratch and per-chunk partial results indexed by tid stay
+ * private to one execution, and results do not depend on who ran what.
  *
  * A model forward issues a few hundred short jobs (0.1-2 ms each), so the
  * hand-off must cost microseconds, not a futex wake-up each time: workers
@@ -38,7 +45,8 @@ typedef struct {
     pthread_cond_t go;
     /* shared with the workers through atomics (__atomic builtins) */
     unsigned long gen; /* bumped for every job (and to quit) */
-    int pending;       /* workers still running the current job */
+    int next;          /* chunks of the current job claimed so far */
+    int done;          /* chunks of the current job finished */
     int sleepers;      /* workers blocked (or about to block) on `go` */
     int quit;
     pool_fn fn;

@@ -321,7 +321,8 @@ int main(int argc, char **argv) {
         {"stop-after", 0, OPT_INT, &o.stop_after, "N", "stop every record after N steps (testing resume)", 0,
          10000000},
         {"jobs", 'J', OPT_INT, &o.jobs, "N", "records optimised at once (each on one thread)", 1, 256},
-        {"threads", 'j', OPT_INT, &o.threads, "N", "threads of the pool (0: one per online core)", 0,
+        {"threads", 'j', OPT_INT, &o.threads, "N",
+         "threads of the pool (0: one per online core; one for a model narrower than 256)", 0,
          POOL_MAX_THREADS},
         {"timing", 0, OPT_FLAG, &o.timing, NULL, "print the time spent in each phase (JSON on stderr)", OPT_NORANGE},
         {"list-plugins", 0, OPT_FLAG, &list_plugins, NULL, "list the plugins found and exit", OPT_NORANGE},
@@ -395,18 +396,23 @@ int main(int argc, char **argv) {
     cfg->frame_every = o.frames ? (o.frame_every ? o.frame_every : 10) : 0;
     cfg->ckpt_every = o.ckpt ? o.ckpt_every : 0;
 
-    pool_t pool = {0};
-    int nthreads = o.threads ? o.threads : pool_cores();
-    if (pool_init(&pool, o.jobs > 1 ? (o.jobs > nthreads ? o.jobs : nthreads) : nthreads, &e)) die_err(&e);
-    c.pool = &pool;
-    c.njobs = o.jobs;
     /* the model: one set of weights; with --jobs, every job its own
      * activations over the same weights, run serially on its thread */
     clip_model_t *models = xcalloc((size_t)o.jobs, sizeof *models);
     int have_model = !(o.model && !strcmp(o.model, "none"));
     clip_open_opts_t mo = {.text = 1};
+    if (have_model && clip_open(&models[0], o.model, &mo, NULL, &e)) die_err(&e);
+    /* -j 0: every core, except for a narrow model (the shipped one is 128
+     * wide), whose products are too small to pay for the hand-offs: one
+     * thread (docs/optimize.md, "Threads") */
+    int nthreads = o.threads ? o.threads : pool_cores();
+    if (!o.threads && have_model && models[0].m.w.cfg.v_width < OPTIM_NARROW_WIDTH) nthreads = 1;
+    pool_t pool = {0};
+    if (pool_init(&pool, o.jobs > 1 ? (o.jobs > nthreads ? o.jobs : nthreads) : nthreads, &e)) die_err(&e);
+    c.pool = &pool;
+    c.njobs = o.jobs;
     if (have_model) {
-        if (clip_open(&models[0], o.model, &mo, o.jobs > 1 ? NULL : &pool, &e)) die_err(&e);
+        if (o.jobs == 1) models[0].m.par = pool_par(&pool);
         c.model_name = models[0].name;
         if (!o.model) {
             int env;
