@@ -334,6 +334,23 @@ static int int_in(const char *s, const char *end, long lo, long hi, long *out) {
     return 0;
 }
 
+int evalnet_parse_channels(const char *s, evalnet_config_t *c) {
+    int n = 0, ch[EVALNET_MAX_BLOCKS];
+    const char *p = s;
+    for (;;) {
+        const char *q = strchr(p, ',');
+        if (!q) q = p + strlen(p);
+        long x;
+        if (n == EVALNET_MAX_BLOCKS || int_in(p, q, 1, 4096, &x)) return -1;
+        ch[n++] = (int)x;
+        if (!*q) break;
+        p = q + 1;
+    }
+    c->nblocks = n;
+    memcpy(c->ch, ch, (size_t)n * sizeof *ch);
+    return 0;
+}
+
 static int meta_int(const ckpt_t *ck, const char *name, const char *key, long lo, long hi, int *out, err_t *e) {
     const char *v = ckpt_meta(ck, key);
     long x;
@@ -366,21 +383,64 @@ int evalnet_config_from_ckpt(const ckpt_t *ck, const char *name, evalnet_config_
         return rc;
     const char *v = ckpt_meta(ck, "evalnet.channels");
     if (!v) return err_set(e, EXIT_MODEL, "%s: no \"evalnet.channels\" in the metadata (not an evaluator model?)", name);
-    const char *p = v;
-    for (;;) {
-        const char *q = strchr(p, ',');
-        if (!q) q = p + strlen(p);
-        long x;
-        if (c->nblocks == EVALNET_MAX_BLOCKS || int_in(p, q, 1, 4096, &x))
-            return err_set(e, EXIT_MODEL, "%s: metadata evalnet.channels = \"%.60s\" is not a list of 1..%d channel "
-                           "counts", name, v, EVALNET_MAX_BLOCKS);
-        c->ch[c->nblocks++] = (int)x;
-        if (!*q) break;
-        p = q + 1;
-    }
+    if (evalnet_parse_channels(v, c))
+        return err_set(e, EXIT_MODEL, "%s: metadata evalnet.channels = \"%.60s\" is not a list of 1..%d channel counts",
+                       name, v, EVALNET_MAX_BLOCKS);
     if ((rc = evalnet_config_check(c, e))) {
         e->code = EXIT_MODEL;
         return err_prefix(e, "%s", name);
     }
     return 0;
+}
+
+int evalnet_words_from_ckpt(const ckpt_t *ck, const char *name, int K, char ***words, err_t *e) {
+    const char *wl = ckpt_meta(ck, "evalnet.words");
+    if (!wl) return err_set(e, EXIT_MODEL, "%s: no \"evalnet.words\" in the metadata (not an evaluator model?)", name);
+    char **w = xcalloc((size_t)K, sizeof *w);
+    int k = 0, rc = 0;
+    for (const char *p = wl;; p++) {
+        const char *q = strchr(p, '\n');
+        size_t len = q ? (size_t)(q - p) : strlen(p);
+        if (k == K || !len) {
+            rc = err_set(e, EXIT_MODEL, "%s: evalnet.words does not list %d non-empty words, one a line", name, K);
+            break;
+        }
+        w[k] = xmalloc(len + 1);
+        memcpy(w[k], p, len);
+        w[k][len] = 0;
+        if (k && strcmp(w[k - 1], w[k]) >= 0) {
+            rc = err_set(e, EXIT_MODEL, "%s: evalnet.words is not sorted without repeats at word %d", name, k + 1);
+            k++;
+            break;
+        }
+        k++;
+        if (!q) break;
+        p = q;
+    }
+    if (!rc && k != K) rc = err_set(e, EXIT_MODEL, "%s: evalnet.words lists %d words, the model has %d classes", name, k, K);
+    if (rc) {
+        for (int i = 0; i < K; i++) free(w[i]);
+        free(w);
+        return rc;
+    }
+    *words = w;
+    return 0;
+}
+
+int evalnet_open_model(ckpt_t *ck, const char *name, int cap, const nn_par_t *par, evalnet_t *n, char ***words,
+                       err_t *e) {
+    evalnet_config_t cfg;
+    int rc = evalnet_config_from_ckpt(ck, name, &cfg, e);
+    if (rc) return rc;
+    if ((rc = evalnet_words_from_ckpt(ck, name, cfg.classes, words, e))) return rc;
+    if ((rc = evalnet_init(n, &cfg, cap, PARAMS_DATA_ONLY, par, e)) == 0 &&
+        (rc = ckpt_read(ck, &n->ps, CKPT_WEIGHTS, e)) != 0)
+        evalnet_free(n);
+    if (rc) {
+        for (int i = 0; i < cfg.classes; i++) free((*words)[i]);
+        free(*words);
+        *words = NULL;
+        if (rc == EXIT_USAGE) e->code = EXIT_MODEL;
+    }
+    return rc;
 }

@@ -141,7 +141,19 @@ void evalnet_probs(const evalnet_t *n, int B, float *probs);
  * bytes); returns the count. */
 #define EVALNET_META 6
 int evalnet_config_meta(const evalnet_config_t *c, ckpt_kv_t *kv, char buf[][2][160]);
+/* "16,32,64" -> nblocks and ch[]: 1..EVALNET_MAX_BLOCKS decimal counts in
+ * 1..4096, digits only, separated by single commas.  0, or -1 (c unchanged). */
+int evalnet_parse_channels(const char *s, evalnet_config_t *c);
 /* Read the configuration back from an open checkpoint's metadata; EXIT_MODEL
  * naming the file and the key when one is missing or malformed. */
 int evalnet_config_from_ckpt(const ckpt_t *ck, const char *name, evalnet_config_t *c, err_t *e);
+/* The K words of a model ("evalnet.words": one a line, sorted, no repeats),
+ * malloc'd (free each, then the array).  EXIT_MODEL naming the file. */
+int evalnet_words_from_ckpt(const ckpt_t *ck, const char *name, int K, char ***words, err_t *e);
+/* A model file for inference: the configuration and the words from the
+ * metadata, a PARAMS_DATA_ONLY net for batches up to cap, the weights and
+ * batch-norm statistics read in (every tensor checked by name and shape).
+ * EXIT_MODEL on any mismatch; nothing is left allocated on error. */
+int evalnet_open_model(ckpt_t *ck, const char *name, int cap, const nn_par_t *par, evalnet_t *n, char ***words,
+                       err_t *e);
 #endif

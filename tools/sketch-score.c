@@ -54,7 +54,7 @@ typedef struct {
     int train, threads, progress, keep_going;
     const char *model;
     /* scoring */
-    int top, allow_empty, input_png, score_batch;
+    int top, input_png, score_batch;
     const char *reference;
     strlist_t summary;
     /* model */
@@ -70,23 +70,6 @@ typedef struct {
 } opts_t;
 
 /* ------------------------------------------------------------------ small helpers */
-
-static int parse_channels(const char *s, evalnet_config_t *c) {
-    c->nblocks = 0;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 1 || v > 4096 || c->nblocks == EVALNET_MAX_BLOCKS) return -1;
-        for (const char *q = p; q < end; q++)
-            if (*q < '0' || *q > '9') return -1;
-        c->ch[c->nblocks++] = (int)v;
-        if (!*end) return 0;
-        if (*end != ',') return -1;
-        p = end + 1;
-    }
-}
 
 static char *join(const char *dir, const char *name) {
     buf_t b = {0};
@@ -504,7 +487,7 @@ static int train_main(opts_t *o, strlist_t *files) {
     resolve_words(&d, &d.val);
 
     evalnet_config_t cfg = {.image_size = o->image_size, .classes = d.nwords, .dropout = (float)o->dropout};
-    if (parse_channels(o->channels, &cfg)) die(EXIT_USAGE, "--channels \"%s\": want 1..%d comma-separated counts in 1..4096", o->channels, EVALNET_MAX_BLOCKS);
+    if (evalnet_parse_channels(o->channels, &cfg)) die(EXIT_USAGE, "--channels \"%s\": want 1..%d comma-separated counts in 1..4096", o->channels, EVALNET_MAX_BLOCKS);
     evalnet_config_defaults(&cfg);
     if (evalnet_config_check(&cfg, &e)) die_err(&e);
 
@@ -738,32 +721,13 @@ static void load_model(score_t *c, const char *path, const nn_par_t *par) {
         e.code = EXIT_MODEL;
         die_err(&e);
     }
-    evalnet_config_t cfg;
-    if (evalnet_config_from_ckpt(ck, path, &cfg, &e)) die_err(&e);
-    const char *wl = ckpt_meta(ck, "evalnet.words"), *rn = ckpt_meta(ck, "render.renderer"),
-               *lw = ckpt_meta(ck, "render.line_width");
-    if (!wl || !rn || !lw) die(EXIT_MODEL, "%s: no evalnet.words / render.* metadata (not an evaluator model)", path);
-    c->words = xcalloc((size_t)cfg.classes, sizeof *c->words);
-    int k = 0;
-    for (const char *p = wl;; k++) {
-        const char *q = strchr(p, '\n');
-        size_t len = q ? (size_t)(q - p) : strlen(p);
-        if (k == cfg.classes || !len) die(EXIT_MODEL, "%s: evalnet.words does not list %d words", path, cfg.classes);
-        c->words[k] = xmalloc(len + 1);
-        memcpy(c->words[k], p, len);
-        c->words[k][len] = 0;
-        if (!q) break;
-        p = q + 1;
-    }
-    if (k + 1 != cfg.classes) die(EXIT_MODEL, "%s: evalnet.words lists %d words, the model has %d classes", path, k + 1, cfg.classes);
+    if (evalnet_open_model(ck, path, c->o->score_batch, par, &c->net, &c->words, &e)) die_err(&e);
+    const char *rn = ckpt_meta(ck, "render.renderer"), *lw = ckpt_meta(ck, "render.line_width");
+    if (!rn || !lw) die(EXIT_MODEL, "%s: no render.renderer / render.line_width metadata (not an evaluator model)", path);
     char *end;
     c->line_width = strtod(lw, &end);
     if (*end || !(c->line_width > 0 && c->line_width < 100)) die(EXIT_MODEL, "%s: bad render.line_width \"%.30s\"", path, lw);
-    if (evalnet_init(&c->net, &cfg, c->o->score_batch, PARAMS_DATA_ONLY, par, &e)) {
-        e.code = EXIT_MODEL;
-        die_err(&e);
-    }
-    if (ckpt_read(ck, &c->net.ps, CKPT_WEIGHTS, &e)) die_err(&e);
+    const evalnet_config_t cfg = c->net.cfg;
     c->K = cfg.classes;
     c->S = cfg.image_size;
     worker_open(&c->w, rn, c->S);
@@ -905,9 +869,7 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     score_t *c = vc;
     const drawing_t *d = &s->drawing;
     long np = drawing_npoints(d);
-    if (np < 1 && !c->o->allow_empty)
-        return err_set(e, EXIT_DATA, "%s: the drawing is empty (--allow-empty scores it as a blank output)",
-                       sketch_label(s));
+    /* (the record parser refuses a drawing without points: exit 1, "empty drawing") */
     int S = c->S;
     xform_t xf;
     score_xform(d, S, &xf);
@@ -923,15 +885,18 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     if (sketch_canvas(s, &cw, &ch)) xform_canvas(cw, ch, 256, &f256);
     else xform_fit(has_ref && drawing_npoints(&c->ref) ? &c->ref : d, 256, 10, &f256);
     double ink = ink_256(c, d, &f256);
+    long rp = has_ref ? drawing_npoints(&c->ref) : 0;
+    double rink = has_ref ? ink_256(c, &c->ref, &f256) : 0;
+    /* blank: nothing visible at the classifier's size, or under 1% of the reference's ink */
+    int blank = np < 1 || rc < 0 || (has_ref && rink > 0 && ink < 0.01 * rink);
     c->js.len = 0;
-    if ((rc = classify(c, s->word, np < 1 || rc < 0, e))) return rc;
+    if ((rc = classify(c, s->word, blank, e))) return rc;
     buf_printf(&c->js, ",\"strokes\":%d,\"points\":%ld,\"ink\":", d->nstrokes, np);
     buf_num(&c->js, ink, 1);
     c->strokes_sum += d->nstrokes;
     c->points_sum += (double)np;
     if (has_ref) {
-        long rp = drawing_npoints(&c->ref);
-        double rink = ink_256(c, &c->ref, &f256), ch_d = NAN;
+        double ch_d = NAN;
         if (np > 0 && rp > 0) {
             pts_t a = {0}, b = {0};
             sample_drawing(d, &f256, &a);
@@ -1169,8 +1134,6 @@ int main(int argc, char **argv) {
          "drawing-shaped field to measure structure against (initial, target) when a record has it", OPT_NORANGE},
         {"summary", 0, OPT_LIST, &o.summary, "FILE",
          "write the summary to FILE: Markdown when it ends in .md, else one NDJSON line (repeatable)", OPT_NORANGE},
-        {"allow-empty", 0, OPT_FLAG, &o.allow_empty, NULL,
-         "score a drawing with no points as a blank output instead of failing", OPT_NORANGE},
         {"out", 'o', OPT_STR, &o.out, "DIR", "training: checkpoints, model, config.json and log.ndjson go here",
          OPT_NORANGE},
         {"resume", 0, OPT_FLAG, &o.resume, NULL, "continue from DIR/checkpoint.safetensors (same options)",
