@@ -694,6 +694,11 @@ typedef struct {
     int *order;
     drawing_t ref;
     buf_t out, js;
+    /* the pending batch: slot i's ink image is x + i*S*S */
+    int nb;
+    buf_t *pre, *rest; /* (cap) output before the score / the score's structure part */
+    char **bword;      /* (cap) the record's word or NULL */
+    int *bblank;       /* (cap) */
     /* summary */
     long n, n_word, n_unknown, c1, c5, n_blank, n_ref, n_ratio_out;
     double p_word_sum, strokes_sum, points_sum;
@@ -819,27 +824,25 @@ static void push_d(double **v, long *n, long *cap, double x) {
     (*v)[(*n)++] = x;
 }
 
-/* Classify the ink image c->x (1 image) and write the score's classifier part into c->js. */
-static int classify(score_t *c, const char *word, int blank, err_t *e) {
-    int rc = evalnet_forward(&c->net, c->x, 1, 0, 0, e);
-    if (rc) return rc;
-    evalnet_probs(&c->net, 1, c->probs);
+/* The classifier part of slot i's score (its probabilities at c->probs + i*K) into c->js. */
+static void classify_row(score_t *c, int i, const char *word, int blank) {
+    const float *probs = c->probs + (size_t)i * c->K;
     int K = c->K, top = c->o->top < K ? c->o->top : K;
     /* partial selection of the top entries, ties to the lower index */
     for (int k = 0; k < K; k++) c->order[k] = k;
-    for (int i = 0; i < top; i++) {
-        int b = i;
-        for (int k = i + 1; k < K; k++)
-            if (c->probs[c->order[k]] > c->probs[c->order[b]]) b = k;
-        int t = c->order[i];
-        c->order[i] = c->order[b], c->order[b] = t;
+    for (int j = 0; j < top; j++) {
+        int b = j;
+        for (int k = j + 1; k < K; k++)
+            if (probs[c->order[k]] > probs[c->order[b]]) b = k;
+        int t = c->order[j];
+        c->order[j] = c->order[b], c->order[b] = t;
     }
     buf_puts(&c->js, "{\"top\":[");
-    for (int i = 0; i < top; i++) {
-        buf_puts(&c->js, i ? ",{\"word\":" : "{\"word\":");
-        buf_jstr(&c->js, c->words[c->order[i]]);
+    for (int j = 0; j < top; j++) {
+        buf_puts(&c->js, j ? ",{\"word\":" : "{\"word\":");
+        buf_jstr(&c->js, c->words[c->order[j]]);
         buf_puts(&c->js, ",\"p\":");
-        buf_num(&c->js, c->probs[c->order[i]], 6);
+        buf_num(&c->js, probs[c->order[j]], 6);
         buf_puts(&c->js, "}");
     }
     buf_puts(&c->js, "]");
@@ -847,21 +850,52 @@ static int classify(score_t *c, const char *word, int blank, err_t *e) {
     int w = word_of(c, word);
     if (w >= 0) {
         int above = 0;
-        for (int k = 0; k < K; k++) above += c->probs[k] > c->probs[w];
+        for (int k = 0; k < K; k++) above += probs[k] > probs[w];
         buf_puts(&c->js, ",\"p_word\":");
-        buf_num(&c->js, c->probs[w], 6);
+        buf_num(&c->js, probs[w], 6);
         buf_printf(&c->js, ",\"rank\":%d", above + 1);
         c->n_word++;
         c->c1 += above == 0;
         c->c5 += above < 5;
-        c->p_word_sum += c->probs[w];
+        c->p_word_sum += probs[w];
     } else if (word) {
         c->n_unknown++;
         buf_puts(&c->js, ",\"p_word\":null,\"rank\":null");
     }
     buf_printf(&c->js, ",\"blank\":%s", blank ? "true" : "false");
     c->n_blank += blank;
+}
+
+/* Classify the pending batch and write its lines: pre + ,"score":{classifier + rest} + }. */
+static int flush(score_t *c, err_t *e) {
+    if (!c->nb) return 0;
+    int rc = evalnet_forward(&c->net, c->x, c->nb, 0, 0, e);
+    if (rc) return rc;
+    evalnet_probs(&c->net, c->nb, c->probs);
+    for (int i = 0; i < c->nb; i++) {
+        c->js.len = 0;
+        classify_row(c, i, c->bword[i], c->bblank[i]);
+        c->out.len = 0;
+        buf_put(&c->out, c->pre[i].s, c->pre[i].len);
+        buf_puts(&c->out, ",\"score\":");
+        buf_put(&c->out, c->js.s, c->js.len);
+        buf_put(&c->out, c->rest[i].s, c->rest[i].len);
+        buf_puts(&c->out, "}}\n");
+        if (fwrite(c->out.s, 1, c->out.len, stdout) != c->out.len) return err_set(e, EXIT_IO, "stdout: write error");
+        free(c->bword[i]);
+        c->bword[i] = NULL;
+    }
+    c->nb = 0;
     return 0;
+}
+
+/* Take slot c->nb for a record: word and blank flag kept; returns the slot. */
+static int slot_take(score_t *c, const char *word, int blank) {
+    int i = c->nb++;
+    c->bword[i] = word ? xstrdup(word) : NULL;
+    c->bblank[i] = blank;
+    c->pre[i].len = c->rest[i].len = 0;
+    return i;
 }
 
 static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
@@ -873,7 +907,7 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     int S = c->S;
     xform_t xf;
     score_xform(d, S, &xf);
-    int rc = render_ink(&c->w, d, &xf, c->line_width * S / 256.0, S, c->x, e);
+    int rc = render_ink(&c->w, d, &xf, c->line_width * S / 256.0, S, c->x + (size_t)c->nb * S * S, e);
     if (rc > 0) return err_prefix(e, "%s", sketch_label(s));
     int has_ref = c->o->reference && sketch_has(s, c->o->reference);
     if (has_ref && sketch_get_drawing(s, c->o->reference, &c->ref, e))
@@ -889,10 +923,10 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     double rink = has_ref ? ink_256(c, &c->ref, &f256) : 0;
     /* blank: nothing visible at the classifier's size, or under 1% of the reference's ink */
     int blank = np < 1 || rc < 0 || (has_ref && rink > 0 && ink < 0.01 * rink);
-    c->js.len = 0;
-    if ((rc = classify(c, s->word, blank, e))) return rc;
-    buf_printf(&c->js, ",\"strokes\":%d,\"points\":%ld,\"ink\":", d->nstrokes, np);
-    buf_num(&c->js, ink, 1);
+    int slot = slot_take(c, s->word, blank);
+    buf_t *js = &c->rest[slot];
+    buf_printf(js, ",\"strokes\":%d,\"points\":%ld,\"ink\":", d->nstrokes, np);
+    buf_num(js, ink, 1);
     c->strokes_sum += d->nstrokes;
     c->points_sum += (double)np;
     if (has_ref) {
@@ -905,13 +939,13 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
             free(a.x), free(a.y), free(b.x), free(b.y);
         }
         double ratio = rink > 0 ? ink / rink : NAN;
-        buf_puts(&c->js, ",\"reference\":");
-        buf_jstr(&c->js, c->o->reference);
-        buf_puts(&c->js, ",\"chamfer\":");
-        buf_num(&c->js, ch_d, 4);
-        buf_puts(&c->js, ",\"ink_ratio\":");
-        buf_num(&c->js, ratio, 4);
-        buf_printf(&c->js, ",\"ref_strokes\":%d,\"ref_points\":%ld", c->ref.nstrokes, rp);
+        buf_puts(js, ",\"reference\":");
+        buf_jstr(js, c->o->reference);
+        buf_puts(js, ",\"chamfer\":");
+        buf_num(js, ch_d, 4);
+        buf_puts(js, ",\"ink_ratio\":");
+        buf_num(js, ratio, 4);
+        buf_printf(js, ",\"ref_strokes\":%d,\"ref_points\":%ld", c->ref.nstrokes, rp);
         c->n_ref++;
         if (isfinite(ch_d)) push_d(&c->chamfer, &c->nch, &c->chcap, ch_d);
         if (isfinite(ratio)) {
@@ -919,12 +953,16 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
             c->n_ratio_out += ratio < 0.5 || ratio > 2;
         }
     }
-    buf_puts(&c->js, "}");
-    sketch_set_raw(s, "score", c->js.s);
-    c->out.len = 0;
-    sketch_write(s, &c->out);
-    if (fwrite(c->out.s, 1, c->out.len, stdout) != c->out.len) return err_set(e, EXIT_IO, "stdout: write error");
-    return 0;
+    /* the record without a score field (an old one is dropped: the new one goes last) */
+    if (sketch_has(s, "score")) sketch_remove(s, "score");
+    buf_t *pre = &c->pre[slot];
+    sketch_write(s, pre);
+    while (pre->len && (pre->s[pre->len - 1] == '\n' || pre->s[pre->len - 1] == '}')) {
+        int brace = pre->s[pre->len - 1] == '}';
+        pre->len--;
+        if (brace) break;
+    }
+    return c->nb == c->net.cap ? flush(c, e) : 0;
 }
 
 static void score_pngs(score_t *c, strlist_t *files) {
@@ -962,21 +1000,19 @@ static void score_pngs(score_t *c, strlist_t *files) {
                 grey[i] = (float)(1 - v / 255.0);
                 ink += grey[i];
             }
-            resize_forward(c->x, tmp, grey, &ay, &ax, 1);
-            c->js.len = 0;
-            if (classify(c, word, ink < 1e-3, &e)) die_err(&e);
-            buf_printf(&c->js, ",\"ink\":");
-            buf_num(&c->js, ink * (256.0 * 256.0) / ((double)gw * gh), 1);
-            buf_puts(&c->js, "}");
-            c->out.len = 0;
-            buf_puts(&c->out, "{\"key_id\":");
-            buf_jstr(&c->out, kid ? kid : "");
+            resize_forward(c->x + (size_t)c->nb * S * S, tmp, grey, &ay, &ax, 1);
+            int slot = slot_take(c, word, ink < 1e-3);
+            buf_printf(&c->rest[slot], ",\"ink\":");
+            buf_num(&c->rest[slot], ink * (256.0 * 256.0) / ((double)gw * gh), 1);
+            buf_t *pre = &c->pre[slot];
+            buf_puts(pre, "{\"key_id\":");
+            buf_jstr(pre, kid ? kid : "");
             if (word) {
-                buf_puts(&c->out, ",\"word\":");
-                buf_jstr(&c->out, word);
+                buf_puts(pre, ",\"word\":");
+                buf_jstr(pre, word);
             }
-            buf_printf(&c->out, ",\"image\":%ld,\"score\":%s}\n", pngs_index(ps), c->js.s);
-            if (fwrite(c->out.s, 1, c->out.len, stdout) != c->out.len) die(EXIT_IO, "stdout: write error");
+            buf_printf(pre, ",\"image\":%ld", pngs_index(ps));
+            if (c->nb == c->net.cap && flush(c, &e)) die_err(&e);
         }
         if (r < 0) die_err(&e);
         pngs_close(ps);
@@ -1084,8 +1120,13 @@ static int score_main(opts_t *o, strlist_t *files) {
     load_model(&c, model, &par);
     if (raster_init(&c.r256, 256, 256, &e)) die_err(&e);
     c.paper256 = xmalloc(256 * 256 * sizeof *c.paper256);
-    c.x = xmalloc((size_t)c.S * c.S * sizeof *c.x);
-    c.probs = xmalloc((size_t)c.K * sizeof *c.probs);
+    int cap = c.net.cap;
+    c.x = xmalloc((size_t)cap * c.S * c.S * sizeof *c.x);
+    c.probs = xmalloc((size_t)cap * c.K * sizeof *c.probs);
+    c.pre = xcalloc((size_t)cap, sizeof *c.pre);
+    c.rest = xcalloc((size_t)cap, sizeof *c.rest);
+    c.bword = xcalloc((size_t)cap, sizeof *c.bword);
+    c.bblank = xcalloc((size_t)cap, sizeof *c.bblank);
     c.order = xmalloc((size_t)c.K * sizeof *c.order);
     drawing_init(&c.ref);
     if (o->input_png) {
@@ -1094,6 +1135,7 @@ static int score_main(opts_t *o, strlist_t *files) {
         records_opts_t ro = {.keep_going = o->keep_going, .progress = o->progress};
         records_run(files, &ro, score_one, &c);
     }
+    if (flush(&c, &e)) die_err(&e);
     write_summary(&c, model);
     close_stdout();
     for (int k = 0; k < c.K; k++) free(c.words[k]);
@@ -1102,6 +1144,8 @@ static int score_main(opts_t *o, strlist_t *files) {
     raster_free(&c.r256);
     worker_close(&c.w);
     buf_free(&c.out), buf_free(&c.js);
+    for (int i = 0; i < cap; i++) buf_free(&c.pre[i]), buf_free(&c.rest[i]), free(c.bword[i]);
+    free(c.pre), free(c.rest), free(c.bword), free(c.bblank);
     evalnet_free(&c.net);
     pool_free(&pool);
     free(model);
@@ -1112,7 +1156,7 @@ static int score_main(opts_t *o, strlist_t *files) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    opts_t o = {.top = 5, .score_batch = 1, .image_size = 64, .channels = "32,64,128,256", .dropout = 0.2,
+    opts_t o = {.top = 5, .score_batch = 32, .image_size = 64, .channels = "32,64,128,256", .dropout = 0.2,
                 .batch = 128, .epochs = 1, .lr = 2e-3, .wd = 0.05, .beta2 = 0.999, .clip_norm = 2.0,
                 .warmup_frac = 0.03, .min_lr_frac = 0.01, .smoothing = 0.1, .seed = 1, .out = "outputs/evaluator",
                 .renderer = "softline",

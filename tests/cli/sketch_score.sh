@@ -77,9 +77,13 @@ qd-degrade --degrade noise:level=4 --seed 3 "$T/self.ndjson" >"$T/deg.ndjson" 2>
 sketch-score -m "$M" --reference target --summary "$T/d.json" "$T/deg.ndjson" >"$T/deg.out" 2>/dev/null
 ch=$(grep -o '"mean_chamfer":[0-9.]*' "$T/d.json" | cut -d: -f2)
 num_ok "a degraded drawing against its clean target: chamfer > 0 ($ch px)" "$ch > 0.3"
-sketch-score -m "$M" "$T/five.ndjson" --summary "$T/n.json" >/dev/null 2>&1
+sketch-score -m "$M" "$T/five.ndjson" --summary "$T/n.json" -j 1 >"$T/n1.out" 2>/dev/null
 grep -q '"n":1921,' "$T/n.json" && ! grep -q chamfer "$T/n.json"
 eq "no --reference: no structure figures" "$?" 0
+sketch-score -m "$M" "$T/five.ndjson" -j 2 >"$T/n2.out" 2>/dev/null
+same "scores do not depend on the thread count (1921 records, many batches)" "$T/n1.out" "$T/n2.out"
+sketch-score -m "$M" "$T/self.out" >"$T/again.out" 2>/dev/null
+eq "re-scoring a scored stream keeps one score field per record" "$(grep -o '"score":' "$T/again.out" | wc -l | tr -d ' ')" 20
 head -5 "$T/five.ndjson" | rasterize --size 32 >"$T/five.png" 2>/dev/null
 sketch-score -m "$M" --input png "$T/five.png" >"$T/png.out" 2>/dev/null
 eq "PNG stream: one line per image with key_id, word and score" \
