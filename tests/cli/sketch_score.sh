@@ -89,6 +89,11 @@ sketch-score -m "$M" --input png "$T/five.png" >"$T/png.out" 2>/dev/null
 eq "PNG stream: one line per image with key_id, word and score" \
   "$(grep -c '^{"key_id":"[0-9]*","word":"apple","image":[0-9],"score":{"top":\[.*"p_word":' "$T/png.out")" 5
 
+head -1 "$T/five.ndjson" | sed 's/"word":"apple"/"word":"zebra"/' >"$T/zebra.ndjson"
+sketch-score -m "$M" --top 2 --summary "$T/z.json" "$T/zebra.ndjson" >"$T/z.out" 2>/dev/null
+grep -q '"score":{"top":\[{[^]]*},{[^]]*}\],"p_word":null,"rank":null' "$T/z.out" && grep -q '"n_word":0,"n_unknown_word":1' "$T/z.json"
+eq "a word the model does not know: p_word and rank null, counted apart; --top 2" "$?" 0
+
 # --- bad input --------------------------------------------------------------
 printf '{"key_id":"b1","word":"cat","drawing":[[[0,1],[0,1]]]\n' >"$T/bad.ndjson"
 expect_exit "malformed JSON: exit 1, names the line" 1 'bad.ndjson:1' sketch-score -m "$M" "$T/bad.ndjson"
@@ -107,6 +112,7 @@ head -c 3000 "$M" >"$T/trunc.safetensors"
 expect_exit "truncated model: exit 5" 5 'trunc.safetensors' sketch-score -m "$T/trunc.safetensors" "$T/self.ndjson"
 expect_exit "a CLIP file is not an evaluator: exit 5" 5 "not an evaluator" \
   sketch-score -m data/models/sketch-clip/model.safetensors "$T/self.ndjson"
+expect_exit "--top 0: exit 2" 2 'top' sketch-score -m "$M" --top 0 "$T/self.ndjson"
 expect_exit "bad --channels: exit 2" 2 'channels' sketch-score --train -o "$T/x" --channels 8,,16 "$T/five.ndjson"
 printf '{"key_id":"nw1","drawing":[[[0,10],[0,10]]]}\n' >"$T/noword.ndjson"
 expect_exit "training record without a word: exit 1" 1 'key_id nw1.*word' \
