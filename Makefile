@@ -15,6 +15,7 @@
 #   make demo    the main job on shipped data -> outputs/demo
 #   make train-clip  retrain the shipped sketch CLIP (data/models/sketch-clip)   make zeroshot  its zero-shot report
 #   make reference-anchor | text-guided | clipasso | recipes   the study's optimisation experiments
+#   make train-evaluator  train the sketch-score evaluator (data/models/evaluator)
 #   make install PREFIX=/usr/local DESTDIR=       make clean
 
 VERSION   := 0.1.0
@@ -64,7 +65,7 @@ NN_SRC     := $(wildcard common/nn/*.c)
 NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
-.PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip install clean \
+.PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
         reference-anchor text-guided clipasso fair recipes
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -215,6 +216,11 @@ recipes: reference-anchor text-guided clipasso fair
 # data/models/sketch-clip/.  OUT=DIR for the checkpoints, RESUME=1 to continue, INSTALL= to skip installing.
 train-clip: all
 	@BIN='$(BINDIR)' sh pipelines/train-clip.sh
+
+# Train the evaluator, sketch-score's recognisability CNN (pipelines/train-evaluator.sh; <= 30 min on 2 cores),
+# and install it in data/models/evaluator/.  OUT=DIR, RESUME=1, STEPS=N, INSTALL= to skip installing.
+train-evaluator: all
+	@BIN='$(BINDIR)' OUT='$(OUT)' RESUME='$(RESUME)' STEPS='$(STEPS)' sh pipelines/train-evaluator.sh
 
 # Out-of-tree plugin authors get the ABI header, the pure-maths headers and
 # libnn.a (docs/plugins.md): <prefix>/include/invclip, <prefix>/lib/invclip.

@@ -1,0 +1,44 @@
+#!/bin/sh
+# pipelines/train-evaluator.sh - train the evaluator (sketch-score's
+# recognisability CNN over the 345 words) on the QuickDraw drawings in
+# data/quickdraw/simplified, holding out data/quickdraw/val-keys.txt, and
+# install it in data/models/evaluator/ (model.safetensors + config.json +
+# train-log.ndjson).  The settings below are the shipped model's; see
+# docs/evaluator.md.
+#
+#   sh pipelines/train-evaluator.sh            (or: make train-evaluator)
+#
+# Sized for <= 30 minutes on 2 cores: the recipe's check (2 minutes at nice 19
+# on the shared 2-core machine, load ~5) ran 1.6-1.7 steps/s of batch 128 at
+# 32 px, so 2,800 steps (~2.9 epochs) take ~28 minutes there plus ~1 minute of
+# validation; on a quiet machine it is faster, and STEPS=5600 still fits.
+#
+# Environment: OUT (outputs/evaluator: checkpoints and log), INSTALL
+# (data/models/evaluator; empty = do not install), THREADS (0 = all cores),
+# STEPS (2800), RESUME=1 to continue an interrupted run from
+# OUT/checkpoint.safetensors, EXTRA (more sketch-score options, e.g.
+# "--stop-after 200" for a quick try).
+set -eu
+cd "$(dirname "$0")/.."
+BIN=${BIN:-bin}
+OUT=${OUT:-outputs/evaluator}
+INSTALL=${INSTALL-data/models/evaluator}
+THREADS=${THREADS:-0}
+STEPS=${STEPS:-2800}
+set --
+for f in data/quickdraw/simplified/*.ndjson.gz; do set -- "$@" "$f"; done
+R=
+[ "${RESUME:-0}" = 1 ] && R=--resume
+# shellcheck disable=SC2086
+"$BIN/sketch-score" --train -o "$OUT" $R -j "$THREADS" --progress \
+  --val-keys data/quickdraw/val-keys.txt \
+  --image-size 32 --channels 32,64,128,256 --dropout 0.2 --line-width 8 \
+  --batch 128 --steps "$STEPS" --lr 2e-3 --wd 0.05 --smoothing 0.1 --clip-norm 2 --seed 1 \
+  --eval-every 700 --save-every 100 --val-limit 3450 ${EXTRA:-} "$@"
+if [ -n "$INSTALL" ] && [ -f "$OUT/model.safetensors" ]; then
+  mkdir -p "$INSTALL"
+  cp "$OUT/model.safetensors" "$INSTALL/model.safetensors.tmp" && mv "$INSTALL/model.safetensors.tmp" "$INSTALL/model.safetensors"
+  cp "$OUT/config.json" "$INSTALL/config.json"
+  cp "$OUT/log.ndjson" "$INSTALL/train-log.ndjson"
+  echo "train-evaluator: installed $INSTALL/model.safetensors" >&2
+fi
