@@ -64,7 +64,7 @@ typedef struct {
     int batch, threads, progress, keep_going, resume, png, records, vec;
     long long steps, eval_every, save_every, stop_after, seed, sample_every, nsamples;
     double epochs, lr, beta1, beta2, lambda, val_frac;
-    const char *schedule, *decay, *out, *val_keys, *renderer, *apply;
+    const char *schedule, *decay, *out, *val_keys, *renderer, *apply, *targets;
     double frame, pad, twidth, iw_lo, iw_hi, blur_p, blur;
     double eval_iwidth;
     vec_opts_t vo;
@@ -150,15 +150,15 @@ static void to_grey(const image_t *im, uint8_t *dst) {
     }
 }
 
-/* --png: images 2k+1 (input) and 2k+2 (target) of each stream are a pair. */
-static void load_png(data_t *d, const char *path) {
+/* --png: images 2k+1 (input) and 2k+2 (target) of each stream are a pair;
+ * with --targets, image k of the input streams and image k of the target
+ * stream.  ps2 NULL: alternating. */
+static void load_png(data_t *d, pngstream_t *ps, pngstream_t *ps2) {
     err_t e = {0};
-    pngstream_t *ps = pngs_open(path, &e);
-    if (!ps) die_err(&e);
     image_t a = {0}, b = {0};
     pngtext_t ta = {0}, tb = {0};
     int r, S = d->S;
-    long pairs = 0;
+    pngstream_t *pt = ps2 ? ps2 : ps;
     while ((r = pngs_next(ps, &a, &ta, &e)) == 1) {
         long ia = pngs_index(ps);
         const char *k = pngtext_get(&ta, "key_id");
@@ -167,9 +167,13 @@ static void load_png(data_t *d, const char *path) {
         char who[256];
         if (key[0]) snprintf(who, sizeof who, "%s: image %ld (key_id %s)", pngs_name(ps), ia, key);
         else snprintf(who, sizeof who, "%s: image %ld", pngs_name(ps), ia);
-        r = pngs_next(ps, &b, &tb, &e);
+        r = pngs_next(pt, &b, &tb, &e);
         if (r < 0) die_err(&e);
-        if (r == 0) die(EXIT_DATA, "%s: an input image without its target (the stream ends)", who);
+        if (r == 0) die(EXIT_DATA, "%s: an input image without its target (%s ends)", who, pngs_name(pt));
+        const char *k2 = pngtext_get(&tb, "key_id");
+        if (k && k2 && strcmp(k, k2))
+            die(EXIT_DATA, "%s: its target (%s image %ld) is key_id %s: the streams are not paired", who,
+                pngs_name(pt), pngs_index(pt), k2);
         if (a.w != b.w || a.h != b.h)
             die(EXIT_DATA, "%s: the pair's images differ in size: input %dx%d, target %dx%d", who, a.w, a.h, b.w,
                 b.h);
@@ -180,11 +184,8 @@ static void load_png(data_t *d, const char *path) {
         it->ptg = xmalloc((size_t)S * S);
         to_grey(&a, it->pin);
         to_grey(&b, it->ptg);
-        pairs++;
     }
     if (r < 0) die_err(&e);
-    if (!pairs && strcmp(path, "-")) die(EXIT_DATA, "%s: no image pair in the file", path);
-    pngs_close(ps);
     image_free(&a), image_free(&b);
     pngtext_free(&ta), pngtext_free(&tb);
 }
@@ -797,6 +798,9 @@ int main(int argc, char **argv) {
          "without --val-keys: hold out the key_ids whose hash falls in this fraction", 0, 1},
         {"png", 0, OPT_FLAG, &o.png, NULL, "training input is PNG streams of alternating input / target images",
          OPT_NORANGE},
+        {"targets", 0, OPT_STR, &o.targets, "FILE",
+         "PNG pairs from two streams: the inputs (FILEs or stdin) and their targets, image for image",
+         OPT_NORANGE},
         {"renderer", 'r', OPT_STR, &o.renderer, "SPEC", "renderer plugin, or builtin (default softline)",
          OPT_NORANGE},
         {"frame", 0, OPT_DOUBLE, &o.frame, "PX", "the frame widths and pad are given in (the study's 224)", 1, 1e5},
@@ -854,11 +858,15 @@ int main(int argc, char **argv) {
     strlist_t files = {0};
     opt_parse(&spec, argc, argv, &files);
     if (iwidth) {
-        char *end;
-        o.iw_lo = strtod(iwidth, &end);
-        if (end[0] == '.' && end[1] == '.') o.iw_hi = strtod(end + 2, &end);
-        else o.iw_hi = o.iw_lo;
-        if (*end || !(o.iw_lo > 0) || !(o.iw_hi >= o.iw_lo) || o.iw_hi > 1e4)
+        char lo[64], *end, *end2;
+        const char *dots = strstr(iwidth, "..");
+        size_t nlo = dots ? (size_t)(dots - iwidth) : strlen(iwidth);
+        if (nlo >= sizeof lo) nlo = sizeof lo - 1;
+        memcpy(lo, iwidth, nlo), lo[nlo] = 0;
+        o.iw_lo = strtod(lo, &end);
+        o.iw_hi = dots ? strtod(dots + 2, &end2) : o.iw_lo;
+        if (!dots) end2 = end;
+        if (!lo[0] || *end || *end2 || (dots && !dots[2]) || !(o.iw_lo > 0) || !(o.iw_hi >= o.iw_lo) || o.iw_hi > 1e4)
             die(EXIT_USAGE, "--input-width '%s': want W or LO..HI with 0 < LO <= HI", iwidth);
     }
     if (o.apply) return run_apply(&o, &files);
@@ -869,9 +877,24 @@ int main(int argc, char **argv) {
     /* data */
     data_t d = {.o = &o, .S = o.size};
     if (o.val_keys && keylist_read(o.val_keys, &d.valkeys, NULL, &e)) die(e.code, "--val-keys: %s", e.msg);
-    if (o.png) {
-        if (!files.n) load_png(&d, "-");
-        for (int i = 0; i < files.n; i++) load_png(&d, files.v[i]);
+    if (o.png || o.targets) {
+        pngstream_t *pt = NULL;
+        if (o.targets && !(pt = pngs_open(o.targets, &e))) die_err(&e);
+        for (int i = 0; i < (files.n ? files.n : 1); i++) {
+            const char *path = files.n ? files.v[i] : "-";
+            pngstream_t *ps = pngs_open(path, &e);
+            if (!ps) die_err(&e);
+            load_png(&d, ps, pt);
+            pngs_close(ps);
+        }
+        if (pt) {
+            image_t x = {0};
+            int r = pngs_next(pt, &x, NULL, &e);
+            if (r < 0) die_err(&e);
+            if (r) die(EXIT_DATA, "%s: image %ld: a target without its input (the inputs end)", o.targets, pngs_index(pt));
+            pngs_close(pt);
+        }
+        o.png = 1;
     } else {
         records_opts_t ro = {.keep_going = o.keep_going, .progress = o.progress};
         records_run(&files, &ro, load_pair, &d);
