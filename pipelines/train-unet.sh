@@ -32,12 +32,13 @@ R=
   --val-keys data/quickdraw/val-keys.txt \
   --arch pix2pix --norm batch --size 64 --base 16 --depth 6 --ndf 16 \
   --frame 64 --pad 3 --target-width 2 --input-width 1..3 --eval-width 2 --blur-p 0.3 --blur 0.5 \
-  --batch 8 --epochs "$EPOCHS" --lr 2e-4 --seed 1 ${EXTRA:-} "$OUT/pairs.ndjson"
+  --batch 8 --epochs "$EPOCHS" --lr 2e-4 --lr-decay linear --seed 1 --f16 ${EXTRA:-} "$OUT/pairs.ndjson"
 # the report: the last evaluation, on the held-out drawings
 tail -1 "$OUT/log.ndjson" | awk -F'[,:{}]' '{
   for (i = 2; i < NF; i += 2) v[$i] = $(i + 1)
-  printf "held-out pairs %s: L1 %.4f (all-white %.4f), IoU %.3f, ink ratio %.4f (target %.4f)\n",
-    v["\"val_n\""], v["\"val_l1\""], v["\"white_l1\""], v["\"iou\""], v["\"ink_out\""], v["\"ink_target\""] }' |
+  printf "held-out pairs %s: L1 %.4f (all-white %.4f, the input itself %.4f), IoU %.3f, ink ratio %.4f (target %.4f)\n",
+    v["\"val_n\""], v["\"val_l1\""], v["\"white_l1\""], v["\"input_l1\""], v["\"iou\""], v["\"ink_out\""],
+    v["\"ink_target\""] }' |
   tee "$OUT/report.txt"
 if [ -n "$INSTALL" ]; then
   mkdir -p "$INSTALL"

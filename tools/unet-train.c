@@ -19,8 +19,9 @@
  * the end) reports the train L1 (mean over the steps since the last one,
  * train mode) and, on the held-out pairs in eval mode, L1, the ink ratio
  * of the outputs and of the targets, the IoU of inked pixels (threshold
- * 0.5) and the L1 of the all-white predictor -- the figures that expose a
- * blank output (reference-system.md 7.3).  On stderr and in DIR/log.ndjson.
+ * 0.5), the L1 of the all-white predictor -- the figures that expose a
+ * blank output (reference-system.md 7.3) -- and the L1 of the input itself
+ * (a model that only copies its input).  On stderr and in DIR/log.ndjson.
  *
  * Randomness: one master generator, checkpointed; each step draws its
  * sample seeds and its dropout seed from it, and the epoch's order is a
@@ -51,6 +52,7 @@
 #include "render.h"
 #include "sketch.h"
 #include "unet.h"
+#include "unet_train.h"
 #include "util.h"
 #include "vectorize.h"
 #include <errno.h>
@@ -61,7 +63,7 @@
 
 typedef struct {
     int arch, norm, base, depth, size, ndf, dlayers, no_gan;
-    int batch, threads, progress, keep_going, resume, png, records, vec;
+    int batch, threads, progress, keep_going, resume, png, records, vec, f16;
     long long steps, eval_every, save_every, stop_after, seed, sample_every, nsamples;
     double epochs, lr, beta1, beta2, lambda, val_frac;
     const char *schedule, *decay, *out, *val_keys, *renderer, *apply, *targets;
@@ -357,21 +359,23 @@ static void epoch_order(int *perm, int n, uint64_t seed, long long epoch) {
 }
 
 typedef struct {
-    double l1, white, ink_out, ink_tg, iou;
+    double l1, white, copy, ink_out, ink_tg, iou;
     long n;
 } metrics_t;
 
 /* Accumulate out vs target (both [-1,1]): ink = value below 0 (grey < 0.5). */
-static void metrics_add(metrics_t *m, const float *out, const float *tg, size_t n, double *inter, double *uni) {
-    double l1 = 0, wh = 0;
+static void metrics_add(metrics_t *m, const float *out, const float *tg, const float *inp, size_t n, double *inter,
+                        double *uni) {
+    double l1 = 0, wh = 0, cp = 0;
     long io = 0, it = 0, in = 0, un = 0;
     for (size_t i = 0; i < n; i++) {
         l1 += fabsf(out[i] - tg[i]);
         wh += 1 - tg[i];
+        cp += fabsf(inp[i] - tg[i]);
         int a = out[i] < 0, b = tg[i] < 0;
         io += a, it += b, in += a & b, un += a | b;
     }
-    m->l1 += l1, m->white += wh, m->ink_out += (double)io, m->ink_tg += (double)it;
+    m->l1 += l1, m->white += wh, m->copy += cp, m->ink_out += (double)io, m->ink_tg += (double)it;
     *inter += (double)in, *uni += (double)un;
     m->n += (long)n;
 }
@@ -398,7 +402,7 @@ static int evaluate(run_t *R, pool_t *pool, unet_t *G, const itemlist_t *L, floa
             G->train = train;
             return e->code;
         }
-        metrics_add(m, out, R->Bt, (size_t)nb * n, &inter, &uni);
+        metrics_add(m, out, R->Bt, R->A, (size_t)nb * n, &inter, &uni);
         for (int i = 0; i < nb && b0 + i < nkeep; i++) {
             float *k = keep + (size_t)(b0 + i) * 3 * n;
             memcpy(k, R->A + i * n, n * sizeof *k);
@@ -408,7 +412,7 @@ static int evaluate(run_t *R, pool_t *pool, unet_t *G, const itemlist_t *L, floa
     }
     G->train = train;
     if (m->n) {
-        m->l1 /= (double)m->n, m->white /= (double)m->n;
+        m->l1 /= (double)m->n, m->white /= (double)m->n, m->copy /= (double)m->n;
         m->ink_out /= (double)m->n, m->ink_tg /= (double)m->n;
     }
     m->iou = uni > 0 ? inter / uni : 1;
@@ -450,122 +454,6 @@ static char *join(const char *dir, const char *name) {
     buf_t b = {0};
     buf_printf(&b, "%s/%s", dir, name);
     return b.s;
-}
-
-/* ------------------------------------------------------------------ models and files */
-
-static const char *const arch_names[] = {"study", "pix2pix"};
-static const char *const norm_names[] = {"batch", "instance"};
-
-typedef struct {
-    unet_config_t g;
-    patchgan_config_t d;
-    int gan;
-} mcfg_t;
-
-static mcfg_t model_config(const opts_t *o) {
-    mcfg_t m = {0};
-    m.g = o->arch == UNET_ARCH_STUDY ? unet_study_config(o->base) : unet_pix2pix_config(1, 1, o->base);
-    m.g.norm = o->norm;
-    m.g.depth = o->depth;
-    int q = 1 << o->depth;
-    m.g.size = (o->size + q - 1) / q * q; /* the network's side: --size rounded up (the study: 224 -> 256) */
-    m.g.io_size = m.g.size == o->size ? 0 : o->size;
-    m.d = patchgan_default_config(1, 1, o->size);
-    m.d.norm = o->norm;
-    m.d.ndf = o->ndf;
-    m.d.n_layers = o->dlayers;
-    if (o->arch == UNET_ARCH_STUDY) m.d.init = UNET_INIT_TORCH;
-    m.gan = !o->no_gan;
-    return m;
-}
-
-/* The config as metadata (what --apply and --resume read back). */
-static int config_meta(const mcfg_t *m, char mv[][2][320], int nmeta) {
-#define CM(k, ...) (snprintf(mv[nmeta][0], 320, "%s", k), snprintf(mv[nmeta][1], 320, __VA_ARGS__), nmeta++)
-    CM("unet.arch", "%s", arch_names[m->g.arch]);
-    CM("unet.norm", "%s", norm_names[m->g.norm]);
-    CM("unet.base", "%d", m->g.base);
-    CM("unet.depth", "%d", m->g.depth);
-    CM("unet.size", "%d", m->g.io_size ? m->g.io_size : m->g.size);
-    CM("unet.n_dropout", "%d", m->g.n_dropout);
-    CM("unet.dropout", "%.9g", m->g.dropout);
-    CM("unet.gan", "%d", m->gan);
-    CM("patchgan.ndf", "%d", m->d.ndf);
-    CM("patchgan.n_layers", "%d", m->d.n_layers);
-#undef CM
-    return nmeta;
-}
-
-static int meta_int(ckpt_t *c, const char *path, const char *key, int lo, int hi, int *out, err_t *e) {
-    const char *v = ckpt_meta(c, key);
-    if (!v) return err_set(e, EXIT_MODEL, "%s: no \"%s\" in the metadata: not a unet-train model", path, key);
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
-        return err_set(e, EXIT_MODEL, "%s: metadata %s = \"%.40s\" is not an integer in [%d, %d]", path, key, v, lo,
-                       hi);
-    *out = (int)x;
-    return 0;
-}
-
-static int meta_choice(ckpt_t *c, const char *path, const char *key, const char *const *names, int n, int *out,
-                       err_t *e) {
-    const char *v = ckpt_meta(c, key);
-    if (!v) return err_set(e, EXIT_MODEL, "%s: no \"%s\" in the metadata: not a unet-train model", path, key);
-    for (int i = 0; i < n; i++)
-        if (!strcmp(v, names[i])) return *out = i, 0;
-    return err_set(e, EXIT_MODEL, "%s: metadata %s = \"%.40s\" is not known", path, key, v);
-}
-
-/* The config a model or checkpoint file was written with. */
-static int config_from(ckpt_t *c, const char *path, mcfg_t *m, err_t *e) {
-    opts_t o = {0};
-    int nd, gan;
-    double drop;
-    if (meta_choice(c, path, "unet.arch", arch_names, 2, &o.arch, e) ||
-        meta_choice(c, path, "unet.norm", norm_names, 2, &o.norm, e) ||
-        meta_int(c, path, "unet.base", 1, 4096, &o.base, e) || meta_int(c, path, "unet.depth", 2, UNET_MAX_DEPTH, &o.depth, e) ||
-        meta_int(c, path, "unet.size", 4, 16384, &o.size, e) || meta_int(c, path, "unet.n_dropout", -1, UNET_MAX_DEPTH, &nd, e) ||
-        meta_int(c, path, "unet.gan", 0, 1, &gan, e) || meta_int(c, path, "patchgan.ndf", 1, 4096, &o.ndf, e) ||
-        meta_int(c, path, "patchgan.n_layers", 1, PATCHGAN_MAX_LAYERS, &o.dlayers, e))
-        return e->code;
-    const char *dv = ckpt_meta(c, "unet.dropout");
-    char *end = NULL;
-    drop = dv ? strtod(dv, &end) : -1;
-    if (!dv || *end || !(drop >= 0 && drop < 1))
-        return err_set(e, EXIT_MODEL, "%s: metadata unet.dropout missing or not in [0, 1)", path);
-    o.no_gan = !gan;
-    *m = model_config(&o);
-    m->g.n_dropout = nd;
-    m->g.dropout = (float)drop;
-    return 0;
-}
-
-/* The checkpoint's one table: "gen.<name>" and "disc.<name>", copied to and
- * from the models' own tables (data, m, v) around every save and load. */
-static void table_declare(params_t *all, params_t *ps, const char *pfx) {
-    char nm[PARAMS_NAME_MAX + 8];
-    for (int i = 0; i < ps->n; i++) {
-        snprintf(nm, sizeof nm, "%s%s", pfx, ps->t[i].name);
-        params_add(all, nm, ps->t[i].ndim, ps->t[i].shape, ps->t[i].decay ? PARAM_DECAY_ON : PARAM_DECAY_OFF, NULL);
-    }
-}
-
-static void table_copy(params_t *all, params_t *ps, const char *pfx, int to_all) {
-    char nm[PARAMS_NAME_MAX + 8];
-    for (int i = 0; i < ps->n; i++) {
-        snprintf(nm, sizeof nm, "%s%s", pfx, ps->t[i].name);
-        param_view_t a = params_view(all, nm), p = params_at(ps, i);
-        size_t bytes = p.t->numel * sizeof(float);
-        float *src[3] = {p.data, p.m, p.v}, *dst[3] = {a.data, a.m, a.v};
-        for (int k = 0; k < 3; k++) {
-            if (!src[k] || !dst[k]) continue;
-            if (to_all) memcpy(dst[k], src[k], bytes);
-            else memcpy(src[k], dst[k], bytes);
-        }
-    }
 }
 
 /* ------------------------------------------------------------------ apply */
@@ -709,27 +597,11 @@ static int run_apply(const opts_t *o, strlist_t *files) {
     err_t e = {0};
     ckpt_t *c = ckpt_open(o->apply, &e);
     if (!c) die_err(&e);
-    mcfg_t m;
-    if (config_from(c, o->apply, &m, &e)) die_err(&e);
-    apply_t a = {.o = o, .S = m.g.io_size ? m.g.io_size : m.g.size};
-    if (unet_init(&a.G, &m.g, 1, NULL, &e)) die(EXIT_MODEL, "%s: %s", o->apply, e.msg);
-    const char *kind = ckpt_meta(c, "unet.file");
-    if (kind && !strcmp(kind, "checkpoint")) {
-        patchgan_t D;
-        params_t all;
-        params_init(&all);
-        if (m.gan && patchgan_init(&D, &m.d, 1, NULL, &e)) die(EXIT_MODEL, "%s: %s", o->apply, e.msg);
-        table_declare(&all, &a.G.ps, "gen.");
-        if (m.gan) table_declare(&all, &D.ps, "disc.");
-        if (params_alloc(&all, PARAMS_DATA_ONLY, &e)) die_err(&e);
-        if (ckpt_read(c, &all, CKPT_WEIGHTS, &e)) die_err(&e);
-        table_copy(&all, &a.G.ps, "gen.", 0);
-        params_free(&all);
-        if (m.gan) patchgan_free(&D);
-    } else if (ckpt_read(c, &a.G.ps, CKPT_WEIGHTS, &e)) {
-        die_err(&e);
-    }
+    unet_model_cfg_t m;
+    apply_t a = {.o = o};
+    if (unet_model_read(c, o->apply, &a.G, 1, NULL, &m, 0, &e)) die_err(&e);
     ckpt_close(c);
+    a.S = unet_model_size(&m);
     a.G.train = 0;
     worker_init(&a.w, o->renderer, a.S);
     a.x = xmalloc((size_t)a.S * a.S * sizeof *a.x);
@@ -823,6 +695,8 @@ int main(int argc, char **argv) {
         {"stop-after", 0, OPT_INT, &o.stop_after, "N",
          "end this invocation after N steps (checkpoint written; continue with --resume)", 0, 1e12},
         {"resume", 0, OPT_FLAG, &o.resume, NULL, "continue from DIR/checkpoint.safetensors", OPT_NORANGE},
+        {"f16", 0, OPT_FLAG, &o.f16, NULL, "store model.safetensors as F16 (half the size; a model to ship)",
+         OPT_NORANGE},
         {"apply", 0, OPT_STR, &o.apply, "MODEL",
          "enhance instead of training: PNG stream (or --records) in, PNG stream out", OPT_NORANGE},
         {"records", 0, OPT_FLAG, &o.records, NULL,
@@ -857,18 +731,8 @@ int main(int argc, char **argv) {
     };
     strlist_t files = {0};
     opt_parse(&spec, argc, argv, &files);
-    if (iwidth) {
-        char lo[64], *end, *end2;
-        const char *dots = strstr(iwidth, "..");
-        size_t nlo = dots ? (size_t)(dots - iwidth) : strlen(iwidth);
-        if (nlo >= sizeof lo) nlo = sizeof lo - 1;
-        memcpy(lo, iwidth, nlo), lo[nlo] = 0;
-        o.iw_lo = strtod(lo, &end);
-        o.iw_hi = dots ? strtod(dots + 2, &end2) : o.iw_lo;
-        if (!dots) end2 = end;
-        if (!lo[0] || *end || *end2 || (dots && !dots[2]) || !(o.iw_lo > 0) || !(o.iw_hi >= o.iw_lo) || o.iw_hi > 1e4)
-            die(EXIT_USAGE, "--input-width '%s': want W or LO..HI with 0 < LO <= HI", iwidth);
-    }
+    if (iwidth && unet_width_range(iwidth, &o.iw_lo, &o.iw_hi))
+        die(EXIT_USAGE, "--input-width '%s': want W or LO..HI with 0 < LO <= HI <= 10000", iwidth);
     if (o.apply) return run_apply(&o, &files);
     if (o.records || o.vec) die(EXIT_USAGE, "--records and --vectorize go with --apply");
     if (!o.out) die(EXIT_USAGE, "give --out DIR (where the checkpoint and the model go)");
@@ -922,7 +786,7 @@ int main(int argc, char **argv) {
     if (pool_init(&pool, o.threads ? o.threads : pool_cores(), &e)) die_err(&e);
     nn_par_t par = pool_par(&pool);
 
-    mcfg_t mc = model_config(&o);
+    unet_model_cfg_t mc = unet_model_config(o.arch, o.norm, o.base, o.depth, o.size, o.ndf, o.dlayers, !o.no_gan);
     unet_t G;
     patchgan_t D;
     if (unet_init(&G, &mc.g, B, &par, &e)) die_err(&e);
@@ -933,8 +797,7 @@ int main(int argc, char **argv) {
     if (mc.gan) patchgan_init_weights(&D, &init_rng);
     params_t all;
     params_init(&all);
-    table_declare(&all, &G.ps, "gen.");
-    if (mc.gan) table_declare(&all, &D.ps, "disc.");
+    unet_ckpt_declare(&all, &G.ps, mc.gan ? &D.ps : NULL);
     if (params_alloc(&all, PARAMS_TRAIN, &e)) die_err(&e);
 
     run_t R = {.o = &o, .d = &d, .S = S, .B = B, .nw = pool.nthreads > 0 ? pool.nthreads : 1};
@@ -957,10 +820,12 @@ int main(int argc, char **argv) {
     char *ckpt_path = join(o.out, "checkpoint.safetensors"), *model_path = join(o.out, "model.safetensors"),
          *log_path = join(o.out, "log.ndjson");
 
-    char mv[40][2][320];
-    int nmeta = config_meta(&mc, mv, 0);
-    int ncfg = nmeta;
-#define META(k, ...) (snprintf(mv[nmeta][0], 320, "%s", k), snprintf(mv[nmeta][1], 320, __VA_ARGS__), nmeta++)
+    char mv[40][2][UNET_META_LEN];
+    ckpt_kv_t kv[40], kvm[40];
+    int ncfg = unet_model_meta(&mc, mv, kv, 0), nmeta = ncfg;
+#define META(k, ...)                                                                                          \
+    (snprintf(mv[nmeta][0], UNET_META_LEN, "%s", k), snprintf(mv[nmeta][1], UNET_META_LEN, __VA_ARGS__),     \
+     kv[nmeta] = (ckpt_kv_t){mv[nmeta][0], mv[nmeta][1]}, nmeta++)
     META("train.seed", "%lld", o.seed);
     META("train.batch", "%d", B);
     META("train.steps", "%lld", total);
@@ -976,11 +841,10 @@ int main(int argc, char **argv) {
     int nmeta_ckpt = nmeta;
     META("unet.file", "checkpoint");
 #undef META
-    ckpt_kv_t kv[40], kvm[40];
-    for (int i = 0; i < nmeta; i++) kv[i] = (ckpt_kv_t){mv[i][0], mv[i][1]};
     for (int i = 0; i < ncfg; i++) kvm[i] = kv[i];
     kvm[ncfg] = (ckpt_kv_t){"unet.file", "model"};
 
+    if (!o.resume && unlink(log_path) && errno != ENOENT) die(EXIT_IO, "%s: cannot remove: %s", log_path, strerror(errno));
     rng_t master;
     rng_seed2(&master, (uint64_t)o.seed, 0x7a1);
     ckpt_rng_t rngs[1] = {{"master", &master}};
@@ -998,14 +862,14 @@ int main(int argc, char **argv) {
         step = ckpt_step(c);
         ckpt_close(c);
         if (step < 0 || step > total) die(EXIT_MODEL, "%s: step %lld is outside this run's %lld", ckpt_path, step, total);
-        table_copy(&all, &G.ps, "gen.", 0);
-        if (mc.gan) table_copy(&all, &D.ps, "disc.", 0);
+        unet_ckpt_copy(&all, &G.ps, "gen.", 0);
+        if (mc.gan) unet_ckpt_copy(&all, &D.ps, "disc.", 0);
         fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
     }
     fprintf(stderr,
             "%s: %d training / %d held-out pairs; generator %s %s base %d depth %d at %d px (%.2fM parameters)%s; "
             "%lld steps of %d (%.2f epochs), schedule %s\n",
-            progname, d.train.n, d.val.n, arch_names[o.arch], norm_names[o.norm], o.base, o.depth, S,
+            progname, d.train.n, d.val.n, unet_arch_names[o.arch], unet_norm_names[o.norm], o.base, o.depth, S,
             unet_param_count(&mc.g) / 1e6, mc.gan ? ", PatchGAN" : ", no GAN", total, B, (double)total / spe,
             sched_spec);
 
@@ -1080,18 +944,18 @@ int main(int argc, char **argv) {
             buf_t b = {0};
             buf_printf(&b,
                        "{\"step\":%lld,\"epoch\":%.4f,\"lr\":%.6g,\"train_l1\":%.6f,\"train_g_gan\":%.6f,\"train_d\":%.6f,"
-                       "\"%s_n\":%d,\"%s_l1\":%.6f,\"white_l1\":%.6f,\"ink_out\":%.6f,\"ink_target\":%.6f,\"iou\":%.6f,"
+                       "\"%s_n\":%d,\"%s_l1\":%.6f,\"white_l1\":%.6f,\"input_l1\":%.6f,\"ink_out\":%.6f,\"ink_target\":%.6f,\"iou\":%.6f,"
                        "\"seconds\":%.1f}\n",
                        step, (double)step / spe, hp.lr, nsum ? l1_sum / nsum : 0, nsum ? g_sum / nsum : 0,
                        nsum ? d_sum / nsum : 0, d.val.n ? "val" : "train_eval", EL->n, d.val.n ? "val" : "train_eval",
-                       m.l1, m.white, m.ink_out, m.ink_tg, m.iou, t);
+                       m.l1, m.white, m.copy, m.ink_out, m.ink_tg, m.iou, t);
             log_line(log_path, b.s);
             buf_free(&b);
             fprintf(stderr,
-                    "\n%s: step %lld (epoch %.2f): train L1 %.4f; %s L1 %.4f (all-white %.4f), ink %.4f vs target "
+                    "\n%s: step %lld (epoch %.2f): train L1 %.4f; %s L1 %.4f (all-white %.4f, input %.4f), ink %.4f vs target "
                     "%.4f, IoU %.3f on %d pairs\n",
                     progname, step, (double)step / spe, nsum ? l1_sum / nsum : 0, d.val.n ? "held-out" : "train (eval)",
-                    m.l1, m.white, m.ink_out, m.ink_tg, m.iou, EL->n);
+                    m.l1, m.white, m.copy, m.ink_out, m.ink_tg, m.iou, EL->n);
             l1_sum = g_sum = d_sum = 0, nsum = 0;
             long long ep = step / spe;
             int grid = step == total || (o.sample_every && step % spe == 0 && ep % o.sample_every == 0);
@@ -1104,8 +968,8 @@ int main(int argc, char **argv) {
             }
         }
         if (do_save) {
-            table_copy(&all, &G.ps, "gen.", 1);
-            if (mc.gan) table_copy(&all, &D.ps, "disc.", 1);
+            unet_ckpt_copy(&all, &G.ps, "gen.", 1);
+            if (mc.gan) unet_ckpt_copy(&all, &D.ps, "disc.", 1);
             st.step = step;
             if (ckpt_save(ckpt_path, &all, &st, CKPT_OPTIM, &e)) die_err(&e);
         }
@@ -1115,7 +979,7 @@ int main(int argc, char **argv) {
                 step, total);
     } else {
         ckpt_state_t sm = {.step = step, .meta = kvm, .nmeta = ncfg + 1};
-        if (ckpt_save(model_path, &G.ps, &sm, CKPT_WEIGHTS, &e)) die_err(&e);
+        if (ckpt_save(model_path, &G.ps, &sm, o.f16 ? CKPT_F16 : CKPT_WEIGHTS, &e)) die_err(&e);
         fprintf(stderr, "%s: %lld steps in %.1f s; wrote %s and %s\n", progname, step - step0, now_sec() - t0,
                 model_path, ckpt_path);
     }

@@ -18,7 +18,7 @@ check "unet-train --help" unet-train --help
 unet-train $TINY --steps 150 --eval-every 50 -o "$T/run" "$T/pairs.ndjson" 2>"$T/run.err"
 eq "tiny run: exit 0" "$?" 0
 eq "tiny run: three evaluations in the log" "$(wc -l <"$T/run/log.ndjson" | tr -d ' ')" 3
-for f in train_l1 val_l1 white_l1 ink_out ink_target iou; do
+for f in train_l1 val_l1 white_l1 input_l1 ink_out ink_target iou; do
   grep -q "\"$f\":[0-9.]*" "$T/run/log.ndjson"
   eq "log has $f" "$?" 0
 done
@@ -32,7 +32,7 @@ vn=$(grep -o '"val_n":[0-9]*' "$T/run/log.ndjson" | head -1 | cut -d: -f2)
 grep -q "^unet-train: [0-9]* training / $vn held-out pairs" "$T/run.err"
 eq "the split is announced and matches the log ($vn held out)" "$?" 0
 num_ok "a hash fraction of 0.25 holds some out, not all ($vn of 20)" "$vn >= 1 && $vn <= 12"
-eq "each evaluation printed on stderr" "$(grep -c 'L1 [0-9.]* (all-white [0-9.]*), ink [0-9.]* vs target [0-9.]*, IoU' "$T/run.err")" 3
+eq "each evaluation printed on stderr" "$(grep -c 'L1 [0-9.]* (all-white [0-9.]*, input [0-9.]*), ink [0-9.]* vs target [0-9.]*, IoU' "$T/run.err")" 3
 check "model, checkpoint and sample grid written" test -s "$T/run/model.safetensors" -a -s "$T/run/checkpoint.safetensors"
 g=$(ls "$T/run"/samples_epoch*.png | tail -1)
 eq "sample grid: 3 columns of 32 px with gutters (104 px wide)" "$(od -An -tu1 -j16 -N8 "$g" | awk '{print $3*256+$4}')" 104
