@@ -600,6 +600,31 @@ static int run_apply(const opts_t *o, strlist_t *files) {
     unet_model_cfg_t m;
     apply_t a = {.o = o};
     if (unet_model_read(c, o->apply, &a.G, 1, NULL, &m, 0, &e)) die_err(&e);
+    /* how the training inputs were drawn (model files of record-trained runs say), unless given */
+    opts_t ro = *o;
+    const char *mv;
+    double x;
+    char *end;
+    static char rend[UNET_META_LEN];
+    if (!ro.renderer) {
+        ro.renderer = "softline";
+        if ((mv = ckpt_meta(c, "render.renderer")) && mv[0]) ro.renderer = strncpy(rend, mv, sizeof rend - 1);
+    }
+    double *dst[3] = {&ro.frame, &ro.pad, &ro.eval_iwidth};
+    const char *keys[3] = {"render.frame", "render.pad", "render.eval_width"};
+    const double defs[3] = {224, 10, 2}, mins[3] = {1, 0, 0.01};
+    for (int i = 0; i < 3; i++) {
+        if (*dst[i] >= 0) continue;
+        *dst[i] = defs[i];
+        if ((mv = ckpt_meta(c, keys[i]))) {
+            x = strtod(mv, &end);
+            if (end == mv || *end || !(x >= mins[i] && x <= 1e5))
+                die(EXIT_MODEL, "%s: metadata %s = \"%.40s\" is not a number in range", o->apply, keys[i], mv);
+            *dst[i] = x;
+        }
+    }
+    o = &ro;
+    a.o = o;
     ckpt_close(c);
     a.S = unet_model_size(&m);
     a.G.train = 0;
@@ -609,8 +634,8 @@ static int run_apply(const opts_t *o, strlist_t *files) {
     drawing_init(&a.vd);
     progress_init(&a.prog, "images", 0, o->progress);
     if (o->records) {
-        records_opts_t ro = {.keep_going = o->keep_going, .progress = 0};
-        records_run(files, &ro, apply_record, &a);
+        records_opts_t rop = {.keep_going = o->keep_going, .progress = 0};
+        records_run(files, &rop, apply_record, &a);
     } else {
         if (!files->n) apply_png(&a, "-");
         for (int i = 0; i < files->n; i++) apply_png(&a, files->v[i]);
@@ -635,9 +660,9 @@ int main(int argc, char **argv) {
     util_init(argv[0]);
     opts_t o = {.arch = UNET_ARCH_PIX2PIX, .norm = UNET_NORM_BATCH, .base = 16, .depth = 6, .size = 64,
                 .ndf = 16, .dlayers = 3, .batch = 8, .epochs = 5, .lr = 2e-4, .beta1 = 0.5, .beta2 = 0.999,
-                .lambda = 100, .val_frac = 0.1, .decay = "constant", .renderer = "softline", .seed = 1,
-                .sample_every = 1, .nsamples = 8, .frame = 224, .pad = 10, .twidth = 2, .iw_lo = 1, .iw_hi = 3,
-                .blur_p = 0.3, .blur = 0.5, .eval_iwidth = 2};
+                .lambda = 100, .val_frac = 0.1, .decay = "constant", .seed = 1,
+                .sample_every = 1, .nsamples = 8, .frame = -1, .pad = -1, .twidth = 2, .iw_lo = 1, .iw_hi = 3,
+                .blur_p = 0.3, .blur = 0.5, .eval_iwidth = -1};
     vec_opts_default(&o.vo);
     const char *iwidth = NULL;
     const opt_t table[] = {
@@ -673,16 +698,19 @@ int main(int argc, char **argv) {
         {"targets", 0, OPT_STR, &o.targets, "FILE",
          "PNG pairs from two streams: the inputs (FILEs or stdin) and their targets, image for image",
          OPT_NORANGE},
-        {"renderer", 'r', OPT_STR, &o.renderer, "SPEC", "renderer plugin, or builtin (default softline)",
+        {"renderer", 'r', OPT_STR, &o.renderer, "SPEC",
+         "renderer plugin, or builtin (default softline; --apply: the model's)",
          OPT_NORANGE},
-        {"frame", 0, OPT_DOUBLE, &o.frame, "PX", "the frame widths and pad are given in (the study's 224)", 1, 1e5},
-        {"pad", 0, OPT_DOUBLE, &o.pad, "PX", "margin of the bounding-box fit, in the frame", 0, 1e4},
+        {"frame", 0, OPT_DOUBLE, &o.frame, "PX",
+         "the frame widths and pad are given in (default the study's 224; --apply: the model's)", 1, 1e5},
+        {"pad", 0, OPT_DOUBLE, &o.pad, "PX", "margin of the bounding-box fit, in the frame (default 10)", 0, 1e4},
         {"target-width", 0, OPT_DOUBLE, &o.twidth, "W", "target stroke width in the frame (the study: 2)", 0.01,
          1e4},
         {"input-width", 0, OPT_STR, &iwidth, "LO..HI",
          "training input width drawn from this range, in the frame (the study: 1..3)", OPT_NORANGE},
         {"eval-width", 0, OPT_DOUBLE, &o.eval_iwidth, "W",
-         "input width for validation and --apply --records, in the frame", 0.01, 1e4},
+         "input width for validation and --apply --records, in the frame (default 2; --apply: the model's)", 0.01,
+         1e4},
         {"blur-p", 0, OPT_DOUBLE, &o.blur_p, "P", "probability of blurring a training input (the study: 0.3)", 0, 1},
         {"blur", 0, OPT_DOUBLE, &o.blur, "R", "Gaussian blur radius (sigma) in the frame (the study: 0.5)", 0, 100},
         {"seed", 0, OPT_INT, &o.seed, "S", "initial weights, data order, variations, dropout", 0, 9e18},
@@ -734,6 +762,10 @@ int main(int argc, char **argv) {
     if (iwidth && unet_width_range(iwidth, &o.iw_lo, &o.iw_hi))
         die(EXIT_USAGE, "--input-width '%s': want W or LO..HI with 0 < LO <= HI <= 10000", iwidth);
     if (o.apply) return run_apply(&o, &files);
+    if (!o.renderer) o.renderer = "softline";
+    if (o.frame < 0) o.frame = 224;
+    if (o.pad < 0) o.pad = 10;
+    if (o.eval_iwidth < 0) o.eval_iwidth = 2;
     if (o.records || o.vec) die(EXIT_USAGE, "--records and --vectorize go with --apply");
     if (!o.out) die(EXIT_USAGE, "give --out DIR (where the checkpoint and the model go)");
     err_t e = {0};
@@ -841,8 +873,21 @@ int main(int argc, char **argv) {
     int nmeta_ckpt = nmeta;
     META("unet.file", "checkpoint");
 #undef META
+    /* the model file also says how its inputs were drawn, for --apply --records */
+    char rv[4][UNET_META_LEN];
+    snprintf(rv[0], UNET_META_LEN, "%s", o.png ? "" : o.renderer);
+    snprintf(rv[1], UNET_META_LEN, "%.17g", o.frame);
+    snprintf(rv[2], UNET_META_LEN, "%.17g", o.pad);
+    snprintf(rv[3], UNET_META_LEN, "%.17g", o.eval_iwidth);
     for (int i = 0; i < ncfg; i++) kvm[i] = kv[i];
-    kvm[ncfg] = (ckpt_kv_t){"unet.file", "model"};
+    int nkvm = ncfg;
+    kvm[nkvm++] = (ckpt_kv_t){"unet.file", "model"};
+    if (!o.png) {
+        kvm[nkvm++] = (ckpt_kv_t){"render.renderer", rv[0]};
+        kvm[nkvm++] = (ckpt_kv_t){"render.frame", rv[1]};
+        kvm[nkvm++] = (ckpt_kv_t){"render.pad", rv[2]};
+        kvm[nkvm++] = (ckpt_kv_t){"render.eval_width", rv[3]};
+    }
 
     if (!o.resume && unlink(log_path) && errno != ENOENT) die(EXIT_IO, "%s: cannot remove: %s", log_path, strerror(errno));
     rng_t master;
@@ -978,7 +1023,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "\n%s: stopped after step %lld of %lld (--stop-after); continue with --resume\n", progname,
                 step, total);
     } else {
-        ckpt_state_t sm = {.step = step, .meta = kvm, .nmeta = ncfg + 1};
+        ckpt_state_t sm = {.step = step, .meta = kvm, .nmeta = nkvm};
         if (ckpt_save(model_path, &G.ps, &sm, o.f16 ? CKPT_F16 : CKPT_WEIGHTS, &e)) die_err(&e);
         fprintf(stderr, "%s: %lld steps in %.1f s; wrote %s and %s\n", progname, step - step0, now_sec() - t0,
                 model_path, ckpt_path);
