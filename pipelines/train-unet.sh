@@ -6,7 +6,8 @@
 # noise 3..10, simplify 0.3..0.7, jitter 2..8), holding out
 # data/quickdraw/val-keys.txt, and report on those held-out drawings the L1,
 # the IoU of inked pixels and the ink ratio beside the all-white baseline.
-# About 7 minutes on 2 cores.  The shipped model (data/models/unet-small/)
+# 2-5 minutes on 2 cores (125 s of training on a quiet machine, 2026-12-05).
+# The shipped model (data/models/unet-small/)
 # is this run; see its README.md and docs/unet.md, "unet-train".
 #
 #   sh pipelines/train-unet.sh            (or: make train-unet)
