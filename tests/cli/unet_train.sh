@@ -155,3 +155,12 @@ expect_exit "no --out: exit 2" 2 'out' unet-train $TINY "$T/pairs.ndjson"
 expect_exit "bad --lr-decay: exit 2" 2 'lr-decay' unet-train $TINY --lr-decay cosine -o "$T/x" "$T/pairs.ndjson"
 expect_exit "a size the depth cannot halve to 1 is rounded up, a bad depth refused: exit 2" 2 'depth' \
   unet-train $TINY --depth 1 -o "$T/x" "$T/pairs.ndjson"
+
+# --- the shipped model ----------------------------------------------------------
+S=data/models/unet-small/model.safetensors
+unet-train --apply "$S" --records <"$T/pairs.ndjson" >"$T/ship.png" 2>/dev/null
+eq "shipped unet-small: --apply --records, 20 64-px images" \
+  "$(tags "$T/ship.png" | grep -c key_id):$(od -An -tu1 -j16 -N8 "$T/ship.png" | awk '{print $3*256+$4}')" "20:64"
+unet-train --apply "$S" --records --vectorize <"$T/pairs.ndjson" >"$T/ship.ndjson" 2>"$T/ship.err"
+eq "shipped unet-small: none of 20 outputs is blank (each vectorises at threshold 0.5)" \
+  "$?:$(wc -l <"$T/ship.ndjson" | tr -d ' ')" "0:20"
