@@ -7,7 +7,8 @@
 # --records --vectorize gives sketch records with "initial"; bad input
 # (pairs of two sizes, empty drawings, another config's checkpoint, a
 # truncated PNG) fails with the documented codes, names the record or
-# tensor, and loses nothing already written.  Sourced by tests/run.sh.
+# tensor, and loses nothing already written; the shipped unet-small
+# applies and none of its outputs is blank.  Sourced by tests/run.sh.
 
 gzip -dc data/quickdraw/simplified/fish.ndjson.gz | head -20 | qd-degrade --seed 1 >"$T/pairs.ndjson"
 TINY="--size 32 --base 4 --depth 5 --ndf 4 --batch 4 -j 1 --frame 32 --pad 2 --val-frac 0.25 --seed 3"
