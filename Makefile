@@ -159,6 +159,7 @@ FUZZ_DICT_fuzz_config     := json
 FUZZ_DICT_fuzz_degrade    := json
 FUZZ_DICT_fuzz_tensorfile := json
 FUZZ_DICT_fuzz_optim_ckpt := json
+FUZZ_DICT_fuzz_unet_model := json
 FUZZ_DICT_fuzz_checkpoint := json
 FUZZ_DICT_fuzz_pngstream  := png
 FUZZ_DICT_fuzz_jpeg       := jpeg
