@@ -63,7 +63,23 @@ run() {
   "$BIN/rasterize" --out "$d/after" <"$d/records.ndjson"
 }
 
-# A results table (markdown) of every run: mean un-augmented loss and similarity before and after.
+# The independent evaluator (sketch-score, docs/evaluator.md: a CNN trained apart from CLIP and never a
+# loss) on the strokes each run started from and on what it returned: top-1 and the mean probability of
+# the record's word, and the mean chamfer distance of the result to its start (px of a 256 canvas).
+EVALUATOR=${INVCLIP_EVALUATOR:-data/models/evaluator/model.safetensors}
+jnum() { sed -n "s/.*\"$1\":\([-0-9.e+]*\).*/\1/p" "$2"; }
+evaluate_run() {
+  d=$OUT/$1
+  "$BIN/sketch-score" -m "$EVALUATOR" --field initial --summary "$d/score-before.json" <"$d/records.ndjson" >/dev/null 2>&1 &&
+  "$BIN/sketch-score" -m "$EVALUATOR" --reference initial --summary "$d/score-after.json" <"$d/records.ndjson" \
+    >"$d/scored.ndjson" 2>/dev/null || return 1
+  printf ' %.0f%% → %.0f%% | %.3f → %.3f | %.2f |' "$(awk "BEGIN{print 100*$(jnum top1 "$d/score-before.json")}")" \
+    "$(awk "BEGIN{print 100*$(jnum top1 "$d/score-after.json")}")" "$(jnum mean_p_word "$d/score-before.json")" \
+    "$(jnum mean_p_word "$d/score-after.json")" "$(jnum mean_chamfer "$d/score-after.json")"
+}
+
+# A results table (markdown) of every run: mean un-augmented loss and similarity before and after, and the
+# evaluator's figures when its model is there.
 report() {
   {
     echo "# $RECIPE: $TITLE"
@@ -72,15 +88,26 @@ report() {
     echo "Similarity = cosine of the un-augmented render's CLIP embedding and the target, before the first"
     echo "update and on the strokes returned (the study printed it as a percentage)."
     echo
-    echo "| run | loss before | loss after | similarity before | similarity after | strokes before → after |"
-    echo "|---|---|---|---|---|---|"
+    ev=; [ -r "$EVALUATOR" ] && ev=1
+    if [ -n "$ev" ]; then
+      echo "Evaluator: \`$EVALUATOR\` (top-1 over the 345 words and the mean probability of the record's word, on"
+      echo "the starting strokes → the returned ones; chamfer: mean symmetric distance of the result to its start, px of 256)."
+      echo
+    fi
+    printf '| run | loss before | loss after | similarity before | similarity after | strokes before → after |'
+    [ -n "$ev" ] && printf ' evaluator top-1 | P(word) | chamfer |'
+    printf '\n|---|---|---|---|---|---|'
+    [ -n "$ev" ] && printf -- '---|---|---|'
+    echo
     for r in "$@"; do
       awk -F'\t' -v run="$r" 'NR > 1 { n++; l0 += $3; l1 += $4; k0 += $7; k1 += $8
           if ($5 != "nan" && $6 != "nan") { m++; s0 += $5; s1 += $6 } }
         END { if (!n) exit
               a = m ? sprintf("%.1f%%", 100*s0/m) : "—"; b = m ? sprintf("%.1f%%", 100*s1/m) : "—"
-              printf "| %s | %.4f | %.4f | %s | %s | %.1f → %.1f |\n", run, l0/n, l1/n, a, b, k0/n, k1/n }' \
+              printf "| %s | %.4f | %.4f | %s | %s | %.1f → %.1f |", run, l0/n, l1/n, a, b, k0/n, k1/n }' \
         "$OUT/$r/summary.tsv"
+      if [ -n "$ev" ]; then evaluate_run "$r" || printf ' — | — | — |'; fi
+      echo
     done
   } >"$OUT/results.md"
   cat "$OUT/results.md" >&2

@@ -55,7 +55,7 @@ typedef struct {
     const char *model;
     /* scoring */
     int top, input_png, score_batch;
-    const char *reference;
+    const char *reference, *field;
     strlist_t summary;
     /* model */
     int image_size;
@@ -692,7 +692,7 @@ typedef struct {
     raster_t r256;
     float *paper256, *x, *probs;
     int *order;
-    drawing_t ref;
+    drawing_t ref, fd; /* the reference; the scored field when it is not "drawing" */
     buf_t out, js;
     /* the pending batch: slot i's ink image is x + i*S*S */
     int nb;
@@ -902,6 +902,13 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     (void)pos;
     score_t *c = vc;
     const drawing_t *d = &s->drawing;
+    if (c->o->field && strcmp(c->o->field, "drawing")) {
+        if (!sketch_has(s, c->o->field))
+            return err_set(e, EXIT_DATA, "%s: no field \"%s\" to score", sketch_label(s), c->o->field);
+        if (sketch_get_drawing(s, c->o->field, &c->fd, e))
+            return err_prefix(e, "%s: field \"%s\"", sketch_label(s), c->o->field);
+        d = &c->fd;
+    }
     long np = drawing_npoints(d);
     /* (the record parser refuses a drawing without points: exit 1, "empty drawing") */
     int S = c->S;
@@ -1129,6 +1136,7 @@ static int score_main(opts_t *o, strlist_t *files) {
     c.bblank = xcalloc((size_t)cap, sizeof *c.bblank);
     c.order = xmalloc((size_t)c.K * sizeof *c.order);
     drawing_init(&c.ref);
+    drawing_init(&c.fd);
     if (o->input_png) {
         score_pngs(&c, files);
     } else {
@@ -1141,6 +1149,7 @@ static int score_main(opts_t *o, strlist_t *files) {
     for (int k = 0; k < c.K; k++) free(c.words[k]);
     free(c.words), free(c.paper256), free(c.x), free(c.probs), free(c.order), free(c.chamfer), free(c.ratio);
     drawing_free(&c.ref);
+    drawing_free(&c.fd);
     raster_free(&c.r256);
     worker_close(&c.w);
     buf_free(&c.out), buf_free(&c.js);
@@ -1174,6 +1183,8 @@ int main(int argc, char **argv) {
         {"input", 0, OPT_ENUM, &input_kind, "ndjson|png", "scoring input: sketch NDJSON records or a PNG stream",
          OPT_NORANGE},
         {"top", 'k', OPT_INT, &o.top, "K", "words listed per record, most probable first", 1, MAX_TOP},
+        {"field", 'f', OPT_STR, &o.field, "FIELD",
+         "the drawing-shaped field to score (default drawing; e.g. initial: the optimiser's start)", OPT_NORANGE},
         {"reference", 0, OPT_STR, &o.reference, "FIELD",
          "drawing-shaped field to measure structure against (initial, target) when a record has it", OPT_NORANGE},
         {"summary", 0, OPT_LIST, &o.summary, "FILE",

@@ -77,6 +77,12 @@ qd-degrade --degrade noise:level=4 --seed 3 "$T/self.ndjson" >"$T/deg.ndjson" 2>
 sketch-score -m "$M" --reference target --summary "$T/d.json" "$T/deg.ndjson" >"$T/deg.out" 2>/dev/null
 ch=$(grep -o '"mean_chamfer":[0-9.]*' "$T/d.json" | cut -d: -f2)
 num_ok "a degraded drawing against its clean target: chamfer > 0 ($ch px)" "$ch > 0.3"
+# --field: score another drawing-shaped field; scoring "target" of the pairs = scoring the clean records
+sketch-score -m "$M" --field target "$T/deg.ndjson" >"$T/tf.out" 2>/dev/null
+sketch-score -m "$M" "$T/self.ndjson" >"$T/self2.out" 2>/dev/null
+eq "--field target scores the clean half: the same words and probabilities" \
+  "$(grep -o '"top":\[[^]]*\]' "$T/tf.out" | md5sum)" "$(grep -o '"top":\[[^]]*\]' "$T/self2.out" | md5sum)"
+expect_exit "--field naming a missing field: exit 1" 1 'no field "nosuch"' sketch-score -m "$M" --field nosuch "$T/self.ndjson"
 sketch-score -m "$M" "$T/five.ndjson" --summary "$T/n.json" -j 1 >"$T/n1.out" 2>/dev/null
 grep -q '"n":1921,' "$T/n.json" && ! grep -q chamfer "$T/n.json"
 eq "no --reference: no structure figures" "$?" 0
