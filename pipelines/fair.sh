@@ -12,8 +12,9 @@ STEPS=${STEPS:-150}
 N=1
 . "$(dirname "$0")/recipe.sh"
 WORDS=${WORDS:-cat,fish,house,bicycle,tree,face}
-: >"$OUT/sketches.ndjson"
+[ "${REPORT_ONLY:-0}" = 1 ] || : >"$OUT/sketches.ndjson"
 for w in $(printf '%s' "$WORDS" | tr ',' ' '); do
+  [ "${REPORT_ONLY:-0}" = 1 ] && break
   [ -f "$DATA/simplified/$w.ndjson.gz" ] || rdie "no drawings of '$w'"
   "$BIN/qd-extract" --key-file "$DATA/val-keys.txt" --sample 1 --seed "$SEED" "$DATA/simplified/$w.ndjson.gz" \
     >>"$OUT/sketches.ndjson"

@@ -13,6 +13,7 @@
 #   THREADS  optimize -j (default 0: every core)
 #   FRAME_EVERY  steps between frames (default: about 20 frames a run)
 #   BIN (bin), OUT (outputs/<recipe>)
+#   REPORT_ONLY=1  remake OUT/results.md from the runs already in OUT (e.g. after training the evaluator)
 # Writes OUT/sketches.ndjson (the drawings), and per run OUT/<run>/{records.ndjson (with history),
 # frames.png (PNG stream), summary.tsv, before/, after/ (PNG per drawing)} and OUT/results.md.
 set -eu
@@ -42,6 +43,7 @@ MODEL_NAME=${CLIP:-${INVCLIP_MODEL:-data/models/sketch-clip/model.safetensors}}
 
 # N drawings of WORD from the validation split, a seeded sample
 pick_drawings() {
+  [ "${REPORT_ONLY:-0}" = 1 ] && return 0
   "$BIN/qd-extract" --key-file "$DATA/val-keys.txt" --sample "$N" --seed "$SEED" "$DATA/simplified/$WORD.ndjson.gz" \
     >"$OUT/sketches.ndjson"
   [ -s "$OUT/sketches.ndjson" ] || rdie "no validation drawing of '$WORD'"
@@ -51,6 +53,10 @@ pick_drawings() {
 run() {
   name=$1; shift
   d=$OUT/$name
+  if [ "${REPORT_ONLY:-0}" = 1 ]; then
+    [ -s "$d/summary.tsv" ] || rdie "REPORT_ONLY=1: no run in $d"
+    return 0
+  fi
   mkdir -p "$d"
   fe=${FRAME_EVERY:-$(( (STEPS + 19) / 20 ))}
   echo "$RECIPE: $name: optimize $* --steps $STEPS" >&2

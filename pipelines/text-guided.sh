@@ -22,7 +22,7 @@ case $PROMPT in *,*) rdie "PROMPT may not contain a comma (plugin parameters are
 pick_drawings
 # the exemplar photos, embedded by the same model (squash-resized, as the study's image path)
 # shellcheck disable=SC2086
-"$BIN/clip-embed" $MODEL_ARGS --preprocess squash data/reference/perfectFish.jpeg data/reference/Fish2.jpg \
+[ "${REPORT_ONLY:-0}" = 1 ] || "$BIN/clip-embed" $MODEL_ARGS --preprocess squash data/reference/perfectFish.jpeg data/reference/Fish2.jpg \
   data/reference/fish3.jpeg data/reference/fish4.jpeg data/reference/fish5.jpeg >"$OUT/exemplars.ndjson"
 common="--augment clipaug:preset=doodlebot-optimizer,nviews=4 --width 3 --lr 2.5 --lr-schedule warmup_cosine
   --warmup 20 --min-lr 0.5 --noise 0.3 --noise-decay 0.995 --clip-grad 1
