@@ -33,7 +33,7 @@
 #            that times 500/steps, said so in the table).
 #
 # Environment: OPT_THREADS (2), REPS (3), STEP_STEPS (10), TORCH_STEPS (10), USERS_STEPS (2),
-# USERS_REPS (1: the users' step is minutes), DENSE_STEPS (3), ANCHOR_STEPS (500),
+# USERS_REPS (1: the users' step is minutes), DENSE_STEPS (3), DENSE_REPS (1), ANCHOR_STEPS (500),
 # ANCHOR_TORCH_REPS (1), ANCHOR_TORCH_THREADS ("1 2"), ANCHOR_USERS_STEPS (20), ANCHOR_C_REPS (REPS), ANCHOR_J (OPT_THREADS),
 # SHIPPED_AUG (1: also the 4-view run), SHIPPED_STEPS (300),
 # REF, PYTHON.
@@ -52,6 +52,7 @@ TORCH_STEPS=${TORCH_STEPS:-10}
 USERS_STEPS=${USERS_STEPS:-2}
 USERS_REPS=${USERS_REPS:-1}
 DENSE_STEPS=${DENSE_STEPS:-3}
+DENSE_REPS=${DENSE_REPS:-1}
 ANCHOR_TORCH_THREADS=${ANCHOR_TORCH_THREADS:-"1 2"}
 ANCHOR_STEPS=${ANCHOR_STEPS:-500}
 ANCHOR_TORCH_REPS=${ANCHOR_TORCH_REPS:-1}
@@ -80,7 +81,7 @@ R=$OUT/opt-results-$(echo "$PARTS" | tr ' ' '-').txt # one line per measurement:
 : >"$R"
 
 # val FILE KEY: the value of line KEY of a torch_optimize.py output
-val() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "n/a" }' "$1"; }
+val() { if [ -f "$1" ]; then awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "n/a" }' "$1"; else echo n/a; fi; }
 # timing FILE KEY: a field of bin/optimize's --timing JSON line
 timing() { sed -n 's/.*"'"$2"'":\([0-9.eE+-]*\).*/\1/p' "$1" | tail -1; }
 rec() { echo "$1 $2 $3 $4 $5" >>"$R"; }
@@ -172,7 +173,7 @@ for part in $PARTS; do
           [ "$r" -gt "$USERS_REPS" ] || t_run step users "$r" "" step --style users --steps "$USERS_STEPS"
           t_run step tuned-1 "$r" "$TUNED" step --style tuned --threads 1 --steps "$TORCH_STEPS"
           t_run step tuned-2 "$r" "$TUNED" step --style tuned --threads 2 --steps "$TORCH_STEPS"
-          t_run step tuned-dense "$r" "$TUNED" step --style tuned --renderer dense --threads 2 --steps "$DENSE_STEPS"
+          [ "$r" -gt "$DENSE_REPS" ] || t_run step tuned-dense "$r" "$TUNED" step --style tuned --renderer dense --threads 2 --steps "$DENSE_STEPS"
         fi
         r=$((r + 1))
       done
@@ -185,7 +186,7 @@ for part in $PARTS; do
       echo "### One step: 8 cubic Béziers, 4 views, ViT-B/32 forward + backward, losses, Adam"
       echo
       echo "Load average before $load0, after $load1. Steps a run: C $STEP_STEPS; PyTorch users' $USERS_STEPS ($USERS_REPS run(s)),"
-      echo "tuned $TORCH_STEPS, tuned with the study's renderer $DENSE_STEPS. PyTorch's default thread count here: $(val "$OUT/opt-t-step-users.txt" threads)."
+      echo "tuned $TORCH_STEPS, tuned with the study's renderer $DENSE_STEPS ($DENSE_REPS run(s)). PyTorch's default thread count here: $(val "$OUT/opt-t-step-users.txt" threads)."
       echo
       echo "| seconds per step (median of $REPS; range) | C -j $TH | C -j 1 | PyTorch as users run it | PyTorch tuned, study's renderer, 2 threads | PyTorch tuned + separable splats, 1 thread | same, 2 threads |"
       echo "|---|---|---|---|---|---|---|"
@@ -197,8 +198,9 @@ for part in $PARTS; do
       echo "against tuned PyTorch with the study's dense renderer: C -j $TH $(ratio "$c" "$td") (target ≥ 2.5× tuned)."
       echo
       cc=$(med step c-j1 cpu_per_step_after_first) tc=$(med step tuned-1 cpu_per_step_after_first)
-      echo "CPU seconds per step after the first, one thread (less sensitive to other processes than the wall clock):"
-      echo "C -j 1 $cc, PyTorch tuned + separable 1 thread $tc: C $(ratio "$cc" "$tc") faster."
+      echo "CPU seconds per step after the first, all threads (less sensitive to other processes than the wall clock):"
+      echo "C -j 1 (one thread) $cc, PyTorch tuned + separable with set_num_threads(1) $tc (its OpenBLAS still runs"
+      echo "its own threads): C needs $(ratio "$cc" "$tc") less CPU."
       echo
       echo "| phase, seconds per step | C -j $TH | share | PyTorch users' | PyTorch tuned, study's renderer | PyTorch tuned + separable, 2 threads |"
       echo "|---|---|---|---|---|---|"
