@@ -193,6 +193,12 @@ bench: all $(BENCHES)
 bench-clip-train: all $(BUILD)/bench/clip_train_bench
 	@BUILD=$(abspath $(BUILD)) sh bench/clip_train.sh $(CLIP_TRAIN_ARGS)
 
+# issue 10's optimisation-step benchmark alone (bench/optimize.sh; make bench runs it as the
+# optimize section): C vs PyTorch per step, the shipped model's 300 steps, the reference anchor
+.PHONY: bench-optimize
+bench-optimize: all
+	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/optimize.sh
+
 demo: all
 	@sh pipelines/demo.sh
 

@@ -131,5 +131,9 @@ bench_conv() { sh "$ROOT/bench/conv.sh"; echo; }
 # CLIP_TRAIN_ARGS: clip_train_bench options (config, batch, --steps), default the proposed shipped config
 bench_clip_train() { sh "$ROOT/bench/clip_train.sh" ${CLIP_TRAIN_ARGS:-}; echo; }
 
-SECTIONS=${SECTIONS:-"qd_extract render clip blas train conv clip_train"}
+# one optimisation step of bin/optimize vs the study's step in PyTorch, the shipped model's
+# 300-step run and the 500-step reference anchor (issue 10; REPS, PARTS: see bench/optimize.sh)
+bench_optimize() { sh "$ROOT/bench/optimize.sh"; echo; }
+
+SECTIONS=${SECTIONS:-"qd_extract render clip blas train conv clip_train optimize"}
 for s in $SECTIONS; do "bench_$s"; done
