@@ -62,6 +62,18 @@ long drawing_npoints(const drawing_t *d) {
     return n;
 }
 
+void drawing_rotate(drawing_t *dr, double deg) {
+    double x0, y0, x1, y1;
+    if (!drawing_bbox(dr, &x0, &y0, &x1, &y1) || deg == 0) return;
+    double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, a = deg * M_PI / 180, c = cos(a), s = sin(a);
+    for (int k = 0; k < dr->nstrokes; k++)
+        for (int i = 0; i < dr->s[k].n; i++) {
+            double x = dr->s[k].x[i] - cx, y = dr->s[k].y[i] - cy;
+            dr->s[k].x[i] = cx + c * x - s * y;
+            dr->s[k].y[i] = cy + s * x + c * y;
+        }
+}
+
 int drawing_bbox(const drawing_t *d, double *minx, double *miny, double *maxx, double *maxy) {
     double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
     int any = 0;

@@ -45,6 +45,9 @@ void drawing_copy(drawing_t *dst, const drawing_t *src);
 long drawing_npoints(const drawing_t *d);
 /* Bounding box over all points; returns 0 when there are no points. */
 int drawing_bbox(const drawing_t *d, double *minx, double *miny, double *maxx, double *maxy);
+/* Rotate every point by deg degrees about the centre of the bounding box
+ * (the trainers' augmentation); nothing happens for deg 0 or no points. */
+void drawing_rotate(drawing_t *d, double deg);
 /* Append the drawing as JSON, numbers with at most dec decimals; times are
  * written when with_t and the stroke has them. */
 void drawing_to_json(buf_t *b, const drawing_t *d, int dec, int with_t);

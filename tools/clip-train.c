@@ -271,20 +271,6 @@ static void to_input(const float *paper, int S, float *img) {
     }
 }
 
-/* A small global affine about the bounding box's centre: rotation and
- * scale; the shift is applied in pixels by the caller. */
-static void rotate_drawing(drawing_t *dr, double deg) {
-    double x0, y0, x1, y1;
-    if (!drawing_bbox(dr, &x0, &y0, &x1, &y1) || deg == 0) return;
-    double cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, a = deg * M_PI / 180, c = cos(a), s = sin(a);
-    for (int k = 0; k < dr->nstrokes; k++)
-        for (int i = 0; i < dr->s[k].n; i++) {
-            double x = dr->s[k].x[i] - cx, y = dr->s[k].y[i] - cy;
-            dr->s[k].x[i] = cx + c * x - s * y;
-            dr->s[k].y[i] = cy + s * x + c * y;
-        }
-}
-
 /* One training sample: slot i of the current step. */
 static int make_sample(run_t *R, worker_t *w, int i) {
     const opts_t *o = R->o;
@@ -297,7 +283,7 @@ static int make_sample(run_t *R, worker_t *w, int i) {
         int rc = degrade_plan_run(&R->plan, &w->d, degrade_rel_unit(&w->d), &w->rng, &w->dj, &w->err);
         if (rc) return err_prefix(&w->err, "key_id %s", it->key_id);
     }
-    rotate_drawing(&w->d, rng_range(&w->rng, -o->rotate, o->rotate));
+    drawing_rotate(&w->d, rng_range(&w->rng, -o->rotate, o->rotate));
     double scale = rng_range(&w->rng, o->scale_lo, o->scale_hi);
     double f = S / 256.0; /* the study's 256-pixel frame -> the input size */
     xform_t xf;
