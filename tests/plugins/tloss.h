@@ -9,7 +9,9 @@
 #ifndef TLOSS_H
 #define TLOSS_H
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
+#include <unistd.h>
 #include "host.h"
 #include "plugin_host.h"
 #include "pool.h"
@@ -107,5 +109,33 @@ static inline int tl_fd(plugin_t *p, tl_host_t *t, const loss_in_t *in, float *a
     CHECK(ok, "%s: analytic %.7g, central FD %.7g (h=%g)", what, an, fd, h);
     free(v), free(save);
     return ok;
+}
+/* The picture checks every loss reading a target picture shares: a JPEG
+ * (the study's reference) loads and evaluates to a positive finite value,
+ * and a file in dir that is no picture is refused at init (EXIT_DATA,
+ * naming the file). */
+static inline void tl_picture_checks(const char *name, const char *dir, tl_host_t *t, const loss_in_t *in) {
+    plugin_t p;
+    err_t e = {0};
+    plugin_err_t pe = {{0}};
+    int rc = tl_open(&p, name, "image=tests/fixtures/imgprep/perfectFish.jpeg,preprocess=clip", t, &e);
+    CHECK(rc == 0, "%s: JPEG picture, preprocess=clip (%s)", name, e.msg);
+    if (!rc) {
+        loss_out_t oj = {0};
+        CHECK(tl_eval(&p, t, in, &oj, &pe) == 0 && isfinite(oj.value) && oj.value > 0, "%s: JPEG: eval %g (%s)", name,
+              oj.value, pe.msg);
+        plugin_close(&p);
+    }
+    char bad[200], spec[240];
+    snprintf(bad, sizeof bad, "%s/notapicture.png", dir);
+    FILE *bf = fopen(bad, "wb");
+    if (bf) fputs("hello, not a picture\n", bf), fclose(bf);
+    snprintf(spec, sizeof spec, "image=%s", bad);
+    e = (err_t){0};
+    rc = tl_open(&p, name, spec, t, &e);
+    CHECK(rc == EXIT_DATA && strstr(e.msg, "notapicture.png") && strstr(e.msg, "not a PNG or JPEG"),
+          "%s: undecodable: %s", name, e.msg);
+    if (!rc) plugin_close(&p);
+    unlink(bad);
 }
 #endif

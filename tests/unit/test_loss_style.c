@@ -97,25 +97,7 @@ int main(void) {
     CHECK(rc == EXIT_USAGE && strstr(e.msg, "style") && strstr(e.msg, "blocks"), "block 5: %s", e.msg);
     rc = tl_open(&p, "style", "image=/no/such.png", &t, &e);
     CHECK(rc == EXIT_IO && strstr(e.msg, "image=/no/such.png"), "missing: %s", e.msg);
-    /* a JPEG picture (the study's reference) loads and evaluates; a file that is no picture is refused */
-    rc = tl_open(&p, "style", "image=tests/fixtures/imgprep/perfectFish.jpeg,preprocess=clip", &t, &e);
-    CHECK(rc == 0, "JPEG picture, preprocess=clip (%s)", e.msg);
-    if (!rc) {
-        loss_out_t oj = {0};
-        CHECK(tl_eval(&p, &t, &in, &oj, &pe) == 0 && isfinite(oj.value) && oj.value > 0, "JPEG: eval %g (%s)",
-              oj.value, pe.msg);
-        plugin_close(&p);
-    }
-    char bad[160];
-    snprintf(bad, sizeof bad, "%s/notapicture.png", dir);
-    FILE *bf = fopen(bad, "wb");
-    fputs("hello, not a picture\n", bf);
-    fclose(bf);
-    snprintf(spec, sizeof spec, "image=%s", bad);
-    rc = tl_open(&p, "style", spec, &t, &e);
-    CHECK(rc == EXIT_DATA && strstr(e.msg, "notapicture.png") && strstr(e.msg, "not a PNG or JPEG"), "undecodable: %s",
-          e.msg);
-    unlink(bad);
+    tl_picture_checks("style", dir, &t, &in);
     unlink(path);
     rmdir(dir);
     free(sty), free(img), free(dimg), free(views), free(dviews);
