@@ -234,6 +234,8 @@ typedef struct {
     plugin_t p;
     const optim_loss_spec_t *spec;
     int sim_metric; /* index of its "similarity" metric, or -1 */
+    int per_word;   /* the spec names {word}: opened again for each new word */
+    char *word;     /* the word it is open for (per_word), NULL before the first record */
 } job_loss_t;
 
 struct optim_job {
@@ -275,7 +277,10 @@ void optim_job_close(optim_job_t *j) {
     if (!j) return;
     if (j->rend.d) plugin_close(&j->rend);
     if (j->aug.d) plugin_close(&j->aug);
-    for (int i = 0; i < j->nloss; i++) plugin_close(&j->loss[i].p);
+    for (int i = 0; i < j->nloss; i++) {
+        if (j->loss[i].p.d) plugin_close(&j->loss[i].p);
+        free(j->loss[i].word);
+    }
     host_free(&j->host);
     free(j->ry.first), free(j->ry.count), free(j->ry.w);
     free(j->rx.first), free(j->rx.count), free(j->rx.w);
@@ -328,6 +333,49 @@ static int saliency_open(optim_job_t *j, err_t *e) {
     return rc;
 }
 
+/* spec with every "{word}" replaced by word (a new string) */
+static char *spec_for_word(const char *spec, const char *word) {
+    buf_t b = {0};
+    for (const char *p = spec, *q; *p; p = q + 6) {
+        if (!(q = strstr(p, "{word}"))) {
+            buf_puts(&b, p);
+            break;
+        }
+        buf_put(&b, p, (size_t)(q - p));
+        buf_puts(&b, word);
+    }
+    if (!b.s) buf_puts(&b, "");
+    return b.s;
+}
+
+/* Loss specs that name {word} are opened and initialised for the record's word when it differs from the
+ * word they are open for (the host caches text embeddings per prompt, so a word seen before costs no encoding). */
+static int bind_word(optim_job_t *j, const char *word, err_t *e) {
+    for (int i = 0; i < j->nloss; i++) {
+        job_loss_t *l = &j->loss[i];
+        if (!l->per_word || (l->word && word && !strcmp(l->word, word))) continue;
+        if (!word || !*word)
+            return err_set(e, EXIT_DATA, "loss '%s' names {word}, but the record has no \"word\"", l->spec->label);
+        if (strchr(word, ','))
+            return err_set(e, EXIT_DATA, "loss '%s': the word '%.60s' has a comma, which a loss spec cannot hold",
+                           l->spec->label, word);
+        if (l->p.d) plugin_close(&l->p);
+        free(l->word);
+        l->word = NULL;
+        char *sp = spec_for_word(l->spec->spec, word);
+        int rc = plugin_open(&l->p, sp, PLUGIN_LOSS, e);
+        free(sp);
+        if (!rc) rc = plugin_init(&l->p, &j->host.h, e);
+        if (rc) {
+            if (l->p.d) plugin_close(&l->p);
+            return err_prefix(e, "word '%.60s': ", word), rc;
+        }
+        l->word = xstrdup(word);
+        l->sim_metric = -1;
+    }
+    return 0;
+}
+
 int optim_job_open(optim_job_t **out, const optim_cfg_t *cfg, clip_model_t *model, pool_t *pool, err_t *e) {
     optim_job_t *j = xcalloc(1, sizeof *j);
     *out = NULL;
@@ -365,10 +413,20 @@ int optim_job_open(optim_job_t **out, const optim_cfg_t *cfg, clip_model_t *mode
                              l->spec->label);
                 goto fail;
             }
+        l->sim_metric = -1;
+        l->per_word = strstr(l->spec->spec, "{word}") != NULL;
+        if (l->per_word) {
+            /* checked now (name, keys, values) with a stand-in word; opened for real per record */
+            char *sp = spec_for_word(l->spec->spec, "word");
+            rc = plugin_open(&l->p, sp, PLUGIN_LOSS, e);
+            free(sp);
+            j->nloss = i + 1;
+            if (rc) goto fail;
+            continue;
+        }
         if ((rc = plugin_open(&l->p, l->spec->spec, PLUGIN_LOSS, e))) goto fail;
         j->nloss = i + 1;
         if ((rc = plugin_init(&l->p, &j->host.h, e))) goto fail;
-        l->sim_metric = -1;
     }
     j->resize = j->S != j->C;
     if (j->resize) {
@@ -1121,6 +1179,7 @@ int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const ch
     buf_t cp = {0}, frames = {0}, whist = {0};
     double best = INFINITY;
     int w_steps = 0, w_best = 0, w_early = 0;
+    if ((rc = bind_word(j, word, e))) goto out;
     for (int r = 0; r < c->restarts; r++) {
         rng_seed2(&j->host.rng, seed, (uint64_t)r);
         st_clear(&j->cur);

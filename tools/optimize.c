@@ -272,7 +272,8 @@ int main(int argc, char **argv) {
     const char *help_plugin = NULL;
     const opt_t table[] = {
         {"loss", 'l', OPT_LIST, &o.losses, "SPEC",
-         "a loss plugin NAME:key=value,... with weight=W (and weight_from, weight_schedule, as=NAME); repeatable",
+         "a loss plugin NAME:key=value,... with weight=W (and weight_from, weight_schedule, as=NAME); {word} in it "
+         "becomes each record's word; repeatable",
          OPT_NORANGE},
         {"renderer", 'r', OPT_STR, &o.renderer, "SPEC", "renderer plugin NAME[:key=value,...]", OPT_NORANGE},
         {"augment", 'a', OPT_STR, &o.augment, "SPEC", "augmentation plugin making the views the losses see (default none)",

@@ -189,3 +189,24 @@ check "--help" optimize --help
 optimize --list-plugins >"$T/lp" 2>&1
 if grep -q 'clip-text' "$T/lp" && grep -q 'softline' "$T/lp" && grep -q 'clipaug' "$T/lp"; then ok "--list-plugins shows every kind"
 else notok "--list-plugins" "$(head -5 "$T/lp")"; fi
+
+# --- {word}: a loss spec that names the record's word is opened for each record's word ---
+{ zcat data/quickdraw/simplified/cat.ndjson.gz | head -1; head -1 "$T/fish1.ndjson"; zcat data/quickdraw/simplified/cat.ndjson.gz | sed -n 2p; } >"$T/mixed.ndjson"
+optimize -j 1 --steps 3 --history none --loss 'clip-text:prompt=a sketch of a {word}' --loss structure:weight=0.3 \
+  <"$T/mixed.ndjson" >"$T/w_all" 2>/dev/null
+: >"$T/w_one"
+for i in 1 2 3; do
+  sed -n "${i}p" "$T/mixed.ndjson" >"$T/w_in"
+  w=$(sed -n 's/.*"word":"\([^"]*\)".*/\1/p' "$T/w_in")
+  optimize -j 1 --steps 3 --history none --loss "clip-text:prompt=a sketch of a $w" --loss structure:weight=0.3 \
+    <"$T/w_in" >>"$T/w_one" 2>/dev/null
+done
+same "{word} in a loss spec = one run per record with its word spelled out" "$T/w_all" "$T/w_one"
+sim() { grep -o '"initial":{[^}]*}' "$1" | sed -n "${2}p"; }
+[ "$(sim "$T/w_all" 1)" != "$(sim "$T/w_all" 2)" ] && ok "{word}: the cat and the fish record get different prompts" ||
+  notok "{word} differs per record" "$(sim "$T/w_all" 1)"
+sed 's/"word":"[^"]*",//' "$T/fish1.ndjson" >"$T/noword.ndjson"
+expect_exit "{word} with a record that has no word: exit 1 naming the loss" 1 "clip-text.*names \{word\}.*no \"word\"" \
+  optimize -j 1 --steps 2 --loss 'clip-text:prompt={word}' "$T/noword.ndjson"
+expect_exit "{word} with an unknown plugin key is refused before any record: exit 2" 2 "unknown parameter 'colour'" \
+  optimize -j 1 --steps 2 --loss 'clip-text:prompt={word},colour=red' "$T/fish1.ndjson"
