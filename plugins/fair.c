@@ -24,9 +24,15 @@
  *             rho = |p_{n-1} - p_0| / sum l_i: a stroke whose chord is almost
  *             its length (rho > tau) is pulled straight; clearly curved ones
  *             sit at the flat 0.
- *   L = bending * E_b + snap * E_s + close * E_c + straight * E_t
+ *   smooth    E_l = mean over all interior vertices of the drawing of
+ *                   |p_{i-1} - 2 p_i + p_{i+1}|^2  (px^2; 0 without interior vertices)
+ *             the discrete Laplacian: with `structure` (a mean squared distance too) as the data
+ *             term, the optimum is a smoothing filter of the points -- it removes a shaky hand's
+ *             wobble without the length reward of E_b (which falls as a stroke grows); being a mean,
+ *             its balance with `structure` does not depend on how densely a stroke is sampled.
+ *   L = bending * E_b + snap * E_s + close * E_c + straight * E_t + smooth * E_l
  * Zero-length segments contribute no turning (their angle is undefined).
- * Metrics: bending, snap, close, straight (the unweighted E's).
+ * Metrics: bending, snap, close, straight, smooth (the unweighted E's).
  */
 #include <math.h>
 #include <stdio.h>
@@ -48,17 +54,19 @@ static const plugin_param_t params[] = {
      .help = "weight of straightening strokes whose chord is nearly their length"},
     {.name = "straight_ratio", .type = PARAM_FLOAT, .def = 0.97, .min = 0, .max = 0.9999,
      .help = "chord/length above which a stroke counts as nearly straight"},
+    {.name = "smooth", .type = PARAM_FLOAT, .def = 0, .min = 0, .max = 1e6,
+     .help = "weight of the mean squared second difference |p[i-1]-2p[i]+p[i+1]|^2 (px^2): a smoothing filter"},
 };
 
 typedef struct {
-    double wb, ws, rs, wc, rc, wt, tau;
+    double wb, ws, rs, wc, rc, wt, tau, wl;
 } fair_t;
 
 static int fr_init(void *st, const plugin_value_t *v, const plugin_host_t *host, plugin_err_t *err) {
     fair_t *s = st;
     (void)host;
     (void)err;
-    s->wb = v[0].f, s->ws = v[1].f, s->rs = v[2].f, s->wc = v[3].f, s->rc = v[4].f, s->wt = v[5].f, s->tau = v[6].f;
+    s->wb = v[0].f, s->ws = v[1].f, s->rs = v[2].f, s->wc = v[3].f, s->rc = v[4].f, s->wt = v[5].f, s->tau = v[6].f, s->wl = v[7].f;
     return 0;
 }
 
@@ -101,6 +109,21 @@ static double bending(const float *xy, float *g, int o, int n, double w) {
         addg(G(o + i - 1), -gux, -guy);
         addg(G(o + i), gux - gvx, guy - gvy);
         addg(G(o + i + 1), gvx, gvy);
+    }
+    return E;
+}
+
+/* sum of |p[i-1] - 2p[i] + p[i+1]|^2 over the interior vertices of one stroke; adds c * gradient */
+static double laplace(const float *xy, float *g, int o, int n, double c) {
+    double E = 0;
+    for (int i = 1; i + 1 < n; i++) {
+        const float *a = P(o + i - 1), *b = P(o + i), *d = P(o + i + 1);
+        double lx = (double)a[0] - 2.0 * b[0] + d[0], ly = (double)a[1] - 2.0 * b[1] + d[1];
+        E += lx * lx + ly * ly;
+        if (!g || c == 0) continue;
+        addg(G(o + i - 1), 2 * c * lx, 2 * c * ly);
+        addg(G(o + i), -4 * c * lx, -4 * c * ly);
+        addg(G(o + i + 1), 2 * c * lx, 2 * c * ly);
     }
     return E;
 }
@@ -213,12 +236,21 @@ static int fr_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
         if (c > 0) addg(G(o + n - 1), gr * cx / (c * Lk), gr * cy / (c * Lk)), addg(G(o), -gr * cx / (c * Lk), -gr * cy / (c * Lk));
         length(xy, g, o, n, -gr * c / (Lk * Lk));
     }
-    out->value = s->wb * Eb + s->ws * Es + s->wc * Ec + s->wt * Et;
-    out->nmetrics = 4;
+    long nint = 0;
+    for (int k = 0; k < sc->nstrokes; k++) nint += sc->npts[k] > 2 ? sc->npts[k] - 2 : 0;
+    double El = 0;
+    if (nint > 0 && s->wl > 0)
+        for (int k = 0; k < sc->nstrokes; k++) El += laplace(xy, g, sc->off[k], sc->npts[k], s->wl / (double)nint);
+    else if (nint > 0)
+        for (int k = 0; k < sc->nstrokes; k++) El += laplace(xy, NULL, sc->off[k], sc->npts[k], 0);
+    if (nint > 0) El /= (double)nint;
+    out->value = s->wb * Eb + s->ws * Es + s->wc * Ec + s->wt * Et + s->wl * El;
+    out->nmetrics = 5;
     out->metric_name[0] = "bending", out->metric[0] = Eb;
     out->metric_name[1] = "snap", out->metric[1] = Es;
     out->metric_name[2] = "close", out->metric[2] = Ec;
     out->metric_name[3] = "straight", out->metric[3] = Et;
+    out->metric_name[4] = "smooth", out->metric[4] = El;
     return 0;
 }
 
@@ -230,13 +262,15 @@ static const plugin_desc_t desc = {
     .name = "fair",
     .version = "1",
     .summary = "sketch-quality prior without CLIP: smooth strokes, snapped ends, closed loops, straight lines",
-    .help = "L = bending*E_b + snap*E_s + close*E_c + straight*E_t on the polylines.  E_b = sum over interior "
+    .help = "L = bending*E_b + snap*E_s + close*E_c + straight*E_t + smooth*E_l on the polylines.  E_b = sum over interior "
             "vertices of 2(1-cos turn)/(mean adjacent segment length) (discrete elastica, 1/px: wobbles cost "
             "more than corners).  psi(x) = -(1-x)^2 below 1, else 0 (a well: rewards what is nearly there).  E_s = sum over stroke ends of "
             "psi(r^2/snap_radius^2), r = distance to the nearest other stroke (gaps close, overshoots pull back).  "
             "E_c = sum over strokes at least 4*close_radius long of psi(gap^2/close_radius^2) (nearly closed loops "
             "close).  E_t = sum over strokes of psi(((1-rho)/(1-straight_ratio))^2), rho = chord/length (nearly "
-            "straight strokes straighten; curved ones sit at 0).  Metrics: bending, snap, close, straight.",
+            "straight strokes straighten; curved ones sit at 0).  E_l = mean over interior vertices of "
+            "|p[i-1]-2p[i]+p[i+1]|^2 (px^2; with structure, a smoothing filter).  Metrics: bending, snap, close, "
+            "straight, smooth.",
     .params = params,
     .nparams = (int)(sizeof params / sizeof params[0]),
     .state_size = sizeof(fair_t),

@@ -39,7 +39,7 @@ typedef struct {
     const char *model, *renderer, *augment, *init, *history, *frames, *ckpt, *schedule, *add_init, *summary;
     strlist_t losses;
     int steps, canvas, jobs, threads, restarts, warmup, add_interval, add_max, add_points, eval_every, patience;
-    int keep_best, frame_every, ckpt_every, resume, stop_after, keep_going, progress, timing;
+    int keep_best, frame_every, ckpt_every, resume, stop_after, keep_going, progress, timing, keep_initial;
     double pad, width, lr, min_lr, lr_width, lr_opacity, clip_norm, noise, noise_decay, min_delta;
     long long seed;
 } opts_t;
@@ -52,6 +52,8 @@ typedef struct {
     int rc;
     err_t err;
     optim_result_t res;
+    int has_init;      /* --keep-initial: the record's own "initial", mapped into the canvas frame */
+    drawing_t init;
 } slot_t;
 
 typedef struct {
@@ -94,6 +96,21 @@ static void run_slot(ctx_t *c, int k, int jobi) {
         else buf_printf(&path, "%s/line%lld.ckpt", o->ckpt, sl->line);
     }
     optim_result_init(&sl->res);
+    sl->has_init = 0;
+    if (o->keep_initial && sketch_has(s, "initial")) {
+        drawing_init(&sl->init);
+        sl->has_init = 1;
+        if ((sl->rc = sketch_get_drawing(s, "initial", &sl->init, &sl->err))) {
+            err_prefix(&sl->err, "field \"initial\": ");
+            buf_free(&path);
+            return;
+        }
+        for (int q = 0; q < sl->init.nstrokes; q++)
+            for (int i = 0; i < sl->init.s[q].n; i++) {
+                sl->init.s[q].x[i] = sl->init.s[q].x[i] * xf.sx + xf.ox;
+                sl->init.s[q].y[i] = sl->init.s[q].y[i] * xf.sy + xf.oy;
+            }
+    }
     sl->rc = optim_record(c->job[jobi], &s->drawing, &xf, s->key_id, s->word, o->ckpt ? path.s : NULL, o->resume,
                           jobi == 0 ? &c->prog : NULL, &sl->res, &sl->err);
     buf_free(&path);
@@ -123,7 +140,7 @@ static void emit(ctx_t *c, slot_t *sl) {
     sketch_t *s = &sl->s;
     optim_result_t *r = &sl->res;
     sketch_set_drawing(s, "drawing", &r->final, 3, 0);
-    sketch_set_drawing(s, "initial", &r->initial, 3, 0);
+    sketch_set_drawing(s, "initial", sl->has_init ? &sl->init : &r->initial, 3, 0);
     char cv[96];
     snprintf(cv, sizeof cv, "{\"width\":%d,\"height\":%d}", o->canvas, o->canvas);
     sketch_set_raw(s, "canvas", cv);
@@ -199,6 +216,7 @@ static void flush(ctx_t *c) {
             emit(c, sl);
         }
         optim_result_free(&sl->res);
+        if (sl->has_init) drawing_free(&sl->init), sl->has_init = 0;
         free(sl->file);
         sl->file = NULL;
     }
@@ -281,6 +299,10 @@ int main(int argc, char **argv) {
         {"model", 'm', OPT_STR, &o.model, "FILE",
          "CLIP weights ('none': no CLIP; default $INVCLIP_MODEL or the shipped sketch CLIP)", OPT_NORANGE},
         {"steps", 'n', OPT_INT, &o.steps, "N", "optimisation steps a record", 0, 10000000},
+        {"keep-initial", 0, OPT_FLAG, &o.keep_initial, NULL,
+         "a record that already has \"initial\" keeps it (mapped into the output frame) instead of getting the "
+         "drawing it started from: chains of enhancers keep the first input",
+         OPT_NORANGE},
         {"canvas", 0, OPT_INT, &o.canvas, "C", "canvas side in pixels (the study's 224)", 16, 4096},
         {"pad", 0, OPT_DOUBLE, &o.pad, "P", "margin when fitting a drawing to the canvas", 0, 2048},
         {"width", 'w', OPT_DOUBLE, &o.width, "W", "stroke width in canvas pixels", 0.1, 1000},

@@ -210,3 +210,21 @@ expect_exit "{word} with a record that has no word: exit 1 naming the loss" 1 "c
   optimize -j 1 --steps 2 --loss 'clip-text:prompt={word}' "$T/noword.ndjson"
 expect_exit "{word} with an unknown plugin key is refused before any record: exit 2" 2 "unknown parameter 'colour'" \
   optimize -j 1 --steps 2 --loss 'clip-text:prompt={word},colour=red' "$T/fish1.ndjson"
+
+# --- --keep-initial: a chain of enhancers keeps the first input as "initial" ---
+$O --steps 3 --history none <"$T/fish1.ndjson" >"$T/k1" 2>/dev/null
+$O --steps 3 --history none --keep-initial <"$T/k1" >"$T/k2" 2>/dev/null
+$O --steps 3 --history none <"$T/k1" >"$T/k3" 2>/dev/null
+python3 - "$T/k1" "$T/k2" "$T/k3" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys
+a, b, c = (json.loads(open(f).readline()) for f in sys.argv[1:4])
+def ok(t, n): print(("ok - " if t else "not ok - ") + n)
+close = lambda p, q: all(abs(u - v) < 1e-3 for s, t in zip(p, q) for x, y in zip(s, t) for u, v in zip(x, y))
+ok(close(b["initial"], a["initial"]) and len(b["initial"]) == len(a["initial"]), "--keep-initial: the second pass keeps the first pass's initial (same 224 frame)")
+ok(close(c["initial"], a["drawing"]), "without it, initial is what the second pass started from")
+ok(not close(b["drawing"], a["drawing"]), "--keep-initial still optimises the drawing")
+PYEOF
+cat "$T/py"
+printf '{"word":"fish","key_id":"9","drawing":[[[0,10],[0,10]]],"initial":[[[0,"x"],[0,1]]]}\n' >"$T/badinit"
+expect_exit "--keep-initial with a malformed initial: exit 1 naming the field" 1 'field "initial"' \
+  optimize -j 1 --steps 2 --keep-initial --loss structure --model none "$T/badinit"

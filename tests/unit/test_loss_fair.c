@@ -188,6 +188,24 @@ int main(void) {
         const char *names[4] = {"bending alone: d/dxy", "snap alone: d/dxy", "close alone: d/dxy", "straight alone: d/dxy"};
         for (int k = 0; k < 4; k++) fd_scene(&t, only[k], &sc, xy, 12, 40 + k, names[k]);
         fd_scene(&t, "", &sc, xy, 12, 50, "defaults: d/dxy");
+        fd_scene(&t, "bending=0,snap=0,close=0,straight=0,smooth=1", &sc, xy, 12, 51, "smooth alone: d/dxy");
+        fd_scene(&t, "smooth=0.3", &sc, xy, 12, 52, "defaults + smooth: d/dxy");
+    }
+    /* 5b. smooth: mean over interior vertices of |p[i-1] - 2p[i] + p[i+1]|^2.  The right angle (0,0),(10,0),(10,20):
+     *     one interior vertex, (0 - 20 + 10, 0 - 0 + 20) = (-10, 20): 500.  Add a 2-point stroke (no interior
+     *     vertex) and a straight evenly spaced one (interior vertex, Laplacian 0): the mean is 500/2 */
+    {
+        CHECK(tl_open(&p, "fair", "bending=0,snap=0,close=0,straight=0,smooth=1", &t, &e) == 0, "load smooth only");
+        CHECK_CLOSE(value_of(&p, &t, &s1, NULL), 500, 1e-9, 0, "smooth: the right angle's second difference (-10,20): 500");
+        int n5[3] = {3, 2, 3}, o5[3] = {0, 3, 5};
+        float xy5[16] = {0, 0, 10, 0, 10, 20, 50, 50, 60, 60, 0, 90, 10, 90, 20, 90}, w5[3] = {3, 3, 3}, op5[3] = {1, 1, 1};
+        scene_t s5 = {3, n5, o5, xy5, w5, op5};
+        CHECK_CLOSE(value_of(&p, &t, &s5, NULL), 250, 1e-9, 0, "smooth: a mean over interior vertices (500 + 0) / 2");
+        float xy6[4] = {0, 0, 5, 5};
+        int n6[1] = {2}, o6[1] = {0};
+        scene_t s6 = {1, n6, o6, xy6, w1, op1};
+        CHECK_CLOSE(value_of(&p, &t, &s6, NULL), 0, 1e-12, 0, "smooth: no interior vertex, no cost");
+        plugin_close(&p);
     }
     /* 6. bad input, parameters */
     CHECK(tl_open(&p, "fair", "", &t, &e) == 0, "reload");
