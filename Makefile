@@ -66,7 +66,7 @@ NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
 .PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
-        reference-anchor text-guided clipasso fair recipes train-unet unet-study
+        reference-anchor text-guided clipasso fair recipes train-unet unet-study study enhance
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -228,6 +228,17 @@ train-clip: all
 # and install it in data/models/evaluator/.  OUT=DIR, RESUME=1, STEPS=N, INSTALL= to skip installing.
 train-evaluator: all
 	@BIN='$(BINDIR)' OUT='$(OUT)' RESUME='$(RESUME)' STEPS='$(STEPS)' sh pipelines/train-evaluator.sh
+
+# The enhancement study (pipelines/study.sh; docs/study.md): sets a/b/c scored by the evaluator before and
+# after every enhancer.  SPLIT=test|tune N SETS ENHANCERS OUT REPORT_ONLY=1.  And the best enhancer as one
+# command: make enhance IN=sketches.ndjson OUT=enhanced.ndjson (METHOD=... for another; pipelines/enhance.sh).
+study: all
+	@BIN='$(BINDIR)' $(if $(SPLIT),SPLIT='$(SPLIT)') $(if $(N),N='$(N)') $(if $(SETS),SETS='$(SETS)') \
+	  $(if $(ENHANCERS),ENHANCERS='$(ENHANCERS)') $(if $(OUT),OUT='$(OUT)') $(if $(REPORT_ONLY),REPORT_ONLY='$(REPORT_ONLY)') \
+	  sh pipelines/study.sh
+enhance: all
+	@test -n '$(IN)' && test -n '$(OUT)' || { echo 'usage: make enhance IN=sketches.ndjson OUT=enhanced.ndjson [METHOD=...]' >&2; exit 2; }
+	@BIN='$(abspath $(BINDIR))' $(if $(METHOD),METHOD='$(METHOD)') sh pipelines/enhance.sh <'$(IN)' >'$(OUT).tmp' && mv '$(OUT).tmp' '$(OUT)' || { rm -f '$(OUT).tmp'; exit 1; }
 
 # The sketch enhancer (docs/unet.md, "unet-train"): train-unet trains the CPU-sized model on the study's
 # 10 words in minutes and reports held-out L1, IoU and ink ratio beside the all-white baseline

@@ -3,7 +3,7 @@
 # coordinates, any of the 345 words), writes each record enhanced on stdout: "drawing" replaced, the
 # drawing it started from kept as "initial" (both in the output's frame, given by "canvas"), every other
 # field passed through.  Uses only the shipped models.  The enhancers and why the default is the default:
-# docs/study.md (the enhancement study, issue 12).
+# docs/enhancement-study.md (the enhancement study, issue 12).
 #
 #   sh pipelines/enhance.sh < in.ndjson > out.ndjson          (make enhance IN=in.ndjson OUT=out.ndjson)
 #   METHOD=text sh pipelines/enhance.sh < in.ndjson > out.ndjson
@@ -52,8 +52,10 @@ opt() { # optimize with the common options
   # shellcheck disable=SC2086
   "$BIN/optimize" $MODEL_ARGS $KG -j "$THREADS" --jobs "$JOBS" --seed "$SEED" --history none "$@"
 }
+none() { opt --steps 0 --model none --loss structure; }
 text() {
-  opt --steps "${TEXT_STEPS:-${STEPS:-200}}" --renderer bezier:samples=50 --width 3 \
+  # the Bezier renderer starts from a least-squares fit of each stroke: keep the input itself as "initial"
+  none | opt --keep-initial --steps "${TEXT_STEPS:-${STEPS:-200}}" --renderer bezier:samples=50 --width 3 \
     --augment clipaug:preset=doodlebot-optimizer,nviews=4 --lr 2.5 --lr-schedule warmup_cosine --warmup 20 \
     --min-lr 0.5 --noise 0.3 --noise-decay 0.995 --clip-grad 1 \
     --loss "clip-text:prompt=a perfect sketch of a {word},templates=study,ensemble=study,weight=3,as=semantic" \
@@ -81,6 +83,6 @@ case $METHOD in
   unet-prior)
     # the U-Net's records carry the input as "initial"; --keep-initial keeps it through the prior
     unet | PRIOR_EXTRA=--keep-initial prior ;;
-  none) opt --steps 0 --model none --loss structure ;;
+  none) none ;;
   *) edie "METHOD='$METHOD': one of best, text, prior, unet, unet-prior, none" ;;
 esac

@@ -1,7 +1,7 @@
 #!/bin/sh
 # pipelines/study.sh - does enhancement make sketches better?  Three sets of drawings, each scored by the
 # independent evaluator (sketch-score: a CNN trained apart from CLIP, never a loss) before and after every
-# enhancer of pipelines/enhance.sh.  docs/study.md has the results, the pictures and the reasoning.
+# enhancer of pipelines/enhance.sh.  docs/enhancement-study.md has the results, the pictures and the reasoning.
 #
 #   sh pipelines/study.sh                  (make study)      the reported table: the test split
 #   SPLIT=tune sh pipelines/study.sh                         the split the settings were tuned on
@@ -23,6 +23,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 BIN=${BIN:-bin}
+case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 SPLIT=${SPLIT:-test}
 SETS=${SETS:-a b c}
 ENHANCERS=${ENHANCERS:-none text prior unet unet-prior}
@@ -74,7 +75,7 @@ run_one() {
   n=$(wc -l <"$W/$s.ndjson")
   echo "study: $SPLIT set $s ($n drawings): $e" >&2
   t0=$(date +%s.%N)
-  METHOD=$e KEEP_GOING=1 BIN=$PWD/$BIN sh pipelines/enhance.sh <"$W/$s.ndjson" >"$d/records.tmp" 2>"$d/stderr" || {
+  METHOD=$e KEEP_GOING=1 BIN=$BIN sh pipelines/enhance.sh <"$W/$s.ndjson" >"$d/records.tmp" 2>"$d/stderr" || {
     echo "study: $s/$e failed: $(tail -3 "$d/stderr")" >&2; return 1; }
   t1=$(date +%s.%N)
   mv "$d/records.tmp" "$d/records.ndjson"
