@@ -24,8 +24,9 @@
  *             rho = |p_{n-1} - p_0| / sum l_i: a stroke whose chord is almost
  *             its length (rho > tau) is pulled straight; clearly curved ones
  *             sit at the flat 0.
- *   smooth    E_l = mean over all interior vertices of the drawing of
- *                   |p_{i-1} - 2 p_i + p_{i+1}|^2  (px^2; 0 without interior vertices)
+ *   smooth    E_l = mean over all interior vertices of the drawing of rho(|p_{i-1} - 2 p_i + p_{i+1}|^2)
+ *                   (px^2; 0 without interior vertices); rho(q) = q, or with smooth_scale d > 0
+ *                   d^2 q / (q + d^2) (Geman-McClure: wobbles under d smoothed, corners over d kept)
  *             the discrete Laplacian: with `structure` (a mean squared distance too) as the data
  *             term, the optimum is a smoothing filter of the points -- it removes a shaky hand's
  *             wobble without the length reward of E_b (which falls as a stroke grows); being a mean,
@@ -56,17 +57,20 @@ static const plugin_param_t params[] = {
      .help = "chord/length above which a stroke counts as nearly straight"},
     {.name = "smooth", .type = PARAM_FLOAT, .def = 0, .min = 0, .max = 1e6,
      .help = "weight of the mean squared second difference |p[i-1]-2p[i]+p[i+1]|^2 (px^2): a smoothing filter"},
+    {.name = "smooth_scale", .type = PARAM_FLOAT, .def = 0, .min = 0, .max = 1e4,
+     .help = "0: smooth is quadratic; d > 0: each vertex costs d^2 r^2/(r^2+d^2), r = |second difference| (px): "
+             "wobbles under d are smoothed, corners well over d are left alone"},
 };
 
 typedef struct {
-    double wb, ws, rs, wc, rc, wt, tau, wl;
+    double wb, ws, rs, wc, rc, wt, tau, wl, dl;
 } fair_t;
 
 static int fr_init(void *st, const plugin_value_t *v, const plugin_host_t *host, plugin_err_t *err) {
     fair_t *s = st;
     (void)host;
     (void)err;
-    s->wb = v[0].f, s->ws = v[1].f, s->rs = v[2].f, s->wc = v[3].f, s->rc = v[4].f, s->wt = v[5].f, s->tau = v[6].f, s->wl = v[7].f;
+    s->wb = v[0].f, s->ws = v[1].f, s->rs = v[2].f, s->wc = v[3].f, s->rc = v[4].f, s->wt = v[5].f, s->tau = v[6].f, s->wl = v[7].f, s->dl = v[8].f;
     return 0;
 }
 
@@ -113,17 +117,25 @@ static double bending(const float *xy, float *g, int o, int n, double w) {
     return E;
 }
 
-/* sum of |p[i-1] - 2p[i] + p[i+1]|^2 over the interior vertices of one stroke; adds c * gradient */
-static double laplace(const float *xy, float *g, int o, int n, double c) {
-    double E = 0;
+/* sum over the interior vertices of one stroke of rho(|p[i-1] - 2p[i] + p[i+1]|^2): rho(q) = q (dl = 0), or
+ * dl^2 q / (q + dl^2) (Geman-McClure: quadratic for small q, flat at dl^2 for large); adds c * gradient */
+static double laplace(const float *xy, float *g, int o, int n, double c, double dl) {
+    double E = 0, d2 = dl * dl;
     for (int i = 1; i + 1 < n; i++) {
         const float *a = P(o + i - 1), *b = P(o + i), *d = P(o + i + 1);
-        double lx = (double)a[0] - 2.0 * b[0] + d[0], ly = (double)a[1] - 2.0 * b[1] + d[1];
-        E += lx * lx + ly * ly;
+        double lx = (double)a[0] - 2.0 * b[0] + d[0], ly = (double)a[1] - 2.0 * b[1] + d[1], q = lx * lx + ly * ly;
+        double drho = 1; /* d rho / d q */
+        if (dl > 0) {
+            E += d2 * q / (q + d2);
+            drho = d2 * d2 / ((q + d2) * (q + d2));
+        } else {
+            E += q;
+        }
         if (!g || c == 0) continue;
-        addg(G(o + i - 1), 2 * c * lx, 2 * c * ly);
-        addg(G(o + i), -4 * c * lx, -4 * c * ly);
-        addg(G(o + i + 1), 2 * c * lx, 2 * c * ly);
+        double k = c * drho;
+        addg(G(o + i - 1), 2 * k * lx, 2 * k * ly);
+        addg(G(o + i), -4 * k * lx, -4 * k * ly);
+        addg(G(o + i + 1), 2 * k * lx, 2 * k * ly);
     }
     return E;
 }
@@ -240,9 +252,9 @@ static int fr_eval(void *st, void *ws, const plugin_host_t *host, const loss_in_
     for (int k = 0; k < sc->nstrokes; k++) nint += sc->npts[k] > 2 ? sc->npts[k] - 2 : 0;
     double El = 0;
     if (nint > 0 && s->wl > 0)
-        for (int k = 0; k < sc->nstrokes; k++) El += laplace(xy, g, sc->off[k], sc->npts[k], s->wl / (double)nint);
+        for (int k = 0; k < sc->nstrokes; k++) El += laplace(xy, g, sc->off[k], sc->npts[k], s->wl / (double)nint, s->dl);
     else if (nint > 0)
-        for (int k = 0; k < sc->nstrokes; k++) El += laplace(xy, NULL, sc->off[k], sc->npts[k], 0);
+        for (int k = 0; k < sc->nstrokes; k++) El += laplace(xy, NULL, sc->off[k], sc->npts[k], 0, s->dl);
     if (nint > 0) El /= (double)nint;
     out->value = s->wb * Eb + s->ws * Es + s->wc * Ec + s->wt * Et + s->wl * El;
     out->nmetrics = 5;

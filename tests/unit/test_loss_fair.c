@@ -190,6 +190,8 @@ int main(void) {
         fd_scene(&t, "", &sc, xy, 12, 50, "defaults: d/dxy");
         fd_scene(&t, "bending=0,snap=0,close=0,straight=0,smooth=1", &sc, xy, 12, 51, "smooth alone: d/dxy");
         fd_scene(&t, "smooth=0.3", &sc, xy, 12, 52, "defaults + smooth: d/dxy");
+        fd_scene(&t, "bending=0,snap=0,close=0,straight=0,smooth=1,smooth_scale=5", &sc, xy, 12, 53,
+                 "robust smooth alone: d/dxy");
     }
     /* 5b. smooth: mean over interior vertices of |p[i-1] - 2p[i] + p[i+1]|^2.  The right angle (0,0),(10,0),(10,20):
      *     one interior vertex, (0 - 20 + 10, 0 - 0 + 20) = (-10, 20): 500.  Add a 2-point stroke (no interior
@@ -205,6 +207,15 @@ int main(void) {
         int n6[1] = {2}, o6[1] = {0};
         scene_t s6 = {1, n6, o6, xy6, w1, op1};
         CHECK_CLOSE(value_of(&p, &t, &s6, NULL), 0, 1e-12, 0, "smooth: no interior vertex, no cost");
+        plugin_close(&p);
+        /* smooth_scale 10: the right angle's q = 500 costs 100*500/600; a wobble of q = 1 costs 100/101 ~ q */
+        CHECK(tl_open(&p, "fair", "bending=0,snap=0,close=0,straight=0,smooth=1,smooth_scale=10", &t, &e) == 0,
+              "load robust smooth");
+        CHECK_CLOSE(value_of(&p, &t, &s1, NULL), 100.0 * 500 / 600, 1e-9, 0, "robust smooth: d^2 q/(q+d^2) for the corner");
+        float xy7[6] = {0, 0, 10, 1, 20, 0};
+        s1.xy = xy7; /* second difference (0, -2): q = 4 */
+        CHECK_CLOSE(value_of(&p, &t, &s1, NULL), 100.0 * 4 / 104, 1e-9, 0, "robust smooth: a small wobble costs about q");
+        s1.xy = xy1;
         plugin_close(&p);
     }
     /* 6. bad input, parameters */
