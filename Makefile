@@ -66,7 +66,7 @@ NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
 .PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
-        reference-anchor text-guided clipasso fair recipes train-unet unet-study study enhance
+        reference-anchor text-guided clipasso fair recipes train-unet unet-study
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -232,6 +232,7 @@ train-evaluator: all
 # The enhancement study (pipelines/study.sh; docs/study.md): sets a/b/c scored by the evaluator before and
 # after every enhancer.  SPLIT=test|tune N SETS ENHANCERS OUT REPORT_ONLY=1.  And the best enhancer as one
 # command: make enhance IN=sketches.ndjson OUT=enhanced.ndjson (METHOD=... for another; pipelines/enhance.sh).
+.PHONY: study enhance
 study: all
 	@BIN='$(BINDIR)' $(if $(SPLIT),SPLIT='$(SPLIT)') $(if $(N),N='$(N)') $(if $(SETS),SETS='$(SETS)') \
 	  $(if $(ENHANCERS),ENHANCERS='$(ENHANCERS)') $(if $(OUT),OUT='$(OUT)') $(if $(REPORT_ONLY),REPORT_ONLY='$(REPORT_ONLY)') \
@@ -246,7 +247,8 @@ enhance: all
 # study's own run (fish, 500 drawings, 15 epochs, base 64, L1 only; hours on a CPU; GAN=1 DATA=FILE).
 train-unet: all
 	@BIN='$(BINDIR)' sh pipelines/train-unet.sh
-unet-study: all
+unet-.PHONY: study enhance
+study: all
 	@BIN='$(BINDIR)' sh pipelines/unet-study.sh
 
 # Out-of-tree plugin authors get the ABI header, the pure-maths headers and
