@@ -9,19 +9,24 @@
 #   METHOD=text sh pipelines/enhance.sh < in.ndjson > out.ndjson
 #
 # Environment (all optional):
-#   METHOD   best (default: the study's best enhancer, see below) | text | prior | unet | unet-prior | none
+#   METHOD   best (default: the study's best enhancer, = fair) | text | prior | fair | unet | unet-fair | none
 #              text        optimize with the study's text loss: CLIP similarity of 4 augmented views to the
 #                          study's five templates of "a perfect sketch of a <word>" (raw-embedding ensemble) x3,
 #                          structure 0.1, stroke-reg 0.01, TV 0.0005, least-squares Bezier strokes, lr 2.5
 #                          warmup-cosine, gradient noise 0.3 (the study's text-guided recipe, its bugs fixed)
-#              prior       optimize with the CLIP-free sketch-quality prior `fair` (docs/losses.md) held near
-#                          the drawing by `structure`, plus CLIP text similarity to the record's word (TEXT_W)
+#              prior       optimize with our sketch-quality prior `fair` (docs/losses.md; settings FAIR, tuned in
+#                          the study: snapped ends, closed loops, straightened lines, robust smoothing) held near
+#                          the drawing by `structure` (STRUCT_W), plus CLIP text similarity to the record's word
+#                          (TEXT_W, the zero-shot templates); polylines, Adam lr 0.5 cosine to 0.01, 150 steps
+#              fair        the same without CLIP (TEXT_W=0): no model at all, ~0.1 s a drawing
 #              unet        the shipped U-Net (data/models/unet-small, 64 px) then raster-to-vector
-#              unet-prior  the U-Net's strokes, then the prior
+#              unet-fair   the U-Net's strokes, then `fair` (the input stays "initial")
 #              none        the drawing unchanged (the study's baseline; same output fields)
 #   STEPS    optimisation steps (default: the method's: text 200, prior 150); TEXT_STEPS for text alone
 #   TEXT_W   weight of the CLIP text term of `prior` (default 0.3; 0 = none)
-#   STRUCT_W weight of the structure term of `prior` (default 0.5)
+#   STRUCT_W weight of the structure term of `prior`/`fair` (default 0.5)
+#   FAIR     the `fair` loss's keys (default bending=0,snap=1,close=1,straight=0.5,smooth=5,smooth_scale=3)
+#   PRIOR_SCHEDULE  lr schedule of `prior`/`fair` (default cosine)
 #   SEED     optimiser seed (default 1); JOBS records at once (default 2); THREADS optimize -j (default 1)
 #   CLIP     CLIP weights (default: the shipped sketch CLIP); BIN (bin)
 # Exit status: that of the failing tool (docs/optimize.md, docs/unet.md); a record that cannot be enhanced
@@ -34,6 +39,7 @@ SEED=${SEED:-1}
 JOBS=${JOBS:-2}
 THREADS=${THREADS:-1}
 TEXT_W=${TEXT_W:-0.3}
+FAIR=${FAIR-bending=0,snap=1,close=1,straight=0.5,smooth=5,smooth_scale=3}
 STRUCT_W=${STRUCT_W:-0.5}
 UNET=${UNET:-$here/data/models/unet-small/model.safetensors}
 edie() { echo "enhance: $*" >&2; exit 2; }
@@ -46,7 +52,7 @@ MODEL_ARGS=
 [ -n "${CLIP:-}" ] && MODEL_ARGS="--model $CLIP"
 KG=
 [ "${KEEP_GOING:-0}" = 1 ] && KG=--keep-going
-[ "$METHOD" = best ] && METHOD=prior
+[ "$METHOD" = best ] && METHOD=fair
 
 opt() { # optimize with the common options
   # shellcheck disable=SC2086
@@ -69,7 +75,7 @@ prior() {
     MODEL_ARGS="--model none"
   fi
   # shellcheck disable=SC2086
-  opt --steps "${STEPS:-150}" --renderer softline --width 3 --lr 0.5 --lr-schedule constant ${PRIOR_EXTRA:-} "$@"
+  opt --steps "${STEPS:-150}" --renderer softline --width 3 --lr 0.5 --lr-schedule "${PRIOR_SCHEDULE:-cosine}" --min-lr 0.01 ${PRIOR_EXTRA:-} "$@"
 }
 unet() {
   # shellcheck disable=SC2086
@@ -80,9 +86,10 @@ case $METHOD in
   text) text ;;
   prior) prior ;;
   unet) unet ;;
-  unet-prior)
+  fair) TEXT_W=0 prior ;;
+  unet-fair)
     # the U-Net's records carry the input as "initial"; --keep-initial keeps it through the prior
-    unet | PRIOR_EXTRA=--keep-initial prior ;;
+    unet | TEXT_W=0 PRIOR_EXTRA=--keep-initial prior ;;
   none) none ;;
-  *) edie "METHOD='$METHOD': one of best, text, prior, unet, unet-prior, none" ;;
+  *) edie "METHOD='$METHOD': one of best, text, prior, fair, unet, unet-fair, none" ;;
 esac

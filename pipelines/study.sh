@@ -17,7 +17,7 @@
 # Splits: test = a seeded sample of N (seed 2) of the one-per-word pools; tune = a sample of NTUNE (60, seed 3)
 # of the rest.  Settings were tuned on SPLIT=tune only; the reported table is SPLIT=test.
 #
-# Environment: SPLIT (test|tune), SETS ("a b c"), ENHANCERS ("none text prior unet unet-prior"), N (200),
+# Environment: SPLIT (test|tune), SETS ("a b c"), ENHANCERS ("none text prior fair unet unet-fair"), N (200),
 #   NTUNE (60), OUT (outputs/study), BIN (bin), REPORT_ONLY=1 (score the runs in OUT/SPLIT again with the evaluator and remake results.md),
 #   and what pipelines/enhance.sh reads (STEPS, JOBS, THREADS, TEXT_W, STRUCT_W, FAIR, CLIP, SEED).
 set -eu
@@ -26,7 +26,7 @@ BIN=${BIN:-bin}
 case $BIN in /*) ;; *) BIN=$PWD/$BIN ;; esac
 SPLIT=${SPLIT:-test}
 SETS=${SETS:-a b c}
-ENHANCERS=${ENHANCERS:-none text prior unet unet-prior}
+ENHANCERS=${ENHANCERS:-none text prior fair unet unet-fair}
 N=${N:-200}
 NTUNE=${NTUNE:-60}
 OUT=${OUT:-outputs/study}
@@ -55,17 +55,23 @@ make_sets() {
       --sample 1 --per-word --seed 1 "$D"/simplified/*.ndjson.gz >"$P/val-1.tmp"
     mv "$P/val-1.tmp" "$P/val-1.ndjson"
   fi
-  # test: N of the one-per-word pools; tune: NTUNE of what test does not use
-  "$BIN/qd-extract" --sample "${NTEST:-200}" --seed 2 "$P/unrecognized-1.ndjson" >"$P/a-test.ndjson"
-  "$BIN/qd-extract" --sample "${NTEST:-200}" --seed 2 "$P/val-1.ndjson" >"$P/c-test.ndjson"
-  keys "$P/a-test.ndjson" >"$P/a-test.keys"
-  keys "$P/c-test.ndjson" >"$P/c-test.keys"
-  "$BIN/qd-extract" --exclude-key-file "$P/a-test.keys" --sample "$NTUNE" --seed 3 "$P/unrecognized.ndjson" >"$P/a-tune.ndjson"
-  "$BIN/qd-extract" --exclude-key-file "$P/c-test.keys" --sample "$NTUNE" --seed 3 "$P/val-1.ndjson" >"$P/c-tune.ndjson"
+  # test: N of the one-per-word pools; tune: NTUNE of what test does not use.  Every file is written to a
+  # temporary name and renamed, so a run reading an earlier copy (the same bytes: all seeded) is undisturbed.
+  "$BIN/qd-extract" --sample "${NTEST:-200}" --seed 2 "$P/unrecognized-1.ndjson" >"$P/a-test.tmp"
+  "$BIN/qd-extract" --sample "${NTEST:-200}" --seed 2 "$P/val-1.ndjson" >"$P/c-test.tmp"
+  keys "$P/a-test.tmp" >"$P/a-test.keys.tmp"
+  keys "$P/c-test.tmp" >"$P/c-test.keys.tmp"
+  "$BIN/qd-extract" --exclude-key-file "$P/a-test.keys.tmp" --sample "$NTUNE" --seed 3 "$P/unrecognized.ndjson" >"$P/a-tune.tmp"
+  "$BIN/qd-extract" --exclude-key-file "$P/c-test.keys.tmp" --sample "$NTUNE" --seed 3 "$P/val-1.ndjson" >"$P/c-tune.tmp"
+  for f in a-test c-test a-tune c-tune; do mv "$P/$f.tmp" "$P/$f.ndjson"; done
+  mv "$P/a-test.keys.tmp" "$P/a-test.keys"
+  mv "$P/c-test.keys.tmp" "$P/c-test.keys"
   for s in a c; do
-    if [ "$SPLIT" = test ]; then head -n "$N" "$P/$s-test.ndjson"; else cat "$P/$s-tune.ndjson"; fi >"$W/$s.ndjson"
+    if [ "$SPLIT" = test ]; then head -n "$N" "$P/$s-test.ndjson"; else cat "$P/$s-tune.ndjson"; fi >"$W/$s.tmp"
+    mv "$W/$s.tmp" "$W/$s.ndjson"
   done
-  "$BIN/qd-degrade" --units rel --seed 1 --mix "$MIX" <"$W/c.ndjson" >"$W/b.ndjson"
+  "$BIN/qd-degrade" --units rel --seed 1 --mix "$MIX" <"$W/c.ndjson" >"$W/b.tmp"
+  mv "$W/b.tmp" "$W/b.ndjson"
 }
 
 # ---- one enhancer on one set: W/SET/ENH/{records.ndjson, time, score.json, scored.ndjson} ----
@@ -83,7 +89,17 @@ run_one() {
   score "$d"
 }
 score_before() {
-  "$BIN/sketch-score" -m "$EVALUATOR" --summary "$W/$1.before.json" <"$W/$1.ndjson" >/dev/null 2>/dev/null
+  "$BIN/sketch-score" -m "$EVALUATOR" --summary "$W/$1.before.json" <"$W/$1.ndjson" >"$W/$1.scored.ndjson" 2>/dev/null
+}
+# "key_id p_word" a line from scored records
+pword() { sed -n 's/.*"key_id":"\([^"]*\)".*"p_word":\([-0-9.e+]*\).*/\1 \2/p' "$1"; }
+# drawings whose p(word) rose / fell by more than 0.01 (a failed drawing counts as fallen)
+updown() {
+  pword "$W/$1.scored.ndjson" >"$W/.pb"
+  pword "$2/scored.ndjson" >"$W/.pa"
+  awk 'NR == FNR { a[$1] = $2; next } { if (!($1 in a)) dn++; else if (a[$1] > $2 + 0.01) up++; else if (a[$1] < $2 - 0.01) dn++ }
+       END { printf "%d / %d", up, dn }' "$W/.pa" "$W/.pb"
+  rm -f "$W/.pa" "$W/.pb"
 }
 score() {
   d=$1
@@ -100,10 +116,11 @@ report() {
     echo "Evaluator: \`$EVALUATOR\`. Before = the input drawings, scored as they are; after = each enhancer's"
     echo "output. top-1/top-5 count a record whose enhancer failed (no output) as wrong. chamfer: mean symmetric"
     echo "distance of the output to its input (px of 256). ink: median ratio output/input ink. collapsed: outputs"
-    echo "that are blank, failed, or whose ink ratio is outside 0.5–2."
+    echo "that are blank, failed, or whose ink ratio is outside 0.5–2. P(word) up / down: drawings whose"
+    echo "probability of their own word rose / fell by more than 0.01 (paired: the same drawing before and after)."
     echo
-    echo "| set | enhancer | n | top-1 before → after | top-5 before → after | mean P(word) | chamfer (px) | ink ratio | collapsed | s / drawing |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| set | enhancer | n | top-1 before → after | top-5 before → after | mean P(word) | P(word) up / down | chamfer (px) | ink ratio | collapsed | s / drawing |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     for s in $SETS; do
       n=$(wc -l <"$W/$s.ndjson")
       for e in $ENHANCERS; do
@@ -116,10 +133,10 @@ report() {
           -v bp="$(jnum mean_p_word "$W/$s.before.json")" -v ap="$(jnum mean_p_word "$d/score.json")" \
           -v ch="$(jnum mean_chamfer "$d/score.json")" -v ink="$(jnum ink_ratio_median "$d/score.json")" \
           -v bl="$(jnum blank "$d/score.json")" -v out="$(jnum ink_ratio_outside_0.5_2 "$d/score.json")" \
-          -v sec="$(cat "$d/seconds-per-drawing")" 'BEGIN {
+          -v sec="$(cat "$d/seconds-per-drawing")" -v ud="$(updown "$s" "$d")" 'BEGIN {
             fail = n - m; c = bl + out + fail
-            printf "| %s | %s | %d | %.1f%% → %.1f%% | %.1f%% → %.1f%% | %.3f → %.3f | %.2f | %.2f | %d | %.2f |\n",
-              set, enh, n, 100 * b1, 100 * a1 * m / n, 100 * b5, 100 * a5 * m / n, bp, ap * m / n, ch, ink, c, sec }'
+            printf "| %s | %s | %d | %.1f%% → %.1f%% | %.1f%% → %.1f%% | %.3f → %.3f | %s | %.2f | %.2f | %d | %.2f |\n",
+              set, enh, n, 100 * b1, 100 * a1 * m / n, 100 * b5, 100 * a5 * m / n, bp, ap * m / n, ud, ch, ink, c, sec }'
       done
     done
   } >"$W/results.md"

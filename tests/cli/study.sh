@@ -4,7 +4,7 @@ E="sh pipelines/enhance.sh"
 zcat data/quickdraw/raw/cat.ndjson.gz | head -2 >"$T/raw.ndjson"
 zcat data/quickdraw/simplified/fish.ndjson.gz | head -2 >"$T/simp.ndjson"
 cat "$T/raw.ndjson" "$T/simp.ndjson" >"$T/in.ndjson"
-for m in prior unet unet-prior text none; do
+for m in prior fair unet unet-fair text none; do
   STEPS=2 TEXT_STEPS=2 METHOD=$m BIN=$BIN $E <"$T/in.ndjson" >"$T/e-$m.ndjson" 2>"$T/e-$m.err"; rc=$?
   eq "enhance METHOD=$m exits 0" "$rc" 0
 done
@@ -13,7 +13,7 @@ import json, sys, os
 T = sys.argv[1]
 def ok(c, n): print(("ok - " if c else "not ok - ") + n)
 src = [json.loads(l) for l in open(os.path.join(T, "in.ndjson"))]
-for m in ("prior", "unet", "unet-prior", "text", "none"):
+for m in ("prior", "fair", "unet", "unet-fair", "text", "none"):
     out = [json.loads(l) for l in open(os.path.join(T, "e-%s.ndjson" % m))]
     ok(len(out) == 4 and [r["key_id"] for r in out] == [r["key_id"] for r in src], "%s: every record, in input order" % m)
     ok(all(k in r for r in out for k in ("drawing", "initial", "canvas")), "%s: drawing, initial and canvas" % m)
