@@ -102,6 +102,18 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# summarize's pictures (common/gfx/: cairo and giflib, outside libinvclip.a so no other tool or fuzzer
+# links them).  giflib has no pkg-config file on Debian: -lgif, its header checked by mk/deps.sh.
+GFX_SRC    := $(wildcard common/gfx/*.c)
+GFX_OBJ    := $(GFX_SRC:%.c=$(BUILD)/%.o)
+GFX_CFLAGS  = $(shell pkg-config --cflags cairo 2>/dev/null) -Icommon/gfx
+GFX_LIBS    = $(shell pkg-config --libs cairo 2>/dev/null) -lgif
+$(GFX_OBJ) $(BUILD)/tools/summarize.o: ALL_CFLAGS += $(GFX_CFLAGS)
+$(GFX_OBJ) $(BUILD)/tools/summarize.o: $(wildcard common/gfx/*.h)
+$(BINDIR)/summarize: $(BUILD)/tools/summarize.o $(GFX_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(GFX_LIBS)
+
 # A plugin links the pure-maths layer and libc/libm only (-z defs: nothing
 # left for the host to provide); mk/plugin.map keeps every symbol but the
 # entry point local.  tests/cli/plugin_linkage.sh checks the result.
