@@ -339,8 +339,8 @@ int gif_write(const char *path, image_t *const *frames, int n, int delay_cs, err
     GifColorType pal[256];
     for (int i = 0; i < 256; i++) pal[i].Red = pal[i].Green = pal[i].Blue = (GifByteType)i;
     ColorMapObject *cm = GifMakeMapObject(256, pal);
+    EGifSetGifVersion(g, true); /* GIF89a: the header is written with the screen descriptor */
     int ok = cm && EGifPutScreenDesc(g, w, h, 8, 0, cm) == GIF_OK;
-    EGifSetGifVersion(g, true);
     /* loop forever: the NETSCAPE2.0 application extension */
     if (ok) {
         static const GifByteType app[11] = {'N', 'E', 'T', 'S', 'C', 'A', 'P', 'E', '2', '.', '0'};
