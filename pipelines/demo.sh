@@ -98,15 +98,20 @@ echo "demo: unet: the shipped U-Net on the rendered drawings, traced back to str
 t0=$(now)
 "$BIN/unet-train" --apply data/models/unet-small/model.safetensors --records --vectorize \
   <"$OUT/degraded.ndjson" >"$OUT/unet.ndjson" 2>"$OUT/.log" || { cat "$OUT/.log" >&2; die "unet-train --apply failed"; }
+"$BIN/unet-train" --apply data/models/unet-small/model.safetensors --records \
+  <"$OUT/degraded.ndjson" >"$OUT/unet.pictures.png" 2>"$OUT/.log" || { cat "$OUT/.log" >&2; die "unet-train --apply failed"; }
 t_unet=$(since "$t0")
 rm -f "$OUT/.in.ndjson" "$OUT/.frames.png" "$OUT/.log"
 
 # --- 4. the report ---
 echo "demo: summarize -> $OUT/report.html" >&2
 "$BIN/summarize" -o "$OUT" --title "make demo: $n real drawings, degraded and enhanced three ways" \
-  -l study -f "$OUT/study.frames.png" --wall "$t_study" "$OUT/study.ndjson" \
-  -l fair -f "$OUT/fair.frames.png" --wall "$t_fair" "$OUT/fair.ndjson" \
-  -l unet --wall "$t_unet" "$OUT/unet.ndjson" \
+  -l study -f "$OUT/study.frames.png" --wall "$t_study" --picture none "$OUT/study.ndjson" --note \
+  "optimize with the study's text-guided losses: \"a drawing of a WORD\" through the shipped sketch CLIP (weight 3, the study's prompt templates), structure 0.1, stroke-reg, TV, 4 augmented views, cubic Beziers, $STEPS steps. CLIP similarity is what it climbs; the evaluator, which it never sees, says whether the drawing is still the word." \
+  -l fair -f "$OUT/fair.frames.png" --wall "$t_fair" --picture none "$OUT/fair.ndjson" --note \
+  "optimize with the CLIP-free sketch-quality prior fair (smooth, snapped, closed strokes) held to the drawing by structure 0.5, $STEPS steps: no model at all." \
+  -l unet --wall "$t_unet" --picture "$OUT/unet.pictures.png" "$OUT/unet.ndjson" --note \
+  "the shipped U-Net (data/models/unet-small, 64 px, trained minutes on a CPU) redraws the rendered drawing; vectorize traces its picture back to strokes." \
   --train data/models/unet-small --train data/models/evaluator --train data/models/sketch-clip
 echo "demo: done in $(( $(date +%s) - t_start )) s. Look at:" >&2
 echo "  $OUT/report.html   (open it in a browser; offline, every picture beside it)"

@@ -51,7 +51,7 @@
 
 typedef struct {
     const char *out, *reference, *evaluator, *title;
-    strlist_t frames, labels, train, wall;
+    strlist_t frames, labels, train, wall, notes, pictures;
     int delay, keep_going, max_frames, progress;
 } opts_t;
 
@@ -261,10 +261,11 @@ static int parse_int(const char *s, int *v) {
 }
 
 /* Read an `optimize --frames` stream: each image tagged key_id and step (similarity, restart optional). */
-static void frames_load(frameset_t *fs, const char *path, int keep_going) {
+static void frames_load(frameset_t *fs, const char *path, int keep_going, const char *opt) {
+    int need_step = !strcmp(opt, "--frames");
     err_t e = {0};
     pngstream_t *s = pngs_open(path, &e);
-    if (!s) die(EXIT_IO, "--frames %s: %s", path, e.msg);
+    if (!s) die(EXIT_IO, "%s %s: %s", opt, path, e.msg);
     pngs_set_max_pixels(s, 4096L * 4096);
     image_t im = {0};
     pngtext_t t = {0};
@@ -272,11 +273,11 @@ static void frames_load(frameset_t *fs, const char *path, int keep_going) {
     long nbad = 0;
     while ((rc = pngs_next(s, &im, &t, &e)) > 0) {
         const char *key = pngtext_get(&t, "key_id"), *st = pngtext_get(&t, "step");
-        int step, restart = 0;
-        if (!key || !parse_int(st, &step)) {
+        int step = 0, restart = 0;
+        if (!key || (need_step && !parse_int(st, &step))) {
             if (!keep_going)
-                die(EXIT_DATA, "--frames %s: image %ld has no %s text chunk (not an `optimize --frames` stream?)", path,
-                    pngs_index(s), key ? "numeric step" : "key_id");
+                die(EXIT_DATA, "%s %s: image %ld has no %s text chunk (not %s stream?)", opt, path, pngs_index(s),
+                    key ? "numeric step" : "key_id", need_step ? "an `optimize --frames`" : "a key_id-tagged PNG");
             nbad++;
             continue;
         }
@@ -291,10 +292,10 @@ static void frames_load(frameset_t *fs, const char *path, int keep_going) {
         f->sim = sm ? strtod(sm, NULL) : NAN;
     }
     if (rc < 0) {
-        if (!keep_going) die(EXIT_DATA, "--frames %s", e.msg);
-        warn("--frames %s; using the frames before it", e.msg);
+        if (!keep_going) die(EXIT_DATA, "%s %s", opt, e.msg);
+        warn("%s %s; using the images before it", opt, e.msg);
     }
-    if (nbad) warn("--frames %s: skipped %ld image%s without key_id/step", path, nbad, nbad == 1 ? "" : "s");
+    if (nbad) warn("%s %s: skipped %ld image%s without key_id/step", opt, path, nbad, nbad == 1 ? "" : "s");
     image_free(&im);
     pngtext_free(&t);
     pngs_close(s);
@@ -313,10 +314,13 @@ typedef struct {
     double sim0, sim1, chamfer, tot0, tot1;
     int strokes0, strokes1, steps, has_initial, has_target, nframes;
     verdict_t ev0, ev1, evt;
+    int unrecognised;           /* Google's "recognized":false */
+    drawing_t d_ini, d_fin, d_tgt; /* kept for the gallery */
+    double cw, ch;
 } rec_t;
 
 typedef struct {
-    char *label, *file, *frames;
+    char *label, *file, *frames, *note, *pictures;
     double wall;
     rec_t *r;
     int n, cap;
@@ -331,7 +335,7 @@ typedef struct {
     run_t *runs;
     int nruns;
     run_t *cur;
-    frameset_t fs;
+    frameset_t fs, pics;
     strset_t dirs;
     progress_t prog;
 } ctx_t;
@@ -373,7 +377,7 @@ static void verdict_text(char *b, size_t n, const verdict_t *v, const char *word
 static void synth_frame(frame_t *f, const drawing_t *d, double cw, double ch, int step, double sim) {
     canvas_t c;
     canvas_new(&c, 224, 224, 0xffffff, NULL);
-    plot_drawing(c.cr, d, cw, ch, 0, 0, 224, 224, cw > 0 ? 3 * 224 / fmax(cw, ch) : 3, 0);
+    plot_drawing(c.cr, d, cw, ch, 0, 0, 224, 224, 3, 0);
     memset(&f->im, 0, sizeof f->im);
     canvas_to_grey(&c, &f->im);
     canvas_free(&c);
@@ -400,7 +404,7 @@ static void panel(cairo_t *cr, double x, double y, double P, const char *title, 
     double by = y + 36;
     plot_rect(cr, x, by, P, P, 0xffffff);
     plot_frame(cr, x + 0.5, by + 0.5, P - 1, P - 1, LINE, 1);
-    if (d) plot_drawing(cr, d, cw, ch, x + 6, by + 6, P - 12, P - 12, cw > 0 ? fmax(1.5, 3 * (P - 12) / fmax(cw, ch)) : 3, 0x111111);
+    if (d) plot_drawing(cr, d, cw, ch, x + 6, by + 6, P - 12, P - 12, 3 * P / 224, 0x111111);
     if (pic) plot_image(cr, pic, x + 2, by + 2, P - 4, P - 4);
     if (l1) plot_text_fit(cr, x, by + P + 22, l1, 14, 0, 0, INK, P);
     if (l2) plot_text_fit(cr, x, by + P + 42, l2, 13, 0, 0, MUTED, P);
@@ -607,7 +611,10 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
 
     /* summary.png */
     const int W = 1240, M = 28;
-    int npan = 1 + has_ini + has_tgt + c->has_ref;
+    fgroup_t *pg = run->pictures ? fgroup(&c->pics, s->key_id, 0) : NULL;
+    if (pg) pg->used = 1;
+    else if (run->pictures) warn("%s: no picture for key_id %s in %s", run->label, s->key_id, run->pictures);
+    int npan = 1 + has_ini + has_tgt + c->has_ref + (pg != NULL);
     double P = fmin(280, (W - 2 * M - (npan - 1) * 24.0) / npan);
     int hh = 64, ph = (int)P + 36 + 52, chh = h.n ? 300 : 0, sh = 8 + (int)((W - 2 * M - 7 * 12) / 8.0) + 30 + 40;
     canvas_t cv;
@@ -616,23 +623,31 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     char title[256], l1[128], l2[160], nb[32];
     snprintf(title, sizeof title, "%s", *word ? word : "(no word)");
     double tw = plot_text(cr, M, 42, title, 26, 1, 0, INK);
-    snprintf(title, sizeof title, "key_id %s \xC2\xB7 %s", s->key_id, run->label);
+    const cJSON *rj = sketch_get(s, "recognized");
+    r->unrecognised = cJSON_IsFalse(rj);
+    snprintf(title, sizeof title, "key_id %s \xC2\xB7 %s%s", s->key_id, run->label,
+             r->unrecognised ? " \xC2\xB7 a drawing Google's classifier did not recognise" : "");
     plot_text_fit(cr, M + tw + 14, 42, title, 15, 0, 0, MUTED, W - 2 * M - tw - 14);
     double px = M + (W - 2 * M - (npan * P + (npan - 1) * 24)) / 2, py = hh;
+    if (has_tgt) {
+        verdict_text(l2, sizeof l2, &r->evt, s->word);
+        panel(cr, px, py, P, "Clean drawing", &tgt, 0, 0, NULL, "the target: before degradation", l2, 0x59a14f);
+        px += P + 24;
+    }
     if (has_ini) {
         fmt_num(nb, sizeof nb, r->sim0, 3);
         snprintf(l1, sizeof l1, "CLIP similarity %s", nb);
         verdict_text(l2, sizeof l2, &r->ev0, s->word);
-        panel(cr, px, py, P, "Start", &ini, cw, ch, NULL, l1, l2, 0x9ca3af);
-        px += P + 24;
-    }
-    if (has_tgt) {
-        verdict_text(l2, sizeof l2, &r->evt, s->word);
-        panel(cr, px, py, P, "Clean target", &tgt, 0, 0, NULL, "the drawing before degradation", l2, 0x59a14f);
+        panel(cr, px, py, P, has_tgt ? "Start: degraded" : "Start", &ini, cw, ch, NULL, l1, l2, 0x9ca3af);
         px += P + 24;
     }
     if (c->has_ref) {
         panel(cr, px, py, P, "Reference picture", NULL, 0, 0, &c->refpic, o->reference, NULL, 0xf28e2b);
+        px += P + 24;
+    }
+    if (pg) {
+        panel(cr, px, py, P, "Picture", NULL, 0, 0, &pg->f[pg->n - 1].im, "the enhancer's image, before tracing", NULL,
+              0xb07aa1);
         px += P + 24;
     }
     fmt_num(nb, sizeof nb, r->sim1, 3);
@@ -692,10 +707,117 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     free(fr);
     hist_free(&h);
     free(dir);
-    drawing_free(&ini), drawing_free(&tgt);
+    r->d_ini = ini, r->d_tgt = tgt; /* kept for the gallery (moved, not freed) */
+    drawing_init(&r->d_fin);
+    drawing_copy(&r->d_fin, &s->drawing);
+    r->cw = cw, r->ch = ch;
     run->n++;
     progress_tick(&c->prog, pos->nread + 1);
     return 0;
+}
+
+/* ------------------------------------------------------------------ gallery */
+
+/* A short verdict under a gallery cell: the word's probability, green when top-1. */
+static void cell_caption(cairo_t *cr, double x, double y, double w, const verdict_t *v, const char *word) {
+    char b[96];
+    if (!v->ok) return;
+    if (v->rank == 1) snprintf(b, sizeof b, "%s %.0f%% \xE2\x9C\x93", word, 100 * v->pword);
+    else if (v->rank > 0) snprintf(b, sizeof b, "%s #%d \xC2\xB7 looks like %s", word, v->rank, v->top);
+    else snprintf(b, sizeof b, "looks like %s", v->top);
+    plot_text_fit(cr, x + w / 2, y, b, 12, v->rank == 1, 1, v->rank == 1 ? 0x2f7d32 : v->rank > 0 ? 0xb42318 : MUTED, w);
+}
+
+/* gallery.png: one row a drawing (every key_id of every run, first-seen order), columns clean / start /
+ * each run's result, with the evaluator's verdict under each.  Returns 1 when written. */
+static int gallery(ctx_t *c, int max_rows) {
+    if (c->nruns < 2) return 0;
+    typedef struct {
+        const char *key;
+        const rec_t *first;
+        const rec_t **per; /* (nruns) */
+    } row_t;
+    row_t *rows = NULL;
+    int nr = 0;
+    for (int k = 0; k < c->nruns; k++)
+        for (int i = 0; i < c->runs[k].n; i++) {
+            const rec_t *r = &c->runs[k].r[i];
+            int j;
+            for (j = 0; j < nr; j++)
+                if (!strcmp(rows[j].key, r->key)) break;
+            if (j == nr) {
+                if (nr == max_rows) continue;
+                rows = xrealloc(rows, (size_t)(nr + 1) * sizeof *rows);
+                rows[nr] = (row_t){r->key, r, xcalloc((size_t)c->nruns, sizeof(rec_t *))};
+                nr++;
+            }
+            if (!rows[j].per[k]) rows[j].per[k] = r;
+        }
+    int has_t = 0, has_i = 0;
+    for (int j = 0; j < nr; j++)
+        for (int k = 0; k < c->nruns; k++)
+            if (rows[j].per[k]) has_t |= rows[j].per[k]->has_target, has_i |= rows[j].per[k]->has_initial;
+    int ncol = has_t + has_i + c->nruns;
+    const double cell = 168, gap = 14, M = 24, rh = 26 + cell + 24 + 12;
+    int W = (int)(2 * M + ncol * cell + (ncol - 1) * gap), H = (int)(60 + nr * rh + 10);
+    canvas_t cv;
+    err_t e = {0};
+    if (canvas_new(&cv, W, H, PAGE_BG, &e)) die_err(&e);
+    cairo_t *cr = cv.cr;
+    int col = 0;
+    const char *hdr[64];
+    if (has_t) hdr[col++] = "clean";
+    if (has_i) hdr[col++] = "start (degraded)";
+    for (int k = 0; k < c->nruns && col < 64; k++) hdr[col++] = c->runs[k].label;
+    for (int i = 0; i < col; i++)
+        plot_text_fit(cr, M + i * (cell + gap) + cell / 2, 40, hdr[i], 16, 1, 1, i < has_t + has_i ? MUTED : INK, cell);
+    for (int j = 0; j < nr; j++) {
+        double y = 60 + j * rh;
+        const rec_t *f = rows[j].first;
+        /* the row's clean and start: from the first run that has them */
+        const rec_t *rt = NULL, *ri = NULL;
+        for (int k = 0; k < c->nruns; k++) {
+            const rec_t *r = rows[j].per[k];
+            if (r && r->has_target && !rt) rt = r;
+            if (r && r->has_initial && !ri) ri = r;
+        }
+        char lab[200];
+        snprintf(lab, sizeof lab, "%s \xC2\xB7 %s%s", f->word, f->key, f->unrecognised ? " \xC2\xB7 not recognised by Google" : "");
+        plot_text_fit(cr, M, y + 18, lab, 13, 0, 0, f->unrecognised ? 0xb45309 : MUTED, W - 2 * M);
+        double x = M, by = y + 26;
+        for (int i = 0; i < col; i++) {
+            plot_rect(cr, x + i * (cell + gap), by, cell, cell, 0xffffff);
+            plot_frame(cr, x + i * (cell + gap) + 0.5, by + 0.5, cell - 1, cell - 1, LINE, 1);
+        }
+        int i = 0;
+        if (has_t) {
+            if (rt) {
+                plot_drawing(cr, &rt->d_tgt, 0, 0, x + 4, by + 4, cell - 8, cell - 8, 2.2, 0x111111);
+                cell_caption(cr, x, by + cell + 17, cell, &rt->evt, rt->word);
+            }
+            i++;
+        }
+        if (has_i) {
+            if (ri) {
+                plot_drawing(cr, &ri->d_ini, 0, 0, x + i * (cell + gap) + 4, by + 4, cell - 8, cell - 8, 2.2, 0x111111);
+                cell_caption(cr, x + i * (cell + gap), by + cell + 17, cell, &ri->ev0, ri->word);
+            }
+            i++;
+        }
+        for (int k = 0; k < c->nruns; k++, i++) {
+            const rec_t *r = rows[j].per[k];
+            if (!r) continue;
+            plot_drawing(cr, &r->d_fin, 0, 0, x + i * (cell + gap) + 4, by + 4, cell - 8, cell - 8, 2.2, 0x1f3b73);
+            cell_caption(cr, x + i * (cell + gap), by + cell + 17, cell, &r->ev1, r->word);
+        }
+    }
+    char *p = path_join(c->o->out, "gallery.png");
+    save_or_die(&cv, p);
+    free(p);
+    canvas_free(&cv);
+    for (int j = 0; j < nr; j++) free(rows[j].per);
+    free(rows);
+    return 1;
 }
 
 /* ------------------------------------------------------------------ tables */
@@ -1005,6 +1127,7 @@ static const char *CSS =
     ".card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:14px;box-shadow:0 1px 3px rgba(0,0,0,.05)}"
     ".card img.summary{width:100%;height:auto;display:block}.row{display:flex;gap:18px;align-items:flex-start;margin-top:10px;flex-wrap:wrap}"
     ".row figure{margin:0}.row figcaption{color:var(--muted);font-size:13px}.row img.grid{max-width:840px;width:100%;height:auto}"
+    "img.gallery{max-width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:8px}"
     ".train img{width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:8px}"
     "footer{color:var(--muted);font-size:13px;padding:20px 40px}#selfcheck{display:none}";
 
@@ -1021,7 +1144,7 @@ static const char *SELFCHECK =
     "document.getElementById('selfcheck').textContent=JSON.stringify({images:imgs.length,broken:bad,errors:errs});});})();\n"
     "</script>\n";
 
-static void report(ctx_t *c, train_t *tr, int ntr) {
+static void report(ctx_t *c, train_t *tr, int ntr, int has_gallery) {
     const opts_t *o = c->o;
     buf_t h = {0};
     const char *title = o->title ? o->title : "Sketch enhancement report";
@@ -1079,6 +1202,11 @@ static void report(ctx_t *c, train_t *tr, int ntr) {
         }
         buf_puts(&h, "</table></div></section>\n");
     }
+    if (has_gallery)
+        buf_puts(&h, "<section id=\"gallery\"><h2>Side by side</h2><p class=lead>Each drawing: the clean original, the "
+                     "degraded start every enhancer got, and what each returned. Under each: the evaluator's verdict "
+                     "(green: it names the word first; red: the word's rank and what it saw instead).</p>"
+                     "<img class=gallery src=\"gallery.png\" alt=\"every drawing, side by side\"></section>\n");
     for (int k = 0; k < c->nruns; k++) {
         const run_t *run = &c->runs[k];
         buf_puts(&h, "<section id=\"run-");
@@ -1088,7 +1216,13 @@ static void report(ctx_t *c, train_t *tr, int ntr) {
         buf_printf(&h, " <small>%d record%s from ", run->n, run->n == 1 ? "" : "s");
         html_esc(&h, run->file);
         if (isfinite(run->wall)) buf_printf(&h, ", %.1f s wall time", run->wall);
-        buf_puts(&h, "</small></h2>\n<div class=tablewrap><table><tr><th>key_id</th><th>word</th><th>similarity start</th>"
+        buf_puts(&h, "</small></h2>\n");
+        if (run->note) {
+            buf_puts(&h, "<p class=lead>");
+            html_esc(&h, run->note);
+            buf_puts(&h, "</p>\n");
+        }
+        buf_puts(&h, "<div class=tablewrap><table><tr><th>key_id</th><th>word</th><th>similarity start</th>"
                      "<th>similarity result</th><th>change</th><th>chamfer</th><th>top-1 start</th><th>top-1 result</th>"
                      "<th>strokes</th><th>steps</th></tr>\n");
         for (int i = 0; i < run->n; i++) {
@@ -1183,6 +1317,11 @@ int main(int argc, char **argv) {
         {"label", 'l', OPT_LIST, &o.labels, "NAME", "the k-th input's name in the report (default its file name)",
          OPT_NORANGE},
         {"wall", 0, OPT_LIST, &o.wall, "SECONDS", "the k-th run's wall time, for the tables", OPT_NORANGE},
+        {"note", 0, OPT_LIST, &o.notes, "TEXT", "a sentence on the k-th run, shown under its heading", OPT_NORANGE},
+        {"picture", 'p', OPT_LIST, &o.pictures, "FILE",
+         "a PNG stream of one picture a key_id for the k-th run (e.g. unet-train --apply's images), shown as a panel; "
+         "none = no pictures",
+         OPT_NORANGE},
         {"reference", 'r', OPT_STR, &o.reference, "PIC", "reference picture (PNG or JPEG) shown beside each record",
          OPT_NORANGE},
         {"evaluator", 'e', OPT_STR, &o.evaluator, "FILE",
@@ -1225,6 +1364,9 @@ int main(int argc, char **argv) {
     if (o.frames.n > files.n) die(EXIT_USAGE, "%d --frames for %d input%s: the k-th --frames goes with the k-th input",
                                   o.frames.n, files.n, files.n == 1 ? "" : "s");
     if (o.labels.n > files.n) die(EXIT_USAGE, "%d --label for %d input%s", o.labels.n, files.n, files.n == 1 ? "" : "s");
+    if (o.notes.n > files.n) die(EXIT_USAGE, "%d --note for %d input%s", o.notes.n, files.n, files.n == 1 ? "" : "s");
+    if (o.pictures.n > files.n)
+        die(EXIT_USAGE, "%d --picture for %d input%s", o.pictures.n, files.n, files.n == 1 ? "" : "s");
     if (o.wall.n > files.n) die(EXIT_USAGE, "%d --wall for %d input%s", o.wall.n, files.n, files.n == 1 ? "" : "s");
     err_t e = {0};
     ctx_t c = {.o = &o};
@@ -1274,7 +1416,12 @@ int main(int argc, char **argv) {
         }
         if (k < o.frames.n && strcmp(o.frames.v[k], "none")) {
             run->frames = xstrdup(o.frames.v[k]);
-            frames_load(&c.fs, run->frames, o.keep_going);
+            frames_load(&c.fs, run->frames, o.keep_going, "--frames");
+        }
+        if (k < o.notes.n && *o.notes.v[k]) run->note = xstrdup(o.notes.v[k]);
+        if (k < o.pictures.n && strcmp(o.pictures.v[k], "none")) {
+            run->pictures = xstrdup(o.pictures.v[k]);
+            frames_load(&c.pics, run->pictures, o.keep_going, "--picture");
         }
         c.cur = run;
         strlist_t one = {0};
@@ -1287,7 +1434,12 @@ int main(int argc, char **argv) {
             if (!c.fs.g[i].used)
                 warn("--frames %s: %d frame%s for key_id %s, which is not in %s; ignored", run->frames, c.fs.g[i].n,
                      c.fs.g[i].n == 1 ? "" : "s", c.fs.g[i].key, run->file);
+        for (int i = 0; i < c.pics.n; i++)
+            if (!c.pics.g[i].used)
+                warn("--picture %s: a picture for key_id %s, which is not in %s; ignored", run->pictures, c.pics.g[i].key,
+                     run->file);
         frameset_free(&c.fs);
+        frameset_free(&c.pics);
     }
     progress_done(&c.prog);
     train_t *tr = xcalloc((size_t)o.train.n + 1, sizeof *tr);
@@ -1300,7 +1452,7 @@ int main(int argc, char **argv) {
     p = path_join(o.out, "metrics.ndjson");
     write_text(p, &nd);
     free(p);
-    report(&c, tr, o.train.n);
+    report(&c, tr, o.train.n, gallery(&c, 60));
     int nrec = 0;
     for (int k = 0; k < c.nruns; k++) nrec += c.runs[k].n;
     fprintf(stderr, "summarize: %d record%s in %d run%s%s -> %s/report.html\n", nrec, nrec == 1 ? "" : "s", c.nruns,
