@@ -106,8 +106,8 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
 # links them).  giflib has no pkg-config file on Debian: -lgif, its header checked by mk/deps.sh.
 GFX_SRC    := $(wildcard common/gfx/*.c)
 GFX_OBJ    := $(GFX_SRC:%.c=$(BUILD)/%.o)
-GFX_CFLAGS  = $(shell pkg-config --cflags cairo 2>/dev/null) -Icommon/gfx
-GFX_LIBS    = $(shell pkg-config --libs cairo 2>/dev/null) -lgif
+GFX_CFLAGS  = $(shell pkg-config --cflags cairo fontconfig 2>/dev/null) -Icommon/gfx
+GFX_LIBS    = $(shell pkg-config --libs cairo fontconfig 2>/dev/null) -lgif
 $(GFX_OBJ) $(BUILD)/tools/summarize.o: ALL_CFLAGS += $(GFX_CFLAGS)
 $(GFX_OBJ) $(BUILD)/tools/summarize.o: $(wildcard common/gfx/*.h)
 $(BINDIR)/summarize: $(BUILD)/tools/summarize.o $(GFX_OBJ) $(LIB)

@@ -5,7 +5,7 @@
 # fails.  Called by the Makefile before the first compile (and by .ci/run).
 set -u
 # pkg-config module : Debian package
-want="libpng:libpng-dev libcjson:libcjson-dev zlib:zlib1g-dev openblas:libopenblas-dev libpcre2-8:libpcre2-dev libzip:libzip-dev libjpeg:libjpeg-dev cairo:libcairo2-dev"
+want="libpng:libpng-dev libcjson:libcjson-dev zlib:zlib1g-dev openblas:libopenblas-dev libpcre2-8:libpcre2-dev libzip:libzip-dev libjpeg:libjpeg-dev cairo:libcairo2-dev fontconfig:libfontconfig-dev"
 missing=""
 if ! command -v pkg-config >/dev/null 2>&1; then
   missing="pkg-config"

@@ -1458,8 +1458,25 @@ int main(int argc, char **argv) {
     fprintf(stderr, "summarize: %d record%s in %d run%s%s -> %s/report.html\n", nrec, nrec == 1 ? "" : "s", c.nruns,
             c.nruns == 1 ? "" : "s", o.train.n ? " and training logs" : "", o.out);
     buf_free(&md), buf_free(&nd);
+    for (int k = 0; k < c.nruns; k++) {
+        run_t *run = &c.runs[k];
+        for (int i = 0; i < run->n; i++) {
+            rec_t *r = &run->r[i];
+            free(r->key), free(r->word), free(r->dir);
+            drawing_free(&r->d_ini), drawing_free(&r->d_fin), drawing_free(&r->d_tgt);
+        }
+        free(run->r), free(run->label), free(run->file), free(run->frames), free(run->note), free(run->pictures);
+    }
+    free(c.runs);
+    for (int i = 0; i < o.train.n; i++) free(tr[i].name), free(tr[i].log), free(tr[i].curves), free(tr[i].samples);
+    free(tr);
+    strset_free(&c.dirs);
+    strlist_free(&files);
+    strlist_free(&o.frames), strlist_free(&o.labels), strlist_free(&o.train), strlist_free(&o.wall);
+    strlist_free(&o.notes), strlist_free(&o.pictures);
     evaluator_close(&c.ev);
     image_free(&c.refpic);
+    plot_shutdown();
     if (!nrec && !o.train.n) return EXIT_DATA;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* plot.c - see plot.h. */
 #include "plot.h"
 #include <errno.h>
+#include <fontconfig/fontconfig.h>
 #include <gif_lib.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,11 @@
 #include <string.h>
 
 #define FONT "DejaVu Sans"
+
+void plot_shutdown(void) {
+    cairo_debug_reset_static_data();
+    FcFini();
+}
 
 int canvas_new(canvas_t *c, int w, int h, uint32_t bg, err_t *e) {
     memset(c, 0, sizeof *c);

@@ -23,6 +23,9 @@ typedef struct {
     int w, h;
 } canvas_t;
 
+/* Release cairo's static caches (fonts) at the end of a program, so leak checkers see none. */
+void plot_shutdown(void);
+
 /* A w x h RGB canvas painted with bg.  EXIT_DATA for absurd sizes, EXIT_INTERNAL when cairo fails. */
 int canvas_new(canvas_t *c, int w, int h, uint32_t bg, err_t *e);
 void canvas_free(canvas_t *c);
