@@ -173,6 +173,7 @@ FUZZ_DICT_fuzz_tensorfile := json
 FUZZ_DICT_fuzz_optim_ckpt := json
 FUZZ_DICT_fuzz_unet_model := json
 FUZZ_DICT_fuzz_checkpoint := json
+FUZZ_DICT_fuzz_trainlog   := json
 FUZZ_DICT_fuzz_pngstream  := png
 FUZZ_DICT_fuzz_jpeg       := jpeg
 FUZZ_DICT_fuzz_params     := params
@@ -211,8 +212,10 @@ bench-clip-train: all $(BUILD)/bench/clip_train_bench
 bench-optimize: all
 	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/optimize.sh
 
+# make demo: real drawings (some Google did not recognise), visible degradations, three enhancers, summarize
+# -> outputs/demo/report.html in under 5 minutes on 2 cores (docs/summarize.md).  OUT WORDS PER STEPS SEED JOBS.
 demo: all
-	@sh pipelines/demo.sh
+	@BIN='$(BINDIR)' sh pipelines/demo.sh
 
 # The study's zero-shot evaluation (pipelines/zeroshot.sh): by default the shipped sketch-domain CLIP on
 # the validation drawings of the study's 10 words; WORDS=study|all|W,W.. SPLIT=val|all K=N SEED=S OUT=DIR

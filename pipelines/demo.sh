@@ -17,7 +17,7 @@
 #      training curves and samples of the shipped models; outputs/demo/report.html
 #
 # Environment: OUT (outputs/demo), BIN (bin), WORDS (fish,cat,house,bird,tree), PER (2 drawings a word),
-# STEPS (200 study steps; fair runs STEPS too), SEED (1), JOBS (2 records at once), DATA (data/quickdraw).
+# STEPS (150 optimisation steps for study and fair), SEED (1), JOBS (2 records at once), DATA (data/quickdraw).
 # tests/cli/demo.sh runs it with tiny counts.
 set -eu
 cd "$(dirname "$0")/.."
@@ -25,7 +25,7 @@ BIN=${BIN:-bin}
 OUT=${OUT:-outputs/demo}
 WORDS=${WORDS:-fish,cat,house,bird,tree}
 PER=${PER:-2}
-STEPS=${STEPS:-200}
+STEPS=${STEPS:-150}
 SEED=${SEED:-1}
 JOBS=${JOBS:-2}
 DATA=${DATA:-data/quickdraw}
@@ -65,7 +65,7 @@ echo "demo: $n drawings ($nu of them unrecognised by Google's classifier) -> $OU
 
 # --- 2. degradations you can see ---
 "$BIN/qd-degrade" --seed "$SEED" \
-  --mix 'tremor:amplitude=2..4' --mix 'overshoot:amount=0.25..0.45' --mix 'overdraw:count=2' \
+  --mix 'tremor:amplitude=2..4' --mix 'overshoot:amount=0.25..0.45' --mix 'overdraw:count=2..3,offset=5,noise=1' \
   --mix 'elastic:amplitude=8..14' --mix 'tremor:amplitude=1.5..2.5+overshoot:amount=0.2..0.35' \
   <"$OUT/drawings.ndjson" >"$OUT/degraded.ndjson"
 echo "demo: degraded (shaky hand, overshooting ends, retraced strokes, warped page) -> $OUT/degraded.ndjson" >&2
