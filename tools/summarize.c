@@ -1044,7 +1044,7 @@ static void train_one(ctx_t *c, const char *arg, train_t *t) {
         static const char *const ttl[3] = {"Losses", "Validation", "Learning rate"};
         for (int j = 0; j < 3; j++)
             plot_chart(cv.cr, 24 + j * (cwid + 20), 56, cwid, H, ttl[j], xs >= 0 ? tl.key[xs] : "line", g[j], ng[j],
-                       j == 2);
+                       j != 1);
         char *p = path_join(od, "curves.png");
         save_or_die(&cv, p);
         free(p);

@@ -209,21 +209,35 @@ static void fmt_tick(char *b, size_t n, double v, double step) {
 void plot_chart(cairo_t *cr, double x, double y, double w, double h, const char *title, const char *xlabel,
                 const series_t *s, int ns, int ylog) {
     const uint32_t ink = 0x333333, grid = 0xe6e6e6, muted = 0x777777;
+    /* legend: rows of entries under the title, wrapped to the chart's width */
     int named = 0;
     for (int k = 0; k < ns; k++) named += s[k].name != NULL;
-    double top = y + (title ? 24 : 6) + (named > 1 ? 22 : 0), left = x + 58, right = x + w - 12,
-           bottom = y + h - (xlabel ? 40 : 26);
+    double lx0 = x + 58, lmax = x + w - 12, lx = lx0, lrows = named > 1 ? 1 : 0;
+    double ew[64];
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, 12);
+    for (int k = 0; k < ns && k < 64; k++) {
+        if (!s[k].name || named < 2) continue;
+        cairo_text_extents_t te;
+        cairo_text_extents(cr, s[k].name, &te);
+        ew[k] = 22 + fmin(te.x_advance, lmax - lx0 - 22) + 14;
+        if (lx > lx0 && lx + ew[k] > lmax) lrows++, lx = lx0;
+        lx += ew[k];
+    }
+    double ttop = y + (title ? 24 : 6);
+    double top = ttop + lrows * 18 + (lrows ? 4 : 0), left = x + 58, right = x + w - 12, bottom = y + h - (xlabel ? 40 : 26);
     if (title) plot_text(cr, x + 4, y + 16, title, 14, 1, 0, ink);
-    /* legend: one row under the title */
     if (named > 1) {
-        double lx = left, ly = y + (title ? 24 : 6) + 11;
-        for (int k = 0; k < ns; k++) {
+        lx = lx0;
+        double ly = ttop + 9;
+        for (int k = 0; k < ns && k < 64; k++) {
             if (!s[k].name) continue;
+            if (lx > lx0 && lx + ew[k] > lmax) ly += 18, lx = lx0;
             plot_rgb(cr, s[k].rgb);
             cairo_set_line_width(cr, 3);
             cairo_move_to(cr, lx, ly), cairo_line_to(cr, lx + 16, ly), cairo_stroke(cr);
-            lx += 22 + plot_text_fit(cr, lx + 21, ly + 4, s[k].name, 12, 0, 0, ink, fmax(20, right - lx - 21)) + 14;
-            if (lx > right) break;
+            plot_text_fit(cr, lx + 21, ly + 4, s[k].name, 12, 0, 0, ink, ew[k] - 36);
+            lx += ew[k];
         }
     }
     double x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
