@@ -1458,6 +1458,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "summarize: %d record%s in %d run%s%s -> %s/report.html\n", nrec, nrec == 1 ? "" : "s", c.nruns,
             c.nruns == 1 ? "" : "s", o.train.n ? " and training logs" : "", o.out);
     buf_free(&md), buf_free(&nd);
+    int status = !nrec && !o.train.n ? EXIT_DATA : 0;
     for (int k = 0; k < c.nruns; k++) {
         run_t *run = &c.runs[k];
         for (int i = 0; i < run->n; i++) {
@@ -1477,6 +1478,5 @@ int main(int argc, char **argv) {
     evaluator_close(&c.ev);
     image_free(&c.refpic);
     plot_shutdown();
-    if (!nrec && !o.train.n) return EXIT_DATA;
-    return 0;
+    return status;
 }
