@@ -636,7 +636,8 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     }
     if (has_ini) {
         fmt_num(nb, sizeof nb, r->sim0, 3);
-        snprintf(l1, sizeof l1, "CLIP similarity %s", nb);
+        if (isfinite(r->sim0)) snprintf(l1, sizeof l1, "CLIP similarity %s", nb);
+        else snprintf(l1, sizeof l1, "CLIP similarity not measured");
         verdict_text(l2, sizeof l2, &r->ev0, s->word);
         panel(cr, px, py, P, has_tgt ? "Start: degraded" : "Start", &ini, cw, ch, NULL, l1, l2, 0x9ca3af);
         px += P + 24;
@@ -655,7 +656,8 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
         char d[32];
         snprintf(d, sizeof d, "%+.3f", r->sim1 - r->sim0);
         snprintf(l1, sizeof l1, "CLIP similarity %s (%s)", nb, d);
-    } else snprintf(l1, sizeof l1, "CLIP similarity %s", nb);
+    } else if (isfinite(r->sim1)) snprintf(l1, sizeof l1, "CLIP similarity %s", nb);
+    else snprintf(l1, sizeof l1, "CLIP similarity not measured");
     verdict_text(l2, sizeof l2, &r->ev1, s->word);
     panel(cr, px, py, P, "Result", &s->drawing, cw, ch, NULL, l1, l2, 0x4e79a7);
     double y = hh + ph;
