@@ -1388,6 +1388,15 @@ int main(int argc, char **argv) {
         evaluator_open(&c.ev, m);
         free(m);
     }
+    /* unreadable inputs stop the run before anything is written */
+    for (int k = 0; k < files.n; k++)
+        if (strcmp(files.v[k], "-") && access(files.v[k], R_OK)) die(EXIT_IO, "%s: cannot open: %s", files.v[k], strerror(errno));
+    for (int k = 0; k < o.frames.n; k++)
+        if (strcmp(o.frames.v[k], "none") && access(o.frames.v[k], R_OK))
+            die(EXIT_IO, "--frames %s: cannot open: %s", o.frames.v[k], strerror(errno));
+    for (int k = 0; k < o.pictures.n; k++)
+        if (strcmp(o.pictures.v[k], "none") && access(o.pictures.v[k], R_OK))
+            die(EXIT_IO, "--picture %s: cannot open: %s", o.pictures.v[k], strerror(errno));
     if (mkdir_p(o.out, &e)) die_err(&e);
     c.runs = xcalloc((size_t)files.n + 1, sizeof *c.runs);
     progress_init(&c.prog, "records", 0, o.progress);

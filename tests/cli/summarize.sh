@@ -152,6 +152,9 @@ summarize -o "$T/b5" --evaluator none -f "$T/frames.png" "$T/one.ndjson" 2>"$T/e
 other=$(tail -1 "$T/opt.ndjson" | sed 's/.*"key_id":"\([0-9]*\)".*/\1/')
 [ "$rc" -eq 0 ] && grep -q "frames for key_id $other, which is not in" "$T/err" && ok "frames of an unknown key_id: warned, named, ignored" ||
   notok "unknown-key frames" "rc $rc $(cat "$T/err")"
+expect_exit "a missing input: exit 3 naming it" 3 'nonexistent.ndjson: cannot open' summarize -o "$T/b9" "$T/nonexistent.ndjson"
+[ -e "$T/b9" ] && notok "nothing written for a missing input" || ok "nothing written for a missing input"
+expect_exit "a missing frames file: exit 3" 3 'frames .*nope.png: cannot open' summarize -o "$T/b9" -f "$T/nope.png" "$T/opt.ndjson"
 expect_exit "a missing evaluator model: exit 5" 5 'evaluator model' summarize -o "$T/b6" --evaluator "$T/nope" "$T/opt.ndjson"
 expect_exit "two --frames for one input: exit 2" 2 'k-th --frames' summarize -o "$T/b7" -f a -f b "$T/opt.ndjson"
 : >"$T/empty.ndjson"
