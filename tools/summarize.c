@@ -1128,7 +1128,8 @@ static const char *CSS =
     ".tablewrap{overflow-x:auto}.cards{display:grid;grid-template-columns:1fr;gap:22px;margin-top:18px}"
     ".card{background:#fff;border:1px solid var(--line);border-radius:8px;padding:14px;box-shadow:0 1px 3px rgba(0,0,0,.05)}"
     ".card img.summary{width:100%;height:auto;display:block}.row{display:flex;gap:18px;align-items:flex-start;margin-top:10px;flex-wrap:wrap}"
-    ".row figure{margin:0}.row figcaption{color:var(--muted);font-size:13px}.row img.grid{max-width:840px;width:100%;height:auto}"
+    ".row figure{margin:0}.row figure.g{flex:1 1 560px;min-width:0}.row figcaption{color:var(--muted);font-size:13px}"
+    ".row img.grid{width:100%;max-width:1290px;height:auto}"
     "img.gallery{max-width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:8px}"
     ".train img{width:100%;height:auto;background:#fff;border:1px solid var(--line);border-radius:8px}"
     "footer{color:var(--muted);font-size:13px;padding:20px 40px}#selfcheck{display:none}";
@@ -1261,7 +1262,7 @@ static void report(ctx_t *c, train_t *tr, int ntr, int has_gallery) {
             buf_puts(&h, "\">\n<div class=row><figure><img src=\"");
             url_esc(&h, r->dir);
             buf_puts(&h, "/anim.gif\" width=\"224\" alt=\"animation\"><figcaption>animation</figcaption></figure>"
-                         "<figure><img class=grid src=\"");
+                         "<figure class=g><img class=grid src=\"");
             url_esc(&h, r->dir);
             buf_printf(&h, "/grid.png\" alt=\"frames\"><figcaption>%s</figcaption></figure></div></div>\n",
                        r->nframes ? "every frame: step and similarity" : "start and result");
