@@ -22,7 +22,7 @@ else
     _u=$1 _o=$2; shift 2
     HOME=$T/home timeout 60 "$CHROME" --headless --disable-gpu --no-sandbox --no-first-run --disable-extensions \
       --disable-background-networking --disable-sync --disable-component-update --user-data-dir="$T/profile" \
-      --enable-logging=stderr --v=0 --virtual-time-budget=10000 "$@" "$_u" >"$_o" 2>"$_o.log"
+      --enable-logging=stderr --v=0 "$@" "$_u" >"$_o" 2>"$_o.log"
   }
   t0=$(date +%s)
   shot=${BROWSER_SHOT:-$T/shot.png}
