@@ -47,11 +47,14 @@ if [ -d "$DATA/raw" ]; then src="raw (Google's unsimplified drawings; recognised
 echo "demo: drawings of $WORDS, $PER a word, from $DATA/$src" >&2
 for w in $(printf '%s' "$WORDS" | tr ',' ' '); do
   if [ -f "$DATA/raw/$w.ndjson.gz" ]; then
-    # recognised and unrecognised drawings, simplified as Google simplifies (0..255, RDP 2)
-    "$BIN/qd-extract" --recognized true --sample "$half" --seed "$SEED" --simplify "$DATA/raw/$w.ndjson.gz" >>"$OUT/drawings.ndjson"
-    [ "$PER" -gt "$half" ] &&
-      "$BIN/qd-extract" --recognized false --sample $((PER - half)) --seed "$SEED" --simplify "$DATA/raw/$w.ndjson.gz" \
-        >>"$OUT/drawings.ndjson"
+    # up to PER/2 drawings Google did not recognise, the rest recognised ones (a word with too few
+    # unrecognised drawings gets more recognised ones), simplified as Google simplifies (0..255, RDP 2)
+    "$BIN/qd-extract" --recognized false --sample $((PER - half)) --seed "$SEED" --simplify "$DATA/raw/$w.ndjson.gz" \
+      >"$OUT/.unrec.ndjson"
+    "$BIN/qd-extract" --recognized true --sample $((PER - $(wc -l <"$OUT/.unrec.ndjson"))) --seed "$SEED" --simplify \
+      "$DATA/raw/$w.ndjson.gz" >>"$OUT/drawings.ndjson"
+    cat "$OUT/.unrec.ndjson" >>"$OUT/drawings.ndjson"
+    rm -f "$OUT/.unrec.ndjson"
   elif [ -f "$DATA/simplified/$w.ndjson.gz" ]; then
     "$BIN/qd-extract" --sample "$PER" --seed "$SEED" "$DATA/simplified/$w.ndjson.gz" >>"$OUT/drawings.ndjson"
   else
