@@ -102,6 +102,18 @@ $(BINDIR)/%: $(BUILD)/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# summarize's pictures (common/gfx/: cairo and giflib, outside libinvclip.a so no other tool or fuzzer
+# links them).  giflib has no pkg-config file on Debian: -lgif, its header checked by mk/deps.sh.
+GFX_SRC    := $(wildcard common/gfx/*.c)
+GFX_OBJ    := $(GFX_SRC:%.c=$(BUILD)/%.o)
+GFX_CFLAGS  = $(shell pkg-config --cflags cairo fontconfig 2>/dev/null) -Icommon/gfx
+GFX_LIBS    = $(shell pkg-config --libs cairo fontconfig 2>/dev/null) -lgif
+$(GFX_OBJ) $(BUILD)/tools/summarize.o: ALL_CFLAGS += $(GFX_CFLAGS)
+$(GFX_OBJ) $(BUILD)/tools/summarize.o: $(wildcard common/gfx/*.h)
+$(BINDIR)/summarize: $(BUILD)/tools/summarize.o $(GFX_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(GFX_LIBS)
+
 # A plugin links the pure-maths layer and libc/libm only (-z defs: nothing
 # left for the host to provide); mk/plugin.map keeps every symbol but the
 # entry point local.  tests/cli/plugin_linkage.sh checks the result.
@@ -161,6 +173,7 @@ FUZZ_DICT_fuzz_tensorfile := json
 FUZZ_DICT_fuzz_optim_ckpt := json
 FUZZ_DICT_fuzz_unet_model := json
 FUZZ_DICT_fuzz_checkpoint := json
+FUZZ_DICT_fuzz_trainlog   := json
 FUZZ_DICT_fuzz_pngstream  := png
 FUZZ_DICT_fuzz_jpeg       := jpeg
 FUZZ_DICT_fuzz_params     := params
@@ -199,8 +212,10 @@ bench-clip-train: all $(BUILD)/bench/clip_train_bench
 bench-optimize: all
 	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/optimize.sh
 
+# make demo: real drawings (some Google did not recognise), visible degradations, three enhancers, summarize
+# -> outputs/demo/report.html in under 5 minutes on 2 cores (docs/summarize.md).  OUT WORDS PER STEPS SEED JOBS.
 demo: all
-	@sh pipelines/demo.sh
+	@BIN='$(BINDIR)' sh pipelines/demo.sh
 
 # The study's zero-shot evaluation (pipelines/zeroshot.sh): by default the shipped sketch-domain CLIP on
 # the validation drawings of the study's 10 words; WORDS=study|all|W,W.. SPLIT=val|all K=N SEED=S OUT=DIR

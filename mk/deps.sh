@@ -5,7 +5,7 @@
 # fails.  Called by the Makefile before the first compile (and by .ci/run).
 set -u
 # pkg-config module : Debian package
-want="libpng:libpng-dev libcjson:libcjson-dev zlib:zlib1g-dev openblas:libopenblas-dev libpcre2-8:libpcre2-dev libzip:libzip-dev libjpeg:libjpeg-dev"
+want="libpng:libpng-dev libcjson:libcjson-dev zlib:zlib1g-dev openblas:libopenblas-dev libpcre2-8:libpcre2-dev libzip:libzip-dev libjpeg:libjpeg-dev cairo:libcairo2-dev fontconfig:libfontconfig-dev"
 missing=""
 if ! command -v pkg-config >/dev/null 2>&1; then
   missing="pkg-config"
@@ -16,6 +16,10 @@ for pair in $want; do
     missing="$missing $pkg"
   fi
 done
+# giflib (summarize's animations) has no pkg-config file on Debian: look for its header
+[ -f /usr/include/gif_lib.h ] || missing="$missing libgif-dev"
+# summarize's text: a sans-serif face for cairo (fontconfig picks DejaVu Sans)
+[ -d /usr/share/fonts/truetype/dejavu ] || missing="$missing fonts-dejavu-core"
 command -v cc >/dev/null 2>&1 || missing="$missing gcc"
 command -v make >/dev/null 2>&1 || missing="$missing make"
 # the test suite measures peak memory of a few runs with GNU time
