@@ -244,7 +244,7 @@ train-clip: all
 train-evaluator: all
 	@BIN='$(BINDIR)' OUT='$(OUT)' RESUME='$(RESUME)' STEPS='$(STEPS)' sh pipelines/train-evaluator.sh
 
-# The enhancement study (pipelines/study.sh; docs/study.md): sets a/b/c scored by the evaluator before and
+# The enhancement study (pipelines/study.sh; docs/enhancement-study.md): sets a/b/c scored by the evaluator before and
 # after every enhancer.  SPLIT=test|tune N SETS ENHANCERS OUT REPORT_ONLY=1.  And the best enhancer as one
 # command: make enhance IN=sketches.ndjson OUT=enhanced.ndjson (METHOD=... for another; pipelines/enhance.sh).
 .PHONY: study enhance
@@ -262,8 +262,7 @@ enhance: all
 # study's own run (fish, 500 drawings, 15 epochs, base 64, L1 only; hours on a CPU; GAN=1 DATA=FILE).
 train-unet: all
 	@BIN='$(BINDIR)' sh pipelines/train-unet.sh
-unet-.PHONY: study enhance
-study: all
+unet-study: all
 	@BIN='$(BINDIR)' sh pipelines/unet-study.sh
 
 # Out-of-tree plugin authors get the ABI header, the pure-maths headers and
