@@ -26,7 +26,7 @@ Writes into tests/fixtures/resnet/:
                         upstream gradients, the input gradient and every vision parameter's gradient
                         (loss = <emb, R> + 0.1 sum_l <feat_l, R_l>), and the embedding-only gradients
   rn_png_ref.safetensors   the embedding of tests/fixtures/resnet/rn64.png (64x64, exact size, so CLIP's
-                        preprocessing only normalises), for the clip-embed end-to-end test
+  rn64.emb.txt          preprocessing only normalises), for the clip-embed end-to-end test (tests/cli/resnet.sh)
 Run: /usr/bin/python3 tests/gen_resnet_ref.py   (needs PyTorch; CI does not)
 """
 import math
@@ -221,6 +221,8 @@ def main():
         e, _ = encode_image(P, cfg, t)
     e = e / e.norm(dim=-1, keepdim=True)
     write_safetensors(os.path.join(OUT, "rn_png_ref.safetensors"), {"unit_emb": e.float()})
+    with open(os.path.join(OUT, "rn64.emb.txt"), "w") as f:  # the same numbers for the shell test
+        f.write("\n".join("%.8g" % v for v in e[0].tolist()) + "\n")
     # fuzz seeds for fuzz_tensorfile (first byte 0: tf_open_mem; clip_load_tf then takes the ResNet path):
     # a minimal ResNet CLIP (width 2, one block per stage, image 32, text width 8) as safetensors and zip
     mini = dict(width=2, layers=(1, 1, 1, 1), image=32, heads=1, embed=4, t_width=8, t_layers=1, context=4,
