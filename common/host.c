@@ -100,12 +100,16 @@ static int s_clip_encode_model(void *c, int model, const float *img, int n, uint
         memset(&hs->hd[hs->nhd++], 0, sizeof *hs->hd);
     }
     host_clip_t *h = &hs->hd[k];
-    if (n > h->cap) {
+    /* sized in floats: the slot may last have served another model */
+    if (n > h->cap || 3 * plane * (size_t)n > h->xn_cap || (size_t)E * n > h->unit_cap) {
+        size_t nc = (size_t)(n > h->cap ? n : h->cap);
         free(h->xn), free(h->unit), free(h->norm);
-        h->xn = xmalloc(sizeof(float) * 3 * plane * (size_t)n);
-        h->unit = xmalloc(sizeof(float) * (size_t)E * (size_t)n);
-        h->norm = xmalloc(sizeof(float) * (size_t)n);
-        h->cap = n;
+        h->xn_cap = 3 * plane * nc > h->xn_cap ? 3 * plane * nc : h->xn_cap;
+        h->unit_cap = (size_t)E * nc > h->unit_cap ? (size_t)E * nc : h->unit_cap;
+        h->xn = xmalloc(sizeof(float) * h->xn_cap);
+        h->unit = xmalloc(sizeof(float) * h->unit_cap);
+        h->norm = xmalloc(sizeof(float) * nc);
+        h->cap = (int)nc;
     }
     scratch(hs, n, cfg);
     for (int b = 0; b < n; b++)

@@ -58,7 +58,8 @@ typedef struct {
 typedef struct {
     int live;             /* encoded and not yet released */
     int model;            /* 0: the host's own; k: xm[k-1] */
-    int n, cap;           /* images; images the buffers hold */
+    int n, cap;           /* images; images norm holds */
+    size_t xn_cap, unit_cap; /* floats xn and unit hold */
     uint64_t keep;        /* kept blocks */
     unsigned long seq;    /* the encode that filled it */
     float *xn;            /* (cap,3,S,S) normalised images */

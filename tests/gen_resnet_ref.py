@@ -27,6 +27,8 @@ Writes into tests/fixtures/resnet/:
                         (loss = <emb, R> + 0.1 sum_l <feat_l, R_l>), and the embedding-only gradients
   rn_png_ref.safetensors   the embedding of tests/fixtures/resnet/rn64.png (64x64, exact size, so CLIP's
   rn64.emb.txt          preprocessing only normalises), for the clip-embed end-to-end test (tests/cli/resnet.sh)
+  geo_ref.safetensors   CLIPasso's geometric loss (L2 of layer2 and layer3 + 0.1 (1 - cos)) of 2 views and of
+                        the first alone against rn64.png, with its gradient (tests/unit/test_loss_geometric.c)
 Run: /usr/bin/python3 tests/gen_resnet_ref.py   (needs PyTorch; CI does not)
 """
 import math
@@ -223,6 +225,31 @@ def main():
     write_safetensors(os.path.join(OUT, "rn_png_ref.safetensors"), {"unit_emb": e.float()})
     with open(os.path.join(OUT, "rn64.emb.txt"), "w") as f:  # the same numbers for the shell test
         f.write("\n".join("%.8g" % v for v in e[0].tolist()) + "\n")
+
+    # CLIPasso's CLIPConvLoss on this model (reference-system 3.6): L2 (mean squared difference) of layer2
+    # and layer3 + 0.1 * mean_k (1 - cos) of the embeddings, images in [0,1] (normalised inside), against
+    # the target rn64.png; for 2 views (input=views) and for the first alone (input=image)
+    tgt = torch.tensor(rgb, dtype=torch.float64).permute(2, 0, 1)[None] / 255.0
+    g = torch.Generator().manual_seed(4)
+    views = (0.5 + 0.3 * torch.randn(2, 3, 64, 64, generator=g, dtype=torch.float64)).clamp(0, 1).float().double()
+    mean = torch.tensor(MEAN, dtype=torch.float64)[:, None, None]
+    std = torch.tensor(STD, dtype=torch.float64)[:, None, None]
+
+    def clipasso(x):
+        ex, fx = encode_image(P, cfg, (x - mean) / std)
+        with torch.no_grad():
+            et, ft = encode_image(P, cfg, (tgt.float().double() - mean) / std)
+        conv = sum(((fx[l] - ft[l]) ** 2).mean() for l in (2, 3))
+        cos = F.cosine_similarity(ex, et.expand_as(ex), dim=1)
+        return conv + 0.1 * (1 - cos).mean()
+    geo = {"geo.views": views}
+    for name, x in (("views", views.clone()), ("image", views[:1].clone())):
+        x.requires_grad_(True)
+        L = clipasso(x)
+        L.backward()
+        geo[f"geo.{name}.loss"] = L.detach().reshape(1)
+        geo[f"geo.{name}.grad"] = x.grad.detach()
+    write_safetensors(os.path.join(OUT, "geo_ref.safetensors"), {k: v.float() for k, v in geo.items()})
     # fuzz seeds for fuzz_tensorfile (first byte 0: tf_open_mem; clip_load_tf then takes the ResNet path):
     # a minimal ResNet CLIP (width 2, one block per stage, image 32, text width 8) as safetensors and zip
     mini = dict(width=2, layers=(1, 1, 1, 1), image=32, heads=1, embed=4, t_width=8, t_layers=1, context=4,
