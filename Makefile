@@ -66,7 +66,7 @@ NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
 .PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
-        reference-anchor text-guided clipasso fair recipes train-unet unet-study
+        reference-anchor text-guided clipasso clipasso-rn fair recipes train-unet unet-study
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -217,6 +217,9 @@ RECIPE_ENV = CLIP='$(CLIP)' STEPS='$(STEPS)' N='$(N)' WORD='$(WORD)' SEED='$(SEE
   THREADS='$(THREADS)' OUT='$(OUT)' BIN='$(BINDIR)'
 reference-anchor text-guided clipasso fair: all
 	@env $(RECIPE_ENV) sh pipelines/$@.sh
+# CLIPasso's shipped loss: CLIP_RN=RN101.pt (geometric loss) with CLIP=ViT-B-32.pt (saliency); TARGET=picture
+clipasso-rn: all
+	@env $(RECIPE_ENV) CLIP_RN='$(CLIP_RN)' TARGET='$(TARGET)' sh pipelines/clipasso-rn.sh
 recipes: reference-anchor text-guided clipasso fair
 
 # Train the shipped sketch-domain CLIP (pipelines/train-clip.sh; ~1 h on 2 cores) and install it in

@@ -21,3 +21,26 @@ clip-embed --model "$T/rnmk.safetensors" --zero-shot fish,cat,tree $R/rn64.png >
 eq "zero-shot with a ResNet CLIP: exit 0" "$rc" 0
 if grep -q '"top":\[{"label":"[a-z]*","score":' "$T/zs.out"; then ok "zero-shot lists the classes with scores"
 else notok "zero-shot output" "$(head -c 300 "$T/zs.out")"; fi
+
+# pipelines/clipasso-rn.sh on a tiny pair: the run's ViT (test_mkclip, saliency) + a ResNet (geometric loss)
+"$UNITS/test_mkclip" "$T/vit.safetensors"
+"$UNITS/test_clip_resnet" --mk "$T/rn32.safetensors" 32
+CLIP="$T/vit.safetensors" CLIP_RN="$T/rn32.safetensors" STEPS=3 N=1 THREADS=1 OUT="$T/pair" \
+  sh pipelines/clipasso-rn.sh >"$T/pair.log" 2>&1; rc=$?
+eq "clipasso-rn with CLIP_RN and CLIP: exit 0" "$rc" 0
+h0() { sed 's/.*"history":\[{//; s/}.*//' "$1"; }
+if [ -s "$T/pair/results.md" ] && h0 "$T/pair/object/records.ndjson" | grep -q '"geometric":[0-9.e-]*,"geometric.conv":[0-9.e-]*,"geometric.fc_similarity":[0-9.e-]*'
+then ok "clipasso-rn: results table; the history has the geometric loss, its conv term and fc similarity"
+else notok "clipasso-rn outputs" "$(tail -5 "$T/pair.log")"; fi
+python3 - "$T/pair/object/records.ndjson" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+print(("ok - " if len(r["initial"]) == 16 and len(r["optimize"]["restart_losses"]) == 3 else "not ok - ") +
+      "clipasso-rn: 16 strokes from the saliency map, 3 seeds")
+PY
+CLIP="$T/vit.safetensors" STEPS=3 N=1 THREADS=1 OUT="$T/alone" sh pipelines/clipasso-rn.sh >"$T/alone.log" 2>&1; rc=$?
+eq "clipasso-rn without CLIP_RN (the run's model alone): exit 0" "$rc" 0
+g1=$(h0 "$T/pair/object/records.ndjson" | sed 's/.*"geometric":\([0-9.e-]*\).*/\1/')
+g2=$(h0 "$T/alone/object/records.ndjson" | sed 's/.*"geometric":\([0-9.e-]*\).*/\1/')
+num_ok "the ResNet's loss ($g1) is not the ViT's ($g2): CLIP_RN chooses the loss's model" "$g1 != $g2 && $g1 > 0 && $g2 > 0"
+expect_exit "unreadable CLIP_RN: exit 2" 2 "CLIP_RN=$T/nosuch.pt: cannot read" env CLIP_RN="$T/nosuch.pt" sh pipelines/clipasso-rn.sh

@@ -10,7 +10,7 @@
  *   gradient for loss = <emb,R> + sum_l <feat_l, R_l>, the embedding-only
  *   gradients, serial = 2 threads, batch 1 = row 0 of batch 2, a repeated
  *   backward, and the loader's messages for a damaged ResNet file.
- *   test_clip_resnet --mk PATH   writes a small ResNet CLIP with CLIP's full
+ *   test_clip_resnet --mk PATH [S]   writes a small ResNet CLIP (image S, default 64) with CLIP's full
  *   49408-token vocabulary and closed-form weights (for the CLI tests of text
  *   and zero-shot) and exits. */
 #include <stdlib.h>
@@ -238,15 +238,27 @@ static void test_loader_errors(void) {
     clip_params_free(&w);
 }
 
+/* closed-form weights are U(-1,1)/sqrt(fan_in): convolutions scaled by
+ * sqrt(6) (He), so the activations keep their size through the tower */
+static int he_scale(const char *name, float *data, int ndim, const int *shape, void *ctx) {
+    (void)ctx, (void)name;
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    if (ndim == 4)
+        for (size_t i = 0; i < n; i++) data[i] *= 2.449f;
+    return 0;
+}
+
 /* a small ResNet CLIP with the full vocabulary: closed-form weights */
-static int mk(const char *path) {
-    clip_config_t cfg = {.v_width = 8, .v_heads = 4, .patch = 32, .image_size = 64, .t_width = 16, .t_layers = 1,
+static int mk(const char *path, int size) {
+    clip_config_t cfg = {.v_width = 8, .v_heads = 4, .patch = 32, .image_size = size, .t_width = 16, .t_layers = 1,
                          .t_heads = 1, .context = 77, .vocab = 49408, .embed_dim = 16, .mlp_ratio = 4,
                          .rn_layers = {1, 1, 1, 1}};
     clip_params_t w;
     err_t e = {0};
     if (clip_params_alloc(&w, &cfg)) return fprintf(stderr, "bad config\n"), 1;
     clip_params_closed_form(&w);
+    clip_params_each(&w, he_scale, NULL);
     int rc = clip_save_safetensors(path, &w, &e);
     if (rc) fprintf(stderr, "%s\n", e.msg);
     clip_params_free(&w);
@@ -255,7 +267,7 @@ static int mk(const char *path) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    if (argc == 3 && !strcmp(argv[1], "--mk")) return mk(argv[2]);
+    if ((argc == 3 || argc == 4) && !strcmp(argv[1], "--mk")) return mk(argv[2], argc == 4 ? atoi(argv[3]) : 64);
     test_tower();
     test_loader_errors();
     T_DONE();
