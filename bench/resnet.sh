@@ -1,0 +1,62 @@
+#!/bin/sh
+# bench/resnet.sh - CLIP RN101's image tower, forward + backward to the input image, batch 4 at 224,
+# random weights: the C tower (build/bench/resnet_bench, common/clip_resnet.c) side by side with its
+# PyTorch peer (bench/torch_resnet.py) on the same thread count (CLIP_THREADS, default 2):
+#   torch          as a user runs it (defaults)
+#   torch-tuned    OMP_WAIT_POLICY=PASSIVE, glibc malloc kept from returning memory (as bench/clip.sh)
+#   torch-tuned-cl the same with the model and input in torch.channels_last (the usual CPU tuning for
+#                  convolutions)
+# The configurations run in alternating rounds (C, torch, tuned, tuned-cl; again ...), each process timing
+# REPS iterations after one warm-up, so a machine whose load changes during the run affects all alike; the
+# table gives the medians over the rounds' medians, the peak RSS, the load average before and after, and
+# the C tower's speed-up over each.
+#   sh bench/resnet.sh [rounds] [reps]      (defaults 3 and 2; make bench-resnet RESNET_ARGS="3 2")
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+ROUNDS=${1:-3}
+REPS=${2:-2}
+THREADS=${CLIP_THREADS:-2}
+export CLIP_THREADS="$THREADS"
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+. "$ROOT/bench/lib.sh"
+bin=$(bench_bin resnet_bench)
+py=$(torch_python)
+TUNE="OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000"
+load0=$(load)
+: >"$OUT/resnet-rounds.txt"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+  "$bin" "$REPS" 4 | sed "s/^/c /" >>"$OUT/resnet-rounds.txt"
+  if [ -n "$py" ]; then
+    "$py" "$ROOT/bench/torch_resnet.py" "$REPS" 4 | sed "s/^/torch /" >>"$OUT/resnet-rounds.txt"
+    env $TUNE "$py" "$ROOT/bench/torch_resnet.py" "$REPS" 4 | sed "s/^/torch-tuned /" >>"$OUT/resnet-rounds.txt"
+    env $TUNE "$py" "$ROOT/bench/torch_resnet.py" "$REPS" 4 channels_last | sed "s/^/torch-tuned-cl /" \
+      >>"$OUT/resnet-rounds.txt"
+  fi
+  r=$((r + 1))
+done
+load1=$(load)
+tv=n/a
+[ -n "$py" ] && tv=$("$py" -c 'import torch; print(torch.__version__)')
+echo "RN101 image tower, forward + backward to the input, batch 4 at 224, $THREADS threads; $ROUNDS alternating"
+echo "rounds of $REPS timed iterations each (after a warm-up); medians over rounds; PyTorch $tv."
+echo "Load average before: $load0; after: $load1 ($(nproc) cores)."
+echo
+echo "| implementation | fwd+bwd (s) | fwd (s) | peak RSS (MB) | C speed-up (fwd+bwd) |"
+echo "|---|---|---|---|---|"
+awk '
+  function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                                   return a[int((n + 1) / 2)] }
+  $2 ~ /^rn101_fwdbwd/ { fb[$1, ++nfb[$1]] = $3; seen[$1] = 1; if (!($1 in ord)) ord[$1] = ++no }
+  $2 ~ /^rn101_fwd_/ { fw[$1, ++nfw[$1]] = $3 }
+  $2 == "peak_rss" { if ($3 > rss[$1]) rss[$1] = $3 }
+  END {
+    for (k = 1; k <= no; k++) for (n in ord) if (ord[n] == k) name[k] = n
+    for (k = 1; k <= no; k++) { n = name[k]
+      delete a; for (i = 1; i <= nfb[n]; i++) a[i] = fb[n, i]; mfb[n] = med(a, nfb[n])
+      delete a; for (i = 1; i <= nfw[n]; i++) a[i] = fw[n, i]; mfw[n] = med(a, nfw[n]) }
+    for (k = 1; k <= no; k++) { n = name[k]
+      printf "| %s | %.2f | %.2f | %.0f | %s |\n", n, mfb[n], mfw[n], rss[n] / 1024, n == "c" ? "" : sprintf("%.2f×", mfb[n] / mfb["c"]) }
+  }' "$OUT/resnet-rounds.txt"
