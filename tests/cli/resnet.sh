@@ -44,3 +44,9 @@ g1=$(h0 "$T/pair/object/records.ndjson" | sed 's/.*"geometric":\([0-9.e-]*\).*/\
 g2=$(h0 "$T/alone/object/records.ndjson" | sed 's/.*"geometric":\([0-9.e-]*\).*/\1/')
 num_ok "the ResNet's loss ($g1) is not the ViT's ($g2): CLIP_RN chooses the loss's model" "$g1 != $g2 && $g1 > 0 && $g2 > 0"
 expect_exit "unreadable CLIP_RN: exit 2" 2 "CLIP_RN=$T/nosuch.pt: cannot read" env CLIP_RN="$T/nosuch.pt" sh pipelines/clipasso-rn.sh
+# a ResNet as the run's model: the token-block losses refuse it, pointing to geometric; geometric runs on it
+"$BIN/qd-extract" --word fish --limit 1 data/quickdraw/simplified/fish.ndjson.gz >"$T/one.ndjson"
+expect_exit "perceptual on a ResNet run model: exit 5" 5 "the model is a ResNet \\(use the geometric loss\\)" \
+  optimize --model "$T/rn32.safetensors" -j 1 --steps 1 --loss "perceptual:image=$R/rn64.png" <"$T/one.ndjson"
+optimize --model "$T/rn32.safetensors" -j 1 --steps 2 --loss "geometric:image=$R/rn64.png" <"$T/one.ndjson" >"$T/g.ndjson"; rc=$?
+eq "geometric on a ResNet run model (no model=): exit 0" "$rc" 0
