@@ -6,6 +6,7 @@
 #   torch-tuned    OMP_WAIT_POLICY=PASSIVE, glibc malloc kept from returning memory (as bench/clip.sh)
 #   torch-tuned-cl the same with the model and input in torch.channels_last (the usual CPU tuning for
 #                  convolutions)
+# and, on a CPU with AVX-512, c-avx512 and torch-tuned-avx512 on OpenBLAS's AVX-512 kernels.
 # The configurations run in alternating rounds (C, torch, tuned, tuned-cl; again ...), each process timing
 # REPS iterations after one warm-up, so a machine whose load changes during the run affects all alike; the
 # table gives the medians over the rounds' medians, the peak RSS, the load average before and after, and
@@ -24,16 +25,20 @@ mkdir -p "$OUT"
 bin=$(bench_bin resnet_bench)
 py=$(torch_python)
 TUNE="OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000"
+avx=; grep -q avx512f /proc/cpuinfo 2>/dev/null && avx=1
 load0=$(load)
 : >"$OUT/resnet-rounds.txt"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
   "$bin" "$REPS" 4 | sed "s/^/c /" >>"$OUT/resnet-rounds.txt"
+  [ -n "$avx" ] && INVCLIP_BLAS_CORETYPE=auto "$bin" "$REPS" 4 | sed "s/^/c-avx512 /" >>"$OUT/resnet-rounds.txt"
   if [ -n "$py" ]; then
     "$py" "$ROOT/bench/torch_resnet.py" "$REPS" 4 | sed "s/^/torch /" >>"$OUT/resnet-rounds.txt"
     env $TUNE "$py" "$ROOT/bench/torch_resnet.py" "$REPS" 4 | sed "s/^/torch-tuned /" >>"$OUT/resnet-rounds.txt"
     env $TUNE "$py" "$ROOT/bench/torch_resnet.py" "$REPS" 4 channels_last | sed "s/^/torch-tuned-cl /" \
       >>"$OUT/resnet-rounds.txt"
+    [ -n "$avx" ] && env $TUNE OPENBLAS_CORETYPE=SkylakeX "$py" "$ROOT/bench/torch_resnet.py" "$REPS" 4 |
+      sed "s/^/torch-tuned-avx512 /" >>"$OUT/resnet-rounds.txt"
   fi
   r=$((r + 1))
 done
@@ -42,7 +47,9 @@ tv=n/a
 [ -n "$py" ] && tv=$("$py" -c 'import torch; print(torch.__version__)')
 echo "RN101 image tower, forward + backward to the input, batch 4 at 224, $THREADS threads; $ROUNDS alternating"
 echo "rounds of $REPS timed iterations each (after a warm-up); medians over rounds; PyTorch $tv."
-echo "Load average before: $load0; after: $load1 ($(nproc) cores)."
+echo "Load average before: $load0; after: $load1 ($(nproc) cores). OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} in the"
+echo "environment; the -avx512 rows ask for OpenBLAS's AVX-512 kernels (C: INVCLIP_BLAS_CORETYPE=auto, pool.h;"
+echo "PyTorch: OPENBLAS_CORETYPE=SkylakeX, for the products it sends to OpenBLAS)."
 echo
 echo "| implementation | fwd+bwd (s) | fwd (s) | peak RSS (MB) | C speed-up (fwd+bwd) |"
 echo "|---|---|---|---|---|"

@@ -8,7 +8,6 @@
 #include "nn/act.h"
 #include "nn/conv.h"
 #include "nn/linear.h"
-#include "nn/norm2d.h"
 #include "nn/pool2d.h"
 
 #define RN_BN_EPS 1e-5f
@@ -287,34 +286,99 @@ static clip_rn_t *ensure(clip_rn_t *t, const clip_rn_cfg_t *c, int B, const nn_p
 
 /* ------------------------------------------------------------ pieces */
 
+/* Frozen batch norm fused with the ReLU that follows it (one pass over the
+ * map instead of two), and its backward fused with that ReLU's mask and the
+ * batch norm's parameter gradients: the same maths as nn/norm2d.h's eval
+ * kernels followed by nn/act.h's ReLU, split over channels like them. */
+typedef struct {
+    float *out, *gw, *gb;
+    const float *in, *mask, *y;
+    const clip_bn_t *b;
+    int N, C, HW, relu;
+} bnx_t;
+
+static void bn_fwd_task(void *vc, int c0, int c1, int tid) {
+    (void)tid;
+    const bnx_t *k = vc;
+    for (int c = c0; c < c1; c++) {
+        float r = 1.0f / sqrtf(k->b->var[c] + RN_BN_EPS), sc = r * k->b->w[c], m = k->b->mean[c], bb = k->b->b[c];
+        for (int n = 0; n < k->N; n++) {
+            const float *x = k->in + ((size_t)n * k->C + c) * k->HW;
+            float *o = k->out + ((size_t)n * k->C + c) * k->HW;
+            if (k->relu)
+                for (int i = 0; i < k->HW; i++) {
+                    float v = (x[i] - m) * sc + bb;
+                    o[i] = v > 0 ? v : 0;
+                }
+            else
+                for (int i = 0; i < k->HW; i++) o[i] = (x[i] - m) * sc + bb;
+        }
+    }
+}
+
+/* out = dz masked by mask > 0 (mask NULL: no mask) times w/sqrt(var+eps),
+ * OVERWRITTEN; gw += sum dz' (y - mean)/sqrt(var+eps), gb += sum dz' */
+static void bn_bwd_task(void *vc, int c0, int c1, int tid) {
+    (void)tid;
+    const bnx_t *k = vc;
+    for (int c = c0; c < c1; c++) {
+        float r = 1.0f / sqrtf(k->b->var[c] + RN_BN_EPS), sc = r * k->b->w[c], m = k->b->mean[c];
+        double sw = 0, sb = 0;
+        for (int n = 0; n < k->N; n++) {
+            size_t o0 = ((size_t)n * k->C + c) * k->HW;
+            const float *dz = k->in + o0, *mk = k->mask ? k->mask + o0 : NULL, *y = k->y + o0;
+            float *dy = k->out + o0;
+            for (int i = 0; i < k->HW; i++) {
+                float g = mk && !(mk[i] > 0) ? 0.0f : dz[i];
+                dy[i] = g * sc;
+                if (k->gw) sw += (double)g * (y[i] - m) * r, sb += g;
+            }
+        }
+        if (k->gw) k->gw[c] += (float)sw, k->gb[c] += (float)sb;
+    }
+}
+
 /* y = conv(x); a = act(bn(y)) */
 static void cbr_forward(const nn_par_t *par, clip_rn_t *t, float *y, float *a, const float *x, const float *w,
                         const clip_bn_t *b, const conv2d_dims_t *d, int use_relu) {
     int OH, OW;
     conv2d_out_size(d, &OH, &OW);
     conv2d_forward(par, y, x, w, NULL, d, t->ws, t->nws);
-    batchnorm2d_forward_eval(par, a, y, b->w, b->b, b->mean, b->var, d->N, d->OC, OH * OW, RN_BN_EPS);
-    if (use_relu) act_forward(par, a, a, relu, (size_t)d->N * d->OC * OH * OW);
+    bnx_t k = {.out = a, .in = y, .b = b, .N = d->N, .C = d->OC, .HW = OH * OW, .relu = use_relu};
+    nn_parallel_for(par, d->OC, bn_fwd_task, &k);
 }
 
-/* Backward of cbr_forward given dz = dL/d(bn output) (after the ReLU's mask):
- * dy (scratch, zeroed here), then dx ADDED into (may be NULL). */
-static void cb_backward(const nn_par_t *par, clip_rn_t *t, float *dx, float *dy, const float *dz, const float *x,
-                        const float *y, const float *w, const clip_bn_t *b, float *gw, clip_bn_t *gb,
+/* Backward of cbr_forward given dz = dL/d(its output a): masked by mask > 0
+ * (the ReLU's output a; NULL: no ReLU or already masked), through the batch
+ * norm into dy (scratch, overwritten), then dx ADDED into (may be NULL). */
+static void cb_backward(const nn_par_t *par, clip_rn_t *t, float *dx, float *dy, const float *dz, const float *mask,
+                        const float *x, const float *y, const float *w, const clip_bn_t *b, float *gw, clip_bn_t *gb,
                         const conv2d_dims_t *d) {
     int OH, OW;
     conv2d_out_size(d, &OH, &OW);
-    size_t n = (size_t)d->N * d->OC * OH * OW;
-    memset(dy, 0, sizeof(float) * n);
-    batchnorm2d_backward_eval(par, dy, gb ? gb->w : NULL, gb ? gb->b : NULL, dz, y, b->mean, b->var, b->w, d->N,
-                              d->OC, OH * OW, RN_BN_EPS);
+    bnx_t k = {.out = dy, .gw = gb ? gb->w : NULL, .gb = gb ? gb->b : NULL, .in = dz, .mask = mask, .y = y, .b = b,
+               .N = d->N, .C = d->OC, .HW = OH * OW};
+    nn_parallel_for(par, d->OC, bn_bwd_task, &k);
     conv2d_backward(par, dx, gw, NULL, dy, x, w, d, t->ws, t->nws);
 }
 
 /* dz = da * (a > 0) (overwrites dz) */
+typedef struct {
+    float *dz;
+    const float *da, *a;
+    size_t n;
+} mask_t;
+static void mask_task(void *vc, int b0, int b1, int tid) {
+    (void)tid;
+    const mask_t *k = vc;
+    size_t per = (k->n + 63) / 64;
+    for (int b = b0; b < b1; b++)
+        for (size_t i = (size_t)b * per; i < (size_t)(b + 1) * per && i < k->n; i++)
+            k->dz[i] = k->a[i] > 0 ? k->da[i] : 0.0f;
+}
 static void relu_mask(const nn_par_t *par, float *dz, const float *da, const float *a, size_t n) {
-    memset(dz, 0, sizeof(float) * n);
-    act_backward(par, dz, da, a, relu, n);
+    mask_t k = {dz, da, a, n};
+    nn_parallel_for(par, 64, mask_task, &k);
 }
 
 static pool2d_dims_t pd(int B, int C, int H, int k) {
@@ -501,12 +565,12 @@ int clip_rn_backward(clip_rn_t *t, const nn_par_t *par, const clip_rn_cfg_t *c, 
             d = cd(B, gm.inplanes, o, o, 4 * P, 1, 1);
             if (gm.stride > 1) {
                 memset(T4, 0, sizeof(float) * (size_t)B * gm.inplanes * o * o);
-                cb_backward(par, t, T4, T3, T1, px, a->yd, k->down, &k->dbn, gk ? gk->down : NULL,
+                cb_backward(par, t, T4, T3, T1, NULL, px, a->yd, k->down, &k->dbn, gk ? gk->down : NULL,
                             gk ? &gk->dbn : NULL, &d);
                 p = pd(B, gm.inplanes, sz, gm.stride);
                 avgpool2d_backward(par, gout, T4, &p);
             } else {
-                cb_backward(par, t, gout, T3, T1, px, a->yd, k->down, &k->dbn, gk ? gk->down : NULL,
+                cb_backward(par, t, gout, T3, T1, NULL, px, a->yd, k->down, &k->dbn, gk ? gk->down : NULL,
                             gk ? &gk->dbn : NULL, &d);
             }
         } else {
@@ -517,8 +581,8 @@ int clip_rn_backward(clip_rn_t *t, const nn_par_t *par, const clip_rn_cfg_t *c, 
         size_t npo = (size_t)B * P * o * o;
         memset(T3, 0, sizeof(float) * npo);
         d = cd(B, P, o, o, 4 * P, 1, 1);
-        cb_backward(par, t, T3, T2, T1, pa, a->y3, k->conv3, &k->bn3, gk ? gk->conv3 : NULL, gk ? &gk->bn3 : NULL,
-                    &d);
+        cb_backward(par, t, T3, T2, T1, NULL, pa, a->y3, k->conv3, &k->bn3, gk ? gk->conv3 : NULL,
+                    gk ? &gk->bn3 : NULL, &d);
         float *da2 = T3;
         if (gm.stride > 1) {
             memset(T4, 0, sizeof(float) * np);
@@ -526,16 +590,14 @@ int clip_rn_backward(clip_rn_t *t, const nn_par_t *par, const clip_rn_cfg_t *c, 
             avgpool2d_backward(par, T4, T3, &p);
             da2 = T4;
         }
-        relu_mask(par, T2, da2, a->a2, np);
         d = cd(B, P, sz, sz, P, 3, 1);
         float *da1 = da2 == T3 ? T4 : T3;
         memset(da1, 0, sizeof(float) * np);
-        cb_backward(par, t, da1, T1, T2, a->a1, a->y2, k->conv2, &k->bn2, gk ? gk->conv2 : NULL, gk ? &gk->bn2 : NULL,
-                    &d);
-        relu_mask(par, T2, da1, a->a1, np);
+        cb_backward(par, t, da1, T2, da2, a->a2, a->a1, a->y2, k->conv2, &k->bn2, gk ? gk->conv2 : NULL,
+                    gk ? &gk->bn2 : NULL, &d);
         d = cd(B, gm.inplanes, sz, sz, P, 1, 1);
-        cb_backward(par, t, gout, T1, T2, x, a->y1, k->conv1, &k->bn1, gk ? gk->conv1 : NULL, gk ? &gk->bn1 : NULL,
-                    &d);
+        cb_backward(par, t, gout, T2, da1, a->a1, x, a->y1, k->conv1, &k->bn1, gk ? gk->conv1 : NULL,
+                    gk ? &gk->bn1 : NULL, &d);
         float *sw = gin;
         gin = gout, gout = sw;
     }
@@ -549,18 +611,17 @@ int clip_rn_backward(clip_rn_t *t, const nn_par_t *par, const clip_rn_cfg_t *c, 
     memset(T3, 0, sizeof(float) * n3);
     pool2d_dims_t p = pd(B, c->width, H, 2);
     avgpool2d_backward(par, T3, gin, &p);
-    relu_mask(par, T1, T3, t->s_a3, n3);
     conv2d_dims_t d = cd(B, h, H, H, c->width, 3, 1);
-    memset(T3, 0, sizeof(float) * nh);
-    cb_backward(par, t, T3, T2, T1, t->s_a2, t->s_y3, w->conv3, &w->bn3, g ? g->conv3 : NULL, g ? &g->bn3 : NULL, &d);
-    relu_mask(par, T1, T3, t->s_a2, nh);
+    memset(T1, 0, sizeof(float) * nh);
+    cb_backward(par, t, T1, T2, T3, t->s_a3, t->s_a2, t->s_y3, w->conv3, &w->bn3, g ? g->conv3 : NULL,
+                g ? &g->bn3 : NULL, &d);
     d = cd(B, h, H, H, h, 3, 1);
     memset(T3, 0, sizeof(float) * nh);
-    cb_backward(par, t, T3, T2, T1, t->s_a1, t->s_y2, w->conv2, &w->bn2, g ? g->conv2 : NULL, g ? &g->bn2 : NULL, &d);
-    relu_mask(par, T1, T3, t->s_a1, nh);
+    cb_backward(par, t, T3, T2, T1, t->s_a2, t->s_a1, t->s_y2, w->conv2, &w->bn2, g ? g->conv2 : NULL,
+                g ? &g->bn2 : NULL, &d);
     d = cd(B, 3, S, S, h, 3, 2);
-    cb_backward(par, t, dimg, T2, T1, t->imgcopy, t->s_y1, w->conv1, &w->bn1, g ? g->conv1 : NULL, g ? &g->bn1 : NULL,
-                &d);
+    cb_backward(par, t, dimg, T2, T3, t->s_a1, t->imgcopy, t->s_y1, w->conv1, &w->bn1, g ? g->conv1 : NULL,
+                g ? &g->bn1 : NULL, &d);
     return 0;
 }
 
