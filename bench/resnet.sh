@@ -10,7 +10,8 @@
 # The configurations run in alternating rounds (C, torch, tuned, tuned-cl; again ...), each process timing
 # REPS iterations after one warm-up, so a machine whose load changes during the run affects all alike; the
 # table gives the medians over the rounds' medians, the peak RSS, the load average before and after, and
-# the C tower's speed-up over each.
+# the C tower's speed-up over each, in wall time and in process CPU time (all threads; on a loaded machine
+# the wall time mostly measures the other processes, the CPU time the work done, spin-waiting included).
 #   sh bench/resnet.sh [rounds] [reps]      (defaults 3 and 2; make bench-resnet RESNET_ARGS="3 2")
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,19 +52,22 @@ echo "Load average before: $load0; after: $load1 ($(nproc) cores). OPENBLAS_CORE
 echo "environment; the -avx512 rows ask for OpenBLAS's AVX-512 kernels (C: INVCLIP_BLAS_CORETYPE=auto, pool.h;"
 echo "PyTorch: OPENBLAS_CORETYPE=SkylakeX, for the products it sends to OpenBLAS)."
 echo
-echo "| implementation | fwd+bwd (s) | fwd (s) | peak RSS (MB) | C speed-up (fwd+bwd) |"
-echo "|---|---|---|---|---|"
+echo "| implementation | fwd+bwd (s) | fwd (s) | fwd+bwd CPU (s) | peak RSS (MB) | C speed-up (fwd+bwd) | C speed-up (CPU) |"
+echo "|---|---|---|---|---|---|---|"
 awk '
   function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
                                    return a[int((n + 1) / 2)] }
-  $2 ~ /^rn101_fwdbwd/ { fb[$1, ++nfb[$1]] = $3; seen[$1] = 1; if (!($1 in ord)) ord[$1] = ++no }
-  $2 ~ /^rn101_fwd_/ { fw[$1, ++nfw[$1]] = $3 }
+  $2 ~ /^rn101_fwdbwd_b/ { fb[$1, ++nfb[$1]] = $3; seen[$1] = 1; if (!($1 in ord)) ord[$1] = ++no }
+  $2 ~ /^rn101_fwd_b/ { fw[$1, ++nfw[$1]] = $3 }
+  $2 ~ /^rn101_fwdbwd_cpu/ { fc[$1, ++nfc[$1]] = $3 }
   $2 == "peak_rss" { if ($3 > rss[$1]) rss[$1] = $3 }
   END {
     for (k = 1; k <= no; k++) for (n in ord) if (ord[n] == k) name[k] = n
     for (k = 1; k <= no; k++) { n = name[k]
       delete a; for (i = 1; i <= nfb[n]; i++) a[i] = fb[n, i]; mfb[n] = med(a, nfb[n])
-      delete a; for (i = 1; i <= nfw[n]; i++) a[i] = fw[n, i]; mfw[n] = med(a, nfw[n]) }
+      delete a; for (i = 1; i <= nfw[n]; i++) a[i] = fw[n, i]; mfw[n] = med(a, nfw[n])
+      delete a; for (i = 1; i <= nfc[n]; i++) a[i] = fc[n, i]; mfc[n] = med(a, nfc[n]) }
     for (k = 1; k <= no; k++) { n = name[k]
-      printf "| %s | %.2f | %.2f | %.0f | %s |\n", n, mfb[n], mfw[n], rss[n] / 1024, n == "c" ? "" : sprintf("%.2f×", mfb[n] / mfb["c"]) }
+      printf "| %s | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", n, mfb[n], mfw[n], mfc[n], rss[n] / 1024,
+        n == "c" ? "" : sprintf("%.2f×", mfb[n] / mfb["c"]), n == "c" ? "" : sprintf("%.2f×", mfc[n] / mfc["c"]) }
   }' "$OUT/resnet-rounds.txt"

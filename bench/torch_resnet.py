@@ -9,7 +9,7 @@ image (weights frozen), batch B at 224.
 Usage: torch_resnet.py [reps] [batch] [channels_last]
   channels_last: the model and input in torch.channels_last (the usual CPU tuning for convolutions).
 Prints the same lines as resnet_bench: rn101_fwdbwd_b<B>, rn101_fwd_b<B> (medians after one warm-up),
-peak_rss (KB).
+rn101_fwdbwd_cpu_b<B> (process CPU seconds, all threads), peak_rss (KB).
 """
 import resource
 import sys
@@ -100,8 +100,9 @@ def main():
         img = img.contiguous(memory_format=torch.channels_last)
     img.requires_grad_(True)
     demb = torch.rand(B, 512) - 0.5
-    tf, tb = [], []
+    tf, tb, tc = [], [], []
     for r in range(-1, reps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         emb = m(img)
         t1 = time.perf_counter()
@@ -111,9 +112,11 @@ def main():
         if r >= 0:
             tf.append(t1 - t0)
             tb.append(t2 - t0)
-    tf.sort(), tb.sort()
+            tc.append(time.process_time() - c0)
+    tf.sort(), tb.sort(), tc.sort()
     print("rn101_fwdbwd_b%d %.4f" % (B, tb[reps // 2]))
     print("rn101_fwd_b%d %.4f" % (B, tf[reps // 2]))
+    print("rn101_fwdbwd_cpu_b%d %.4f" % (B, tc[reps // 2]))
     print("peak_rss %d" % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
