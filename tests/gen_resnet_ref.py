@@ -22,6 +22,8 @@ Writes into tests/fixtures/resnet/:
                         context 16, vocabulary 300), OpenAI / open_clip naming, F32, with random weights
                         and non-trivial batch-norm statistics
   tiny_rn.pt            the same state dict as a PyTorch zip checkpoint (torch.save)
+  tiny_rn_jit.pt        the same as a TorchScript archive (torch.jit.save of a scripted module tree), the form
+                        of OpenAI's released RN50.pt / RN101.pt
   tiny_rn_ref.safetensors  the input (2 images), embeddings, the 5 features (stem, layer1..4), the
                         upstream gradients, the input gradient and every vision parameter's gradient
                         (loss = <emb, R> + 0.1 sum_l <feat_l, R_l>), and the embedding-only gradients
@@ -162,6 +164,30 @@ def encode_image(P, cfg, img):
     return attnpool(x, P, cfg["heads"]), feats
 
 
+class _Node(torch.nn.Module):
+    """One level of a TorchScript module tree whose attribute paths spell the state dict's names."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def torchscript(sd, path):
+    """torch.jit.save of a scripted module tree holding sd (parameters; running statistics and
+    num_batches_tracked as buffers): the archive layout of OpenAI's released .pt files."""
+    root = _Node()
+    for name, t in sd.items():
+        parts, m = name.split("."), root
+        for p in parts[:-1]:
+            if p not in m._modules:
+                m.add_module(p, _Node())
+            m = m._modules[p]
+        if t.is_floating_point() and "running_" not in parts[-1]:
+            m.register_parameter(parts[-1], torch.nn.Parameter(t.clone(), requires_grad=False))
+        else:
+            m.register_buffer(parts[-1], t.clone())
+    torch.jit.save(torch.jit.script(root), path)
+
+
 def png_rgb(path, img):
     """img (H,W,3) uint8 -> a PNG file (zlib, filter 0), written from the format's description."""
     H, W, _ = img.shape
@@ -212,6 +238,7 @@ def main():
                       {k: v for k, v in Pf.items() if v.is_floating_point()},
                       {"v_heads": cfg["heads"], "t_heads": 1})
     torch.save(Pf, os.path.join(OUT, "tiny_rn.pt"))  # num_batches_tracked (int64) included, as in real files
+    torchscript(Pf, os.path.join(OUT, "tiny_rn_jit.pt"))
 
     # an exact-size PNG and its unit embedding (CLIP preprocessing = normalisation only)
     y, x = np.mgrid[0:64, 0:64]

@@ -10,9 +10,9 @@ vals() { sed 's/.*"embedding":\[//; s/\]}//' "$1" | tr ',' '\n'; }
 vals "$T/rn.emb" >"$T/rn.v"
 md=$(paste "$T/rn.v" $R/rn64.emb.txt | awk '{d=$1-$2; if (d<0) d=-d; if (d>m) m=d} END {printf "%.2g", m+0}')
 num_ok "the PyTorch twin's unit embedding within 2e-6 (max diff $md)" "$md <= 2e-6 && $(wc -l <"$T/rn.v") == 16"
-clip-embed --model $R/tiny_rn.pt --preprocess normalize $R/rn64.png >"$T/rnpt.emb"
+clip-embed --model $R/tiny_rn_jit.pt --preprocess normalize $R/rn64.png >"$T/rnpt.emb"
 vals "$T/rnpt.emb" >"$T/rnpt.v"
-same "tiny_rn.pt (PyTorch zip) with --preprocess normalize: the same numbers" "$T/rn.v" "$T/rnpt.v"
+same "tiny_rn_jit.pt (TorchScript, as OpenAI ships RN101.pt) with --preprocess normalize: the same numbers" "$T/rn.v" "$T/rnpt.v"
 "$UNITS/test_clip_resnet" --mk "$T/rnmk.safetensors"
 clip-embed --model "$T/rnmk.safetensors" --text 'a sketch of a fish' >"$T/rnt.emb"; rc=$?
 eq "a full-vocabulary ResNet CLIP embeds text: exit 0" "$rc" 0

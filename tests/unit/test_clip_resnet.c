@@ -93,6 +93,11 @@ static void test_tower(void) {
     CHECK(w2.mem && w2.n == w.n && !memcmp(w2.mem, w.mem, sizeof(float) * w.n) && w2.cfg.v_heads == 2,
           "the .pt gives the same %zu floats and heads (the rule 32*4/64 = 2)", w.n);
     clip_params_free(&w2);
+    CHECK(clip_load("tests/fixtures/resnet/tiny_rn_jit.pt", &w2, &e) == 0, "load tiny_rn_jit.pt, TorchScript (%s)",
+          e.msg);
+    CHECK(w2.mem && w2.n == w.n && !memcmp(w2.mem, w.mem, sizeof(float) * w.n),
+          "the TorchScript archive gives the same floats");
+    clip_params_free(&w2);
 
     tensorfile_t *ref = tf_open("tests/fixtures/resnet/tiny_rn_ref.safetensors", &e);
     CHECK(ref != NULL, "open the reference (%s)", e.msg);
