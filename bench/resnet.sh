@@ -28,7 +28,8 @@ py=$(torch_python)
 TUNE="OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1000000000000"
 avx=; grep -q avx512f /proc/cpuinfo 2>/dev/null && avx=1
 load0=$(load)
-: >"$OUT/resnet-rounds.txt"
+# TABLE_ONLY=1: the table from the rounds already in build/bench/resnet-rounds.txt (e.g. an interrupted run)
+[ "${TABLE_ONLY:-0}" = 1 ] && ROUNDS=0 || : >"$OUT/resnet-rounds.txt"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
   "$bin" "$REPS" 4 | sed "s/^/c /" >>"$OUT/resnet-rounds.txt"
@@ -46,7 +47,7 @@ done
 load1=$(load)
 tv=n/a
 [ -n "$py" ] && tv=$("$py" -c 'import torch; print(torch.__version__)')
-echo "RN101 image tower, forward + backward to the input, batch 4 at 224, $THREADS threads; $ROUNDS alternating"
+echo "RN101 image tower, forward + backward to the input, batch 4 at 224, $THREADS threads; $(grep -c '^c rn101_fwdbwd_b' "$OUT/resnet-rounds.txt") alternating"
 echo "rounds of $REPS timed iterations each (after a warm-up); medians over rounds; PyTorch $tv."
 echo "Load average before: $load0; after: $load1 ($(nproc) cores). OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} in the"
 echo "environment; the -avx512 rows ask for OpenBLAS's AVX-512 kernels (C: INVCLIP_BLAS_CORETYPE=auto, pool.h;"
