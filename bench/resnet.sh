@@ -29,7 +29,7 @@ TUNE="OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=10000000
 avx=; grep -q avx512f /proc/cpuinfo 2>/dev/null && avx=1
 load0=$(load)
 # TABLE_ONLY=1: the table from the rounds already in build/bench/resnet-rounds.txt (e.g. an interrupted run)
-[ "${TABLE_ONLY:-0}" = 1 ] && ROUNDS=0 || : >"$OUT/resnet-rounds.txt"
+[ "${TABLE_ONLY:-0}" = 1 ] && ROUNDS=0 || echo "# load $load0" >"$OUT/resnet-rounds.txt"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
   "$bin" "$REPS" 4 | sed "s/^/c /" >>"$OUT/resnet-rounds.txt"
@@ -45,22 +45,30 @@ while [ "$r" -le "$ROUNDS" ]; do
   r=$((r + 1))
 done
 load1=$(load)
+[ "$ROUNDS" -gt 0 ] && echo "# load $load1" >>"$OUT/resnet-rounds.txt"
+load0=$(sed -n 's/^# load //p' "$OUT/resnet-rounds.txt" | head -1)
+load1=$(sed -n 's/^# load //p' "$OUT/resnet-rounds.txt" | sed -n 2p)
+[ -n "$load1" ] || load1="n/a (interrupted; now $(load))"
 tv=n/a
 [ -n "$py" ] && tv=$("$py" -c 'import torch; print(torch.__version__)')
 echo "RN101 image tower, forward + backward to the input, batch 4 at 224, $THREADS threads; $(grep -c '^c rn101_fwdbwd_b' "$OUT/resnet-rounds.txt") alternating"
-echo "rounds of $REPS timed iterations each (after a warm-up); medians over rounds; PyTorch $tv."
+echo "rounds, each process timing its iterations after a warm-up; medians over all; PyTorch $tv."
 echo "Load average before: $load0; after: $load1 ($(nproc) cores). OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} in the"
 echo "environment; the -avx512 rows ask for OpenBLAS's AVX-512 kernels (C: INVCLIP_BLAS_CORETYPE=auto, pool.h;"
 echo "PyTorch: OPENBLAS_CORETYPE=SkylakeX, for the products it sends to OpenBLAS)."
+echo
+echo "Speed-ups: a row's time over the C tower's on the same OpenBLAS kernels (c for the plain rows, c-avx512 for"
+echo "the -avx512 rows)."
 echo
 echo "| implementation | fwd+bwd (s) | fwd (s) | fwd+bwd CPU (s) | peak RSS (MB) | C speed-up (fwd+bwd) | C speed-up (CPU) |"
 echo "|---|---|---|---|---|---|---|"
 awk '
   function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-                                   return a[int((n + 1) / 2)] }
+                                   return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
   $2 ~ /^rn101_fwdbwd_b/ { fb[$1, ++nfb[$1]] = $3; seen[$1] = 1; if (!($1 in ord)) ord[$1] = ++no }
   $2 ~ /^rn101_fwd_b/ { fw[$1, ++nfw[$1]] = $3 }
   $2 ~ /^rn101_fwdbwd_cpu/ { fc[$1, ++nfc[$1]] = $3 }
+  /^#/ { next }
   $2 == "peak_rss" { if ($3 > rss[$1]) rss[$1] = $3 }
   END {
     for (k = 1; k <= no; k++) for (n in ord) if (ord[n] == k) name[k] = n
@@ -69,6 +77,7 @@ awk '
       delete a; for (i = 1; i <= nfw[n]; i++) a[i] = fw[n, i]; mfw[n] = med(a, nfw[n])
       delete a; for (i = 1; i <= nfc[n]; i++) a[i] = fc[n, i]; mfc[n] = med(a, nfc[n]) }
     for (k = 1; k <= no; k++) { n = name[k]
+      ref = n ~ /avx512/ ? "c-avx512" : "c"
       printf "| %s | %.2f | %.2f | %.2f | %.0f | %s | %s |\n", n, mfb[n], mfw[n], mfc[n], rss[n] / 1024,
-        n == "c" ? "" : sprintf("%.2f×", mfb[n] / mfb["c"]), n == "c" ? "" : sprintf("%.2f×", mfc[n] / mfc["c"]) }
+        n == ref ? "" : sprintf("%.2f×", mfb[n] / mfb[ref]), n == ref ? "" : sprintf("%.2f×", mfc[n] / mfc[ref]) }
   }' "$OUT/resnet-rounds.txt"
