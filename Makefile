@@ -65,8 +65,8 @@ NN_SRC     := $(wildcard common/nn/*.c)
 NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
-.PHONY: all deps test check bench bench-clip-train fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
-        reference-anchor text-guided clipasso fair recipes train-unet unet-study
+.PHONY: all deps test check bench bench-clip-train bench-resnet fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
+        reference-anchor text-guided clipasso clipasso-rn fair recipes train-unet unet-study
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -203,6 +203,10 @@ bench: all $(BENCHES)
 
 # issue 9's CLIP training-step benchmark alone (make bench runs it too, as the
 # clip_train section); another config or batch: CLIP_TRAIN_ARGS="--batch 64 --steps 3"
+# issue 15: CLIP RN101's image tower against PyTorch (bench/resnet.sh [rounds] [reps])
+bench-resnet: all $(BUILD)/bench/resnet_bench
+	@BUILD=$(abspath $(BUILD)) sh bench/resnet.sh $(RESNET_ARGS)
+
 bench-clip-train: all $(BUILD)/bench/clip_train_bench
 	@BUILD=$(abspath $(BUILD)) sh bench/clip_train.sh $(CLIP_TRAIN_ARGS)
 
@@ -232,6 +236,9 @@ RECIPE_ENV = CLIP='$(CLIP)' STEPS='$(STEPS)' N='$(N)' WORD='$(WORD)' SEED='$(SEE
   THREADS='$(THREADS)' OUT='$(OUT)' BIN='$(BINDIR)'
 reference-anchor text-guided clipasso fair: all
 	@env $(RECIPE_ENV) sh pipelines/$@.sh
+# CLIPasso's shipped loss: CLIP_RN=RN101.pt (geometric loss) with CLIP=ViT-B-32.pt (saliency); TARGET=picture
+clipasso-rn: all
+	@env $(RECIPE_ENV) CLIP_RN='$(CLIP_RN)' TARGET='$(TARGET)' sh pipelines/clipasso-rn.sh
 recipes: reference-anchor text-guided clipasso fair
 
 # Train the shipped sketch-domain CLIP (pipelines/train-clip.sh; ~1 h on 2 cores) and install it in

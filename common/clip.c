@@ -246,6 +246,7 @@ void clip_free(clip_t *m) {
     clip_params_free(&m->g);
     tower_free(m->vis);
     tower_free(m->txt);
+    clip_rn_free(m->rn);
     memset(m, 0, sizeof *m);
 }
 
@@ -258,10 +259,35 @@ void clip_zero_grad(clip_t *m) {
     if (m->g.mem) memset(m->g.mem, 0, sizeof(float) * m->g.n);
 }
 
+static clip_rn_cfg_t rn_cfg(const clip_config_t *c) {
+    clip_rn_cfg_t r = {.width = c->v_width, .S = c->image_size, .E = c->embed_dim, .heads = c->v_heads};
+    memcpy(r.layers, c->rn_layers, sizeof r.layers);
+    return r;
+}
+
+int clip_image_nblocks(const clip_t *m) { return CLIP_IS_RESNET(&m->w.cfg) ? CLIP_RN_FEATS : m->w.cfg.v_layers; }
+
+int clip_image_block_shape(const clip_t *m, int l, int *C, int *H, int *W) {
+    const clip_config_t *c = &m->w.cfg;
+    if (l < 0 || l >= clip_image_nblocks(m)) return -1;
+    if (CLIP_IS_RESNET(c)) {
+        clip_rn_cfg_t r = rn_cfg(c);
+        clip_rn_feature_shape(&r, l, C, H, W);
+        return 0;
+    }
+    int G = c->image_size / c->patch;
+    *C = c->v_width, *H = G * G + 1, *W = 1;
+    return 0;
+}
+
 int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e) {
     const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_image_forward: batch %d", B);
+    if (CLIP_IS_RESNET(c)) {
+        clip_rn_cfg_t r = rn_cfg(c);
+        return clip_rn_forward(&m->rn, par, &r, m->w.rn, img, B, emb, e);
+    }
     int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
     int PD = 3 * P * P;
     m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, NP, PD, par);
@@ -305,8 +331,12 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
     const nn_par_t *par = &m->par;
     const clip_config_t *c = &m->w.cfg;
     clip_tower_t *t = m->vis;
-    if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_image_backward without a forward");
     if (param_grads && !m->g.mem) return err_set(e, EXIT_INTERNAL, "clip_image_backward: gradients not allocated");
+    if (CLIP_IS_RESNET(c)) {
+        clip_rn_cfg_t r = rn_cfg(c);
+        return clip_rn_backward(m->rn, par, &r, m->w.rn, param_grads ? m->g.rn : NULL, demb, dfeat, dimg, e);
+    }
+    if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_image_backward without a forward");
     int B = t->B, P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width, E = c->embed_dim;
     int PD = 3 * P * P;
     clip_params_t *g = param_grads ? &m->g : NULL;
@@ -368,6 +398,14 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
 
 const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C) {
     const clip_tower_t *t = m->vis;
+    if (CLIP_IS_RESNET(&m->w.cfg)) {
+        int ch, h, w;
+        if (clip_image_block_shape(m, l, &ch, &h, &w)) return NULL;
+        const float *f = clip_rn_feature(m->rn, l, B);
+        if (f && T) *T = h * w;
+        if (f && C) *C = ch;
+        return f;
+    }
     if (!t || l < 0 || l >= t->L) return NULL;
     if (B) *B = t->B;
     if (T) *T = t->T;

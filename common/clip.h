@@ -5,7 +5,8 @@
  * blocks with the same layout; activations for the largest batch seen are
  * allocated once and reused (no allocation per call once warmed up).
  *
- * Image tower: patch conv (as im2col + GEMM), class token, positional
+ * Image tower: a ViT (below) or, when cfg.rn_layers is set, CLIP's ResNet
+ * (clip_resnet.h: RN50, RN101 ...; same API, 5 feature blocks).  ViT: patch conv (as im2col + GEMM), class token, positional
  * embedding, ln_pre, pre-LN residual attention blocks with QuickGELU, ln_post
  * on the class token, projection.  Text tower: token + positional embedding,
  * causal blocks, ln_final, pooling at the end-of-text token (argmax of the
@@ -38,6 +39,7 @@ typedef struct {
     clip_params_t w;     /* weights (owned) */
     clip_params_t g;     /* gradients; g.mem == NULL until clip_alloc_grad */
     clip_tower_t *vis, *txt;
+    clip_rn_t *rn;       /* the ResNet image tower's activations (CLIP_IS_RESNET), else NULL */
     nn_par_t par;        /* the caller's threads (par.impl borrowed); run == NULL: serial;
                             may be replaced between calls */
 } clip_t;
@@ -57,8 +59,16 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
  * dimg (B,3,S,S) is ADDED into (may be NULL); param_grads also accumulates
  * into m->g (which must be allocated). */
 int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e);
-/* Output of vision block l of the last forward: (B,T,C); T = tokens. */
+/* Output of vision block l of the last forward: (B,T,C); T = tokens.  For a
+ * ResNet (clip_resnet.h) block l is feature map l (0 the stem, 1..4
+ * layer1..layer4), laid out (B,C,H,W): *T = H*W and *C = the channels. */
 const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C);
+/* Feature blocks of the image tower: v_layers for a ViT, 5 for a ResNet
+ * (dfeat of clip_image_backward then has that many pointers). */
+int clip_image_nblocks(const clip_t *m);
+/* Block l's per-image output shape: ViT C = width, H = tokens, W = 1 (laid
+ * out (T,C)); ResNet (C,H,W).  0, or -1 for l out of range. */
+int clip_image_block_shape(const clip_t *m, int l, int *C, int *H, int *W);
 /* Attention probabilities of vision block l in the last image forward:
  * (B,NH,T,T), softmax over the last axis (row i = how token i attends;
  * token 0 is the class token).  Every row of every block is valid, the top

@@ -221,20 +221,9 @@ static int ends_with(const char *s, const char *suf, size_t *plen) {
     return 1;
 }
 
-/* Naming and prefix from the patch-embedding tensor; ResNets refused. */
+/* Naming and prefix from the patch-embedding (ViT) or first stem convolution (ResNet) tensor. */
 static int detect(ctx_t *c) {
     size_t pl;
-    for (size_t i = 0; i < c->n; i++) {
-        const char *nm = c->tab[i].name;
-        const char *rn = strstr(nm, "visual.layer1.");
-        if (!rn) rn = strstr(nm, "visual.attnpool.");
-        if (rn && (rn == nm || rn[-1] == '.'))
-            return err_set(
-                c->e, EXIT_MODEL,
-                "%s: ResNet CLIP (RN50, RN101, RN50x4...; found '%.200s') is not supported: use a ViT "
-                "CLIP (ViT-B/32, ViT-B/16, ViT-L/14)",
-                c->file, nm);
-    }
     for (int hf = 0; hf < 2; hf++)
         for (size_t i = 0; i < c->n; i++)
             if (ends_with(c->tab[i].name,
@@ -313,8 +302,107 @@ static int dim_ok(int64_t v) { return v > 0 && v <= (1 << 24); }
 
 /* After detect(): infer the config, and check every tensor's presence and
  * shape (c->mode is M_CHECK). */
+static int infer_text(ctx_t *c, clip_config_t *cfg, int64_t E);
+static int check_all(ctx_t *c, const clip_config_t *cfg);
+
+/* A ResNet CLIP (OpenAI / open_clip naming; hf is 0): the stem width from
+ * layer1.0.conv1, the blocks per stage from the highest indices, the image
+ * size from the attention pool's positional embedding, the output dim from
+ * c_proj, heads = 32 width / 64 (as OpenAI's build_model) unless given. */
+static int infer_resnet(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
+    const clip_shape_t *l1 = need(c, "visual.layer1.0.conv1.weight", 4);
+    if (!l1) return EXIT_MODEL;
+    int64_t w = l1->shape[0];
+    if (!dim_ok(w) || w % 2 || w > 65536)
+        return err_set(c->e, EXIT_MODEL, "%s: '%s' has %" PRId64 " output channels: not a ResNet CLIP stem width",
+                       c->file, l1->name, w);
+    for (int s = 0; s < 4; s++) {
+        char stem[64];
+        snprintf(stem, sizeof stem, "visual.layer%d.", s + 1);
+        TRY(count_layers(c, stem, &cfg->rn_layers[s]));
+        if (cfg->rn_layers[s] < 1)
+            return err_set(c->e, EXIT_MODEL, "%s: ResNet CLIP without blocks in stage %d ('%s%s0.*' is missing)",
+                           c->file, s + 1, c->pre, stem);
+    }
+    const clip_shape_t *pos = need(c, "visual.attnpool.positional_embedding", 2);
+    if (!pos) return EXIT_MODEL;
+    int64_t g = 0, tv = pos->shape[0], D = 32 * w;
+    while ((g + 1) * (g + 1) <= tv - 1 && g < (1 << 20)) g++;
+    if (tv < 2 || !dim_ok(tv) || g * g != tv - 1 || pos->shape[1] != D || !dim_ok(g * 32))
+        return err_set(c->e, EXIT_MODEL,
+                       "%s: '%s' has shape [%" PRId64 ",%" PRId64 "]: expected (grid^2 + 1, %" PRId64 ")", c->file,
+                       pos->name, pos->shape[0], pos->shape[1], D);
+    const clip_shape_t *cp = need(c, "visual.attnpool.c_proj.weight", 2);
+    if (!cp) return EXIT_MODEL;
+    int64_t E = cp->shape[0];
+    if (!dim_ok(E)) return err_set(c->e, EXIT_MODEL, "%s: implausible '%s'", c->file, cp->name);
+    cfg->v_width = (int)w;
+    cfg->patch = 32;
+    cfg->image_size = (int)(g * 32);
+    cfg->v_layers = 0;
+    TRY(heads_for(c, o ? o->v_heads : 0, D, "vision", &cfg->v_heads));
+    TRY(infer_text(c, cfg, E));
+    TRY(heads_for(c, o ? o->t_heads : 0, cfg->t_width, "text", &cfg->t_heads));
+    return check_all(c, cfg);
+}
+
+/* The text tower's shapes, for embedding dim E. */
+static int infer_text(ctx_t *c, clip_config_t *cfg, int64_t E) {
+    const clip_shape_t *tok = need(c, "token_embedding.weight", 2);
+    if (!tok) return EXIT_MODEL;
+    const clip_shape_t *tpos = need(c, "positional_embedding", 2);
+    if (!tpos) return EXIT_MODEL;
+    int64_t tw = tok->shape[1];
+    if (!dim_ok(tw) || !dim_ok(tok->shape[0]) || !dim_ok(tpos->shape[0]) || !dim_ok(E))
+        return err_set(c->e, EXIT_MODEL, "%s: implausible text tower or projection shapes", c->file);
+    int tl;
+    TRY(count_layers(c, "transformer.resblocks.", &tl));
+    int64_t ratio = 4;
+    if (tl) {
+        const clip_shape_t *fc = need(c, "transformer.resblocks.0.mlp.c_fc.weight", 2);
+        if (!fc) return EXIT_MODEL;
+        if (fc->shape[0] % tw || fc->shape[0] / tw < 1 || fc->shape[0] / tw > 64)
+            return err_set(c->e, EXIT_MODEL, "%s: '%s' has %" PRId64 " rows: not a whole multiple of width %" PRId64,
+                           c->file, fc->name, fc->shape[0], tw);
+        ratio = fc->shape[0] / tw;
+    }
+    cfg->t_width = (int)tw;
+    cfg->t_layers = tl;
+    cfg->vocab = (int)tok->shape[0];
+    cfg->context = (int)tpos->shape[0];
+    cfg->embed_dim = (int)E;
+    cfg->mlp_ratio = (int)ratio;
+    return 0;
+}
+
+/* Every tensor of cfg, over a block whose pointers are all NULL: names and shapes only. */
+static int check_all(ctx_t *c, const clip_config_t *cfg) {
+    clip_params_t dummy;
+    memset(&dummy, 0, sizeof dummy);
+    dummy.cfg = *cfg;
+    dummy.v_blocks = xcalloc((size_t)(cfg->v_layers ? cfg->v_layers : 1), sizeof *dummy.v_blocks);
+    dummy.t_blocks = xcalloc((size_t)(cfg->t_layers ? cfg->t_layers : 1), sizeof *dummy.t_blocks);
+    if (CLIP_IS_RESNET(cfg)) {
+        dummy.rn = xcalloc(1, sizeof *dummy.rn);
+        clip_rn_bind(dummy.rn, cfg->v_width, cfg->rn_layers, cfg->image_size, cfg->embed_dim, NULL);
+    }
+    int rc = plan(c, &dummy);
+    free(dummy.v_blocks);
+    free(dummy.t_blocks);
+    if (dummy.rn) free(dummy.rn->blocks);
+    free(dummy.rn);
+    return rc;
+}
+
 static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
     memset(cfg, 0, sizeof *cfg);
+    if (!c->hf) {
+        char name[512];
+        file_name(c, "visual.layer1.0.conv1.weight", name, sizeof name);
+        if (lookup(c, name)) return infer_resnet(c, o, cfg);
+        file_name(c, "visual.attnpool.positional_embedding", name, sizeof name);
+        if (lookup(c, name)) return infer_resnet(c, o, cfg);
+    }
     const clip_shape_t *conv = need(c, "visual.conv1.weight", 4);
     if (!conv) return EXIT_MODEL;
     if (conv->shape[1] != 3 || conv->shape[2] != conv->shape[3] || !dim_ok(conv->shape[0]) ||
@@ -368,15 +456,7 @@ static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
     TRY(heads_for(c, o ? o->v_heads : 0, vw, "vision", &cfg->v_heads));
     TRY(heads_for(c, o ? o->t_heads : 0, tw, "text", &cfg->t_heads));
     /* now every tensor, over a block whose pointers are all NULL: names and shapes only */
-    clip_params_t dummy;
-    memset(&dummy, 0, sizeof dummy);
-    dummy.cfg = *cfg;
-    dummy.v_blocks = xcalloc((size_t)(vl ? vl : 1), sizeof *dummy.v_blocks);
-    dummy.t_blocks = xcalloc((size_t)(tl ? tl : 1), sizeof *dummy.t_blocks);
-    int rc = plan(c, &dummy);
-    free(dummy.v_blocks);
-    free(dummy.t_blocks);
-    return rc;
+    return check_all(c, cfg);
 }
 
 int clip_infer_config(const clip_shape_t *tab, size_t n, const clip_load_opts_t *o, clip_config_t *cfg,

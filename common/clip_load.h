@@ -27,8 +27,19 @@
  * ViT-H/g/bigG use 80/88/104-wide heads and need opts; a width that is not a
  * multiple of 64 without any of the above is an error.
  *
- * ResNet CLIPs (RN50, RN101, RN50x4...: "visual.layer1.*", "visual.attnpool.*")
- * are refused by name.  A missing or mis-shaped tensor names itself:
+ * ResNet CLIPs (RN50, RN101, RN50x4...; OpenAI / open_clip naming, which
+ * agree: "visual.conv1..3.weight", "visual.bn1..3.{weight,bias,running_mean,
+ * running_var}", "visual.layer{s}.{i}.conv1..3.weight" / ".bn1..3.*" /
+ * ".downsample.0.weight" / ".downsample.1.*", "visual.attnpool.
+ * positional_embedding", "visual.attnpool.{q,k,v,c}_proj.{weight,bias}") are
+ * recognised by "visual.layer1.0.conv1.weight" or "visual.attnpool.*" and
+ * load into the ResNet layout (clip_params.h rn_layers, clip_resnet.h):
+ * stem width from layer1.0.conv1 (64 for RN50/RN101), blocks per stage from
+ * the highest indices, image size 32 * sqrt(positions - 1) of the attention
+ * pool's embedding, output dim from c_proj, heads = 32 * width / 64 unless
+ * given (opts or metadata, as above); num_batches_tracked is ignored.  The
+ * text tower is the ViTs'.  Hugging Face has no ResNet CLIP naming.
+ * A missing or mis-shaped tensor names itself:
  *   "ViT-B-32.pt: tensor 'visual.transformer.resblocks.3.ln_2.weight' is missing (OpenAI naming)"
  * All errors are EXIT_MODEL; nothing prints or exits.
  */

@@ -15,9 +15,13 @@ static size_t block_count(int w, int r) {
 size_t clip_params_count(const clip_config_t *c) {
     size_t tv = (size_t)(c->image_size / c->patch) * (c->image_size / c->patch) + 1;
     size_t n = 0;
-    n += (size_t)c->v_width * 3 * c->patch * c->patch + c->v_width + tv * c->v_width + 2 * (size_t)c->v_width;
-    n += (size_t)c->v_layers * block_count(c->v_width, c->mlp_ratio);
-    n += 2 * (size_t)c->v_width + (size_t)c->v_width * c->embed_dim;
+    if (CLIP_IS_RESNET(c)) {
+        n += clip_rn_count(c->v_width, c->rn_layers, c->image_size, c->embed_dim);
+    } else {
+        n += (size_t)c->v_width * 3 * c->patch * c->patch + c->v_width + tv * c->v_width + 2 * (size_t)c->v_width;
+        n += (size_t)c->v_layers * block_count(c->v_width, c->mlp_ratio);
+        n += 2 * (size_t)c->v_width + (size_t)c->v_width * c->embed_dim;
+    }
     n += (size_t)c->vocab * c->t_width + (size_t)c->context * c->t_width;
     n += (size_t)c->t_layers * block_count(c->t_width, c->mlp_ratio);
     n += 2 * (size_t)c->t_width + (size_t)c->t_width * c->embed_dim + 1;
@@ -47,6 +51,7 @@ static void bind_block(clip_block_t *b, float **cur, int w, int r) {
 
 void clip_params_bind(clip_params_t *p, const clip_config_t *c, float *mem) {
     clip_block_t *vb = p->v_blocks, *tb = p->t_blocks;
+    clip_rn_params_t *rn = p->rn;
     memset(p, 0, sizeof *p);
     p->cfg = *c;
     p->mem = mem;
@@ -55,15 +60,20 @@ void clip_params_bind(clip_params_t *p, const clip_config_t *c, float *mem) {
     p->t_blocks = tb ? tb : xcalloc((size_t)(c->t_layers ? c->t_layers : 1), sizeof *tb);
     size_t tv = (size_t)(c->image_size / c->patch) * (c->image_size / c->patch) + 1;
     float *cur = mem;
-    p->v_conv = take(&cur, (size_t)c->v_width * 3 * c->patch * c->patch);
-    p->v_class = take(&cur, c->v_width);
-    p->v_pos = take(&cur, tv * c->v_width);
-    p->v_ln_pre_w = take(&cur, c->v_width);
-    p->v_ln_pre_b = take(&cur, c->v_width);
-    for (int l = 0; l < c->v_layers; l++) bind_block(&p->v_blocks[l], &cur, c->v_width, c->mlp_ratio);
-    p->v_ln_post_w = take(&cur, c->v_width);
-    p->v_ln_post_b = take(&cur, c->v_width);
-    p->v_proj = take(&cur, (size_t)c->v_width * c->embed_dim);
+    if (CLIP_IS_RESNET(c)) {
+        p->rn = rn ? rn : xcalloc(1, sizeof *p->rn);
+        clip_rn_bind(p->rn, c->v_width, c->rn_layers, c->image_size, c->embed_dim, &cur);
+    } else {
+        p->v_conv = take(&cur, (size_t)c->v_width * 3 * c->patch * c->patch);
+        p->v_class = take(&cur, c->v_width);
+        p->v_pos = take(&cur, tv * c->v_width);
+        p->v_ln_pre_w = take(&cur, c->v_width);
+        p->v_ln_pre_b = take(&cur, c->v_width);
+        for (int l = 0; l < c->v_layers; l++) bind_block(&p->v_blocks[l], &cur, c->v_width, c->mlp_ratio);
+        p->v_ln_post_w = take(&cur, c->v_width);
+        p->v_ln_post_b = take(&cur, c->v_width);
+        p->v_proj = take(&cur, (size_t)c->v_width * c->embed_dim);
+    }
     p->t_tok = take(&cur, (size_t)c->vocab * c->t_width);
     p->t_pos = take(&cur, (size_t)c->context * c->t_width);
     for (int l = 0; l < c->t_layers; l++) bind_block(&p->t_blocks[l], &cur, c->t_width, c->mlp_ratio);
@@ -74,9 +84,17 @@ void clip_params_bind(clip_params_t *p, const clip_config_t *c, float *mem) {
 }
 
 int clip_params_alloc(clip_params_t *p, const clip_config_t *c) {
+    if (CLIP_IS_RESNET(c)) {
+        if (c->v_width < 2 || c->v_width % 2 || c->v_width > (1 << 16) || c->patch != 32 || c->image_size < 32 ||
+            c->image_size % 32 || c->v_layers || c->v_heads <= 0 || (32 * c->v_width) % c->v_heads)
+            return -1;
+        for (int s = 0; s < 4; s++)
+            if (c->rn_layers[s] < 1 || c->rn_layers[s] > 1000) return -1;
+    }
     if (c->v_width <= 0 || c->v_layers < 0 || c->patch <= 0 || c->image_size < c->patch || c->t_width <= 0 ||
         c->t_layers < 0 || c->context <= 0 || c->vocab <= 0 || c->embed_dim <= 0 || c->mlp_ratio <= 0 ||
-        c->v_heads <= 0 || c->t_heads <= 0 || c->v_width % c->v_heads || c->t_width % c->t_heads)
+        c->v_heads <= 0 || c->t_heads <= 0 || (!CLIP_IS_RESNET(c) && c->v_width % c->v_heads) ||
+        c->t_width % c->t_heads)
         return -1;
     memset(p, 0, sizeof *p);
     size_t n = clip_params_count(c);
@@ -90,6 +108,8 @@ void clip_params_free(clip_params_t *p) {
     if (p->owns_mem) free(p->mem);
     free(p->v_blocks);
     free(p->t_blocks);
+    if (p->rn) free(p->rn->blocks);
+    free(p->rn);
     memset(p, 0, sizeof *p);
 }
 
@@ -127,6 +147,10 @@ int clip_params_each(clip_params_t *p, clip_param_fn fn, void *ctx) {
         int sh[4] = {__VA_ARGS__};                                            \
         if ((rc = fn(name, ptr, nd, sh, ctx))) return rc;                     \
     } while (0)
+    if (CLIP_IS_RESNET(c)) {
+        if ((rc = clip_rn_each(p->rn, c->v_width, c->rn_layers, c->image_size, c->embed_dim, fn, ctx))) return rc;
+        goto text;
+    }
     T(p->v_conv, "visual.conv1.weight", 4, c->v_width, 3, c->patch, c->patch);
     T(p->v_class, "visual.class_embedding", 1, c->v_width);
     T(p->v_pos, "visual.positional_embedding", 2, G * G + 1, c->v_width);
@@ -139,6 +163,7 @@ int clip_params_each(clip_params_t *p, clip_param_fn fn, void *ctx) {
     T(p->v_ln_post_w, "visual.ln_post.weight", 1, c->v_width);
     T(p->v_ln_post_b, "visual.ln_post.bias", 1, c->v_width);
     T(p->v_proj, "visual.proj", 2, c->v_width, c->embed_dim);
+text:
     T(p->t_tok, "token_embedding.weight", 2, c->vocab, c->t_width);
     T(p->t_pos, "positional_embedding", 2, c->context, c->t_width);
     for (int l = 0; l < c->t_layers; l++) {
@@ -167,7 +192,8 @@ static int closed_form_one(const char *name, float *data, int ndim, const int *s
     size_t len = strlen(name);
     int ends_weight = len >= 7 && !strcmp(name + len - 7, ".weight");
     int ends_bias = len >= 4 && !strcmp(name + len - 4, "bias");
-    int is_ln = strstr(name, "ln_") != NULL && ends_weight;
+    int is_ln = (strstr(name, "ln_") != NULL || strstr(name, "bn") || strstr(name, "downsample.1.")) && ends_weight;
+    int is_var = strstr(name, "running_var") != NULL;
     int is_emb = strstr(name, "embedding") != NULL && !strstr(name, "token");
     int is_proj = !strcmp(name, "visual.proj") || !strcmp(name, "text_projection");
     size_t fan_in = 1;
@@ -181,7 +207,7 @@ static int closed_form_one(const char *name, float *data, int ndim, const int *s
         x ^= x >> 16;
         double u = (double)x / 4294967296.0 * 2.0 - 1.0, v;
         if (!strcmp(name, "logit_scale")) v = log(100.0);
-        else if (is_ln) v = 1.0 + 0.1 * u;
+        else if (is_ln || is_var) v = 1.0 + 0.1 * u;
         else if (ends_bias || is_emb) v = 0.02 * u;
         else if (is_proj) v = u / sqrt((double)shape[0]);
         else if (ndim >= 2) v = u / sqrt((double)fan_in);

@@ -20,6 +20,7 @@
 #ifndef CLIP_PARAMS_H
 #define CLIP_PARAMS_H
 #include <stddef.h>
+#include "clip_resnet.h"
 
 typedef struct {
     /* vision */
@@ -28,7 +29,16 @@ typedef struct {
     int t_width, t_layers, t_heads, context, vocab;
     int embed_dim;
     int mlp_ratio;      /* 4 for every CLIP */
+    /* ResNet image tower (clip_resnet.h; RN50: 3,4,6,3; RN101: 3,4,23,3),
+     * all 0 for a ViT.  A ResNet CLIP has v_width = the stem width (64 for
+     * RN50/RN101; the attention pool is 32 v_width wide), v_heads = the
+     * attention pool's heads, patch = 32 (the tower's total downsampling, so
+     * image_size / patch is the pooled grid), v_layers = 0. */
+    int rn_layers[4];
 } clip_config_t;
+
+/* 1 when cfg describes a ResNet CLIP */
+#define CLIP_IS_RESNET(cfg) ((cfg)->rn_layers[0] > 0)
 
 typedef struct {
     float *ln1_w, *ln1_b;       /* (w) */
@@ -61,6 +71,8 @@ typedef struct {
     float *t_ln_w, *t_ln_b;
     float *t_proj;              /* (Wt, E) */
     float *logit_scale;         /* (1) */
+    clip_rn_params_t *rn;       /* the ResNet image tower (CLIP_IS_RESNET), else NULL; the ViT
+                                   vision pointers are then unused (NULL) */
 } clip_params_t;
 
 /* Number of floats the layout needs for cfg. */

@@ -44,15 +44,32 @@ static void grow(float **p, size_t *cap, size_t need) {
     *cap = need;
 }
 
-static void scratch(host_t *hs, int n) {
-    if (n <= hs->scap) return;
-    const clip_config_t *cfg = &hs->clip->w.cfg;
+/* raw, draw (n,E) and dxn (n,3,S,S) for a model of that size */
+static void scratch(host_t *hs, int n, const clip_config_t *cfg) {
     size_t S = (size_t)cfg->image_size, E = (size_t)cfg->embed_dim;
-    free(hs->raw), free(hs->draw), free(hs->dxn);
-    hs->raw = xmalloc(sizeof(float) * E * (size_t)n);
-    hs->draw = xmalloc(sizeof(float) * E * (size_t)n);
-    hs->dxn = xmalloc(sizeof(float) * 3 * S * S * (size_t)n);
-    hs->scap = n;
+    size_t ne = E * (size_t)n, nx = 3 * S * S * (size_t)n;
+    if (ne > hs->raw_cap) {
+        free(hs->raw), free(hs->draw);
+        hs->raw = xmalloc(sizeof(float) * ne);
+        hs->draw = xmalloc(sizeof(float) * ne);
+        hs->raw_cap = ne;
+    }
+    if (nx > hs->dxn_cap) {
+        free(hs->dxn);
+        hs->dxn = xmalloc(sizeof(float) * nx);
+        hs->dxn_cap = nx;
+    }
+}
+
+/* Model id's towers and its "whose activations" record; NULL if not open. */
+static clip_t *model_get(host_t *hs, int id, unsigned long **act) {
+    if (id == 0) {
+        *act = &hs->act_seq;
+        return hs->clip;
+    }
+    if (id < 1 || id > hs->nxm) return NULL;
+    *act = &hs->xm[id - 1].act_seq;
+    return &hs->xm[id - 1].cm.m;
 }
 
 static host_clip_t *handle_get(host_t *hs, int handle) {
@@ -60,12 +77,16 @@ static host_clip_t *handle_get(host_t *hs, int handle) {
     return &hs->hd[handle - 1];
 }
 
-static int s_clip_encode(void *c, const float *img, int n, uint64_t keep, int *handle, float *emb, plugin_err_t *err) {
+static int s_clip_encode_model(void *c, int model, const float *img, int n, uint64_t keep, int *handle, float *emb,
+                               plugin_err_t *err) {
     host_t *hs = c;
-    const clip_config_t *cfg = &hs->clip->w.cfg;
-    int S = cfg->image_size, E = cfg->embed_dim, L = cfg->v_layers;
-    size_t plane = (size_t)S * S;
+    unsigned long *act;
     *handle = 0;
+    clip_t *mdl = model_get(hs, model, &act);
+    if (!mdl) return pfail(err, EXIT_USAGE, "clip_encode_model: no such model");
+    const clip_config_t *cfg = &mdl->w.cfg;
+    int S = cfg->image_size, E = cfg->embed_dim, L = clip_image_nblocks(mdl);
+    size_t plane = (size_t)S * S;
     if (n < 1) return pfail(err, EXIT_INTERNAL, "clip_encode: no images");
     if (L < HOST_MAX_BLOCKS && (keep >> L)) {
         char m[128];
@@ -79,14 +100,18 @@ static int s_clip_encode(void *c, const float *img, int n, uint64_t keep, int *h
         memset(&hs->hd[hs->nhd++], 0, sizeof *hs->hd);
     }
     host_clip_t *h = &hs->hd[k];
-    if (n > h->cap) {
+    /* sized in floats: the slot may last have served another model */
+    if (n > h->cap || 3 * plane * (size_t)n > h->xn_cap || (size_t)E * n > h->unit_cap) {
+        size_t nc = (size_t)(n > h->cap ? n : h->cap);
         free(h->xn), free(h->unit), free(h->norm);
-        h->xn = xmalloc(sizeof(float) * 3 * plane * (size_t)n);
-        h->unit = xmalloc(sizeof(float) * (size_t)E * (size_t)n);
-        h->norm = xmalloc(sizeof(float) * (size_t)n);
-        h->cap = n;
+        h->xn_cap = 3 * plane * nc > h->xn_cap ? 3 * plane * nc : h->xn_cap;
+        h->unit_cap = (size_t)E * nc > h->unit_cap ? (size_t)E * nc : h->unit_cap;
+        h->xn = xmalloc(sizeof(float) * h->xn_cap);
+        h->unit = xmalloc(sizeof(float) * h->unit_cap);
+        h->norm = xmalloc(sizeof(float) * nc);
+        h->cap = (int)nc;
     }
-    scratch(hs, n);
+    scratch(hs, n, cfg);
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < 3; ch++) {
             const float *src = img + ((size_t)b * 3 + ch) * plane;
@@ -95,18 +120,19 @@ static int s_clip_encode(void *c, const float *img, int n, uint64_t keep, int *h
             for (size_t i = 0; i < plane; i++) dst[i] = (src[i] - m) * is;
         }
     err_t e = {0};
-    hs->act_seq = 0;
-    if (clip_image_forward(hs->clip, h->xn, n, hs->raw, &e)) return perr(err, &e);
+    *act = 0;
+    if (clip_image_forward(mdl, h->xn, n, hs->raw, &e)) return perr(err, &e);
     h->seq = ++hs->seq;
-    hs->act_seq = h->seq;
+    *act = h->seq;
     h->n = n;
     h->keep = keep;
+    h->model = model;
     clip_normalize_forward(h->unit, h->norm, hs->raw, n, E);
     memcpy(emb, h->unit, sizeof(float) * (size_t)n * E);
     for (int l = 0; l < L && l < HOST_MAX_BLOCKS; l++) {
         if (!(keep >> l & 1)) continue;
         int B, T, C;
-        const float *f = clip_image_block(hs->clip, l, &B, &T, &C);
+        const float *f = clip_image_block(mdl, l, &B, &T, &C);
         if (!f || B != n) return pfail(err, EXIT_INTERNAL, "clip_encode: block output missing");
         size_t sz = (size_t)n * T * C;
         grow(&h->feat[l], &h->feat_cap[l], sz);
@@ -114,6 +140,45 @@ static int s_clip_encode(void *c, const float *img, int n, uint64_t keep, int *h
     }
     h->live = 1;
     *handle = k + 1;
+    return 0;
+}
+
+static int s_clip_encode(void *c, const float *img, int n, uint64_t keep, int *handle, float *emb, plugin_err_t *err) {
+    return s_clip_encode_model(c, 0, img, n, keep, handle, emb, err);
+}
+
+static int s_clip_model_open(void *c, const char *path, int *model, plugin_err_t *err) {
+    host_t *hs = c;
+    *model = 0;
+    if (!path || !*path) return 0;
+    for (int k = 0; k < hs->nxm; k++)
+        if (!strcmp(hs->xm[k].path, path)) return *model = k + 1, 0;
+    if (hs->nxm >= HOST_MAX_MODELS) return pfail(err, EXIT_USAGE, "clip_model_open: more than 8 models");
+    host_model_t *x = &hs->xm[hs->nxm];
+    err_t e = {0};
+    clip_open_opts_t o = {0};
+    if (clip_open(&x->cm, path, &o, hs->pool, &e)) return perr(err, &e);
+    x->path = xstrdup(path);
+    x->act_seq = 0;
+    *model = ++hs->nxm;
+    return 0;
+}
+
+static int s_clip_model_info(void *c, int model, int block, plugin_clip_info_t *info) {
+    host_t *hs = c;
+    unsigned long *act;
+    memset(info, 0, sizeof *info);
+    const clip_t *m = model_get(hs, model, &act);
+    if (!m) return EXIT_USAGE;
+    const clip_config_t *cfg = &m->w.cfg;
+    info->dim = cfg->embed_dim;
+    info->size = cfg->image_size;
+    info->blocks = clip_image_nblocks(m);
+    if (info->blocks > HOST_MAX_BLOCKS) info->blocks = HOST_MAX_BLOCKS;
+    info->resnet = CLIP_IS_RESNET(cfg);
+    if (block < 0) return 0;
+    if (block >= info->blocks) return EXIT_USAGE;
+    clip_image_block_shape(m, block, &info->C, &info->H, &info->W);
     return 0;
 }
 
@@ -129,16 +194,19 @@ static int s_clip_backward(void *c, int handle, const float *demb, const float *
     host_t *hs = c;
     host_clip_t *h = handle_get(hs, handle);
     if (!h) return pfail(err, EXIT_INTERNAL, "clip_backward: not a live handle");
-    const clip_config_t *cfg = &hs->clip->w.cfg;
+    unsigned long *act;
+    clip_t *mdl = model_get(hs, h->model, &act);
+    if (!mdl) return pfail(err, EXIT_INTERNAL, "clip_backward: the handle's model is gone");
+    const clip_config_t *cfg = &mdl->w.cfg;
     int n = h->n, S = cfg->image_size, E = cfg->embed_dim;
     size_t plane = (size_t)S * S;
     err_t e = {0};
-    scratch(hs, n);
-    if (hs->act_seq != h->seq) {
+    scratch(hs, n, cfg);
+    if (*act != h->seq) {
         /* the model holds another forward's activations (or none): restore this one's */
-        hs->act_seq = 0;
-        if (clip_image_forward(hs->clip, h->xn, n, hs->raw, &e)) return perr(err, &e);
-        hs->act_seq = h->seq;
+        *act = 0;
+        if (clip_image_forward(mdl, h->xn, n, hs->raw, &e)) return perr(err, &e);
+        *act = h->seq;
     }
     if (demb) {
         memset(hs->draw, 0, sizeof(float) * (size_t)n * E);
@@ -146,8 +214,8 @@ static int s_clip_backward(void *c, int handle, const float *demb, const float *
     }
     memset(hs->dxn, 0, sizeof(float) * 3 * plane * (size_t)n); /* d/d normalised image */
     /* clip.h only reads dfeat; its prototype predates const */
-    int rc = clip_image_backward(hs->clip, demb ? hs->draw : NULL, (float *const *)dfeat, hs->dxn, 0, &e);
-    hs->act_seq = 0; /* the backward reused the activations' buffers */
+    int rc = clip_image_backward(mdl, demb ? hs->draw : NULL, (float *const *)dfeat, hs->dxn, 0, &e);
+    *act = 0; /* the backward reused the activations' buffers */
     if (rc) return perr(err, &e);
     for (int b = 0; b < n; b++)
         for (int ch = 0; ch < 3; ch++) {
@@ -164,7 +232,8 @@ static void s_clip_release(void *c, int handle) {
     host_clip_t *h = handle_get(hs, handle);
     if (!h) return;
     h->live = 0;
-    if (hs->act_seq == h->seq) hs->act_seq = 0;
+    unsigned long *act;
+    if (model_get(hs, h->model, &act) && *act == h->seq) *act = 0;
 }
 
 /* ---- text: one cache of raw embeddings, per prompt ---- */
@@ -258,13 +327,22 @@ void host_init(host_t *hs, uint64_t seed, clip_model_t *model) {
     h->step = s_step;
     h->original = s_original;
     h->load_image = s_load_image;
+    h->clip_model_open = s_clip_model_open;
+    h->clip_model_info = s_clip_model_info;
+    h->clip_encode_model = s_clip_encode_model;
+    h->clip_features = s_clip_features;
+    h->clip_backward = s_clip_backward;
+    h->clip_release = s_clip_release;
     if (clip) {
         const clip_config_t *cfg = &clip->w.cfg;
+        int nb = clip_image_nblocks(clip);
         h->clip_dim = cfg->embed_dim;
         h->clip_size = cfg->image_size;
-        h->clip_blocks = cfg->v_layers < HOST_MAX_BLOCKS ? cfg->v_layers : HOST_MAX_BLOCKS;
-        h->clip_tokens = (cfg->image_size / cfg->patch) * (cfg->image_size / cfg->patch) + 1;
-        h->clip_width = cfg->v_width;
+        h->clip_blocks = nb < HOST_MAX_BLOCKS ? nb : HOST_MAX_BLOCKS;
+        if (!CLIP_IS_RESNET(cfg)) { /* a ResNet's blocks differ in shape: clip_model_info */
+            h->clip_tokens = (cfg->image_size / cfg->patch) * (cfg->image_size / cfg->patch) + 1;
+            h->clip_width = cfg->v_width;
+        }
         h->clip_encode = s_clip_encode;
         h->clip_features = s_clip_features;
         h->clip_backward = s_clip_backward;
@@ -304,5 +382,6 @@ void host_free(host_t *hs) {
     for (int i = 0; i < hs->ntexts; i++) free(hs->texts[i].text), free(hs->texts[i].raw);
     free(hs->texts);
     free(hs->raw), free(hs->draw), free(hs->dxn);
+    for (int k = 0; k < hs->nxm; k++) clip_close(&hs->xm[k].cm), free(hs->xm[k].path);
     memset(hs, 0, sizeof *hs);
 }

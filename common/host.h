@@ -29,7 +29,14 @@
  * Picture files (load_image, with or without a model): image_load()
  * (jpeg_io.h: PNG or JPEG by the first bytes) then imgprep_clip() (imgprep.h,
  * PIL-exact), with a temporary imgprep state; nothing is kept between calls.
- * A host without a model leaves the CLIP services NULL.  One host_t serves
+ * More models (clip_model_open, for a loss that takes its features from
+ * another CLIP, e.g. CLIPasso's RN101 beside ViT-B/32): each opened once per
+ * path, owned by the host until host_free, run on the host's pool; handles
+ * record their model, so clip_features / clip_backward / clip_release serve
+ * all models alike, and each model keeps its own "whose activations"
+ * record.
+ * A host without a model leaves the CLIP services NULL (clip_model_open,
+ * clip_model_info and clip_encode_model are offered anyway).  One host_t serves
  * one thread (its plugins may use parallel_for inside a call).
  */
 #ifndef HOST_H
@@ -40,10 +47,19 @@
 #include "rng.h"
 
 #define HOST_MAX_BLOCKS 64
+#define HOST_MAX_MODELS 8 /* models opened by plugins (clip_model_open) besides the host's own */
+
+typedef struct {
+    char *path;            /* as the plugin gave it */
+    clip_model_t cm;       /* owned; image tower only */
+    unsigned long act_seq; /* the encode whose activations it holds (0 = none) */
+} host_model_t;
 
 typedef struct {
     int live;             /* encoded and not yet released */
-    int n, cap;           /* images; images the buffers hold */
+    int model;            /* 0: the host's own; k: xm[k-1] */
+    int n, cap;           /* images; images norm holds */
+    size_t xn_cap, unit_cap; /* floats xn and unit hold */
     uint64_t keep;        /* kept blocks */
     unsigned long seq;    /* the encode that filled it */
     float *xn;            /* (cap,3,S,S) normalised images */
@@ -73,6 +89,9 @@ typedef struct {
     float *raw, *draw, *dxn; /* (scap,E), (scap,E), (scap,3,S,S) */
     host_text_t *texts;
     int ntexts;
+    host_model_t xm[HOST_MAX_MODELS]; /* clip_model_open's models */
+    int nxm;
+    size_t raw_cap, dxn_cap; /* floats in raw/draw and dxn */
 } host_t;
 
 /* seed: the run's --seed.  model may be NULL. */

@@ -77,6 +77,9 @@
  * plugin built before them never reads the new fields and runs unchanged; a
  * plugin that uses one needs a host built with it (an older table ends
  * before the field) and checks it for NULL, as for every service.
+ * Then (issue 15) came more CLIP models than the host's own and ResNet
+ * feature maps: clip_model_open, clip_model_info and clip_encode_model, at
+ * the end again.
  * Anything that moves or changes an existing field, or the descriptor or
  * the vtables, needs a new INVCLIP_PLUGIN_ABI.
  */
@@ -240,6 +243,17 @@ typedef struct {
  * {host->parallel_for, host->ctx, host->nthreads} is an nn_par_t. */
 typedef void (*plugin_task_fn)(void *fctx, int begin, int end, int tid);
 
+/* What clip_model_info reports about a CLIP model and one of its feature
+ * blocks (the blocks clip_encode's keep_blocks and clip_features number). */
+typedef struct {
+    int dim;    /* embedding dimension D */
+    int size;   /* image size S (images are (n,3,S,S)) */
+    int blocks; /* feature blocks: a ViT's residual blocks, or a ResNet's 5 (stem, layer1..layer4) */
+    int resnet; /* 0: ViT, block outputs are token streams laid out (T,C) per image;
+                   1: ResNet, block outputs are feature maps laid out (C,H,W) per image */
+    int C, H, W; /* the block's per-image output: ViT C = width, H = T tokens, W = 1; ResNet (C,H,W) */
+} plugin_clip_info_t;
+
 struct plugin_host {
     int abi;                        /* INVCLIP_PLUGIN_ABI */
     void *ctx;                      /* the host's; pass back to every service */
@@ -272,7 +286,9 @@ struct plugin_host {
      * 0).  Images are (N,3,S,S) in [0,1], S = clip_size; the host applies
      * CLIP's normalisation.  Embeddings are (N,D) unit vectors, D = clip_dim.
      * Vision block l's output (the residual stream after block l) is
-     * (N,T,C) with T = clip_tokens, C = clip_width, l < clip_blocks. */
+     * (N,T,C) with T = clip_tokens, C = clip_width, l < clip_blocks.  For a
+     * ResNet CLIP (whose 5 blocks differ in shape) clip_tokens and clip_width
+     * are 0: clip_model_info gives each block's shape. */
     int clip_dim, clip_size, clip_blocks, clip_tokens, clip_width;
     /* Encode n >= 1 images into emb (n,D).  Bit l of keep_blocks (l <
      * clip_blocks <= 64) keeps block l's output for clip_features.  Writes a
@@ -330,6 +346,35 @@ struct plugin_host {
      * belongs to the plugin.  Offered by common/host.c whenever clip_text is,
      * else NULL (a host built before it has no such field: see History). */
     int (*clip_text_raw)(void *ctx, const char *text, float *emb, plugin_err_t *err);
+
+    /* ---- appended for issue 15: more CLIP models, ResNet feature maps ---- */
+
+    /* Open another CLIP weight file for this run -- any file clip-embed
+     * takes: OpenAI .pt, safetensors, pytorch_model.bin; ViT or ResNet --
+     * and write its model id (> 0) into *model; id 0 is the host's own model
+     * (path NULL or "" gives 0).  The same path
+     * twice gives the same id; the host owns the model (image tower only, no
+     * tokenizer) until it is freed, and runs it on its threads.  CLIPasso
+     * takes its geometric loss from RN101 while ViT-B/32 gives the saliency
+     * map: a loss's model= parameter opens the second one here.  Errors:
+     * EXIT_MODEL (the loader's message, starting with the path), EXIT_USAGE
+     * when the host holds too many models (8).
+     * Lifetime and threads: callable from init() and later calls, on the
+     * thread the host calls the plugin from; allocates (the model) only then.
+     * Offered by common/host.c, with or without a model of its own. */
+    int (*clip_model_open)(void *ctx, const char *path, int *model, plugin_err_t *err);
+    /* The sizes of model id (0: the host's own) and, for 0 <= block <
+     * info->blocks, that block's per-image output shape (else C = H = W =
+     * 0).  0, or EXIT_USAGE for an id that is not open (0 when the host has
+     * no model of its own) or a block >= blocks. */
+    int (*clip_model_info)(void *ctx, int model, int block, plugin_clip_info_t *info);
+    /* clip_encode on model id (0: the host's own, = clip_encode).  The
+     * handle works with clip_features, clip_backward and clip_release like
+     * any other; its block outputs have the shapes clip_model_info gives and
+     * d_features of clip_backward has that model's blocks pointers.  Errors
+     * as clip_encode's, and EXIT_USAGE for an id that is not open. */
+    int (*clip_encode_model)(void *ctx, int model, const float *images, int n, uint64_t keep_blocks, int *handle,
+                             float *emb, plugin_err_t *err);
 };
 
 /* Preprocessing paths of load_image (reference-system §3.2; the numbers are

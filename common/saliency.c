@@ -118,6 +118,9 @@ int saliency_attention(clip_t *m, const float *rgb, int H, int W, float *attn, f
     if (check_size(H, W, "saliency target", e)) return EXIT_USAGE;
     const clip_config_t *c = &m->w.cfg;
     int S = c->image_size, P = c->patch, L = c->v_layers;
+    if (CLIP_IS_RESNET(c))
+        return err_set(e, EXIT_MODEL, "saliency: needs a ViT CLIP's attention maps; the model is a ResNet CLIP "
+                                      "(CLIPasso takes them from ViT-B/32 and its loss from RN101)");
     if (S < 1 || P < 1 || S % P || L < 1) return err_set(e, EXIT_MODEL, "saliency: model image size %d, patch %d", S, P);
     int g = S / P, NP = g * g;
     size_t n = (size_t)H * W;

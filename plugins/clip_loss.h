@@ -246,6 +246,10 @@ static inline int cl_feat_init(cl_feat_t *f, const char *name, const plugin_valu
     if (!host || !host->clip_encode || host->clip_blocks < 1)
         return snprintf(err->msg, sizeof err->msg, "%s needs a CLIP model (the host has none)", name), EXIT_MODEL;
     f->L = host->clip_blocks, f->T = host->clip_tokens, f->Cw = host->clip_width, f->S = host->clip_size;
+    if (f->T < 1 || f->Cw < 1) /* a ResNet CLIP: its blocks are feature maps of different shapes */
+        return snprintf(err->msg, sizeof err->msg,
+                        "%s needs a ViT CLIP's token blocks; the model is a ResNet (use the geometric loss)", name),
+               EXIT_MODEL;
     double st[64];
     for (int i = 0; i < nstudy && i < 64; i++) st[i] = quarters[i] < 0 ? f->L + quarters[i] : quarters[i] * f->L / 4;
     int rc = cl_blocks(blocks->s, weights->s, st, nstudy, f->L, example, f->wb, &f->keep, err);

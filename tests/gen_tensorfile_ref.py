@@ -30,7 +30,7 @@ python3-torch; the committed files were made with torch 1.13):
     of them ("<x>" and "<x>_f32"), F64, I64, a scalar, an empty tensor; the
     .bin adds a strided view and a storage-offset view with their contiguous
     copies.
-  resnet.safetensors  a few RN50-style names: the loader must refuse it.
+  resnet.safetensors  a few RN50-style names: the loader must refuse it (an incomplete ResNet CLIP).
   evil_*.bin, legacy.bin, missing_storage.bin, short_storage.bin  hostile or
     broken checkpoints with known errors.
 """

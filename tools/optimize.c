@@ -429,7 +429,8 @@ int main(int argc, char **argv) {
      * wide), whose products are too small to pay for the hand-offs: one
      * thread (docs/optimize.md, "Threads") */
     int nthreads = o.threads ? o.threads : pool_cores();
-    if (!o.threads && have_model && models[0].m.w.cfg.v_width < OPTIM_NARROW_WIDTH) nthreads = 1;
+    if (!o.threads && have_model && !CLIP_IS_RESNET(&models[0].m.w.cfg) && models[0].m.w.cfg.v_width < OPTIM_NARROW_WIDTH)
+        nthreads = 1; /* (a ResNet's v_width is its stem width: never narrow) */
     pool_t pool = {0};
     if (pool_init(&pool, o.jobs > 1 ? (o.jobs > nthreads ? o.jobs : nthreads) : nthreads, &e)) die_err(&e);
     c.pool = &pool;

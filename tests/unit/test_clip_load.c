@@ -176,7 +176,8 @@ static void test_errors(void) {
     clip_params_t p;
     err_t e = {0};
     int rc = clip_load(FIX "resnet.safetensors", &p, &e);
-    expect_err(rc, &e, "ResNet CLIP", "ResNet CLIP", "is not supported");
+    /* a few RN50 names: taken for a ResNet CLIP (clip_resnet.h), refused as incomplete */
+    expect_err(rc, &e, "an incomplete ResNet CLIP", "ResNet CLIP without blocks in stage 2", "resnet.safetensors");
     rc = clip_load(FIX "dtypes.safetensors", &p, &e);
     expect_err(rc, &e, "not a CLIP", "not a CLIP checkpoint", "dtypes.safetensors");
     rc = clip_load(FIX "evil_global.bin", &p, &e);
@@ -333,7 +334,7 @@ static void test_infer(void) {
                 tab_t tb = model_table(hf, pres[pi], m[i].vw, m[i].vl, m[i].P, m[i].S, m[i].tw, m[i].tl, 77,
                                        49408, m[i].E);
                 clip_config_t c, w = {m[i].vw, m[i].vl, m[i].vh, m[i].P, m[i].S, m[i].tw,
-                                      m[i].tl, m[i].th, 77,      49408,  m[i].E, 4};
+                                      m[i].tl, m[i].th, 77,      49408,  m[i].E, 4, {0}};
                 err_t e = {0};
                 int rc = clip_infer_config(tb.t, tb.n, NULL, &c, &e);
                 CHECK(!rc && cfg_eq(&c, &w), "%s, %s naming%s%s: config from %zu shapes%s%s", m[i].name,
@@ -390,7 +391,8 @@ static void test_infer(void) {
         if (!strcmp(tb.t[k].name, "visual.positional_embedding")) tb.t[k].shape[0] = 257;
     add(&tb, "", "visual.layer1.0.conv1.weight", 4, 64, 64, 1, 1);
     rc = clip_infer_config(tb.t, tb.n, NULL, &c, &e);
-    expect_err(rc, &e, "ResNet tensor names", "ResNet CLIP", "visual.layer1.0.conv1.weight");
+    /* one ResNet name makes it a ResNet CLIP: refused as one that lacks its other stages */
+    expect_err(rc, &e, "a stray ResNet tensor name", "ResNet CLIP without blocks in stage 2", "visual.layer2.0.*");
     tb.n--;
     add(&tb, "", "visual.proj", 2, 1280, 1024, 0, 0);
     rc = clip_infer_config(tb.t, tb.n, &o, &c, &e);
