@@ -14,9 +14,9 @@ from PIL import Image, ImageDraw
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 W = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "outputs", "study", "test")
-FOCUS = sys.argv[2] if len(sys.argv) > 2 else "prior"
-K = int(sys.argv[3]) if len(sys.argv) > 3 else 5
-ROWS = ["none", "text", "prior", "unet", "unet-prior"]
+FOCUS = sys.argv[2] if len(sys.argv) > 2 else "fair"
+K = int(sys.argv[3]) if len(sys.argv) > 3 else 4
+ROWS = ["none", "text", "prior", "fair", "unet", "unet-fair"]
 CELL, PAD, TXT = 120, 6, 26
 
 
