@@ -5,7 +5,7 @@
  * pair) as black ink on white, size x size, grey or RGB.  Frame: a record with
  * a "canvas" ({"width":W,"height":H}) is already in pixels and is stretched
  * W x H -> size x size; otherwise the field's bounding box is fitted with the
- * study's formula (reference-system.md 1.3, pad pixels of margin).  Every
+ * study's formula (docs/study.md 1.3, pad pixels of margin).  Every
  * image carries text chunks key_id, word, field, file and line, so a PNG
  * stream can be joined back to its records.  Output is a PNG stream on stdout
  * (refused when stdout is a terminal) or, with --out DIR, DIR/<key_id>.png
