@@ -156,6 +156,7 @@ fuzz-build: $(FUZZERS)
 # Dictionaries: tests/fuzz/dict/<kind>.dict for the targets that read JSON,
 # PNG, JPEG or parameter strings.
 FUZZ_DICT_fuzz_sketch     := json
+FUZZ_DICT_fuzz_screen     := json
 FUZZ_DICT_fuzz_config     := json
 FUZZ_DICT_fuzz_degrade    := json
 FUZZ_DICT_fuzz_tensorfile := json

@@ -31,6 +31,7 @@
 #include "qdbin.h"
 #include "records.h"
 #include "rng.h"
+#include "screen.h"
 #include "simplify.h"
 #include "util.h"
 
@@ -148,77 +149,27 @@ static int has_any(const char *line, size_t len, const strlist_t *needles) {
     return 0;
 }
 
-/* Can the line's key_id be in the set?  Every "key_id": member of the line
- * (nested objects too) is read as a literal -- a string's bytes or a
- * number's digits -- and looked up; anything else (a long value, a float)
- * leaves the decision to the parser.  The caller has ruled out escapes. */
-static int may_have_key(const char *line, size_t len, const strset_t *k) {
-    static const char pat[] = "\"key_id\"";
-    const char *p = line, *end = line + len;
-    char tmp[128];
-    while ((p = memmem(p, (size_t)(end - p), pat, sizeof pat - 1))) {
-        const char *q = p + sizeof pat - 1, *v;
-        p = q;
-        while (q < end && (*q == ' ' || *q == '\t')) q++;
-        if (q == end || *q != ':') continue; /* the string "key_id" as a value */
-        for (q++; q < end && (*q == ' ' || *q == '\t');) q++;
-        int str = q < end && *q == '"';
-        if (str) q++;
-        for (v = q; q < end && (str ? *q != '"' : (*q >= '0' && *q <= '9')); q++) {}
-        size_t n = (size_t)(q - v);
-        if (n >= sizeof tmp || (!str && (n == 0 || (q < end && !strchr(",} \t", *q))))) return 1;
-        memcpy(tmp, v, n);
-        tmp[n] = 0;
-        if (strset_has(k, tmp)) return 1;
-    }
-    return 0;
-}
-
-/* Can the line's word be one of --word's?  Like may_have_key: every "word":
- * member whose value is a plain string literal is compared (ASCII
- * case-insensitively) and remembered for the suggestions; any other value
- * leaves the decision to the parser.  The caller has ruled out escapes. */
-static int may_have_word(const char *line, size_t len, ctx_t *c) {
-    static const char pat[] = "\"word\"";
-    const char *p = line, *end = line + len;
-    while ((p = memmem(p, (size_t)(end - p), pat, sizeof pat - 1))) {
-        const char *q = p + sizeof pat - 1, *v;
-        p = q;
-        while (q < end && (*q == ' ' || *q == '\t')) q++;
-        if (q == end || *q != ':') continue; /* the string "word" as a value */
-        for (q++; q < end && (*q == ' ' || *q == '\t');) q++;
-        if (q == end || *q != '"') return 1;
-        for (v = ++q; q < end && *q != '"'; q++) {}
-        if (q == end) return 1;
-        vocab_add(c, v, (size_t)(q - v));
-        int i = word_index(c, v, (size_t)(q - v));
-        if (i >= 0) {
-            c->wfound[i] = 1; /* seen, even if a --key/--country screen then skips the line */
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* A line that is not shaped like one JSON object ({ ... } with blanks
- * around) is always parsed, so that a truncated or foreign line is reported
- * whether or not it could have matched. */
-static int object_shaped(const char *line, size_t len) {
-    size_t a = 0, b = len;
-    while (a < b && (line[a] == ' ' || line[a] == '\t')) a++;
-    while (b > a && (line[b - 1] == ' ' || line[b - 1] == '\t' || line[b - 1] == '\r')) b--;
-    return b - a >= 2 && line[a] == '{' && line[b - 1] == '}';
+/* screen_word's want(): a --word value (ASCII case-insensitively)?  Every
+ * word met is remembered for the suggestions, and a wanted one as seen. */
+static int want_word(void *vctx, const char *v, size_t n) {
+    ctx_t *c = vctx;
+    vocab_add(c, v, n);
+    int i = word_index(c, v, n);
+    if (i < 0) return 0;
+    c->wfound[i] = 1; /* seen, even if a --key/--country screen then skips the line */
+    return 1;
 }
 
 /* Most lines of a big file fail a --word/--key/--country filter; a record can
- * match only if its line contains the wanted value as a literal ("fish" with
- * its quotes, a key_id in the set), unless the line uses escapes.  Lines that
- * fail this byte search are skipped without being parsed (or validated). */
+ * match only if its line holds the wanted value as a literal (screen.h),
+ * unless the line uses escapes or is not shaped like one object: those are
+ * always parsed, so a truncated or foreign line is still reported.  Lines
+ * that fail the byte search are skipped without being parsed (or validated). */
 static int screen(const char *line, size_t len, void *vctx) {
     ctx_t *c = vctx;
-    if (memchr(line, '\\', len) || !object_shaped(line, len)) return 1;
-    if (c->words.n && !may_have_word(line, len, c)) return 0;
-    if (c->use_want && !may_have_key(line, len, &c->want)) return 0;
+    if (memchr(line, '\\', len) || !screen_object_shaped(line, len)) return 1;
+    if (c->words.n && !screen_word(line, len, want_word, c)) return 0;
+    if (c->use_want && !screen_key(line, len, &c->want)) return 0;
     if (c->ncountries.n && !has_any(line, len, &c->ncountries)) return 0;
     return 1;
 }
