@@ -471,7 +471,7 @@ int main(int argc, char **argv) {
         OPT_KEEP_GOING(&keep_going),
         {"no-prefilter", 0, OPT_FLAG, &no_prefilter, NULL,
          "parse and validate every ndjson line, also those a byte search shows cannot pass "
-         "--word/--key/--country (by default they are skipped unparsed: same output, several times faster)",
+         "--word/--key/--country (by default they are skipped unparsed; the output is the same)",
          OPT_NORANGE},
         {"prefilter", 0, OPT_FLAG, &prefilter, NULL, "the default (kept for old scripts)", OPT_NORANGE},
         OPT_PROGRESS(&progress),
@@ -497,9 +497,8 @@ int main(int argc, char **argv) {
         "to its end and a --word value is no record's word, qd-extract warns and names the nearest words of\n"
         "the input; if nothing was written at all because of that, it exits 2 (usage).  Filters that match\n"
         "nothing for other reasons (--recognized, --country, key lists) warn and exit 0.\n"
-        "--sample keeps N serialised records in memory (O(N),\n"
-        "whatever the input size; N per word with --per-word) and writes them in input order at the end; --limit\n"
-        "cannot be combined with it.\n"
+        "--sample keeps N serialised records in memory (O(N), whatever the input size; N per word with\n"
+        "--per-word) and writes them in input order at the end; --limit cannot be combined with it.\n"
         "Key files (--key-file, --exclude-key-file): one key_id a line, plain or .gz; blanks around it, empty\n"
         "lines and lines starting with '#' are ignored; a line with anything else is exit 1 naming FILE:LINE,\n"
         "an unreadable file exit 3.  --key and --key-file together keep a record listed in either; an\n"
