@@ -98,6 +98,12 @@ rasterize --renderer builtin --out "$T/o5" "$T/three.ndjson"
 eq "rasterize --out: a good run still makes the folder and its files" "$(ls "$T/o5" | grep -c '\.png$')" 3
 : | rasterize --renderer builtin --out "$T/o6"
 if [ -e "$T/o6" ]; then notok "rasterize --out: no records, no folder"; else ok "rasterize --out: no records, no folder"; fi
+# the trainers' --out DIR: a bad first record stops them before the folder is made
+for tool in clip-train "sketch-score --train" unet-train; do
+  n=$(echo "$tool" | tr -c 'a-z\n' '_')
+  expect_exit "$tool --out: a bad first record exits 1" 1 "bad1.ndjson:1: key_id 9" $tool --out "$T/t-$n" --steps 1 "$T/bad1.ndjson"
+  if [ -e "$T/t-$n" ]; then notok "$tool --out: no folder after a bad first record"; else ok "$tool --out: no folder after a bad first record"; fi
+done
 
 # ---- 4. a picture, a model or a compressed file where NDJSON is expected ----
 gzip -c $Q/simplified/fish.ndjson.gz >"$T/twice.gz"
