@@ -11,6 +11,7 @@
 #   make check   ASan+UBSan build + tests + short fuzz runs
 #   make bench   benchmarks (docs/benchmarks.md)  make fuzz    run the fuzzers (FUZZ_SECONDS each)
 #   make bench-clip-train  one CLIP training step, C vs PyTorch (CLIP_TRAIN_ARGS)
+#   make bench-rounds PAIR=clip ROUNDS=9   a C/PyTorch pair in alternating rounds: medians, min-max
 #   make fuzz-merge  fold the fuzzers' local finds into tests/fuzz/seeds
 #   make demo    the main job on shipped data -> outputs/demo
 #   make train-clip  retrain the shipped sketch CLIP (data/models/sketch-clip)   make zeroshot  its zero-shot report
@@ -65,7 +66,7 @@ NN_SRC     := $(wildcard common/nn/*.c)
 NN_OBJ     := $(NN_SRC:%.c=$(BUILD)/%.o)
 NNLIB      := $(BUILD)/libnn.a
 
-.PHONY: all deps test check bench bench-clip-train bench-resnet fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
+.PHONY: all deps test check bench bench-rounds bench-clip-train bench-resnet fuzz fuzz-build fuzz-merge demo zeroshot train-clip train-evaluator install clean \
         reference-anchor text-guided clipasso clipasso-rn fair recipes train-unet unet-study
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -167,6 +168,7 @@ fuzz-build: $(FUZZERS)
 # Dictionaries: tests/fuzz/dict/<kind>.dict for the targets that read JSON,
 # PNG, JPEG or parameter strings.
 FUZZ_DICT_fuzz_sketch     := json
+FUZZ_DICT_fuzz_screen     := json
 FUZZ_DICT_fuzz_config     := json
 FUZZ_DICT_fuzz_degrade    := json
 FUZZ_DICT_fuzz_tensorfile := json
@@ -200,6 +202,10 @@ fuzz-merge: $(FUZZERS)
 
 bench: all $(BENCHES)
 	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/run.sh
+
+# one C/PyTorch pair in alternating rounds, medians and spread (bench/rounds.sh): PAIR=render|clip|conv|train|clip_train
+bench-rounds: all $(BENCHES)
+	@BUILD=$(abspath $(BUILD)) sh bench/rounds.sh $(or $(PAIR),clip) $(or $(ROUNDS),5)
 
 # issue 9's CLIP training-step benchmark alone (make bench runs it too, as the
 # clip_train section); another config or batch: CLIP_TRAIN_ARGS="--batch 64 --steps 3"

@@ -73,9 +73,11 @@ echo "PyTorch $tv on CPU; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} in the e
 echo
 echo "| full-size ViT-B/32, random weights | C | PyTorch default | PyTorch tuned | PyTorch tuned, AVX-512 BLAS | C vs default | C vs tuned | C vs tuned AVX-512 |"
 echo "|---|---|---|---|---|---|---|---|"
+# row LABEL KEY UNIT [TORCH_KEY]: the C model's KEY beside PyTorch's TORCH_KEY (default KEY)
 row() {
-  c=$(val "$OUT/clip-c.txt" "$2"); d=$(val "$OUT/clip-torch.txt" "$2"); t=$(val "$OUT/clip-torch-tuned.txt" "$2")
-  x=$(val "$OUT/clip-torch-avx512.txt" "$2")
+  tk=${4:-$2}
+  c=$(val "$OUT/clip-c.txt" "$2"); d=$(val "$OUT/clip-torch.txt" "$tk"); t=$(val "$OUT/clip-torch-tuned.txt" "$tk")
+  x=$(val "$OUT/clip-torch-avx512.txt" "$tk")
   if [ "$3" = MB ]; then
     echo "| $1 | $c MB | $d MB | $t MB | $x MB | | | |"
   else
@@ -85,8 +87,12 @@ row() {
 row "image forward, batch 1" clip_image_forward_b1 s
 row "image forward, batch 4" clip_image_forward_b4 s
 row "image forward + backward to the input, batch 4" clip_image_fwdbwd_b4 s
-row "text forward, 5 prompts" clip_text_forward_5 s
+row "text forward, 5 prompts, blocks over the tokens up to the last EOT on both sides" clip_text_forward_5 s clip_text_forward_5_cut
 row "peak RSS" peak_rss MB
+echo
+echo "PyTorch text forward over all 77 positions, as OpenAI's code runs it (not like with like: the C model"
+echo "cuts at the last EOT, which the causal mask makes exact): default $(val "$OUT/clip-torch.txt" clip_text_forward_5) s,"
+echo "tuned $(val "$OUT/clip-torch-tuned.txt" clip_text_forward_5) s."
 echo
 gm=$(val "$OUT/clip-c.txt" clip_gemm_fwdbwd_b4)
 gs=$(val "$OUT/clip-c.txt" sgemm_clip_shapes)

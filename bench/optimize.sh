@@ -25,7 +25,7 @@
 #   shipped  the shipped sketch CLIP (no --model): 300 steps on the first shipped fish drawing,
 #            README's example (clip-text 'a fish' + structure 0.3, softline), -j 1 and -j 2;
 #            wall time of the whole process and of the step loop.
-#   anchor   the reference-anchor run (reference-system 4.8): the same fish drawing, clip-image
+#   anchor   the reference-anchor run (docs/study.md 4.8): the same fish drawing, clip-image
 #            to the study's perfectFish.jpeg (read from ../shared/data at run time, REF), Adam
 #            lr 0.5 constant, ANCHOR_STEPS (500) steps, no augmentation; C softline -j ANCHOR_J
 #            (ANCHOR_C_REPS times); PyTorch tuned on 1 and 2 threads (ANCHOR_TORCH_REPS times, default 1)

@@ -4,7 +4,7 @@ for bench/run.sh: what a user would write with the json module.
 
 Reads ndjson from the files (or stdin), keeps records whose "word" is one of
 the words, fits each drawing's bounding box into an S x S canvas with the
-study's formula (reference-system.md §1.3), writes the record with x,y
+study's formula (docs/study.md 1.3), writes the record with x,y
 rounded to 3 decimals, time arrays dropped and "canvas" added.  Output is the
 same records as qd-extract's (numbers may be spelled differently, e.g. 12.0
 vs 12).

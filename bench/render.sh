@@ -50,16 +50,30 @@ echo "Renderer benchmark, $(date -u +%Y-%m-%d), $(nproc) cores, $cpu; 224x224, w
 echo "Times in ms: per scene the median of repetitions (fish: median over $LIMIT drawings of per-drawing medians)."
 echo "torch = the study's splat renderer in PyTorch $("$PYTHON" -c 'import torch;print(torch.__version__)' 2>/dev/null || echo '-'), 2 threads, dense, chunks of 1000 points."
 echo
-echo "torch tuned = the same with OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e12; speed-ups are against tuned."
+echo "Columns: forward+backward ms of each renderer on the same scene; \"splat vs splat\" compares the same renderer"
+echo "(the study's splats) in C and in PyTorch tuned; \"softline vs splat\" compares our default renderer with the"
+echo "study's PyTorch one (different renderers drawing the same strokes: what a user switching gains)."
+echo "PyTorch tuned = OMP_WAIT_POLICY=PASSIVE MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=1e12; the default figures are under the table."
 echo
-echo "| renderer | scene | points | fwd ms | fwd+bwd ms | torch fwd+bwd ms (default / tuned) | speed-up vs tuned (fwd+bwd) |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| scene | points | PyTorch splat, tuned | C splat | splat vs splat | C softline | softline vs PyTorch splat | C bezier |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 awk -F'\t' '
-  FILENAME == ARGV[1] { td[$2] = $6; next }
-  FILENAME == ARGV[2] { tb[$2] = $6; next }
-  { r = ($2 in tb && $6 > 0) ? sprintf("%.0fx", tb[$2] / $6) : "-";
-    t = ($2 in tb) ? sprintf("%.1f / %.1f", td[$2], tb[$2]) : "-";
-    printf "| %s | %s | %s | %.3f | %.3f | %s | %s |\n", $1, $2, $4, $5, $6, t, r }
-' "$T/t.tsv" "$T/tt.tsv" "$T/c.tsv"
-awk -F'\t' '{ printf "| %s (default) | %s | %s | %.1f | %.1f | | |\n", $1, $2, $4, $5, $6 }' "$T/t.tsv"
-awk -F'\t' '{ printf "| %s (tuned) | %s | %s | %.1f | %.1f | | |\n", $1, $2, $4, $5, $6 }' "$T/tt.tsv"
+  FILENAME == ARGV[1] { tt[$2] = $6; next }
+  { v[$1 "/" $2] = $6; pts[$2] = pts[$2] ? pts[$2] : $4; if (!($2 in seen)) { seen[$2] = 1; order[++n] = $2 } }
+  function ms(x) { return x == "" ? "-" : sprintf("%.3f", x) }
+  function r(a, b) { return (a == "" || b == "" || b <= 0) ? "-" : sprintf("%.0fx", a / b) }
+  END {
+    for (i = 1; i <= n; i++) {
+      sc = order[i]; t = (sc in tt) ? tt[sc] : ""
+      sp = v["splat/" sc]; so = v["softline/" sc]; bz = v["bezier/" sc]
+      printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", sc, pts[sc], t == "" ? "-" : sprintf("%.1f", t),
+        ms(sp), r(t, sp), ms(so), r(t, so), ms(bz)
+    }
+  }
+' "$T/tt.tsv" "$T/c.tsv"
+echo
+echo "Forward alone (ms):"
+awk -F'\t' '{ printf "%s%s %s %.3f", NR > 1 ? "; " : "", $1, $2, $5 } END { if (NR) print "" }' "$T/c.tsv" "$T/tt.tsv"
+echo
+echo "PyTorch as a user runs it (default environment; fwd / fwd+bwd ms):"
+awk -F'\t' '{ printf "%s%s %.1f / %.1f", NR > 1 ? "; " : "", $2, $5, $6 } END { if (NR) print ""; else print "n/a" }' "$T/t.tsv"

@@ -6,7 +6,7 @@
  *   render_bench [--limit N] [--reps R] [--size S] [--width W] FILE PLUGIN_SPEC...
  *
  * FILE: QuickDraw/sketch NDJSON (.gz ok).  The first N drawings are fitted to
- * S x S with pad 10 (reference-system.md 1.3), width W, opacity 1.  Every
+ * S x S with pad 10 (docs/study.md 1.3), width W, opacity 1.  Every
  * stroke's polyline goes through the plugin's encode() when it has one
  * (bezier: polyline -> control points) before timing.  Then, per drawing,
  * R timed forwards and R timed forward+backward passes (after one warm-up),

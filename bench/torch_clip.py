@@ -7,7 +7,10 @@ written here from the architecture description), random weights, float32 on
 CPU with CLIP_THREADS threads (default 2, as clip_bench).  Prints the same
 lines as clip_bench:
   clip_image_forward_b1 / _b4 (no_grad), clip_image_fwdbwd_b4 (gradient
-  w.r.t. the input image only; weights frozen), clip_text_forward_5, peak_rss.
+  w.r.t. the input image only; weights frozen), clip_text_forward_5 (all 77
+  positions, as OpenAI's code runs them), clip_text_forward_5_cut (the blocks
+  over the tokens up to the last EOT only, the cut clip_bench's C model
+  makes: the like-with-like figure), peak_rss.
 Usage: torch_clip.py [reps] [small]
   small: the training-size configuration of clip_bench small instead (vision
   256 wide, 6 layers, 4 heads, patch 8 on 64x64; text 256 wide, 4 layers, 4
@@ -64,11 +67,23 @@ class Text(nn.Module):
         self.ln_final = nn.LayerNorm(W)
         self.text_projection = nn.Parameter(torch.randn(W, E) * W ** -0.5)
 
-    def forward(self, ids):
-        x = self.token_embedding(ids) + self.positional_embedding
-        x = self.blocks(x.transpose(0, 1)).transpose(0, 1)
+    def forward(self, ids, cut=False):
+        # cut: run the blocks over the first T = (last EOT position + 1) tokens
+        # only, as the C model does (with the causal mask the later tokens
+        # cannot change the pooled ones); OpenAI's code runs all 77
+        pos = ids.argmax(-1)
+        T = int(pos.max()) + 1 if cut else ids.shape[1]
+        x = self.token_embedding(ids[:, :T]) + self.positional_embedding[:T]
+        full = [b.mask for b in self.blocks]
+        for b in self.blocks:
+            b.mask = b.mask[:T, :T]
+        try:
+            x = self.blocks(x.transpose(0, 1)).transpose(0, 1)
+        finally:
+            for b, m in zip(self.blocks, full):
+                b.mask = m
         x = self.ln_final(x)
-        return x[torch.arange(x.shape[0]), ids.argmax(-1)] @ self.text_projection
+        return x[torch.arange(x.shape[0]), pos] @ self.text_projection
 
 def median(f, reps):
     ts = []
@@ -134,6 +149,8 @@ def main():
     with torch.no_grad():
         txt(ids)
         print("clip_text_forward_5 %.4f s" % median(lambda: txt(ids), reps))
+        txt(ids, cut=True)
+        print("clip_text_forward_5_cut %.4f s" % median(lambda: txt(ids, cut=True), reps))
     print("peak_rss %.0f MB" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 if __name__ == "__main__":

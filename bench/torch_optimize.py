@@ -2,7 +2,7 @@
 """torch_optimize.py - the PyTorch peer of bench/optimize.sh: one optimisation step of
 inverse CLIPasso, and the reference-anchor run, as the study runs them in PyTorch.
 
-The study's code style (reference-system.md 2.1, 2.2, 3.1-3.5, 4.2, 4.3, 4.8), written here
+The study's code style (docs/study.md 2.1, 2.2, 3.1-3.5, 4.2, 4.3, 4.8), written here
 from that description: a CLIP of OpenAI's module structure (visual.conv1, class token,
 transformer.resblocks with nn.MultiheadAttention, QuickGELU MLP c_fc/c_proj, ln_post @ proj;
 the text tower pooled at the end token), float32 on CPU, its encode_image run with autograd.

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """torch_render.py - the PyTorch peer for bench/render.sh: the study's soft
-renderer (reference-system.md 2.1) and its Bezier path (2.2), timed forward and
+renderer (docs/study.md 2.1) and its Bezier path (2.2), timed forward and
 forward+backward on the same inputs as bench/render_bench.c.
 
 The renderer is written as the study runs it on a CPU: every splat evaluated

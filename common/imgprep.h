@@ -1,6 +1,6 @@
 /* imgprep.h - image preprocessing for CLIP, bit-exact with PIL + torchvision.
  *
- * The study fed CLIP through three different paths (reference-system.md §3.2)
+ * The study fed CLIP through three different paths (docs/study.md 3.2)
  * and this module reproduces each one exactly, so that an embedding computed
  * here equals the study's for the same picture:
  *
@@ -12,7 +12,7 @@
  *                           Normalize.
  *   IMGPREP_NORMALIZE       the optimiser's path: the image already is S x S;
  *                           ToTensor and Normalize only.
- *   IMGPREP_SQUASH          reference / photo images (§1.6): PIL resize to
+ *   IMGPREP_SQUASH          reference / photo images (study 1.6): PIL resize to
  *                           exactly S x S with BILINEAR, no crop, ToTensor,
  *                           Normalize.
  *   IMGPREP_SQUASH_BICUBIC  the same with BICUBIC (CLIPasso's non-square

@@ -151,6 +151,44 @@ const char *in_name(const input_t *in) { return in->name; }
 long long in_lineno(const input_t *in) { return in->lineno; }
 int in_is_gzip(const input_t *in) { return !gzdirect(in->gz); }
 
+int sniff_magic(const unsigned char *p, size_t n, const char **what, const char **hint) {
+    static const char png_tools[] = "PNG files and PNG streams are read by vectorize, clip-embed, "
+                                    "sketch-score --input png and unet-train --apply";
+    static const char model_tools[] = "weight files go to --model (clip-embed, optimize's CLIP losses, "
+                                      "sketch-score, unet-train --apply)";
+#define MAGIC(s) (n >= sizeof(s) - 1 && !memcmp(p, s, sizeof(s) - 1))
+    *what = *hint = NULL;
+    if (MAGIC("\x89PNG\r\n\x1a\n")) *what = "a PNG image", *hint = png_tools;
+    else if (MAGIC("\xff\xd8\xff")) *what = "a JPEG image", *hint = "JPEG files are read by clip-embed";
+    else if (MAGIC("GIF87a") || MAGIC("GIF89a")) *what = "a GIF image", *hint = "no invclip tool reads GIF";
+    else if (MAGIC("\x1f\x8b"))
+        *what = "a gzip file inside a gzip file (compressed twice)",
+        *hint = "decompress it once (zcat FILE > FILE.ndjson.gz) and give the tool (e.g. qd-extract) that .ndjson.gz";
+    else if (MAGIC("PK\x03\x04"))
+        *what = "a zip archive (a PyTorch .pt checkpoint is one)", *hint = model_tools;
+    else if (MAGIC("BZh") && n > 3 && p[3] >= '1' && p[3] <= '9')
+        *what = "a bzip2 file", *hint = "decompress it with bunzip2 (only gzip is read directly)";
+    else if (MAGIC("\xfd" "7zXZ\x00")) *what = "an xz file", *hint = "decompress it with unxz (only gzip is read directly)";
+    else if (MAGIC("\x28\xb5\x2f\xfd")) *what = "a zstd file", *hint = "decompress it with unzstd (only gzip is read directly)";
+    else if (MAGIC("%PDF-")) *what = "a PDF document", *hint = "no invclip tool reads PDF";
+    else if (n >= 2 && p[0] == 0x80 && p[1] >= 2 && p[1] <= 5)
+        *what = "a Python pickle (a PyTorch pytorch_model.bin is one)", *hint = model_tools;
+    else if (n >= 10 && p[8] == '{' && p[9] == '"' && p[5] == 0 && p[6] == 0 && p[7] == 0)
+        *what = "a safetensors weight file", *hint = model_tools;
+    else if (n >= 11 && p[7] == 0 && p[8] >= 'A' && p[8] <= 'Z' && p[9] >= 'A' && p[9] <= 'Z' && p[10] <= 1)
+        *what = "Google's QuickDraw binary format (.bin)",
+        *hint = "qd-extract reads it (a name ending .bin or .bin.gz, or --format bin) and writes sketch NDJSON";
+#undef MAGIC
+    return *what != NULL;
+}
+
+int in_sniff(input_t *in, const char **what, const char **hint, err_t *e) {
+    *what = *hint = NULL;
+    long avail = fill(in, e);
+    if (avail < 0) return -1;
+    return sniff_magic(in->buf + in->pos, (size_t)avail, what, hint);
+}
+
 void in_close(input_t *in) {
     if (!in) return;
     gzclose(in->gz);

@@ -30,5 +30,15 @@ void in_set_max_line(input_t *in, size_t n);
 const char *in_name(const input_t *in);   /* "<stdin>" or the path */
 long long in_lineno(const input_t *in);   /* number of the last line returned */
 int in_is_gzip(const input_t *in);
+/* A look at the first bytes (after gzip decompression) for a file format
+ * that is not text: returns 1 and sets *what ("a PNG image", ...) and *hint
+ * (which tool reads it, or how to unpack it) when they match a known magic
+ * number (PNG, JPEG, GIF, gzip inside gzip, zip / PyTorch .pt, safetensors,
+ * Python pickle, bzip2, xz, zstd, PDF, Google's QuickDraw .bin), 0 when
+ * they do not, -1 on a read error (e filled).  Reads no further than the
+ * first buffer; consumes nothing. */
+int in_sniff(input_t *in, const char **what, const char **hint, err_t *e);
+/* The same over a buffer of the first n bytes of a file. */
+int sniff_magic(const unsigned char *p, size_t n, const char **what, const char **hint);
 void in_close(input_t *in);
 #endif

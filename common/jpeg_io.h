@@ -3,7 +3,7 @@
  *
  * Decoding gives 8-bit RGB (image_t with c = 3, see png_io.h), decoded the way
  * PIL's Image.open(path).convert("RGB") decodes it, because that is how the
- * study read its reference and photo images (reference-system.md §1.6):
+ * study read its reference and photo images (docs/study.md 1.6):
  * libjpeg's default (accurate integer) IDCT and fancy upsampling, greyscale
  * replicated to three channels, CMYK and YCCK read as Adobe-inverted CMYK and
  * converted with PIL's formula R = (255-K) - (255-K)*C/255 (likewise G, B).

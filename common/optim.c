@@ -302,7 +302,7 @@ static void plan_axis(resize_axis_t *a, int n_in, int n_out) {
     resize_plan(a, n_in, n_out);
 }
 
-/* CLIPasso's saliency map of the --init picture on the canvas (reference-system
+/* CLIPasso's saliency map of the --init picture on the canvas (docs/study.md
  * 3.7, 4.9): the picture as CLIPasso loads its target (a square one bicubic
  * to C and centre-cropped, another squashed bicubic to C x C), in [0,1]. */
 static int saliency_open(optim_job_t *j, err_t *e) {
@@ -606,7 +606,7 @@ static int evaluate(optim_job_t *j, int s, optim_eval_t *ev, err_t *e) {
     return rc;
 }
 
-/* ---- random strokes (reference-system 4.5 and 3.7) ---- */
+/* ---- random strokes (docs/study.md 4.5 and 3.7) ---- */
 
 static float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 

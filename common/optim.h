@@ -1,9 +1,9 @@
 /* optim.h - the inverse-CLIPasso optimiser: one sketch's strokes against
  * any number of weighted loss plugins (tools/optimize.c is its command line;
- * docs/optimize.md the user's guide; reference-system.md section 4 the
+ * docs/optimize.md the user's guide; docs/study.md section 4 the
  * study it reproduces).
  *
- * A step (reference-system 4.2, with the study's bugs fixed where said):
+ * A step (docs/study.md 4.2, with the study's bugs fixed where said):
  *
  *   render     the renderer plugin draws the strokes on the canvas (C x C,
  *              grey, 1 = paper)
@@ -52,7 +52,7 @@
  * products are too small for the pool's hand-offs to pay (docs/optimize.md). */
 #define OPTIM_NARROW_WIDTH 256
 
-/* ---- schedules (reference-system 4.4, the study's formulas) ---- */
+/* ---- schedules (docs/study.md 4.4, the study's formulas) ---- */
 typedef enum { OSCHED_CONSTANT, OSCHED_LINEAR, OSCHED_COSINE, OSCHED_WARMUP_COSINE } optim_sched_t;
 /* Learning-rate multiplier for step s of T; f = min_lr / lr; W warmup steps. */
 double optim_lr_mult(optim_sched_t k, int s, int T, int W, double f);

@@ -377,7 +377,7 @@ struct plugin_host {
                              float *emb, plugin_err_t *err);
 };
 
-/* Preprocessing paths of load_image (reference-system §3.2; the numbers are
+/* Preprocessing paths of load_image (docs/study.md 3.2; the numbers are
  * common/imgprep.h's IMGPREP_*):
  *   CLIP            CLIP's own: shorter side to S bicubic, centre crop S x S;
  *   NORMALIZE       the picture already is S x S: no resampling;

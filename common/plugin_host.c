@@ -180,10 +180,25 @@ int plugin_open(plugin_t *p, const char *spec, int kind, err_t *e) {
     const plugin_desc_t *d = NULL, *cand;
     int rc = 0;
     if (!path || (is_path && !file_exists(path))) {
+        if (is_path) {
+            rc = err_set(e, EXIT_PLUGIN, "%s: plugin file not found", name);
+            goto fail;
+        }
+        /* name every folder searched, in order (INVCLIP_PLUGIN_PATH's, the
+         * build's, the installed one next to the binary), resolved */
+        char *dirs[16];
+        int nd = search_dirs(dirs, 16);
         const char *env = getenv("INVCLIP_PLUGIN_PATH");
-        rc = is_path ? err_set(e, EXIT_PLUGIN, "%s: plugin file not found", name)
-                     : err_set(e, EXIT_PLUGIN, "plugin '%s' not found (searched INVCLIP_PLUGIN_PATH=%s, %s)", name,
-                               env ? env : "", INVCLIP_PLUGIN_DIR);
+        buf_t b = {0};
+        for (int i = 0; i < nd; i++) {
+            char real[PATH_MAX];
+            int there = realpath(dirs[i], real) != NULL;
+            buf_printf(&b, "%s%s%s", i ? ", " : "", there ? real : dirs[i], there ? "" : " (missing)");
+            free(dirs[i]);
+        }
+        rc = err_set(e, EXIT_PLUGIN, "plugin '%s' not found; searched %s (INVCLIP_PLUGIN_PATH %s%s)", name, b.s,
+                     env && *env ? "= " : "is not set", env && *env ? env : "");
+        buf_free(&b);
         goto fail;
     }
     dlerror();

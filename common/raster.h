@@ -2,7 +2,7 @@
  *
  * Draws strokes (polylines of width w, round caps and joins) as black ink on a
  * "paper" plane of floats in [0,1] (1 = white), shape (h,w), pixel (i,j)
- * centred at x = j, y = i (the study's convention, reference-system.md).
+ * centred at x = j, y = i (the study's convention, docs/study.md ).
  * A pixel's coverage by one segment is a 1-px box-filter approximation from
  * the true distance d between its centre and the segment:
  *     cov = clamp(w/2 + 0.5 - d, 0, 1)
@@ -50,7 +50,7 @@ void raster_stroke(raster_t *r, float *paper, const double *x, const double *y, 
 /* paper = 1 (white), then every stroke of d through xf. */
 void raster_drawing(raster_t *r, float *paper, const drawing_t *d, const xform_t *xf, double width);
 
-/* The study's fit (reference-system.md 1.3): bounding box with 1e-6 added to
+/* The study's fit (docs/study.md 1.3): bounding box with 1e-6 added to
  * each extent, uniform scale (size - 2*pad) / max(w,h), centred in size x size. */
 void xform_fit(const drawing_t *d, int size, double pad, xform_t *xf);
 /* A drawing already in a cw x ch pixel frame (pixel centres at integers),

@@ -6,7 +6,11 @@
  *   TOOL: FILE:LINE: key_id K: message
  * and stops the run with the error's exit code -- or, with keep_going, is
  * skipped, counted and summarised at the end.  An unreadable file or a
- * truncated .gz is an error even with keep_going (the rest is lost).
+ * truncated .gz is an error even with keep_going (the rest is lost).  A file
+ * whose first bytes are a known binary format (a PNG, a JPEG, a gzip inside
+ * the gzip, a model file, a QuickDraw .bin: in_sniff, input.h) is an error
+ * (EXIT_DATA, even with keep_going) that names the format and the tool that
+ * reads it.
  */
 #ifndef RECORDS_H
 #define RECORDS_H
@@ -29,6 +33,11 @@ typedef struct {
     int keep_going;
     int progress;        /* force progress display */
 } records_opts_t;
+
+/* Optional: fn is called when an error stops a run of records_run; what it
+ * appends to b ends the error message (e.g. " (3 files were written to
+ * DIR before the error)").  fn = NULL removes it. */
+void records_on_stop(void (*fn)(buf_t *b, void *ctx), void *ctx);
 
 /* Runs the loop; dies on the first error unless keep_going.  Returns the
  * number of good records. */

@@ -1,5 +1,5 @@
 /* saliency.c - see saliency.h.  Written from the description in
- * reference-system.md §3.7 and the documented behaviour of the library
+ * docs/study.md 3.7 and the documented behaviour of the library
  * calls CLIPasso makes (torch's F.interpolate, scipy's gaussian_filter,
  * skimage's rgb2gray and threshold_otsu, numpy's histogram). */
 #include "saliency.h"

@@ -1,5 +1,5 @@
 /* saliency.h - CLIPasso's saliency-based stroke initialisation
- * (reference-system.md §3.7), host side: it allocates its own scratch, never
+ * (docs/study.md 3.7), host side: it allocates its own scratch, never
  * prints or exits, and reports errors through err_t with the EXIT_* codes.
  *
  * The map (saliency_map) is the product of two pictures of the target, both

@@ -2,8 +2,8 @@
  * arc-length resampling, Ramer-Douglas-Peucker, and Google's QuickDraw
  * "simplified" recipe built from them.
  *
- * simplify_fit() is the study's canvas normalisation (reference-system.md
- * §1.3): the drawing's bounding box is scaled uniformly into an S x S canvas
+ * simplify_fit() is the study's canvas normalisation (docs/study.md
+ * 1.3): the drawing's bounding box is scaled uniformly into an S x S canvas
  * with `pad` pixels of margin and centred.  simplify_google() turns a raw
  * QuickDraw drawing into the simplified format: align to the top-left, scale
  * so the largest coordinate is 255, resample every stroke at 1-pixel spacing,

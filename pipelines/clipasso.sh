@@ -1,5 +1,5 @@
 #!/bin/sh
-# pipelines/clipasso.sh - sketches from scratch, CLIPasso-style (reference-system 4.6, 4.9).
+# pipelines/clipasso.sh - sketches from scratch, CLIPasso-style (docs/study.md 4.6, 4.9).
 #   text   the study's CLIPasso-style optimiser as its test driver ran it: 8 random cubic strokes,
 #          target "a fish" with CLIPasso's five templates (raw-embedding mean), 4 augmented views
 #          (perspective 0.15, rotation 10), stroke regulariser 0.01 (cubics sampled at 50), TV 0.001,

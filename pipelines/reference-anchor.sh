@@ -1,5 +1,5 @@
 #!/bin/sh
-# pipelines/reference-anchor.sh - the study's reference-anchoring experiment (reference-system 4.8,
+# pipelines/reference-anchor.sh - the study's reference-anchoring experiment (docs/study.md 4.8,
 # 7.2): pull a QuickDraw fish towards the picture data/reference/perfectFish.jpeg (CLIP cosine of the
 # un-augmented render and the picture, squash-resized), anchored to its own strokes by the structure
 # loss (mean over strokes of per-stroke MSE, mode=anchor) at weights 0.0, 0.3 and 0.7; Adam lr 0.5

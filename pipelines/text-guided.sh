@@ -1,5 +1,5 @@
 #!/bin/sh
-# pipelines/text-guided.sh - the study's text-guided refinement (reference-system 7.1, 4.7): a QuickDraw
+# pipelines/text-guided.sh - the study's text-guided refinement (docs/study.md 7.1, 4.7): a QuickDraw
 # fish towards "a perfect sketch of a fish" with the settings of the run behind its 23.8% -> 24.8%:
 # 200 steps, Adam lr 2.5, warmup_cosine (20 warmup steps, min lr 0.5), gradient noise 0.3 decaying
 # 0.995, the study's five prompt templates averaged as raw embeddings (its doubled article kept:

@@ -1,5 +1,5 @@
 #!/bin/sh
-# pipelines/unet-study.sh - the study's own U-Net run (reference-system.md
+# pipelines/unet-study.sh - the study's own U-Net run (docs/study.md
 # 5.3 and 7.3), for machines with the time: fish only, 500 drawings (a seeded
 # sample; the shipped data hold 384, so DATA can name a fuller QuickDraw fish
 # file), a random 90/10 split, the study's generator (post-activation U-Net,

@@ -1,6 +1,6 @@
 #!/bin/sh
 # pipelines/zeroshot.sh - CLIP zero-shot classification of QuickDraw drawings, as the study ran it
-# (reference-system 6.2): up to K drawings per class, rendered at 256 px with width-3 lines and a
+# (docs/study.md 6.2): up to K drawings per class, rendered at 256 px with width-3 lines and a
 # 10 px margin (rasterize --size 256 --width 3 --pad 10 --renderer builtin), CLIP's own preprocessing,
 # the study's five prompt templates ensembled; top-1 and top-5 accuracy per class and overall.
 #

@@ -1,12 +1,12 @@
 /* clip_image.c - loss plugin `clip-image`: 1 - CLIP cosine similarity between
  * the augmented views (or the image, when there are none) and a reference
- * image (reference-system 1.6, 4.3 "reference", 4.8 the reference-anchor
+ * image (docs/study.md 1.6, 4.3 "reference", 4.8 the reference-anchor
  * experiment).
  *
  * Target: r = unit CLIP embedding of the reference picture (PNG or JPEG),
  * read and preprocessed by the host (host->load_image: the project's
  * PIL-exact image_load + imgprep, the same pixels clip-embed sees):
- *   preprocess=squash (default, the study's reference path, reference-system
+ *   preprocess=squash (default, the study's reference path, docs/study.md
  *       3.2 path 3): resized to exactly S x S, bilinear, no crop;
  *   preprocess=clip: CLIP's own: the shorter side to S bicubic, centre crop.
  * The picture is checked when the plugin starts (a missing, undecodable or
@@ -92,7 +92,7 @@ static const plugin_desc_t desc = {
     .version = "1",
     .summary = "1 - CLIP cosine similarity of the views (or the image) to a reference picture",
     .help = "r = unit CLIP embedding of image=FILE (PNG or JPEG, read by the host's image service), "
-            "preprocessed squash (bilinear to SxS, the study's reference path, reference-system 1.6 and 3.2) or "
+            "preprocessed squash (bilinear to SxS, the study's reference path, docs/study.md 1.6 and 3.2) or "
             "clip (shorter side to S bicubic, centre crop), PIL-exact as clip-embed.  L = 1 - cos(mean_k u_k, r) "
             "over the unit embeddings u_k of the N views (the image when N = 0) (average=embedding), or mean_k (1 - cos(u_k, r)) (average=loss).  The reference-anchor "
             "experiment (4.8) is clip-image with no augmentation.  Metric: similarity.",

@@ -1,6 +1,6 @@
 /* clip_text.c - loss plugin `clip-text`: 1 - CLIP cosine similarity between
  * the augmented views (or the image, when there are none) and a text prompt
- * or a template ensemble of it (reference-system 3.3, 3.4, 4.3 "semantic").
+ * or a template ensemble of it (docs/study.md 3.3, 3.4, 4.3 "semantic").
  *
  * Target t (unit, D = host->clip_dim), made once in init through
  * host->clip_text / host->clip_text_raw (one cache per prompt in the host):
@@ -221,7 +221,7 @@ static const plugin_desc_t desc = {
             "article=fix never doubles an article ('a sketch of a a fish' -> 'a sketch of a fish'); "
             "article=study substitutes verbatim.  L = 1 - cos(mean_k u_k, t) over the unit "
             "embeddings u_k of the N views (the image when N = 0; grey is repeated to RGB) (average=embedding, "
-            "reference-system 3.4), or mean_k (1 - cos(u_k, t)) (average=loss).  Metric: similarity = "
+            "docs/study.md 3.4), or mean_k (1 - cos(u_k, t)) (average=loss).  Metric: similarity = "
             "cos(mean_k u_k, t).",
     .params = params,
     .nparams = (int)(sizeof params / sizeof params[0]),

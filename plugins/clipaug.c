@@ -128,7 +128,7 @@ static const plugin_param_t params[NPARAMS] = {
                     "x = (x - mean_HW)(1 + U(-c, c)) + mean_HW per channel, then clamp [0,1] (-1: 0.1)"},
 };
 
-/* CLIP's normalisation (reference-system.md 3.2). */
+/* CLIP's normalisation (docs/study.md 3.2). */
 static const double clip_mean[3] = {0.48145466, 0.4578275, 0.40821073};
 static const double clip_std[3] = {0.26862954, 0.26130258, 0.27577711};
 

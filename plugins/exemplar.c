@@ -1,5 +1,5 @@
 /* exemplar.c - loss plugin `exemplar`: 1 - CLIP similarity of the views (or
- * the image) to a set of exemplars (reference-system 4.3 "exemplar").
+ * the image) to a set of exemplars (docs/study.md 4.3 "exemplar").
  *
  * Exemplars are CLIP embeddings in clip-embed's NDJSON (one object per line
  * with "embedding":[...]): of photos (clip-embed --preprocess squash
@@ -178,7 +178,7 @@ static const plugin_desc_t desc = {
     .help = "s_j = cos(mean of the views' unit embeddings, x_j) for the exemplars x_j of embeddings=FILE "
             "(clip-embed NDJSON of photos or of rasterized sketch records, from the run's model; at most 64).  "
             "mode=mean: L = 1 - mean s_j; min: 1 - max s_j; softmin: 1 - sum softmax(s/tau)_j s_j (tau 0.1), "
-            "reference-system 4.3.  Metrics: similarity (mean s_j), nearest (max s_j).",
+            "docs/study.md 4.3.  Metrics: similarity (mean s_j), nearest (max s_j).",
     .params = params,
     .nparams = (int)(sizeof params / sizeof params[0]),
     .state_size = sizeof(exemplar_t),

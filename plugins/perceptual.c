@@ -1,6 +1,6 @@
 /* perceptual.c - loss plugin `perceptual`: distance between chosen CLIP
  * vision blocks' outputs for the rendered image (or its views) and for a
- * target picture (reference-system 3.6).
+ * target picture (docs/study.md 3.6).
  *
  * For each chosen block l (the residual stream after block l, (n,T,C) from
  * host->clip_features), F for the input and G for the target (encoded once,
@@ -125,7 +125,7 @@ static const plugin_desc_t desc = {
     .help = "L = sum_l w_l * mean over tokens and channels of (F_l - G_l)^2, F the render's (input=image) or "
             "each view's (input=views) block-l output, G the target picture's (image=FILE, PNG or JPEG, "
             "squash or clip preprocessing).  mode=study normalises every token's vector to unit length first "
-            "(doodleBot, reference-system 3.6); mode=l2 compares raw features (CLIPasso's L2).  blocks=study is "
+            "(doodleBot, docs/study.md 3.6); mode=l2 compares raw features (CLIPasso's L2).  blocks=study is "
             "L/4, L/2, 3L/4, L-1 (3,6,9,11 for ViT-B/32), or a list 3+6+9+11; weights 1+1+1+1.  CLIPasso's fc "
             "term is clip-image with weight 0.1.",
     .params = params,

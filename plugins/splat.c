@@ -1,5 +1,5 @@
 /* splat.c - the `splat` renderer plugin: the study's soft renderer exactly
- * (reference-system.md 2.1, doodleBot render_strokes_soft), with its exact
+ * (docs/study.md 2.1, doodleBot render_strokes_soft), with its exact
  * adjoint.  Formulas and parity notes in docs/renderers.md ("## splat").
  *
  *   samples  every stroke with >= 2 points, every segment P_k -> P_{k+1}:

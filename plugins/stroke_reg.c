@@ -1,5 +1,5 @@
 /* stroke_reg.c - loss plugin `stroke-reg`: the study's stroke regulariser
- * (reference-system 4.3 "stroke"): short segments, little turning, even
+ * (docs/study.md 4.3 "stroke"): short segments, little turning, even
  * spacing.
  *
  * Per polyline with n >= 2 points, segments d_i = p_{i+1} - p_i (m = n-1),
@@ -191,7 +191,7 @@ static const plugin_desc_t desc = {
     .version = "1",
     .summary = "the study's stroke regulariser: mean segment length, turning and spacing variance per stroke",
     .help = "Per polyline (>= 2 points): r = length*mean|d_i| + curvature*mean(1 - u_i.u_{i+1}) + "
-            "spacing*var(|d_i|) (unbiased), u = d/(|d|+1e-8); L = mean of r over polylines (reference-system "
+            "spacing*var(|d_i|) (unbiased), u = d/(|d|+1e-8); L = mean of r over polylines (docs/study.md "
             "4.3, defaults 0.1, 1.0, 0.5).  Units are px and px^2: the spacing term of raw QuickDraw polylines can "
             "dominate.  bezier_samples=S treats the points as cubic control points (3k+1) and regularises each "
             "cubic sampled at S points (the study: 20; CLIPasso-style optimiser: 50).  Zero-length segments add "

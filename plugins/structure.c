@@ -2,7 +2,7 @@
  * moved from the drawing the run started from (host->original), times a
  * weight schedule over the run's steps.
  *
- * Distance (reference-system 4.3 "original", and 4.8 for mode=anchor).  Only
+ * Distance (docs/study.md 4.3 "original", and 4.8 for mode=anchor).  Only
  * strokes s < min(#current, #original) whose point counts agree are compared:
  * strokes added during the run (beyond the original count) are unpenalised,
  * and so is a stroke whose point count changed.
@@ -129,7 +129,7 @@ static const plugin_desc_t desc = {
     .summary = "squared distance of the points to the original drawing, with a weight schedule",
     .help = "L = m(step) * D.  D compares stroke s < min(#current, #original) point by point when their point "
             "counts agree (strokes added later, or whose count changed, are unpenalised).  mode=study "
-            "(reference-system 4.3): D = sum |p - p0|^2 / compared coordinates (MSE in px^2); mode=anchor (4.8): "
+            "(docs/study.md 4.3): D = sum |p - p0|^2 / compared coordinates (MSE in px^2); mode=anchor (4.8): "
             "mean over strokes of each stroke's MSE.  m: constant = end; linear_up = start + (end-start)*pi; "
             "cosine_up = start + (end-start)*(1-cos(pi*pi))/2, pi = step/max(nsteps-1,1).  Study parity: the "
             "inverse optimiser's refinement mode is schedule=cosine_up,start=0.1,end=0.5 (or its constant 0.5); "

@@ -1,5 +1,5 @@
 /* style.c - loss plugin `style`: Gram matrices of CLIP vision blocks'
- * outputs against a style picture's (reference-system 4.3 "style").
+ * outputs against a style picture's (docs/study.md 4.3 "style").
  *
  * The study's style loss used VGG19 (conv1_1 .. conv5_1 before ReLU,
  * ImageNet-normalised input); VGG19's weights cannot be had here, so this is
@@ -104,7 +104,7 @@ static const plugin_desc_t desc = {
     .help = "L = sum_l w_l * mean over CxC entries of (G(F_l) - G(S_l))^2, G(F) = F^T F / (C T) of block l's "
             "output (T tokens, C channels) for the render (input=image) or each view (averaged), S the style "
             "picture's (image=FILE, PNG or JPEG).  blocks=study: 0, L/4, L/2, 3L/4, L-1, or a list 0+3+6; "
-            "weights likewise.  The study's style loss used VGG19 conv1_1..conv5_1 Grams (reference-system 4.3); "
+            "weights likewise.  The study's style loss used VGG19 conv1_1..conv5_1 Grams (docs/study.md 4.3); "
             "VGG19 weights cannot be had here, so this is the construction on CLIP's blocks.",
     .params = params,
     .nparams = (int)(sizeof params / sizeof params[0]),

@@ -3,7 +3,7 @@
  * Default (anisotropic TV, the mean absolute difference of neighbouring
  * pixels along x and along y, over every channel):
  *   L = mean_{c,i,j<W-1} |I[c,i,j+1] - I[c,i,j]| + mean_{c,i<H-1,j} |I[c,i+1,j] - I[c,i,j]|
- * Parity with the study (reference-system 4.3, bug 3: its second term
+ * Parity with the study (docs/study.md 4.3, bug 3: its second term
  * differences adjacent CHANNELS, not columns, so on a grey image drawn as RGB
  * only the vertical term is left):
  *   study=true:  L = mean_{c,i<H-1,j} |I[c,i+1,j] - I[c,i,j]| + mean_{c<C-1,i,j} |I[c+1,i,j] - I[c,i,j]|
@@ -97,7 +97,7 @@ static const plugin_desc_t desc = {
     .name = "tv",
     .version = "1",
     .summary = "total variation of the image (anisotropic; study=true for the study's vertical+channel TV)",
-    .help = "L = mean|dI/dx| + mean|dI/dy| over all channels.  study=true reproduces reference-system 4.3: "
+    .help = "L = mean|dI/dx| + mean|dI/dy| over all channels.  study=true reproduces docs/study.md 4.3: "
             "mean of vertical differences plus mean of adjacent-CHANNEL differences (zero for a grey image "
             "drawn as RGB, so only the vertical term acts).  eps > 0 smooths |d|.",
     .params = params,

@@ -4,7 +4,7 @@
 Writes tests/fixtures/bezier/ref.txt, read by tests/unit/test_bezier.c.
 Run once (python3 tests/gen_bezier_ref.py) and commit the output; the C test
 never runs Python.  Everything here is written from the formulas in
-reference-system.md 2.2, in float64 with torch autograd, not from the C code:
+docs/study.md 2.2, in float64 with torch autograd, not from the C code:
 
   sample_*   a stroke's control points, its samples B(t), t = linspace(0,1,m),
              and d/dctrl of L = sum(wt * samples) by autograd (the adjoint);

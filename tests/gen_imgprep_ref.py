@@ -14,7 +14,7 @@ numpy (torchvision is not installed):
   CenterCrop(S): top = int(round((H - S) / 2.0)), left likewise (Python round).
   ToTensor: uint8 HWC -> float32 CHW / 255.  Normalize: (x - mean) / std, float32.
   CLIP's preprocess: Resize, CenterCrop, convert("RGB"), ToTensor, Normalize.
-  The study's squash (reference-system.md §1.6): im.resize((S, S), BILINEAR).
+  The study's squash (docs/study.md 1.6): im.resize((S, S), BILINEAR).
 
 ref.bin.gz layout (little-endian): magic b"IMPREF1\\0", then records:
   char img[16], char op[16] (NUL padded), int32 a, b, c, int32 h, w, ch,

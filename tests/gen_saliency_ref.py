@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """gen_saliency_ref.py - independent PyTorch/numpy reference for CLIPasso's saliency
-stroke initialisation in C (common/saliency.c; reference-system.md §3.7).
+stroke initialisation in C (common/saliency.c; docs/study.md 3.7).
 
 Written from the published description, with torch and numpy primitives:
   relevancy  the target resized to the model's input size with

@@ -2,7 +2,7 @@
 """gen_splat_ref.py - reference fixtures for the `splat` renderer (tests/unit/test_splat.c).
 
 An independent PyTorch implementation of the study's soft renderer exactly as
-reference-system.md 2.1 writes it: 10 samples per segment at
+docs/study.md 2.1 writes it: 10 samples per segment at
 t = linspace(0,1,10) inclusive, every splat evaluated over the WHOLE canvas
 (no cut-off), ink = plain sum, ink /= ink.max() when the max is > 0, clamp to
 [0,1], img = 1 - ink; one-point strokes skipped.  Gradients come from
@@ -34,7 +34,7 @@ def dimg_value(i, j):
 
 
 def render_soft(strokes, widths, S, samples=10, chunk=1000):
-    """reference-system.md 2.1, literally (dense over the canvas, chunks of 1000 points)."""
+    """docs/study.md 2.1, literally (dense over the canvas, chunks of 1000 points)."""
     pts, sig = [], []
     for s, w in zip(strokes, widths):
         if s.shape[0] < 2:
@@ -63,7 +63,7 @@ def render_soft(strokes, widths, S, samples=10, chunk=1000):
 
 
 def fit(drawing, S=224, pad=10):
-    """reference-system.md 1.3 (in double, as Python floats)."""
+    """docs/study.md 1.3 (in double, as Python floats)."""
     xs = [x for s in drawing for x in s[0]]
     ys = [y for s in drawing for y in s[1]]
     minx, maxx, miny, maxy = min(xs), max(xs), min(ys), max(ys)

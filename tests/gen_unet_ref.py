@@ -3,7 +3,7 @@
 read by tests/unit/test_unet.c.
 
 Three networks, written here from their published descriptions (the study's
-UNetGenerator as specified in reference-system.md 5.1; pix2pix's UnetGenerator
+UNetGenerator as specified in docs/study.md 5.1; pix2pix's UnetGenerator
 and NLayerDiscriminator as described in the pix2pix paper and its code's
 architecture: nested pre-activation skip blocks, 70x70 PatchGAN):
 

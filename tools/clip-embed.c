@@ -37,7 +37,7 @@
 #include "pool.h"
 #include "util.h"
 
-/* The study's zero-shot templates (reference-system 3.3), "{}" = the class. */
+/* The study's zero-shot templates (docs/study.md 3.3), "{}" = the class. */
 static const char *default_templates[] = {"{}", "a sketch of a {}", "a line drawing of a {}",
                                           "a simple doodle of a {}", "an outline of a {}"};
 

@@ -53,7 +53,7 @@ static const char *const default_train_templates[] = {
     "{}", "a sketch of a {}", "a line drawing of a {}", "a simple doodle of a {}", "an outline of a {}",
     "a drawing of a {}", "a doodle of a {}", "a {}",
 };
-/* reference-system.md 3.3: the zero-shot scripts' templates */
+/* docs/study.md 3.3: the zero-shot scripts' templates */
 static const char *const study_templates[] = {
     "{}", "a sketch of a {}", "a line drawing of a {}", "a simple doodle of a {}", "an outline of a {}",
 };

@@ -11,9 +11,18 @@
  * one sketch record per line with every other field passed through unchanged.
  * A .bin record becomes the ndjson record Google would have written.  It does
  * not render, degrade or deduplicate: see rasterize, qd-degrade.
+ *
+ * --word matches case-insensitively (ASCII letters).  When the input was
+ * read to its end and a --word value names no record's word, the tool warns
+ * and lists the nearest words of the input; when nothing at all was written
+ * because of that, it is a usage error (exit 2).  With a --word, --key or
+ * --country filter, lines that a byte search shows cannot match are skipped
+ * unparsed (the prefilter, on by default; --no-prefilter parses every line).
  */
 #define _GNU_SOURCE /* memmem */
 #include <math.h>
+#include <ctype.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include "input.h"
@@ -22,6 +31,7 @@
 #include "qdbin.h"
 #include "records.h"
 #include "rng.h"
+#include "screen.h"
 #include "simplify.h"
 #include "util.h"
 
@@ -55,8 +65,12 @@ typedef struct {
     strlist_t words, countries;       /* comma lists split, owned strings */
     strset_t want, drop;              /* --key + --key-file; --exclude-key-file */
     int use_want;                     /* a --key or --key-file was given (an empty set matches nothing) */
-    strlist_t nwords, ncountries;     /* the same as JSON string literals, for screen() */
+    strlist_t ncountries;             /* the same as JSON string literals, for screen() */
     int screen;                       /* screen lines before parsing them */
+    char *wfound;                     /* per --word value: a record of that word was seen */
+    long long nmatched;               /* records that passed every filter */
+    strset_t vocab;                   /* --word: the words met in the input, for suggestions */
+    char *last_vocab;                 /* the last word added (records come grouped by word) */
     int recognized;                   /* -1 any, 0 false, 1 true */
     long long limit, nout;            /* --limit (0 = none), records written */
     int sample;                       /* reservoir size, 0 = off */
@@ -82,8 +96,32 @@ static int in_list(const strlist_t *l, const char *s) {
     return 0;
 }
 
-static int matches(const ctx_t *c, const sketch_t *s) {
-    if (c->words.n && !in_list(&c->words, s->word)) return 0;
+/* Remember a word met in the input (n bytes at w), for the suggestions. */
+static void vocab_add(ctx_t *c, const char *w, size_t n) {
+    if (c->last_vocab && strlen(c->last_vocab) == n && !memcmp(c->last_vocab, w, n)) return;
+    char *t = xmalloc(n + 1);
+    memcpy(t, w, n);
+    t[n] = 0;
+    strset_add(&c->vocab, t);
+    free(c->last_vocab);
+    c->last_vocab = t;
+}
+
+/* --word: the index of the value matching word (ASCII case-insensitively), or -1. */
+static int word_index(const ctx_t *c, const char *w, size_t n) {
+    for (int i = 0; i < c->words.n; i++)
+        if (strlen(c->words.v[i]) == n && !strncasecmp(c->words.v[i], w, n)) return i;
+    return -1;
+}
+
+static int matches(ctx_t *c, const sketch_t *s) {
+    if (c->words.n) {
+        if (!s->word) return 0;
+        vocab_add(c, s->word, strlen(s->word));
+        int i = word_index(c, s->word, strlen(s->word));
+        if (i < 0) return 0;
+        c->wfound[i] = 1;
+    }
     if (c->use_want && !strset_has(&c->want, s->key_id)) return 0;
     if (c->drop.n && strset_has(&c->drop, s->key_id)) return 0;
     if (c->countries.n) {
@@ -111,41 +149,27 @@ static int has_any(const char *line, size_t len, const strlist_t *needles) {
     return 0;
 }
 
-/* Can the line's key_id be in the set?  Every "key_id": member of the line
- * (nested objects too) is read as a literal -- a string's bytes or a
- * number's digits -- and looked up; anything else (a long value, a float)
- * leaves the decision to the parser.  The caller has ruled out escapes. */
-static int may_have_key(const char *line, size_t len, const strset_t *k) {
-    static const char pat[] = "\"key_id\"";
-    const char *p = line, *end = line + len;
-    char tmp[128];
-    while ((p = memmem(p, (size_t)(end - p), pat, sizeof pat - 1))) {
-        const char *q = p + sizeof pat - 1, *v;
-        p = q;
-        while (q < end && (*q == ' ' || *q == '\t')) q++;
-        if (q == end || *q != ':') continue; /* the string "key_id" as a value */
-        for (q++; q < end && (*q == ' ' || *q == '\t');) q++;
-        int str = q < end && *q == '"';
-        if (str) q++;
-        for (v = q; q < end && (str ? *q != '"' : (*q >= '0' && *q <= '9')); q++) {}
-        size_t n = (size_t)(q - v);
-        if (n >= sizeof tmp || (!str && (n == 0 || (q < end && !strchr(",} \t", *q))))) return 1;
-        memcpy(tmp, v, n);
-        tmp[n] = 0;
-        if (strset_has(k, tmp)) return 1;
-    }
-    return 0;
+/* screen_word's want(): a --word value (ASCII case-insensitively)?  Every
+ * word met is remembered for the suggestions, and a wanted one as seen. */
+static int want_word(void *vctx, const char *v, size_t n) {
+    ctx_t *c = vctx;
+    vocab_add(c, v, n);
+    int i = word_index(c, v, n);
+    if (i < 0) return 0;
+    c->wfound[i] = 1; /* seen, even if a --key/--country screen then skips the line */
+    return 1;
 }
 
 /* Most lines of a big file fail a --word/--key/--country filter; a record can
- * match only if its line contains the wanted value as a literal ("fish" with
- * its quotes, a key_id in the set), unless the line uses escapes.  Lines that
- * fail this byte search are skipped without being parsed (or validated). */
+ * match only if its line holds the wanted value as a literal (screen.h),
+ * unless the line uses escapes or is not shaped like one object: those are
+ * always parsed, so a truncated or foreign line is still reported.  Lines
+ * that fail the byte search are skipped without being parsed (or validated). */
 static int screen(const char *line, size_t len, void *vctx) {
-    const ctx_t *c = vctx;
-    if (memchr(line, '\\', len)) return 1;
-    if (c->nwords.n && !has_any(line, len, &c->nwords)) return 0;
-    if (c->use_want && !may_have_key(line, len, &c->want)) return 0;
+    ctx_t *c = vctx;
+    if (memchr(line, '\\', len) || !screen_object_shaped(line, len)) return 1;
+    if (c->words.n && !screen_word(line, len, want_word, c)) return 0;
+    if (c->use_want && !screen_key(line, len, &c->want)) return 0;
     if (c->ncountries.n && !has_any(line, len, &c->ncountries)) return 0;
     return 1;
 }
@@ -201,6 +225,7 @@ static reservoir_t *reservoir_for(ctx_t *c, const char *word) {
 static int one_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e) {
     ctx_t *c = vctx;
     if (!matches(c, s)) return 0;
+    c->nmatched++;
     if (c->sample) {
         /* reservoir sampling (Algorithm R): the k-th match replaces a random
          * slot with probability N/k, decided before any work is done on it */
@@ -338,12 +363,84 @@ static void run_files(const strlist_t *files, int fmt, const char *bin_word, int
     if (nskipped) warn("skipped %lld bad record%s", nskipped, nskipped == 1 ? "" : "s");
 }
 
+/* Levenshtein distance of a and b, ASCII case-insensitively. */
+static int edit_distance(const char *a, const char *b) {
+    size_t n = strlen(b);
+    int *row = xmalloc(sizeof *row * (n + 1));
+    for (size_t j = 0; j <= n; j++) row[j] = (int)j;
+    for (size_t i = 1; a[i - 1]; i++) {
+        int diag = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= n; j++) {
+            int up = row[j];
+            int sub = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            int best = up + 1 < row[j - 1] + 1 ? up + 1 : row[j - 1] + 1;
+            row[j] = sub < best ? sub : best;
+            diag = up;
+        }
+    }
+    int d = row[n];
+    free(row);
+    return d;
+}
+
+/* How near word w of the input is to the wanted q: 0 when one contains the
+ * other (case-insensitively), else 1 + the edit distance. */
+static int nearness(const char *q, const char *w) {
+    if (strcasestr(w, q) || strcasestr(q, w)) return 0;
+    return 1 + edit_distance(q, w);
+}
+
+typedef struct { const char *w; int d; } near_t;
+static int by_near(const void *a, const void *b) {
+    const near_t *x = a, *y = b;
+    return x->d != y->d ? (x->d > y->d) - (x->d < y->d) : strcmp(x->w, y->w);
+}
+
+/* The end of a run that read all its input: warn about --word values no
+ * record had (with the nearest words of the input) and about filters that
+ * matched nothing.  Returns the exit code. */
+static int report_unmatched(const ctx_t *c) {
+    int nmissing = 0;
+    for (int i = 0; i < c->words.n; i++) {
+        if (c->wfound[i]) continue;
+        nmissing++;
+        near_t *v = xmalloc(sizeof *v * (c->vocab.n + 1));
+        size_t n = 0;
+        for (size_t k = 0; k < c->vocab.cap; k++)
+            if (c->vocab.slot && c->vocab.slot[k]) {
+                v[n].w = c->vocab.slot[k];
+                v[n].d = nearness(c->words.v[i], v[n].w);
+                n++;
+            }
+        qsort(v, n, sizeof *v, by_near);
+        buf_t b = {0};
+        for (size_t k = 0; k < n && k < 5; k++) buf_printf(&b, "%s\"%s\"", k ? ", " : "", v[k].w);
+        if (n)
+            warn("--word %s: no record of the input has this word; the nearest of its %zu word%s: %s", c->words.v[i],
+                 n, n == 1 ? "" : "s", b.s);
+        else
+            warn("--word %s: no record of the input has this word (the input has no words)", c->words.v[i]);
+        buf_free(&b);
+        free(v);
+    }
+    if (c->nmatched) return EXIT_OK;
+    if (nmissing == c->words.n && nmissing) {
+        warn("nothing written: no record has the word%s asked for (exit %d)", nmissing == 1 ? "" : "s", EXIT_USAGE);
+        return EXIT_USAGE;
+    }
+    if (c->words.n || c->use_want || c->countries.n || c->recognized >= 0 || c->drop.n)
+        warn("no record passed the filters: nothing written");
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv) {
     util_init(argv[0]);
     strlist_t files = {0}, words = {0}, countries = {0}, keys = {0};
     const char *bin_word = NULL, *key_file = NULL, *exclude_key_file = NULL;
     int recognized = -1, fmt = FMT_AUTO; /* recognized: -1 any, else the index in "false|true" */
     int limit = 0, sample = 0, seed = 1, simplify = 0, keep_going = 0, progress = 0, prefilter = 0, per_word = 0;
+    int no_prefilter = 0;
     double fit = 0, pad = 10;
     const opt_t opts[] = {
         {"word", 'w', OPT_LIST, &words, "W[,W..]", "keep records of these words (repeatable)", OPT_NORANGE},
@@ -372,10 +469,11 @@ int main(int argc, char **argv) {
         {"bin-word", 0, OPT_STR, &bin_word, "W", "word for .bin records (default: the file name minus .bin/.bin.gz)",
          OPT_NORANGE},
         OPT_KEEP_GOING(&keep_going),
-        {"prefilter", 0, OPT_FLAG, &prefilter, NULL,
-         "skip ndjson lines that a byte search shows cannot pass --word/--key/--country without parsing them "
-         "(faster on huge files; a malformed line of another word then goes unreported)",
+        {"no-prefilter", 0, OPT_FLAG, &no_prefilter, NULL,
+         "parse and validate every ndjson line, also those a byte search shows cannot pass "
+         "--word/--key/--country (by default they are skipped unparsed; the output is the same)",
          OPT_NORANGE},
+        {"prefilter", 0, OPT_FLAG, &prefilter, NULL, "the default (kept for old scripts)", OPT_NORANGE},
         OPT_PROGRESS(&progress),
         {0},
     };
@@ -390,10 +488,17 @@ int main(int argc, char **argv) {
         "A .bin record becomes {\"word\",\"countrycode\",\"timestamp\":\"YYYY-MM-DD HH:MM:SS UTC\",\"recognized\","
         "\"key_id\":\"<decimal>\",\"drawing\"}.\n"
         "A truncated .bin record is an error (exit 1) even with --keep-going: the format has no record\n"
-        "boundaries, so nothing after it can be read.  Every ndjson line is parsed and validated unless\n"
-        "--prefilter lets a byte search skip lines that cannot match --word/--key/--country.  --sample keeps N serialised records in memory (O(N),\n"
-        "whatever the input size; N per word with --per-word) and writes them in input order at the end; --limit\n"
-        "cannot be combined with it.\n"
+        "boundaries, so nothing after it can be read.\n"
+        "With --word, --key or --country, a line is skipped unparsed when a byte search proves it cannot match\n"
+        "(its \"word\" / \"key_id\" literals are none of the wanted ones, no country literal is in it); lines\n"
+        "with escapes and lines not shaped like {...} are always parsed.  The output is the same as with\n"
+        "--no-prefilter; only a malformed record of another word inside a {...} line then goes unreported.\n"
+        "--word matches ASCII letters case-insensitively (--word Fish keeps \"fish\").  When the input was read\n"
+        "to its end and a --word value is no record's word, qd-extract warns and names the nearest words of\n"
+        "the input; if nothing was written at all because of that, it exits 2 (usage).  Filters that match\n"
+        "nothing for other reasons (--recognized, --country, key lists) warn and exit 0.\n"
+        "--sample keeps N serialised records in memory (O(N), whatever the input size; N per word with\n"
+        "--per-word) and writes them in input order at the end; --limit cannot be combined with it.\n"
         "Key files (--key-file, --exclude-key-file): one key_id a line, plain or .gz; blanks around it, empty\n"
         "lines and lines starting with '#' are ignored; a line with anything else is exit 1 naming FILE:LINE,\n"
         "an unreadable file exit 3.  --key and --key-file together keep a record listed in either; an\n"
@@ -427,9 +532,10 @@ int main(int argc, char **argv) {
     }
     if (exclude_key_file && !read_key_file("--exclude-key-file", exclude_key_file, &c.drop))
         warn("--exclude-key-file %s lists no key_id: it drops nothing", exclude_key_file);
-    quote_list(&c.words, &c.nwords);
     quote_list(&c.countries, &c.ncountries);
-    c.screen = prefilter && (c.words.n || c.use_want || c.countries.n);
+    (void)prefilter;
+    c.screen = !no_prefilter && (c.words.n || c.use_want || c.countries.n);
+    c.wfound = xcalloc((size_t)c.words.n + 1, 1);
     c.recognized = recognized;
     if (limit && sample) die(EXIT_USAGE, "--limit and --sample cannot be combined");
     c.limit = limit;
@@ -457,11 +563,14 @@ int main(int argc, char **argv) {
 
     run_files(&files, fmt, bin_word, keep_going, progress, &c);
     if (c.sample) sample_flush(&c);
+    int rc = limit_reached(&c) ? 0 : report_unmatched(&c);
     strlist_free_items(&c.words);
     strlist_free_items(&c.countries);
     strset_free(&c.want);
     strset_free(&c.drop);
-    strlist_free_items(&c.nwords);
+    free(c.wfound);
+    free(c.last_vocab);
+    strset_free(&c.vocab);
     strlist_free_items(&c.ncountries);
     strlist_free(&words);
     strlist_free(&countries);
@@ -473,5 +582,5 @@ int main(int argc, char **argv) {
     buf_free(&c.json);
     free(c.canvas);
     close_stdout();
-    return EXIT_OK;
+    return rc;
 }

@@ -5,11 +5,13 @@
  * pair) as black ink on white, size x size, grey or RGB.  Frame: a record with
  * a "canvas" ({"width":W,"height":H}) is already in pixels and is stretched
  * W x H -> size x size; otherwise the field's bounding box is fitted with the
- * study's formula (reference-system.md 1.3, pad pixels of margin).  Every
+ * study's formula (docs/study.md 1.3, pad pixels of margin).  Every
  * image carries text chunks key_id, word, field, file and line, so a PNG
  * stream can be joined back to its records.  Output is a PNG stream on stdout
  * (refused when stdout is a terminal) or, with --out DIR, DIR/<key_id>.png
- * (line<N>.png without a key_id), each written atomically.
+ * (line<N>.png without a key_id), each written atomically; DIR is made when
+ * the first file is written, and an error that stops the run says how many
+ * files it holds.
  *
  * Pixels come from a renderer plugin (--renderer, default softline; see
  * --list-plugins), or from the built-in anti-aliased line rasteriser
@@ -47,7 +49,19 @@ typedef struct {
     pngtext_t text;
     buf_t path;
     strset_t written; /* --out: file names written so far */
+    long long nfiles; /* --out: files written (the folder is made before the first) */
 } ctx_t;
+
+/* records_run's on_stop: an error names how much of --out DIR was written. */
+static void out_note(buf_t *b, void *vc) {
+    const ctx_t *c = vc;
+    if (!c->o->out) return;
+    if (c->nfiles)
+        buf_printf(b, " (%lld file%s written to %s before the error)", c->nfiles, c->nfiles == 1 ? " was" : "s were",
+                   c->o->out);
+    else
+        buf_printf(b, " (no file was written to %s)", c->o->out);
+}
 
 /* The one place pixels are made: drawing d in frame xf -> c->im. */
 static int render(ctx_t *c, const drawing_t *d, const xform_t *xf, err_t *e) {
@@ -125,7 +139,10 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     if (!strset_add(&c->written, c->path.s))
         return err_set(e, EXIT_DATA, "%s: %s was already written by an earlier record of this run (duplicate key_id?)",
                        sketch_label(s), c->path.s);
-    return pngio_save(c->path.s, &c->im, &c->text, e);
+    if (!c->nfiles && (rc = mkdir_p(o->out, e))) return rc; /* made only when there is a file to put in it */
+    if ((rc = pngio_save(c->path.s, &c->im, &c->text, e))) return rc;
+    c->nfiles++;
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -140,7 +157,7 @@ int main(int argc, char **argv) {
         {"pad", 0, OPT_DOUBLE, &o.pad, "P", "margin in pixels when fitting the bounding box", 0, 8192},
         {"field", 'f', OPT_STR, &o.field, "NAME", "the drawing-shaped field to render (e.g. target)",
          OPT_NORANGE},
-        {"out", 'o', OPT_STR, &o.out, "DIR", "write DIR/<key_id>.png files instead of a PNG stream",
+        {"out", 'o', OPT_STR, &o.out, "DIR", "write DIR/<key_id>.png files instead of a PNG stream (DIR made at the first file)",
          OPT_NORANGE},
         {"renderer", 'r', OPT_STR, &o.renderer, "SPEC",
          "renderer plugin NAME[:key=value,...], or 'builtin' for the built-in rasteriser", OPT_NORANGE},
@@ -166,11 +183,23 @@ int main(int argc, char **argv) {
                   "  zcat data/quickdraw/simplified/fish.ndjson.gz | head -8 | rasterize --out outputs/fish\n"
                   "  qd-degrade < sketches.ndjson | rasterize --field target > clean.pngs\n"
                   "  rasterize --renderer bezier:max_error=2 --out outputs/fish-bezier < fish.ndjson\n"
-                  "Plugins are looked up along $INVCLIP_PLUGIN_PATH, then in the build's plugins folder.",
+                  "Plugins are looked up along $INVCLIP_PLUGIN_PATH, then in the build's plugins folder, then in\n"
+                  "<prefix>/lib/invclip/plugins next to an installed binary; --help-plugin builtin describes the\n"
+                  "built-in rasteriser.",
     };
     strlist_t files = {0};
     opt_parse(&spec, argc, argv, &files);
     err_t e = {0};
+    if (help_plugin && !strcmp(help_plugin, "builtin")) { /* not a plugin, but a renderer --renderer accepts */
+        printf("builtin (renderer built into rasterize, clip-train, sketch-score and unet-train) - "
+               "anti-aliased polylines\n  compiled in (common/raster.c), no plugin file\n\n"
+               "Strokes of --width pixels with round caps and joins; a pixel's ink is a 1-px box filter of its\n"
+               "distance to the stroke, strokes composited multiplicatively.  Serial (no threads) and not\n"
+               "differentiable (optimize needs a renderer plugin).\n\n"
+               "Parameters: (none; --width, --size and --pad apply)\n");
+        close_stdout();
+        return 0;
+    }
     int shown = plugin_cli(list_plugins, plugins_json, help_plugin, PLUGIN_RENDERER, stdout, &e);
     if (shown < 0) die_err(&e);
     if (shown) {
@@ -186,13 +215,13 @@ int main(int argc, char **argv) {
     pool_t pool = {0}; /* the built-in rasteriser is serial: no pool */
     if (c.use_plugin && pool_init(&pool, o.threads ? o.threads : pool_cores(), &e)) die_err(&e);
     if (c.use_plugin && render_open(&c.rp, o.renderer, &pool, &e)) die_err(&e);
-    if (o.out && mkdir_p(o.out, &e)) die_err(&e);
 
     if (raster_init(&c.r, o.size, o.size, &e) || image_init(&c.im, o.size, o.size, o.rgb ? 3 : 1, 255, &e))
         die_err(&e);
     c.paper = xmalloc((size_t)o.size * (size_t)o.size * sizeof *c.paper);
     drawing_init(&c.field);
     records_opts_t ro = {.keep_going = o.keep_going, .progress = o.progress};
+    records_on_stop(out_note, &c);
     records_run(&files, &ro, one, &c);
 
     drawing_free(&c.field);

@@ -6,7 +6,7 @@
  * fly at --size through a renderer plugin (softline by default) with the
  * study's variations -- target width 2, input width drawn from 1..3, a
  * Gaussian blur of radius 0.5 on 30% of the inputs, in the study's 224-pixel
- * frame scaled to --size (reference-system.md 1.4) -- or, with --png, PNG
+ * frame scaled to --size (docs/study.md 1.4) -- or, with --png, PNG
  * streams of alternating input and target images (the pair tagged by the
  * input's key_id).  Records whose key_id is in --val-keys (or, without it,
  * whose key_id hashes into the --val-frac fraction) are held out.
@@ -20,7 +20,7 @@
  * train mode) and, on the held-out pairs in eval mode, L1, the ink ratio
  * of the outputs and of the targets, the IoU of inked pixels (threshold
  * 0.5), the L1 of the all-white predictor -- the figures that expose a
- * blank output (reference-system.md 7.3) -- and the L1 of the input itself
+ * blank output (docs/study.md 7.3) -- and the L1 of the input itself
  * (a model that only copies its input).  On stderr and in DIR/log.ndjson.
  *
  * Randomness: one master generator, checkpointed; each step draws its

@@ -9,7 +9,7 @@
  *                       is a dot.  This is what bezier_fit() writes.
  *   BEZIER_INDEPENDENT  4k points; segment j is pts[4j .. 4j+3], every
  *                       segment owns its endpoints.  This is the study's
- *                       multi-segment layout (reference-system.md 2.2): its
+ *                       multi-segment layout (docs/study.md 2.2): its
  *                       windows are separate 4x2 tensors, so the joint point
  *                       is duplicated and the copies may drift apart.
  *

@@ -54,7 +54,7 @@ n=$(qd-extract --word fish $Q/all-words.ndjson.gz | wc -l | tr -d ' ')
 eq "--word fish: 32 records" "$n" 32
 n=$(qd-extract --word fish --word cat,dog $Q/all-words.ndjson.gz | grep -c '"word":"\(fish\|cat\|dog\)"')
 eq "--word repeatable and comma-separated" "$n" 96
-n=$(qd-extract --word nosuchword $Q/all-words.ndjson.gz | wc -l | tr -d ' ')
+n=$(qd-extract --word nosuchword $Q/all-words.ndjson.gz 2>/dev/null | wc -l | tr -d ' ')
 eq "--word with no match: nothing" "$n" 0
 tot=$(zcat $Q/raw/*.ndjson.gz | wc -l | tr -d ' ')
 nt=$(qd-extract --recognized true $Q/raw/*.ndjson.gz | grep -c '"recognized":true')
@@ -178,13 +178,16 @@ qd-extract --simplify --fit 128 $Q/raw/cat.ndjson.gz >"$T/sfit.out"
 fit_check "--simplify --fit 128" "$T/sfit.out" 128 10
 if sed 's/.*"drawing"//' "$T/fit.out" | grep -q '[0-9]\.[0-9]\{4\}'; then notok "--fit writes at most 3 decimals"; else ok "--fit writes at most 3 decimals"; fi
 
-# ---- --prefilter: the byte-search screen in front of --word/--key/--country ----
-{ sed -n 1p "$T/six.ndjson"; echo '{"word":"cat","key_id":"1","drawing":[[[1],[2]]'; 
+# ---- the prefilter (default with --word/--key/--country): the byte-search screen ----
+{ sed -n 1p "$T/six.ndjson"; echo '{"word":"cat","key_id":"1","drawing":"not a drawing"}';
   echo '{"word":"fi\u0073h","key_id":"2","drawing":[[[1],[2]]]}'; } >"$T/screen.ndjson"
-n=$(qd-extract --prefilter --word fish "$T/screen.ndjson" | wc -l | tr -d ' ')
-eq "prefilter: escaped word still matches, other words' bad lines skipped unparsed" "$n" 2
-expect_exit "by default every line is parsed (and reported)" 1 "screen.ndjson:2: .*truncated" qd-extract --word fish "$T/screen.ndjson"
-n=$(qd-extract --prefilter -k --key 2 "$T/screen.ndjson" 2>/dev/null | wc -l | tr -d " ")
+n=$(qd-extract --word fish "$T/screen.ndjson" | wc -l | tr -d ' ')
+eq "prefilter: escaped word still matches, other words' bad {...} lines skipped unparsed" "$n" 2
+eq "--prefilter (the default, kept for old scripts) is accepted" "$(qd-extract --prefilter --word fish "$T/screen.ndjson" | wc -l | tr -d ' ')" 2
+expect_exit "--no-prefilter parses every line (and reports it)" 1 "screen.ndjson:2: .*drawing" qd-extract --no-prefilter --word fish "$T/screen.ndjson"
+{ sed -n 1p "$T/six.ndjson"; echo '{"word":"cat","key_id":"1","drawing":[[[1],[2]]'; } >"$T/trunc.ndjson"
+expect_exit "a truncated line is parsed and reported even when the prefilter could skip it" 1 "trunc.ndjson:2: .*truncated" qd-extract --word fish "$T/trunc.ndjson"
+n=$(qd-extract -k --key 2 "$T/screen.ndjson" 2>/dev/null | wc -l | tr -d " ")
 eq "screen: --key by digits" "$n" 1
 
 # ---- --key-file / --exclude-key-file: hashed key_id sets ----
@@ -205,8 +208,8 @@ same "--key-file keeps exactly the listed key_ids" "$T/v.sorted" "$T/val.keys"
 eq "--exclude-key-file keeps none of them" "$(comm -12 "$T/v.sorted" "$T/train.keys" | wc -l | tr -d ' ')" 0
 sort -m "$T/val.keys" "$T/train.keys" >"$T/both.keys"
 same "together they are every record of the data, once" "$T/all.keys" "$T/both.keys"
-qd-extract --prefilter --key-file "$V" $Q/simplified/*.ndjson.gz >"$T/valp.out"
-same "--prefilter with --key-file: the same records" "$T/val.out" "$T/valp.out"
+qd-extract --no-prefilter --key-file "$V" $Q/simplified/*.ndjson.gz >"$T/valp.out"
+same "--key-file with and without the prefilter: the same records" "$T/val.out" "$T/valp.out"
 zcat $Q/simplified/fish.ndjson.gz | grep -F -f "$V" >"$T/fishval.want"
 qd-extract --key-file "$V" $Q/simplified/fish.ndjson.gz >"$T/fishval.got"
 same "--key-file on one word: the lines grep finds, byte for byte" "$T/fishval.want" "$T/fishval.got"
@@ -235,11 +238,11 @@ eq "key file from stdin" "$(cat "$T/kstdin.out")" "$(sed -n 1p "$T/six.ndjson")"
 qd-extract --key-file "$T/empty.txt" "$T/six.ndjson" >"$T/e.out" 2>"$T/e.err"; rc=$?
 if [ $rc -eq 0 ] && [ ! -s "$T/e.out" ] && grep -q "empty.txt lists no key_id: nothing matches" "$T/e.err"; then ok "an empty key file matches nothing, with a warning"
 else notok "an empty key file" "rc=$rc $(cat "$T/e.err")"; fi
-# --prefilter reads the line's key_id: a number, blanks around ':', a nested "key_id" or one as a value
+# the prefilter reads the line's key_id: a number, blanks around ':', a nested "key_id" or one as a value
 printf '{"word":"x","key_id":123,"drawing":[[[1,2],[3,4]]]}\n{"word":"x","key_id": "124","drawing":[[[1,2],[3,4]]]}\n{"word":"x","note":"key_id","extra":{"key_id":"9"},"key_id":"125","drawing":[[[1,2],[3,4]]]}\n' >"$T/kid.ndjson"
 printf '123\n124\n125\n' >"$T/kid.txt"
-eq "--prefilter --key-file: numeric, spaced and nested key_ids all found" "$(qd-extract --prefilter --key-file "$T/kid.txt" "$T/kid.ndjson" | wc -l | tr -d ' ')" 3
-eq "--prefilter --key 9: a nested key_id is not the record's" "$(qd-extract --prefilter --key 9 "$T/kid.ndjson" | wc -l | tr -d ' ')" 0
+eq "prefilter --key-file: numeric, spaced and nested key_ids all found" "$(qd-extract --prefilter --key-file "$T/kid.txt" "$T/kid.ndjson" | wc -l | tr -d ' ')" 3
+eq "prefilter --key 9: a nested key_id is not the record's" "$(qd-extract --prefilter --key 9 "$T/kid.ndjson" | wc -l | tr -d ' ')" 0
 # errors
 expect_exit "--key-file: a missing file exits 3 naming it" 3 "^qd-extract: --key-file: $T/nokeys.txt: cannot open" qd-extract --key-file "$T/nokeys.txt" "$T/six.ndjson"
 expect_exit "--exclude-key-file: a directory exits 3 naming it" 3 "^qd-extract: --exclude-key-file: $T: " qd-extract --exclude-key-file "$T" "$T/six.ndjson"

@@ -74,7 +74,7 @@ static void test_identity(void) {
 }
 
 static void test_schedules(void) {
-    /* reference-system 4.4 by hand: T = 11, f = 0.1 */
+    /* docs/study.md 4.4 by hand: T = 11, f = 0.1 */
     CHECK_CLOSE(optim_lr_mult(OSCHED_CONSTANT, 5, 11, 0, 0.1), 1, 0, 1e-12, "constant");
     CHECK_CLOSE(optim_lr_mult(OSCHED_LINEAR, 0, 11, 0, 0.1), 1, 0, 1e-12, "linear at 0");
     CHECK_CLOSE(optim_lr_mult(OSCHED_LINEAR, 5, 11, 0, 0.1), 0.55, 0, 1e-12, "linear half way: 1 + (f-1)/2");

@@ -222,7 +222,7 @@ static void test_xform(void) {
     drawing_add(&d, 3, (double[]){5, 260, 100}, (double[]){50, 60, 150}, NULL);
     xform_t f;
     xform_fit(&d, 224, 10, &f);
-    /* by hand, reference-system 1.3: w = 255+1e-6, h = 100+1e-6 */
+    /* by hand, docs/study.md 1.3: w = 255+1e-6, h = 100+1e-6 */
     double w = 255 + 1e-6, h = 100 + 1e-6, sc = 204 / w, ox = (224 - sc * w) / 2, oy = (224 - sc * h) / 2;
     CHECK_CLOSE(5 * f.sx + f.ox, ox, 1e-9, 0, "fit: min x -> ox (=pad)");
     CHECK_CLOSE(260 * f.sx + f.ox, 214, 1e-4, 0, "fit: max x -> size - pad");

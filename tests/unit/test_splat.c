@@ -2,7 +2,7 @@
  * the plugin ABI.
  *
  * 1. Fixtures from an independent PyTorch implementation of
- *    reference-system.md 2.1 (tests/gen_splat_ref.py: whole-canvas splats, no
+ *    docs/study.md 2.1 (tests/gen_splat_ref.py: whole-canvas splats, no
  *    cut-off, autograd gradients): a 64x64 hand-made scene with per-stroke
  *    widths and a skipped one-point stroke, and a real fish fitted to 224
  *    (pad 10, width 3).  Rendered with the default cut-off (5 sigma).
