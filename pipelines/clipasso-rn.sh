@@ -1,6 +1,6 @@
 #!/bin/sh
-# pipelines/clipasso-rn.sh - CLIPasso's object sketching with its shipped default loss (reference-system 3.6,
-# 4.9): the geometric loss (plugins/geometric.c: L2 of CLIP RN101's layer2 and layer3 feature maps + 0.1 *
+# pipelines/clipasso-rn.sh - CLIPasso's object sketching with its shipped default loss (docs/study.md "Intermediate-layer loss",
+# "Official CLIPasso loop"): the geometric loss (plugins/geometric.c: L2 of CLIP RN101's layer2 and layer3 feature maps + 0.1 *
 # (1 - cos) of its attention-pooled embeddings) towards a picture, with ViT-B/32 placing the first strokes
 # (the saliency map, docs/saliency.md).  16 one-cubic strokes, Adam lr 1 constant, no clipping, an evaluation
 # every 10 steps with early stopping, 3 seeds keeping the best, 2001 steps (run_object_sketching.py).

@@ -1,7 +1,7 @@
 /* geometric.c - loss plugin `geometric`: CLIPasso's CLIPConvLoss, the
  * distance between a CLIP image tower's intermediate features of the render
  * and of a target picture, plus its final-embedding ("fc") term
- * (reference-system 3.6 and 4.9), on a CLIP model of its own choosing.
+ * (docs/study.md: "Intermediate-layer loss", "Official CLIPasso loop"), on a CLIP model of its own choosing.
  *
  * For the model (model=FILE: any CLIP weight file, e.g. OpenAI's RN101.pt,
  * opened once through host->clip_model_open; empty: the run's --model), the
@@ -196,7 +196,7 @@ static const plugin_desc_t desc = {
     .help = "L = sum_l w_l * mean (F_l - G_l)^2 + fc * mean_k (1 - cos(e_k, t)): F the render's (input=image) or "
             "each view's (input=views) block-l features, G the target picture's (image=FILE), e and t their unit "
             "embeddings, all from the CLIP of model=FILE (empty: the run's model).  Defaults are CLIPasso's "
-            "CLIPConvLoss (reference-system 3.6): on a ResNet CLIP (RN101) the 5 feature maps stem, layer1..4 with "
+            "CLIPConvLoss (docs/study.md, \"Intermediate-layer loss\"): on a ResNet CLIP (RN101) the 5 feature maps stem, layer1..4 with "
             "weights 0,0,1,1,0, distance l2, fc 0.1.  On a ViT, blocks=clipasso is blocks L/2 and 3L/4, weight 1.  "
             "CLIPasso augments target and sketch together; here the target is fixed (input=image is the default).",
     .params = params,

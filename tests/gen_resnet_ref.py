@@ -253,7 +253,7 @@ def main():
     with open(os.path.join(OUT, "rn64.emb.txt"), "w") as f:  # the same numbers for the shell test
         f.write("\n".join("%.8g" % v for v in e[0].tolist()) + "\n")
 
-    # CLIPasso's CLIPConvLoss on this model (reference-system 3.6): L2 (mean squared difference) of layer2
+    # CLIPasso's CLIPConvLoss on this model (docs/study.md, "Intermediate-layer loss"): L2 (mean squared difference) of layer2
     # and layer3 + 0.1 * mean_k (1 - cos) of the embeddings, images in [0,1] (normalised inside), against
     # the target rn64.png; for 2 views (input=views) and for the first alone (input=image)
     tgt = torch.tensor(rgb, dtype=torch.float64).permute(2, 0, 1)[None] / 255.0
