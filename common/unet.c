@@ -577,7 +577,14 @@ int unet_forward(unet_t *m, const float *x, int B, float *out, err_t *e) {
             break;
         }
         if ((rc = kerr(e, norm_fwd(par, L, B, train, c->bn_eps, c->bn_momentum), "dec", k))) return rc;
-        if (L->drop && (train || m->eval_dropout) &&
+        if (L->drop && (train || m->eval_dropout) && m->dropout_row0) { /* a slice of a global batch */
+            uint64_t off = (uint64_t)m->dropout_row0 * plane_out(L);
+            float sc = c->dropout < 1 ? 1.0f / (1.0f - c->dropout) : 0.0f;
+            for (size_t i = 0; i < n; i++) {
+                L->mask[i] = (unsigned char)dropout_keep(m->dropout_seed, (uint64_t)k, off + i, c->dropout);
+                L->f[i] = L->mask[i] ? L->f[i] * sc : 0.0f;
+            }
+        } else if (L->drop && (train || m->eval_dropout) &&
             (rc = kerr(e, dropout_forward(par, L->f, L->mask, L->f, n, c->dropout, m->dropout_seed, (uint64_t)k),
                        "dec", k)))
             return rc;

@@ -146,6 +146,10 @@ typedef struct {
     int frozen;    /* 1: backward computes no parameter gradients */
     int eval_dropout; /* 1: dropout in eval mode too (the pix2pix paper's test-time noise); 0 by default */
     uint64_t dropout_seed;
+    /* data-parallel training (dist.h): this process's rows start at row
+     * dropout_row0 of the global batch, so its dropout masks are the global
+     * batch's (element index offset by dropout_row0 x the plane); 0 alone */
+    int dropout_row0;
     int B;         /* batch of the last forward (0: none yet) */
     int last_train, last_drop;
     int io, S;     /* outside and inside sides */
