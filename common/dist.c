@@ -48,6 +48,12 @@ static void install_signals(const dist_t *d) {
     sigaction(SIGHUP, &sa, NULL);
 }
 
+/* INVCLIP_DIST_STATS=1: rank 0 prints at dist_finalize how many float
+ * allreduces ran, their size and mean time (bench/mpi.sh reads it) */
+static double st_time;
+static long st_calls;
+static size_t st_floats;
+
 static int mpi_fail(int rc, const char *what, err_t *e) {
     char s[MPI_MAX_ERROR_STRING];
     int n = 0;
@@ -68,6 +74,10 @@ int dist_init(dist_t *d, int *argc, char ***argv, err_t *e) {
 }
 
 void dist_finalize(dist_t *d) {
+    const char *s = getenv("INVCLIP_DIST_STATS");
+    if (d->mpi && d->rank == 0 && s && *s && *s != '0' && st_calls)
+        fprintf(stderr, "%s: dist: %ld float allreduces over %d ranks, %.3f MB each on average, %.3f ms each\n",
+                progname, st_calls, d->size, 4.0 * (double)st_floats / st_calls / 1e6, 1e3 * st_time / st_calls);
     if (d->mpi) MPI_Finalize();
     d->mpi = 0;
 }
@@ -86,11 +96,14 @@ const char *dist_impl(void) {
 
 int dist_sum_f(const dist_t *d, float *x, size_t n, err_t *e) {
     if (d->size < 2) return 0;
+    double t0 = MPI_Wtime();
+    st_calls++, st_floats += n;
     for (size_t o = 0; o < n; o += CHUNK) {
         int k = (int)(n - o < CHUNK ? n - o : CHUNK);
         int rc = MPI_Allreduce(MPI_IN_PLACE, x + o, k, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) return mpi_fail(rc, "the gradient allreduce", e);
     }
+    st_time += MPI_Wtime() - t0;
     return 0;
 }
 
