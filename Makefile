@@ -273,3 +273,7 @@ $(BUILD)/mpi/dist.o: common/dist.c common/dist.h common/util.h | $(DEPS_OK)
 $(BINDIR)/%-mpi: $(BUILD)/tools/%.o $(BUILD)/mpi/dist.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(MPICC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# steps/s at 1 process and 2 ranks (bench/mpi.sh; docs/scale-out.md)
+.PHONY: bench-mpi
+bench-mpi: all
+	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) sh bench/mpi.sh

@@ -2,7 +2,8 @@
 # bench/mpi.sh - data-parallel training speed: steps per second of the three
 # trainers at their shipped configurations on 1 process (-j 1 and -j 2) and
 # on 2 MPI ranks of -j 1 each (bin/*-mpi), with the gradient block's size and
-# the measured allreduce time per step (INVCLIP_DIST_STATS).  Also runs alone:
+# the measured allreduce time per call and, apart, the time spent waiting
+# for the slowest rank at a barrier before it (INVCLIP_DIST_STATS).  Also runs alone:
 #   sh bench/mpi.sh [clip|evaluator|unet ...]      (default: all three)
 # STEPS_CLIP (default 6), STEPS_EVAL (40), STEPS_UNET (40) set the run lengths.
 # Prints a markdown table and the load average before and after (a busy
@@ -44,22 +45,23 @@ run() {
   $MPIRUN -np "$np" "$BIN/$tool" -o "$OUT/run" -j "$j" "$@" >/dev/null 2>"$log" || { echo "run failed: see $log" >&2; tail -5 "$log" >&2; exit 1; }
   st=$(grep -Eo '[0-9]+ steps in [0-9.]+ s' "$log" | tail -1)
   ms=$(grep -Eo '[0-9.]+ ms each' "$log" | tail -1 | awk '{print $1}')
+  wt=$(grep -Eo '[0-9.]+ ms waiting' "$log" | tail -1 | awk '{print $1}')
   mb=$(grep -Eo '[0-9.]+ MB each' "$log" | tail -1 | awk '{print $1}')
   pm=$(grep -Eo '[0-9.]+M parameters' "$log" | head -1 | tr -d 'M parameters')
-  echo "$(echo "$st" | awk '{print $1, $4}') ${ms:--} ${mb:--} ${pm:--}"
+  echo "$(echo "$st" | awk '{print $1, $4}') ${ms:--} ${mb:--} ${pm:--} ${wt:--}"
 }
 row() { # label np j result
   set -- "$1" "$2" "$3" $4
   sps=$(awk -v n="$4" -v s="$5" 'BEGIN{ printf "%.3f", (s > 0 ? n / s : 0) }')
-  echo "| $1 | $2 × $3 | $4 | $5 | $sps | ${6:--} | ${7:--} | ${8:-} |"
+  echo "| $1 | $2 × $3 | $4 | $5 | $sps | ${6:--} | ${9:--} | ${7:--} | ${8:-} |"
 }
 
 sections=${*:-clip evaluator unet}
 load0=$(load)
 echo "## data-parallel training: steps per second, 1 process vs 2 MPI ranks ($(date -u +%Y-%m-%d), $(nproc) cores, load $load0)"
 echo
-echo "| trainer | ranks × threads | steps | seconds | steps/s | allreduce ms/call | MB/call | M params |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| trainer | ranks × threads | steps | seconds | steps/s | allreduce ms/call | wait ms/call | MB/call | M params |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for s in $sections; do
   case $s in
     clip) n=${STEPS_CLIP:-6}; set -- clip-train-mpi $CLIP --steps "$n" "$OUT/words.ndjson"; label="clip-train (shipped config, batch 128)" ;;

@@ -50,7 +50,8 @@ static void install_signals(const dist_t *d) {
 
 /* INVCLIP_DIST_STATS=1: rank 0 prints at dist_finalize how many float
  * allreduces ran, their size and mean time (bench/mpi.sh reads it) */
-static double st_time;
+static double st_time, st_wait;
+static int st_on = -1; /* -1: not read yet */
 static long st_calls;
 static size_t st_floats;
 
@@ -74,10 +75,12 @@ int dist_init(dist_t *d, int *argc, char ***argv, err_t *e) {
 }
 
 void dist_finalize(dist_t *d) {
-    const char *s = getenv("INVCLIP_DIST_STATS");
-    if (d->mpi && d->rank == 0 && s && *s && *s != '0' && st_calls)
-        fprintf(stderr, "%s: dist: %ld float allreduces over %d ranks, %.3f MB each on average, %.3f ms each\n",
-                progname, st_calls, d->size, 4.0 * (double)st_floats / st_calls / 1e6, 1e3 * st_time / st_calls);
+    if (d->mpi && d->rank == 0 && st_on > 0 && st_calls)
+        fprintf(stderr,
+                "%s: dist: %ld float allreduces over %d ranks, %.3f MB each on average, %.3f ms each "
+                "(+ %.3f ms waiting for the slowest rank)\n",
+                progname, st_calls, d->size, 4.0 * (double)st_floats / st_calls / 1e6, 1e3 * st_time / st_calls,
+                1e3 * st_wait / st_calls);
     if (d->mpi) MPI_Finalize();
     d->mpi = 0;
 }
@@ -96,7 +99,17 @@ const char *dist_impl(void) {
 
 int dist_sum_f(const dist_t *d, float *x, size_t n, err_t *e) {
     if (d->size < 2) return 0;
+    if (st_on < 0) {
+        const char *s = getenv("INVCLIP_DIST_STATS");
+        st_on = s && *s && *s != '0';
+    }
     double t0 = MPI_Wtime();
+    if (st_on) { /* with stats: a barrier first, so waiting for the slowest rank is not counted as transfer */
+        MPI_Barrier(MPI_COMM_WORLD);
+        double t1 = MPI_Wtime();
+        st_wait += t1 - t0;
+        t0 = t1;
+    }
     st_calls++, st_floats += n;
     for (size_t o = 0; o < n; o += CHUNK) {
         int k = (int)(n - o < CHUNK ? n - o : CHUNK);

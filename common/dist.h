@@ -19,6 +19,10 @@
  * into bin/<trainer>-mpi (Makefile).  MPI is initialised by dist_init after
  * the options are parsed, so --help and usage errors never start MPI.
  *
+ * INVCLIP_DIST_STATS=1: rank 0 reports at dist_finalize the gradient
+ * allreduces' count, size and mean time, each preceded by a barrier timed
+ * apart (waiting for the slowest rank is not transfer).
+ *
  * Faults: errors from MPI are returned (MPI_ERRORS_RETURN), not fatal, so a
  * collective that fails because a peer died ends the run with the tool's
  * message; and a SIGTERM/SIGINT/SIGHUP (mpirun sends SIGTERM to every rank
