@@ -70,6 +70,7 @@ int dist_init(dist_t *d, int *argc, char ***argv, err_t *e) {
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
     d->mpi = 1;
+    if (d->rank > 0) dist_set_note("rank 0 writes the checkpoints: see its message");
     install_signals(d);
     return 0;
 }
