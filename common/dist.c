@@ -2,6 +2,7 @@
  * (see dist.h).  HAVE_MPI is defined only when mpicc builds this file for the
  * bin/<trainer>-mpi programs. */
 #include "dist.h"
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,73 @@ void dist_set_note(const char *s) {
     if (n > sizeof note - 1) n = sizeof note - 1;
     memcpy(note, s, n);
     note[n] = 0;
+}
+
+int dist_bn_forward(const dist_t *d, float *out, float *mean, float *rstd, const float *inp, const float *w,
+                    const float *b, float *run_mean, float *run_var, int N, int C, int HW, float eps, float momentum,
+                    double *scratch, err_t *e) {
+    double *s = scratch, *v = scratch + C, M = (double)N * HW * d->size;
+    for (int k = 0; k < C; k++) {
+        double t = 0;
+        for (int i = 0; i < N; i++) {
+            const float *p = inp + ((size_t)i * C + k) * HW;
+            for (int j = 0; j < HW; j++) t += p[j];
+        }
+        s[k] = t;
+    }
+    int rc = dist_sum_d(d, s, (size_t)C, e);
+    if (rc) return rc;
+    for (int k = 0; k < C; k++) {
+        double t = 0, m = s[k] / M;
+        for (int i = 0; i < N; i++) {
+            const float *p = inp + ((size_t)i * C + k) * HW;
+            for (int j = 0; j < HW; j++) t += (p[j] - m) * (p[j] - m);
+        }
+        v[k] = t;
+    }
+    if ((rc = dist_sum_d(d, v, (size_t)C, e))) return rc;
+    for (int k = 0; k < C; k++) {
+        double m = s[k] / M, r = 1.0 / sqrt(v[k] / M + eps);
+        mean[k] = (float)m;
+        rstd[k] = (float)r;
+        if (run_mean) run_mean[k] = (float)((1.0 - momentum) * run_mean[k] + momentum * m);
+        if (run_var) run_var[k] = (float)((1.0 - momentum) * run_var[k] + momentum * v[k] / (M - 1.0));
+        double a = r * (w ? w[k] : 1.0), sh = (b ? b[k] : 0.0) - m * a;
+        for (int i = 0; i < N; i++) {
+            const float *p = inp + ((size_t)i * C + k) * HW;
+            float *o = out + ((size_t)i * C + k) * HW;
+            for (int j = 0; j < HW; j++) o[j] = (float)a * p[j] + (float)sh;
+        }
+    }
+    return 0;
+}
+
+int dist_bn_backward(const dist_t *d, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *mean, const float *rstd, const float *w, int N, int C, int HW, double *scratch,
+                     err_t *e) {
+    double *s = scratch, M = (double)N * HW * d->size; /* s: sum dy (C), sum dy*xhat (C) */
+    for (int k = 0; k < C; k++) {
+        double sd = 0, sx = 0, m = mean[k], r = rstd[k];
+        for (int i = 0; i < N; i++) {
+            const float *dy = dout + ((size_t)i * C + k) * HW, *x = inp + ((size_t)i * C + k) * HW;
+            for (int j = 0; j < HW; j++) sd += dy[j], sx += dy[j] * (x[j] - m) * r;
+        }
+        if (db) db[k] += (float)sd;
+        if (dw) dw[k] += (float)sx;
+        s[k] = sd, s[C + k] = sx;
+    }
+    if (!dinp) return 0;
+    int rc = dist_sum_d(d, s, 2 * (size_t)C, e);
+    if (rc) return rc;
+    for (int k = 0; k < C; k++) {
+        double m = mean[k], r = rstd[k], a = (w ? w[k] : 1.0) * r, md = s[k] / M, mx = s[C + k] / M;
+        for (int i = 0; i < N; i++) {
+            const float *dy = dout + ((size_t)i * C + k) * HW, *x = inp + ((size_t)i * C + k) * HW;
+            float *dx = dinp + ((size_t)i * C + k) * HW;
+            for (int j = 0; j < HW; j++) dx[j] += (float)(a * (dy[j] - md - (x[j] - m) * r * mx));
+        }
+    }
+    return 0;
 }
 
 #ifdef HAVE_MPI

@@ -9,7 +9,8 @@
  * (params.h) per step, after which every rank takes the same AdamW step.
  * Where a model couples the rows of a batch the slices are joined exactly as
  * one process would see them: CLIP's InfoNCE all-gathers the unit embeddings,
- * the evaluator's batch norm all-reduces its per-channel sums (docs/scale-out.md).
+ * batch norm (the evaluator's, the U-Net's, the PatchGAN's) all-reduces its
+ * per-channel sums (dist_bn_forward/_backward; docs/scale-out.md).
  * Rank 0 alone writes checkpoints, logs and the model; every rank reads the
  * checkpoint on --resume, so a run resumes with any number of ranks.
  *
@@ -54,6 +55,22 @@ int dist_sum_f(const dist_t *d, float *x, size_t n, err_t *e);
 int dist_sum_d(const dist_t *d, double *x, size_t n, err_t *e);
 /* out (size*n) = every rank's in (n), in rank order. */
 int dist_gather_f(const dist_t *d, const float *in, size_t n, float *out, err_t *e);
+/* Training-mode batch norm over the global batch (the data-parallel stand-in
+ * for nn/norm2d.h's batchnorm2d_forward / _backward, same arguments and
+ * conventions: (N,C,HW) planes, w/b/run_* may be NULL, the backward ADDS
+ * into dinp/dw/db, any of which may be NULL).  The statistics are those of
+ * every rank's N rows (all ranks have the same N): the per-channel sum, then
+ * the squared deviations from the mean, summed in double as the kernel sums
+ * them and all-reduced; the running statistics get the same update on every
+ * rank.  The backward all-reduces sum(dy) and sum(dy*xhat) per channel; dw
+ * and db receive this rank's part (the gradient allreduce adds the rest).
+ * scratch: 2C doubles.  EXIT_IO when a peer is lost. */
+int dist_bn_forward(const dist_t *d, float *out, float *mean, float *rstd, const float *inp, const float *w,
+                    const float *b, float *run_mean, float *run_var, int N, int C, int HW, float eps, float momentum,
+                    double *scratch, err_t *e);
+int dist_bn_backward(const dist_t *d, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                     const float *mean, const float *rstd, const float *w, int N, int C, int HW, double *scratch,
+                     err_t *e);
 /* The message printed (after "<prog>: rank R: ") when a signal ends the run:
  * e.g. "the last checkpoint, DIR/checkpoint.safetensors (step 20), is intact:
  * rerun with --resume".  Copied (at most 1000 bytes). */

@@ -188,83 +188,6 @@ void evalnet_init_weights(evalnet_t *n, rng_t *r) {
 
 static int distributed(const evalnet_t *n) { return n->dist && n->dist->size > 1; }
 
-/* Training batch norm over the global batch: the statistics of all ranks'
- * rows, summed in double as nn/norm2d.c sums them (mean first, then the
- * squared deviations), the same running-statistics update. */
-static int bn_forward_dist(evalnet_t *n, evalnet_block_t *b, int B, err_t *e) {
-    const evalnet_config_t *c = &n->cfg;
-    int C = b->c;
-    size_t HW = (size_t)b->H * b->W;
-    double *s = n->dsum;
-    double M = (double)B * (double)HW * n->dist->size;
-    for (int k = 0; k < C; k++) {
-        double t = 0;
-        for (int i = 0; i < B; i++) {
-            const float *p = b->conv + ((size_t)i * C + k) * HW;
-            for (size_t j = 0; j < HW; j++) t += p[j];
-        }
-        s[k] = t;
-    }
-    int rc = dist_sum_d(n->dist, s, (size_t)C, e);
-    if (rc) return rc;
-    for (int k = 0; k < C; k++) s[k] /= M; /* the means */
-    double *v = s + C;
-    for (int k = 0; k < C; k++) {
-        double t = 0, m = s[k];
-        for (int i = 0; i < B; i++) {
-            const float *p = b->conv + ((size_t)i * C + k) * HW;
-            for (size_t j = 0; j < HW; j++) t += (p[j] - m) * (p[j] - m);
-        }
-        v[k] = t;
-    }
-    if ((rc = dist_sum_d(n->dist, v, (size_t)C, e))) return rc;
-    for (int k = 0; k < C; k++) {
-        double m = s[k], r = 1.0 / sqrt(v[k] / M + c->bn_eps);
-        b->mean[k] = (float)m;
-        b->rstd[k] = (float)r;
-        b->rmean[k] = (float)((1.0 - c->bn_momentum) * b->rmean[k] + c->bn_momentum * m);
-        b->rvar[k] = (float)((1.0 - c->bn_momentum) * b->rvar[k] + c->bn_momentum * v[k] / (M - 1.0));
-        double a = r * b->g[k], sh = b->b[k] - m * a;
-        for (int i = 0; i < B; i++) {
-            const float *p = b->conv + ((size_t)i * C + k) * HW;
-            float *o = b->act + ((size_t)i * C + k) * HW;
-            for (size_t j = 0; j < HW; j++) o[j] = (float)a * p[j] + (float)sh;
-        }
-    }
-    return 0;
-}
-
-/* Its backward: dinp += g rstd (dy - sum(dy)/M - xhat sum(dy xhat)/M) with
- * the sums over every rank's rows; dg, db get this rank's part (the
- * gradient allreduce adds the rest). */
-static int bn_backward_dist(evalnet_t *n, evalnet_block_t *b, float *dinp, const float *dout, int B, err_t *e) {
-    int C = b->c;
-    size_t HW = (size_t)b->H * b->W;
-    double *s = n->dsum; /* (2C): sum dy, sum dy*xhat */
-    double M = (double)B * (double)HW * n->dist->size;
-    for (int k = 0; k < C; k++) {
-        double sd = 0, sx = 0, m = b->mean[k], r = b->rstd[k];
-        for (int i = 0; i < B; i++) {
-            const float *dy = dout + ((size_t)i * C + k) * HW, *x = b->conv + ((size_t)i * C + k) * HW;
-            for (size_t j = 0; j < HW; j++) sd += dy[j], sx += dy[j] * (x[j] - m) * r;
-        }
-        b->db[k] += (float)sd;
-        b->dg[k] += (float)sx;
-        s[k] = sd, s[C + k] = sx;
-    }
-    int rc = dist_sum_d(n->dist, s, 2 * (size_t)C, e);
-    if (rc) return rc;
-    for (int k = 0; k < C; k++) {
-        double m = b->mean[k], r = b->rstd[k], a = b->g[k] * r, md = s[k] / M, mx = s[C + k] / M;
-        for (int i = 0; i < B; i++) {
-            const float *dy = dout + ((size_t)i * C + k) * HW, *x = b->conv + ((size_t)i * C + k) * HW;
-            float *dx = dinp + ((size_t)i * C + k) * HW;
-            for (size_t j = 0; j < HW; j++) dx[j] += (float)(a * (dy[j] - md - (x[j] - m) * r * mx));
-        }
-    }
-    return 0;
-}
-
 #define KCALL(x)                                                                                               \
     do {                                                                                                       \
         if ((x) != NN_OK) return err_set(e, EXIT_INTERNAL, "evalnet: kernel refused: %s", #x);                 \
@@ -283,8 +206,9 @@ int evalnet_forward(evalnet_t *n, const float *x, int B, int train, uint64_t see
         pool2d_dims_t pd = pool_dims(b, B);
         int HW = b->H * b->W;
         KCALL(conv2d_forward(par, b->conv, in, b->w, NULL, &d, n->ws, n->nws));
-        if (train && distributed(n)) {
-            int rc = bn_forward_dist(n, b, B, e);
+        if (train && distributed(n)) { /* the global batch's statistics (dist.h) */
+            int rc = dist_bn_forward(n->dist, b->act, b->mean, b->rstd, b->conv, b->g, b->b, b->rmean, b->rvar, B,
+                                     b->c, HW, c->bn_eps, c->bn_momentum, n->dsum, e);
             if (rc) return rc;
         } else if (train)
             KCALL(batchnorm2d_forward(par, b->act, b->mean, b->rstd, b->conv, b->g, b->b, b->rmean, b->rvar, B, b->c,
@@ -353,7 +277,8 @@ int evalnet_backward(evalnet_t *n, const float *dlogits, int B, err_t *e) {
         act_backward(par, n->gx, n->gy, b->act, RELU, full); /* d bn output */
         memset(n->gy, 0, full * sizeof(float));
         if (distributed(n)) {
-            int rc = bn_backward_dist(n, b, n->gy, n->gx, B, e);
+            int rc = dist_bn_backward(n->dist, n->gy, b->dg, b->db, n->gx, b->conv, b->mean, b->rstd, b->g, B, b->c,
+                                      (int)HW, n->dsum, e);
             if (rc) return rc;
         } else
             KCALL(batchnorm2d_backward(par, n->gy, b->dg, b->db, n->gx, b->conv, b->mean, b->rstd, b->g, B, b->c,

@@ -831,7 +831,8 @@ int main(int argc, char **argv) {
     patchgan_t D;
     if (unet_init(&G, &mc.g, lb, &par, &e)) die_err(&e);
     if (mc.gan && patchgan_init(&D, &mc.d, lb, &par, &e)) die_err(&e);
-    G.dropout_row0 = DP.rank * lb;
+    unet_set_dist(&G, &DP, DP.rank * lb); /* batch norm and dropout over the global batch */
+    if (mc.gan) patchgan_set_dist(&D, &DP);
     rng_t init_rng;
     rng_seed2(&init_rng, (uint64_t)o.seed, 0x0e7);
     unet_init_weights(&G, &init_rng);
@@ -921,8 +922,8 @@ int main(int argc, char **argv) {
         if (root) fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
     }
     if (root && DP.size > 1)
-        fprintf(stderr, "%s: data-parallel over %d ranks (%s), %d pairs a rank a step%s\n", progname, DP.size,
-                dist_impl(), lb, o.norm == UNET_NORM_BATCH ? "; batch norm uses each rank's own pairs (--norm instance is exact)" : "");
+        fprintf(stderr, "%s: data-parallel over %d ranks (%s), %d pairs a rank a step\n", progname, DP.size,
+                dist_impl(), lb);
     if (root) fprintf(stderr,
             "%s: %d training / %d held-out pairs; generator %s %s base %d depth %d at %d px (%.2fM parameters)%s; "
             "%lld steps of %d (%.2f epochs), schedule %s\n",

@@ -3,8 +3,8 @@
 # run after 20 steps -- every tensor of the checkpoint (weights and AdamW
 # moments) within 1e-4 relative, the logged loss the same -- for
 # sketch-score --train (synchronised batch norm, dropout), clip-train
-# (InfoNCE over the gathered global batch) and unet-train (--norm instance,
-# with the GAN; the conv biases that feed a normalisation are left out: their
+# (InfoNCE over the gathered global batch) and unet-train (batch norm
+# synchronised, with the GAN and dropout; the conv biases that feed a normalisation are left out: their
 # gradient is exactly 0, so AdamW turns float noise into steps and they have
 # no effect on any output), and a run with another seed does not match (the
 # comparison can fail); a one-process checkpoint resumes on 2 ranks and a
@@ -83,8 +83,8 @@ match "clip-train" "$T/c1" "$T/c2"
 num_ok "clip-train: the logged loss agrees ($(loss_of "$T/c1" loss) vs $(loss_of "$T/c2" loss))" \
   "$(loss_of "$T/c1" loss) - $(loss_of "$T/c2" loss) < 1e-5 && $(loss_of "$T/c2" loss) - $(loss_of "$T/c1" loss) < 1e-5"
 
-# --- unet-train (instance norm, GAN, dropout) ---
-UT="--size 32 --base 4 --depth 5 --ndf 4 --batch 4 -j 1 --frame 32 --pad 2 --val-frac 0.25 --seed 3 --norm instance
+# --- unet-train (batch norm in both networks, GAN, dropout) ---
+UT="--size 32 --base 4 --depth 5 --ndf 4 --batch 4 -j 1 --frame 32 --pad 2 --val-frac 0.25 --seed 3 --norm batch
     --steps 20 --eval-every 20"
 unet-train -o "$T/u1" $UT "$T/pairs.ndjson" 2>/dev/null
 $MPI unet-train-mpi -o "$T/u2" $UT "$T/pairs.ndjson" 2>/dev/null
