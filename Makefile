@@ -292,3 +292,28 @@ install: all
 
 clean:
 	rm -rf build bin
+
+# Data-parallel trainers over MPI (docs/scale-out.md): when Open MPI's mpicc is found,
+# bin/clip-train-mpi, bin/unet-train-mpi and bin/sketch-score-mpi are the trainers linked with
+# common/dist.c compiled -DHAVE_MPI (ahead of the library's serial dist.o).  MPICC= disables them.
+MPICC     ?= $(shell command -v mpicc 2>/dev/null)
+MPI_TOOLS := clip-train unet-train sketch-score
+ifneq ($(MPICC),)
+ifneq ($(SAN),1)
+MPI_BINS  := $(MPI_TOOLS:%=$(BINDIR)/%-mpi)
+endif
+endif
+.PHONY: mpi-status
+all: mpi-status $(MPI_BINS)
+mpi-status:
+	@echo "mpi: $(if $(MPI_BINS),found $(MPICC): $(notdir $(MPI_BINS)),not built ($(if $(MPICC),sanitizer build,no mpicc; apt-get install libopenmpi-dev openmpi-bin)))"
+$(BUILD)/mpi/dist.o: common/dist.c common/dist.h common/util.h | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(ALL_CFLAGS) -DHAVE_MPI -c $< -o $@
+$(BINDIR)/%-mpi: $(BUILD)/tools/%.o $(BUILD)/mpi/dist.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+# steps/s at 1 process and 2 ranks (bench/mpi.sh; docs/scale-out.md)
+.PHONY: bench-mpi
+bench-mpi: all
+	@BIN=$(abspath $(BINDIR)) BUILD=$(abspath $(BUILD)) sh bench/mpi.sh

@@ -92,7 +92,8 @@ void clip_trainer_free(clip_trainer_t *t) {
     params_free(&t->hf);
     free(t->hf_src);
     free(t->hf_tr);
-    float *bufs[] = {t->ie, t->te, t->in, t->tn, t->dn_i, t->dn_t, t->de_i, t->de_t, t->inorm, t->tnorm, t->ws};
+    float *bufs[] = {t->ie, t->te, t->in, t->tn, t->dn_i, t->dn_t, t->de_i, t->de_t, t->inorm, t->tnorm, t->ws,
+                     t->g_in, t->g_tn, t->g_dn_i, t->g_dn_t, t->g_ws};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     memset(t, 0, sizeof *t);
 }
@@ -160,6 +161,55 @@ void clip_trainer_init_weights(clip_trainer_t *t, rng_t *r) {
 
 static void zero_rows(float *x, size_t n) { memset(x, 0, n * sizeof *x); }
 
+void clip_trainer_set_dist(clip_trainer_t *t, const dist_t *d) {
+    t->dist = d;
+    if (!d || d->size < 2) return;
+    size_t G = (size_t)d->size * (size_t)t->cap, E = (size_t)t->cfg.embed_dim;
+    float **bufs[] = {&t->g_in, &t->g_tn, &t->g_dn_i, &t->g_dn_t};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) {
+        free(*bufs[i]);
+        *bufs[i] = xcalloc(G * E, sizeof(float));
+    }
+    free(t->g_ws);
+    t->g_nws = infonce_ws_size((int)G);
+    t->g_ws = xcalloc(t->g_nws, sizeof(float));
+}
+
+/* The global batch's InfoNCE for a data-parallel step (clip_train.h):
+ * gather, loss over every pair, this rank's rows of the gradient. */
+static int infonce_dist(clip_trainer_t *t, int B, float *loss, float *acc, err_t *e) {
+    const dist_t *d = t->dist;
+    int E = t->cfg.embed_dim, G = B * d->size;
+    size_t n = (size_t)B * E, off = (size_t)d->rank * n;
+    int rc = dist_gather_f(d, t->in, n, t->g_in, e);
+    if (!rc) rc = dist_gather_f(d, t->tn, n, t->g_tn, e);
+    if (rc) return rc;
+    float *dls = d->rank == 0 ? t->m.g.logit_scale : NULL;
+    if (infonce(&t->m.par, loss, t->g_dn_i, t->g_dn_t, dls, t->g_in, t->g_tn, t->m.w.logit_scale[0], G, E, t->g_ws,
+                t->g_nws))
+        return err_set(e, EXIT_INTERNAL, "clip_trainer: InfoNCE refused its arguments");
+    if (!isfinite(*loss)) return err_set(e, EXIT_NUMERIC, "loss is %s", isnan(*loss) ? "NaN" : "infinite");
+    memcpy(t->dn_i, t->g_dn_i + off, n * sizeof(float));
+    memcpy(t->dn_t, t->g_dn_t + off, n * sizeof(float));
+    if (acc) {
+        int ok = 0;
+        for (int i = 0; i < G; i++) {
+            const float *a = t->g_in + (size_t)i * E;
+            int best = 0;
+            float bs = -INFINITY;
+            for (int j = 0; j < G; j++) {
+                const float *b = t->g_tn + (size_t)j * E;
+                float s = 0;
+                for (int k = 0; k < E; k++) s += a[k] * b[k];
+                if (s > bs) bs = s, best = j;
+            }
+            ok += best == i;
+        }
+        *acc = (float)ok / (float)G;
+    }
+    return 0;
+}
+
 int clip_trainer_grads(clip_trainer_t *t, const float *img, const int *ids, int B, float *loss, float *acc,
                        err_t *e) {
     if (B < 1 || B > t->cap) return err_set(e, EXIT_INTERNAL, "clip_trainer: batch %d (capacity %d)", B, t->cap);
@@ -170,6 +220,10 @@ int clip_trainer_grads(clip_trainer_t *t, const float *img, const int *ids, int 
     if (rc) return rc;
     clip_normalize_forward(t->in, t->inorm, t->ie, B, E);
     clip_normalize_forward(t->tn, t->tnorm, t->te, B, E);
+    if (t->dist && t->dist->size > 1) {
+        if ((rc = infonce_dist(t, B, loss, acc, e))) return rc;
+        goto backward;
+    }
     float *dls = t->m.g.logit_scale;
     if (infonce(&t->m.par, loss, t->dn_i, t->dn_t, dls, t->in, t->tn, t->m.w.logit_scale[0], B, E, t->ws,
                 t->nws))
@@ -191,6 +245,7 @@ int clip_trainer_grads(clip_trainer_t *t, const float *img, const int *ids, int 
         }
         *acc = (float)ok / (float)B;
     }
+backward:
     zero_rows(t->de_i, (size_t)B * E);
     zero_rows(t->de_t, (size_t)B * E);
     clip_normalize_backward(t->de_i, t->dn_i, t->in, t->inorm, B, E);

@@ -45,6 +45,7 @@
 #define CLIP_TRAIN_H
 #include "checkpoint.h"
 #include "clip.h"
+#include "dist.h"
 #include "params.h"
 #include "rng.h"
 
@@ -63,6 +64,11 @@ typedef struct {
     params_t hf;          /* the same tensors under HF names (files only; built on first use) */
     size_t *hf_src;       /* (hf.n) each HF tensor's offset in ps's blocks */
     int *hf_tr;           /* (hf.n) 1: the HF tensor is the transpose of ps's (W,E) block */
+    /* data-parallel (clip_trainer_set_dist): the global batch's unit
+     * embeddings and their gradients, (size*cap,E) each, and InfoNCE scratch */
+    const dist_t *dist;
+    float *g_in, *g_tn, *g_dn_i, *g_dn_t, *g_ws;
+    size_t g_nws;
 } clip_trainer_t;
 
 /* Check cfg (sizes, heads dividing widths, image size a multiple of the
@@ -79,6 +85,16 @@ void clip_trainer_init_weights(clip_trainer_t *t, rng_t *r);
  * highest in the batch. */
 int clip_trainer_grads(clip_trainer_t *t, const float *img, const int *ids, int B, float *loss, float *acc,
                        err_t *e);
+/* Data-parallel training over d (dist.h; d->size > 1): every rank calls
+ * clip_trainer_grads with its own slice of B pairs (the same B on every
+ * rank; slice r = rows r*B.. of the global batch), and the contrastive loss
+ * is the one of the global batch: the unit embeddings are all-gathered, each
+ * rank computes InfoNCE over all size*B pairs (the same loss and gradients
+ * on every rank) and backpropagates its own rows; the logit scale's
+ * gradient is counted on rank 0 only.  So the sum-allreduce of ps.grad
+ * (dist_sum_f) is the one-process gradient, and *loss and *acc are the
+ * global batch's.  Allocates the global buffers (cap rows a rank). */
+void clip_trainer_set_dist(clip_trainer_t *t, const dist_t *d);
 /* After clip_trainer_grads: NaN/Inf check of the gradient (EXIT_NUMERIC
  * naming the tensor), clipping to max_norm (<= 0: off), AdamW update number
  * step (>= 1) with hp, clamp of logit_scale.  *gnorm = the norm before

@@ -131,6 +131,9 @@ int evalnet_init(evalnet_t *n, const evalnet_config_t *cfg, int cap, int flags, 
     n->fblock = xcalloc(nf, sizeof(float));
     n->iblock = xcalloc(ni ? ni : 1, sizeof(int));
     n->mask = xcalloc(C * F, 1);
+    int maxc = 1;
+    for (int i = 0; i < cfg->nblocks; i++) maxc = cfg->ch[i] > maxc ? cfg->ch[i] : maxc;
+    n->dsum = xcalloc(2 * (size_t)maxc, sizeof(double)); /* data-parallel batch-norm sums */
     float *p = n->fblock;
     int *q = n->iblock;
 #define TAKE(ptr, cnt) (ptr = p, p += (cnt))
@@ -163,6 +166,7 @@ void evalnet_free(evalnet_t *n) {
     free(n->fblock);
     free(n->iblock);
     free(n->mask);
+    free(n->dsum);
     memset(n, 0, sizeof *n);
 }
 
@@ -179,6 +183,10 @@ void evalnet_init_weights(evalnet_t *n, rng_t *r) {
     for (size_t k = 0; k < cnt; k++) n->fc_w[k] = (float)rng_range(r, -a, a);
     for (int k = 0; k < n->cfg.classes; k++) n->fc_b[k] = (float)rng_range(r, -a, a);
 }
+
+/* ---- data-parallel batch norm and dropout (evalnet.h: dist) ---- */
+
+static int distributed(const evalnet_t *n) { return n->dist && n->dist->size > 1; }
 
 #define KCALL(x)                                                                                               \
     do {                                                                                                       \
@@ -198,7 +206,11 @@ int evalnet_forward(evalnet_t *n, const float *x, int B, int train, uint64_t see
         pool2d_dims_t pd = pool_dims(b, B);
         int HW = b->H * b->W;
         KCALL(conv2d_forward(par, b->conv, in, b->w, NULL, &d, n->ws, n->nws));
-        if (train)
+        if (train && distributed(n)) { /* the global batch's statistics (dist.h) */
+            int rc = dist_bn_forward(n->dist, b->act, b->mean, b->rstd, b->conv, b->g, b->b, b->rmean, b->rvar, B,
+                                     b->c, HW, c->bn_eps, c->bn_momentum, n->dsum, e);
+            if (rc) return rc;
+        } else if (train)
             KCALL(batchnorm2d_forward(par, b->act, b->mean, b->rstd, b->conv, b->g, b->b, b->rmean, b->rvar, B, b->c,
                                       HW, c->bn_eps, c->bn_momentum));
         else
@@ -213,7 +225,15 @@ int evalnet_forward(evalnet_t *n, const float *x, int B, int train, uint64_t see
     const float *feat = n->gap;
     size_t nfeat = (size_t)B * n->feat;
     n->last_drop = train && c->dropout > 0;
-    if (n->last_drop) {
+    if (n->last_drop && distributed(n)) { /* the global batch's mask: elements from row0 * feat */
+        uint64_t off = (uint64_t)n->row0 * (uint64_t)n->feat;
+        float sc = c->dropout < 1 ? 1.0f / (1.0f - c->dropout) : 0.0f;
+        for (size_t i = 0; i < nfeat; i++) {
+            n->mask[i] = (unsigned char)dropout_keep(seed, 0, off + i, c->dropout);
+            n->drop[i] = n->mask[i] ? n->gap[i] * sc : 0.0f;
+        }
+        feat = n->drop;
+    } else if (n->last_drop) {
         KCALL(dropout_forward(par, n->drop, n->mask, n->gap, nfeat, c->dropout, seed, 0));
         feat = n->drop;
     }
@@ -256,8 +276,13 @@ int evalnet_backward(evalnet_t *n, const float *dlogits, int B, err_t *e) {
         /* ReLU's derivative read from its output: act > 0 exactly when its input was */
         act_backward(par, n->gx, n->gy, b->act, RELU, full); /* d bn output */
         memset(n->gy, 0, full * sizeof(float));
-        KCALL(batchnorm2d_backward(par, n->gy, b->dg, b->db, n->gx, b->conv, b->mean, b->rstd, b->g, B, b->c,
-                                   (int)HW)); /* d conv output */
+        if (distributed(n)) {
+            int rc = dist_bn_backward(n->dist, n->gy, b->dg, b->db, n->gx, b->conv, b->mean, b->rstd, b->g, B, b->c,
+                                      (int)HW, n->dsum, e);
+            if (rc) return rc;
+        } else
+            KCALL(batchnorm2d_backward(par, n->gy, b->dg, b->db, n->gx, b->conv, b->mean, b->rstd, b->g, B, b->c,
+                                       (int)HW)); /* d conv output */
         const float *in = i ? n->blk[i - 1].pool : n->x;
         float *din = NULL;
         if (i) {
@@ -287,6 +312,10 @@ int evalnet_train_grads(evalnet_t *n, const float *x, const int *labels, int B, 
             ok += best == labels[i];
         }
         *correct = ok;
+    }
+    if (distributed(n)) { /* d(global mean)/d logits: each row weighs 1/(B*size) */
+        float f = 1.0f / (float)n->dist->size;
+        for (size_t i = 0; i < (size_t)B * K; i++) n->dlogits[i] *= f;
     }
     return evalnet_backward(n, n->dlogits, B, e);
 }

@@ -42,6 +42,7 @@
 #define EVALNET_H
 #include <stdint.h>
 #include "checkpoint.h"
+#include "dist.h"
 #include "params.h"
 #include "rng.h"
 #include "util.h"
@@ -96,6 +97,17 @@ typedef struct {
     int *iblock;
     const float *x;                 /* the last forward's input (borrowed) */
     int lastB, last_train, last_drop;
+    /* Data-parallel training (dist.h): when dist is set and dist->size > 1,
+     * this process's B rows are rows row0.. of a global batch of B*size,
+     * and a training forward/backward behaves as one over the global batch:
+     * batch norm all-reduces its per-channel sums (mean, then squared
+     * deviations; and in the backward the sums of dy and dy*xhat), dropout
+     * masks element row0*feat + i, and the loss gradient is that of the
+     * global mean (dlogits / size) -- so the sum-allreduce of ps.grad is the
+     * one-process gradient.  NULL (the default): one process. */
+    const dist_t *dist;
+    int row0;
+    double *dsum; /* (2 max channels) the batch-norm sums exchanged */
 } evalnet_t;
 
 /* Check cfg, declare the tensors, allocate the blocks (PARAMS_TRAIN or

@@ -141,7 +141,9 @@ static void layer_init(unet_layer_t *L, int kind, rng_t *r) {
         for (int c = 0; c < L->cout; c++) L->rm[c] = 0, L->rv[c] = 1;
 }
 
+#define KERR_SET (-1000) /* the callee has set e (a data-parallel collective failed) */
 static int kerr(err_t *e, int rc, const char *what, int k) {
+    if (rc == KERR_SET) return err_prefix(e, "%s%d", what, k);
     return rc ? err_set(e, EXIT_INTERNAL, "%s%d: a kernel refused its arguments (code %d)", what, k, rc) : 0;
 }
 
@@ -161,8 +163,11 @@ static int conv_bwd(const nn_par_t *par, unet_layer_t *L, float *din, const floa
                          : conv2d_backward(par, din, dw, db, dz, in, L->w, &d, ws, nws);
 }
 
-static int norm_fwd(const nn_par_t *par, unet_layer_t *L, int B, int train, float eps, float mom) {
+static int norm_fwd(const nn_par_t *par, unet_layer_t *L, int B, int train, float eps, float mom, err_t *e) {
     int C = L->cout, HW = L->hout * L->hout;
+    if (L->norm == NORM_BATCH && train && L->dist && L->dist->size > 1) /* the global batch's statistics */
+        return dist_bn_forward(L->dist, L->f, L->mean, L->rstd, L->z, L->nw, L->nb, L->rm, L->rv, B, C, HW, eps, mom,
+                               L->dsum, e) ? KERR_SET : 0;
     if (L->norm == NORM_BATCH)
         return train ? batchnorm2d_forward(par, L->f, L->mean, L->rstd, L->z, L->nw, L->nb, L->rm, L->rv, B, C, HW,
                                            eps, mom)
@@ -171,9 +176,12 @@ static int norm_fwd(const nn_par_t *par, unet_layer_t *L, int B, int train, floa
 }
 
 static int norm_bwd(const nn_par_t *par, unet_layer_t *L, float *dz, const float *df, int B, int train,
-                    int frozen, float eps) {
+                    int frozen, float eps, err_t *e) {
     int C = L->cout, HW = L->hout * L->hout;
     float *dw = frozen ? NULL : L->dnw, *db = frozen ? NULL : L->dnb;
+    if (L->norm == NORM_BATCH && train && L->dist && L->dist->size > 1)
+        return dist_bn_backward(L->dist, dz, dw, db, df, L->z, L->mean, L->rstd, L->nw, B, C, HW, L->dsum, e) ? KERR_SET
+                                                                                                         : 0;
     if (L->norm == NORM_BATCH)
         return train ? batchnorm2d_backward(par, dz, dw, db, df, L->z, L->mean, L->rstd, L->nw, B, C, HW)
                      : batchnorm2d_backward_eval(par, dz, dw, db, df, L->z, L->rm, L->rv, L->nw, B, C, HW, eps);
@@ -494,7 +502,33 @@ fail:
     return rc;
 }
 
+static void layers_set_dist(unet_layer_t *L, int n, const dist_t *d, double **dsum) {
+    int maxc = 1;
+    for (int i = 0; i < n; i++) maxc = L[i].cout > maxc ? L[i].cout : maxc;
+    free(*dsum);
+    *dsum = d && d->size > 1 ? xcalloc(2 * (size_t)maxc, sizeof **dsum) : NULL;
+    for (int i = 0; i < n; i++) L[i].dist = d, L[i].dsum = *dsum;
+}
+
+void unet_set_dist(unet_t *m, const dist_t *d, int row0) {
+    int maxc = 1;
+    for (int i = 0; i < UNET_MAX_DEPTH; i++) {
+        maxc = m->enc[i].cout > maxc ? m->enc[i].cout : maxc;
+        maxc = m->dec[i].cout > maxc ? m->dec[i].cout : maxc;
+    }
+    free(m->dsum);
+    m->dsum = d && d->size > 1 ? xcalloc(2 * (size_t)maxc, sizeof *m->dsum) : NULL;
+    for (int i = 0; i < UNET_MAX_DEPTH; i++) {
+        m->enc[i].dist = m->dec[i].dist = d;
+        m->enc[i].dsum = m->dec[i].dsum = m->dsum;
+    }
+    m->dropout_row0 = d && d->size > 1 ? row0 : 0;
+}
+
+void patchgan_set_dist(patchgan_t *p, const dist_t *d) { layers_set_dist(p->l, p->nl, d, &p->dsum); }
+
 void unet_free(unet_t *m) {
+    free(m->dsum);
     params_free(&m->ps);
     free(m->act);
     free(m->gblock);
@@ -561,7 +595,7 @@ int unet_forward(unet_t *m, const float *x, int B, float *out, err_t *e) {
     for (int k = 1; k <= d; k++) {
         unet_layer_t *L = &m->enc[k - 1];
         if ((rc = kerr(e, conv_fwd(par, L, in, B, m->ws, m->nws), "enc", k))) return rc;
-        if (L->norm && (rc = kerr(e, norm_fwd(par, L, B, train, c->bn_eps, c->bn_momentum), "enc", k))) return rc;
+        if (L->norm && (rc = kerr(e, norm_fwd(par, L, B, train, c->bn_eps, c->bn_momentum, e), "enc", k))) return rc;
         act_forward(par, m->a[k - 1], L->f, lrelu, (size_t)B * plane_out(L));
         in = m->a[k - 1];
     }
@@ -576,8 +610,15 @@ int unet_forward(unet_t *m, const float *x, int B, float *out, err_t *e) {
             act_forward(par, m->out, L->z, (nn_act_t){NN_ACT_TANH, 0}, n);
             break;
         }
-        if ((rc = kerr(e, norm_fwd(par, L, B, train, c->bn_eps, c->bn_momentum), "dec", k))) return rc;
-        if (L->drop && (train || m->eval_dropout) &&
+        if ((rc = kerr(e, norm_fwd(par, L, B, train, c->bn_eps, c->bn_momentum, e), "dec", k))) return rc;
+        if (L->drop && (train || m->eval_dropout) && m->dropout_row0) { /* a slice of a global batch */
+            uint64_t off = (uint64_t)m->dropout_row0 * plane_out(L);
+            float sc = c->dropout < 1 ? 1.0f / (1.0f - c->dropout) : 0.0f;
+            for (size_t i = 0; i < n; i++) {
+                L->mask[i] = (unsigned char)dropout_keep(m->dropout_seed, (uint64_t)k, off + i, c->dropout);
+                L->f[i] = L->mask[i] ? L->f[i] * sc : 0.0f;
+            }
+        } else if (L->drop && (train || m->eval_dropout) &&
             (rc = kerr(e, dropout_forward(par, L->f, L->mask, L->f, n, c->dropout, m->dropout_seed, (uint64_t)k),
                        "dec", k)))
             return rc;
@@ -650,7 +691,7 @@ int unet_backward(unet_t *m, const float *dout, float *dx, err_t *e) {
         }
         float *gZ = other(g, 4, gcat, gU, gN);
         zero(par, gZ, n);
-        if ((rc = kerr(e, norm_bwd(par, L, gZ, gN, B, train, fz, c->bn_eps), "dec", k))) return rc;
+        if ((rc = kerr(e, norm_bwd(par, L, gZ, gN, B, train, fz, c->bn_eps, e), "dec", k))) return rc;
         float *gIn = other(g, 4, gZ, gcat, NULL); /* gU/gN are free now */
         zero(par, gIn, (size_t)B * plane_in(L));
         if ((rc = kerr(e, conv_bwd(par, L, gIn, gZ, m->cat[k - 1], B, fz, m->ws, m->nws), "dec", k))) return rc;
@@ -667,7 +708,7 @@ int unet_backward(unet_t *m, const float *dout, float *dx, err_t *e) {
         if (L->norm) {
             gZ = other(g, 4, gF, NULL, NULL);
             zero(par, gZ, (size_t)B * plane_out(L));
-            if ((rc = kerr(e, norm_bwd(par, L, gZ, gF, B, train, fz, c->bn_eps), "enc", k))) return rc;
+            if ((rc = kerr(e, norm_bwd(par, L, gZ, gF, B, train, fz, c->bn_eps, e), "enc", k))) return rc;
         }
         if (k > 1) {
             size_t n = (size_t)B * plane_in(L);
@@ -838,6 +879,7 @@ fail:
 }
 
 void patchgan_free(patchgan_t *d) {
+    free(d->dsum);
     params_free(&d->ps);
     free(d->act);
     free(d->gblock);
@@ -870,7 +912,7 @@ int patchgan_forward(patchgan_t *d, const float *a, const float *b, int B, float
     for (int i = 0; i < d->nl; i++) {
         unet_layer_t *L = &d->l[i];
         if ((rc = kerr(e, conv_fwd(par, L, in, B, d->ws, d->nws), "layer", i))) return rc;
-        if (L->norm && (rc = kerr(e, norm_fwd(par, L, B, d->train, c->bn_eps, c->bn_momentum), "layer", i)))
+        if (L->norm && (rc = kerr(e, norm_fwd(par, L, B, d->train, c->bn_eps, c->bn_momentum, e), "layer", i)))
             return rc;
         if (i < d->nl - 1) {
             act_forward(par, d->a[i], L->f, lrelu, (size_t)B * plane_out(L));
@@ -908,7 +950,7 @@ int patchgan_backward(patchgan_t *d, const float *dlogits, float *da, float *db,
         if (L->norm) {
             gZ = other(g, 3, gF, NULL, NULL);
             zero(par, gZ, n);
-            if ((rc = kerr(e, norm_bwd(par, L, gZ, gF, B, train, fz, c->bn_eps), "layer", i))) return rc;
+            if ((rc = kerr(e, norm_bwd(par, L, gZ, gF, B, train, fz, c->bn_eps, e), "layer", i))) return rc;
         }
         float *gIn = NULL;
         if (i > 0 || da || db) {

@@ -80,6 +80,7 @@
 #ifndef UNET_H
 #define UNET_H
 #include <stdint.h>
+#include "dist.h"
 #include "nn/conv.h"
 #include "params.h"
 #include "rng.h"
@@ -114,6 +115,9 @@ typedef struct {
     float *mean, *rstd; /* saved statistics: (cout) batch, (cap,cout) instance */
     unsigned char *mask;/* dropout mask (decoder levels with dropout) */
     int drop;           /* 1: dropout after the norm */
+    /* data-parallel training (unet_set_dist): batch norm over the global batch */
+    const dist_t *dist;
+    double *dsum;       /* (2 cout) its sums; the network's, shared by its layers */
 } unet_layer_t;
 
 typedef struct {
@@ -146,6 +150,10 @@ typedef struct {
     int frozen;    /* 1: backward computes no parameter gradients */
     int eval_dropout; /* 1: dropout in eval mode too (the pix2pix paper's test-time noise); 0 by default */
     uint64_t dropout_seed;
+    /* data-parallel training (dist.h): this process's rows start at row
+     * dropout_row0 of the global batch, so its dropout masks are the global
+     * batch's (element index offset by dropout_row0 x the plane); 0 alone */
+    int dropout_row0;
     int B;         /* batch of the last forward (0: none yet) */
     int last_train, last_drop;
     int io, S;     /* outside and inside sides */
@@ -169,6 +177,7 @@ typedef struct {
     int ws_threads;
     float *rtmp;                      /* resize scratch */
     void *rplan;                      /* resize plans (in: io->S, out: S->io) */
+    double *dsum;                     /* data-parallel batch-norm sums (unet_set_dist) */
 } unet_t;
 
 /* Check cfg, declare and allocate the tensors (zeroed: call
@@ -221,7 +230,17 @@ typedef struct {
     float *act, *gblock, *g[3], *ws;
     size_t act_floats, gmax, gblock_floats, nws;
     int ws_threads;
+    double *dsum;                             /* data-parallel batch-norm sums (patchgan_set_dist) */
 } patchgan_t;
+
+/* Data-parallel training (dist.h; d->size > 1): this process's rows are
+ * rows row0.. of the global batch; training batch norm uses the global
+ * batch's statistics (dist_bn_forward/_backward) and the generator's dropout
+ * masks are the global batch's, so with the losses scaled by 1/size the
+ * sum-allreduce of ps.grad is the one-process gradient.  d NULL or of size 1:
+ * one process (the default). */
+void unet_set_dist(unet_t *m, const dist_t *d, int row0);
+void patchgan_set_dist(patchgan_t *p, const dist_t *d);
 
 int patchgan_init(patchgan_t *d, const patchgan_config_t *cfg, int cap, const nn_par_t *par, err_t *e);
 void patchgan_free(patchgan_t *d);

@@ -30,6 +30,7 @@
  */
 #include "bpe.h"
 #include "cli.h"
+#include "dist.h"
 #include "clip_train.h"
 #include "degrade.h"
 #include "imgprep.h"
@@ -254,7 +255,8 @@ typedef struct {
     int nw;
     /* the current batch */
     long long step;
-    const item_t **items;
+    const item_t **items; /* (batch) the global batch */
+    int slot0;            /* this rank's first slot of it (data-parallel, dist.h) */
     float *img;   /* (cap,3,S,S) */
     int *ids;     /* (cap,ctx) */
     int fail;
@@ -274,9 +276,9 @@ static void to_input(const float *paper, int S, float *img) {
 /* One training sample: slot i of the current step. */
 static int make_sample(run_t *R, worker_t *w, int i) {
     const opts_t *o = R->o;
-    const item_t *it = R->items[i];
+    const item_t *it = R->items[R->slot0 + i];
     int S = R->S;
-    rng_seed2(&w->rng, (uint64_t)o->seed ^ 0x5eed5a3b1e5ULL, (uint64_t)R->step * 65536u + (uint64_t)i);
+    rng_seed2(&w->rng, (uint64_t)o->seed ^ 0x5eed5a3b1e5ULL, (uint64_t)R->step * 65536u + (uint64_t)(R->slot0 + i));
     item_drawing(R->d, it, &w->d);
     if (R->plan.nmix && rng_uniform(&w->rng) < o->aug_p) {
         w->dj.len = 0;
@@ -605,6 +607,11 @@ int main(int argc, char **argv) {
         d.by_word[w][fillc[w]++] = i;
     }
     free(fillc);
+    /* data-parallel (bin/clip-train-mpi): rank r computes slots r*lb .. of every global batch */
+    dist_t D = {.rank = 0, .size = 1};
+    if (dist_init(&D, &argc, &argv, &e)) die_err(&e);
+    if (o.batch % D.size) die(EXIT_USAGE, "--batch %d does not split evenly over %d ranks (give a multiple)", o.batch, D.size);
+    int lb = o.batch / D.size, root = D.rank == 0;
     long long steps_per_epoch = (d.train.n + o.batch - 1) / o.batch;
     long long total = o.steps ? o.steps : (long long)ceil(o.epochs * (double)d.train.n / o.batch);
     if (total < 1) total = 1;
@@ -634,7 +641,8 @@ int main(int argc, char **argv) {
     if (captions_make(&cap, bpe, &d, tpl, ntpl, o.context, &e)) die_err(&e);
 
     clip_trainer_t T;
-    if (clip_trainer_init(&T, &cfg, o.batch, &par, &e)) die_err(&e);
+    if (clip_trainer_init(&T, &cfg, lb, &par, &e)) die_err(&e);
+    clip_trainer_set_dist(&T, &D);
     rng_t init_rng;
     rng_seed2(&init_rng, (uint64_t)o.seed, 0x1417);
     clip_trainer_init_weights(&T, &init_rng);
@@ -654,12 +662,13 @@ int main(int argc, char **argv) {
         imgprep_init(&w->prep);
     }
     R.items = xcalloc((size_t)o.batch, sizeof *R.items);
-    R.img = xmalloc((size_t)o.batch * 3 * o.image_size * o.image_size * sizeof *R.img);
-    R.ids = xcalloc((size_t)o.batch * o.context, sizeof *R.ids);
+    R.img = xmalloc((size_t)lb * 3 * o.image_size * o.image_size * sizeof *R.img);
+    R.ids = xcalloc((size_t)lb * o.context, sizeof *R.ids);
+    R.slot0 = D.rank * lb;
     int *perm = xmalloc((size_t)d.nwords * sizeof *perm);
 
-    /* validation images, rendered once */
-    R.nval = d.val.n;
+    /* validation images, rendered once (rank 0 alone validates) */
+    R.nval = root ? d.val.n : 0;
     if (R.nval) {
         R.val_u8 = xmalloc((size_t)R.nval * o.image_size * o.image_size);
         R.fail = 0;
@@ -671,7 +680,7 @@ int main(int argc, char **argv) {
         if (raster_init(&R.w[i].r, o.image_size, o.image_size, &e)) die_err(&e);
     }
 
-    if (mkdir_p(o.out, &e)) die_err(&e);
+    if (root && mkdir_p(o.out, &e)) die_err(&e);
     char *ckpt_path = join(o.out, "checkpoint.safetensors"), *model_path = join(o.out, "model.safetensors"),
          *log_path = join(o.out, "log.ndjson");
 
@@ -707,10 +716,12 @@ int main(int argc, char **argv) {
         }
         ckpt_close(c);
         step = st.step;
-        fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
+        if (root) fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
     }
+    if (root && D.size > 1)
+        fprintf(stderr, "%s: data-parallel over %d ranks (%s), %d pairs a rank a step\n", progname, D.size, dist_impl(), lb);
 
-    fprintf(stderr,
+    if (root) fprintf(stderr,
             "%s: %d training / %d validation records, %d words; model %.2fM parameters (vision %dx%d, patch %d, "
             "%d px; text %dx%d, context %d; embed %d); %lld steps of %d (%.2f epochs), schedule %s\n",
             progname, d.train.n, R.nval, d.nwords, clip_params_count(&cfg) / 1e6, o.layers, o.width, o.patch,
@@ -728,21 +739,22 @@ int main(int argc, char **argv) {
         pick_batch(&R, step, o.batch, perm);
         R.step = step;
         R.fail = 0;
-        pool_run(&pool, o.batch, sample_job, &R);
+        pool_run(&pool, lb, sample_job, &R);
         if (R.fail) die_err(&R.w[R.fail - 1].err);
         float loss, acc;
         double gn;
         hp.lr = lr_at(&sched, step);
         double tb = now_sec();
         t_data += tb - ta;
-        if (clip_trainer_grads(&T, R.img, R.ids, o.batch, &loss, &acc, &e) ||
+        if (clip_trainer_grads(&T, R.img, R.ids, lb, &loss, &acc, &e) ||
+            dist_sum_f(&D, T.ps.grad, T.ps.size, &e) || /* the one gradient allreduce (no-op alone) */
             clip_trainer_update(&T, &hp, step + 1, o.clip_norm, &gn, &e))
             die(e.code, "step %lld: %s", step + 1, e.msg);
         step++;
         t_model += now_sec() - tb;
         loss_ema = step == step0 + 1 ? loss : 0.98 * loss_ema + 0.02 * loss;
         double t = now_sec() - t0;
-        if (o.progress || isatty(2)) {
+        if (root && (o.progress || isatty(2))) {
             if (t - tlast > 2 || step == total || getenv("CT_DEBUG")) {
                 double per = t / (double)(step - step0);
                 fprintf(stderr,
@@ -755,7 +767,7 @@ int main(int argc, char **argv) {
         }
         int do_eval = step % eval_every == 0 || step == total,
             do_save = step % save_every == 0 || step == total || step == stop;
-        if (do_eval) {
+        if (root && do_eval) {
             eval_t ev;
             if (evaluate(&R, &T, bpe, step == total ? 0 : (int)o.val_limit, &ev, &e)) die_err(&e);
             buf_t b = {0};
@@ -772,12 +784,17 @@ int main(int argc, char **argv) {
                     progname, step, ev.top1, ev.top5, ev.n, d.nwords, ev.top1_study, ev.n_study);
             buf_free(&b);
         }
-        if (do_save) {
+        if (root && do_save) {
             st.step = step;
             if (clip_trainer_save(&T, ckpt_path, &st, CKPT_OPTIM, &e)) die_err(&e);
+            char note[1024];
+            snprintf(note, sizeof note, "the last checkpoint, %s (step %lld), is intact: rerun with --resume", ckpt_path, step);
+            dist_set_note(note);
         }
     }
-    if (step < total) {
+    if (!root) {
+        /* rank 0 writes */
+    } else if (step < total) {
         fprintf(stderr, "\n%s: stopped after step %lld of %lld (--stop-after); continue with --resume\n", progname,
                 step, total);
     } else {
@@ -816,5 +833,6 @@ int main(int argc, char **argv) {
     free(ckpt_path), free(model_path), free(log_path);
     strlist_free(&files);
     strlist_free(&o.templates);
+    dist_finalize(&D);
     return 0;
 }

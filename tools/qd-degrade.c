@@ -7,9 +7,9 @@
  * applied with every drawn value.  A record that already has a "target" keeps
  * it, is degraded further from its current drawing, and gets the new steps
  * appended to its "degradations".  Every other field passes through.  Random
- * draws come from rng_seed2(--seed, hash(key_id)) (the line number when there
- * is no key_id), so a record's output does not depend on its position in the
- * stream.  It does not render, normalise or filter: see qd-extract, rasterize.
+ * draws come from rng_seed2(--seed, hash(key_id)) (a hash of the drawing's
+ * JSON text when there is no key_id), so a record's output does not depend on
+ * its position in the stream.  It does not render, normalise or filter: see qd-extract, rasterize.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +54,13 @@ static int degrade_record(sketch_t *s, records_pos_t *pos, void *vctx, err_t *e)
     size_t old_end = j->len;
     if (old_end > 1) buf_puts(j, ","); /* taken back below if no step is applied */
     size_t new_start = j->len;
+    /* never the input position: a sharded stream must give the same bytes */
+    uint64_t stream = 1469598103934665603ull;
+    if (s->key_id[0]) stream = hash_str(s->key_id);
+    else if (sketch_raw(s, src, &p, &n))
+        for (size_t i = 0; i < n; i++) stream = (stream ^ (unsigned char)p[i]) * 1099511628211ull;
     rng_t r;
-    rng_seed2(&r, c->seed, s->key_id[0] ? hash_str(s->key_id) : (uint64_t)pos->line);
+    rng_seed2(&r, c->seed, stream);
     double unit = c->rel ? degrade_rel_unit(&s->drawing) : 1;
     err_t de = {0};
     int rc = degrade_plan_run(&c->plan, &s->drawing, unit, &r, j, &de);

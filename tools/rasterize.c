@@ -11,7 +11,9 @@
  * (refused when stdout is a terminal) or, with --out DIR, DIR/<key_id>.png
  * (line<N>.png without a key_id), each written atomically; DIR is made when
  * the first file is written, and an error that stops the run says how many
- * files it holds.
+ * files it holds.  --svg DIR writes DIR/<key_id>.svg instead (common/svg.h:
+ * one path per stroke, the frame as viewBox; with --out too, both), stroke
+ * colour from --colour.
  *
  * Pixels come from a renderer plugin (--renderer, default softline; see
  * --list-plugins), or from the built-in anti-aliased line rasteriser
@@ -27,6 +29,7 @@
 #include "render.h"
 #include "records.h"
 #include "sketch.h"
+#include "svg.h"
 #include "util.h"
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,7 @@ typedef struct {
     int size, rgb, keep_going, progress, threads;
     double width, pad;
     const char *field, *out, *renderer;
+    const char *svg, *colour; /* --svg DIR, --colour C */
 } opts_t;
 
 typedef struct {
@@ -93,6 +97,21 @@ static int safe_name(const char *s) {
     return 1;
 }
 
+/* --svg: DIR/<key_id>.svg (line<N>.svg without a key_id). */
+static int write_svg(ctx_t *c, sketch_t *s, records_pos_t *pos, const drawing_t *d, const xform_t *xf, err_t *e) {
+    const opts_t *o = c->o;
+    c->path.len = 0;
+    if (s->key_id[0] && !safe_name(s->key_id))
+        return err_set(e, EXIT_DATA, "%s: key_id cannot be used as a file name", sketch_label(s));
+    if (s->key_id[0]) buf_printf(&c->path, "%s/%s.svg", o->svg, s->key_id);
+    else buf_printf(&c->path, "%s/line%lld.svg", o->svg, pos->line);
+    if (!strset_add(&c->written, c->path.s))
+        return err_set(e, EXIT_DATA, "%s: %s was already written by an earlier record of this run (duplicate key_id?)",
+                       sketch_label(s), c->path.s);
+    svg_opts_t so = {.size = o->size, .width = o->width, .colour = o->colour};
+    return svg_save(c->path.s, d, xf, &so, s->word, s->key_id, e);
+}
+
 static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     ctx_t *c = vc;
     const opts_t *o = c->o;
@@ -108,6 +127,10 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
         xform_canvas(cw, ch, o->size, &xf);
     else
         xform_fit(d, o->size, o->pad, &xf);
+    if (o->svg) {
+        int rc = write_svg(c, s, pos, d, &xf, e);
+        if (rc || !o->out) return rc; /* --svg alone: no pixels */
+    }
     int rc = render(c, d, &xf, e);
     if (rc) return rc;
 
@@ -147,7 +170,7 @@ static int one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    opts_t o = {.size = 224, .width = 2, .pad = 10, .field = "drawing", .renderer = "softline"};
+    opts_t o = {.size = 224, .width = 2, .pad = 10, .field = "drawing", .renderer = "softline", .colour = "#000000"};
     int list_plugins = 0, plugins_json = 0;
     const char *help_plugin = NULL;
     const opt_t table[] = {
@@ -158,6 +181,11 @@ int main(int argc, char **argv) {
         {"field", 'f', OPT_STR, &o.field, "NAME", "the drawing-shaped field to render (e.g. target)",
          OPT_NORANGE},
         {"out", 'o', OPT_STR, &o.out, "DIR", "write DIR/<key_id>.png files instead of a PNG stream (DIR made at the first file)",
+         OPT_NORANGE},
+        {"svg", 0, OPT_STR, &o.svg, "DIR",
+         "write DIR/<key_id>.svg (one path per stroke, the frame as viewBox) instead of PNGs (with --out: both)",
+         OPT_NORANGE},
+        {"colour", 0, OPT_STR, &o.colour, "C", "SVG stroke colour: #rgb, #rrggbb or a CSS name (default #000000)",
          OPT_NORANGE},
         {"renderer", 'r', OPT_STR, &o.renderer, "SPEC",
          "renderer plugin NAME[:key=value,...], or 'builtin' for the built-in rasteriser", OPT_NORANGE},
@@ -182,6 +210,7 @@ int main(int argc, char **argv) {
         .epilog = "Examples:\n"
                   "  zcat data/quickdraw/simplified/fish.ndjson.gz | head -8 | rasterize --out outputs/fish\n"
                   "  qd-degrade < sketches.ndjson | rasterize --field target > clean.pngs\n"
+                  "  optimize --loss clip-text:prompt=fish < fish.ndjson | rasterize --svg outputs/fish-svg\n"
                   "  rasterize --renderer bezier:max_error=2 --out outputs/fish-bezier < fish.ndjson\n"
                   "Plugins are looked up along $INVCLIP_PLUGIN_PATH, then in the build's plugins folder, then in\n"
                   "<prefix>/lib/invclip/plugins next to an installed binary; --help-plugin builtin describes the\n"
@@ -208,7 +237,10 @@ int main(int argc, char **argv) {
     }
     if (2 * o.pad >= o.size) die(EXIT_USAGE, "--pad %g leaves no room in a %d-pixel image", o.pad, o.size);
     if (!o.field[0]) die(EXIT_USAGE, "--field: empty name");
-    if (!o.out && isatty(STDOUT_FILENO))
+    if (!svg_colour_ok(o.colour)) die(EXIT_USAGE, "--colour '%s': not #rgb, #rrggbb or a colour name", o.colour);
+    if (o.svg && !o.svg[0]) die(EXIT_USAGE, "--svg: empty directory name");
+    if (o.svg && mkdir_p(o.svg, &e)) die_err(&e);
+    if (!o.out && !o.svg && isatty(STDOUT_FILENO))
         die(EXIT_USAGE, "refusing to write binary PNG data to a terminal; use --out DIR or a pipe");
     ctx_t c = {.o = &o};
     c.use_plugin = strcmp(o.renderer, "builtin") != 0;

@@ -28,6 +28,7 @@
  */
 #include "cli.h"
 #include "degrade.h"
+#include "dist.h"
 #include "evalnet.h"
 #include "keylist.h"
 #include "nn/lr.h"
@@ -280,8 +281,9 @@ typedef struct {
     worker_t *w;
     int nw;
     long long step;
-    const item_t **items;
-    float *x;   /* (cap,1,S,S) */
+    const item_t **items; /* (batch) the global batch */
+    int slot0;  /* this rank's first slot of it (data-parallel training, dist.h) */
+    float *x;   /* (cap,1,S,S) this rank's slots */
     int *labels;
     int fail;
     /* epoch permutation */
@@ -294,9 +296,9 @@ typedef struct {
 
 static int make_sample(run_t *R, worker_t *w, int i) {
     const opts_t *o = R->o;
-    const item_t *it = R->items[i];
+    const item_t *it = R->items[R->slot0 + i];
     int S = R->S;
-    rng_seed2(&w->rng, (uint64_t)o->seed ^ 0x5c0e5a3b1e5ULL, (uint64_t)R->step * 65536u + (uint64_t)i);
+    rng_seed2(&w->rng, (uint64_t)o->seed ^ 0x5c0e5a3b1e5ULL, (uint64_t)R->step * 65536u + (uint64_t)(R->slot0 + i));
     item_drawing(R->d, it, &w->d);
     if (R->plan.nmix && rng_uniform(&w->rng) < o->aug_p) {
         w->dj.len = 0;
@@ -442,7 +444,7 @@ static void write_config_json(const char *dir, const evalnet_config_t *c, const 
     free(path);
 }
 
-static int train_main(opts_t *o, strlist_t *files) {
+static int train_main(opts_t *o, strlist_t *files, const dist_t *D) {
     err_t e = {0};
     data_t d = {0};
     if (o->val_keys && keylist_read(o->val_keys, &d.valkeys, NULL, &e)) die(e.code, "--val-keys: %s", e.msg);
@@ -479,6 +481,10 @@ static int train_main(opts_t *o, strlist_t *files) {
     evalnet_config_defaults(&cfg);
     if (evalnet_config_check(&cfg, &e)) die_err(&e);
 
+    /* data-parallel: rank r computes slots r*b .. r*b+b-1 of every global batch */
+    if (o->batch % D->size)
+        die(EXIT_USAGE, "--batch %d does not split evenly over %d ranks (give a multiple)", o->batch, D->size);
+    int lb = o->batch / D->size, root = D->rank == 0;
     long long steps_per_epoch = (d.train.n + o->batch - 1) / o->batch;
     long long total = o->steps ? o->steps : (long long)ceil(o->epochs * (double)d.train.n / o->batch);
     if (total < 1) total = 1;
@@ -499,7 +505,9 @@ static int train_main(opts_t *o, strlist_t *files) {
     if (pool_init(&pool, o->threads ? o->threads : pool_cores(), &e)) die_err(&e);
     nn_par_t par = pool_par(&pool);
     evalnet_t net;
-    if (evalnet_init(&net, &cfg, o->batch, PARAMS_TRAIN, &par, &e)) die_err(&e);
+    if (evalnet_init(&net, &cfg, lb, PARAMS_TRAIN, &par, &e)) die_err(&e);
+    net.dist = D;
+    net.row0 = D->rank * lb;
     rng_t init_rng;
     rng_seed2(&init_rng, (uint64_t)o->seed, 0xe7a1);
     evalnet_init_weights(&net, &init_rng);
@@ -510,17 +518,18 @@ static int train_main(opts_t *o, strlist_t *files) {
     R.w = xcalloc((size_t)R.nw, sizeof *R.w);
     for (int i = 0; i < R.nw; i++) worker_open(&R.w[i], o->renderer, R.S);
     R.items = xcalloc((size_t)o->batch, sizeof *R.items);
-    R.x = xmalloc((size_t)o->batch * R.S * R.S * sizeof *R.x);
-    R.labels = xcalloc((size_t)o->batch, sizeof *R.labels);
+    R.x = xmalloc((size_t)lb * R.S * R.S * sizeof *R.x);
+    R.labels = xcalloc((size_t)lb, sizeof *R.labels);
+    R.slot0 = D->rank * lb;
     R.perm = xmalloc((size_t)d.train.n * sizeof *R.perm);
-    R.nval = d.val.n;
+    R.nval = root ? d.val.n : 0; /* rank 0 alone validates */
     if (R.nval) {
         R.val_u8 = xmalloc((size_t)R.nval * R.S * R.S);
         pool_run(&pool, R.nval, val_job, &R);
         if (R.fail) die_err(&R.w[R.fail - 1].err);
     }
 
-    if (mkdir_p(o->out, &e)) die_err(&e);
+    if (root && mkdir_p(o->out, &e)) die_err(&e);
     char *ckpt_path = join(o->out, "checkpoint.safetensors"), *model_path = join(o->out, "model.safetensors"),
          *log_path = join(o->out, "log.ndjson");
     meta_t meta = {0};
@@ -566,9 +575,12 @@ static int train_main(opts_t *o, strlist_t *files) {
         if (ckpt_load(ckpt_path, &net.ps, &st, CKPT_OPTIM, &e)) die_err(&e);
         step = st.step;
         if (step < 0 || step > total) die(EXIT_MODEL, "%s: step %lld is outside 0..%lld", ckpt_path, step, total);
-        fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
+        if (root) fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
     }
-    fprintf(stderr,
+    if (D->size > 1 && root)
+        fprintf(stderr, "%s: data-parallel over %d ranks (%s), %d drawings a rank a step\n", progname, D->size,
+                dist_impl(), lb);
+    if (root) fprintf(stderr,
             "%s: %d training / %d validation records, %d words; CNN %.2fM parameters (%d px, channels %s, dropout "
             "%g); %lld steps of %d (%.2f epochs), schedule %s\n",
             progname, d.train.n, d.val.n, d.nwords, evalnet_params_count(&cfg) / 1e6, cfg.image_size, o->channels,
@@ -584,15 +596,21 @@ static int train_main(opts_t *o, strlist_t *files) {
         pick_batch(&R, step, o->batch);
         R.step = step;
         R.fail = 0;
-        pool_run(&pool, o->batch, sample_job, &R);
+        pool_run(&pool, lb, sample_job, &R);
         if (R.fail) die_err(&R.w[R.fail - 1].err);
         double tb = now_sec();
         t_data += tb - ta;
         float loss;
         int correct;
         uint64_t dseed = (uint64_t)o->seed * 0x9E3779B97F4A7C15ULL ^ (uint64_t)step;
-        if (evalnet_train_grads(&net, R.x, R.labels, o->batch, (float)o->smoothing, dseed, &loss, &correct, &e))
+        if (evalnet_train_grads(&net, R.x, R.labels, lb, (float)o->smoothing, dseed, &loss, &correct, &e))
             die(e.code, "step %lld: %s", step + 1, e.msg);
+        if (D->size > 1) { /* the one gradient allreduce; the loss and hits for the log */
+            double st2[2] = {loss, correct};
+            if (dist_sum_f(D, net.ps.grad, net.ps.size, &e) || dist_sum_d(D, st2, 2, &e))
+                die(e.code, "step %lld: %s", step + 1, e.msg);
+            loss = (float)(st2[0] / D->size), correct = (int)st2[1];
+        }
         if (!isfinite(loss)) die(EXIT_NUMERIC, "step %lld: the loss is %g", step + 1, loss);
         double gn = o->clip_norm > 0 ? params_clip_grad(&net.ps, o->clip_norm, &par) : 0;
         if (!isfinite(gn) && params_check_finite(&net.ps, net.ps.grad, "gradient", &par, &e))
@@ -605,7 +623,7 @@ static int train_main(opts_t *o, strlist_t *files) {
         loss_ema = step == step0 + 1 ? loss : 0.98 * loss_ema + 0.02 * loss;
         acc_ema = step == step0 + 1 ? acc : 0.98 * acc_ema + 0.02 * acc;
         double t = now_sec() - t0;
-        if ((o->progress || isatty(2)) && (t - tlast > 2 || step == stop)) {
+        if (root && (o->progress || isatty(2)) && (t - tlast > 2 || step == stop)) {
             double per = t / (double)(step - step0);
             fprintf(stderr,
                     "\r%s: step %lld/%lld epoch %.2f loss %.4f (avg %.4f) acc %.2f lr %.2e |g| %.2f  %.2f steps/s "
@@ -616,7 +634,7 @@ static int train_main(opts_t *o, strlist_t *files) {
         }
         int do_eval = step % eval_every == 0 || step == total,
             do_save = step % save_every == 0 || step == total || step == stop;
-        if (do_eval) {
+        if (root && do_eval) {
             eval_t ev;
             if (evaluate(&R, &net, step == total ? 0 : (int)o->val_limit, &ev, &e)) die_err(&e);
             buf_t b = {0};
@@ -631,12 +649,17 @@ static int train_main(opts_t *o, strlist_t *files) {
             fprintf(stderr, "\n%s: step %lld: validation top-1 %.4f top-5 %.4f loss %.4f on %ld records (%d words)\n",
                     progname, step, ev.top1, ev.top5, ev.loss, ev.n, d.nwords);
         }
-        if (do_save) {
+        if (root && do_save) {
             st.step = step;
             if (ckpt_save(ckpt_path, &net.ps, &st, CKPT_OPTIM, &e)) die_err(&e);
+            char note[1024];
+            snprintf(note, sizeof note, "the last checkpoint, %s (step %lld), is intact: rerun with --resume", ckpt_path, step);
+            dist_set_note(note);
         }
     }
-    if (step < total) {
+    if (!root) {
+        /* nothing to write */
+    } else if (step < total) {
         fprintf(stderr, "\n%s: stopped after step %lld of %lld (--stop-after); continue with --resume\n", progname,
                 step, total);
     } else {
@@ -1245,7 +1268,11 @@ int main(int argc, char **argv) {
     strlist_t files = {0};
     opt_parse(&spec, argc, argv, &files);
     o.input_png = input_kind == 1;
-    int rc = o.train ? train_main(&o, &files) : score_main(&o, &files);
+    dist_t D = {.rank = 0, .size = 1};
+    err_t de = {0};
+    if (o.train && dist_init(&D, &argc, &argv, &de)) die_err(&de); /* one process unless built with MPI */
+    int rc = o.train ? train_main(&o, &files, &D) : score_main(&o, &files);
+    dist_finalize(&D);
     strlist_free(&files);
     strlist_free(&o.summary);
     return rc;

@@ -42,6 +42,7 @@
  */
 #include "checkpoint.h"
 #include "cli.h"
+#include "dist.h"
 #include "keylist.h"
 #include "nn/loss.h"
 #include "nn/lr.h"
@@ -312,9 +313,10 @@ typedef struct {
     data_t *d;
     int S, B, nw;
     worker_t *w;
-    const item_t **items;
-    uint64_t *seeds;
-    float *A, *Bt;
+    const item_t **items; /* (batch) the global batch */
+    uint64_t *seeds;      /* (batch) */
+    int slot0;            /* this rank's first slot (data-parallel, dist.h) */
+    float *A, *Bt;        /* (B,S,S) this rank's slots */
     int fail;
     /* evaluation batch */
     const itemlist_t *L;
@@ -327,8 +329,8 @@ static void sample_job(void *vr, int begin, int end, int tid) {
     size_t n = (size_t)R->S * R->S;
     for (int i = begin; i < end; i++) {
         rng_t r;
-        rng_seed(&r, R->seeds[i]);
-        if (make_pair(w, R->o, R->S, R->items[i], &r, R->A + i * n, R->Bt + i * n)) {
+        rng_seed(&r, R->seeds[R->slot0 + i]);
+        if (make_pair(w, R->o, R->S, R->items[R->slot0 + i], &r, R->A + i * n, R->Bt + i * n)) {
             __atomic_store_n(&R->fail, tid + 1, __ATOMIC_RELAXED);
             return;
         }
@@ -797,6 +799,12 @@ int main(int argc, char **argv) {
     }
     if (d.train.n < 1) die(EXIT_DATA, "no training pairs (all held out, or no input)");
     int S = o.size, B = o.batch;
+    /* data-parallel (bin/unet-train-mpi): rank r computes slots r*lb .. of every global batch */
+    dist_t DP = {.rank = 0, .size = 1};
+    if (dist_init(&DP, &argc, &argv, &e)) die_err(&e);
+    if (B % DP.size) die(EXIT_USAGE, "--batch %d does not split evenly over %d ranks (give a multiple)", B, DP.size);
+    int lb = B / DP.size, root = DP.rank == 0;
+    float share = 1.0f / (float)DP.size; /* each rank's losses are means over its slice */
     long long spe = (d.train.n + B - 1) / B;
     long long total = o.steps ? o.steps : (long long)ceil(o.epochs * (double)spe);
     if (total < 1) total = 1;
@@ -821,8 +829,10 @@ int main(int argc, char **argv) {
     unet_model_cfg_t mc = unet_model_config(o.arch, o.norm, o.base, o.depth, o.size, o.ndf, o.dlayers, !o.no_gan);
     unet_t G;
     patchgan_t D;
-    if (unet_init(&G, &mc.g, B, &par, &e)) die_err(&e);
-    if (mc.gan && patchgan_init(&D, &mc.d, B, &par, &e)) die_err(&e);
+    if (unet_init(&G, &mc.g, lb, &par, &e)) die_err(&e);
+    if (mc.gan && patchgan_init(&D, &mc.d, lb, &par, &e)) die_err(&e);
+    unet_set_dist(&G, &DP, DP.rank * lb); /* batch norm and dropout over the global batch */
+    if (mc.gan) patchgan_set_dist(&D, &DP);
     rng_t init_rng;
     rng_seed2(&init_rng, (uint64_t)o.seed, 0x0e7);
     unet_init_weights(&G, &init_rng);
@@ -832,7 +842,7 @@ int main(int argc, char **argv) {
     unet_ckpt_declare(&all, &G.ps, mc.gan ? &D.ps : NULL);
     if (params_alloc(&all, PARAMS_TRAIN, &e)) die_err(&e);
 
-    run_t R = {.o = &o, .d = &d, .S = S, .B = B, .nw = pool.nthreads > 0 ? pool.nthreads : 1};
+    run_t R = {.o = &o, .d = &d, .S = S, .B = lb, .slot0 = DP.rank * lb, .nw = pool.nthreads > 0 ? pool.nthreads : 1};
     R.w = xcalloc((size_t)R.nw, sizeof *R.w);
     for (int i = 0; i < R.nw; i++) worker_init(&R.w[i], o.renderer, S);
     size_t n = (size_t)S * S;
@@ -842,13 +852,13 @@ int main(int argc, char **argv) {
     R.Bt = xmalloc((size_t)B * n * sizeof *R.Bt);
     float *fake = xmalloc((size_t)B * n * sizeof *fake), *dfake = xmalloc((size_t)B * n * sizeof *dfake);
     int oh = mc.gan ? patchgan_out_size(&mc.d) : 1;
-    size_t nl = (size_t)B * oh * oh;
+    size_t nl = (size_t)lb * oh * oh;
     float *logits = xmalloc(nl * sizeof *logits), *dlog = xmalloc(nl * sizeof *dlog);
     int *perm = xmalloc((size_t)d.train.n * sizeof *perm);
     int nkeep = (int)o.nsamples;
     float *keep = xcalloc((size_t)nkeep * 3 * n, sizeof *keep);
 
-    if (mkdir_p(o.out, &e)) die_err(&e);
+    if (root && mkdir_p(o.out, &e)) die_err(&e);
     char *ckpt_path = join(o.out, "checkpoint.safetensors"), *model_path = join(o.out, "model.safetensors"),
          *log_path = join(o.out, "log.ndjson");
 
@@ -889,7 +899,7 @@ int main(int argc, char **argv) {
         kvm[nkvm++] = (ckpt_kv_t){"render.eval_width", rv[3]};
     }
 
-    if (!o.resume && unlink(log_path) && errno != ENOENT) die(EXIT_IO, "%s: cannot remove: %s", log_path, strerror(errno));
+    if (root && !o.resume && unlink(log_path) && errno != ENOENT) die(EXIT_IO, "%s: cannot remove: %s", log_path, strerror(errno));
     rng_t master;
     rng_seed2(&master, (uint64_t)o.seed, 0x7a1);
     ckpt_rng_t rngs[1] = {{"master", &master}};
@@ -909,9 +919,12 @@ int main(int argc, char **argv) {
         if (step < 0 || step > total) die(EXIT_MODEL, "%s: step %lld is outside this run's %lld", ckpt_path, step, total);
         unet_ckpt_copy(&all, &G.ps, "gen.", 0);
         if (mc.gan) unet_ckpt_copy(&all, &D.ps, "disc.", 0);
-        fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
+        if (root) fprintf(stderr, "%s: resuming %s at step %lld of %lld\n", progname, ckpt_path, step, total);
     }
-    fprintf(stderr,
+    if (root && DP.size > 1)
+        fprintf(stderr, "%s: data-parallel over %d ranks (%s), %d pairs a rank a step\n", progname, DP.size,
+                dist_impl(), lb);
+    if (root) fprintf(stderr,
             "%s: %d training / %d held-out pairs; generator %s %s base %d depth %d at %d px (%.2fM parameters)%s; "
             "%lld steps of %d (%.2f epochs), schedule %s\n",
             progname, d.train.n, d.val.n, unet_arch_names[o.arch], unet_norm_names[o.norm], o.base, o.depth, S,
@@ -936,33 +949,35 @@ int main(int argc, char **argv) {
         }
         G.dropout_seed = rng_u64(&master);
         R.fail = 0;
-        pool_run(&pool, B, sample_job, &R);
+        pool_run(&pool, lb, sample_job, &R);
         if (R.fail) die_err(&R.w[R.fail - 1].err);
         hp.lr = lr_at(&sched, step);
         float l1 = 0, lgan = 0, ld = 0;
         G.train = 1;
-        if (unet_forward(&G, R.A, B, fake, &e)) die(e.code, "step %lld: %s", step + 1, e.msg);
+        if (unet_forward(&G, R.A, lb, fake, &e)) die(e.code, "step %lld: %s", step + 1, e.msg);
         if (mc.gan) {
             float lf, lr;
             D.train = 1, D.frozen = 0;
             params_zero_grad(&D.ps, &par);
-            if (patchgan_forward(&D, R.A, fake, B, logits, &e)) die_err(&e);
-            bce_logits_loss(&par, &lf, dlog, logits, NULL, 0.0f, nl, 0.5f);
-            if (patchgan_backward(&D, dlog, NULL, NULL, &e) || patchgan_forward(&D, R.A, R.Bt, B, logits, &e))
+            if (patchgan_forward(&D, R.A, fake, lb, logits, &e)) die_err(&e);
+            bce_logits_loss(&par, &lf, dlog, logits, NULL, 0.0f, nl, 0.5f * share);
+            if (patchgan_backward(&D, dlog, NULL, NULL, &e) || patchgan_forward(&D, R.A, R.Bt, lb, logits, &e))
                 die_err(&e);
-            bce_logits_loss(&par, &lr, dlog, logits, NULL, 1.0f, nl, 0.5f);
+            bce_logits_loss(&par, &lr, dlog, logits, NULL, 1.0f, nl, 0.5f * share);
             if (patchgan_backward(&D, dlog, NULL, NULL, &e)) die_err(&e);
             ld = 0.5f * (lf + lr);
             if (!isfinite(ld) && params_check_finite(&D.ps, D.ps.grad, "discriminator gradient", &par, &e))
                 die_err(&e);
+            /* the discriminator's gradient allreduce (no-op alone) */
+            if (dist_sum_f(&DP, D.ps.grad, D.ps.size, &e)) die(e.code, "step %lld: %s", step + 1, e.msg);
             if (params_step(&D.ps, &hp, step + 1, &par, &e)) die_err(&e);
             D.frozen = 1;
         }
         params_zero_grad(&G.ps, &par);
-        l1_loss(&par, &l1, dfake, fake, R.Bt, (size_t)B * n, (float)o.lambda);
+        l1_loss(&par, &l1, dfake, fake, R.Bt, (size_t)lb * n, (float)o.lambda * share);
         if (mc.gan) {
-            if (patchgan_forward(&D, R.A, fake, B, logits, &e)) die_err(&e);
-            bce_logits_loss(&par, &lgan, dlog, logits, NULL, 1.0f, nl, 1.0f);
+            if (patchgan_forward(&D, R.A, fake, lb, logits, &e)) die_err(&e);
+            bce_logits_loss(&par, &lgan, dlog, logits, NULL, 1.0f, nl, share);
             if (patchgan_backward(&D, dlog, NULL, dfake, &e)) die_err(&e);
         }
         if (unet_backward(&G, dfake, NULL, &e)) die_err(&e);
@@ -970,11 +985,17 @@ int main(int argc, char **argv) {
             if (params_check_finite(&G.ps, G.ps.grad, "generator gradient", &par, &e)) die_err(&e);
             die(EXIT_NUMERIC, "step %lld: the loss is not finite (L1 %g, GAN %g)", step + 1, l1, lgan);
         }
+        if (DP.size > 1) { /* the generator's gradient allreduce; the losses for the log */
+            double ls[3] = {l1, lgan, ld};
+            if (dist_sum_f(&DP, G.ps.grad, G.ps.size, &e) || dist_sum_d(&DP, ls, 3, &e))
+                die(e.code, "step %lld: %s", step + 1, e.msg);
+            l1 = (float)(ls[0] / DP.size), lgan = (float)(ls[1] / DP.size), ld = (float)(ls[2] / DP.size);
+        }
         if (params_step(&G.ps, &hp, step + 1, &par, &e)) die_err(&e);
         step++;
         l1_sum += l1, g_sum += lgan, d_sum += ld, nsum++;
         double t = now_sec() - t0;
-        if ((o.progress || isatty(2)) && (t - tlast > 2 || step == stop)) {
+        if (root && (o.progress || isatty(2)) && (t - tlast > 2 || step == stop)) {
             double per = t / (double)(step - step0);
             fprintf(stderr, "\r%s: step %lld/%lld epoch %.2f L1 %.4f G_GAN %.3f D %.3f lr %.2e  %.2f s/step ETA %.1f min   ",
                     progname, step, total, (double)step / spe, l1, lgan, ld, hp.lr, per,
@@ -983,7 +1004,7 @@ int main(int argc, char **argv) {
         }
         int do_eval = step % eval_every == 0 || step == total;
         int do_save = step % save_every == 0 || step == total || step == stop;
-        if (do_eval) {
+        if (root && do_eval) {
             metrics_t m;
             if (evaluate(&R, &pool, &G, EL, fake, &m, keep, nshow, &e)) die_err(&e);
             buf_t b = {0};
@@ -1012,14 +1033,19 @@ int main(int argc, char **argv) {
                 free(gp);
             }
         }
-        if (do_save) {
+        if (root && do_save) {
             unet_ckpt_copy(&all, &G.ps, "gen.", 1);
             if (mc.gan) unet_ckpt_copy(&all, &D.ps, "disc.", 1);
             st.step = step;
             if (ckpt_save(ckpt_path, &all, &st, CKPT_OPTIM, &e)) die_err(&e);
+            char note[1024];
+            snprintf(note, sizeof note, "the last checkpoint, %s (step %lld), is intact: rerun with --resume", ckpt_path, step);
+            dist_set_note(note);
         }
     }
-    if (step < total) {
+    if (!root) {
+        /* rank 0 writes */
+    } else if (step < total) {
         fprintf(stderr, "\n%s: stopped after step %lld of %lld (--stop-after); continue with --resume\n", progname,
                 step, total);
     } else {
@@ -1049,5 +1075,6 @@ int main(int argc, char **argv) {
     strset_free(&d.valkeys);
     free(ckpt_path), free(model_path), free(log_path);
     strlist_free(&files);
+    dist_finalize(&DP);
     return 0;
 }
