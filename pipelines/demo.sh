@@ -10,7 +10,8 @@
 #        study  optimize with the study's text-guided losses (docs/optimize.md, text-guided `fixed`):
 #               "a drawing of a WORD" through the shipped sketch CLIP, weight 3, study templates and
 #               ensembling, structure 0.1, stroke-reg 0.01, TV 0.0005, 4 augmented views, cubic Beziers
-#        fair   optimize with the CLIP-free sketch-quality prior fair + structure 0.5 (pipelines/fair.sh)
+#        fair   optimize with the CLIP-free sketch-quality prior fair + structure 0.5, with the settings the
+#               enhancement study chose (pipelines/enhance.sh METHOD=fair; docs/enhancement-study.md)
 #        unet   the shipped U-Net (data/models/unet-small) on the rendered drawings, traced back to
 #               strokes (unet-train --apply --records --vectorize)
 #   4. summarize: per drawing a summary picture, a frame grid and an animation; metrics tables; the
@@ -93,8 +94,9 @@ t_study=$(since "$t0")
 echo "demo: fair: the CLIP-free prior on every drawing, $STEPS steps" >&2
 t0=$(now)
 "$BIN/optimize" --model none -j 1 --jobs "$JOBS" --seed "$SEED" --steps "$STEPS" --frames "$OUT/fair.frames.png" \
-  --frame-every "$fe" --renderer softline --width 3 --lr 0.5 --lr-schedule constant \
-  --loss fair --loss structure:weight=0.5 <"$OUT/degraded.ndjson" >"$OUT/fair.ndjson" 2>"$OUT/.log" ||
+  --frame-every "$fe" --renderer softline --width 3 --lr 0.5 --lr-schedule cosine --min-lr 0.01 \
+  --loss fair:bending=0,snap=1,close=1,straight=0.5,smooth=5,smooth_scale=3 --loss structure:weight=0.5 \
+  <"$OUT/degraded.ndjson" >"$OUT/fair.ndjson" 2>"$OUT/.log" ||
   { cat "$OUT/.log" >&2; die "optimize (fair) failed"; }
 t_fair=$(since "$t0")
 echo "demo: unet: the shipped U-Net on the rendered drawings, traced back to strokes" >&2
@@ -112,7 +114,7 @@ echo "demo: summarize -> $OUT/report.html" >&2
   -l study -f "$OUT/study.frames.png" --wall "$t_study" --picture none "$OUT/study.ndjson" --note \
   "optimize with the study's text-guided losses: \"a drawing of a WORD\" through the shipped sketch CLIP (weight 3, the study's prompt templates), structure 0.1, stroke-reg, TV, 4 augmented views, cubic Beziers, $STEPS steps. CLIP similarity is what it climbs; the evaluator, which it never sees, says whether the drawing is still the word." \
   -l fair -f "$OUT/fair.frames.png" --wall "$t_fair" --picture none "$OUT/fair.ndjson" --note \
-  "optimize with the CLIP-free sketch-quality prior fair (smooth, snapped, closed strokes) held to the drawing by structure 0.5, $STEPS steps: no model at all." \
+  "optimize with the CLIP-free sketch-quality prior fair (robustly smoothed, snapped, closed strokes; the enhancement study's settings) held to the drawing by structure 0.5, $STEPS steps: no model at all." \
   -l unet --wall "$t_unet" --picture "$OUT/unet.pictures.png" "$OUT/unet.ndjson" --note \
   "the shipped U-Net (data/models/unet-small, 64 px, trained minutes on a CPU) redraws the rendered drawing; vectorize traces its picture back to strokes." \
   --train data/models/unet-small --train data/models/evaluator --train data/models/sketch-clip
