@@ -26,6 +26,7 @@
  * its metadata), config.json, log.ndjson (one line per validation).
  * docs/evaluator.md.
  */
+#include "chamfer.h"
 #include "cli.h"
 #include "degrade.h"
 #include "dist.h"
@@ -762,66 +763,6 @@ static int word_of(const score_t *c, const char *w) {
     return -1;
 }
 
-/* Samples along the polylines of d (through xf) at most 1 px apart. */
-typedef struct {
-    double *x, *y;
-    long n, cap;
-} pts_t;
-static void pts_push(pts_t *p, double x, double y) {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 1024;
-        p->x = xrealloc(p->x, (size_t)p->cap * sizeof *p->x);
-        p->y = xrealloc(p->y, (size_t)p->cap * sizeof *p->y);
-    }
-    p->x[p->n] = x, p->y[p->n++] = y;
-}
-static void sample_drawing(const drawing_t *d, const xform_t *xf, pts_t *p) {
-    p->n = 0;
-    for (int k = 0; k < d->nstrokes; k++) {
-        const stroke_t *s = &d->s[k];
-        for (int i = 0; i < s->n; i++) {
-            double x = s->x[i] * xf->sx + xf->ox, y = s->y[i] * xf->sy + xf->oy;
-            if (!isfinite(x) || !isfinite(y)) continue;
-            if (i == 0) {
-                pts_push(p, x, y);
-                continue;
-            }
-            double px = s->x[i - 1] * xf->sx + xf->ox, py = s->y[i - 1] * xf->sy + xf->oy;
-            if (!isfinite(px) || !isfinite(py)) {
-                pts_push(p, x, y);
-                continue;
-            }
-            double len = hypot(x - px, y - py);
-            int m = len > 1 ? (int)ceil(len) : 1;
-            if (m > 100000) m = 100000;
-            for (int j = 1; j <= m; j++) pts_push(p, px + (x - px) * j / m, py + (y - py) * j / m);
-        }
-    }
-}
-/* mean over the samples of a of the distance to the nearest segment (or lone point) of d */
-static double directed(const pts_t *a, const drawing_t *d, const xform_t *xf) {
-    double sum = 0;
-    for (long i = 0; i < a->n; i++) {
-        double best = INFINITY;
-        for (int k = 0; k < d->nstrokes; k++) {
-            const stroke_t *s = &d->s[k];
-            double qx = s->x[0] * xf->sx + xf->ox, qy = s->y[0] * xf->sy + xf->oy;
-            if (s->n == 1) {
-                double dd = hypot(a->x[i] - qx, a->y[i] - qy);
-                if (dd < best) best = dd;
-            }
-            for (int j = 1; j < s->n; j++) {
-                double rx = s->x[j] * xf->sx + xf->ox, ry = s->y[j] * xf->sy + xf->oy;
-                double dd = raster_seg_dist(a->x[i], a->y[i], qx, qy, rx, ry);
-                if (dd < best) best = dd;
-                qx = rx, qy = ry;
-            }
-        }
-        if (isfinite(best)) sum += best;
-    }
-    return a->n ? sum / a->n : NAN;
-}
-
 static double ink_256(score_t *c, const drawing_t *d, const xform_t *xf) {
     if (drawing_npoints(d) < 1) return 0;
     raster_drawing(&c->r256, c->paper256, d, xf, 3);
@@ -949,13 +890,7 @@ static int score_one(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     c->points_sum += (double)np;
     if (has_ref) {
         double ch_d = NAN;
-        if (np > 0 && rp > 0) {
-            pts_t a = {0}, b = {0};
-            sample_drawing(d, &f256, &a);
-            sample_drawing(&c->ref, &f256, &b);
-            ch_d = (directed(&a, &c->ref, &f256) + directed(&b, d, &f256)) / 2;
-            free(a.x), free(a.y), free(b.x), free(b.y);
-        }
+        if (np > 0 && rp > 0) ch_d = drawing_chamfer(d, &c->ref, &f256);
         double ratio = rink > 0 ? ink / rink : NAN;
         buf_puts(js, ",\"reference\":");
         buf_jstr(js, c->o->reference);

@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "chamfer.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "evalnet.h"
@@ -147,69 +148,15 @@ static verdict_t evaluate(evaluator_t *v, const drawing_t *d, const char *word) 
     return r;
 }
 
-/* ------------------------------------------------------------------ chamfer (sketch-score's definition) */
+/* ------------------------------------------------------------------ chamfer (sketch-score's definition: chamfer.h) */
 
-typedef struct {
-    double *x, *y;
-    long n, cap;
-} pts_t;
-static void pts_push(pts_t *p, double x, double y) {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? 2 * p->cap : 1024;
-        p->x = xrealloc(p->x, (size_t)p->cap * sizeof *p->x);
-        p->y = xrealloc(p->y, (size_t)p->cap * sizeof *p->y);
-    }
-    p->x[p->n] = x, p->y[p->n++] = y;
-}
-static void sample(const drawing_t *d, const xform_t *f, pts_t *p) {
-    for (int k = 0; k < d->nstrokes; k++) {
-        const stroke_t *s = &d->s[k];
-        for (int i = 0; i < s->n; i++) {
-            double x = s->x[i] * f->sx + f->ox, y = s->y[i] * f->sy + f->oy;
-            if (!isfinite(x) || !isfinite(y)) continue;
-            double px = i ? s->x[i - 1] * f->sx + f->ox : NAN, py = i ? s->y[i - 1] * f->sy + f->oy : NAN;
-            if (!i || !isfinite(px) || !isfinite(py)) {
-                pts_push(p, x, y);
-                continue;
-            }
-            double len = hypot(x - px, y - py);
-            int m = len > 1 ? (int)ceil(len) : 1;
-            if (m > 100000) m = 100000;
-            for (int j = 1; j <= m; j++) pts_push(p, px + (x - px) * j / m, py + (y - py) * j / m);
-        }
-    }
-}
-static double directed(const pts_t *a, const drawing_t *d, const xform_t *f) {
-    double sum = 0;
-    for (long i = 0; i < a->n; i++) {
-        double best = INFINITY;
-        for (int k = 0; k < d->nstrokes; k++) {
-            const stroke_t *s = &d->s[k];
-            double qx = s->x[0] * f->sx + f->ox, qy = s->y[0] * f->sy + f->oy;
-            if (s->n == 1) best = fmin(best, hypot(a->x[i] - qx, a->y[i] - qy));
-            for (int j = 1; j < s->n; j++) {
-                double rx = s->x[j] * f->sx + f->ox, ry = s->y[j] * f->sy + f->oy;
-                double dd = raster_seg_dist(a->x[i], a->y[i], qx, qy, rx, ry);
-                if (dd < best) best = dd;
-                qx = rx, qy = ry;
-            }
-        }
-        if (isfinite(best)) sum += best;
-    }
-    return a->n ? sum / a->n : NAN;
-}
 /* Mean symmetric chamfer distance in a 256 frame: the canvas when known, else the reference's box. */
 static double chamfer(const drawing_t *d, const drawing_t *ref, double cw, double ch) {
     if (drawing_npoints(d) < 1 || drawing_npoints(ref) < 1) return NAN;
     xform_t f;
     if (cw > 0 && ch > 0) xform_canvas(cw, ch, 256, &f);
     else xform_fit(ref, 256, 10, &f);
-    pts_t a = {0}, b = {0};
-    sample(d, &f, &a);
-    sample(ref, &f, &b);
-    double r = (directed(&a, ref, &f) + directed(&b, d, &f)) / 2;
-    free(a.x), free(a.y), free(b.x), free(b.y);
-    return r;
+    return drawing_chamfer(d, ref, &f);
 }
 
 /* ------------------------------------------------------------------ frames */
