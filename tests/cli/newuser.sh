@@ -142,7 +142,7 @@ mkdir -p "$T/inst/bin" "$T/inst/lib/invclip/plugins" "$T/pp"
 cp "$BIN/rasterize" "$T/inst/bin/"
 INVCLIP_PLUGIN_PATH="$T/pp:$T/nowhere" "$T/inst/bin/rasterize" --help-plugin nosuch >/dev/null 2>"$T/nf"; rc=$?
 eq "an unknown plugin: exit 4" "$rc" 4
-for d in "$T/pp" "$T/nowhere (missing)" "$T/inst/lib/invclip/plugins" "$(cd build/plugins && pwd)"; do
+for d in "$T/pp" "$T/nowhere (missing)" "$T/inst/lib/invclip/plugins" "$(cd "$TPLUGINS/../../plugins" && pwd)"; do
   if grep -qF "$d" "$T/nf"; then ok "not found: names the folder $(basename "$d")"
   else notok "not found: names $d" "$(cat "$T/nf")"; fi
 done
@@ -160,7 +160,7 @@ eq "every relative link of README.md and docs/*.md resolves" "${bad:-none}" none
 # no shipped doc or help text cites documents kept outside the repository
 : >"$T/helps"
 for t in "$BIN"/*; do "$t" --help >>"$T/helps" 2>&1; done
-for p in build/plugins/*.so; do rasterize --help-plugin "$(basename "$p" .so)" >>"$T/helps" 2>&1; done
+for p in "$TPLUGINS"/../../plugins/*.so; do rasterize --help-plugin "$(basename "$p" .so)" >>"$T/helps" 2>&1; done
 n=$(grep -c "splat\|clipaug" "$T/helps")
 num_ok "the help texts were collected ($n plugin mentions)" "$n > 0"
 if grep -n 'reference-system\|DESIGN\.md\|STYLE\.md' "$T/helps" README.md docs/*.md >"$T/cites"; then
