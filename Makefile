@@ -213,6 +213,11 @@ bench-rounds: all $(BENCHES)
 bench-resnet: all $(BUILD)/bench/resnet_bench
 	@BUILD=$(abspath $(BUILD)) sh bench/resnet.sh $(RESNET_ARGS)
 
+# issue 11: one unet-train step against PyTorch, the study's config and the CPU-sized one (bench/unet_train.sh [study|small|both] [K])
+.PHONY: bench-unet-train
+bench-unet-train: all
+	@BIN=$(abspath $(BINDIR)) sh bench/unet_train.sh $(or $(WHICH),both) $(or $(K),2)
+
 bench-clip-train: all $(BUILD)/bench/clip_train_bench
 	@BUILD=$(abspath $(BUILD)) sh bench/clip_train.sh $(CLIP_TRAIN_ARGS)
 
