@@ -23,6 +23,12 @@ void dist_set_note(const char *s) {
     note[n] = 0;
 }
 
+void dist_note_checkpoint(const char *path, long long step) {
+    char s[1024];
+    snprintf(s, sizeof s, "the last checkpoint, %s (step %lld), is intact: rerun with --resume", path, step);
+    dist_set_note(s);
+}
+
 int dist_bn_forward(const dist_t *d, float *out, float *mean, float *rstd, const float *inp, const float *w,
                     const float *b, float *run_mean, float *run_var, int N, int C, int HW, float eps, float momentum,
                     double *scratch, err_t *e) {

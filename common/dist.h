@@ -75,6 +75,8 @@ int dist_bn_backward(const dist_t *d, float *dinp, float *dw, float *db, const f
  * e.g. "the last checkpoint, DIR/checkpoint.safetensors (step 20), is intact:
  * rerun with --resume".  Copied (at most 1000 bytes). */
 void dist_set_note(const char *note);
+/* The trainers' note after each checkpoint: "the last checkpoint, PATH (step N), is intact: rerun with --resume". */
+void dist_note_checkpoint(const char *path, long long step);
 /* End every rank now (MPI_Abort) with code; exit(code) without MPI. */
 void dist_abort(const dist_t *d, int code) __attribute__((noreturn));
 #endif

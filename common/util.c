@@ -300,6 +300,19 @@ void afile_abort(afile_t *a) {
     a->path = a->tmp = NULL;
 }
 
+char *path_join(const char *dir, const char *name) {
+    buf_t b = {0};
+    buf_printf(&b, "%s/%s", dir, name);
+    return b.s;
+}
+
+void log_append(const char *path, const char *line) {
+    FILE *f = fopen(path, "a");
+    if (!f) die(EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
+    fputs(line, f);
+    if (fclose(f)) die(EXIT_IO, "%s: write error", path);
+}
+
 int mkdir_p(const char *dir, err_t *e) {
     char *d = xstrdup(dir);
     for (char *p = d + 1; ; p++) {

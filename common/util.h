@@ -70,6 +70,11 @@ int afile_commit(afile_t *a, err_t *e);  /* fclose + fsync-free rename */
 void afile_abort(afile_t *a);           /* remove the temp file */
 /* mkdir -p */
 int mkdir_p(const char *dir, err_t *e);
+/* "dir/name", a new string */
+char *path_join(const char *dir, const char *name);
+/* Append line to the file at path (opened and closed each call, so a log is whole after a crash); an
+ * unopenable or unwritable file dies with EXIT_IO naming it. */
+void log_append(const char *path, const char *line);
 
 /* Progress on stderr: shown when stderr is a terminal or when forced
  * (--progress).  Rate-limited to ~5 updates/s; progress_done prints a summary

@@ -18,7 +18,7 @@
 #                          the study: snapped ends, closed loops, straightened lines, robust smoothing) held near
 #                          the drawing by `structure` (STRUCT_W), plus CLIP text similarity to the record's word
 #                          (TEXT_W, the zero-shot templates); polylines, Adam lr 0.5 cosine to 0.01, 150 steps
-#              fair        the same without CLIP (TEXT_W=0): no model at all, ~0.1 s a drawing
+#              fair        the same without CLIP (TEXT_W=0): no model at all, 0.02-0.04 s a drawing (docs/enhancement-study.md)
 #              unet        the shipped U-Net (data/models/unet-small, 64 px) then raster-to-vector
 #              unet-fair   the U-Net's strokes, then `fair` (the input stays "initial")
 #              none        the drawing unchanged (the study's baseline; same output fields)

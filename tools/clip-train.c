@@ -462,19 +462,6 @@ static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, int n, eval_t *ev, 
 
 /* ------------------------------------------------------------------ main */
 
-static void log_line(const char *path, const char *line) {
-    FILE *f = fopen(path, "a");
-    if (!f) die(EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
-    fputs(line, f);
-    if (fclose(f)) die(EXIT_IO, "%s: write error", path);
-}
-
-static char *join(const char *dir, const char *name) {
-    buf_t b = {0};
-    buf_printf(&b, "%s/%s", dir, name);
-    return b.s;
-}
-
 int main(int argc, char **argv) {
     util_init(argv[0]);
     opts_t o = {.width = 256, .layers = 6, .heads = 4, .patch = 8, .image_size = 64, .t_width = 128,
@@ -681,8 +668,8 @@ int main(int argc, char **argv) {
     }
 
     if (root && mkdir_p(o.out, &e)) die_err(&e);
-    char *ckpt_path = join(o.out, "checkpoint.safetensors"), *model_path = join(o.out, "model.safetensors"),
-         *log_path = join(o.out, "log.ndjson");
+    char *ckpt_path = path_join(o.out, "checkpoint.safetensors"), *model_path = path_join(o.out, "model.safetensors"),
+         *log_path = path_join(o.out, "log.ndjson");
 
     /* what a resumed run must agree with */
     char mv[32][2][320];
@@ -777,7 +764,7 @@ int main(int argc, char **argv) {
                        "\"seconds\":%.1f}\n",
                        step, (double)step * o.batch / d.train.n, loss, loss_ema, hp.lr, exp(T.m.w.logit_scale[0]),
                        ev.n, ev.top1, ev.top5, ev.n_study, ev.top1_study, t);
-            log_line(log_path, b.s);
+            log_append(log_path, b.s);
             fprintf(stderr,
                     "\n%s: step %lld: validation zero-shot top-1 %.4f top-5 %.4f on %ld records (%d words); "
                     "study's 10 words top-1 %.4f on %ld\n",
@@ -787,9 +774,7 @@ int main(int argc, char **argv) {
         if (root && do_save) {
             st.step = step;
             if (clip_trainer_save(&T, ckpt_path, &st, CKPT_OPTIM, &e)) die_err(&e);
-            char note[1024];
-            snprintf(note, sizeof note, "the last checkpoint, %s (step %lld), is intact: rerun with --resume", ckpt_path, step);
-            dist_set_note(note);
+            dist_note_checkpoint(ckpt_path, step);
         }
     }
     if (!root) {

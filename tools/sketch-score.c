@@ -73,19 +73,6 @@ typedef struct {
 
 /* ------------------------------------------------------------------ small helpers */
 
-static char *join(const char *dir, const char *name) {
-    buf_t b = {0};
-    buf_printf(&b, "%s/%s", dir, name);
-    return b.s;
-}
-
-static void log_line(const char *path, const char *line) {
-    FILE *f = fopen(path, "a");
-    if (!f) die(EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
-    fputs(line, f);
-    if (fclose(f)) die(EXIT_IO, "%s: write error", path);
-}
-
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* A growable list of metadata pairs (owned strings). */
@@ -421,7 +408,7 @@ static int evaluate(run_t *R, evalnet_t *net, int n, eval_t *ev, err_t *e) {
 }
 
 static void write_config_json(const char *dir, const evalnet_config_t *c, const opts_t *o, char **words, err_t *e) {
-    char *path = join(dir, "config.json");
+    char *path = path_join(dir, "config.json");
     buf_t b = {0};
     buf_printf(&b, "{\n  \"architecture\": \"invclip-evalnet\",\n  \"image_size\": %d,\n  \"channels\": [", c->image_size);
     for (int i = 0; i < c->nblocks; i++) buf_printf(&b, i ? ", %d" : "%d", c->ch[i]);
@@ -531,8 +518,8 @@ static int train_main(opts_t *o, strlist_t *files, const dist_t *D) {
     }
 
     if (root && mkdir_p(o->out, &e)) die_err(&e);
-    char *ckpt_path = join(o->out, "checkpoint.safetensors"), *model_path = join(o->out, "model.safetensors"),
-         *log_path = join(o->out, "log.ndjson");
+    char *ckpt_path = path_join(o->out, "checkpoint.safetensors"), *model_path = path_join(o->out, "model.safetensors"),
+         *log_path = path_join(o->out, "log.ndjson");
     meta_t meta = {0};
     {
         ckpt_kv_t kv[EVALNET_META];
@@ -645,7 +632,7 @@ static int train_main(opts_t *o, strlist_t *files, const dist_t *D) {
                        "\"steps_per_s\":%.4f,\"seconds\":%.1f}\n",
                        step, (double)step * o->batch / d.train.n, loss, loss_ema, acc_ema, hp.lr, ev.n, ev.top1,
                        ev.top5, ev.loss, (double)(step - step0) / t, t);
-            log_line(log_path, b.s);
+            log_append(log_path, b.s);
             buf_free(&b);
             fprintf(stderr, "\n%s: step %lld: validation top-1 %.4f top-5 %.4f loss %.4f on %ld records (%d words)\n",
                     progname, step, ev.top1, ev.top5, ev.loss, ev.n, d.nwords);
@@ -653,9 +640,7 @@ static int train_main(opts_t *o, strlist_t *files, const dist_t *D) {
         if (root && do_save) {
             st.step = step;
             if (ckpt_save(ckpt_path, &net.ps, &st, CKPT_OPTIM, &e)) die_err(&e);
-            char note[1024];
-            snprintf(note, sizeof note, "the last checkpoint, %s (step %lld), is intact: rerun with --resume", ckpt_path, step);
-            dist_set_note(note);
+            dist_note_checkpoint(ckpt_path, step);
         }
     }
     if (!root) {

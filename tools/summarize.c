@@ -336,13 +336,6 @@ static void save_or_die(canvas_t *c, const char *path) {
     if (canvas_save_png(c, path, &e)) die_err(&e);
 }
 
-static char *path_join(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *p = xmalloc(n);
-    snprintf(p, n, "%s/%s", a, b);
-    return p;
-}
-
 /* One panel: title above, a bordered square with the drawing or picture, two lines below. */
 static void panel(cairo_t *cr, double x, double y, double P, const char *title, const drawing_t *d, double cw,
                   double ch, const image_t *pic, const char *l1, const char *l2, uint32_t accent) {

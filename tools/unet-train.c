@@ -445,19 +445,6 @@ static int save_grid(const char *path, const float *keep, int rows, int S, err_t
     return rc;
 }
 
-static void log_line(const char *path, const char *line) {
-    FILE *f = fopen(path, "a");
-    if (!f) die(EXIT_IO, "%s: cannot open: %s", path, strerror(errno));
-    fputs(line, f);
-    if (fclose(f)) die(EXIT_IO, "%s: write error", path);
-}
-
-static char *join(const char *dir, const char *name) {
-    buf_t b = {0};
-    buf_printf(&b, "%s/%s", dir, name);
-    return b.s;
-}
-
 /* ------------------------------------------------------------------ apply */
 
 typedef struct {
@@ -859,8 +846,8 @@ int main(int argc, char **argv) {
     float *keep = xcalloc((size_t)nkeep * 3 * n, sizeof *keep);
 
     if (root && mkdir_p(o.out, &e)) die_err(&e);
-    char *ckpt_path = join(o.out, "checkpoint.safetensors"), *model_path = join(o.out, "model.safetensors"),
-         *log_path = join(o.out, "log.ndjson");
+    char *ckpt_path = path_join(o.out, "checkpoint.safetensors"), *model_path = path_join(o.out, "model.safetensors"),
+         *log_path = path_join(o.out, "log.ndjson");
 
     char mv[40][2][UNET_META_LEN];
     ckpt_kv_t kv[40], kvm[40];
@@ -1015,7 +1002,7 @@ int main(int argc, char **argv) {
                        step, (double)step / spe, hp.lr, nsum ? l1_sum / nsum : 0, nsum ? g_sum / nsum : 0,
                        nsum ? d_sum / nsum : 0, d.val.n ? "val" : "train_eval", EL->n, d.val.n ? "val" : "train_eval",
                        m.l1, m.white, m.copy, m.ink_out, m.ink_tg, m.iou, t);
-            log_line(log_path, b.s);
+            log_append(log_path, b.s);
             buf_free(&b);
             fprintf(stderr,
                     "\n%s: step %lld (epoch %.2f): train L1 %.4f; %s L1 %.4f (all-white %.4f, input %.4f), ink %.4f vs target "
@@ -1028,7 +1015,7 @@ int main(int argc, char **argv) {
             if (grid && nshow) {
                 char nm[64];
                 snprintf(nm, sizeof nm, "samples_epoch%03lld.png", step % spe ? ep + 1 : ep);
-                char *gp = join(o.out, nm);
+                char *gp = path_join(o.out, nm);
                 if (save_grid(gp, keep, nshow, S, &e)) die_err(&e);
                 free(gp);
             }
@@ -1038,9 +1025,7 @@ int main(int argc, char **argv) {
             if (mc.gan) unet_ckpt_copy(&all, &D.ps, "disc.", 1);
             st.step = step;
             if (ckpt_save(ckpt_path, &all, &st, CKPT_OPTIM, &e)) die_err(&e);
-            char note[1024];
-            snprintf(note, sizeof note, "the last checkpoint, %s (step %lld), is intact: rerun with --resume", ckpt_path, step);
-            dist_set_note(note);
+            dist_note_checkpoint(ckpt_path, step);
         }
     }
     if (!root) {

@@ -74,7 +74,6 @@ for s in "abc":
     for j, k in enumerate(cols):
         x = head + j * CELL + (12 if j >= K else 0)
         rec0 = before[k]
-        d.text((x + 4, 22 + nrow * (CELL + TXT) - 12), "", fill=0)
         i = 0
         if extra:
             draw(d, rec0["target"], x, 22)
