@@ -124,6 +124,9 @@ $(BUILD)/plugins/%.so: $(BUILD)/plugins/%.o $(NNLIB) mk/plugin.map
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# clip_bench times the model's attention calls whole (bench/clip_bench.c)
+$(BUILD)/bench/clip_bench: LDFLAGS += -Wl,--wrap=attention_forward -Wl,--wrap=attention_backward
+
 # deliberately broken plugins for the loader's error tests
 $(BUILD)/tests/plugins/%.so: $(BUILD)/tests/plugins/%.o
 	$(CC) $(LDFLAGS) -shared -o $@ $<

@@ -33,7 +33,7 @@ struct clip_tower {
     float *mid;                  /* (L,B,T,C) residual after attention */
     float *ln2, *ln2_m, *ln2_r;
     float *fch, *fcg;            /* (L,B,T,H4) pre/post QuickGELU */
-    /* backward scratch (one layer) */
+    /* backward buffers (one layer); scratch: attention work space (forward and backward) */
     float *dres, *dmid, *dbig, *dqkv, *dsmall, *scratch;
     size_t scratch_n;            /* floats in scratch: attention_scratch_floats for the par it last ran on */
     float *gat;                  /* top-block rows gathered: (B,H4) x2, (B,C) x6, (B) x2 */
@@ -67,7 +67,7 @@ static void tower_free(clip_tower_t *t) {
 static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal,
                                   int npatch, int patchdim, const nn_par_t *par) {
     if (t && t->Bcap >= B) {
-        size_t need = attention_scratch_floats(par, T); /* grows if m->par was given more threads */
+        size_t need = attention_scratch_floats(par, T, C / NH); /* grows if m->par was given more threads */
         if (need > t->scratch_n) {
             free(t->scratch);
             t->scratch = xmalloc(sizeof(float) * need);
@@ -98,7 +98,7 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
     t->dsmall = xmalloc(sizeof(float) * BT * C);
     t->gat = xmalloc(sizeof(float) * ((size_t)B * (2 * (size_t)H4 + 6 * (size_t)C) + 2 * (size_t)B));
-    t->scratch_n = attention_scratch_floats(par, T);
+    t->scratch_n = attention_scratch_floats(par, T, C / NH);
     t->scratch = xmalloc(sizeof(float) * t->scratch_n);
     t->pooled = xmalloc(sizeof(float) * B * C);
     t->pool_m = xmalloc(sizeof(float) * B);
@@ -131,7 +131,7 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
         layernorm_forward(par, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C, CLIP_LN_EPS);
         linear_forward(par, qkv, NULL, ln1, NULL, k->attn_in_w, k->attn_in_b, no_act, BT, C, 3 * C);
-        attention_forward(par, atty, att, qkv, B, Tr, C, NH, t->causal);
+        attention_forward(par, atty, att, t->scratch, qkv, B, Tr, C, NH, t->causal);
         linear_forward(par, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act, BT, C, C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
         linear_forward(par, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu, BT, C, H4);

@@ -165,6 +165,9 @@ def main():
     gen_attn("b", 2, 19, 16, 2, True)
     gen_attn("c", 3, 19, 16, 4, False)
     gen_attn("d", 1, 1, 8, 2, True)                                     # one token
+    gen_attn("e", 2, 50, 128, 2, False)     # ViT-B/32's tokens and head width (64), two heads
+    gen_attn("f", 1, 77, 128, 2, True)      # the text tower's context, causal
+    gen_attn("g", 2, 33, 72, 3, False)      # head width 24: not a multiple of 16
     write_safetensors(os.path.join(OUT, "xf_ref.safetensors"), ref)
     print("wrote", len(ref), "tensors to", os.path.join(OUT, "xf_ref.safetensors"))
 

@@ -92,6 +92,7 @@ typedef struct {
     const char *name;
     int ref;             /* 1: the _ref kernels */
     const nn_par_t *par; /* parallelism handed to the kernel */
+    int blas;            /* 1: attention through attention_*_blas (the path without AVX-512) */
 } variant_t;
 
 /* ------------------------------------------------------------ activations */
@@ -292,11 +293,13 @@ static void test_attn(const variant_t *v, const char *c) {
     int B = (int)s[0], T = (int)s[1], C = (int)s[2] / 3, NH = (int)nh[0], causal = cz[0] != 0;
     size_t ny = (size_t)B * T * C, na = (size_t)B * NH * T * T;
     float *y = filled(ny, NAN), *att = filled(na, NAN), *dqkv = filled(3 * ny, 7.0f);
-    float *scratch = filled(attention_scratch_floats(v->par, T), NAN);
+    /* a NaN anywhere outside the blocks (padding read by mistake) would show */
+    float *scratch = filled(attention_scratch_floats(v->par, T, C / NH), NAN);
     char what[96];
-    int rc = (v->ref ? attention_forward_ref : attention_forward)(v->par, y, att, qkv, B, T, C, NH, causal);
-    rc |= (v->ref ? attention_backward_ref : attention_backward)(v->par, dqkv, scratch, dy, qkv, att, B, T, C, NH,
-                                                                causal);
+    int rc = (v->ref ? attention_forward_ref : v->blas ? attention_forward_blas : attention_forward)(
+        v->par, y, att, scratch, qkv, B, T, C, NH, causal);
+    rc |= (v->ref ? attention_backward_ref : v->blas ? attention_backward_blas : attention_backward)(
+        v->par, dqkv, scratch, dy, qkv, att, B, T, C, NH, causal);
     CHECK(rc == NN_OK, "attention %s returns NN_OK [%s]", c, v->name);
     struct { const char *nm; float *got; size_t n; } t[] = {{"y", y, ny}, {"att", att, na}, {"dqkv", dqkv, 3 * ny}};
     for (int i = 0; i < 3; i++) {
@@ -380,7 +383,7 @@ static double lin_loss(void *vc) {
 
 static double attn_loss(void *vc) {
     fd_ctx_t *c = vc;
-    attention_forward(c->par, c->out, c->mean, c->x, c->N, c->IC, c->OC, c->NH, c->causal);
+    attention_forward(c->par, c->out, c->mean, c->w /* scratch */, c->x, c->N, c->IC, c->OC, c->NH, c->causal);
     return dot(c->out, c->dy, (size_t)c->N * c->IC * c->OC);
 }
 
@@ -441,15 +444,15 @@ static void test_fd(const nn_par_t *par) {
         }
         free(x), free(w), free(xp), free(b), free(dy), free(out), free(dx), free(dw), free(db);
     }
-    const char *ac[] = {"a", "b", "c"};
-    for (int ai = 0; ai < 3; ai++) { /* attention */
+    const char *ac[] = {"a", "b", "c", "g"};
+    for (int ai = 0; ai < 4; ai++) { /* attention (g: head width 24, fused kernel's padded operands) */
         int64_t s[3];
         float *qkv = fx(s, NULL, "attn.%s.qkv", ac[ai]), *dy = fx(NULL, NULL, "attn.%s.dy", ac[ai]);
         float *nh = fx(NULL, NULL, "attn.%s.nh", ac[ai]), *cz = fx(NULL, NULL, "attn.%s.causal", ac[ai]);
         int B = (int)s[0], T = (int)s[1], C = (int)s[2] / 3, NH = (int)nh[0];
         float *out = malloc(sizeof(float) * B * T * C), *att = malloc(sizeof(float) * B * NH * T * T);
-        float *dq = malloc(sizeof(float) * B * T * 3 * C), *scr = malloc(sizeof(float) * attention_scratch_floats(par, T));
-        fd_ctx_t c = {.par = par, .x = qkv, .out = out, .mean = att /* the saved probabilities */, .dy = dy, .N = B,
+        float *dq = malloc(sizeof(float) * B * T * 3 * C), *scr = malloc(sizeof(float) * attention_scratch_floats(par, T, C / NH));
+        fd_ctx_t c = {.par = par, .x = qkv, .w = scr, .out = out, .mean = att /* the saved probabilities */, .dy = dy, .N = B,
                       .IC = T, .OC = C, .NH = NH, .causal = cz[0] != 0};
         attn_loss(&c);
         attention_backward(par, dq, scr, dy, qkv, att, B, T, C, NH, cz[0] != 0);
@@ -468,9 +471,13 @@ static void test_errors(void) {
           "linear_backward_ref refuses an input activation with accumulate");
     CHECK(linear_backward(NULL, z, NULL, NULL, z, z, NULL, z, q, -1, 2, 2, 0) == NN_EINVAL,
           "linear_backward refuses a negative size");
-    CHECK(attention_forward(NULL, z, z, z, 1, 2, 6, 4, 0) == NN_EINVAL, "attention refuses heads not dividing C");
+    CHECK(attention_forward(NULL, z, z, z, z, 1, 2, 6, 4, 0) == NN_EINVAL, "attention refuses heads not dividing C");
     CHECK(attention_backward(NULL, z, z, z, z, z, 1, 0, 4, 2, 0) == NN_EINVAL, "attention refuses T = 0");
-    CHECK(attention_forward_ref(NULL, z, z, z, 1, 2, 6, 4, 0) == NN_EINVAL, "attention_ref refuses heads not dividing C");
+    CHECK(attention_forward_blas(NULL, z, z, z, z, 1, 2, 6, 4, 0) == NN_EINVAL,
+          "attention_blas refuses heads not dividing C");
+    CHECK(attention_backward_blas(NULL, z, z, z, z, z, 1, 0, 4, 2, 0) == NN_EINVAL, "attention_blas refuses T = 0");
+    CHECK(attention_forward_ref(NULL, z, z, z, z, 1, 2, 6, 4, 0) == NN_EINVAL,
+          "attention_ref refuses heads not dividing C");
 }
 
 int main(void) {
@@ -483,16 +490,21 @@ int main(void) {
     pool_init(&pool3, 3, NULL);
     nn_par_t serial = pool_par(NULL), two = pool_par(&pool), three = pool_par(&pool3);
     CHECK(two.nthreads == 2 && nn_nthreads(&two) == 2, "a 2-thread pool lends 2 threads");
-    variant_t vs[] = {{"ref", 1, &serial}, {"fast serial", 0, &serial}, {"fast 2 threads", 0, &two},
-                      {"fast 3 threads", 0, &three}, {"fast NULL par", 0, NULL}};
+    variant_t vs[] = {{"ref", 1, &serial, 0},          {"fast serial", 0, &serial, 0}, {"fast 2 threads", 0, &two, 0},
+                      {"fast 3 threads", 0, &three, 0}, {"fast NULL par", 0, NULL, 0},   {"blas serial", 0, &serial, 1},
+                      {"blas 3 threads", 0, &three, 1}};
+    const char *ac[] = {"a", "b", "c", "d", "e", "f", "g"};
     for (int i = 0; i < (int)(sizeof vs / sizeof vs[0]); i++) {
+        if (vs[i].blas) { /* only attention has a second fast path */
+            for (int k = 0; k < 7; k++) test_attn(&vs[i], ac[k]);
+            continue;
+        }
         test_act(&vs[i]);
         test_ln(&vs[i], "a");
         test_ln(&vs[i], "b");
         for (int k = 0; k < (int)(sizeof lin_cases / sizeof lin_cases[0]); k++) test_linear(&vs[i], &lin_cases[k]);
         if (!vs[i].ref) test_linear_many_rows(&vs[i]);
-        const char *ac[] = {"a", "b", "c", "d"};
-        for (int k = 0; k < 4; k++) test_attn(&vs[i], ac[k]);
+        for (int k = 0; k < 7; k++) test_attn(&vs[i], ac[k]);
     }
     test_fd(&serial);
     test_fd(&two);
