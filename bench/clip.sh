@@ -87,6 +87,7 @@ row() {
 row "image forward, batch 1" clip_image_forward_b1 s
 row "image forward, batch 4" clip_image_forward_b4 s
 row "image forward + backward to the input, batch 4" clip_image_fwdbwd_b4 s
+row "the same, C with pooled_top (the top block's MLP on the class token only: what optimize runs when no loss reads the top block's tokens; same embedding and gradient)" clip_image_fwdbwd_b4_pooled s clip_image_fwdbwd_b4
 row "text forward, 5 prompts, blocks over the tokens up to the last EOT on both sides" clip_text_forward_5 s clip_text_forward_5_cut
 row "peak RSS" peak_rss MB
 echo
@@ -98,7 +99,8 @@ gm=$(val "$OUT/clip-c.txt" clip_gemm_fwdbwd_b4)
 gs=$(val "$OUT/clip-c.txt" sgemm_clip_shapes)
 echo "Matrix products of the C model in one batch-4 forward+backward:"
 echo "$(awk '$1 == "clip_gemm_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the weight products,"
-echo "$(awk '$1 == "clip_attn_gemm_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the per-head attention products;"
+echo "$(awk '$1 == "clip_attn_gemm_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the per-head attention products through sgemm,"
+echo "$(awk '$1 == "clip_attn_kernel_fwdbwd_b4" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //') for the attention calls whole (products, softmax, copies);"
 echo "cblas_sgemm called alone on the same shapes: $(awk '$1 == "sgemm_clip_shapes" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //');"
 echo "in-model rate $(awk -v a="$gm" -v b="$gs" 'BEGIN { if (b + 0 > 0) printf "%.0f%%", 100 * a / b; else print "n/a" }') of the standalone one;"
 echo "the attention shapes alone (the same calls outside the model): $(awk '$1 == "sgemm_attn_shapes" { $1 = ""; print }' "$OUT/clip-c.txt" | sed 's/^ //')."
@@ -108,9 +110,9 @@ echo "text 256 wide, 4 layers, 4 heads, context 16; embed 256; batch 128), one s
 echo "and text forward, image and text backward with every parameter's gradient:"
 echo
 sm() { awk -v k="$1" '$1 == k { $1 = ""; print }' "$OUT/clip-small.txt" | sed 's/^ //'; }
-echo "| step (C; PyTorch tuned / tuned AVX-512 below) | image fwd | text fwd | image bwd | text bwd | weight products | attention products |"
+echo "| step (C; PyTorch tuned / tuned AVX-512 below) | image fwd | text fwd | image bwd | text bwd | weight products | attention (whole calls) |"
 echo "|---|---|---|---|---|---|---|"
-echo "| C: $(sm clip_small_step) | $(sm clip_small_image_fwd) | $(sm clip_small_text_fwd) | $(sm clip_small_image_bwd) | $(sm clip_small_text_bwd) | $(sm clip_small_gemm) | $(sm clip_small_attn_gemm) |"
+echo "| C: $(sm clip_small_step) | $(sm clip_small_image_fwd) | $(sm clip_small_text_fwd) | $(sm clip_small_image_bwd) | $(sm clip_small_text_bwd) | $(sm clip_small_gemm) | $(sm clip_small_attn_kernel) |"
 echo
 echo "PyTorch tuned, the same step: $(val "$OUT/clip-small-torch.txt" clip_small_step) s; tuned on OpenBLAS's AVX-512 kernels: $(val "$OUT/clip-small-torch-avx512.txt" clip_small_step) s"
 echo "(C $(ratio "$(val "$OUT/clip-small.txt" clip_small_step)" "$(val "$OUT/clip-small-torch.txt" clip_small_step)") / $(ratio "$(val "$OUT/clip-small.txt" clip_small_step)" "$(val "$OUT/clip-small-torch-avx512.txt" clip_small_step)") faster)."

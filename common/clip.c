@@ -49,6 +49,7 @@ struct clip_tower {
     float *pre_m, *pre_r;            /* (B,T) */
     int B;                           /* batch of the last forward */
     int Tlast;                       /* tokens of the last forward (text may be shorter than T) */
+    int top_pooled;                  /* the last forward ran the top block's per-token maps on the pooled rows only */
 };
 
 #define L_(t, p, l, sz) ((p) + (size_t)(l) * (size_t)(t)->Bcap * (sz))
@@ -116,8 +117,50 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     return t;
 }
 
-/* Blocks forward over res[0] (B,T,C) with the tower's batch and T = Tr (<= t->T). */
-static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_block_t *bl, int B, int Tr) {
+/* The top block's output projection, MLP and residuals on one row per
+ * sequence (row rows[b] of (B*Tr), the token the head pools): qkv and the
+ * attention stay dense (every token is a key and value, and
+ * clip_image_attention promises every row), the per-token maps after them
+ * run on those B rows only, gathered into t->gat, and are scattered back to
+ * the same rows of the layer's buffers, where top_backward_rows reads them.
+ * The other rows of mid, ln2, fch, fcg and the block output are left as
+ * they were: not this forward's values. */
+static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_block_t *k, int l, int B,
+                             const int *rows) {
+    int C = t->C, H4 = t->H4;
+    size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
+    float *x = t->res + l * sBTC, *xo = t->res + (l + 1) * sBTC, *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
+    float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
+    float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
+    float *g_fch = t->gat, *g_fcg = g_fch + (size_t)B * H4, *g_ln2 = g_fcg + (size_t)B * H4;
+    float *g_mid = g_ln2 + (size_t)B * C, *g_atty = g_mid + (size_t)B * C, *g_x = g_atty + (size_t)B * C;
+    float *g_xo = g_x + (size_t)B * C, *g_m = g_xo + 2 * (size_t)B * C, *g_r = g_m + B;
+    for (int b = 0; b < B; b++) {
+        size_t r = (size_t)rows[b];
+        memcpy(g_atty + (size_t)b * C, atty + r * C, sizeof(float) * C);
+        memcpy(g_x + (size_t)b * C, x + r * C, sizeof(float) * C);
+    }
+    linear_forward(par, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b, no_act, B, C, C);
+    layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
+    linear_forward(par, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu, B, C, H4);
+    linear_forward(par, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b, no_act, B, H4, C);
+    for (int b = 0; b < B; b++) {
+        size_t r = (size_t)rows[b];
+        memcpy(mid + r * C, g_mid + (size_t)b * C, sizeof(float) * C);
+        memcpy(ln2 + r * C, g_ln2 + (size_t)b * C, sizeof(float) * C);
+        memcpy(fch + r * H4, g_fch + (size_t)b * H4, sizeof(float) * H4);
+        memcpy(fcg + r * H4, g_fcg + (size_t)b * H4, sizeof(float) * H4);
+        memcpy(xo + r * C, g_xo + (size_t)b * C, sizeof(float) * C);
+        ln2m[r] = g_m[b];
+        ln2r[r] = g_r[b];
+    }
+}
+
+/* Blocks forward over res[0] (B,T,C) with the tower's batch and T = Tr (<= t->T).
+ * rows (B) not NULL: the top block after its attention on those rows only
+ * (top_forward_rows). */
+static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_block_t *bl, int B, int Tr,
+                           const int *rows) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
@@ -132,6 +175,10 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         layernorm_forward(par, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C, CLIP_LN_EPS);
         linear_forward(par, qkv, NULL, ln1, NULL, k->attn_in_w, k->attn_in_b, no_act, BT, C, 3 * C);
         attention_forward(par, atty, att, t->scratch, qkv, B, Tr, C, NH, t->causal);
+        if (rows && l == t->L - 1) {
+            top_forward_rows(par, t, k, l, B, rows);
+            break;
+        }
         linear_forward(par, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act, BT, C, C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
         linear_forward(par, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu, BT, C, H4);
@@ -317,7 +364,9 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     }
     layernorm_forward(par, t->res, t->pre_m, t->pre_r, t->pemb, m->w.v_ln_pre_w, m->w.v_ln_pre_b, B * T, C,
                       CLIP_LN_EPS);
-    blocks_forward(par, t, m->w.v_blocks, B, T);
+    for (int b = 0; b < B; b++) t->prow[b] = b * T; /* the class token */
+    t->top_pooled = m->pooled_top;
+    blocks_forward(par, t, m->w.v_blocks, B, T, m->pooled_top ? t->prow : NULL);
     const float *out = t->res + (size_t)c->v_layers * t->Bcap * T * C;
     for (int b = 0; b < B; b++) memcpy(t->lnf_in + (size_t)b * C, out + (size_t)b * T * C, sizeof(float) * C);
     layernorm_forward(par, t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.v_ln_post_w, m->w.v_ln_post_b, B,
@@ -337,6 +386,9 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
         return clip_rn_backward(m->rn, par, &r, m->w.rn, param_grads ? m->g.rn : NULL, demb, dfeat, dimg, e);
     }
     if (!t || !t->B) return err_set(e, EXIT_INTERNAL, "clip_image_backward without a forward");
+    if (t->top_pooled && dfeat && dfeat[c->v_layers - 1])
+        return err_set(e, EXIT_INTERNAL,
+                       "clip_image_backward: a gradient at the top block's output after a pooled_top forward");
     int B = t->B, P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width, E = c->embed_dim;
     int PD = 3 * P * P;
     clip_params_t *g = param_grads ? &m->g : NULL;
@@ -406,7 +458,7 @@ const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C) {
         if (f && C) *C = ch;
         return f;
     }
-    if (!t || l < 0 || l >= t->L) return NULL;
+    if (!t || l < 0 || l >= t->L || (t->top_pooled && l == t->L - 1)) return NULL;
     if (B) *B = t->B;
     if (T) *T = t->T;
     if (C) *C = t->C;
@@ -454,7 +506,7 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
             float *x = t->res + ((size_t)b * Tr + i) * C;
             for (int k = 0; k < C; k++) x[k] = te[k] + pe[k];
         }
-    blocks_forward(par, t, m->w.t_blocks, B, Tr);
+    blocks_forward(par, t, m->w.t_blocks, B, Tr, NULL);
     const float *out = t->res + (size_t)c->t_layers * t->Bcap * T * C;
     for (int b = 0; b < B; b++)
         memcpy(t->lnf_in + (size_t)b * C, out + ((size_t)b * Tr + t->pool_idx[b]) * C, sizeof(float) * C);

@@ -42,6 +42,13 @@ typedef struct {
     clip_rn_t *rn;       /* the ResNet image tower's activations (CLIP_IS_RESNET), else NULL */
     nn_par_t par;        /* the caller's threads (par.impl borrowed); run == NULL: serial;
                             may be replaced between calls */
+    int pooled_top;      /* 0 (clip_init's default): image forwards are dense.  1: a ViT's
+                            top block runs its output projection, MLP and residuals on the
+                            class token alone (about 1/L of the forward saved; the embedding,
+                            its gradient and every attention map are unchanged), so the top
+                            block's output holds only that token: clip_image_block(L-1)
+                            returns NULL and a dfeat for it is refused.  Read at each
+                            clip_image_forward. */
 } clip_t;
 
 /* Takes ownership of the weights in *w (w is zeroed).  par (copied; NULL =
@@ -59,7 +66,8 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
  * dimg (B,3,S,S) is ADDED into (may be NULL); param_grads also accumulates
  * into m->g (which must be allocated). */
 int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float *dimg, int param_grads, err_t *e);
-/* Output of vision block l of the last forward: (B,T,C); T = tokens.  For a
+/* Output of vision block l of the last forward: (B,T,C); T = tokens (NULL
+ * for the top block after a pooled_top forward).  For a
  * ResNet (clip_resnet.h) block l is feature map l (0 the stem, 1..4
  * layer1..layer4), laid out (B,C,H,W): *T = H*W and *C = the channels. */
 const float *clip_image_block(const clip_t *m, int l, int *B, int *T, int *C);
@@ -72,8 +80,7 @@ int clip_image_block_shape(const clip_t *m, int l, int *C, int *H, int *W);
 /* Attention probabilities of vision block l in the last image forward:
  * (B,NH,T,T), softmax over the last axis (row i = how token i attends;
  * token 0 is the class token).  Every row of every block is valid, the top
- * block's too: the forward is dense (only the backward takes the class-token
- * shortcut).  Valid until the next clip_image_forward (a backward reads them
+ * block's too: the attention is dense even in a pooled_top forward.  Valid until the next clip_image_forward (a backward reads them
  * and leaves them as they are; B reports the tower's batch as
  * clip_image_block does: 0 after a backward that wrote an input gradient).
  * NULL before any image forward or for l out of [0, v_layers).  Any of B,

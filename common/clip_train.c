@@ -75,6 +75,7 @@ int clip_trainer_init(clip_trainer_t *t, const clip_config_t *cfg, int cap, cons
     clip_params_bind(&g, cfg, t->ps.grad);
     clip_init(&t->m, &w, par);
     t->m.g = g;
+    t->m.pooled_top = 1; /* training needs the embeddings alone (clip.h) */
     size_t E = (size_t)cfg->embed_dim, C = (size_t)cap;
     float **bufs[] = {&t->ie, &t->te, &t->in, &t->tn, &t->dn_i, &t->dn_t, &t->de_i, &t->de_t};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) *bufs[i] = xcalloc(C * E, sizeof(float));

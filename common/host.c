@@ -121,6 +121,8 @@ static int s_clip_encode_model(void *c, int model, const float *img, int n, uint
         }
     err_t e = {0};
     *act = 0;
+    /* nobody asked for the top block's tokens: run its MLP on the class token only (clip.h) */
+    mdl->pooled_top = L - 1 >= HOST_MAX_BLOCKS || !(keep >> (L - 1) & 1);
     if (clip_image_forward(mdl, h->xn, n, hs->raw, &e)) return perr(err, &e);
     h->seq = ++hs->seq;
     *act = h->seq;
@@ -205,6 +207,8 @@ static int s_clip_backward(void *c, int handle, const float *demb, const float *
     if (*act != h->seq) {
         /* the model holds another forward's activations (or none): restore this one's */
         *act = 0;
+        int L = clip_image_nblocks(mdl);
+        mdl->pooled_top = L - 1 >= HOST_MAX_BLOCKS || !(h->keep >> (L - 1) & 1);
         if (clip_image_forward(mdl, h->xn, n, hs->raw, &e)) return perr(err, &e);
         *act = h->seq;
     }

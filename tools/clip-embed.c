@@ -445,6 +445,7 @@ int main(int argc, char **argv) {
         else warn("no --model: using the shipped sketch-domain CLIP %s", dm);
     }
     if (clip_open(&c.cm, o.model, &co, &pool, &e)) die_err(&e);
+    c.cm.m.pooled_top = 1; /* embeddings only (clip.h) */
     c.S = c.cm.m.w.cfg.image_size;
     c.E = c.cm.m.w.cfg.embed_dim;
     /* text embeddings first */

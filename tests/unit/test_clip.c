@@ -143,6 +143,39 @@ static void test_tiny(void) {
     grad_ctx ge = {ref, 0, 0, "grademb"};
     clip_params_each(&m.g, cmp_grad, &ge);
     CHECK(ge.nbad == 0 && ge.ncmp >= 14, "top block, ln_post and proj gradients of <emb,R> match (%d tensors)", ge.ncmp);
+
+    /* pooled_top: the top block's per-token maps on the class token only.
+     * The embedding, the attention maps and the gradients of <emb,R> (image
+     * and every parameter) are PyTorch's dense values; the top block's
+     * output is withheld and a gradient at it refused. */
+    float att_dense[2 * 2 * 17 * 17];
+    clip_image_forward(&m, img, B, emb, &e);
+    memcpy(att_dense, clip_image_attention(&m, L - 1, NULL, NULL, NULL), sizeof att_dense);
+    m.pooled_top = 1;
+    float embp[2 * 32];
+    CHECK(clip_image_forward(&m, img, B, embp, &e) == 0, "pooled_top forward");
+    want = t_tensor(ref, "image_emb", (size_t)B * E);
+    close_all("pooled_top: image embedding", embp, want, (size_t)B * E, 1e-5, 1e-4);
+    free(want);
+    close_all("pooled_top: top block attention", clip_image_attention(&m, L - 1, NULL, NULL, NULL), att_dense,
+              sizeof att_dense / sizeof *att_dense, 1e-7, 1e-6);
+    CHECK(clip_image_block(&m, L - 1, NULL, NULL, NULL) == NULL, "pooled_top: the top block's output is withheld");
+    CHECK(clip_image_block(&m, 0, NULL, NULL, NULL) != NULL, "pooled_top: lower blocks' outputs are there");
+    float *dtop[2] = {NULL, dfeat[1]};
+    CHECK(clip_image_backward(&m, demb, dtop, dimg, 0, &e) != 0 && strstr(e.msg, "pooled_top"),
+          "pooled_top: a gradient at the top block's output is refused (%s)", e.msg);
+    clip_zero_grad(&m);
+    memset(dimg, 0, sizeof(float) * (size_t)B * 3 * S * S);
+    CHECK(clip_image_backward(&m, demb, NULL, dimg, 1, &e) == 0, "pooled_top: image backward (%s)", e.msg);
+    want = t_tensor(ref, "grademb.image", (size_t)B * 3 * S * S);
+    close_all("pooled_top: d <emb,R> / d image", dimg, want, (size_t)B * 3 * S * S, 2e-5 * mx, 1e-3);
+    free(want);
+    grad_ctx gp = {ref, 0, 0, "grademb"};
+    clip_params_each(&m.g, cmp_grad, &gp);
+    CHECK(gp.nbad == 0 && gp.ncmp >= 14, "pooled_top: gradients of <emb,R> match (%d tensors)", gp.ncmp);
+    m.pooled_top = 0;
+    clip_image_forward(&m, img, B, emb, &e);
+    CHECK(clip_image_block(&m, L - 1, NULL, NULL, NULL) != NULL, "dense again: the top block's output is back");
     for (int l = 0; l < L; l++) free(dfeat[l]);
     free(img); free(demb); free(dimg); free(idsf); free(tdemb);
     clip_free(&m);
