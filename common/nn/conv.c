@@ -130,33 +130,39 @@ static void valid_range(int xoff, int s, int W, int OW, int *lo, int *hi) {
 }
 
 /* col[(k-k0)*ld + (p-p0)] = padded image value for row k in [k0,k1), column
- * p in [p0,p1).  img (C,H,W). */
+ * p in [p0,p1).  img (C,H,W).  Walks the columns output row by output row
+ * (no division per stretch); stride-1 rows are memcpy, stride-2 rows a loop
+ * the compiler vectorises. */
 static void im2col_rows(const float *restrict img, float *restrict col, int ld, const geom_t *g, int k0,
                         int k1, int p0, int p1) {
-    const int KK = g->KH * g->KW, H = g->H, W = g->W, OW = g->OW, sw = g->sw;
+    const int KK = g->KH * g->KW, H = g->H, W = g->W, OW = g->OW, sw = g->sw, sh = g->sh;
+    const int oh0 = p0 / OW, owa = p0 % OW;
     for (int k = k0; k < k1; k++) {
         int c = k / KK, kh = k % KK / g->KW, kw = k % g->KW;
         const float *restrict ic = img + (size_t)c * H * W;
-        float *restrict row = col + (size_t)(k - k0) * ld;
+        float *restrict dst = col + (size_t)(k - k0) * ld;
         int xoff = kw * g->dw - g->pw, yoff = kh * g->dh - g->ph, lo, hi;
         valid_range(xoff, sw, W, OW, &lo, &hi);
-        for (int p = p0; p < p1;) {
-            int oh = p / OW, ow0 = p % OW, ow1 = imin(OW, ow0 + (p1 - p));
-            float *restrict dst = row + (p - p0); /* dst[ow - ow0] is column p + ow - ow0 */
-            int ih = oh * g->sh + yoff;
+        int oh = oh0, ow0 = owa;
+        for (int left = p1 - p0; left > 0; oh++, ow0 = 0) {
+            int n = imin(OW - ow0, left), ow1 = ow0 + n, ih = oh * sh + yoff;
             if (ih < 0 || ih >= H) {
-                memset(dst, 0, sizeof(float) * (size_t)(ow1 - ow0));
+                memset(dst, 0, sizeof(float) * (size_t)n);
             } else {
                 int a = imin(imax(lo, ow0), ow1), b = imax(imin(hi, ow1), a);
-                const float *restrict src = ic + (size_t)ih * W;
-                if (a > ow0) memset(dst, 0, sizeof(float) * (size_t)(a - ow0));
+                const float *restrict src = ic + (size_t)ih * W + (size_t)a * sw + xoff;
+                float *restrict d = dst + (a - ow0);
+                for (int i = 0; i < a - ow0; i++) dst[i] = 0;
                 if (sw == 1)
-                    memcpy(dst + (a - ow0), src + a + xoff, sizeof(float) * (size_t)(b - a));
+                    memcpy(d, src, sizeof(float) * (size_t)(b - a));
+                else if (sw == 2)
+                    for (int i = 0; i < b - a; i++) d[i] = src[2 * i];
                 else
-                    for (int ow = a; ow < b; ow++) dst[ow - ow0] = src[ow * sw + xoff];
-                if (ow1 > b) memset(dst + (b - ow0), 0, sizeof(float) * (size_t)(ow1 - b));
+                    for (int i = 0; i < b - a; i++) d[i] = src[(size_t)i * sw];
+                for (int i = b - ow0; i < n; i++) dst[i] = 0;
             }
-            p += ow1 - ow0;
+            dst += n;
+            left -= n;
         }
     }
 }
@@ -167,26 +173,30 @@ static void im2col_rows(const float *restrict img, float *restrict col, int ld, 
  * one thread. */
 static void col2im_rows(const float *restrict col, float *restrict img, int ld, const geom_t *g, int k0,
                         int k1, int p0, int p1) {
-    const int KK = g->KH * g->KW, H = g->H, W = g->W, OW = g->OW, sw = g->sw;
+    const int KK = g->KH * g->KW, H = g->H, W = g->W, OW = g->OW, sw = g->sw, sh = g->sh;
+    const int oh0 = p0 / OW, owa = p0 % OW;
     for (int k = k0; k < k1; k++) {
         int c = k / KK, kh = k % KK / g->KW, kw = k % g->KW;
         float *restrict ic = img + (size_t)c * H * W;
         const float *restrict row = col + (size_t)(k - k0) * ld;
         int xoff = kw * g->dw - g->pw, yoff = kh * g->dh - g->ph, lo, hi;
         valid_range(xoff, sw, W, OW, &lo, &hi);
-        for (int p = p0; p < p1;) {
-            int oh = p / OW, ow0 = p % OW, ow1 = imin(OW, ow0 + (p1 - p));
-            int ih = oh * g->sh + yoff;
+        int oh = oh0, ow0 = owa;
+        for (int left = p1 - p0; left > 0; oh++, ow0 = 0) {
+            int n = imin(OW - ow0, left), ow1 = ow0 + n, ih = oh * sh + yoff;
             if (ih >= 0 && ih < H) {
                 int a = imin(imax(lo, ow0), ow1), b = imax(imin(hi, ow1), a);
-                float *restrict dst = ic + (size_t)ih * W;
-                const float *restrict src = row + (p - p0) - ow0 + a; /* src[ow - a] is column oh*OW + ow */
+                float *restrict dst = ic + (size_t)ih * W + (size_t)a * sw + xoff;
+                const float *restrict src = row + (a - ow0); /* src[i] is output column a + i */
                 if (sw == 1)
-                    for (int ow = a; ow < b; ow++) dst[ow + xoff] += src[ow - a];
+                    for (int i = 0; i < b - a; i++) dst[i] += src[i];
+                else if (sw == 2)
+                    for (int i = 0; i < b - a; i++) dst[2 * i] += src[i];
                 else
-                    for (int ow = a; ow < b; ow++) dst[ow * sw + xoff] += src[ow - a];
+                    for (int i = 0; i < b - a; i++) dst[(size_t)i * sw] += src[i];
             }
-            p += ow1 - ow0;
+            row += n;
+            left -= n;
         }
     }
 }
