@@ -16,7 +16,8 @@
 # PAIR (the C driver vs its PyTorch peer, on the same inputs and thread count):
 #   render      build/bench/render_bench vs bench/torch_render.py: splat vs splat
 #               and softline vs the PyTorch splat, per scene (fwd+bwd ms)
-#   clip        build/bench/clip_bench vs bench/torch_clip.py (s); the text row
+#   clip        build/bench/clip_bench vs bench/torch_clip.py (s); the pooled row is C with
+#               pooled_top against the same PyTorch forward+backward; the text row
 #               compares both cut at the last EOT (clip_text_forward_5_cut)
 #   conv        build/bench/conv_bench vs bench/torch_conv.py (s)
 #   train       build/bench/train_bench vs bench/torch_adamw.py (ms)
@@ -64,7 +65,7 @@ case $PAIR in
     bin=$(bench_bin clip_bench)
     c_run() { "$bin" "$RR" >"$OUT/r-c.out"; kv "$OUT/r-c.out"; }
     t_run() { env $TENV "$py" "$ROOT/bench/torch_clip.py" "$RR" >"$OUT/r-t.out"; kv "$OUT/r-t.out"; }
-    METRICS="clip_image_forward_b1 clip_image_forward_b4 clip_image_fwdbwd_b4 clip_text_forward_5:clip_text_forward_5_cut"
+    METRICS="clip_image_forward_b1 clip_image_forward_b4 clip_image_fwdbwd_b4 clip_image_fwdbwd_b4_pooled:clip_image_fwdbwd_b4 clip_text_forward_5:clip_text_forward_5_cut"
     UNIT=s ;;
   conv)
     bin=$(bench_bin conv_bench)
