@@ -258,7 +258,7 @@ typedef struct {
 typedef struct {
     char *key, *word, *dir;
     /* numbers for the tables */
-    double sim0, sim1, chamfer, tot0, tot1;
+    double sim0, sim1, simt, chamfer, tot0, tot1; /* simt: the clean target's (optimize.target), NAN when none */
     int strokes0, strokes1, steps, has_initial, has_target, nframes;
     verdict_t ev0, ev1, evt;
     int unrecognised;           /* Google's "recognized":false */
@@ -512,7 +512,8 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     /* numbers */
     const cJSON *oi = oj ? cJSON_GetObjectItemCaseSensitive(oj, "initial") : NULL;
     const cJSON *of = oj ? cJSON_GetObjectItemCaseSensitive(oj, "final") : NULL;
-    r->sim0 = jnum(oi, "similarity"), r->sim1 = jnum(of, "similarity");
+    const cJSON *ot = oj ? cJSON_GetObjectItemCaseSensitive(oj, "target") : NULL;
+    r->sim0 = jnum(oi, "similarity"), r->sim1 = jnum(of, "similarity"), r->simt = jnum(ot, "similarity");
     r->tot0 = jnum(oi, "total"), r->tot1 = jnum(of, "total");
     double sr = jnum(oj, "steps_run");
     r->steps = isfinite(sr) ? (int)sr : -1;
@@ -571,7 +572,10 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     double px = M + (W - 2 * M - (npan * P + (npan - 1) * 24)) / 2, py = hh;
     if (has_tgt) {
         verdict_text(l2, sizeof l2, &r->evt, s->word);
-        panel(cr, px, py, P, "Clean drawing", &tgt, 0, 0, NULL, "the target: before degradation", l2, 0x59a14f);
+        fmt_num(nb, sizeof nb, r->simt, 3);
+        if (isfinite(r->simt)) snprintf(l1, sizeof l1, "CLIP similarity %s", nb);
+        else snprintf(l1, sizeof l1, "the target: before degradation");
+        panel(cr, px, py, P, "Clean drawing", &tgt, 0, 0, NULL, l1, l2, 0x59a14f);
         px += P + 24;
     }
     if (has_ini) {
@@ -782,8 +786,8 @@ static void js_top1(buf_t *b, const char *k, const verdict_t *v) {
 }
 
 typedef struct {
-    double sim0, sim1, dsim, ch, t0, t1, s0, s1, steps;
-    int n, nsim, nch, ne0, ne1, c0, c1, ns0, nsteps;
+    double sim0, sim1, dsim, ch, t0, t1, s0, s1, steps, simt;
+    int n, nsim, nch, ne0, ne1, c0, c1, ns0, nsteps, ntgt, nsimt;
 } agg_t;
 
 static agg_t aggregate(const run_t *run) {
@@ -792,6 +796,8 @@ static agg_t aggregate(const run_t *run) {
         const rec_t *r = &run->r[i];
         if (isfinite(r->sim0) && isfinite(r->sim1)) a.sim0 += r->sim0, a.sim1 += r->sim1, a.dsim += r->sim1 - r->sim0, a.nsim++;
         if (isfinite(r->chamfer)) a.ch += r->chamfer, a.nch++;
+        if (r->has_target) a.ntgt++;
+        if (r->has_target && isfinite(r->simt)) a.simt += r->simt, a.nsimt++;
         if (r->ev0.ok && r->ev0.rank) a.ne0++, a.c0 += r->ev0.rank == 1;
         if (r->ev1.ok && r->ev1.rank) a.ne1++, a.c1 += r->ev1.rank == 1;
         if (r->strokes0 >= 0) a.s0 += r->strokes0, a.ns0++;
@@ -816,7 +822,8 @@ static void write_text(const char *path, const buf_t *b) {
 }
 
 static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
-    buf_puts(md, "# Metrics\n\nSimilarity: the CLIP similarity optimize recorded (`optimize.initial` / `optimize.final`).\n"
+    buf_puts(md, "# Metrics\n\nSimilarity: the CLIP similarity optimize recorded (`optimize.initial` / `optimize.final`;\n"
+                 "for a record with a clean `target`, `optimize.target`: the target evaluated as the start was).\n"
                  "Chamfer: mean symmetric chamfer distance of the result to the start, pixels of a 256 canvas.\n"
                  "Top-1: the evaluator (sketch-score's classifier) names the record's word first.\n");
     for (int k = 0; k < c->nruns; k++) {
@@ -826,7 +833,10 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
         buf_printf(md, "%d record%s from `%s`", run->n, run->n == 1 ? "" : "s", run->file);
         if (isfinite(run->wall)) buf_printf(md, ", wall time %.1f s", run->wall);
         buf_puts(md, ".\n\n| key_id | word | similarity start | similarity result | change | chamfer | top-1 start | "
-                     "top-1 result | strokes start | strokes result | steps |\n|---|---|---:|---:|---:|---:|:-:|:-:|---:|---:|---:|\n");
+                     "top-1 result | strokes start | strokes result | steps |");
+        if (a.ntgt) buf_puts(md, " similarity clean target |");
+        buf_puts(md, "\n|---|---|---:|---:|---:|---:|:-:|:-:|---:|---:|---:|");
+        buf_puts(md, a.ntgt ? "---:|\n" : "\n");
         for (int i = 0; i < run->n; i++) {
             const rec_t *r = &run->r[i];
             buf_printf(md, "| %s | %s |", r->key, r->word);
@@ -839,8 +849,10 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
             if (r->strokes0 >= 0) buf_printf(md, " %d |", r->strokes0);
             else buf_puts(md, " \xE2\x80\x94 |");
             buf_printf(md, " %d |", r->strokes1);
-            if (r->steps >= 0) buf_printf(md, " %d |\n", r->steps);
-            else buf_puts(md, " \xE2\x80\x94 |\n");
+            if (r->steps >= 0) buf_printf(md, " %d |", r->steps);
+            else buf_puts(md, " \xE2\x80\x94 |");
+            if (a.ntgt) md_num(md, r->has_target ? r->simt : NAN, 4);
+            buf_puts(md, "\n");
             buf_puts(nd, "{\"run\":");
             buf_jstr(nd, run->label);
             buf_puts(nd, ",\"key_id\":");
@@ -850,6 +862,7 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
             js_num(nd, "similarity_initial", r->sim0, 7);
             js_num(nd, "similarity_final", r->sim1, 7);
             js_num(nd, "similarity_change", r->sim1 - r->sim0, 7);
+            if (r->has_target) js_num(nd, "similarity_target", r->simt, 7);
             js_num(nd, "chamfer", r->chamfer, 4);
             js_top1(nd, "top1_initial", &r->ev0);
             js_top1(nd, "top1_final", &r->ev1);
@@ -874,6 +887,7 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
         md_num(md, dv(a.s0, a.ns0), 1);
         md_num(md, dv(a.s1, a.n), 1);
         md_num(md, dv(a.steps, a.nsteps), 0);
+        if (a.ntgt) md_num(md, dv(a.simt, a.nsimt), 4);
         buf_puts(md, "\n");
         buf_puts(nd, "{\"run\":");
         buf_jstr(nd, run->label);
@@ -881,6 +895,7 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
         js_num(nd, "similarity_initial", dv(a.sim0, a.nsim), 7);
         js_num(nd, "similarity_final", dv(a.sim1, a.nsim), 7);
         js_num(nd, "similarity_change", dv(a.dsim, a.nsim), 7);
+        if (a.ntgt) js_num(nd, "similarity_target", dv(a.simt, a.nsimt), 7);
         js_num(nd, "chamfer", dv(a.ch, a.nch), 4);
         js_num(nd, "top1_initial", a.ne0 ? (double)a.c0 / a.ne0 : NAN, 4);
         js_num(nd, "top1_final", a.ne1 ? (double)a.c1 / a.ne1 : NAN, 4);

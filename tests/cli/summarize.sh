@@ -91,6 +91,8 @@ for r in recs:
     ok(abs(m["similarity_change"] - (o["final"]["similarity"] - o["initial"]["similarity"])) < 1e-6, "metrics: change")
     ok(m["steps"] == o["steps_run"] == 6 and m["frames"] == n, "metrics: steps and frames")
     ok(m["strokes_initial"] == len(r["initial"]) and m["strokes_final"] == len(r["drawing"]), "metrics: stroke counts")
+    ok("target" in r and m.get("similarity_target") == o["target"]["similarity"] != o["initial"]["similarity"],
+       "metrics: similarity_target is optimize's evaluation of the clean target", (m.get("similarity_target"), o.get("target")))
     ok(abs(m["chamfer"] - s1[k]["chamfer"]) < 1e-3, "chamfer equals sketch-score --reference initial (%s, %s)" % (m["chamfer"], s1[k]["chamfer"]))
     ok(m["top1_final"] == (s1[k]["rank"] == 1) and abs(m["p_word_final"] - s1[k]["p_word"]) < 1e-3,
        "evaluator on the result equals sketch-score's (p %s, %s)" % (m["p_word_final"], s1[k]["p_word"]))
@@ -101,6 +103,12 @@ mean = sum(o["optimize"]["final"]["similarity"] for o in recs) / 2
 ok(abs(summ[0]["summary"]["similarity_final"] - mean) < 1e-6, "the run's mean final similarity")
 md = open(out + "/metrics.md").read()
 ok(all(r["key_id"] in md for r in recs) and "| **mean** |" in md, "metrics.md has a row a record and a mean row")
+mt = sum(o["optimize"]["target"]["similarity"] for o in recs) / 2
+ok(abs(summ[0]["summary"]["similarity_target"] - mt) < 1e-6, "the run's mean target similarity")
+hdr = [l for l in md.splitlines() if l.startswith("| key_id")][0].split("|")[1:-1]
+row = [l for l in md.splitlines() if l.startswith("| " + recs[0]["key_id"])][0].split("|")[1:-1]
+ok(hdr[-1].strip() == "similarity clean target" and abs(float(row[-1]) - recs[0]["optimize"]["target"]["similarity"]) < 1e-4,
+   "metrics.md: a last column with the clean target's similarity", (hdr, row))
 html = open(out + "/report.html").read()
 srcs = re.findall(r'src="([^"]+)"', html)
 ok(len(srcs) == 6 and all(os.path.isfile(out + "/" + s) for s in srcs), "report.html shows the 6 pictures, all beside it", srcs)
@@ -108,6 +116,16 @@ ok(not re.search(r'(src|href)="(https?:)?//', html), "report.html loads nothing 
 left = [f for dp, dn, fn in os.walk(out) for f in fn if ".tmp" in f]
 ok(not left, "no temporary files left", left)
 EOF
+
+# --- records without a target: no similarity_target, no column ---
+python3 -c "
+import json,re
+for l in open('$T/opt.ndjson'):
+    r=json.loads(l); del r['target']; del r['optimize']['target']; print(json.dumps(r))" >"$T/notgt.ndjson"
+summarize -o "$T/notgt" --evaluator none "$T/notgt.ndjson" 2>"$T/err" || notok "summarize without targets" "$(cat "$T/err")"
+if grep -q similarity_target "$T/notgt/metrics.ndjson" || grep -q 'clean target' "$T/notgt/metrics.md"; then
+  notok "without a target: no similarity_target in the metrics"
+else ok "without a target: no similarity_target in the metrics"; fi
 
 # --- records without frames or history (unet-train --vectorize output looks like this) ---
 python3 -c "
