@@ -929,6 +929,50 @@ typedef struct {
     int rows;
 } train_t;
 
+/* clip-train's samples.ndjson as a grid: each held-out drawing captioned with its word and the model's
+ * best guess, green when right, red when not.  Cells of SG_CELL px, SG_COLS a row. */
+#define SG_CELL 180
+#define SG_CAP 66
+#define SG_GAP 14
+#define SG_HEAD 52
+#define SG_COLS 4
+static void sample_grid(const trainsamples_t *ts, const char *title, const char *path) {
+    int n = ts->n, cols = n < SG_COLS ? n : SG_COLS, rows = (n + cols - 1) / cols, right = 0;
+    canvas_t c;
+    err_t e = {0};
+    if (canvas_new(&c, SG_GAP + cols * (SG_CELL + SG_GAP), SG_HEAD + rows * (SG_CELL + SG_CAP + SG_GAP), PAGE_BG, &e))
+        die_err(&e);
+    for (int i = 0; i < n; i++) right += !strcmp(ts->s[i].top[0], ts->s[i].word);
+    char b[256], pb[16];
+    snprintf(b, sizeof b, "%s \xC2\xB7 zero-shot guesses on held-out drawings", title);
+    double W = SG_GAP + cols * (SG_CELL + SG_GAP) - 2 * SG_GAP;
+    plot_text_fit(c.cr, SG_GAP, 26, b, 16, 1, 0, INK, W);
+    if (ts->s[0].step >= 0) snprintf(b, sizeof b, "step %lld \xC2\xB7 %d of %d right", ts->s[0].step, right, n);
+    else snprintf(b, sizeof b, "%d of %d right", right, n);
+    plot_text_fit(c.cr, SG_GAP, 44, b, 13, 0, 0, MUTED, W);
+    for (int i = 0; i < n; i++) {
+        const trainsample_t *s = &ts->s[i];
+        int ok = !strcmp(s->top[0], s->word);
+        uint32_t col = ok ? 0x2e7d32 : 0xc62828;
+        double x = SG_GAP + (i % cols) * (SG_CELL + SG_GAP), y = SG_HEAD + (i / cols) * (SG_CELL + SG_CAP + SG_GAP);
+        plot_rect(c.cr, x, y, SG_CELL, SG_CELL, 0xffffff);
+        plot_frame(c.cr, x + 0.5, y + 0.5, SG_CELL - 1, SG_CELL - 1, col, ok ? 2 : 1);
+        plot_drawing(c.cr, &s->drawing, 0, 0, x + 8, y + 8, SG_CELL - 16, SG_CELL - 16, 2.5, 0x111111);
+        plot_text_fit(c.cr, x + SG_CELL / 2.0, y + SG_CELL + 19, s->word, 14, 1, 1, INK, SG_CELL);
+        snprintf(pb, sizeof pb, "%.0f%%", 100 * s->p[0]);
+        snprintf(b, sizeof b, "\xE2\x86\x92 %s (%s)", s->top[0], pb);
+        plot_text_fit(c.cr, x + SG_CELL / 2.0, y + SG_CELL + 39, b, 13, ok, 1, col, SG_CELL);
+        if (s->ntop > 1) { /* the next guesses, muted */
+            size_t o = (size_t)snprintf(b, sizeof b, "then");
+            for (int k = 1; k < s->ntop && o < sizeof b; k++)
+                o += (size_t)snprintf(b + o, sizeof b - o, "%s %s %.0f%%", k > 1 ? "," : "", s->top[k], 100 * s->p[k]);
+            plot_text_fit(c.cr, x + SG_CELL / 2.0, y + SG_CELL + 57, b, 11, 0, 1, MUTED, SG_CELL);
+        }
+    }
+    save_or_die(&c, path);
+    canvas_free(&c);
+}
+
 static int has_sub(const char *k, const char *s) { return strstr(k, s) != NULL; }
 
 static void train_one(ctx_t *c, const char *arg, train_t *t) {
@@ -1013,9 +1057,25 @@ static void train_one(ctx_t *c, const char *arg, train_t *t) {
     for (int j = 0; j < 3; j++) free(g[j]);
     free(idx);
     trainlog_free(&tl);
-    /* samples: the last samples*.png beside the log (unet-train's samples_epochNNN.png, a shipped samples.png) */
-    char *best = NULL;
-    last_sample(dir, &best);
+    /* samples: clip-train's samples.ndjson drawn as a grid; else the last samples*.png beside the log
+     * (unet-train's samples_epochNNN.png, a shipped samples.png) */
+    char *best = NULL, *sj = path_join(dir, "samples.ndjson");
+    if (!access(sj, F_OK)) {
+        trainsamples_t ts;
+        if (trainsamples_load(&ts, sj, &e)) die(e.code, "--train %s: %s", arg, e.msg);
+        if (ts.n) {
+            char *p = path_join(od, "samples.png");
+            sample_grid(&ts, t->name + 6, p);
+            free(p);
+            b = (buf_t){0};
+            buf_printf(&b, "%s/samples.png", t->name);
+            t->samples = b.s;
+        }
+        trainsamples_free(&ts);
+    } else {
+        last_sample(dir, &best);
+    }
+    free(sj);
     if (best) {
         image_t im = {0};
         char *src = path_join(dir, best);
