@@ -1253,7 +1253,7 @@ int optim_record(optim_job_t *j, const drawing_t *d, const drawing_t *target, co
         rng_seed2(&j->host.rng, seed, 0);
         st_clear(&j->cur);
         if ((rc = encode_drawing(j, target, xf, e))) {
-            err_prefix(e, "field \"target\": ");
+            err_prefix(e, "field \"target\"");
             goto out;
         }
         st_copy(&j->orig, &wstart);
@@ -1262,7 +1262,7 @@ int optim_record(optim_job_t *j, const drawing_t *d, const drawing_t *target, co
         rc = evaluate(j, 0, &res->eval_target, e);
         host_set_original(&j->host, NULL);
         if (rc) {
-            err_prefix(e, "field \"target\": ");
+            err_prefix(e, "field \"target\"");
             goto out;
         }
         res->has_target = 1;

@@ -121,7 +121,7 @@ void trainsamples_free(trainsamples_t *t) {
 static int sample_line(trainsamples_t *t, sketch_t *sk, const char *s, size_t len, const char *name, long lineno,
                        err_t *e) {
     if (t->n >= TRAINSAMPLES_MAX) return err_set(e, EXIT_DATA, "%s:%ld: more than %d samples", name, lineno, TRAINSAMPLES_MAX);
-    if (sketch_parse(sk, s, len, e)) return err_prefix(e, "%s:%ld: ", name, lineno);
+    if (sketch_parse(sk, s, len, e)) return err_prefix(e, "%s:%ld", name, lineno);
     if (!sk->word || !sk->word[0]) return err_set(e, EXIT_DATA, "%s:%ld: no \"word\"", name, lineno);
     const cJSON *top = sketch_get(sk, "top"), *st = sketch_get(sk, "step");
     int nt = cJSON_IsArray(top) ? cJSON_GetArraySize(top) : -1;

@@ -26,7 +26,12 @@
  * Files in --out DIR: checkpoint.safetensors (Hugging Face names, AdamW
  * moments, step; rewritten every --save-every steps and at the end, through
  * a temporary file), model.safetensors (the weights alone; F16 with --f16)
- * at the end, config.json (Hugging Face CLIPConfig) beside them, log.ndjson.
+ * at the end, config.json (Hugging Face CLIPConfig) beside them, log.ndjson,
+ * and samples.ndjson (replaced at each validation): up to 16 held-out
+ * drawings of different words, fixed by the data, with the model's top-3
+ * zero-shot guesses -- what summarize --train draws as a sample grid.
+ * --samples-from MODEL writes samples.ndjson for an existing model and
+ * exits without training.
  */
 #include "bpe.h"
 #include "cli.h"

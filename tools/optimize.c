@@ -118,7 +118,7 @@ static void run_slot(ctx_t *c, int k, int jobi) {
         drawing_init(&sl->tgt);
         sl->has_tgt = 1;
         if ((sl->rc = sketch_get_drawing(s, "target", &sl->tgt, &sl->err))) {
-            err_prefix(&sl->err, "field \"target\": ");
+            err_prefix(&sl->err, "field \"target\"");
             buf_free(&path);
             return;
         }
