@@ -12,7 +12,9 @@
  *   RUN/KEY/grid.png      the frames, 8 a row, step and similarity under each
  *   RUN/KEY/anim.gif      the frames as a looping animation (--delay)
  *   metrics.md, metrics.ndjson   one row a record and a mean row a run
- *   train/NAME/curves.png, samples.png   training logs (--train)
+ *   train/NAME/curves.png, samples.png   training logs (--train): curves, and
+ *                         clip-train's samples.ndjson drawn as a sample grid
+ *                         (or unet-train's sample pictures)
  *   report.html           everything above on one offline page
  *
  * The evaluator (sketch-score's classifier, common/evalnet.h) runs in
@@ -1349,8 +1351,8 @@ int main(int argc, char **argv) {
          1, 6000},
         {"max-frames", 0, OPT_INT, &o.max_frames, "N", "at most N frames in a grid (evenly chosen)", 1, 4096},
         {"train", 't', OPT_LIST, &o.train, "LOG|DIR",
-         "a training log (clip-train, unet-train, sketch-score --train: log.ndjson, or its folder): curves and the "
-         "last samples*.png beside it",
+         "a training log (clip-train, unet-train, sketch-score --train: log.ndjson, or its folder): curves, and a "
+         "sample grid of clip-train's samples.ndjson or the last samples*.png beside it",
          OPT_NORANGE},
         {"title", 0, OPT_STR, &o.title, "TEXT", "the report's title", OPT_NORANGE},
         OPT_KEEP_GOING(&o.keep_going),
