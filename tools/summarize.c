@@ -1242,9 +1242,11 @@ static void report(ctx_t *c, train_t *tr, int ntr, int has_gallery) {
             html_esc(&h, run->note);
             buf_puts(&h, "</p>\n");
         }
+        int tcol = aggregate(run).nsimt > 0; /* a column for the clean targets' similarity */
         buf_puts(&h, "<div class=tablewrap><table><tr><th>key_id</th><th>word</th><th>similarity start</th>"
                      "<th>similarity result</th><th>change</th><th>chamfer</th><th>top-1 start</th><th>top-1 result</th>"
-                     "<th>strokes</th><th>steps</th></tr>\n");
+                     "<th>strokes</th><th>steps</th>");
+        buf_puts(&h, tcol ? "<th>similarity clean target</th></tr>\n" : "</tr>\n");
         for (int i = 0; i < run->n; i++) {
             const rec_t *r = &run->r[i];
             buf_puts(&h, "<tr><td><a href=\"#r-");
@@ -1262,8 +1264,10 @@ static void report(ctx_t *c, train_t *tr, int ntr, int has_gallery) {
             td_top1(&h, &r->ev1);
             if (r->strokes0 >= 0) buf_printf(&h, "<td class=n>%d &rarr; %d</td>", r->strokes0, r->strokes1);
             else buf_printf(&h, "<td class=n>%d</td>", r->strokes1);
-            if (r->steps >= 0) buf_printf(&h, "<td class=n>%d</td></tr>\n", r->steps);
-            else buf_puts(&h, "<td class=n>&mdash;</td></tr>\n");
+            if (r->steps >= 0) buf_printf(&h, "<td class=n>%d</td>", r->steps);
+            else buf_puts(&h, "<td class=n>&mdash;</td>");
+            if (tcol) td_num(&h, r->has_target ? r->simt : NAN, 3, 0);
+            buf_puts(&h, "</tr>\n");
         }
         buf_puts(&h, "</table></div>\n<div class=cards>\n");
         for (int i = 0; i < run->n; i++) {

@@ -113,6 +113,7 @@ html = open(out + "/report.html").read()
 srcs = re.findall(r'src="([^"]+)"', html)
 ok(len(srcs) == 6 and all(os.path.isfile(out + "/" + s) for s in srcs), "report.html shows the 6 pictures, all beside it", srcs)
 ok(not re.search(r'(src|href)="(https?:)?//', html), "report.html loads nothing from the network")
+ok("<th>similarity clean target</th>" in html, "report.html: the clean targets' similarity in the run's table")
 left = [f for dp, dn, fn in os.walk(out) for f in fn if ".tmp" in f]
 ok(not left, "no temporary files left", left)
 EOF
