@@ -179,6 +179,7 @@ FUZZ_DICT_fuzz_optim_ckpt := json
 FUZZ_DICT_fuzz_unet_model := json
 FUZZ_DICT_fuzz_checkpoint := json
 FUZZ_DICT_fuzz_trainlog   := json
+FUZZ_DICT_fuzz_trainsamples := json
 FUZZ_DICT_fuzz_pngstream  := png
 FUZZ_DICT_fuzz_jpeg       := jpeg
 FUZZ_DICT_fuzz_params     := params

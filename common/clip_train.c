@@ -333,6 +333,32 @@ static void hf_copy(clip_trainer_t *t, const float *src, float *dst, int to_hf) 
     }
 }
 
+static int check_heads(const clip_trainer_t *t, const ckpt_t *c, const char *path, err_t *e) {
+    const char *key[2] = {"v_heads", "t_heads"};
+    int want[2] = {t->cfg.v_heads, t->cfg.t_heads};
+    for (int i = 0; i < 2; i++) {
+        const char *v = ckpt_meta(c, key[i]);
+        if (v && atoi(v) != want[i])
+            return err_set(e, EXIT_MODEL, "%s: %s is %s, this run has %d (a different model configuration)", path,
+                           key[i], v, want[i]);
+    }
+    return 0;
+}
+
+int clip_trainer_load_weights(clip_trainer_t *t, const char *path, long long *step, err_t *e) {
+    int rc = hf_table(t, e);
+    if (rc) return rc;
+    ckpt_t *c = ckpt_open(path, e);
+    if (!c) return e->code ? e->code : EXIT_MODEL;
+    rc = check_heads(t, c, path, e);
+    if (!rc) rc = ckpt_read(c, &t->hf, CKPT_WEIGHTS, e);
+    if (!rc && step) *step = (long long)ckpt_step(c);
+    ckpt_close(c);
+    if (rc) return rc;
+    hf_copy(t, t->hf.data, t->ps.data, 0);
+    return 0;
+}
+
 void clip_config_hf_json(const clip_config_t *c, buf_t *b) {
     buf_printf(b,
                "{\n  \"architectures\": [\"CLIPModel\"],\n  \"model_type\": \"clip\",\n"
@@ -398,14 +424,7 @@ int clip_trainer_load(clip_trainer_t *t, const char *path, ckpt_state_t *st, err
     ckpt_t *c = ckpt_open(path, e);
     if (!c) return e->code ? e->code : EXIT_MODEL;
     /* heads are not in the shapes: compare the metadata */
-    const char *key[2] = {"v_heads", "t_heads"};
-    int want[2] = {t->cfg.v_heads, t->cfg.t_heads};
-    for (int i = 0; i < 2 && !rc; i++) {
-        const char *v = ckpt_meta(c, key[i]);
-        if (v && atoi(v) != want[i])
-            rc = err_set(e, EXIT_MODEL, "%s: %s is %s, this run has %d (a different model configuration)", path,
-                         key[i], v, want[i]);
-    }
+    rc = check_heads(t, c, path, e);
     if (!rc && !ckpt_meta(c, "step"))
         rc = err_set(e, EXIT_MODEL, "%s: no \"step\" in the metadata (not a training checkpoint)", path);
     if (!rc) rc = ckpt_read(c, &t->hf, CKPT_OPTIM, e);

@@ -115,6 +115,12 @@ int clip_trainer_save(clip_trainer_t *t, const char *path, const ckpt_state_t *s
 /* Read a training checkpoint written by clip_trainer_save(CKPT_OPTIM):
  * weights, moments, step and the RNGs named in st. */
 int clip_trainer_load(clip_trainer_t *t, const char *path, ckpt_state_t *st, err_t *e);
+/* Read the weights alone from path (a model or a training checkpoint
+ * written by clip_trainer_save, F32 or F16; optimiser moments in it are
+ * ignored, the moments here are left as they are); *step (may be NULL) = its
+ * "step" metadata, 0 when absent.  A tensor missing or of another shape, or
+ * other head counts, is EXIT_MODEL naming it. */
+int clip_trainer_load_weights(clip_trainer_t *t, const char *path, long long *step, err_t *e);
 /* The Hugging Face config.json text for cfg (appended to b). */
 void clip_config_hf_json(const clip_config_t *cfg, buf_t *b);
 #endif

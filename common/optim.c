@@ -953,6 +953,24 @@ int optim_ckpt_check(const void *data, size_t size, const char *cfgtext, int ste
 
 /* ---- one run (one restart) ---- */
 
+/* A drawing in its own frame, mapped to canvas pixels by xf, into j->cur. */
+static int encode_drawing(optim_job_t *j, const drawing_t *d, const xform_t *xf, err_t *e) {
+    if (drawing_npoints(d) < 1) return err_set(e, EXIT_DATA, "the drawing has no points");
+    float *xy = NULL;
+    int cap = 0, rc = 0;
+    for (int k = 0; k < d->nstrokes && !rc; k++) {
+        const stroke_t *s = &d->s[k];
+        if (s->n > cap) cap = s->n * 2, xy = xrealloc(xy, sizeof(float) * 2 * cap);
+        for (int i = 0; i < s->n; i++) {
+            xy[2 * i] = (float)(s->x[i] * xf->sx + xf->ox);
+            xy[2 * i + 1] = (float)(s->y[i] * xf->sy + xf->oy);
+        }
+        if ((rc = encode_stroke(j, xy, s->n, &j->cur, 0, e))) err_prefix(e, "stroke %d: ", k);
+    }
+    free(xy);
+    return rc;
+}
+
 static int adam_groups(optim_job_t *j, int step, double lr_mult, err_t *e) {
     const optim_cfg_t *c = j->cfg;
     strokes_t *s = &j->cur;
@@ -1167,8 +1185,8 @@ out:
     return rc;
 }
 
-int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const char *key, const char *word,
-                 const char *ckpt_path, int resume, progress_t *prog, optim_result_t *res, err_t *e) {
+int optim_record(optim_job_t *j, const drawing_t *d, const drawing_t *target, const xform_t *xf, const char *key,
+                 const char *word, const char *ckpt_path, int resume, progress_t *prog, optim_result_t *res, err_t *e) {
     const optim_cfg_t *c = j->cfg;
     int rc = 0;
     uint64_t seed = optim_seed(c->seed, key);
@@ -1184,26 +1202,7 @@ int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const ch
         rng_seed2(&j->host.rng, seed, (uint64_t)r);
         st_clear(&j->cur);
         if (c->init == OINIT_DRAWING) {
-            if (drawing_npoints(d) < 1) {
-                rc = err_set(e, EXIT_DATA, "the drawing has no points");
-                goto out;
-            }
-            float *xy = NULL;
-            int cap = 0;
-            for (int k = 0; k < d->nstrokes; k++) {
-                const stroke_t *s = &d->s[k];
-                if (s->n > cap) cap = s->n * 2, xy = xrealloc(xy, sizeof(float) * 2 * cap);
-                for (int i = 0; i < s->n; i++) {
-                    xy[2 * i] = (float)(s->x[i] * xf->sx + xf->ox);
-                    xy[2 * i + 1] = (float)(s->y[i] * xf->sy + xf->oy);
-                }
-                if ((rc = encode_stroke(j, xy, s->n, &j->cur, 0, e))) {
-                    free(xy);
-                    err_prefix(e, "stroke %d: ", k);
-                    goto out;
-                }
-            }
-            free(xy);
+            if ((rc = encode_drawing(j, d, xf, e))) goto out;
         } else if (c->init == OINIT_RANDOM) {
             if ((rc = init_strokes(j, e))) goto out;
         } else {
@@ -1246,6 +1245,27 @@ int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const ch
             whist = res->history;
             res->history = (buf_t){0};
         }
+    }
+    if (target) {
+        /* the clean drawing, evaluated as the start was (restart 0's seed, step 0's weights, no
+         * augmentation); losses that compare with the original strokes compare it with the start of
+         * the strokes returned, as they did for "final" */
+        rng_seed2(&j->host.rng, seed, 0);
+        st_clear(&j->cur);
+        if ((rc = encode_drawing(j, target, xf, e))) {
+            err_prefix(e, "field \"target\"");
+            goto out;
+        }
+        st_copy(&j->orig, &wstart);
+        scene_t orig = st_scene(&j->orig);
+        host_set_original(&j->host, &orig);
+        rc = evaluate(j, 0, &res->eval_target, e);
+        host_set_original(&j->host, NULL);
+        if (rc) {
+            err_prefix(e, "field \"target\"");
+            goto out;
+        }
+        res->has_target = 1;
     }
     if ((rc = decode_strokes(j, &win, &res->final, e))) goto out;
     if ((rc = decode_strokes(j, &wstart, &res->initial, e))) goto out;

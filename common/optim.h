@@ -130,6 +130,8 @@ typedef struct {
     buf_t history;        /* a JSON array, or empty when cfg->history is 0 */
     buf_t frames;         /* PNG stream bytes (frame_every) */
     optim_eval_t eval0, eval1; /* of the initial and the returned strokes */
+    optim_eval_t eval_target;  /* of the target drawing (has_target) */
+    int has_target;
     int steps_run, best_step, restart, stopped_early, resumed;
     double restart_eval[64];
     int nrestart_eval;
@@ -157,12 +159,16 @@ const char *optim_job_label(const optim_job_t *j, int i);
 uint64_t optim_seed(uint64_t seed, const char *key);
 
 /* Optimise one drawing.  d is in its own frame, mapped to canvas pixels by
- * xf (X = x*sx + ox); key names the record in messages, frames and
+ * xf (X = x*sx + ox); target, when not NULL, is the clean drawing d was
+ * degraded from, in the same frame: it is evaluated once as the start is
+ * (un-augmented, step 0's weights, the restart-0 seed; losses comparing with
+ * the original strokes compare with the returned strokes' start) into
+ * res->eval_target, and it is never optimised; key names the record in messages, frames and
  * checkpoints; ckpt_path is NULL or this record's checkpoint file (with
  * restarts, ".rK" is appended for restart K > 0); resume: continue from it
  * when it exists.  progress: ticked once a step (may be NULL). */
-int optim_record(optim_job_t *j, const drawing_t *d, const xform_t *xf, const char *key, const char *word,
-                 const char *ckpt_path, int resume, progress_t *progress, optim_result_t *res, err_t *e);
+int optim_record(optim_job_t *j, const drawing_t *d, const drawing_t *target, const xform_t *xf, const char *key,
+                 const char *word, const char *ckpt_path, int resume, progress_t *progress, optim_result_t *res, err_t *e);
 
 /* The checkpoint reader alone (for its fuzzer, tests/fuzz/fuzz_optim_ckpt.c):
  * decode a checkpoint file's bytes as a run with settings text cfgtext

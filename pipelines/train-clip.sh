@@ -34,5 +34,6 @@ if [ -n "$INSTALL" ]; then
   cp "$OUT/model.safetensors" "$INSTALL/model.safetensors.tmp" && mv "$INSTALL/model.safetensors.tmp" "$INSTALL/model.safetensors"
   cp "$OUT/config.json" "$INSTALL/config.json"
   cp "$OUT/log.ndjson" "$INSTALL/train-log.ndjson"
+  cp "$OUT/samples.ndjson" "$INSTALL/samples.ndjson.tmp" && mv "$INSTALL/samples.ndjson.tmp" "$INSTALL/samples.ndjson"
   echo "train-clip: installed $INSTALL/model.safetensors" >&2
 fi

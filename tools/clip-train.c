@@ -26,11 +26,17 @@
  * Files in --out DIR: checkpoint.safetensors (Hugging Face names, AdamW
  * moments, step; rewritten every --save-every steps and at the end, through
  * a temporary file), model.safetensors (the weights alone; F16 with --f16)
- * at the end, config.json (Hugging Face CLIPConfig) beside them, log.ndjson.
+ * at the end, config.json (Hugging Face CLIPConfig) beside them, log.ndjson,
+ * and samples.ndjson (replaced at each validation): up to 16 held-out
+ * drawings of different words, fixed by the data, with the model's top-3
+ * zero-shot guesses -- what summarize --train draws as a sample grid.
+ * --samples-from MODEL writes samples.ndjson for an existing model and
+ * exits without training.
  */
 #include "bpe.h"
 #include "cli.h"
 #include "dist.h"
+#include "clip_load.h"
 #include "clip_train.h"
 #include "degrade.h"
 #include "imgprep.h"
@@ -69,7 +75,7 @@ typedef struct {
     long long steps, eval_every, save_every, stop_after;
     double epochs, lr, wd, beta1, beta2, eps, clip_norm, min_lr_frac, warmup_frac;
     long long warmup, seed;
-    const char *schedule, *out, *val_keys, *renderer, *augment, *classes_file, *vocab;
+    const char *schedule, *out, *val_keys, *renderer, *augment, *classes_file, *vocab, *samples_from;
     double line_width, width_lo, width_hi, rotate, scale_lo, scale_hi, shift, aug_p;
     long long val_limit;
     strlist_t templates;
@@ -323,9 +329,8 @@ static void sample_job(void *vr, int begin, int end, int tid) {
         }
 }
 
-/* The study's zero-shot render of validation item i, to S x S uint8. */
-static int make_val(run_t *R, worker_t *w, int i) {
-    const item_t *it = &R->d->val.it[i];
+/* The study's zero-shot render of an item, to S x S uint8 at out (w's raster is 256 x 256). */
+static int study_render(run_t *R, worker_t *w, const item_t *it, uint8_t *out) {
     item_drawing(R->d, it, &w->d);
     xform_t xf;
     xform_fit(&w->d, 256, 10, &xf);
@@ -336,8 +341,13 @@ static int make_val(run_t *R, worker_t *w, int i) {
     }
     int rc = imgprep_u8(&w->prep, &w->im, R->S, IMGPREP_CLIP, &w->out, &w->err);
     if (rc) return err_prefix(&w->err, "key_id %s", it->key_id);
-    memcpy(R->val_u8 + (size_t)i * R->S * R->S, w->out.px, (size_t)R->S * R->S);
+    memcpy(out, w->out.px, (size_t)R->S * R->S);
     return 0;
+}
+
+/* Validation item i, to its slot of R->val_u8. */
+static int make_val(run_t *R, worker_t *w, int i) {
+    return study_render(R, w, &R->d->val.it[i], R->val_u8 + (size_t)i * R->S * R->S);
 }
 
 static void val_job(void *vr, int begin, int end, int tid) {
@@ -384,18 +394,15 @@ typedef struct {
     long n, n_study;
 } eval_t;
 
-/* Zero-shot accuracy on n of the validation records, evenly spaced over
- * them (all when n >= their count). */
-static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, int n, eval_t *ev, err_t *e) {
+/* The zero-shot class embeddings (W,E): for each word the mean of its unit
+ * embeddings under the study's five templates, renormalised.  The caller
+ * frees the result; NULL on error. */
+static float *class_embed(run_t *R, clip_trainer_t *T, bpe_t *bpe, err_t *e) {
     const opts_t *o = R->o;
     data_t *d = R->d;
-    int E = T->cfg.embed_dim, ctx = o->context, S = R->S, W = d->nwords, nt = 5;
-    memset(ev, 0, sizeof *ev);
-    if (!R->nval) return 0;
-    if (n <= 0 || n > R->nval) n = R->nval;
-    /* class embeddings: mean of the unit template embeddings, renormalised */
-    float *cls = xcalloc((size_t)W * E, sizeof *cls), *tmp = xmalloc((size_t)T->cap * E * sizeof *tmp);
-    int *ids = xcalloc((size_t)T->cap * ctx, sizeof *ids);
+    int E = T->cfg.embed_dim, ctx = o->context, W = d->nwords, nt = 5;
+    float *cls = xcalloc((size_t)W * E, sizeof *cls), *tmp = xmalloc((size_t)nt * E * sizeof *tmp);
+    int *ids = xcalloc((size_t)nt * ctx, sizeof *ids);
     buf_t b = {0};
     int rc = 0;
     for (int w = 0; w < W && !rc; w++) {
@@ -411,6 +418,22 @@ static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, int n, eval_t *ev, 
         for (int k = 0; k < E; k++) nn += (double)cls[(size_t)w * E + k] * cls[(size_t)w * E + k];
         for (int k = 0; k < E; k++) cls[(size_t)w * E + k] /= (float)(sqrt(nn) + 1e-12);
     }
+    free(tmp), free(ids);
+    buf_free(&b);
+    if (rc) free(cls), cls = NULL;
+    return cls;
+}
+
+/* Zero-shot accuracy on n of the validation records, evenly spaced over
+ * them (all when n >= their count), against the class embeddings cls. */
+static int evaluate(run_t *R, clip_trainer_t *T, const float *cls, int n, eval_t *ev, err_t *e) {
+    data_t *d = R->d;
+    int E = T->cfg.embed_dim, S = R->S, W = d->nwords;
+    memset(ev, 0, sizeof *ev);
+    if (!R->nval) return 0;
+    if (n <= 0 || n > R->nval) n = R->nval;
+    float *tmp = xmalloc((size_t)T->cap * E * sizeof *tmp);
+    int rc = 0;
     /* the study's 10 words among the classes */
     int sidx[10], ns = 0;
     for (int i = 0; i < 10; i++) {
@@ -455,8 +478,158 @@ static int evaluate(run_t *R, clip_trainer_t *T, bpe_t *bpe, int n, eval_t *ev, 
     ev->top5 = (double)c5 / n;
     ev->n_study = nsn;
     ev->top1_study = nsn ? (double)cs / nsn : 0;
-    free(cls), free(tmp), free(ids), free(img), free(score);
+    free(tmp), free(img), free(score);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ samples */
+
+#define SAMPLES_MAX 16
+#define SAMPLES_TOP 3
+
+/* The validation records shown as samples, fixed by the data alone: the
+ * first record of each word in validation (input) order, and of those words
+ * up to SAMPLES_MAX evenly spaced over them.  Returns how many (<= SAMPLES_MAX). */
+static int sample_picks(const data_t *d, int *pick) {
+    int *first = xmalloc(((size_t)d->nwords + 1) * sizeof *first), *order = xmalloc(((size_t)d->nwords + 1) * sizeof *order);
+    int nd = 0;
+    for (int w = 0; w < d->nwords; w++) first[w] = -1;
+    for (int i = 0; i < d->val.n; i++) {
+        int w = d->val.it[i].word;
+        if (first[w] < 0) first[w] = i, order[nd++] = w;
+    }
+    int n = nd < SAMPLES_MAX ? nd : SAMPLES_MAX;
+    for (int j = 0; j < n; j++) pick[j] = first[order[(long long)j * nd / n]];
+    free(first), free(order);
+    return n;
+}
+
+/* Write DIR/samples.ndjson (atomically, replacing the last evaluation's):
+ * one line a sample, {"step","key_id","word","top":[{"word","p"} x3],
+ * "correct","drawing"}, p the softmax over every word of the cosine times
+ * the model's logit scale (CLIP's zero-shot probabilities).  Each image is
+ * embedded alone, so the numbers do not depend on the batch capacity. */
+static int write_samples(run_t *R, clip_trainer_t *T, const float *cls, worker_t *w, long long step, const char *path,
+                         err_t *e) {
+    data_t *d = R->d;
+    int pick[SAMPLES_MAX], n = sample_picks(d, pick), E = T->cfg.embed_dim, S = R->S, W = d->nwords;
+    uint8_t *u8 = xmalloc((size_t)S * S);
+    float *img = xmalloc((size_t)3 * S * S * sizeof *img), emb[4096], *score = xmalloc((size_t)W * sizeof *score);
+    double scale = exp((double)T->m.w.logit_scale[0]);
+    image_t im = {.w = S, .h = S, .c = 1, .px = u8};
+    buf_t b = {0};
+    drawing_t dr;
+    drawing_init(&dr);
+    int rc = E > 4096 ? err_set(e, EXIT_INTERNAL, "embedding of %d > 4096", E) : 0;
+    for (int j = 0; j < n && !rc; j++) {
+        const item_t *it = &d->val.it[pick[j]];
+        if (study_render(R, w, it, u8)) {
+            rc = err_set(e, w->err.code, "%s", w->err.msg);
+            break;
+        }
+        imgprep_to_tensor(&im, 1, img);
+        if ((rc = clip_trainer_embed_images(T, img, 1, emb, e))) break;
+        double mx = -INFINITY, z = 0;
+        for (int c = 0; c < W; c++) {
+            float s = 0;
+            for (int k = 0; k < E; k++) s += emb[k] * cls[(size_t)c * E + k];
+            score[c] = s;
+            if (scale * s > mx) mx = scale * s;
+        }
+        for (int c = 0; c < W; c++) z += exp(scale * score[c] - mx);
+        int top[SAMPLES_TOP], nt = W < SAMPLES_TOP ? W : SAMPLES_TOP;
+        for (int t = 0; t < nt; t++) { /* best first; ties to the earlier word */
+            int best = -1;
+            for (int c = 0; c < W; c++) {
+                int used = 0;
+                for (int u = 0; u < t; u++) used |= top[u] == c;
+                if (!used && (best < 0 || score[c] > score[best])) best = c;
+            }
+            top[t] = best;
+        }
+        buf_printf(&b, "{\"step\":%lld,\"key_id\":", step);
+        buf_jstr(&b, it->key_id);
+        buf_puts(&b, ",\"word\":");
+        buf_jstr(&b, d->words[it->word]);
+        buf_puts(&b, ",\"top\":[");
+        for (int t = 0; t < nt; t++) {
+            buf_puts(&b, t ? ",{\"word\":" : "{\"word\":");
+            buf_jstr(&b, d->words[top[t]]);
+            buf_printf(&b, ",\"p\":%.6f}", exp(scale * score[top[t]] - mx) / z);
+        }
+        buf_printf(&b, "],\"correct\":%s,\"drawing\":", top[0] == it->word ? "true" : "false");
+        item_drawing(d, it, &dr);
+        drawing_to_json(&b, &dr, 3, 0);
+        buf_puts(&b, "}\n");
+    }
+    if (!rc) {
+        afile_t af;
+        if (!(rc = afile_open(&af, path, e))) {
+            if (b.len && fwrite(b.s, 1, b.len, af.fp) != b.len) {
+                afile_abort(&af);
+                rc = err_set(e, EXIT_IO, "%s: write error: %s", path, strerror(errno));
+            } else {
+                rc = afile_commit(&af, e);
+            }
+        }
+    }
+    drawing_free(&dr);
     buf_free(&b);
+    free(u8), free(img), free(score);
+    return rc;
+}
+
+/* A worker for the study's render alone (the built-in rasteriser at 256). */
+static void study_worker_init(worker_t *w) {
+    err_t e = {0};
+    memset(w, 0, sizeof *w);
+    if (raster_init(&w->r, 256, 256, &e) || image_init(&w->im, 256, 256, 1, 255, &e)) die_err(&e);
+    w->paper = xmalloc(256 * 256 * sizeof *w->paper);
+    drawing_init(&w->d);
+    imgprep_init(&w->prep);
+}
+
+static void worker_free(worker_t *w) {
+    if (w->use_plugin) render_close(&w->rp);
+    raster_free(&w->r);
+    image_free(&w->im);
+    image_free(&w->out);
+    imgprep_free(&w->prep);
+    drawing_free(&w->d);
+    buf_free(&w->dj);
+    free(w->paper);
+}
+
+/* --samples-from MODEL: the model's samples of the held-out records, no training. */
+static int samples_only(opts_t *o, data_t *d, bpe_t *bpe, pool_t *pool, err_t *e) {
+    clip_params_t p;
+    if (clip_load(o->samples_from, &p, e)) return e->code;
+    clip_config_t cfg = p.cfg;
+    clip_params_free(&p);
+    if (CLIP_IS_RESNET(&cfg))
+        return err_set(e, EXIT_MODEL, "%s: a ResNet CLIP; clip-train's models are vision transformers", o->samples_from);
+    nn_par_t par = pool_par(pool);
+    clip_trainer_t T;
+    long long step = 0;
+    int rc = clip_trainer_init(&T, &cfg, SAMPLES_MAX, &par, e);
+    if (rc) return rc;
+    rc = clip_trainer_load_weights(&T, o->samples_from, &step, e);
+    o->context = cfg.context;
+    run_t R = {.o = o, .d = d, .S = cfg.image_size};
+    worker_t sw;
+    study_worker_init(&sw);
+    float *cls = rc ? NULL : class_embed(&R, &T, bpe, e);
+    char *path = path_join(o->out, "samples.ndjson");
+    if (!rc && !cls) rc = e->code;
+    if (!rc) rc = mkdir_p(o->out, e);
+    if (!rc) rc = write_samples(&R, &T, cls, &sw, step, path, e);
+    int pick[SAMPLES_MAX];
+    if (!rc)
+        fprintf(stderr, "%s: %s (step %lld): %d samples of %d held-out records, %d words -> %s\n", progname,
+                o->samples_from, step, sample_picks(d, pick), d->val.n, d->nwords, path);
+    free(cls), free(path);
+    worker_free(&sw);
+    clip_trainer_free(&T);
     return rc;
 }
 
@@ -527,6 +700,11 @@ int main(int argc, char **argv) {
         {"f16", 0, OPT_FLAG, &o.f16, NULL, "store model.safetensors as F16", OPT_NORANGE},
         {"vocab", 0, OPT_STR, &o.vocab, "FILE", "BPE merges (default: the shipped bpe_simple_vocab_16e6.txt.gz)",
          OPT_NORANGE},
+        {"samples-from", 0, OPT_STR, &o.samples_from, "MODEL",
+         "no training: write DIR/samples.ndjson for MODEL (a clip-train model or checkpoint, e.g. "
+         "data/models/sketch-clip/model.safetensors; its shape read from the file) from the --val-keys records, "
+         "and exit",
+         OPT_NORANGE},
         {"threads", 'j', OPT_INT, &o.threads, "N", "threads (0: one per online core)", 0, POOL_MAX_THREADS},
         OPT_KEEP_GOING(&o.keep_going),
         OPT_PROGRESS(&o.progress),
@@ -540,8 +718,11 @@ int main(int argc, char **argv) {
             "on the fly with light augmentation, and a caption from a template over its word; AdamW,\n"
             "warmup + cosine, global-norm clipping.  Validation is zero-shot classification of the\n"
             "--val-keys records, rendered as the study rendered them.  Writes DIR/checkpoint.safetensors\n"
-            "(Hugging Face naming + optimiser state), DIR/model.safetensors, DIR/config.json and\n"
-            "DIR/log.ndjson; --resume continues a run bit for bit.",
+            "(Hugging Face naming + optimiser state), DIR/model.safetensors, DIR/config.json,\n"
+            "DIR/log.ndjson and DIR/samples.ndjson (at each validation, replaced: up to 16 held-out\n"
+            "drawings of different words with the model's top-3 zero-shot words and probabilities, which\n"
+            "summarize --train draws as a sample grid); --resume continues a run bit for bit;\n"
+            "--samples-from MODEL writes DIR/samples.ndjson for an existing model without training.",
         .opts = table,
         .epilog = "Examples:\n"
                   "  clip-train --val-keys data/quickdraw/val-keys.txt --epochs 4 -o outputs/sketch-clip \\\n"
@@ -549,6 +730,9 @@ int main(int argc, char **argv) {
                   "  clip-train --resume --val-keys data/quickdraw/val-keys.txt --epochs 4 -o outputs/sketch-clip \\\n"
                   "      data/quickdraw/simplified/*.ndjson.gz\n"
                   "  clip-embed --model outputs/sketch-clip/model.safetensors --zero-shot-file words.txt < imgs.png\n"
+                  "  clip-train --samples-from data/models/sketch-clip/model.safetensors --val-keys \\\n"
+                  "      data/quickdraw/val-keys.txt -o data/models/sketch-clip data/quickdraw/simplified/*.ndjson.gz\n"
+                  "Exit codes: 1 bad record, 2 usage, 3 I/O, 4 plugin, 5 model, 6 NaN/Inf, 7 internal.\n"
                   "See docs/clip-train.md.",
     };
     strlist_t files = {0};
@@ -582,7 +766,10 @@ int main(int argc, char **argv) {
     }
     records_opts_t ro = {.keep_going = o.keep_going, .progress = o.progress};
     records_run(&files, &ro, load_one, &d);
-    if (d.train.n < 1) die(EXIT_DATA, "no training records (all held out, or no input)");
+    if (o.samples_from && d.val.n < 1)
+        die(o.val_keys ? EXIT_DATA : EXIT_USAGE, "--samples-from: no held-out records (%s)",
+            o.val_keys ? "none of the input's key_ids is in --val-keys" : "give --val-keys FILE");
+    if (!o.samples_from && d.train.n < 1) die(EXIT_DATA, "no training records (all held out, or no input)");
     if (d.nwords < 2) die(EXIT_DATA, "only one word in the data: contrastive training needs at least two");
     d.by_word_n = xcalloc((size_t)d.nwords, sizeof *d.by_word_n);
     d.by_word = xcalloc((size_t)d.nwords, sizeof *d.by_word);
@@ -624,6 +811,14 @@ int main(int argc, char **argv) {
     if (!vocab) die(EXIT_IO, "cannot find the BPE vocabulary clip/bpe_simple_vocab_16e6.txt.gz (give --vocab)");
     bpe_t *bpe = bpe_load(vocab, &e);
     if (!bpe) die_err(&e);
+    if (o.samples_from) {
+        if (samples_only(&o, &d, bpe, &pool, &e)) die_err(&e);
+        bpe_free(bpe);
+        free(vocab);
+        pool_free(&pool);
+        close_stdout();
+        return 0;
+    }
     captions_t cap = {0};
     if (captions_make(&cap, bpe, &d, tpl, ntpl, o.context, &e)) die_err(&e);
 
@@ -669,7 +864,9 @@ int main(int argc, char **argv) {
 
     if (root && mkdir_p(o.out, &e)) die_err(&e);
     char *ckpt_path = path_join(o.out, "checkpoint.safetensors"), *model_path = path_join(o.out, "model.safetensors"),
-         *log_path = path_join(o.out, "log.ndjson");
+         *log_path = path_join(o.out, "log.ndjson"), *samples_path = path_join(o.out, "samples.ndjson");
+    worker_t sw; /* renders the samples */
+    study_worker_init(&sw);
 
     /* what a resumed run must agree with */
     char mv[32][2][320];
@@ -755,8 +952,14 @@ int main(int argc, char **argv) {
         int do_eval = step % eval_every == 0 || step == total,
             do_save = step % save_every == 0 || step == total || step == stop;
         if (root && do_eval) {
-            eval_t ev;
-            if (evaluate(&R, &T, bpe, step == total ? 0 : (int)o.val_limit, &ev, &e)) die_err(&e);
+            eval_t ev = {0};
+            if (R.nval) {
+                float *cls = class_embed(&R, &T, bpe, &e);
+                if (!cls || evaluate(&R, &T, cls, step == total ? 0 : (int)o.val_limit, &ev, &e) ||
+                    write_samples(&R, &T, cls, &sw, step, samples_path, &e))
+                    die_err(&e);
+                free(cls);
+            }
             buf_t b = {0};
             buf_printf(&b,
                        "{\"step\":%lld,\"epoch\":%.4f,\"loss\":%.6f,\"loss_avg\":%.6f,\"lr\":%.6g,\"temperature\":%.4f,"
@@ -790,17 +993,8 @@ int main(int argc, char **argv) {
     }
 
     free(perm), free(R.items), free(R.img), free(R.ids), free(R.val_u8);
-    for (int i = 0; i < R.nw; i++) {
-        worker_t *w = &R.w[i];
-        if (w->use_plugin) render_close(&w->rp);
-        raster_free(&w->r);
-        image_free(&w->im);
-        image_free(&w->out);
-        imgprep_free(&w->prep);
-        drawing_free(&w->d);
-        buf_free(&w->dj);
-        free(w->paper);
-    }
+    for (int i = 0; i < R.nw; i++) worker_free(&R.w[i]);
+    worker_free(&sw);
     free(R.w);
     degrade_plan_free(&R.plan);
     clip_trainer_free(&T);
@@ -815,7 +1009,7 @@ int main(int argc, char **argv) {
     free(d.words), free(d.by_word), free(d.by_word_n);
     free(d.st_p0), free(d.st_np), free(d.xy);
     strset_free(&d.valkeys);
-    free(ckpt_path), free(model_path), free(log_path);
+    free(ckpt_path), free(model_path), free(log_path), free(samples_path);
     strlist_free(&files);
     strlist_free(&o.templates);
     dist_finalize(&D);

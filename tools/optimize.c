@@ -12,7 +12,8 @@
  *              lr, strokes, grad_norm (and "eval" on evaluation steps) --
  *              or in a side file (--history FILE), or none
  *   optimize   a summary: steps, the un-augmented losses and similarity of
- *              the initial and the returned strokes, best step, restart
+ *              the initial and the returned strokes (and of the record's
+ *              clean "target", when it has one), best step, restart
  * and every other field passed through.  --frames FILE writes a PNG stream of
  * snapshots (text chunks key_id, word, step, restart, loss, similarity).
  *
@@ -54,6 +55,8 @@ typedef struct {
     optim_result_t res;
     int has_init;      /* --keep-initial: the record's own "initial", mapped into the canvas frame */
     drawing_t init;
+    int has_tgt;       /* the record's "target" (qd-degrade's clean drawing), in the drawing's frame */
+    drawing_t tgt;
 } slot_t;
 
 typedef struct {
@@ -96,7 +99,7 @@ static void run_slot(ctx_t *c, int k, int jobi) {
         else buf_printf(&path, "%s/line%lld.ckpt", o->ckpt, sl->line);
     }
     optim_result_init(&sl->res);
-    sl->has_init = 0;
+    sl->has_init = 0, sl->has_tgt = 0;
     if (o->keep_initial && sketch_has(s, "initial")) {
         drawing_init(&sl->init);
         sl->has_init = 1;
@@ -111,7 +114,16 @@ static void run_slot(ctx_t *c, int k, int jobi) {
                 sl->init.s[q].y[i] = sl->init.s[q].y[i] * xf.sy + xf.oy;
             }
     }
-    sl->rc = optim_record(c->job[jobi], &s->drawing, &xf, s->key_id, s->word, o->ckpt ? path.s : NULL, o->resume,
+    if (sketch_has(s, "target")) {
+        drawing_init(&sl->tgt);
+        sl->has_tgt = 1;
+        if ((sl->rc = sketch_get_drawing(s, "target", &sl->tgt, &sl->err))) {
+            err_prefix(&sl->err, "field \"target\"");
+            buf_free(&path);
+            return;
+        }
+    }
+    sl->rc = optim_record(c->job[jobi], &s->drawing, sl->has_tgt ? &sl->tgt : NULL, &xf, s->key_id, s->word, o->ckpt ? path.s : NULL, o->resume,
                           jobi == 0 ? &c->prog : NULL, &sl->res, &sl->err);
     buf_free(&path);
 }
@@ -158,6 +170,7 @@ static void emit(ctx_t *c, slot_t *sl) {
     }
     eval_json(&b, c, "initial", &r->eval0);
     eval_json(&b, c, "final", &r->eval1);
+    if (r->has_target) eval_json(&b, c, "target", &r->eval_target);
     buf_puts(&b, ",\"model\":");
     buf_jstr(&b, c->model_name ? c->model_name : "none");
     buf_puts(&b, ",\"renderer\":");
@@ -217,6 +230,7 @@ static void flush(ctx_t *c) {
         }
         optim_result_free(&sl->res);
         if (sl->has_init) drawing_free(&sl->init), sl->has_init = 0;
+        if (sl->has_tgt) drawing_free(&sl->tgt), sl->has_tgt = 0;
         free(sl->file);
         sl->file = NULL;
     }
@@ -361,7 +375,8 @@ int main(int argc, char **argv) {
             "Optimise each sketch record's strokes (stdin or FILEs, .gz ok) against the weighted sum of loss\n"
             "plugins, through a differentiable renderer plugin and an optional augmentation plugin, with Adam.\n"
             "Writes each record with the optimised \"drawing\", the \"initial\" strokes, the \"canvas\" frame,\n"
-            "the per-step \"history\" and an \"optimize\" summary (un-augmented losses before and after).",
+            "the per-step \"history\" and an \"optimize\" summary (un-augmented losses before and after, and\n"
+            "of the record's clean \"target\" drawing when it has one, as qd-degrade writes).",
         .opts = table,
         .epilog =
             "Examples:\n"

@@ -12,7 +12,9 @@
  *   RUN/KEY/grid.png      the frames, 8 a row, step and similarity under each
  *   RUN/KEY/anim.gif      the frames as a looping animation (--delay)
  *   metrics.md, metrics.ndjson   one row a record and a mean row a run
- *   train/NAME/curves.png, samples.png   training logs (--train)
+ *   train/NAME/curves.png, samples.png   training logs (--train): curves, and
+ *                         clip-train's samples.ndjson drawn as a sample grid
+ *                         (or unet-train's sample pictures)
  *   report.html           everything above on one offline page
  *
  * The evaluator (sketch-score's classifier, common/evalnet.h) runs in
@@ -258,7 +260,7 @@ typedef struct {
 typedef struct {
     char *key, *word, *dir;
     /* numbers for the tables */
-    double sim0, sim1, chamfer, tot0, tot1;
+    double sim0, sim1, simt, chamfer, tot0, tot1; /* simt: the clean target's (optimize.target), NAN when none */
     int strokes0, strokes1, steps, has_initial, has_target, nframes;
     verdict_t ev0, ev1, evt;
     int unrecognised;           /* Google's "recognized":false */
@@ -512,7 +514,8 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     /* numbers */
     const cJSON *oi = oj ? cJSON_GetObjectItemCaseSensitive(oj, "initial") : NULL;
     const cJSON *of = oj ? cJSON_GetObjectItemCaseSensitive(oj, "final") : NULL;
-    r->sim0 = jnum(oi, "similarity"), r->sim1 = jnum(of, "similarity");
+    const cJSON *ot = oj ? cJSON_GetObjectItemCaseSensitive(oj, "target") : NULL;
+    r->sim0 = jnum(oi, "similarity"), r->sim1 = jnum(of, "similarity"), r->simt = jnum(ot, "similarity");
     r->tot0 = jnum(oi, "total"), r->tot1 = jnum(of, "total");
     double sr = jnum(oj, "steps_run");
     r->steps = isfinite(sr) ? (int)sr : -1;
@@ -571,7 +574,10 @@ static int one_record(sketch_t *s, records_pos_t *pos, void *vc, err_t *e) {
     double px = M + (W - 2 * M - (npan * P + (npan - 1) * 24)) / 2, py = hh;
     if (has_tgt) {
         verdict_text(l2, sizeof l2, &r->evt, s->word);
-        panel(cr, px, py, P, "Clean drawing", &tgt, 0, 0, NULL, "the target: before degradation", l2, 0x59a14f);
+        fmt_num(nb, sizeof nb, r->simt, 3);
+        if (isfinite(r->simt)) snprintf(l1, sizeof l1, "CLIP similarity %s", nb);
+        else snprintf(l1, sizeof l1, "the target: before degradation");
+        panel(cr, px, py, P, "Clean drawing", &tgt, 0, 0, NULL, l1, l2, 0x59a14f);
         px += P + 24;
     }
     if (has_ini) {
@@ -782,8 +788,8 @@ static void js_top1(buf_t *b, const char *k, const verdict_t *v) {
 }
 
 typedef struct {
-    double sim0, sim1, dsim, ch, t0, t1, s0, s1, steps;
-    int n, nsim, nch, ne0, ne1, c0, c1, ns0, nsteps;
+    double sim0, sim1, dsim, ch, t0, t1, s0, s1, steps, simt;
+    int n, nsim, nch, ne0, ne1, c0, c1, ns0, nsteps, ntgt, nsimt;
 } agg_t;
 
 static agg_t aggregate(const run_t *run) {
@@ -792,6 +798,8 @@ static agg_t aggregate(const run_t *run) {
         const rec_t *r = &run->r[i];
         if (isfinite(r->sim0) && isfinite(r->sim1)) a.sim0 += r->sim0, a.sim1 += r->sim1, a.dsim += r->sim1 - r->sim0, a.nsim++;
         if (isfinite(r->chamfer)) a.ch += r->chamfer, a.nch++;
+        if (r->has_target) a.ntgt++;
+        if (r->has_target && isfinite(r->simt)) a.simt += r->simt, a.nsimt++;
         if (r->ev0.ok && r->ev0.rank) a.ne0++, a.c0 += r->ev0.rank == 1;
         if (r->ev1.ok && r->ev1.rank) a.ne1++, a.c1 += r->ev1.rank == 1;
         if (r->strokes0 >= 0) a.s0 += r->strokes0, a.ns0++;
@@ -816,7 +824,8 @@ static void write_text(const char *path, const buf_t *b) {
 }
 
 static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
-    buf_puts(md, "# Metrics\n\nSimilarity: the CLIP similarity optimize recorded (`optimize.initial` / `optimize.final`).\n"
+    buf_puts(md, "# Metrics\n\nSimilarity: the CLIP similarity optimize recorded (`optimize.initial` / `optimize.final`;\n"
+                 "for a record with a clean `target`, `optimize.target`: the target evaluated as the start was).\n"
                  "Chamfer: mean symmetric chamfer distance of the result to the start, pixels of a 256 canvas.\n"
                  "Top-1: the evaluator (sketch-score's classifier) names the record's word first.\n");
     for (int k = 0; k < c->nruns; k++) {
@@ -826,7 +835,10 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
         buf_printf(md, "%d record%s from `%s`", run->n, run->n == 1 ? "" : "s", run->file);
         if (isfinite(run->wall)) buf_printf(md, ", wall time %.1f s", run->wall);
         buf_puts(md, ".\n\n| key_id | word | similarity start | similarity result | change | chamfer | top-1 start | "
-                     "top-1 result | strokes start | strokes result | steps |\n|---|---|---:|---:|---:|---:|:-:|:-:|---:|---:|---:|\n");
+                     "top-1 result | strokes start | strokes result | steps |");
+        if (a.ntgt) buf_puts(md, " similarity clean target |");
+        buf_puts(md, "\n|---|---|---:|---:|---:|---:|:-:|:-:|---:|---:|---:|");
+        buf_puts(md, a.ntgt ? "---:|\n" : "\n");
         for (int i = 0; i < run->n; i++) {
             const rec_t *r = &run->r[i];
             buf_printf(md, "| %s | %s |", r->key, r->word);
@@ -839,8 +851,10 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
             if (r->strokes0 >= 0) buf_printf(md, " %d |", r->strokes0);
             else buf_puts(md, " \xE2\x80\x94 |");
             buf_printf(md, " %d |", r->strokes1);
-            if (r->steps >= 0) buf_printf(md, " %d |\n", r->steps);
-            else buf_puts(md, " \xE2\x80\x94 |\n");
+            if (r->steps >= 0) buf_printf(md, " %d |", r->steps);
+            else buf_puts(md, " \xE2\x80\x94 |");
+            if (a.ntgt) md_num(md, r->has_target ? r->simt : NAN, 4);
+            buf_puts(md, "\n");
             buf_puts(nd, "{\"run\":");
             buf_jstr(nd, run->label);
             buf_puts(nd, ",\"key_id\":");
@@ -850,6 +864,7 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
             js_num(nd, "similarity_initial", r->sim0, 7);
             js_num(nd, "similarity_final", r->sim1, 7);
             js_num(nd, "similarity_change", r->sim1 - r->sim0, 7);
+            if (r->has_target) js_num(nd, "similarity_target", r->simt, 7);
             js_num(nd, "chamfer", r->chamfer, 4);
             js_top1(nd, "top1_initial", &r->ev0);
             js_top1(nd, "top1_final", &r->ev1);
@@ -874,6 +889,7 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
         md_num(md, dv(a.s0, a.ns0), 1);
         md_num(md, dv(a.s1, a.n), 1);
         md_num(md, dv(a.steps, a.nsteps), 0);
+        if (a.ntgt) md_num(md, dv(a.simt, a.nsimt), 4);
         buf_puts(md, "\n");
         buf_puts(nd, "{\"run\":");
         buf_jstr(nd, run->label);
@@ -881,6 +897,7 @@ static void tables(ctx_t *c, buf_t *md, buf_t *nd) {
         js_num(nd, "similarity_initial", dv(a.sim0, a.nsim), 7);
         js_num(nd, "similarity_final", dv(a.sim1, a.nsim), 7);
         js_num(nd, "similarity_change", dv(a.dsim, a.nsim), 7);
+        if (a.ntgt) js_num(nd, "similarity_target", dv(a.simt, a.nsimt), 7);
         js_num(nd, "chamfer", dv(a.ch, a.nch), 4);
         js_num(nd, "top1_initial", a.ne0 ? (double)a.c0 / a.ne0 : NAN, 4);
         js_num(nd, "top1_final", a.ne1 ? (double)a.c1 / a.ne1 : NAN, 4);
@@ -913,6 +930,50 @@ typedef struct {
     char *name, *log, *curves, *samples; /* curves/samples relative to --out, NULL when absent */
     int rows;
 } train_t;
+
+/* clip-train's samples.ndjson as a grid: each held-out drawing captioned with its word and the model's
+ * best guess, green when right, red when not.  Cells of SG_CELL px, SG_COLS a row. */
+#define SG_CELL 180
+#define SG_CAP 66
+#define SG_GAP 14
+#define SG_HEAD 52
+#define SG_COLS 4
+static void sample_grid(const trainsamples_t *ts, const char *title, const char *path) {
+    int n = ts->n, cols = n < SG_COLS ? n : SG_COLS, rows = (n + cols - 1) / cols, right = 0;
+    canvas_t c;
+    err_t e = {0};
+    if (canvas_new(&c, SG_GAP + cols * (SG_CELL + SG_GAP), SG_HEAD + rows * (SG_CELL + SG_CAP + SG_GAP), PAGE_BG, &e))
+        die_err(&e);
+    for (int i = 0; i < n; i++) right += !strcmp(ts->s[i].top[0], ts->s[i].word);
+    char b[256], pb[16];
+    snprintf(b, sizeof b, "%s \xC2\xB7 zero-shot guesses on held-out drawings", title);
+    double W = SG_GAP + cols * (SG_CELL + SG_GAP) - 2 * SG_GAP;
+    plot_text_fit(c.cr, SG_GAP, 26, b, 16, 1, 0, INK, W);
+    if (ts->s[0].step >= 0) snprintf(b, sizeof b, "step %lld \xC2\xB7 %d of %d right", ts->s[0].step, right, n);
+    else snprintf(b, sizeof b, "%d of %d right", right, n);
+    plot_text_fit(c.cr, SG_GAP, 44, b, 13, 0, 0, MUTED, W);
+    for (int i = 0; i < n; i++) {
+        const trainsample_t *s = &ts->s[i];
+        int ok = !strcmp(s->top[0], s->word);
+        uint32_t col = ok ? 0x2e7d32 : 0xc62828;
+        double x = SG_GAP + (i % cols) * (SG_CELL + SG_GAP), y = SG_HEAD + (i / cols) * (SG_CELL + SG_CAP + SG_GAP);
+        plot_rect(c.cr, x, y, SG_CELL, SG_CELL, 0xffffff);
+        plot_frame(c.cr, x + 0.5, y + 0.5, SG_CELL - 1, SG_CELL - 1, col, ok ? 2 : 1);
+        plot_drawing(c.cr, &s->drawing, 0, 0, x + 8, y + 8, SG_CELL - 16, SG_CELL - 16, 2.5, 0x111111);
+        plot_text_fit(c.cr, x + SG_CELL / 2.0, y + SG_CELL + 19, s->word, 14, 1, 1, INK, SG_CELL);
+        snprintf(pb, sizeof pb, "%.0f%%", 100 * s->p[0]);
+        snprintf(b, sizeof b, "\xE2\x86\x92 %s (%s)", s->top[0], pb);
+        plot_text_fit(c.cr, x + SG_CELL / 2.0, y + SG_CELL + 39, b, 13, ok, 1, col, SG_CELL);
+        if (s->ntop > 1) { /* the next guesses, muted */
+            size_t o = (size_t)snprintf(b, sizeof b, "then");
+            for (int k = 1; k < s->ntop && o < sizeof b; k++)
+                o += (size_t)snprintf(b + o, sizeof b - o, "%s %s %.0f%%", k > 1 ? "," : "", s->top[k], 100 * s->p[k]);
+            plot_text_fit(c.cr, x + SG_CELL / 2.0, y + SG_CELL + 57, b, 11, 0, 1, MUTED, SG_CELL);
+        }
+    }
+    save_or_die(&c, path);
+    canvas_free(&c);
+}
 
 static int has_sub(const char *k, const char *s) { return strstr(k, s) != NULL; }
 
@@ -998,9 +1059,25 @@ static void train_one(ctx_t *c, const char *arg, train_t *t) {
     for (int j = 0; j < 3; j++) free(g[j]);
     free(idx);
     trainlog_free(&tl);
-    /* samples: the last samples*.png beside the log (unet-train's samples_epochNNN.png, a shipped samples.png) */
-    char *best = NULL;
-    last_sample(dir, &best);
+    /* samples: clip-train's samples.ndjson drawn as a grid; else the last samples*.png beside the log
+     * (unet-train's samples_epochNNN.png, a shipped samples.png) */
+    char *best = NULL, *sj = path_join(dir, "samples.ndjson");
+    if (!access(sj, F_OK)) {
+        trainsamples_t ts;
+        if (trainsamples_load(&ts, sj, &e)) die(e.code, "--train %s: %s", arg, e.msg);
+        if (ts.n) {
+            char *p = path_join(od, "samples.png");
+            sample_grid(&ts, t->name + 6, p);
+            free(p);
+            b = (buf_t){0};
+            buf_printf(&b, "%s/samples.png", t->name);
+            t->samples = b.s;
+        }
+        trainsamples_free(&ts);
+    } else {
+        last_sample(dir, &best);
+    }
+    free(sj);
     if (best) {
         image_t im = {0};
         char *src = path_join(dir, best);
@@ -1165,9 +1242,11 @@ static void report(ctx_t *c, train_t *tr, int ntr, int has_gallery) {
             html_esc(&h, run->note);
             buf_puts(&h, "</p>\n");
         }
+        int tcol = aggregate(run).nsimt > 0; /* a column for the clean targets' similarity */
         buf_puts(&h, "<div class=tablewrap><table><tr><th>key_id</th><th>word</th><th>similarity start</th>"
                      "<th>similarity result</th><th>change</th><th>chamfer</th><th>top-1 start</th><th>top-1 result</th>"
-                     "<th>strokes</th><th>steps</th></tr>\n");
+                     "<th>strokes</th><th>steps</th>");
+        buf_puts(&h, tcol ? "<th>similarity clean target</th></tr>\n" : "</tr>\n");
         for (int i = 0; i < run->n; i++) {
             const rec_t *r = &run->r[i];
             buf_puts(&h, "<tr><td><a href=\"#r-");
@@ -1185,8 +1264,10 @@ static void report(ctx_t *c, train_t *tr, int ntr, int has_gallery) {
             td_top1(&h, &r->ev1);
             if (r->strokes0 >= 0) buf_printf(&h, "<td class=n>%d &rarr; %d</td>", r->strokes0, r->strokes1);
             else buf_printf(&h, "<td class=n>%d</td>", r->strokes1);
-            if (r->steps >= 0) buf_printf(&h, "<td class=n>%d</td></tr>\n", r->steps);
-            else buf_puts(&h, "<td class=n>&mdash;</td></tr>\n");
+            if (r->steps >= 0) buf_printf(&h, "<td class=n>%d</td>", r->steps);
+            else buf_puts(&h, "<td class=n>&mdash;</td>");
+            if (tcol) td_num(&h, r->has_target ? r->simt : NAN, 3, 0);
+            buf_puts(&h, "</tr>\n");
         }
         buf_puts(&h, "</table></div>\n<div class=cards>\n");
         for (int i = 0; i < run->n; i++) {
@@ -1274,8 +1355,8 @@ int main(int argc, char **argv) {
          1, 6000},
         {"max-frames", 0, OPT_INT, &o.max_frames, "N", "at most N frames in a grid (evenly chosen)", 1, 4096},
         {"train", 't', OPT_LIST, &o.train, "LOG|DIR",
-         "a training log (clip-train, unet-train, sketch-score --train: log.ndjson, or its folder): curves and the "
-         "last samples*.png beside it",
+         "a training log (clip-train, unet-train, sketch-score --train: log.ndjson, or its folder): curves, and a "
+         "sample grid of clip-train's samples.ndjson or the last samples*.png beside it",
          OPT_NORANGE},
         {"title", 0, OPT_STR, &o.title, "TEXT", "the report's title", OPT_NORANGE},
         OPT_KEEP_GOING(&o.keep_going),

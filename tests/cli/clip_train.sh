@@ -41,6 +41,45 @@ eq "model.safetensors: Hugging Face names, no optimiser state" "$?" 0
 grep -q 'optim.m.text_model.embeddings.token_embedding.weight' "$T/run/checkpoint.safetensors"
 eq "checkpoint.safetensors keeps the AdamW moments" "$?" 0
 
+# --- samples.ndjson: held-out drawings with the model's top-3 guesses ----------
+printf 'apple\ncar\nfish\nhouse\ntree\n' >"$T/five.words"
+python3 - "$T/run/samples.ndjson" "$T/five.ndjson" $VK "$T/five.words" "$T/run/log.ndjson" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys
+def ok(c, n, d=""): print(("ok - " if c else "not ok - ") + n + ("" if c or not d else "\n#   " + str(d)))
+S = [json.loads(l) for l in open(sys.argv[1])]
+src = {r["key_id"]: r for r in map(json.loads, open(sys.argv[2]))}
+val = set(l.strip() for l in open(sys.argv[3]))
+words = [l.strip() for l in open(sys.argv[4])]
+last = [json.loads(l) for l in open(sys.argv[5])][-1]["step"]
+ok(len(S) == 5 and len({s["word"] for s in S}) == 5, "samples.ndjson: one held-out drawing of each of the 5 words (%d)" % len(S))
+ok(all(set(s) >= {"step", "key_id", "word", "top", "correct", "drawing"} for s in S), "each has step, key_id, word, top, correct, drawing")
+ok(all(s["step"] == last == 600 for s in S), "written at the last validation (step %s)" % S[0]["step"])
+ok(all(s["key_id"] in val and src[s["key_id"]]["word"] == s["word"] and src[s["key_id"]]["drawing"] == s["drawing"] for s in S),
+   "held-out key_ids, their own word and drawing")
+order = [json.loads(l) for l in open(sys.argv[2])]
+firsts = {}
+for r in order:
+    if r["key_id"] in val and r["word"] not in firsts: firsts[r["word"]] = r["key_id"]
+ok([s["key_id"] for s in S] == [firsts[w] for w in words], "the first held-out drawing of each word, in input order")
+ok(all(len(s["top"]) == 3 for s in S), "three guesses each")
+ok(all(all(t["word"] in words for t in s["top"]) and len({t["word"] for t in s["top"]}) == 3 for s in S),
+   "guesses are distinct words of the classes")
+ok(all(all(0 <= t["p"] <= 1 for t in s["top"]) and sum(t["p"] for t in s["top"]) <= 1 + 1e-6 for s in S),
+   "probabilities in [0, 1], summing to at most 1")
+ok(all([t["p"] for t in s["top"]] == sorted([t["p"] for t in s["top"]], reverse=True) for s in S), "guesses sorted, best first")
+ok(all(s["correct"] == (s["top"][0]["word"] == s["word"]) for s in S), "correct = the first guess is the word")
+PYEOF
+cat "$T/py"
+clip-train --samples-from "$T/run/model.safetensors" --classes "$T/five.words" --val-keys $VK -j 1 -o "$T/so" \
+  "$T/five.ndjson" 2>"$T/so.err"
+eq "--samples-from: exit 0, no training" "$?:$(ls "$T/so")" "0:samples.ndjson"
+same "--samples-from gives the samples of the run's final evaluation, byte for byte" "$T/run/samples.ndjson" "$T/so/samples.ndjson"
+grep -q 'step 600.*5 samples' "$T/so.err" && ok "--samples-from says what it wrote" || notok "--samples-from message" "$(cat "$T/so.err")"
+expect_exit "--samples-from without --val-keys: exit 2" 2 'val-keys' \
+  clip-train --samples-from "$T/run/model.safetensors" -o "$T/so2" "$T/five.ndjson"
+expect_exit "--samples-from a missing model: exit 5 naming it" 5 'nosuch.safetensors' \
+  clip-train --samples-from "$T/nosuch.safetensors" --val-keys $VK -o "$T/so2" "$T/five.ndjson"
+
 # --- the same accuracy through the tools: rasterize | clip-embed ------------
 keys=$(grep -o '"key_id":"[0-9]*"' "$T/five.ndjson" | tr -dc '0-9\n' | grep -Fxf $VK | paste -sd, -)
 qd-extract --key "$keys" "$T/five.ndjson" | rasterize --size 256 --width 3 --pad 10 --renderer builtin |
@@ -63,6 +102,7 @@ grep -q 'resuming .* at step 25 of 40' "$T/b2.err"
 eq "--resume starts at the checkpoint's step" "$?" 0
 same "resumed run: model identical to the uninterrupted run" "$T/a/model.safetensors" "$T/b/model.safetensors"
 same "resumed run: checkpoint (weights, moments, step) identical" "$T/a/checkpoint.safetensors" "$T/b/checkpoint.safetensors"
+same "resumed run: samples identical" "$T/a/samples.ndjson" "$T/b/samples.ndjson"
 
 # --- bad input --------------------------------------------------------------
 cp "$T/b/checkpoint.safetensors" "$T/keep"

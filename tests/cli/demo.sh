@@ -30,5 +30,9 @@ srcs = re.findall(r'src="([^"]+)"', html)
 ok("gallery.png" in srcs and all(os.path.isfile(d + "/" + s) for s in srcs), "report.html: the gallery and %d pictures, all there" % len(srcs))
 ok(html.count('class=card id=') == 12, "a card for each drawing of each run")
 ok(all(os.path.isfile(d + "/train/%s/curves.png" % m) for m in ("unet-small", "evaluator", "sketch-clip")), "the shipped models' training curves")
+ok(all(s in srcs for s in ("train/unet-small/samples.png", "train/sketch-clip/samples.png")),
+   "the report shows the sample grids of the shipped U-Net and sketch CLIP")
+tg = [json.loads(l)["optimize"] for l in open(d + "/study.ndjson")]
+ok(all("similarity" in o.get("target", {}) for o in tg), "the study run's records carry their clean target's similarity")
 EOF
 grep -q '"optimize":{"steps":4' "$T/demo/study.ndjson" && ok "optimised records carry the summary" || notok "optimize summary" "$(head -c 300 "$T/demo/study.ndjson")"

@@ -228,3 +228,43 @@ cat "$T/py"
 printf '{"word":"fish","key_id":"9","drawing":[[[0,10],[0,10]]],"initial":[[[0,"x"],[0,1]]]}\n' >"$T/badinit"
 expect_exit "--keep-initial with a malformed initial: exit 1 naming the field" 1 'field "initial"' \
   optimize -j 1 --steps 2 --keep-initial --loss structure --model none "$T/badinit"
+
+# --- a "target" (qd-degrade's clean drawing) is evaluated beside initial and final ---
+qd-extract --fit 224 "$T/fish1.ndjson" | qd-degrade --mix tremor --mix dropout --seed 3 >"$T/tg_in" 2>/dev/null
+python3 - "$T/tg_in" "$T/tg_self" "$T/tg_none" <<'PYEOF'
+import json, sys
+r = json.loads(open(sys.argv[1]).readline())
+s = dict(r); s["drawing"] = r["target"]; del s["target"]
+open(sys.argv[2], "w").write(json.dumps(s) + "\n")       # the clean drawing itself as the input
+src = open(sys.argv[1]).readline()
+k = src.find(',"target":')
+_, end = json.JSONDecoder().raw_decode(src, k + 10)
+open(sys.argv[3], "w").write(src[:k] + src[end:])        # the degraded drawing without its target, bytes kept
+PYEOF
+TG="optimize -j 1 --steps 3 --history none --loss clip-text:prompt=fish --loss structure:weight=0.3"
+$TG <"$T/tg_in" >"$T/tg_out" 2>/dev/null
+$TG <"$T/tg_self" >"$T/tg_self_out" 2>/dev/null
+$TG <"$T/tg_none" >"$T/tg_none_out" 2>/dev/null
+python3 - "$T/tg_in" "$T/tg_out" "$T/tg_self_out" "$T/tg_none_out" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys, re
+src, out,self_, none_ = (open(f).read() for f in sys.argv[1:5])
+def ok(t, n): print(("ok - " if t else "not ok - ") + n)
+o = json.loads(out)["optimize"]; so = json.loads(self_)["optimize"]; no = json.loads(none_)["optimize"]
+ok("target" in o and set(o["target"]) == set(o["initial"]), "a record with a target gets optimize.target with the keys of initial (%s)" % sorted(o.get("target", {})))
+ok("target" not in so and "target" not in no, "records without a target get no optimize.target")
+ok(abs(o["target"]["similarity"] - so["initial"]["similarity"]) < 1e-6,
+   "target similarity = the initial similarity of a run started from the clean drawing (%s vs %s)" % (o["target"]["similarity"], so["initial"]["similarity"]))
+ok(abs(o["target"]["clip-text"] - so["initial"]["clip-text"]) < 1e-6, "and so is its clip-text loss")
+ok(o["target"]["similarity"] != o["initial"]["similarity"], "the clean and the degraded drawing score differently")
+# the target changes nothing else: remove the input's target field and optimize.target, and the bytes are the run without it
+stripped = re.sub(r',"target":\{[^}]*\}(?=,"model")', "", out)
+k = src.find(',"target":')
+_, end = json.JSONDecoder().raw_decode(src, k + 10)
+raw = src[k:end]
+ok(k > 0 and stripped.count(raw) == 1, "the target field passes through byte for byte")
+stripped = stripped.replace(raw, "")
+ok(stripped == none_, "otherwise byte for byte the output of the record without its target")
+PYEOF
+cat "$T/py"
+sed 's/"target":\[\[\[/"target":[[["x",/' "$T/tg_in" >"$T/tg_bad"
+expect_exit "a malformed target: exit 1 naming the field" 1 'field "target"' $TG "$T/tg_bad"

@@ -91,6 +91,8 @@ for r in recs:
     ok(abs(m["similarity_change"] - (o["final"]["similarity"] - o["initial"]["similarity"])) < 1e-6, "metrics: change")
     ok(m["steps"] == o["steps_run"] == 6 and m["frames"] == n, "metrics: steps and frames")
     ok(m["strokes_initial"] == len(r["initial"]) and m["strokes_final"] == len(r["drawing"]), "metrics: stroke counts")
+    ok("target" in r and m.get("similarity_target") == o["target"]["similarity"] != o["initial"]["similarity"],
+       "metrics: similarity_target is optimize's evaluation of the clean target", (m.get("similarity_target"), o.get("target")))
     ok(abs(m["chamfer"] - s1[k]["chamfer"]) < 1e-3, "chamfer equals sketch-score --reference initial (%s, %s)" % (m["chamfer"], s1[k]["chamfer"]))
     ok(m["top1_final"] == (s1[k]["rank"] == 1) and abs(m["p_word_final"] - s1[k]["p_word"]) < 1e-3,
        "evaluator on the result equals sketch-score's (p %s, %s)" % (m["p_word_final"], s1[k]["p_word"]))
@@ -101,13 +103,30 @@ mean = sum(o["optimize"]["final"]["similarity"] for o in recs) / 2
 ok(abs(summ[0]["summary"]["similarity_final"] - mean) < 1e-6, "the run's mean final similarity")
 md = open(out + "/metrics.md").read()
 ok(all(r["key_id"] in md for r in recs) and "| **mean** |" in md, "metrics.md has a row a record and a mean row")
+mt = sum(o["optimize"]["target"]["similarity"] for o in recs) / 2
+ok(abs(summ[0]["summary"]["similarity_target"] - mt) < 1e-6, "the run's mean target similarity")
+hdr = [l for l in md.splitlines() if l.startswith("| key_id")][0].split("|")[1:-1]
+row = [l for l in md.splitlines() if l.startswith("| " + recs[0]["key_id"])][0].split("|")[1:-1]
+ok(hdr[-1].strip() == "similarity clean target" and abs(float(row[-1]) - recs[0]["optimize"]["target"]["similarity"]) < 1e-4,
+   "metrics.md: a last column with the clean target's similarity", (hdr, row))
 html = open(out + "/report.html").read()
 srcs = re.findall(r'src="([^"]+)"', html)
 ok(len(srcs) == 6 and all(os.path.isfile(out + "/" + s) for s in srcs), "report.html shows the 6 pictures, all beside it", srcs)
 ok(not re.search(r'(src|href)="(https?:)?//', html), "report.html loads nothing from the network")
+ok("<th>similarity clean target</th>" in html, "report.html: the clean targets' similarity in the run's table")
 left = [f for dp, dn, fn in os.walk(out) for f in fn if ".tmp" in f]
 ok(not left, "no temporary files left", left)
 EOF
+
+# --- records without a target: no similarity_target, no column ---
+python3 -c "
+import json,re
+for l in open('$T/opt.ndjson'):
+    r=json.loads(l); del r['target']; del r['optimize']['target']; print(json.dumps(r))" >"$T/notgt.ndjson"
+summarize -o "$T/notgt" --evaluator none "$T/notgt.ndjson" 2>"$T/err" || notok "summarize without targets" "$(cat "$T/err")"
+if grep -q similarity_target "$T/notgt/metrics.ndjson" || grep -q 'clean target' "$T/notgt/metrics.md"; then
+  notok "without a target: no similarity_target in the metrics"
+else ok "without a target: no similarity_target in the metrics"; fi
 
 # --- records without frames or history (unet-train --vectorize output looks like this) ---
 python3 -c "
@@ -134,6 +153,44 @@ eq "training logs alone: exit 0" "$rc" 0
 [ -s "$T/trout/train/tr/curves.png" ] && [ -s "$T/trout/train/unet-small/samples.png" ] && ok "curves and the shipped samples" ||
   notok "training pictures" "$(ls -R "$T/trout")"
 grep -q 'train/unet-small/samples.png' "$T/trout/report.html" && ok "the report shows the samples" || notok "samples in report"
+[ -e "$T/trout/train/tr/samples.png" ] && notok "a log without samples.ndjson: curves only" || ok "a log without samples.ndjson: curves only"
+# clip-train's samples.ndjson -> a sample grid (4 a row, 180-px cells, 66-px captions, 14-px gaps, a 52-px heading)
+mkdir -p "$T/ct"
+cp data/models/sketch-clip/train-log.ndjson "$T/ct/log.ndjson"
+head -3 data/models/sketch-clip/samples.ndjson >"$T/ct/samples.ndjson"
+sed -n 4p data/models/sketch-clip/samples.ndjson | sed 's/"top":\[{"word":"[^"]*"/"top":[{"word":"car"/' >>"$T/ct/samples.ndjson"
+summarize -o "$T/ctout" --train "$T/ct" --train data/models/sketch-clip 2>"$T/err"; rc=$?
+eq "clip-train folders: exit 0" "$rc" 0
+python3 - "$T/ctout" <<'PYEOF'
+import struct, sys, zlib, re
+def ok(c, n, d=""): print(("ok - " if c else "not ok - ") + n + ("" if c or not d else "\n#   " + str(d)))
+def png_size(path):
+    data = open(path, "rb").read(); p, idat = 8, b""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    while True:
+        n, = struct.unpack(">I", data[p:p + 4]); t = data[p + 4:p + 8]; body = data[p + 8:p + 8 + n]
+        assert zlib.crc32(t + body) == struct.unpack(">I", data[p + 8 + n:p + 12 + n])[0]
+        p += 12 + n
+        if t == b"IHDR": w, h, depth, ctype = struct.unpack(">IIBB", body[:10])
+        elif t == b"IDAT": idat += body
+        elif t == b"IEND": break
+    ch = {0: 1, 2: 3, 4: 2, 6: 4}[ctype]
+    assert len(zlib.decompress(idat)) == h * (1 + w * ch * depth // 8)
+    return w, h
+size = lambda n: (14 + min(n, 4) * 194, 52 + -(-n // 4) * 260)
+for name, n in (("ct", 4), ("sketch-clip", 16)):
+    try:
+        ok(png_size(sys.argv[1] + "/train/%s/samples.png" % name) == size(n), "%s: the sample grid decodes, %d drawings %dx%d" % ((name, n) + size(n)))
+    except Exception as e: ok(False, name + ": sample grid decodes", e)
+html = open(sys.argv[1] + "/report.html").read()
+ok("train/ct/samples.png" in html and "train/sketch-clip/samples.png" in html and "train/ct/curves.png" in html,
+   "the report shows the grids beside the curves")
+PYEOF
+printf '%s\n' '{"step":5,"word":"cat","top":[{"word":"dog","p":0.5}],"drawing":[[[0,1],[0,1]]]}' \
+  '{"step":5,"word":"cat","top":[{"word":"dog","p":0.5},{"word":"cat","p":0.7}],"drawing":[[[0,1],[0,1]]]}' >"$T/ct/samples.ndjson"
+expect_exit "a malformed samples.ndjson: exit 1 naming file and line" 1 'ct/samples.ndjson:2: "top"\[1\]' summarize -o "$T/x" --train "$T/ct"
+printf '%s\n' '{"step":5,"word":"cat","top":[{"word":"dog","p":0.5}],"drawing":[[[0,1],[0' >"$T/ct/samples.ndjson"
+expect_exit "a truncated samples.ndjson line: exit 1 naming file and line" 1 'ct/samples.ndjson:1:' summarize -o "$T/x" --train "$T/ct"
 printf '%s\n' '{"step":1,"loss":2}' '[1,2]' >"$T/tr/log.ndjson"
 expect_exit "a bad training log line: exit 1 naming file:line" 1 'log.ndjson:2: not a JSON object' summarize -o "$T/x" --train "$T/tr"
 
