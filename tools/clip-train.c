@@ -600,6 +600,16 @@ static void worker_free(worker_t *w) {
     free(w->paper);
 }
 
+static void data_free(data_t *d) {
+    for (int i = 0; i < d->train.n; i++) free(d->train.it[i].key_id);
+    for (int i = 0; i < d->val.n; i++) free(d->val.it[i].key_id);
+    free(d->train.it), free(d->val.it);
+    for (int w = 0; w < d->nwords; w++) free(d->words[w]), free(d->by_word[w]);
+    free(d->words), free(d->by_word), free(d->by_word_n);
+    free(d->st_p0), free(d->st_np), free(d->xy);
+    strset_free(&d->valkeys);
+}
+
 /* --samples-from MODEL: the model's samples of the held-out records, no training. */
 static int samples_only(opts_t *o, data_t *d, bpe_t *bpe, pool_t *pool, err_t *e) {
     clip_params_t p;
@@ -816,6 +826,10 @@ int main(int argc, char **argv) {
         bpe_free(bpe);
         free(vocab);
         pool_free(&pool);
+        data_free(&d);
+        strlist_free(&files);
+        strlist_free(&o.templates);
+        dist_finalize(&D);
         close_stdout();
         return 0;
     }
@@ -1002,13 +1016,7 @@ int main(int argc, char **argv) {
     bpe_free(bpe);
     free(vocab);
     pool_free(&pool);
-    for (int i = 0; i < d.train.n; i++) free(d.train.it[i].key_id);
-    for (int i = 0; i < d.val.n; i++) free(d.val.it[i].key_id);
-    free(d.train.it), free(d.val.it);
-    for (int w = 0; w < d.nwords; w++) free(d.words[w]), free(d.by_word[w]);
-    free(d.words), free(d.by_word), free(d.by_word_n);
-    free(d.st_p0), free(d.st_np), free(d.xy);
-    strset_free(&d.valkeys);
+    data_free(&d);
     free(ckpt_path), free(model_path), free(log_path), free(samples_path);
     strlist_free(&files);
     strlist_free(&o.templates);
