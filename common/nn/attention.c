@@ -277,6 +277,17 @@ static void prefetch_rows(const float *p, int rows, int hd, int ld) {
         for (int c = 0; c < hd; c += 16) __builtin_prefetch(p + (size_t)r * ld + c);
 }
 
+/* pair's q, k, v rows; for the backward (bwd) also its dout rows and saved probabilities */
+static void prefetch_pair(const attn_job_t *j, int pair, int bwd) {
+    int T = j->T, C = j->C, NH = j->NH, hd = C / NH, b = pair / NH, h = pair % NH;
+    const float *q = j->qkv + (size_t)b * T * 3 * C + h * hd;
+    prefetch_rows(q, T, hd, 3 * C), prefetch_rows(q + C, T, hd, 3 * C), prefetch_rows(q + 2 * C, T, hd, 3 * C);
+    if (bwd) {
+        prefetch_rows(j->dout + (size_t)b * T * C + h * hd, T, hd, C);
+        prefetch_rows(j->att + ((size_t)b * NH + h) * T * T, 1, T * T, 0);
+    }
+}
+
 NN_TARGET_AVX512 static void attn_fwd_fused(void *vj, int p0, int p1, int tid) {
     attn_job_t *j = vj;
     int T = j->T, C = j->C, NH = j->NH, hd = C / NH, Tp = ru16(T), ldz;
@@ -287,11 +298,7 @@ NN_TARGET_AVX512 static void attn_fwd_fused(void *vj, int p0, int p1, int tid) {
         int b = pair / NH, h = pair % NH;
         const float *q = j->qkv + (size_t)b * T * 3 * C + h * hd, *k = q + C, *v = q + 2 * C;
         float *A = j->att + ((size_t)b * NH + h) * T * T;
-        if (pair + 1 < p1) {
-            int b1 = (pair + 1) / NH, h1 = (pair + 1) % NH;
-            const float *q1 = j->qkv + (size_t)b1 * T * 3 * C + h1 * hd;
-            prefetch_rows(q1, T, hd, 3 * C), prefetch_rows(q1 + C, T, hd, 3 * C), prefetch_rows(q1 + 2 * C, T, hd, 3 * C);
-        }
+        if (pair + 1 < p1) prefetch_pair(j, pair + 1, 0);
         pack_trans(kT, k, T, hd, 3 * C);
         mm_avx512(T, T, hd, scale, q, 3 * C, 1, kT, Tp, S, Tp, 1);
         for (int t = 0; t < T; t++) {
@@ -316,13 +323,7 @@ NN_TARGET_AVX512 static void attn_bwd_fused(void *vj, int p0, int p1, int tid) {
         float *dq = j->dqkv + (size_t)b * T * 3 * C + h * hd, *dk = dq + C, *dv = dq + 2 * C;
         const float *restrict A = j->att + ((size_t)b * NH + h) * T * T;
         const float *dyo = j->dout + (size_t)b * T * C + h * hd;
-        if (pair + 1 < p1) {
-            int b1 = (pair + 1) / NH, h1 = (pair + 1) % NH;
-            const float *q1 = j->qkv + (size_t)b1 * T * 3 * C + h1 * hd;
-            prefetch_rows(q1, T, hd, 3 * C), prefetch_rows(q1 + C, T, hd, 3 * C), prefetch_rows(q1 + 2 * C, T, hd, 3 * C);
-            prefetch_rows(j->dout + (size_t)b1 * T * C + h1 * hd, T, hd, C);
-            prefetch_rows(j->att + ((size_t)b1 * NH + h1) * T * T, 1, T * T, 0);
-        }
+        if (pair + 1 < p1) prefetch_pair(j, pair + 1, 1);
         /* dA = dY v^T */
         pack_trans(vT, v, T, hd, 3 * C);
         mm_avx512(T, T, hd, 1.0f, dyo, C, 1, vT, Tp, dA, Tp, 1);
