@@ -5,9 +5,9 @@
 #
 #   sh bench/unet_train.sh [study|small|both] [K]          (make bench-unet-train)
 #
-# C: the time of `unet-train --steps 1+K` minus that of `--steps 1` on the same pairs, over K: set-up, data
-# loading, the final evaluation and the checkpoint are in both runs and cancel; what is left is K training
-# steps including unet-train's own on-the-fly rendering of each pair (PyTorch gets tensors ready-made).
+# C: unet-train --timing over --steps 1+K: the median wall time of a step, the first left out (each step's
+# on-the-fly rendering of its pairs included; evaluation and checkpoints not), the same measure as the
+# PyTorch peer's (PyTorch gets its tensors ready-made).
 # PyTorch: bench/torch_unet_train.py, median of K steps after a warm-up, "default" (as started) and "tuned"
 # (OMP_WAIT_POLICY=PASSIVE, glibc malloc kept from returning memory: docs/benchmarks.md).  Peak RSS from
 # GNU time for C (the 1+K run), from getrusage for PyTorch.  2 threads both sides.
@@ -20,17 +20,12 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 py=/usr/bin/python3
 "$BIN/qd-extract" --word fish --limit 64 "$ROOT/data/quickdraw/simplified/fish.ndjson.gz" | "$BIN/qd-degrade" --seed 1 >"$W/pairs.ndjson"
-now() { date +%s.%N; }
-c_run() { # ARGS... -> seconds per step (K steps) and peak RSS of the longer run
-  t0=$(now)
-  "$BIN/unet-train" -o "$W/o1" -j 2 --steps 1 --eval-every 100000 --val-frac 0.05 --seed 1 "$@" "$W/pairs.ndjson" >/dev/null 2>&1
-  t1=$(now)
+c_run() { # ARGS... -> the median seconds of a step over K steps (unet-train --timing) and the run's peak RSS
   /usr/bin/time -f '%M' -o "$W/rss" "$BIN/unet-train" -o "$W/o2" -j 2 --steps $((1 + K)) --eval-every 100000 \
-    --val-frac 0.05 --seed 1 "$@" "$W/pairs.ndjson" >/dev/null 2>&1
-  t2=$(now)
-  awk -v a="$t0" -v b="$t1" -v c="$t2" -v k="$K" -v r="$(tail -1 "$W/rss")" \
-    'BEGIN { printf "%.3f s/step (peak RSS %.0f MB)", ((c - b) - (b - a)) / k, r / 1024 }'
-  rm -rf "$W/o1" "$W/o2"
+    --val-frac 0.05 --seed 1 --timing "$@" "$W/pairs.ndjson" 2>"$W/c.err" >/dev/null
+  awk -v r="$(tail -1 "$W/rss")" '/timing:/ { for (i = 1; i <= NF; i++) if ($i == "timing:") s = $(i + 1) }
+    END { printf "%.3f s/step (peak RSS %.0f MB)", s, r / 1024 }' "$W/c.err"
+  rm -rf "$W/o2"
 }
 t_run() { # CFG ENV... -> seconds per step
   cfg=$1; shift

@@ -64,6 +64,7 @@
 
 typedef struct {
     int arch, norm, base, depth, size, ndf, dlayers, no_gan;
+    int timing;          /* --timing: report the median wall time of a step */
     int batch, threads, progress, keep_going, resume, png, records, vec, f16;
     long long steps, eval_every, save_every, stop_after, seed, sample_every, nsamples;
     double epochs, lr, beta1, beta2, lambda, val_frac;
@@ -94,6 +95,11 @@ typedef struct {
     strset_t valkeys;
     int S;
 } data_t;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 static int is_val(const data_t *d, const char *key) {
     if (d->o->val_keys) return key[0] && strset_has(&d->valkeys, key);
@@ -724,6 +730,10 @@ int main(int argc, char **argv) {
         {"epsilon", 0, OPT_DOUBLE, &o.vo.epsilon, "PX", "--vectorize: RDP tolerance in pixels", 0, 1e6},
         {"min-length", 0, OPT_DOUBLE, &o.vo.min_length, "PX", "--vectorize: drop spurs shorter than this", 0, 1e6},
         {"threads", 'j', OPT_INT, &o.threads, "N", "threads (0: one per online core)", 0, POOL_MAX_THREADS},
+        {"timing", 0, OPT_FLAG, &o.timing, NULL,
+         "at the end, the median wall time of a training step (its pairs' rendering included; evaluation and "
+         "checkpoints not; the first step left out) on stderr",
+         OPT_NORANGE},
         OPT_KEEP_GOING(&o.keep_going),
         OPT_PROGRESS(&o.progress),
         {0},
@@ -926,7 +936,10 @@ int main(int argc, char **argv) {
     long long nsum = 0, step0 = step;
     const itemlist_t *EL = d.val.n ? &d.val : &d.train;
     int nshow = EL->n < nkeep ? EL->n : nkeep;
+    double *st_sec = o.timing ? xcalloc((size_t)(stop - step) + 1, sizeof(double)) : NULL;
+    int nst = 0;
     while (step < stop) {
+        double ts0 = now_sec();
         long long epoch = step / spe, k = step % spe;
         if (k == 0 || step == step0) epoch_order(perm, d.train.n, (uint64_t)o.seed, epoch);
         for (int i = 0; i < B; i++) {
@@ -979,6 +992,7 @@ int main(int argc, char **argv) {
             l1 = (float)(ls[0] / DP.size), lgan = (float)(ls[1] / DP.size), ld = (float)(ls[2] / DP.size);
         }
         if (params_step(&G.ps, &hp, step + 1, &par, &e)) die_err(&e);
+        if (st_sec) st_sec[nst++] = now_sec() - ts0;
         step++;
         l1_sum += l1, g_sum += lgan, d_sum += ld, nsum++;
         double t = now_sec() - t0;
@@ -1040,6 +1054,14 @@ int main(int argc, char **argv) {
                 model_path, ckpt_path);
     }
 
+    if (st_sec && root && nst > 0) { /* --timing: the first step (first touch of every buffer) left out */
+        int first = nst > 1, nt = nst - first;
+        qsort(st_sec + first, (size_t)nt, sizeof *st_sec, cmp_double);
+        double med = nt % 2 ? st_sec[first + nt / 2] : 0.5 * (st_sec[first + nt / 2 - 1] + st_sec[first + nt / 2]);
+        fprintf(stderr, "%s: timing: %.4f s a step (median of %d steps%s; min %.4f, max %.4f)\n", progname, med, nt,
+                first ? ", the first left out" : "", st_sec[first], st_sec[first + nt - 1]);
+    }
+    free(st_sec);
     free(perm), free(keep), free(fake), free(dfake), free(logits), free(dlog);
     free(R.items), free(R.seeds), free(R.A), free(R.Bt);
     for (int i = 0; i < R.nw; i++) worker_free(&R.w[i]);

@@ -43,8 +43,12 @@ eq "checkpoint: generator, discriminator, both Adam states, RNG" "$?" 0
 grep -q '"enc1.conv.weight"' "$T/run/model.safetensors" && ! grep -q 'optim\.\|disc\.' "$T/run/model.safetensors"
 eq "model: the generator's weights alone" "$?" 0
 
-unet-train $TINY --steps 20 --no-gan --arch study --norm instance -o "$T/nogan" "$T/pairs.ndjson" 2>/dev/null
+unet-train $TINY --steps 20 --no-gan --arch study --norm instance --timing -o "$T/nogan" "$T/pairs.ndjson" \
+  2>"$T/nogan.err"
 eq "--no-gan --arch study --norm instance: exit 0" "$?" 0
+eq "--timing: the median step time over 19 steps, positive, between its min and max" \
+  "$(awk '/timing:/ { m = $3; gsub(/,/, "", $(NF - 2)); lo = $(NF - 2); hi = $NF; sub(/\)/, "", hi);
+     print ($3 > 0 && lo <= m && m <= hi) ? "ok" : "bad: " $0, ($0 ~ /median of 19 steps/) }' "$T/nogan.err")" "ok 1"
 ! grep -q 'disc\.' "$T/nogan/checkpoint.safetensors"
 eq "--no-gan: no discriminator in the checkpoint" "$?" 0
 
