@@ -5,7 +5,8 @@
  * cblas_sgemm called directly on the same shapes with the same thread count.
  * Prints one "name value unit" line per measurement (median of reps).
  *
- * Usage: clip_bench [reps] [small]   (threads: CLIP_THREADS, default 2)
+ * Usage: clip_bench [reps] [small]   (threads: CLIP_THREADS, default 2;
+ *   CLIP_BENCH_ATTN=blas runs the model's attention through the BLAS path)
  *   small: the sketch-CLIP training configuration instead (small_bench)
  *
  * GEMM accounting: this program defines cblas_sgemm itself, so the model's
@@ -79,19 +80,22 @@ static double busy(double lo, double hi, double *flops) {
  * a timed run is timed whole -- products, softmax, packing -- and credited
  * with the products' flops alone (forward 2 products, backward 4, each
  * 2*T*T*hd a (image, head) pair).  On a CPU with AVX-512 that is the fused
- * kernel, which calls no sgemm; elsewhere its sgemm calls also show among
- * the small calls above. */
+ * kernel, which calls no sgemm; elsewhere (or with CLIP_BENCH_ATTN=blas,
+ * which routes the model's calls to attention_*_blas) its sgemm calls also
+ * show among the small calls above. */
 int __real_attention_forward(const nn_par_t *par, float *out, float *att, float *scratch, const float *qkv, int B,
                              int T, int C, int NH, int causal);
 int __real_attention_backward(const nn_par_t *par, float *dqkv, float *scratch, const float *dout, const float *qkv,
                               const float *att, int B, int T, int C, int NH, int causal);
 static double attn_sec, attn_flops;
+static int attn_blas; /* CLIP_BENCH_ATTN=blas: the model's attention through the BLAS path (what other CPUs run) */
 int __wrap_attention_forward(const nn_par_t *par, float *out, float *att, float *scratch, const float *qkv, int B,
                              int T, int C, int NH, int causal);
 int __wrap_attention_forward(const nn_par_t *par, float *out, float *att, float *scratch, const float *qkv, int B,
                              int T, int C, int NH, int causal) {
     double t0 = now_sec();
-    int rc = __real_attention_forward(par, out, att, scratch, qkv, B, T, C, NH, causal);
+    int rc = attn_blas ? attention_forward_blas(par, out, att, scratch, qkv, B, T, C, NH, causal)
+                       : __real_attention_forward(par, out, att, scratch, qkv, B, T, C, NH, causal);
     if (__atomic_load_n(&logging, __ATOMIC_RELAXED))
         attn_sec += now_sec() - t0, attn_flops += 4.0 * B * T * (double)T * C;
     return rc;
@@ -101,7 +105,8 @@ int __wrap_attention_backward(const nn_par_t *par, float *dqkv, float *scratch, 
 int __wrap_attention_backward(const nn_par_t *par, float *dqkv, float *scratch, const float *dout, const float *qkv,
                               const float *att, int B, int T, int C, int NH, int causal) {
     double t0 = now_sec();
-    int rc = __real_attention_backward(par, dqkv, scratch, dout, qkv, att, B, T, C, NH, causal);
+    int rc = attn_blas ? attention_backward_blas(par, dqkv, scratch, dout, qkv, att, B, T, C, NH, causal)
+                       : __real_attention_backward(par, dqkv, scratch, dout, qkv, att, B, T, C, NH, causal);
     if (__atomic_load_n(&logging, __ATOMIC_RELAXED))
         attn_sec += now_sec() - t0, attn_flops += 8.0 * B * T * (double)T * C;
     return rc;
@@ -212,7 +217,7 @@ static int small_bench(int reps, int nth) {
     printf("clip_small_attn_gemm %.1f GFLOP/s (%.2f GFLOP in %.4f s per step)\n", gflop_a / busy_a / 1e9,
            gflop_a / reps / 1e9, busy_a / reps);
     printf("clip_small_attn_kernel %.1f GFLOP/s (%s, whole calls: %.2f GFLOP of products in %.4f s per step)\n",
-           attn_flops / attn_sec / 1e9, attention_fused() ? "fused" : "sgemm per pair", attn_flops / reps / 1e9,
+           attn_flops / attn_sec / 1e9, attention_fused() && !attn_blas ? "fused" : "sgemm per pair", attn_flops / reps / 1e9,
            attn_sec / reps);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -246,6 +251,8 @@ int main(int argc, char **argv) {
     clip_params_closed_form(&w);
     clip_t m;
     err_t e = {0};
+    const char *ab = getenv("CLIP_BENCH_ATTN");
+    attn_blas = ab && !strcmp(ab, "blas");
     const char *th = getenv("CLIP_THREADS");
     int nth = th && atoi(th) > 0 ? atoi(th) : 2;
     pool_t pool;
@@ -309,7 +316,7 @@ int main(int argc, char **argv) {
     printf("clip_attn_gemm_fwdbwd_b4 %.1f GFLOP/s (%.2f GFLOP in %.4f s per step)\n", gflop_a / busy_a / 1e9,
            gflop_a / reps / 1e9, busy_a / reps);
     printf("clip_attn_kernel_fwdbwd_b4 %.1f GFLOP/s (%s, whole calls: %.2f GFLOP of products in %.4f s per step)\n",
-           attn_flops / attn_sec / 1e9, attention_fused() ? "fused" : "sgemm per pair", attn_flops / reps / 1e9,
+           attn_flops / attn_sec / 1e9, attention_fused() && !attn_blas ? "fused" : "sgemm per pair", attn_flops / reps / 1e9,
            attn_sec / reps);
     int ids[5 * 77];
     memset(ids, 0, sizeof ids);
@@ -376,6 +383,29 @@ int main(int argc, char **argv) {
         }
         printf("sgemm_attn_shapes %.1f GFLOP/s (single-threaded sgemm per (image, head) on %d threads, %.2f GFLOP)\n",
                af / median(ta, reps) / 1e9, nth, af / 1e9);
+        /* the attention calls alone, cache-warm, on the same shapes (B 4, T 50, C 768, 12 heads):
+         * forward + backward through the dispatching entry points and through the BLAS path */
+        {
+            int B4 = 4, T = 50, C = 768, NH = 12;
+            size_t nq = (size_t)B4 * T * 3 * C, ny = (size_t)B4 * T * C;
+            float *q = xcalloc(nq, 4), *dq = xcalloc(nq, 4), *y = xcalloc(ny, 4), *dy = xcalloc(ny, 4);
+            float *att = xcalloc((size_t)B4 * NH * T * T, 4), *scr = xcalloc(attention_scratch_floats(&par, T, C / NH), 4);
+            for (size_t i = 0; i < nq; i++) q[i] = (float)(i % 11) * 0.01f;
+            for (size_t i = 0; i < ny; i++) dy[i] = (float)(i % 7) * 0.01f;
+            for (int blas = 0; blas < 2; blas++) {
+                double tb[64];
+                for (int r = -1; r < reps; r++) {
+                    double t0 = now_sec();
+                    (blas ? attention_forward_blas : attention_forward)(&par, y, att, scr, q, B4, T, C, NH, 0);
+                    (blas ? attention_backward_blas : attention_backward)(&par, dq, scr, dy, q, att, B4, T, C, NH, 0);
+                    if (r >= 0) tb[r] = now_sec() - t0;
+                }
+                printf("attn_alone_%s %.1f GFLOP/s (forward + backward calls, cache-warm, %s)\n", blas ? "blas" : "dispatch",
+                       12.0 * B4 * T * (double)T * C / median(tb, reps) / 1e9,
+                       blas ? "the BLAS path" : attention_fused() ? "fused" : "the BLAS path");
+            }
+            free(q), free(dq), free(y), free(dy), free(att), free(scr);
+        }
         free(aj.q), free(aj.a), free(aj.b), free(aj.y);
     }
     printf("sgemm_clip_shapes %.1f GFLOP/s (OpenBLAS, %d threads, %.1f GFLOP)\n", flops / median(t, reps) / 1e9, nth,

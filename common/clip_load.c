@@ -418,43 +418,28 @@ static int infer(ctx_t *c, const clip_load_opts_t *o, clip_config_t *cfg) {
         return err_set(c->e, EXIT_MODEL,
                        "%s: '%s' has shape [%" PRId64 ",%" PRId64 "]: expected (grid^2 + 1, %" PRId64 ")",
                        c->file, vpos->name, vpos->shape[0], vpos->shape[1], vw);
-    const clip_shape_t *tok = need(c, "token_embedding.weight", 2);
-    if (!tok) return EXIT_MODEL;
-    const clip_shape_t *tpos = need(c, "positional_embedding", 2);
-    if (!tpos) return EXIT_MODEL;
     const clip_shape_t *vproj = need(c, "visual.proj", 2);
     if (!vproj) return EXIT_MODEL;
-    int64_t tw = tok->shape[1], E = vproj->shape[c->hf ? 0 : 1];
-    if (!dim_ok(tw) || !dim_ok(tok->shape[0]) || !dim_ok(tpos->shape[0]) || !dim_ok(E))
-        return err_set(c->e, EXIT_MODEL, "%s: implausible text tower or projection shapes", c->file);
-    int vl, tl;
+    TRY(infer_text(c, cfg, vproj->shape[c->hf ? 0 : 1]));
+    int vl;
     TRY(count_layers(c, "visual.transformer.resblocks.", &vl));
-    TRY(count_layers(c, "transformer.resblocks.", &tl));
-    /* MLP ratio from the first block's hidden layer (4 for every CLIP) */
-    int64_t ratio = 4;
-    if (vl || tl) {
-        const clip_shape_t *fc = need(
-            c, vl ? "visual.transformer.resblocks.0.mlp.c_fc.weight" : "transformer.resblocks.0.mlp.c_fc.weight", 2);
+    /* MLP ratio from the first vision block's hidden layer when there is one (infer_text took the text
+     * tower's; 4 for every CLIP) */
+    if (vl) {
+        const clip_shape_t *fc = need(c, "visual.transformer.resblocks.0.mlp.c_fc.weight", 2);
         if (!fc) return EXIT_MODEL;
-        int64_t w = vl ? vw : tw;
-        if (fc->shape[0] % w || fc->shape[0] / w < 1 || fc->shape[0] / w > 64)
+        if (fc->shape[0] % vw || fc->shape[0] / vw < 1 || fc->shape[0] / vw > 64)
             return err_set(c->e, EXIT_MODEL,
                            "%s: '%s' has %" PRId64 " rows: not a whole multiple of width %" PRId64, c->file,
-                           fc->name, fc->shape[0], w);
-        ratio = fc->shape[0] / w;
+                           fc->name, fc->shape[0], vw);
+        cfg->mlp_ratio = (int)(fc->shape[0] / vw);
     }
     cfg->v_width = (int)vw;
     cfg->patch = (int)P;
     cfg->image_size = (int)(g * P);
     cfg->v_layers = vl;
-    cfg->t_width = (int)tw;
-    cfg->t_layers = tl;
-    cfg->vocab = (int)tok->shape[0];
-    cfg->context = (int)tpos->shape[0];
-    cfg->embed_dim = (int)E;
-    cfg->mlp_ratio = (int)ratio;
     TRY(heads_for(c, o ? o->v_heads : 0, vw, "vision", &cfg->v_heads));
-    TRY(heads_for(c, o ? o->t_heads : 0, tw, "text", &cfg->t_heads));
+    TRY(heads_for(c, o ? o->t_heads : 0, cfg->t_width, "text", &cfg->t_heads));
     /* now every tensor, over a block whose pointers are all NULL: names and shapes only */
     return check_all(c, cfg);
 }

@@ -178,6 +178,25 @@ void clip_trainer_set_dist(clip_trainer_t *t, const dist_t *d) {
 
 /* The global batch's InfoNCE for a data-parallel step (clip_train.h):
  * gather, loss over every pair, this rank's rows of the gradient. */
+/* Share of the n images whose most similar caption (dot product of the unit
+ * embeddings in (n,E) and tn (n,E)) is their own. */
+static float batch_accuracy(const float *in, const float *tn, int n, int E) {
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        const float *a = in + (size_t)i * E;
+        int best = 0;
+        float bs = -INFINITY;
+        for (int j = 0; j < n; j++) {
+            const float *b = tn + (size_t)j * E;
+            float s = 0;
+            for (int k = 0; k < E; k++) s += a[k] * b[k];
+            if (s > bs) bs = s, best = j;
+        }
+        ok += best == i;
+    }
+    return (float)ok / (float)n;
+}
+
 static int infonce_dist(clip_trainer_t *t, int B, float *loss, float *acc, err_t *e) {
     const dist_t *d = t->dist;
     int E = t->cfg.embed_dim, G = B * d->size;
@@ -192,22 +211,7 @@ static int infonce_dist(clip_trainer_t *t, int B, float *loss, float *acc, err_t
     if (!isfinite(*loss)) return err_set(e, EXIT_NUMERIC, "loss is %s", isnan(*loss) ? "NaN" : "infinite");
     memcpy(t->dn_i, t->g_dn_i + off, n * sizeof(float));
     memcpy(t->dn_t, t->g_dn_t + off, n * sizeof(float));
-    if (acc) {
-        int ok = 0;
-        for (int i = 0; i < G; i++) {
-            const float *a = t->g_in + (size_t)i * E;
-            int best = 0;
-            float bs = -INFINITY;
-            for (int j = 0; j < G; j++) {
-                const float *b = t->g_tn + (size_t)j * E;
-                float s = 0;
-                for (int k = 0; k < E; k++) s += a[k] * b[k];
-                if (s > bs) bs = s, best = j;
-            }
-            ok += best == i;
-        }
-        *acc = (float)ok / (float)G;
-    }
+    if (acc) *acc = batch_accuracy(t->g_in, t->g_tn, G, E);
     return 0;
 }
 
@@ -230,22 +234,7 @@ int clip_trainer_grads(clip_trainer_t *t, const float *img, const int *ids, int 
                 t->nws))
         return err_set(e, EXIT_INTERNAL, "clip_trainer: InfoNCE refused its arguments");
     if (!isfinite(*loss)) return err_set(e, EXIT_NUMERIC, "loss is %s", isnan(*loss) ? "NaN" : "infinite");
-    if (acc) { /* in-batch image -> caption accuracy */
-        int ok = 0;
-        for (int i = 0; i < B; i++) {
-            const float *a = t->in + (size_t)i * E;
-            int best = 0;
-            float bs = -INFINITY;
-            for (int j = 0; j < B; j++) {
-                const float *b = t->tn + (size_t)j * E;
-                float s = 0;
-                for (int k = 0; k < E; k++) s += a[k] * b[k];
-                if (s > bs) bs = s, best = j;
-            }
-            ok += best == i;
-        }
-        *acc = (float)ok / (float)B;
-    }
+    if (acc) *acc = batch_accuracy(t->in, t->tn, B, E); /* in-batch image -> caption accuracy */
 backward:
     zero_rows(t->de_i, (size_t)B * E);
     zero_rows(t->de_t, (size_t)B * E);
