@@ -2,6 +2,7 @@
  * NH heads, hd = C/NH, H4 = mlp_ratio*C, E embed dim. */
 #include "clip.h"
 #include "nn/attention.h"
+#include "nn/gemm_bf16.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
 #include <cblas.h>
@@ -50,7 +51,40 @@ struct clip_tower {
     int B;                           /* batch of the last forward */
     int Tlast;                       /* tokens of the last forward (text may be shorter than T) */
     int top_pooled;                  /* the last forward ran the top block's per-token maps on the pooled rows only */
+    int bf16;                        /* the last forward's weight products were bfloat16 (clip_t.bf16) */
+    uint16_t *a16;                   /* bfloat16 rows of a product's other operand; a16_n elements */
+    size_t a16_n;
 };
+
+/* The image tower's weights in bfloat16 (clip_t.bf16): per block the
+ * products qkv, out-proj, fc, proj (4 * l + j), then the patch conv. */
+struct clip_bf16 {
+    uint16_t *mem;
+    linear_bf16_t *lin; /* (4 * v_layers + 1) */
+    int refs;           /* clip_t's holding it (clip_bf16_share) */
+};
+enum { BW_IN, BW_OUT, BW_FC, BW_PROJ };
+
+/* out = inp w^T + ... through the float or the bfloat16 weights (bw) */
+static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, float *out, float *act_out,
+                    const float *inp, const float *res, const float *w, const float *b, nn_act_t act, int N, int IC,
+                    int OC) {
+    if (bw)
+        linear_forward_bf16(par, out, act_out, inp, res, bw, b, act, N, IC, OC, t->a16);
+    else
+        linear_forward(par, out, act_out, inp, res, w, b, act, N, IC, OC);
+}
+
+/* the backward likewise; with bw the weight gradients are never asked for
+ * (clip_image_backward refuses param_grads after a bf16 forward) */
+static void lin_bwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, float *dinp, float *dw,
+                    float *db, const float *dout, const float *inp, const float *pre, const float *w, nn_act_t act,
+                    int N, int IC, int OC) {
+    if (bw)
+        linear_backward_bf16(par, dinp, dout, pre, bw, act, N, IC, OC, 0, t->a16);
+    else
+        linear_backward(par, dinp, dw, db, dout, inp, pre, w, act, N, IC, OC, 0);
+}
 
 #define L_(t, p, l, sz) ((p) + (size_t)(l) * (size_t)(t)->Bcap * (sz))
 
@@ -60,7 +94,7 @@ static void tower_free(clip_tower_t *t) {
     free(t->mid); free(t->ln2); free(t->ln2_m); free(t->ln2_r); free(t->fch); free(t->fcg);
     free(t->dres); free(t->dmid); free(t->dbig); free(t->dqkv); free(t->dsmall); free(t->scratch); free(t->gat);
     free(t->pooled); free(t->pool_m); free(t->pool_r); free(t->lnf_in); free(t->pool_idx); free(t->prow); free(t->ids);
-    free(t->patches); free(t->pemb); free(t->pre_m); free(t->pre_r);
+    free(t->patches); free(t->pemb); free(t->pre_m); free(t->pre_r); free(t->a16);
     free(t);
 }
 
@@ -125,8 +159,8 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
  * the same rows of the layer's buffers, where top_backward_rows reads them.
  * The other rows of mid, ln2, fch, fcg and the block output are left as
  * they were: not this forward's values. */
-static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_block_t *k, int l, int B,
-                             const int *rows) {
+static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_block_t *k,
+                             const linear_bf16_t *bw, int l, int B, const int *rows) {
     int C = t->C, H4 = t->H4;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
     float *x = t->res + l * sBTC, *xo = t->res + (l + 1) * sBTC, *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
@@ -140,10 +174,11 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
         memcpy(g_atty + (size_t)b * C, atty + r * C, sizeof(float) * C);
         memcpy(g_x + (size_t)b * C, x + r * C, sizeof(float) * C);
     }
-    linear_forward(par, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b, no_act, B, C, C);
+    lin_fwd(par, t, bw ? bw + BW_OUT : NULL, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b, no_act, B, C,
+            C);
     layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
-    linear_forward(par, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu, B, C, H4);
-    linear_forward(par, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b, no_act, B, H4, C);
+    lin_fwd(par, t, bw ? bw + BW_FC : NULL, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu, B, C, H4);
+    lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b, no_act, B, H4, C);
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)rows[b];
         memcpy(mid + r * C, g_mid + (size_t)b * C, sizeof(float) * C);
@@ -159,13 +194,14 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
 /* Blocks forward over res[0] (B,T,C) with the tower's batch and T = Tr (<= t->T).
  * rows (B) not NULL: the top block after its attention on those rows only
  * (top_forward_rows). */
-static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_block_t *bl, int B, int Tr,
-                           const int *rows) {
+static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_block_t *bl,
+                           const linear_bf16_t *bws, int B, int Tr, const int *rows) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
     for (int l = 0; l < t->L; l++) {
         const clip_block_t *k = &bl[l];
+        const linear_bf16_t *bw = bws ? bws + 4 * l : NULL;
         float *x = t->res + l * sBTC, *xo = t->res + (l + 1) * sBTC;
         float *ln1 = t->ln1 + l * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
         float *qkv = t->qkv + l * sBTC * 3, *att = t->att + l * (size_t)t->Bcap * NH * t->T * t->T;
@@ -173,16 +209,18 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
         layernorm_forward(par, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C, CLIP_LN_EPS);
-        linear_forward(par, qkv, NULL, ln1, NULL, k->attn_in_w, k->attn_in_b, no_act, BT, C, 3 * C);
+        lin_fwd(par, t, bw ? bw + BW_IN : NULL, qkv, NULL, ln1, NULL, k->attn_in_w, k->attn_in_b, no_act, BT, C,
+                3 * C);
         attention_forward(par, atty, att, t->scratch, qkv, B, Tr, C, NH, t->causal);
         if (rows && l == t->L - 1) {
-            top_forward_rows(par, t, k, l, B, rows);
+            top_forward_rows(par, t, k, bw, l, B, rows);
             break;
         }
-        linear_forward(par, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act, BT, C, C);
+        lin_fwd(par, t, bw ? bw + BW_OUT : NULL, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act, BT, C,
+                C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
-        linear_forward(par, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu, BT, C, H4);
-        linear_forward(par, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act, BT, H4, C);
+        lin_fwd(par, t, bw ? bw + BW_FC : NULL, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu, BT, C, H4);
+        lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act, BT, H4, C);
     }
 }
 
@@ -194,7 +232,7 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
  * is zero off those rows; on exit t->dres = dL/d mid and t->dsmall =
  * dL/d atty, both zero off the rows, as after the dense path. */
 static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_block_t *k, clip_block_t *g,
-                              int l, int B, const int *rows) {
+                              const linear_bf16_t *bw, int l, int B, const int *rows) {
     int C = t->C, H4 = t->H4;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
     const float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
@@ -216,14 +254,14 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
         g_r[b] = ln2r[r];
     }
     memcpy(g_dmid, g_dres, sizeof(float) * B * C);
-    linear_backward(par, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, g_dres, g_fcg, g_fch, k->proj_w,
-                    quickgelu, B, H4, C, 0);
-    linear_backward(par, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, g_ln2, NULL, k->fc_w, no_act,
-                    B, C, H4, 0);
+    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, g_dres, g_fcg,
+            g_fch, k->proj_w, quickgelu, B, H4, C);
+    lin_bwd(par, t, bw ? bw + BW_FC : NULL, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, g_ln2, NULL,
+            k->fc_w, no_act, B, C, H4);
     layernorm_backward(par, g_dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, g_ds, g_mid, g_m, g_r, k->ln2_w,
                        B, C);
-    linear_backward(par, g_ds, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, g_dmid, g_atty, NULL,
-                    k->attn_out_w, no_act, B, C, C, 0);
+    lin_bwd(par, t, bw ? bw + BW_OUT : NULL, g_ds, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, g_dmid,
+            g_atty, NULL, k->attn_out_w, no_act, B, C, C);
     memset(t->dsmall, 0, sizeof(float) * (size_t)B * t->Tlast * C);
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)rows[b];
@@ -237,7 +275,7 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
  * rows (B) not NULL: dL/d res[L] is zero except at row rows[b] of each
  * sequence (see top_backward_rows; ignored when dfeat[L-1] is given). */
 static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_block_t *bl, clip_block_t *gb,
-                            int B, int Tr, float *const *dfeat, const int *rows) {
+                            const linear_bf16_t *bws, int B, int Tr, float *const *dfeat, const int *rows) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
@@ -246,6 +284,7 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
     for (int l = t->L - 1; l >= 0; l--) {
         const clip_block_t *k = &bl[l];
         clip_block_t *g = gb ? &gb[l] : NULL;
+        const linear_bf16_t *bw = bws ? bws + 4 * l : NULL;
         float *x = t->res + l * sBTC;
         float *ln1 = t->ln1 + l * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
         float *qkv = t->qkv + l * sBTC * 3, *att = t->att + l * (size_t)t->Bcap * NH * t->T * t->T;
@@ -253,7 +292,7 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
         float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
         if (l == t->L - 1 && rows) {
-            top_backward_rows(par, t, k, g, l, B, rows);
+            top_backward_rows(par, t, k, g, bw, l, B, rows);
         } else {
             if (dfeat && dfeat[l])
                 for (size_t i = 0; i < n; i++) t->dres[i] += dfeat[l][i];
@@ -261,19 +300,19 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
              * dL/d xo until the proj backward has read it; the ln2 backward
              * then adds into it, which leaves dL/d mid there (the residual
              * path needs no copy), and so on down to dL/d x. */
-            linear_backward(par, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, fch,
-                            k->proj_w, quickgelu, BT, H4, C, 0);
-            linear_backward(par, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, ln2, NULL,
-                            k->fc_w, no_act, BT, C, H4, 0);
+            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres,
+                    fcg, fch, k->proj_w, quickgelu, BT, H4, C);
+            lin_bwd(par, t, bw ? bw + BW_FC : NULL, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
+                    ln2, NULL, k->fc_w, no_act, BT, C, H4);
             layernorm_backward(par, t->dres, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, ln2m,
                                ln2r, k->ln2_w, BT, C);
             /* mid = x + atty Wo^T + bo */
-            linear_backward(par, t->dsmall, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, t->dres, atty,
-                            NULL, k->attn_out_w, no_act, BT, C, C, 0);
+            lin_bwd(par, t, bw ? bw + BW_OUT : NULL, t->dsmall, g ? g->attn_out_w : NULL,
+                    g ? g->attn_out_b : NULL, t->dres, atty, NULL, k->attn_out_w, no_act, BT, C, C);
         }
         attention_backward(par, t->dqkv, t->scratch, t->dsmall, qkv, att, B, Tr, C, NH, t->causal);
-        linear_backward(par, t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL, t->dqkv, ln1, NULL,
-                        k->attn_in_w, no_act, BT, C, 3 * C, 0);
+        lin_bwd(par, t, bw ? bw + BW_IN : NULL, t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL,
+                t->dqkv, ln1, NULL, k->attn_in_w, no_act, BT, C, 3 * C);
         layernorm_backward(par, t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, ln1m, ln1r,
                            k->ln1_w, BT, C);
     }
@@ -288,7 +327,71 @@ void clip_init(clip_t *m, clip_params_t *w, const nn_par_t *par) {
     m->par = par ? *par : pool_par(NULL);
 }
 
+void clip_bf16_reset(clip_t *m) {
+    if (!m->bfw) return;
+    if (--m->bfw->refs == 0) {
+        free(m->bfw->mem);
+        free(m->bfw->lin);
+        free(m->bfw);
+    }
+    m->bfw = NULL;
+}
+
+void clip_bf16_share(clip_t *dst, const clip_t *src) {
+    clip_bf16_reset(dst);
+    dst->bfw = src->bfw;
+    if (dst->bfw) dst->bfw->refs++;
+}
+
+typedef struct {
+    linear_bf16_t *lin;
+    uint16_t *mem;
+    const size_t *off;
+    const float *const *w;
+    const int *ic, *oc;
+} bf16_pack_job_t;
+
+static void bf16_pack_task(void *vj, int b, int e, int tid) {
+    bf16_pack_job_t *j = vj;
+    (void)tid;
+    for (int i = b; i < e; i++) linear_bf16_pack(&j->lin[i], j->mem + j->off[i], j->w[i], j->ic[i], j->oc[i]);
+}
+
+/* Pack the ViT image tower's weight products into bfloat16 (once). */
+int clip_bf16_prepare(clip_t *m, err_t *e) {
+    const clip_config_t *c = &m->w.cfg;
+    if (m->bfw) return 0;
+    if (CLIP_IS_RESNET(c))
+        return err_set(e, EXIT_USAGE, "bfloat16 image products: only for a ViT image tower, not a ResNet");
+    if (!nn_bf16_available())
+        return err_set(e, EXIT_USAGE, "bfloat16 image products need a CPU with AVX512_BF16, which this one lacks");
+    int L = c->v_layers, C = c->v_width, H4 = c->mlp_ratio * C, n = 4 * L + 1;
+    const float **w = xmalloc(sizeof *w * n);
+    int *ic = xmalloc(sizeof *ic * n), *oc = xmalloc(sizeof *oc * n);
+    size_t *off = xmalloc(sizeof *off * (n + 1));
+    for (int l = 0; l < L; l++) {
+        const clip_block_t *k = &m->w.v_blocks[l];
+        w[4 * l + BW_IN] = k->attn_in_w, ic[4 * l + BW_IN] = C, oc[4 * l + BW_IN] = 3 * C;
+        w[4 * l + BW_OUT] = k->attn_out_w, ic[4 * l + BW_OUT] = C, oc[4 * l + BW_OUT] = C;
+        w[4 * l + BW_FC] = k->fc_w, ic[4 * l + BW_FC] = C, oc[4 * l + BW_FC] = H4;
+        w[4 * l + BW_PROJ] = k->proj_w, ic[4 * l + BW_PROJ] = H4, oc[4 * l + BW_PROJ] = C;
+    }
+    w[4 * L] = m->w.v_conv, ic[4 * L] = 3 * c->patch * c->patch, oc[4 * L] = C;
+    off[0] = 0;
+    for (int i = 0; i < n; i++) off[i + 1] = off[i] + linear_bf16_pack_size(ic[i], oc[i]);
+    clip_bf16_t *bf = xcalloc(1, sizeof *bf);
+    bf->mem = xmalloc(sizeof(uint16_t) * off[n]);
+    bf->lin = xcalloc((size_t)n, sizeof *bf->lin);
+    bf->refs = 1;
+    bf16_pack_job_t j = {.lin = bf->lin, .mem = bf->mem, .off = off, .w = w, .ic = ic, .oc = oc};
+    nn_parallel_for(&m->par, n, bf16_pack_task, &j);
+    free(w), free(ic), free(oc), free(off);
+    m->bfw = bf;
+    return 0;
+}
+
 void clip_free(clip_t *m) {
+    clip_bf16_reset(m);
     clip_params_free(&m->w);
     clip_params_free(&m->g);
     tower_free(m->vis);
@@ -337,10 +440,26 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     }
     int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
     int PD = 3 * P * P;
+    if (m->bf16) {
+        int rc = clip_bf16_prepare(m, e);
+        if (rc) return rc;
+    }
     m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, NP, PD, par);
     clip_tower_t *t = m->vis;
     t->B = B;
     t->Tlast = T;
+    t->bf16 = m->bf16;
+    const linear_bf16_t *bws = m->bf16 ? m->bfw->lin : NULL;
+    if (bws) {
+        int H4 = c->mlp_ratio * C, K = 3 * C > H4 ? 3 * C : H4;
+        if (PD > K) K = PD;
+        size_t need = nn_bf16_rows_size(B * T, K);
+        if (need > t->a16_n) {
+            free(t->a16);
+            t->a16 = xmalloc(sizeof(uint16_t) * need);
+            t->a16_n = need;
+        }
+    }
     /* im2col: patches (B, NP, 3PP), element (ch, ky, kx) of patch (gy, gx) */
     for (int b = 0; b < B; b++)
         for (int gy = 0; gy < G; gy++)
@@ -355,7 +474,8 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     /* patch embeddings of the whole batch in one product (into scratch), then
      * placed at tokens 1..NP after the class token */
     float *pz = t->dsmall; /* (B*NP, C) scratch */
-    linear_forward(par, pz, NULL, t->patches, NULL, m->w.v_conv, NULL, no_act, B * NP, PD, C);
+    lin_fwd(par, t, bws ? bws + 4 * c->v_layers : NULL, pz, NULL, t->patches, NULL, m->w.v_conv, NULL, no_act,
+            B * NP, PD, C);
     for (int b = 0; b < B; b++) {
         float *pe = t->pemb + (size_t)b * T * C;
         memcpy(pe, m->w.v_class, sizeof(float) * C);
@@ -366,7 +486,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
                       CLIP_LN_EPS);
     for (int b = 0; b < B; b++) t->prow[b] = b * T; /* the class token */
     t->top_pooled = m->pooled_top;
-    blocks_forward(par, t, m->w.v_blocks, B, T, m->pooled_top ? t->prow : NULL);
+    blocks_forward(par, t, m->w.v_blocks, bws, B, T, m->pooled_top ? t->prow : NULL);
     const float *out = t->res + (size_t)c->v_layers * t->Bcap * T * C;
     for (int b = 0; b < B; b++) memcpy(t->lnf_in + (size_t)b * C, out + (size_t)b * T * C, sizeof(float) * C);
     layernorm_forward(par, t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.v_ln_post_w, m->w.v_ln_post_b, B,
@@ -389,6 +509,8 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
     if (t->top_pooled && dfeat && dfeat[c->v_layers - 1])
         return err_set(e, EXIT_INTERNAL,
                        "clip_image_backward: a gradient at the top block's output after a pooled_top forward");
+    if (t->bf16 && param_grads)
+        return err_set(e, EXIT_INTERNAL, "clip_image_backward: parameter gradients after a bfloat16 forward");
     int B = t->B, P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width, E = c->embed_dim;
     int PD = 3 * P * P;
     clip_params_t *g = param_grads ? &m->g : NULL;
@@ -407,7 +529,8 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
         for (int b = 0; b < B; b++) memcpy(t->dres + (size_t)b * T * C, t->dmid + (size_t)b * C, sizeof(float) * C);
     }
     for (int b = 0; b < B; b++) t->prow[b] = b * T; /* the class token */
-    blocks_backward(par, t, m->w.v_blocks, g ? g->v_blocks : NULL, B, T, dfeat, t->prow);
+    const linear_bf16_t *bws = t->bf16 ? m->bfw->lin : NULL;
+    blocks_backward(par, t, m->w.v_blocks, g ? g->v_blocks : NULL, bws, B, T, dfeat, t->prow);
     /* ln_pre: dres -> d pemb (into dmid-sized scratch: reuse dsmall (B,T,C)) */
     memset(t->dsmall, 0, sizeof(float) * (size_t)B * T * C);
     layernorm_backward(par, t->dsmall, g ? g->v_ln_pre_w : NULL, g ? g->v_ln_pre_b : NULL, t->dres, t->pemb,
@@ -429,7 +552,8 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
             linear_backward(par, NULL, g->v_conv, NULL, dz, t->patches, NULL, m->w.v_conv, no_act, B * NP, PD,
                             C, 0);
         if (dimg) {
-            linear_backward(par, dpatch, NULL, NULL, dz, NULL, NULL, m->w.v_conv, no_act, B * NP, PD, C, 0);
+            lin_bwd(par, t, bws ? bws + 4 * c->v_layers : NULL, dpatch, NULL, NULL, dz, NULL, NULL, m->w.v_conv,
+                    no_act, B * NP, PD, C);
             /* col2im (patches do not overlap) */
             for (int b = 0; b < B; b++)
                 for (int gy = 0; gy < G; gy++)
@@ -506,7 +630,7 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
             float *x = t->res + ((size_t)b * Tr + i) * C;
             for (int k = 0; k < C; k++) x[k] = te[k] + pe[k];
         }
-    blocks_forward(par, t, m->w.t_blocks, B, Tr, NULL);
+    blocks_forward(par, t, m->w.t_blocks, NULL, B, Tr, NULL);
     const float *out = t->res + (size_t)c->t_layers * t->Bcap * T * C;
     for (int b = 0; b < B; b++)
         memcpy(t->lnf_in + (size_t)b * C, out + ((size_t)b * Tr + t->pool_idx[b]) * C, sizeof(float) * C);
@@ -536,7 +660,7 @@ int clip_text_backward(clip_t *m, const float *demb, int param_grads, err_t *e) 
     for (int b = 0; b < B; b++)
         memcpy(t->dres + ((size_t)b * Tr + t->pool_idx[b]) * C, t->dmid + (size_t)b * C, sizeof(float) * C);
     for (int b = 0; b < B; b++) t->prow[b] = b * Tr + t->pool_idx[b];
-    blocks_backward(par, t, m->w.t_blocks, g->t_blocks, B, Tr, NULL, t->prow);
+    blocks_backward(par, t, m->w.t_blocks, g->t_blocks, NULL, B, Tr, NULL, t->prow);
     for (int b = 0; b < B; b++)
         for (int i = 0; i < Tr; i++) {
             const float *d = t->dres + ((size_t)b * Tr + i) * C;

@@ -34,6 +34,7 @@
 #include "util.h"
 
 typedef struct clip_tower clip_tower_t; /* activations of one tower (private) */
+typedef struct clip_bf16 clip_bf16_t;   /* the image tower's weights in bfloat16 (private) */
 
 typedef struct {
     clip_params_t w;     /* weights (owned) */
@@ -49,6 +50,16 @@ typedef struct {
                             block's output holds only that token: clip_image_block(L-1)
                             returns NULL and a dfeat for it is refused.  Read at each
                             clip_image_forward. */
+    int bf16;            /* 0 (default): float throughout.  1: a ViT image tower's weight
+                            products (patch conv, qkv, out-proj, MLP) in bfloat16 with float
+                            sums (nn/gemm_bf16.h), for frozen weights: the weights are
+                            rounded and packed at the first such forward and kept (clip_bf16_reset
+                            drops them after the weights change); image backwards then compute
+                            input and feature gradients only (param_grads refused).  Needs
+                            AVX512_BF16 (clip_image_forward fails with EXIT_USAGE otherwise) and a
+                            ViT.  Everything else (norms, attention, activations, the text tower)
+                            stays float.  Read at each clip_image_forward. */
+    clip_bf16_t *bfw;    /* the packed weights (private; NULL until a bf16 forward) */
 } clip_t;
 
 /* Takes ownership of the weights in *w (w is zeroed).  par (copied; NULL =
@@ -57,6 +68,15 @@ typedef struct {
 void clip_init(clip_t *m, clip_params_t *w, const nn_par_t *par);
 void clip_free(clip_t *m);
 void clip_alloc_grad(clip_t *m);
+/* The bfloat16 copy of the image tower's weights (clip_t.bf16): made now
+ * (on m->par) rather than at the first forward; 0, or EXIT_USAGE when this
+ * CPU lacks AVX512_BF16 or the tower is a ResNet. */
+int clip_bf16_prepare(clip_t *m, err_t *e);
+/* dst uses src's bfloat16 weights (the same weights, e.g. optimize's
+ * per-job models over one weight block); freed with the last holder. */
+void clip_bf16_share(clip_t *dst, const clip_t *src);
+/* Forget the bfloat16 copy (after changing m->w). */
+void clip_bf16_reset(clip_t *m);
 void clip_zero_grad(clip_t *m);
 
 /* img (B,3,S,S), already CLIP-normalised; emb (B,E). */

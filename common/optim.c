@@ -134,6 +134,7 @@ void optim_cfg_text(const optim_cfg_t *c, const char *model, buf_t *b) {
         const optim_loss_spec_t *l = &c->losses[i];
         buf_printf(b, "loss=%s|%s|%a|%a|%s;", l->spec, l->label, l->weight, l->weight_from, wsched_names[l->wsched]);
     }
+    if (c->bf16) buf_puts(b, "precision=bf16;"); /* absent for float32: older checkpoints still match */
 }
 
 uint64_t optim_seed(uint64_t seed, const char *key) {
@@ -381,6 +382,7 @@ int optim_job_open(optim_job_t **out, const optim_cfg_t *cfg, clip_model_t *mode
     *out = NULL;
     j->cfg = cfg;
     j->model = model;
+    if (model) model->m.bf16 = cfg->bf16;
     j->pool = pool;
     j->par = pool_par(pool);
     host_init(&j->host, cfg->seed, model);
@@ -594,14 +596,19 @@ static int losses(optim_job_t *j, int s, int N, int grad, optim_eval_t *ev, buf_
     return 0;
 }
 
-/* An un-augmented evaluation of the current strokes at step s. */
+/* An un-augmented evaluation of the current strokes at step s.  Always in
+ * float32 (with --precision bf16 too): the losses a record reports, the
+ * best iterate and the restarts' choice do not depend on the steps'
+ * precision. */
 static int evaluate(optim_job_t *j, int s, optim_eval_t *ev, err_t *e) {
     double t0 = now_sec();
     int T = j->cfg->steps;
     if (s > T - 1) s = T > 0 ? T - 1 : 0; /* after the last update: the last step's weights */
     host_set_step(&j->host, s, T);
+    if (j->model) j->model->m.bf16 = 0;
     int rc = render(j, e);
     if (!rc) rc = losses(j, s, 0, 0, ev, NULL, e);
+    if (j->model) j->model->m.bf16 = j->cfg->bf16;
     j->tm.eval += now_sec() - t0;
     return rc;
 }

@@ -106,6 +106,8 @@ typedef struct {
     double min_delta;
     int restarts;
     uint64_t seed;
+    int bf16;              /* the steps' CLIP image products in bfloat16 (the model's clip_t.bf16,
+                              packed by the caller); evaluations stay float32 */
     /* outputs */
     int history;           /* keep the per-step history text */
     int frame_every;       /* 0 = no frames */

@@ -14,13 +14,20 @@
  * blas_threads_init sets it, pool.h), or the two levels of threads fight
  * for the cores.  The _ref versions are plain triple loops.
  *
+ * The _bf16 versions take frozen weights packed once into bfloat16
+ * (gemm_bf16.h) and round the other operand per call: the same epilogues,
+ * twice the arithmetic per cycle on CPUs with AVX512_BF16, about 2^-8
+ * relative error per operand.  They compute no weight gradients (the weights
+ * are frozen) and split the output columns over the threads in 64-column
+ * panels.
+ *
  * Deliberately not here: weights stored (IC,OC) (a projection such as
- * CLIP's `proj` is a plain sgemm at its call site), low-precision weights,
- * an activation applied in place of out (the backward needs the
- * pre-activation, so both are kept).
+ * CLIP's `proj` is a plain sgemm at its call site), an activation applied in
+ * place of out (the backward needs the pre-activation, so both are kept).
  */
 #ifndef NN_LINEAR_H
 #define NN_LINEAR_H
+#include <stdint.h>
 #include "act.h"
 #include "nn.h"
 
@@ -57,6 +64,31 @@ int linear_backward(const nn_par_t *par,
                     const float *inp_pre, /* (N,IC) or NULL */
                     const float *w,       /* (OC,IC) */
                     nn_act_t act, int N, int IC, int OC, int accumulate);
+
+/* A weight (OC,IC) packed for both products: fwd = w^T as (IC,OC) for
+ * out = inp w^T, bwd = w as (OC,IC) for dinp = dout w (gemm_bf16.h). */
+typedef struct {
+    const uint16_t *fwd, *bwd;
+} linear_bf16_t;
+
+/* uint16 elements linear_bf16_pack needs for a (OC,IC) weight. */
+size_t linear_bf16_pack_size(int IC, int OC);
+/* Round w (OC,IC) to bfloat16 into mem (linear_bf16_pack_size elements) and
+ * point p at its two packings.  w is not kept. */
+void linear_bf16_pack(linear_bf16_t *p, uint16_t *mem, const float *w, int IC, int OC);
+
+/* linear_forward with the weight in bfloat16: inp rounded to bfloat16 into
+ * scratch (nn_bf16_rows_size(N, IC) elements), the product summed in float;
+ * bias, residual and activation in float as in linear_forward. */
+void linear_forward_bf16(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
+                         const linear_bf16_t *w, const float *b, nn_act_t act, int N, int IC, int OC,
+                         uint16_t *scratch);
+/* linear_backward's input gradient alone, with the weight in bfloat16: dout
+ * rounded into scratch (nn_bf16_rows_size(N, OC) elements).  dinp NULL:
+ * nothing to do.  Returns as linear_backward. */
+int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, const float *inp_pre,
+                         const linear_bf16_t *w, nn_act_t act, int N, int IC, int OC, int accumulate,
+                         uint16_t *scratch);
 
 /* References: the same arguments, single-threaded (par is ignored). */
 void linear_forward_ref(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,

@@ -268,3 +268,51 @@ PYEOF
 cat "$T/py"
 sed 's/"target":\[\[\[/"target":[[["x",/' "$T/tg_in" >"$T/tg_bad"
 expect_exit "a malformed target: exit 1 naming the field" 1 'field "target"' $TG "$T/tg_bad"
+
+# --- --precision bf16: the image tower's weight products in bfloat16 ---
+expect_exit "--precision takes float32 or bf16 (exit 2)" 2 "not one of float32, bf16" \
+  $O --steps 2 --precision fp16 "$T/fish1.ndjson"
+expect_exit "--precision bf16 needs a model (exit 2)" 2 "needs a model" \
+  optimize --model none --loss structure --steps 2 --precision bf16 "$T/fish1.ndjson"
+B16="$O --steps 6 --augment clipaug --history inline"
+$B16 --precision bf16 <"$T/fish3.ndjson" >"$T/b1" 2>"$T/berr"; rc=$?
+if [ "$rc" -eq 2 ] && grep -q AVX512_BF16 "$T/berr"; then
+  ok "--precision bf16 on a CPU without AVX512_BF16: exit 2 saying so (the bf16 runs are skipped)"
+else
+  eq "--precision bf16 runs (exit 0)" "$rc" 0
+  $B16 <"$T/fish3.ndjson" >"$T/b0" 2>/dev/null
+  $B16 --precision bf16 --jobs 2 <"$T/fish3.ndjson" >"$T/b2" 2>/dev/null
+  same "bf16: --jobs 2 (one packed copy shared) gives the same bytes" "$T/b1" "$T/b2"
+  optimize -j 2 --loss clip-text:prompt=fish --loss structure:weight=0.3 --steps 6 --augment clipaug --history inline \
+    --precision bf16 <"$T/fish3.ndjson" >"$T/b3" 2>/dev/null
+  # the steps (bf16) split columns over threads without changing a sum; the float32
+  # evaluations go through sgemm, whose sums may change with the thread count
+  python3 - "$T/b1" "$T/b3" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys
+a = [json.loads(l) for l in open(sys.argv[1])]; b = [json.loads(l) for l in open(sys.argv[2])]
+same = len(a) == len(b) == 3 and all(x["drawing"] == y["drawing"] and x["history"] == y["history"] for x, y in zip(a, b))
+print(("ok - " if same else "not ok - ") + "bf16: 2 threads give the same strokes and history as 1 (columns split, sums unchanged)")
+PYEOF
+  cat "$T/py"
+  python3 - "$T/b0" "$T/b1" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys
+f = [json.loads(l) for l in open(sys.argv[1])]; b = [json.loads(l) for l in open(sys.argv[2])]
+def ok(c, n): print(("ok - " if c else "not ok - ") + n)
+ok(len(f) == len(b) == 3, "bf16: every record written")
+ok(all(r["optimize"].get("precision") == "bf16" for r in b) and all("precision" not in r["optimize"] for r in f),
+   "optimize.precision says bf16 (and is absent for float32)")
+ok(all(x["optimize"]["initial"] == y["optimize"]["initial"] for x, y in zip(f, b)),
+   "the initial evaluation is float32 in both: identical")
+ds = [abs(x["history"][0]["similarity"] - y["history"][0]["similarity"]) for x, y in zip(f, b)]
+ok(max(ds) > 0 and max(ds) < 5e-3, "step 0's similarity (bf16 forward) is close to float32's but not equal (max diff %.2g)" % max(ds))
+df = [abs(x["optimize"]["final"]["similarity"] - y["optimize"]["final"]["similarity"]) for x, y in zip(f, b)]
+ok(max(df) < 2e-2, "after 6 steps the similarities agree within 0.02 (max diff %.2g)" % max(df))
+mv = max(abs(p - q) for x, y in zip(f, b) for s, t in zip(x["drawing"], y["drawing"]) for u, v in zip(s, t) for p, q in zip(u, v))
+ok(mv < 2.0, "the strokes end within 2 px of the float32 run's (max %.3f px)" % mv)
+PYEOF
+  cat "$T/py"
+  $B16 --checkpoint "$T/ckb" <"$T/fish1.ndjson" >/dev/null 2>&1
+  $B16 --precision bf16 --checkpoint "$T/ckb" --resume <"$T/fish1.ndjson" >/dev/null 2>"$T/err"; rc=$?
+  if [ "$rc" -eq 2 ] && grep -q 'other settings' "$T/err"; then ok "a float32 checkpoint is not resumed in bf16 (exit 2)"
+  else notok "a float32 checkpoint is not resumed in bf16" "rc $rc $(cat "$T/err")"; fi
+fi

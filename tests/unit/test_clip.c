@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "clip.h"
+#include "nn/gemm_bf16.h"
 #include "t.h"
 #include "tensorfile.h"
 #include "tfix.h"
@@ -183,6 +184,126 @@ static void test_tiny(void) {
     tf_close(ref);
 }
 
+/* got against twin, measured against the float model's distance from the
+ * twin (flt): RMS under a tenth of it and the largest difference under half
+ * of it.  Rounding to bfloat16 is discontinuous: the C float32 activations
+ * and the reference's float64 ones round differently now and then (one
+ * bfloat16 step of one term), so an elementwise bound on the scale of float
+ * sums would be wrong; these bounds still fail the float model (ratio 1). */
+static void twin_close(const char *what, const float *got, const float *twin, const float *flt, size_t n) {
+    if (!got || !twin || !flt) {
+        CHECK(0, "%s: data present", what);
+        return;
+    }
+    double sc = 0, sf = 0, mc = 0, mf = 0;
+    for (size_t i = 0; i < n; i++) {
+        double dc = fabs((double)got[i] - twin[i]), df = fabs((double)flt[i] - twin[i]);
+        sc += dc * dc, sf += df * df;
+        mc = fmax(mc, dc), mf = fmax(mf, df);
+    }
+    double rc = sqrt(sc / n), rf = sqrt(sf / n);
+    CHECK(rf > 0 && rc <= 0.1 * rf && mc <= 0.5 * mf,
+          "%s: the bf16 twin's, RMS difference %.3g (float model: %.3g), largest %.3g (float model: %.3g)", what, rc,
+          rf, mc, mf);
+}
+
+/* clip_t.bf16: the image tower's weight products in bfloat16, against the
+ * twin of tests/gen_clip_bf16_ref.py (the same tiny model with those
+ * products rounded as the mode defines them, float64 elsewhere). */
+static void test_tiny_bf16(void) {
+    err_t e = {0};
+    tensorfile_t *wf = tf_open("tests/fixtures/clip/tiny_openai.safetensors", &e);
+    tensorfile_t *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
+    tensorfile_t *bref = tf_open("tests/fixtures/clip/tiny_bf16_ref.safetensors", &e);
+    CHECK(wf && ref && bref, "open tiny bf16 fixtures (%s)", e.msg);
+    if (!wf || !ref || !bref) return;
+    clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32, .t_width = 64,
+                         .t_layers = 2, .t_heads = 2, .context = 16, .vocab = 300, .embed_dim = 32, .mlp_ratio = 4};
+    clip_params_t w;
+    clip_params_alloc(&w, &cfg);
+    load_ctx lc = {wf, 0};
+    clip_params_each(&w, load_one, &lc);
+    pool_t pool;
+    pool_init(&pool, 2, &e);
+    nn_par_t par = pool_par(&pool);
+    clip_t m;
+    clip_init(&m, &w, &par);
+    int B = 2, S = 32, E = 32, L = 2, T = 17, C = 64;
+    size_t nimg = (size_t)B * 3 * S * S;
+    float *img = t_tensor(ref, "image", nimg), *demb = t_tensor(ref, "image_demb", (size_t)B * E);
+    float *fl = t_tensor(ref, "image_emb", (size_t)B * E), *want = t_tensor(bref, "image_emb", (size_t)B * E);
+    float emb[2 * 32];
+    m.bf16 = 1;
+    if (!nn_bf16_available()) {
+        CHECK(clip_image_forward(&m, img, B, emb, &e) == EXIT_USAGE && strstr(e.msg, "AVX512_BF16"),
+              "bf16 without AVX512_BF16 is refused (%s)", e.msg);
+        printf("# no AVX512_BF16 here: the bf16 tower is not run\n");
+        goto out;
+    }
+    CHECK(clip_image_forward(&m, img, B, emb, &e) == 0, "bf16 image forward (%s)", e.msg);
+    twin_close("bf16: image embedding", emb, want, fl, (size_t)B * E);
+    float *dfeat[2];
+    for (int l = 0; l < L; l++) {
+        char key[64];
+        snprintf(key, sizeof key, "image_block.%d", l);
+        float *wb = t_tensor(bref, key, (size_t)B * T * C), *fb = t_tensor(ref, key, (size_t)B * T * C);
+        char what[64];
+        snprintf(what, sizeof what, "bf16: block %d output", l);
+        twin_close(what, clip_image_block(&m, l, NULL, NULL, NULL), wb, fb, (size_t)B * T * C);
+        free(wb), free(fb);
+        snprintf(key, sizeof key, "image_dblock.%d", l);
+        dfeat[l] = t_tensor(ref, key, (size_t)B * T * C);
+    }
+    float *dimg = calloc(nimg, sizeof(float));
+    clip_alloc_grad(&m);
+    CHECK(clip_image_backward(&m, demb, dfeat, dimg, 1, &e) != 0 && strstr(e.msg, "bfloat16"),
+          "bf16: parameter gradients are refused (%s)", e.msg);
+    CHECK(clip_image_backward(&m, demb, dfeat, dimg, 0, &e) == 0, "bf16: image backward with block gradients (%s)",
+          e.msg);
+    float *wg = t_tensor(bref, "grad.image", nimg), *fg = t_tensor(ref, "grad.image", nimg);
+    twin_close("bf16: d loss / d image", dimg, wg, fg, nimg);
+    free(wg), free(fg);
+    /* pooled_top with bf16: the embedding gradient alone */
+    m.pooled_top = 1;
+    CHECK(clip_image_forward(&m, img, B, emb, &e) == 0, "bf16 + pooled_top forward");
+    twin_close("bf16 + pooled_top: image embedding", emb, want, fl, (size_t)B * E);
+    memset(dimg, 0, sizeof(float) * nimg);
+    CHECK(clip_image_backward(&m, demb, NULL, dimg, 0, &e) == 0, "bf16 + pooled_top: image backward");
+    wg = t_tensor(bref, "grademb.image", nimg), fg = t_tensor(ref, "grademb.image", nimg);
+    twin_close("bf16 + pooled_top: d <emb,R> / d image", dimg, wg, fg, nimg);
+    free(wg), free(fg);
+    /* read at each forward: float again gives the float reference */
+    m.bf16 = 0;
+    m.pooled_top = 0;
+    clip_image_forward(&m, img, B, emb, &e);
+    close_all("bf16 off again: the float embedding", emb, fl, (size_t)B * E, 1e-5, 1e-4);
+    /* a second model sharing the packed weights */
+    clip_params_t w2 = {0};
+    clip_params_bind(&w2, &m.w.cfg, m.w.mem);
+    w2.owns_mem = 0;
+    clip_t m2;
+    clip_init(&m2, &w2, NULL);
+    m2.bf16 = 1;
+    clip_bf16_share(&m2, &m);
+    CHECK(m2.bfw == m.bfw && m.bfw, "clip_bf16_share: one packed copy");
+    float emb2[2 * 32];
+    CHECK(clip_image_forward(&m2, img, B, emb2, &e) == 0, "bf16 on the sharing model");
+    twin_close("bf16 on the sharing model: image embedding", emb2, want, fl, (size_t)B * E);
+    clip_free(&m);   /* the sharer keeps the packed weights */
+    CHECK(clip_image_forward(&m2, img, B, emb2, &e) == 0, "bf16 after the owner is freed");
+    twin_close("bf16 after the owner is freed: image embedding", emb2, want, fl, (size_t)B * E);
+    clip_free(&m2);
+    for (int l = 0; l < L; l++) free(dfeat[l]);
+    free(dimg);
+    goto done;
+out:
+    clip_free(&m);
+done:
+    free(img), free(demb), free(fl), free(want);
+    pool_free(&pool);
+    tf_close(wf), tf_close(ref), tf_close(bref);
+}
+
 static void test_b32(void) {
     err_t e = {0};
     tensorfile_t *ref = tf_open("tests/fixtures/clip/b32_ref.safetensors", &e);
@@ -232,6 +353,7 @@ static void test_b32(void) {
 
 int main(void) {
     test_tiny();
+    test_tiny_bf16();
     test_b32();
     T_DONE();
 }

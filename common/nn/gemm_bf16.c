@@ -1,0 +1,201 @@
+/* gemm_bf16.c - see gemm_bf16.h. */
+#include "gemm_bf16.h"
+#include <string.h>
+#include "simd.h"
+
+#define NR NN_BF16_NR
+#define PAIR (2 * NR) /* uint16 per k-pair of a panel: 64 columns x 2 rows */
+
+static inline int kpairs(int K) { return (K + 1) / 2; }
+static inline int npanels(int N) { return (N + NR - 1) / NR; }
+
+uint16_t nn_f2bf(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40u); /* quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+float nn_bf2f(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+size_t nn_bf16_packed_size(int K, int N) {
+    return K <= 0 || N <= 0 ? 0 : (size_t)npanels(N) * (size_t)kpairs(K) * PAIR;
+}
+
+void nn_bf16_pack(uint16_t *dst, const float *src, int K, int N, int nk) {
+    int P = npanels(N), Kh = kpairs(K);
+    for (int p = 0; p < P; p++)
+        for (int kk = 0; kk < Kh; kk++) {
+            uint16_t *d = dst + ((size_t)p * Kh + kk) * PAIR;
+            for (int c = 0; c < NR; c++) {
+                int n = p * NR + c;
+                for (int j = 0; j < 2; j++) {
+                    int k = 2 * kk + j;
+                    float v = 0.0f;
+                    if (n < N && k < K) v = nk ? src[(size_t)n * K + k] : src[(size_t)k * N + n];
+                    d[2 * c + j] = nn_f2bf(v);
+                }
+            }
+        }
+}
+
+size_t nn_bf16_rows_size(int M, int K) { return M <= 0 || K <= 0 ? 0 : (size_t)M * (size_t)(2 * kpairs(K)); }
+
+static void rows_plain(uint16_t *dst, const float *A, int lda, int K, int r0, int r1) {
+    int Kp = 2 * kpairs(K);
+    for (int r = r0; r < r1; r++) {
+        uint16_t *d = dst + (size_t)r * Kp;
+        const float *a = A + (size_t)r * lda;
+        for (int k = 0; k < K; k++) d[k] = nn_f2bf(a[k]);
+        if (Kp > K) d[K] = 0;
+    }
+}
+
+/* The plain loop: for CPUs without AVX512_BF16 and builds without the
+ * kernel.  The same rounded operands; float sums in k order. */
+void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N,
+                               int p0, int p1) {
+    if (M <= 0 || K <= 0 || N <= 0) return;
+    if (p1 > npanels(N)) p1 = npanels(N);
+    int Kh = kpairs(K), Kp = 2 * Kh;
+    for (int p = p0; p < p1; p++) {
+        const uint16_t *b = Bp + (size_t)p * Kh * PAIR;
+        for (int c = 0; c < NR && p * NR + c < N; c++)
+            for (int m = 0; m < M; m++) {
+                float s = 0.0f;
+                for (int kk = 0; kk < Kh; kk++) {
+                    s += nn_bf2f(A[(size_t)m * Kp + 2 * kk]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c]);
+                    s += nn_bf2f(A[(size_t)m * Kp + 2 * kk + 1]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c + 1]);
+                }
+                C[(size_t)m * ldc + p * NR + c] += s;
+            }
+    }
+}
+
+#if NN_DISPATCH
+#include <immintrin.h>
+#define BF16_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,prefer-vector-width=512")))
+typedef int32_t nn_i32u __attribute__((may_alias, aligned(2)));
+
+static int has_bf16(void) { return nn_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
+
+/* A tile: MR (<= 6) rows of A by the panel's 64 columns, over all k pairs;
+ * nvalid columns of C written (masked stores past it). */
+BF16_TARGET static inline __attribute__((always_inline)) void bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t *restrict B,
+                       float *restrict C, int ldc, int nvalid) {
+    __m512 acc[6][4];
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    const nn_i32u *a = (const nn_i32u *)A;
+    int la = Kp / 2;
+    for (int kk = 0; kk < Kh; kk++) {
+        const uint16_t *b = B + (size_t)kk * PAIR;
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32);
+        __m512bh b2 = (__m512bh)_mm512_loadu_si512(b + 64), b3 = (__m512bh)_mm512_loadu_si512(b + 96);
+        for (int i = 0; i < MR; i++) {
+            __m512bh x = (__m512bh)_mm512_set1_epi32(a[(size_t)i * la + kk]);
+            acc[i][0] = _mm512_dpbf16_ps(acc[i][0], x, b0);
+            acc[i][1] = _mm512_dpbf16_ps(acc[i][1], x, b1);
+            acc[i][2] = _mm512_dpbf16_ps(acc[i][2], x, b2);
+            acc[i][3] = _mm512_dpbf16_ps(acc[i][3], x, b3);
+        }
+    }
+    for (int i = 0; i < MR; i++)
+        for (int j = 0; j < 4; j++) {
+            int n = nvalid - 16 * j;
+            if (n <= 0) break;
+            float *c = C + (size_t)i * ldc + 16 * j;
+            __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+            _mm512_mask_storeu_ps(c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), acc[i][j]));
+        }
+}
+
+BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp,
+                                        int N, int p0, int p1) {
+    int Kh = kpairs(K), Kp = 2 * Kh;
+    for (int p = p0; p < p1; p++) {
+        const uint16_t *b = Bp + (size_t)p * Kh * PAIR;
+        int nvalid = N - p * NR < NR ? N - p * NR : NR;
+        float *cp = C + (size_t)p * NR;
+        int m0 = 0;
+        for (; m0 + 6 <= M; m0 += 6) bf_tile(6, Kh, A + (size_t)m0 * Kp, Kp, b, cp + (size_t)m0 * ldc, ldc, nvalid);
+        const uint16_t *a = A + (size_t)m0 * Kp;
+        float *c = cp + (size_t)m0 * ldc;
+        switch (M - m0) {
+        case 5: bf_tile(5, Kh, a, Kp, b, c, ldc, nvalid); break;
+        case 4: bf_tile(4, Kh, a, Kp, b, c, ldc, nvalid); break;
+        case 3: bf_tile(3, Kh, a, Kp, b, c, ldc, nvalid); break;
+        case 2: bf_tile(2, Kh, a, Kp, b, c, ldc, nvalid); break;
+        case 1: bf_tile(1, Kh, a, Kp, b, c, ldc, nvalid); break;
+        default: break;
+        }
+    }
+}
+
+/* 16 floats at a time through VCVTNEPS2BF16 (round to nearest even, as
+ * nn_f2bf, except that it flushes denormals to zero) */
+BF16_TARGET static void rows_avx512bf16(uint16_t *dst, const float *A, int lda, int K, int r0, int r1) {
+    int Kp = 2 * kpairs(K);
+    for (int r = r0; r < r1; r++) {
+        uint16_t *d = dst + (size_t)r * Kp;
+        const float *a = A + (size_t)r * lda;
+        for (int k = 0; k < K; k += 16) {
+            int n = K - k < 16 ? K - k : 16;
+            __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+            __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, a + k));
+            _mm256_mask_storeu_epi16(d + k, m, (__m256i)h);
+        }
+        if (Kp > K) d[K] = 0;
+    }
+}
+#endif
+
+int nn_bf16_available(void) {
+#if NN_DISPATCH
+    return has_bf16();
+#else
+    return 0;
+#endif
+}
+
+void nn_bf16_rows(uint16_t *dst, const float *A, int lda, int K, int r0, int r1) {
+#if NN_DISPATCH
+    if (has_bf16()) {
+        rows_avx512bf16(dst, A, lda, K, r0, r1);
+        return;
+    }
+#endif
+    rows_plain(dst, A, lda, K, r0, r1);
+}
+
+void nn_bf16_gemm_panels(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N, int p0,
+                         int p1) {
+    if (M <= 0 || K <= 0 || N <= 0) return;
+    if (p1 > npanels(N)) p1 = npanels(N);
+    if (p0 >= p1) return;
+#if NN_DISPATCH
+    if (has_bf16()) {
+        gemm_avx512bf16(C, ldc, A, M, K, Bp, N, p0, p1);
+        return;
+    }
+#endif
+    nn_bf16_gemm_panels_plain(C, ldc, A, M, K, Bp, N, p0, p1);
+}
+
+void nn_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int M, int K, const float *src, int N, int nk) {
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) {
+                float b = nk ? src[(size_t)n * K + k] : src[(size_t)k * N + n];
+                s += (double)nn_bf2f(nn_f2bf(A[(size_t)m * lda + k])) * (double)nn_bf2f(nn_f2bf(b));
+            }
+            C[(size_t)m * ldc + n] += (float)s;
+        }
+}
