@@ -9,7 +9,7 @@
 # and read by both programs, so C and PyTorch run the same weights (the real ones cannot be
 # downloaded here).  The text target "fish" goes through each side's own text tower.
 #
-# Parts (PARTS, default "step shipped anchor"), each repeated REPS times (default 3; the
+# Parts (PARTS, default "step bf16 shipped anchor"), each repeated REPS times (default 3; the
 # table gives medians), the programs interleaved within a repetition so a change of load
 # hits them alike:
 #   step     one step: render (8 random cubic Beziers) + 4 views (the original + 3 augmented,
@@ -22,6 +22,10 @@
 #            threads, TORCH_STEPS steps; and the same with the study's dense renderer on 2 threads,
 #            DENSE_STEPS steps).  Every per-step time is the mean over the loop's
 #            steps, the first one included, model loading and the text embedding excluded.
+#   bf16     the step again with C --precision bf16 (the image tower's matrix products in bfloat16,
+#            float sums) beside C float32 and PyTorch tuned in float32, with torch.autocast bfloat16
+#            around the image tower, and with the image tower converted to bfloat16 (1 and 2 threads
+#            each; STEP_STEPS / TORCH_STEPS steps), interleaved in each repetition.
 #   shipped  the shipped sketch CLIP (no --model): 300 steps on the first shipped fish drawing,
 #            README's example (clip-text 'a fish' + structure 0.3, softline), -j 1 and -j 2;
 #            wall time of the whole process and of the step loop.
@@ -61,7 +65,7 @@ ANCHOR_C_REPS=${ANCHOR_C_REPS:-$REPS}
 ANCHOR_J=${ANCHOR_J:-$TH}
 SHIPPED_AUG=${SHIPPED_AUG:-1}
 SHIPPED_STEPS=${SHIPPED_STEPS:-300}
-PARTS=${PARTS:-"step shipped anchor"}
+PARTS=${PARTS:-"step bf16 shipped anchor"}
 REF=${REF:-$ROOT/../shared/data/reference/perfectFish.jpeg}
 DATA=$ROOT/data/quickdraw/simplified/fish.ndjson.gz
 
@@ -95,9 +99,10 @@ wall() {
 # c_opt J STEPS: the C step, -j J, STEPS steps; sets CPU to its user + system seconds
 # (stderr, with the --timing line, to $OUT/opt-c.err)
 c_opt() {
-  set -- "$BIN/optimize" -j "$1" --model "$W" --renderer bezier --augment clipaug:preset=doodlebot-optimizer,nviews=4 \
+  _j=$1 _n=$2; shift 2
+  set -- "$BIN/optimize" -j "$_j" --model "$W" --renderer bezier --augment clipaug:preset=doodlebot-optimizer,nviews=4 \
     --init random:strokes=8 --loss clip-text:prompt=fish --loss stroke-reg:weight=0.01,bezier_samples=20 \
-    --loss tv:weight=0.001 --steps "$2" --history none --timing "$FISH"
+    --loss tv:weight=0.001 --steps "$_n" --history none --timing "$@" "$FISH"
   if [ -x /usr/bin/time ]; then
     /usr/bin/time -f "cpu %U %S" -o "$OUT/opt-time.txt" "$@" >/dev/null 2>"$OUT/opt-c.err"
     CPU=$(awk '$1 == "cpu" { printf "%.3f", $2 + $3 }' "$OUT/opt-time.txt")
@@ -216,6 +221,49 @@ for part in $PARTS; do
       echo "C renderer + resize + augmentations: $ra s a step, $(pct "$ra" "$c") of it (target < 5%)."
       echo "C losses includes CLIP's forward and backward for the 4 views; PyTorch encode is CLIP's forward, backward is the whole autograd backward."
       echo "Sanity (PyTorch, similarity to 'fish' of the first and last step): users' $(med step users similarity_first) → $(med step users similarity_last), tuned $(med step tuned-2 similarity_first) → $(med step tuned-2 similarity_last); peak RSS users' $(med step users peak_rss) MB, tuned $(med step tuned-2 peak_rss) MB."
+      ;;
+    bf16)
+      # the same step with the image tower's matrix products in bfloat16: C --precision bf16 against
+      # PyTorch tuned in float32 and in its two bfloat16 modes, all interleaved in each repetition
+      r=1
+      while [ "$r" -le "$REPS" ]; do
+        c_opt "$TH" "$STEP_STEPS" --precision bf16
+        rec bf16 c-bf16 "$r" per_step "$(awk -v s="$(timing "$OUT/opt-c.err" seconds)" -v n="$STEP_STEPS" 'BEGIN { printf "%.4f", s / n }')"
+        rec bf16 c-bf16 "$r" losses "$(awk -v s="$(timing "$OUT/opt-c.err" losses)" -v n="$STEP_STEPS" 'BEGIN { printf "%.5f", s / n }')"
+        c_opt "$TH" "$STEP_STEPS"
+        rec bf16 c-f32 "$r" per_step "$(awk -v s="$(timing "$OUT/opt-c.err" seconds)" -v n="$STEP_STEPS" 'BEGIN { printf "%.4f", s / n }')"
+        if [ -n "$py" ]; then
+          for th in 1 2; do
+            t_run bf16 "f32-$th" "$r" "$TUNED" step --style tuned --threads "$th" --steps "$TORCH_STEPS"
+            t_run bf16 "autocast-$th" "$r" "$TUNED" step --style tuned --threads "$th" --steps "$TORCH_STEPS" --precision autocast-bf16
+            t_run bf16 "bf16-$th" "$r" "$TUNED" step --style tuned --threads "$th" --steps "$TORCH_STEPS" --precision bf16
+          done
+        fi
+        r=$((r + 1))
+      done
+      load1=$(load)
+      cb=$(med bf16 c-bf16 per_step) cf=$(med bf16 c-f32 per_step)
+      best() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a" || a + 0 < b + 0) print a; else print b }'; }
+      tf=$(best "$(med bf16 f32-1 per_step)" "$(med bf16 f32-2 per_step)")
+      ta=$(best "$(med bf16 autocast-1 per_step)" "$(med bf16 autocast-2 per_step)")
+      tb=$(best "$(med bf16 bf16-1 per_step)" "$(med bf16 bf16-2 per_step)")
+      echo
+      echo "### The same step with bfloat16 matrix products (C --precision bf16)"
+      echo
+      echo "Load average before $load0, after $load1. C -j $TH, $STEP_STEPS steps a run; PyTorch tuned (as in the step table) on 1 and 2"
+      echo "threads, $TORCH_STEPS steps, each precision at its better thread count: float32; \`torch.autocast(\"cpu\", torch.bfloat16)\`"
+      echo "around the image tower (its matrix products in bfloat16, norms, softmax and activations in float32 - what C's"
+      echo "bf16 mode does); the image tower converted whole with \`.bfloat16()\` (every op in bfloat16)."
+      echo
+      echo "| seconds per step (median of $REPS; range) | C bf16 | C float32 | PyTorch tuned float32 | PyTorch tuned autocast bf16 | PyTorch tuned whole-tower bf16 |"
+      echo "|---|---|---|---|---|---|"
+      echo "| one step | $cb ($(range bf16 c-bf16 per_step)) | $cf ($(range bf16 c-f32 per_step)) | $tf | $ta | $tb |"
+      echo "| C bf16 faster by | | $(ratio "$cb" "$cf") | $(ratio "$cb" "$tf") | $(ratio "$cb" "$ta") | $(ratio "$cb" "$tb") |"
+      echo "| C float32 faster by | | | $(ratio "$cf" "$tf") | $(ratio "$cf" "$ta") | $(ratio "$cf" "$tb") |"
+      echo
+      echo "PyTorch per thread count (median): float32 $(med bf16 f32-1 per_step) / $(med bf16 f32-2 per_step), autocast $(med bf16 autocast-1 per_step) / $(med bf16 autocast-2 per_step),"
+      echo "whole-tower bf16 $(med bf16 bf16-1 per_step) / $(med bf16 bf16-2 per_step) (1 / 2 threads). C bf16's CLIP phase (losses): $(med bf16 c-bf16 losses) s, $(pct "$(med bf16 c-bf16 losses)" "$cb") of its step."
+      echo "Similarity to 'fish' at the first step (PyTorch; float32 $(med bf16 f32-2 similarity_first), autocast $(med bf16 autocast-2 similarity_first), whole-tower bf16 $(med bf16 bf16-2 similarity_first))."
       ;;
     shipped)
       r=1

@@ -505,6 +505,10 @@ def main():
     ap.add_argument("--image", help="anchor: the reference picture")
     ap.add_argument("--drawing", help="anchor: NDJSON whose first record is the drawing")
     ap.add_argument("--lr", type=float, default=None, help="Adam lr (step: 1.0, anchor: 0.5)")
+    ap.add_argument("--precision", choices=["float32", "autocast-bf16", "bf16"], default="float32",
+                    help="the image tower's precision: float32; autocast-bf16 (torch.autocast on CPU: matrix "
+                         "products in bfloat16, the rest float32 - what C's --precision bf16 does); bf16 (the "
+                         "whole image tower converted with .bfloat16(), its inputs too)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -519,6 +523,15 @@ def main():
         return 0
     tuned = a.style == "tuned"
     model = load_clip(a.model, frozen=tuned)
+    encode_image = model.encode_image
+    if a.precision == "autocast-bf16":
+        def encode_image(x):
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return model.encode_image(x)
+    elif a.precision == "bf16":
+        model.visual.bfloat16()
+        encode_image = lambda x: model.encode_image(x.bfloat16())
+    print("precision %s" % a.precision)
     S = a.canvas
     render = {"dense": render_dense, "separable": render_separable}[
         a.renderer if a.renderer != "style" else ("separable" if tuned else "dense")]
@@ -544,7 +557,7 @@ def main():
             t1 = time.perf_counter()
             views = aug(x)
             t2 = time.perf_counter()
-            e = unit(model.encode_image(views).float())
+            e = unit(encode_image(views).float())
             t3 = time.perf_counter()
             e = e.mean(0, keepdim=True)
             semantic = (1 - F.cosine_similarity(e, target)).mean()

@@ -52,7 +52,8 @@ struct clip_tower {
     int Tlast;                       /* tokens of the last forward (text may be shorter than T) */
     int top_pooled;                  /* the last forward ran the top block's per-token maps on the pooled rows only */
     int bf16;                        /* the last forward's weight products were bfloat16 (clip_t.bf16) */
-    uint16_t *a16;                   /* bfloat16 rows of a product's other operand; a16_n elements */
+    uint16_t *a16, *b16;             /* bfloat16 rows of a product's other operand; a16_n elements each
+                                        (b16: the MLP's hidden layer, see lin_fwd) */
     size_t a16_n;
 };
 
@@ -66,22 +67,28 @@ struct clip_bf16 {
 enum { BW_IN, BW_OUT, BW_FC, BW_PROJ };
 
 /* out = inp w^T + ... through the float or the bfloat16 weights (bw) */
-static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, float *out, float *act_out,
-                    const float *inp, const float *res, const float *w, const float *b, nn_act_t act, int N, int IC,
-                    int OC) {
+/* chain: LIN_OUT16 writes bf16 of the output into t->b16, LIN_IN16 reads
+ * the input from there (the MLP's two products, forward and backward: the
+ * hidden layer is rounded once, by the first product's epilogue) */
+enum { LIN_OUT16 = 1, LIN_IN16 = 2 };
+static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, int chain, float *out,
+                    float *act_out, const float *inp, const float *res, const float *w, const float *b, nn_act_t act,
+                    int N, int IC, int OC) {
     if (bw)
-        linear_forward_bf16(par, out, act_out, inp, res, bw, b, act, N, IC, OC, t->a16);
+        linear_forward_bf16(par, out, act_out, inp, res, bw, b, act, N, IC, OC, t->a16,
+                            chain & LIN_IN16 ? t->b16 : NULL, chain & LIN_OUT16 ? t->b16 : NULL);
     else
         linear_forward(par, out, act_out, inp, res, w, b, act, N, IC, OC);
 }
 
 /* the backward likewise; with bw the weight gradients are never asked for
  * (clip_image_backward refuses param_grads after a bf16 forward) */
-static void lin_bwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, float *dinp, float *dw,
-                    float *db, const float *dout, const float *inp, const float *pre, const float *w, nn_act_t act,
-                    int N, int IC, int OC) {
+static void lin_bwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, int chain, float *dinp,
+                    float *dw, float *db, const float *dout, const float *inp, const float *pre, const float *w,
+                    nn_act_t act, int N, int IC, int OC) {
     if (bw)
-        linear_backward_bf16(par, dinp, dout, pre, bw, act, N, IC, OC, 0, t->a16);
+        linear_backward_bf16(par, dinp, dout, pre, bw, act, N, IC, OC, 0, t->a16, chain & LIN_IN16 ? t->b16 : NULL,
+                             chain & LIN_OUT16 ? t->b16 : NULL);
     else
         linear_backward(par, dinp, dw, db, dout, inp, pre, w, act, N, IC, OC, 0);
 }
@@ -94,7 +101,7 @@ static void tower_free(clip_tower_t *t) {
     free(t->mid); free(t->ln2); free(t->ln2_m); free(t->ln2_r); free(t->fch); free(t->fcg);
     free(t->dres); free(t->dmid); free(t->dbig); free(t->dqkv); free(t->dsmall); free(t->scratch); free(t->gat);
     free(t->pooled); free(t->pool_m); free(t->pool_r); free(t->lnf_in); free(t->pool_idx); free(t->prow); free(t->ids);
-    free(t->patches); free(t->pemb); free(t->pre_m); free(t->pre_r); free(t->a16);
+    free(t->patches); free(t->pemb); free(t->pre_m); free(t->pre_r); free(t->a16); free(t->b16);
     free(t);
 }
 
@@ -174,11 +181,11 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
         memcpy(g_atty + (size_t)b * C, atty + r * C, sizeof(float) * C);
         memcpy(g_x + (size_t)b * C, x + r * C, sizeof(float) * C);
     }
-    lin_fwd(par, t, bw ? bw + BW_OUT : NULL, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b, no_act, B, C,
+    lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b, no_act, B, C,
             C);
     layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
-    lin_fwd(par, t, bw ? bw + BW_FC : NULL, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu, B, C, H4);
-    lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b, no_act, B, H4, C);
+    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu, B, C, H4);
+    lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b, no_act, B, H4, C);
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)rows[b];
         memcpy(mid + r * C, g_mid + (size_t)b * C, sizeof(float) * C);
@@ -209,18 +216,18 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
         float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
         layernorm_forward(par, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C, CLIP_LN_EPS);
-        lin_fwd(par, t, bw ? bw + BW_IN : NULL, qkv, NULL, ln1, NULL, k->attn_in_w, k->attn_in_b, no_act, BT, C,
+        lin_fwd(par, t, bw ? bw + BW_IN : NULL, 0, qkv, NULL, ln1, NULL, k->attn_in_w, k->attn_in_b, no_act, BT, C,
                 3 * C);
         attention_forward(par, atty, att, t->scratch, qkv, B, Tr, C, NH, t->causal);
         if (rows && l == t->L - 1) {
             top_forward_rows(par, t, k, bw, l, B, rows);
             break;
         }
-        lin_fwd(par, t, bw ? bw + BW_OUT : NULL, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act, BT, C,
+        lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act, BT, C,
                 C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
-        lin_fwd(par, t, bw ? bw + BW_FC : NULL, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu, BT, C, H4);
-        lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act, BT, H4, C);
+        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu, BT, C, H4);
+        lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act, BT, H4, C);
     }
 }
 
@@ -254,13 +261,13 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
         g_r[b] = ln2r[r];
     }
     memcpy(g_dmid, g_dres, sizeof(float) * B * C);
-    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, g_dres, g_fcg,
+    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, g_dres, g_fcg,
             g_fch, k->proj_w, quickgelu, B, H4, C);
-    lin_bwd(par, t, bw ? bw + BW_FC : NULL, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, g_ln2, NULL,
+    lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, g_ln2, NULL,
             k->fc_w, no_act, B, C, H4);
     layernorm_backward(par, g_dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, g_ds, g_mid, g_m, g_r, k->ln2_w,
                        B, C);
-    lin_bwd(par, t, bw ? bw + BW_OUT : NULL, g_ds, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, g_dmid,
+    lin_bwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_ds, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, g_dmid,
             g_atty, NULL, k->attn_out_w, no_act, B, C, C);
     memset(t->dsmall, 0, sizeof(float) * (size_t)B * t->Tlast * C);
     for (int b = 0; b < B; b++) {
@@ -300,18 +307,18 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
              * dL/d xo until the proj backward has read it; the ln2 backward
              * then adds into it, which leaves dL/d mid there (the residual
              * path needs no copy), and so on down to dL/d x. */
-            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres,
+            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres,
                     fcg, fch, k->proj_w, quickgelu, BT, H4, C);
-            lin_bwd(par, t, bw ? bw + BW_FC : NULL, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
+            lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
                     ln2, NULL, k->fc_w, no_act, BT, C, H4);
             layernorm_backward(par, t->dres, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, ln2m,
                                ln2r, k->ln2_w, BT, C);
             /* mid = x + atty Wo^T + bo */
-            lin_bwd(par, t, bw ? bw + BW_OUT : NULL, t->dsmall, g ? g->attn_out_w : NULL,
+            lin_bwd(par, t, bw ? bw + BW_OUT : NULL, 0, t->dsmall, g ? g->attn_out_w : NULL,
                     g ? g->attn_out_b : NULL, t->dres, atty, NULL, k->attn_out_w, no_act, BT, C, C);
         }
         attention_backward(par, t->dqkv, t->scratch, t->dsmall, qkv, att, B, Tr, C, NH, t->causal);
-        lin_bwd(par, t, bw ? bw + BW_IN : NULL, t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL,
+        lin_bwd(par, t, bw ? bw + BW_IN : NULL, 0, t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL,
                 t->dqkv, ln1, NULL, k->attn_in_w, no_act, BT, C, 3 * C);
         layernorm_backward(par, t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, ln1m, ln1r,
                            k->ln1_w, BT, C);
@@ -455,8 +462,9 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
         if (PD > K) K = PD;
         size_t need = nn_bf16_rows_size(B * T, K);
         if (need > t->a16_n) {
-            free(t->a16);
+            free(t->a16), free(t->b16);
             t->a16 = xmalloc(sizeof(uint16_t) * need);
+            t->b16 = xmalloc(sizeof(uint16_t) * need);
             t->a16_n = need;
         }
     }
@@ -474,7 +482,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     /* patch embeddings of the whole batch in one product (into scratch), then
      * placed at tokens 1..NP after the class token */
     float *pz = t->dsmall; /* (B*NP, C) scratch */
-    lin_fwd(par, t, bws ? bws + 4 * c->v_layers : NULL, pz, NULL, t->patches, NULL, m->w.v_conv, NULL, no_act,
+    lin_fwd(par, t, bws ? bws + 4 * c->v_layers : NULL, 0, pz, NULL, t->patches, NULL, m->w.v_conv, NULL, no_act,
             B * NP, PD, C);
     for (int b = 0; b < B; b++) {
         float *pe = t->pemb + (size_t)b * T * C;
@@ -552,7 +560,7 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
             linear_backward(par, NULL, g->v_conv, NULL, dz, t->patches, NULL, m->w.v_conv, no_act, B * NP, PD,
                             C, 0);
         if (dimg) {
-            lin_bwd(par, t, bws ? bws + 4 * c->v_layers : NULL, dpatch, NULL, NULL, dz, NULL, NULL, m->w.v_conv,
+            lin_bwd(par, t, bws ? bws + 4 * c->v_layers : NULL, 0, dpatch, NULL, NULL, dz, NULL, NULL, m->w.v_conv,
                     no_act, B * NP, PD, C);
             /* col2im (patches do not overlap) */
             for (int b = 0; b < B; b++)

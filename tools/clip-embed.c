@@ -7,7 +7,9 @@
  * embedded by the image tower in batches, and written as one NDJSON line:
  *   {"id":..,"key_id":..,"word":..,"file":..,"index":N,"model":..,"dim":D,"embedding":[..]}
  * (key_id and word come from the PNG's text chunks; embeddings are unit
- * vectors unless --raw).  Text: --text/--text-file prompts give
+ * vectors unless --raw; with --precision bf16 the image tower's matrix
+ * products run in bfloat16 and each image line says "precision":"bf16"
+ * after "model").  Text: --text/--text-file prompts give
  *   {"text":..,"model":..,"dim":D,"embedding":[..]}
  * Zero-shot (--zero-shot WORD,... or --zero-shot-file): each class's text
  * embedding is the study's ensemble (the mean of the unit embeddings of its
@@ -42,7 +44,7 @@ static const char *default_templates[] = {"{}", "a sketch of a {}", "a line draw
                                           "a simple doodle of a {}", "an outline of a {}"};
 
 typedef struct {
-    const char *model, *vocab, *preprocess, *summary, *text_file, *zs_file, *heads;
+    const char *model, *vocab, *preprocess, *summary, *text_file, *zs_file, *heads, *precision;
     strlist_t texts, zs, templates;
     int batch, threads, topk, raw, progress, keep_going;
 } opts_t;
@@ -161,6 +163,7 @@ static void flush_batch(ctx_t *c) {
         buf_jstr(o, mt->file);
         buf_printf(o, ",\"index\":%ld,\"model\":", mt->index);
         buf_jstr(o, c->cm.name);
+        if (c->cm.m.bf16) buf_puts(o, ",\"precision\":\"bf16\"");
         if (c->nclass) {
             /* top-k by cosine similarity */
             int k = c->o->topk < c->nclass ? c->o->topk : c->nclass;
@@ -368,7 +371,7 @@ static void print_summary(ctx_t *c) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    opts_t o = {.preprocess = "clip", .batch = 8, .topk = 5};
+    opts_t o = {.preprocess = "clip", .batch = 8, .topk = 5, .precision = "float32"};
     const opt_t table[] = {
         {"model", 'm', OPT_STR, &o.model, "FILE",
          "CLIP weights: safetensors (HF or OpenAI naming), pytorch_model.bin or .pt (default: $INVCLIP_MODEL, else "
@@ -386,6 +389,10 @@ int main(int argc, char **argv) {
          "clip (resize shorter side, centre crop) | normalize (already SxS) | squash (bilinear to SxS)", OPT_NORANGE},
         {"raw", 0, OPT_FLAG, &o.raw, NULL, "write unnormalised embeddings", OPT_NORANGE},
         {"batch", 'b', OPT_INT, &o.batch, "N", "images per forward pass", 1, 256},
+        {"precision", 0, OPT_STR, &o.precision, "P",
+         "float32 (default) | bf16: the image tower's matrix products in bfloat16 with float sums (a ViT on an "
+         "AVX512_BF16 CPU; image lines then say \"precision\":\"bf16\"; text stays float32)",
+         OPT_NORANGE},
         {"threads", 'j', OPT_INT, &o.threads, "N", "threads (0: one per online core)", 0, POOL_MAX_THREADS},
         {"heads", 0, OPT_STR, &o.heads, "V,T", "attention heads of the vision and text towers (default: inferred)",
          OPT_NORANGE},
@@ -419,6 +426,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(o.preprocess, "normalize")) c.mode = IMGPREP_NORMALIZE;
     else if (!strcmp(o.preprocess, "squash")) c.mode = IMGPREP_SQUASH;
     else die(EXIT_USAGE, "--preprocess: '%s' is not clip, normalize or squash", o.preprocess);
+    int bf16 = !strcmp(o.precision, "bf16");
+    if (!bf16 && strcmp(o.precision, "float32")) die(EXIT_USAGE, "--precision '%s': not one of float32, bf16", o.precision);
     clip_open_opts_t co = {.vocab = o.vocab};
     if (o.heads && (sscanf(o.heads, "%d,%d", &co.load.v_heads, &co.load.t_heads) != 2 || co.load.v_heads < 1 ||
                     co.load.t_heads < 1))
@@ -446,6 +455,10 @@ int main(int argc, char **argv) {
     }
     if (clip_open(&c.cm, o.model, &co, &pool, &e)) die_err(&e);
     c.cm.m.pooled_top = 1; /* embeddings only (clip.h) */
+    if (bf16) {
+        c.cm.m.bf16 = 1;
+        if (clip_bf16_prepare(&c.cm.m, &e)) die_err(&e);
+    }
     c.S = c.cm.m.w.cfg.image_size;
     c.E = c.cm.m.w.cfg.embed_dim;
     /* text embeddings first */

@@ -1,7 +1,7 @@
 /* gemm_bf16.c - see gemm_bf16.h. */
 #include "gemm_bf16.h"
 #include <string.h>
-#include "simd.h"
+#include "act_inl.h"
 
 #define NR NN_BF16_NR
 #define PAIR (2 * NR) /* uint16 per k-pair of a panel: 64 columns x 2 rows */
@@ -57,25 +57,67 @@ static void rows_plain(uint16_t *dst, const float *A, int lda, int K, int r0, in
     }
 }
 
+/* The activation parts of an epilogue on rows [0,rows) x columns [0,nc) of
+ * a block whose C, act_out, pre, out16 pointers (strides ldc, ld16) are
+ * already at its first element: C *= act'(pre); act_out = act(C); out16 =
+ * bf16(act_out or C).  Plain loops the compiler vectorises. */
+NN_INLINE void epi_act(const nn_bf16_epi_t *e, float *C, int ldc, const float *pre, float *act_out,
+                       uint16_t *out16, int ld16, int rows, int nc) {
+    float slope = e->act.slope;
+    for (int i = 0; i < rows; i++) {
+        float *restrict d = C + (size_t)i * ldc;
+        if (pre) {
+            const float *restrict x = pre + (size_t)i * ldc;
+            NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
+        }
+        if (act_out) {
+            float *restrict g = act_out + (size_t)i * ldc;
+            NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) g[c] = nn_act_eval(K_, slope, d[c]))
+        }
+    }
+    if (out16)
+        for (int i = 0; i < rows; i++) {
+            const float *src = (act_out ? act_out : C) + (size_t)i * ldc;
+            uint16_t *o = out16 + (size_t)i * ld16;
+            for (int c = 0; c < nc; c++) o[c] = nn_f2bf(src[c]);
+        }
+}
+
+/* out16's odd padding column (N odd) */
+static void epi_pad16(const nn_bf16_epi_t *e, int M, int N) {
+    if (!e || !e->out16 || !(N & 1)) return;
+    int ld = 2 * kpairs(N);
+    for (int m = 0; m < M; m++) e->out16[(size_t)m * ld + N] = 0;
+}
+
 /* The plain loop: for CPUs without AVX512_BF16 and builds without the
  * kernel.  The same rounded operands; float sums in k order. */
 void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N,
-                               int p0, int p1) {
+                               int p0, int p1, const nn_bf16_epi_t *e) {
     if (M <= 0 || K <= 0 || N <= 0) return;
     if (p1 > npanels(N)) p1 = npanels(N);
-    int Kh = kpairs(K), Kp = 2 * Kh;
+    int Kh = kpairs(K), Kp = 2 * Kh, ld16 = 2 * kpairs(N);
     for (int p = p0; p < p1; p++) {
         const uint16_t *b = Bp + (size_t)p * Kh * PAIR;
-        for (int c = 0; c < NR && p * NR + c < N; c++)
+        int c0 = p * NR, nc = N - c0 < NR ? N - c0 : NR;
+        for (int c = 0; c < nc; c++)
             for (int m = 0; m < M; m++) {
                 float s = 0.0f;
                 for (int kk = 0; kk < Kh; kk++) {
                     s += nn_bf2f(A[(size_t)m * Kp + 2 * kk]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c]);
                     s += nn_bf2f(A[(size_t)m * Kp + 2 * kk + 1]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c + 1]);
                 }
-                C[(size_t)m * ldc + p * NR + c] += s;
+                float *d = &C[(size_t)m * ldc + c0 + c];
+                float v = e && e->overwrite ? s : *d + s;
+                if (e && e->bias) v += e->bias[c0 + c];
+                if (e && e->res) v += e->res[(size_t)m * ldc + c0 + c];
+                *d = v;
             }
+        if (e && (e->pre || e->act_out || e->out16))
+            epi_act(e, C + c0, ldc, e->pre ? e->pre + c0 : NULL, e->act_out ? e->act_out + c0 : NULL,
+                    e->out16 ? e->out16 + c0 : NULL, ld16, M, nc);
     }
+    if (p1 == npanels(N)) epi_pad16(e, M, N);
 }
 
 #if NN_DISPATCH
@@ -86,15 +128,19 @@ typedef int32_t nn_i32u __attribute__((may_alias, aligned(2)));
 static int has_bf16(void) { return nn_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
 
 /* A tile: MR (<= 6) rows of A by the panel's 64 columns, over all k pairs;
- * nvalid columns of C written (masked stores past it). */
-BF16_TARGET static inline __attribute__((always_inline)) void bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t *restrict B,
-                       float *restrict C, int ldc, int nvalid) {
+ * nvalid columns of C written (masked stores past it), with the epilogue e
+ * (its pointers already at the tile's first element; e NULL: C += A B). */
+BF16_TARGET static inline __attribute__((always_inline)) void
+bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t *restrict B, float *restrict C,
+        int ldc, int nvalid, const uint16_t *pf, int npf, const nn_bf16_epi_t *e, const float *bias,
+        const float *res, const float *pre, float *act_out, uint16_t *out16, int ld16) {
     __m512 acc[6][4];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
     const nn_i32u *a = (const nn_i32u *)A;
     int la = Kp / 2;
     for (int kk = 0; kk < Kh; kk++) {
+        if (kk < npf) _mm_prefetch((const char *)(pf + (size_t)kk * 32), _MM_HINT_T1);
         const uint16_t *b = B + (size_t)kk * PAIR;
         __m512bh b0 = (__m512bh)_mm512_loadu_si512(b), b1 = (__m512bh)_mm512_loadu_si512(b + 32);
         __m512bh b2 = (__m512bh)_mm512_loadu_si512(b + 64), b3 = (__m512bh)_mm512_loadu_si512(b + 96);
@@ -106,36 +152,79 @@ BF16_TARGET static inline __attribute__((always_inline)) void bf_tile(const int 
             acc[i][3] = _mm512_dpbf16_ps(acc[i][3], x, b3);
         }
     }
+    int over = e && e->overwrite;
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 4; j++) {
             int n = nvalid - 16 * j;
             if (n <= 0) break;
-            float *c = C + (size_t)i * ldc + 16 * j;
             __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-            _mm512_mask_storeu_ps(c, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, c), acc[i][j]));
+            float *c = C + (size_t)i * ldc + 16 * j;
+            __m512 v = acc[i][j];
+            if (!over) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
+            if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + 16 * j));
+            if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + (size_t)i * ldc + 16 * j));
+            _mm512_mask_storeu_ps(c, m, v);
+        }
+    if (pre || act_out) epi_act(e, C, ldc, pre, act_out, NULL, ld16, MR, nvalid);
+    if (out16) /* rounded as nn_bf16_rows rounds on this path */
+        for (int i = 0; i < MR; i++) {
+            const float *src = (act_out ? act_out : C) + (size_t)i * ldc;
+            for (int j = 0; j < 4; j++) {
+                int n = nvalid - 16 * j;
+                if (n <= 0) break;
+                __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
+                __m256bh h = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src + 16 * j));
+                _mm256_mask_storeu_epi16(out16 + (size_t)i * ld16 + 16 * j, m, (__m256i)h);
+            }
         }
 }
 
 BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp,
-                                        int N, int p0, int p1) {
-    int Kh = kpairs(K), Kp = 2 * Kh;
+                                        int N, int p0, int p1, const nn_bf16_epi_t *e) {
+    int Kh = kpairs(K), Kp = 2 * Kh, ld16 = 2 * kpairs(N);
+    /* The next panel is brought towards L2 while this one is computed: each
+     * row tile prefetches its share of it, a cache line per k pair from the
+     * start of its loop, so the first tile of a panel does not wait on
+     * memory (the weights are read once a pass, never cache-resident).
+     * Blocking k so that a block of B stays in L1 was tried (32 and 16 KB
+     * blocks) and was no faster at ViT-B/32's shapes: B streams from L2 fast
+     * enough for 24 VDPBF16PS a k pair. */
+    int ntiles = (M + 5) / 6;
+    long plines = (long)Kh * PAIR / 32; /* 64-byte lines in a panel */
+    long share = (plines + ntiles - 1) / ntiles;
     for (int p = p0; p < p1; p++) {
         const uint16_t *b = Bp + (size_t)p * Kh * PAIR;
-        int nvalid = N - p * NR < NR ? N - p * NR : NR;
-        float *cp = C + (size_t)p * NR;
-        int m0 = 0;
-        for (; m0 + 6 <= M; m0 += 6) bf_tile(6, Kh, A + (size_t)m0 * Kp, Kp, b, cp + (size_t)m0 * ldc, ldc, nvalid);
-        const uint16_t *a = A + (size_t)m0 * Kp;
-        float *c = cp + (size_t)m0 * ldc;
-        switch (M - m0) {
-        case 5: bf_tile(5, Kh, a, Kp, b, c, ldc, nvalid); break;
-        case 4: bf_tile(4, Kh, a, Kp, b, c, ldc, nvalid); break;
-        case 3: bf_tile(3, Kh, a, Kp, b, c, ldc, nvalid); break;
-        case 2: bf_tile(2, Kh, a, Kp, b, c, ldc, nvalid); break;
-        case 1: bf_tile(1, Kh, a, Kp, b, c, ldc, nvalid); break;
-        default: break;
+        const uint16_t *next = p + 1 < p1 ? b + (size_t)Kh * PAIR : NULL;
+        int c0 = p * NR, nvalid = N - c0 < NR ? N - c0 : NR;
+        for (int m0 = 0, tile = 0; m0 < M; m0 += 6, tile++) {
+            const uint16_t *pf = b;
+            int npf = 0;
+            if (next) {
+                long left = plines - tile * share;
+                npf = left <= 0 ? 0 : (int)(left < share ? left : share);
+                if (npf > Kh) npf = Kh;
+                pf = next + (size_t)(tile * share) * 32;
+            }
+            const uint16_t *a = A + (size_t)m0 * Kp;
+            size_t off = (size_t)m0 * ldc + c0;
+            float *c = C + off;
+            const float *bias = e && e->bias ? e->bias + c0 : NULL, *res = e && e->res ? e->res + off : NULL;
+            const float *pre = e && e->pre ? e->pre + off : NULL;
+            float *ao = e && e->act_out ? e->act_out + off : NULL;
+            uint16_t *o16 = e && e->out16 ? e->out16 + (size_t)m0 * ld16 + c0 : NULL;
+#define TILE(R) bf_tile(R, Kh, a, Kp, b, c, ldc, nvalid, pf, npf, e, bias, res, pre, ao, o16, ld16)
+            switch (M - m0 < 6 ? M - m0 : 6) {
+            case 6: TILE(6); break;
+            case 5: TILE(5); break;
+            case 4: TILE(4); break;
+            case 3: TILE(3); break;
+            case 2: TILE(2); break;
+            default: TILE(1); break;
+            }
+#undef TILE
         }
     }
+    if (p1 == npanels(N)) epi_pad16(e, M, N);
 }
 
 /* 16 floats at a time through VCVTNEPS2BF16 (round to nearest even, as
@@ -175,17 +264,17 @@ void nn_bf16_rows(uint16_t *dst, const float *A, int lda, int K, int r0, int r1)
 }
 
 void nn_bf16_gemm_panels(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N, int p0,
-                         int p1) {
+                         int p1, const nn_bf16_epi_t *e) {
     if (M <= 0 || K <= 0 || N <= 0) return;
     if (p1 > npanels(N)) p1 = npanels(N);
     if (p0 >= p1) return;
 #if NN_DISPATCH
     if (has_bf16()) {
-        gemm_avx512bf16(C, ldc, A, M, K, Bp, N, p0, p1);
+        gemm_avx512bf16(C, ldc, A, M, K, Bp, N, p0, p1, e);
         return;
     }
 #endif
-    nn_bf16_gemm_panels_plain(C, ldc, A, M, K, Bp, N, p0, p1);
+    nn_bf16_gemm_panels_plain(C, ldc, A, M, K, Bp, N, p0, p1, e);
 }
 
 void nn_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int M, int K, const float *src, int N, int nk) {

@@ -168,120 +168,78 @@ int linear_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, 
 typedef struct {
     float *out, *act_out, *dinp;
     const float *inp, *res, *b, *dout, *pre;
-    const uint16_t *wp;
-    uint16_t *a16;
+    const uint16_t *wp, *a16;
+    uint16_t *scr, *out16;
     nn_act_t act;
     int N, K, NC, nt, accumulate;
 } lin16_job_t;
 
-/* the rows of the left operand (inp or dout, K columns) into a16 */
+/* the rows of the left operand (inp or dout, K columns) into scr */
 NN_BODY lin16_rows_body(void *vj, int t0, int t1, int unused) {
     lin16_job_t *j = vj;
     const float *a = j->dout ? j->dout : j->inp;
     for (int tid = t0; tid < t1; tid++) {
         int r0 = (int)((long)j->N * tid / j->nt), r1 = (int)((long)j->N * (tid + 1) / j->nt);
-        nn_bf16_rows(j->a16, a, j->K, j->K, r0, r1);
+        nn_bf16_rows(j->scr, a, j->K, j->K, r0, r1);
     }
 }
 NN_KERNEL(lin16_rows)
 
-/* thread tid's panels of NC output columns: [p0,p1), columns [c0,c1) */
-static void lin16_panels(int NC, int nt, int tid, int *p0, int *p1, int *c0, int *c1) {
-    int P = (NC + NN_BF16_NR - 1) / NN_BF16_NR;
-    *p0 = (int)((long)P * tid / nt);
-    *p1 = (int)((long)P * (tid + 1) / nt);
-    *c0 = *p0 * NN_BF16_NR < NC ? *p0 * NN_BF16_NR : NC;
-    *c1 = *p1 * NN_BF16_NR < NC ? *p1 * NN_BF16_NR : NC;
-}
-
-NN_BODY lin16_fwd_body(void *vj, int t0, int t1, int unused) {
+/* Each thread its share of the 64-column panels, every row, the epilogue
+ * (bias, residual, activation or its derivative, the bfloat16 copy) done
+ * per 6-row tile in the kernel while the tile is in L1. */
+NN_BODY lin16_cols_body(void *vj, int t0, int t1, int unused) {
     lin16_job_t *j = vj;
+    int P = (j->NC + NN_BF16_NR - 1) / NN_BF16_NR;
     for (int tid = t0; tid < t1; tid++) {
-        int p0, p1, o0, o1;
-        lin16_panels(j->NC, j->nt, tid, &p0, &p1, &o0, &o1);
-        if (o0 >= o1) continue;
-        size_t Kp = nn_bf16_rows_size(1, j->K);
-        for (int r0 = 0; r0 < j->N; r0 += LIN_ROW_TILE) {
-            int r1 = r0 + LIN_ROW_TILE < j->N ? r0 + LIN_ROW_TILE : j->N;
-            const float *restrict bias = j->b;
-            for (int i = r0; i < r1; i++) {
-                float *o = j->out + (size_t)i * j->NC; /* may equal r */
-                const float *r = j->res ? j->res + (size_t)i * j->NC : NULL;
-                if (bias && r)
-                    for (int c = o0; c < o1; c++) o[c] = bias[c] + r[c];
-                else if (bias)
-                    for (int c = o0; c < o1; c++) o[c] = bias[c];
-                else if (r && r != o)
-                    for (int c = o0; c < o1; c++) o[c] = r[c];
-                else if (!r)
-                    for (int c = o0; c < o1; c++) o[c] = 0.0f;
-            }
-            nn_bf16_gemm_panels(j->out + (size_t)r0 * j->NC, j->NC, j->a16 + (size_t)r0 * Kp, r1 - r0, j->K, j->wp,
-                                j->NC, p0, p1);
-            if (j->act_out) {
-                float slope = j->act.slope;
-                for (int i = r0; i < r1; i++) {
-                    const float *restrict x = j->out + (size_t)i * j->NC;
-                    float *restrict g = j->act_out + (size_t)i * j->NC;
-                    NN_ACT_CASES(j->act.kind, for (int c = o0; c < o1; c++) g[c] = nn_act_eval(K_, slope, x[c]))
-                }
-            }
+        int p0 = (int)((long)P * tid / j->nt), p1 = (int)((long)P * (tid + 1) / j->nt);
+        if (p0 >= p1) continue;
+        nn_bf16_epi_t e = {.act = j->act, .out16 = j->out16};
+        if (j->dinp) {
+            e.overwrite = !j->accumulate, e.pre = j->pre;
+            nn_bf16_gemm_panels(j->dinp, j->NC, j->a16, j->N, j->K, j->wp, j->NC, p0, p1, &e);
+        } else {
+            e.overwrite = 1, e.bias = j->b, e.res = j->res, e.act_out = j->act_out;
+            nn_bf16_gemm_panels(j->out, j->NC, j->a16, j->N, j->K, j->wp, j->NC, p0, p1, &e);
         }
     }
 }
-NN_KERNEL(lin16_fwd)
+NN_KERNEL(lin16_cols)
+
+static void lin16_run(const nn_par_t *par, lin16_job_t *j, const uint16_t *in16) {
+    j->nt = nn_nthreads(par);
+    j->a16 = in16;
+    if (!in16) {
+        nn_parallel_for(par, j->nt, NN_PICK(lin16_rows), j);
+        j->a16 = j->scr;
+    }
+    nn_parallel_for(par, j->nt, NN_PICK(lin16_cols), j);
+}
 
 void linear_forward_bf16(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
                          const linear_bf16_t *w, const float *b, nn_act_t act, int N, int IC, int OC,
-                         uint16_t *scratch) {
+                         uint16_t *scratch, const uint16_t *in16, uint16_t *out16) {
     if (N <= 0 || OC <= 0 || IC <= 0) return;
-    int nt = nn_nthreads(par);
-    lin16_job_t j = {.out = out, .act_out = act_out, .inp = inp, .res = res, .b = b, .wp = w->fwd, .a16 = scratch,
-                     .act = act, .N = N, .K = IC, .NC = OC, .nt = nt};
-    nn_parallel_for(par, nt, NN_PICK(lin16_rows), &j);
-    nn_parallel_for(par, nt, NN_PICK(lin16_fwd), &j);
+    lin16_job_t j = {.out = out, .act_out = act_out, .inp = inp, .res = res, .b = b, .wp = w->fwd, .scr = scratch,
+                     .out16 = out16, .act = act, .N = N, .K = IC, .NC = OC};
+    lin16_run(par, &j, in16);
 }
-
-NN_BODY lin16_bwd_body(void *vj, int t0, int t1, int unused) {
-    lin16_job_t *j = vj;
-    for (int tid = t0; tid < t1; tid++) {
-        int p0, p1, k0, k1;
-        lin16_panels(j->NC, j->nt, tid, &p0, &p1, &k0, &k1);
-        if (k0 >= k1) continue;
-        size_t Kp = nn_bf16_rows_size(1, j->K);
-        for (int r0 = 0; r0 < j->N; r0 += LIN_ROW_TILE) {
-            int r1 = r0 + LIN_ROW_TILE < j->N ? r0 + LIN_ROW_TILE : j->N;
-            if (!j->accumulate)
-                for (int i = r0; i < r1; i++) memset(j->dinp + (size_t)i * j->NC + k0, 0, sizeof(float) * (k1 - k0));
-            nn_bf16_gemm_panels(j->dinp + (size_t)r0 * j->NC, j->NC, j->a16 + (size_t)r0 * Kp, r1 - r0, j->K, j->wp,
-                                j->NC, p0, p1);
-            if (j->pre) {
-                float slope = j->act.slope;
-                for (int i = r0; i < r1; i++) {
-                    const float *restrict x = j->pre + (size_t)i * j->NC;
-                    float *restrict d = j->dinp + (size_t)i * j->NC;
-                    NN_ACT_CASES(j->act.kind, for (int c = k0; c < k1; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
-                }
-            }
-        }
-    }
-}
-NN_KERNEL(lin16_bwd)
 
 int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, const float *inp_pre,
                          const linear_bf16_t *w, nn_act_t act, int N, int IC, int OC, int accumulate,
-                         uint16_t *scratch) {
+                         uint16_t *scratch, const uint16_t *in16, uint16_t *out16) {
     if (N < 0 || IC < 0 || OC < 0 || (inp_pre && accumulate)) return NN_EINVAL;
     if (N == 0 || IC == 0 || !dinp) return NN_OK;
     if (OC == 0) {
         if (!accumulate) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
+        if (out16)
+            for (int i = 0; i < N; i++) memset(out16 + (size_t)i * nn_bf16_rows_size(1, IC), 0,
+                                               sizeof(uint16_t) * nn_bf16_rows_size(1, IC));
         return NN_OK;
     }
-    int nt = nn_nthreads(par);
-    lin16_job_t j = {.dinp = dinp, .dout = dout, .pre = inp_pre, .wp = w->bwd, .a16 = scratch, .act = act, .N = N,
-                     .K = OC, .NC = IC, .nt = nt, .accumulate = accumulate};
-    nn_parallel_for(par, nt, NN_PICK(lin16_rows), &j);
-    nn_parallel_for(par, nt, NN_PICK(lin16_bwd), &j);
+    lin16_job_t j = {.dinp = dinp, .dout = dout, .pre = inp_pre, .wp = w->bwd, .scr = scratch, .out16 = out16,
+                     .act = act, .N = N, .K = OC, .NC = IC, .accumulate = accumulate};
+    lin16_run(par, &j, in16);
     return NN_OK;
 }
 

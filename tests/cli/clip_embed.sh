@@ -133,3 +133,24 @@ expect_exit "--threads out of range -> exit 2" 2 "--threads: 5000 is out of rang
 long=$(printf 'fish %.0s' $(seq 1 100))
 expect_exit "a prompt longer than the context: exit 1, names it" 1 "text 'fish fish.*\.\.\.': .*too long for context length 16" \
   clip-embed --text "$long"
+
+# --precision bf16: the image tower's products in bfloat16; the lines say so; text stays float32
+expect_exit "--precision takes float32 or bf16 (exit 2)" 2 "not one of float32, bf16" \
+  clip-embed --model $F/tiny_openai.safetensors --precision half "$T/six.png"
+clip-embed --model $F/tiny_openai.safetensors --precision bf16 "$T/six.png" >"$T/bf.emb" 2>"$T/bf.err"; rc=$?
+if [ "$rc" -eq 2 ] && grep -q AVX512_BF16 "$T/bf.err"; then
+  ok "--precision bf16 without AVX512_BF16: exit 2 saying so"
+else
+  eq "--precision bf16 exits 0" "$rc" 0
+  python3 - "$T/a.emb" "$T/bf.emb" >"$T/py" 2>&1 <<'PYEOF'
+import json, math, sys
+f = [json.loads(l) for l in open(sys.argv[1])]; b = [json.loads(l) for l in open(sys.argv[2])]
+def ok(c, n): print(("ok - " if c else "not ok - ") + n)
+ok(len(f) == len(b) > 0 and all(r.get("precision") == "bf16" for r in b) and all("precision" not in r for r in f),
+   "bf16 image lines say \"precision\":\"bf16\" (float32 lines do not)")
+cos = [sum(x * y for x, y in zip(p["embedding"], q["embedding"])) for p, q in zip(f, b)]
+ok(all(0.999 < c < 1.0 for c in cos), "bf16 embeddings: cosine to float32's in (0.999, 1) (min %.6f)" % min(cos))
+ok([list(p.keys()) for p in f] == [[k for k in q if k != "precision"] for q in b], "otherwise the same fields in the same order")
+PYEOF
+  cat "$T/py"
+fi

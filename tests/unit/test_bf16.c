@@ -9,10 +9,15 @@
  *    NaN.
  * 2. Products: nn_bf16_gemm_panels (the AVX512_BF16 kernel where the CPU has
  *    it), nn_bf16_gemm_panels_plain and nn_bf16_gemm_ref, each adding into a
- *    fixture C; all panels at once and split into two calls; both packings.
- * 3. Linear: forward with bias + residual + QuickGELU (also out == res),
- *    backward to the input through QuickGELU (overwritten) and without it
- *    (accumulated and overwritten), on serial, NULL, 2- and 3-thread pars.
+ *    fixture C; all panels at once and split into two calls; both packings;
+ *    the epilogue (overwrite, bias, residual, QuickGELU out, its derivative,
+ *    the bfloat16 copy for the next product) in the kernel and the plain
+ *    loop, against the fixture sum with the epilogue computed here.
+ * 3. Linear: forward with bias + residual + QuickGELU (also out == res, and
+ *    from an input given already rounded), backward to the input through
+ *    QuickGELU (overwritten; also from a rounded dout) and without it
+ *    (accumulated and overwritten), the out16 copies, on serial, NULL, 2- and
+ *    3-thread pars.
  *    Outputs start as NaN / 7 / 0.5 so an element not written, or written
  *    when it should be added to, fails.
  * 4. Errors and sizes.
@@ -116,19 +121,63 @@ static void test_gemm(const char *c) {
     double tol = 2e-7 * K; /* float sums of K products of O(1) terms */
     char what[128];
     memcpy(got, c0, sizeof(float) * nc);
-    nn_bf16_gemm_panels(got, N, ah, M, K, bp, N, 0, P);
+    nn_bf16_gemm_panels(got, N, ah, M, K, bp, N, 0, P, NULL);
     snprintf(what, sizeof what, "gemm %s (%d,%d,%d, %s) %s", c, M, K, N, nk ? "W^T" : "B",
              nn_bf16_available() ? "AVX512_BF16" : "plain");
     close_all(what, got, 0, want, nc, tol, 1e-6);
     memcpy(got, c0, sizeof(float) * nc);
-    nn_bf16_gemm_panels(got, N, ah, M, K, bp, N, 0, 1);
-    nn_bf16_gemm_panels(got, N, ah, M, K, bp, N, 1, P + 3); /* past the end: clipped */
+    nn_bf16_gemm_panels(got, N, ah, M, K, bp, N, 0, 1, NULL);
+    nn_bf16_gemm_panels(got, N, ah, M, K, bp, N, 1, P + 3, NULL); /* past the end: clipped */
     snprintf(what, sizeof what, "gemm %s, panels [0,1) then [1,P)", c);
     close_all(what, got, 0, want, nc, tol, 1e-6);
     memcpy(got, c0, sizeof(float) * nc);
-    nn_bf16_gemm_panels_plain(got, N, ah, M, K, bp, N, 0, P);
+    nn_bf16_gemm_panels_plain(got, N, ah, M, K, bp, N, 0, P, NULL);
     snprintf(what, sizeof what, "gemm %s, the plain loop", c);
     close_all(what, got, 0, want, nc, tol, 1e-6);
+    /* the epilogue, kernel and plain loop alike: overwrite + bias + res (res = c0),
+     * act_out = QuickGELU, out16 = its bf16 rows; then the backward form C *= act'(pre) */
+    {
+        float *bias = malloc(sizeof(float) * N), *ao = malloc(sizeof(float) * nc), *ao2 = malloc(sizeof(float) * nc);
+        float *g2 = malloc(sizeof(float) * nc), *want2 = malloc(sizeof(float) * nc);
+        size_t n16 = nn_bf16_rows_size(M, N);
+        uint16_t *o16 = malloc(sizeof(uint16_t) * n16), *o16b = malloc(sizeof(uint16_t) * n16),
+                 *w16 = malloc(sizeof(uint16_t) * n16);
+        for (int i = 0; i < N; i++) bias[i] = 0.25f * (float)((i % 7) - 3);
+        const nn_act_t qg = {NN_ACT_QUICKGELU, 0};
+        for (int pass = 0; pass < 2; pass++) {
+            memset(o16, 0xff, sizeof(uint16_t) * n16);
+            for (size_t i = 0; i < nc; i++) got[i] = NAN, ao[i] = NAN;
+            nn_bf16_epi_t ep = {.overwrite = 1, .bias = bias, .res = c0, .act = qg, .act_out = ao, .out16 = o16};
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(got, N, ah, M, K, bp, N, 0, P, &ep);
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    size_t i = (size_t)m * N + n;
+                    want2[i] = want[i] + bias[n]; /* want = c0 + AB */
+                    float x = want2[i];
+                    ao2[i] = x / (1.0f + expf(-1.702f * x));
+                }
+            snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB + bias + res", c, pass ? "plain" : "kernel");
+            close_all(what, got, 0, want2, nc, tol, 1e-6);
+            snprintf(what, sizeof what, "gemm %s, epilogue %s: act_out = QuickGELU(C)", c, pass ? "plain" : "kernel");
+            close_all(what, ao, 0, ao2, nc, tol, 1e-5);
+            nn_bf16_rows(w16, ao, N, N, 0, M);
+            int same16 = 1;
+            for (size_t i = 0; i < n16; i++) same16 &= o16[i] == w16[i];
+            CHECK(same16, "gemm %s, epilogue %s: out16 = nn_bf16_rows(act_out), padding included", c,
+                  pass ? "plain" : "kernel");
+            if (!pass) memcpy(o16b, o16, sizeof(uint16_t) * n16);
+            /* the backward form: C = AB (overwrite), then C *= QuickGELU'(pre = c0) */
+            nn_bf16_epi_t eb = {.overwrite = 1, .pre = c0, .act = qg};
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(g2, N, ah, M, K, bp, N, 0, P, &eb);
+            for (size_t i = 0; i < nc; i++) {
+                float x = c0[i], sg = 1.0f / (1.0f + expf(-1.702f * x));
+                want2[i] = (want[i] - c0[i]) * (sg + 1.702f * x * sg * (1.0f - sg));
+            }
+            snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB * QuickGELU'(pre)", c, pass ? "plain" : "kernel");
+            close_all(what, g2, 0, want2, nc, tol * 4, 1e-4);
+        }
+        free(bias), free(ao), free(ao2), free(g2), free(want2), free(o16), free(o16b), free(w16);
+    }
     memcpy(got, c0, sizeof(float) * nc);
     nn_bf16_gemm_ref(got, N, a, K, M, K, src, N, nk);
     snprintf(what, sizeof what, "gemm %s, nn_bf16_gemm_ref", c);
@@ -177,28 +226,58 @@ static void test_linear(const variant_t *v, const char *c) {
     float *y = filled(ny, NAN), *a = filled(ny, NAN), *dx = filled(nx, 7.0f);
     char what[128];
     double ty = 2e-7 * IC, tx = 2e-7 * OC;
-    linear_forward_bf16(v->par, y, a, x, r, &lw, b, qg, N, IC, OC, scr);
+    size_t n16 = nn_bf16_rows_size(N, OC);
+    uint16_t *o16 = malloc(sizeof(uint16_t) * n16), *w16 = malloc(sizeof(uint16_t) * n16);
+    linear_forward_bf16(v->par, y, a, x, r, &lw, b, qg, N, IC, OC, scr, NULL, o16);
     snprintf(what, sizeof what, "linear_forward_bf16 %s (%d,%d->%d) y [%s]", c, N, IC, OC, v->name);
     close_all(what, y, 0, wy, ny, ty, 1e-6);
     snprintf(what, sizeof what, "linear_forward_bf16 %s QuickGELU(y) [%s]", c, v->name);
     close_all(what, a, 0, wa, ny, ty, 1e-6);
+    nn_bf16_rows(w16, a, OC, OC, 0, N);
+    CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16), "linear_forward_bf16 %s: out16 = bf16 rows of QuickGELU(y) [%s]",
+          c, v->name);
     memcpy(y, r, sizeof(float) * ny);
-    linear_forward_bf16(v->par, y, NULL, x, y, &lw, b, qg, N, IC, OC, scr);
+    linear_forward_bf16(v->par, y, NULL, x, y, &lw, b, qg, N, IC, OC, scr, NULL, NULL);
     snprintf(what, sizeof what, "linear_forward_bf16 %s with out == res [%s]", c, v->name);
     close_all(what, y, 0, wy, ny, ty, 1e-6);
-    CHECK(linear_backward_bf16(v->par, dx, dy, xp, &lw, qg, N, IC, OC, 0, scr) == NN_OK,
+    /* the input given already rounded (in16): scratch untouched */
+    uint16_t *x16 = malloc(sizeof(uint16_t) * nn_bf16_rows_size(N, IC));
+    nn_bf16_rows(x16, x, IC, IC, 0, N);
+    memset(scr, 0xff, sizeof(uint16_t) * ns);
+    for (size_t i = 0; i < ny; i++) y[i] = NAN;
+    linear_forward_bf16(v->par, y, NULL, NULL, r, &lw, b, qg, N, IC, OC, scr, x16, NULL);
+    snprintf(what, sizeof what, "linear_forward_bf16 %s from in16 [%s]", c, v->name);
+    close_all(what, y, 0, wy, ny, ty, 1e-6);
+    int untouched = 1;
+    for (size_t i = 0; i < ns; i++) untouched &= scr[i] == 0xffff;
+    CHECK(untouched, "linear_forward_bf16 %s from in16 leaves scratch alone [%s]", c, v->name);
+    free(x16);
+    size_t nx16 = nn_bf16_rows_size(N, IC);
+    uint16_t *dx16 = malloc(sizeof(uint16_t) * nx16), *wdx16 = malloc(sizeof(uint16_t) * nx16);
+    CHECK(linear_backward_bf16(v->par, dx, dy, xp, &lw, qg, N, IC, OC, 0, scr, NULL, dx16) == NN_OK,
           "linear_backward_bf16 %s returns NN_OK [%s]", c, v->name);
     snprintf(what, sizeof what, "linear_backward_bf16 %s dx_pre through QuickGELU (overwritten) [%s]", c, v->name);
     close_all(what, dx, 0, wdxp, nx, tx, 1e-5);
+    nn_bf16_rows(wdx16, dx, IC, IC, 0, N);
+    CHECK(!memcmp(dx16, wdx16, sizeof(uint16_t) * nx16), "linear_backward_bf16 %s: out16 = bf16 rows of dx_pre [%s]",
+          c, v->name);
+    /* dout given rounded (in16) */
+    uint16_t *dy16 = malloc(sizeof(uint16_t) * nn_bf16_rows_size(N, OC));
+    nn_bf16_rows(dy16, dy, OC, OC, 0, N);
+    for (size_t i = 0; i < nx; i++) dx[i] = 7.0f;
+    linear_backward_bf16(v->par, dx, NULL, xp, &lw, qg, N, IC, OC, 0, scr, dy16, NULL);
+    snprintf(what, sizeof what, "linear_backward_bf16 %s from in16 [%s]", c, v->name);
+    close_all(what, dx, 0, wdxp, nx, tx, 1e-5);
+    free(dy16), free(dx16), free(wdx16);
     for (size_t i = 0; i < nx; i++) dx[i] = 0.5f;
-    linear_backward_bf16(v->par, dx, dy, NULL, &lw, qg, N, IC, OC, 1, scr);
+    linear_backward_bf16(v->par, dx, dy, NULL, &lw, qg, N, IC, OC, 1, scr, NULL, NULL);
     snprintf(what, sizeof what, "linear_backward_bf16 %s dx (accumulated) [%s]", c, v->name);
     close_all(what, dx, 0.5f, wdx, nx, tx, 1e-5);
     for (size_t i = 0; i < nx; i++) dx[i] = 7.0f;
-    linear_backward_bf16(v->par, dx, dy, NULL, &lw, qg, N, IC, OC, 0, scr);
+    linear_backward_bf16(v->par, dx, dy, NULL, &lw, qg, N, IC, OC, 0, scr, NULL, NULL);
     snprintf(what, sizeof what, "linear_backward_bf16 %s dx (overwritten) [%s]", c, v->name);
     close_all(what, dx, 0, wdx, nx, tx, 1e-5);
-    free(mem), free(scr), free(y), free(a), free(dx);
+    free(mem), free(scr), free(y), free(a), free(dx), free(o16), free(w16);
 out:
     free(dims), free(xp), free(x), free(w), free(b), free(r), free(wy), free(wa), free(dy), free(wdx), free(wdxp);
 }
@@ -208,12 +287,12 @@ static void test_errors(void) {
     float d[4] = {0}, dy[4] = {0}, pre[4] = {0};
     uint16_t s[8];
     const nn_act_t qg = {NN_ACT_QUICKGELU, 0};
-    CHECK(linear_backward_bf16(NULL, d, dy, pre, &lw, qg, 2, 2, 2, 1, s) == NN_EINVAL,
+    CHECK(linear_backward_bf16(NULL, d, dy, pre, &lw, qg, 2, 2, 2, 1, s, NULL, NULL) == NN_EINVAL,
           "linear_backward_bf16: an activation's backward with accumulate is NN_EINVAL");
-    CHECK(linear_backward_bf16(NULL, d, dy, NULL, &lw, qg, -1, 2, 2, 0, s) == NN_EINVAL,
+    CHECK(linear_backward_bf16(NULL, d, dy, NULL, &lw, qg, -1, 2, 2, 0, s, NULL, NULL) == NN_EINVAL,
           "linear_backward_bf16: a negative size is NN_EINVAL");
     for (int i = 0; i < 4; i++) d[i] = 3;
-    CHECK(linear_backward_bf16(NULL, d, dy, NULL, &lw, qg, 2, 2, 0, 0, s) == NN_OK && d[0] == 0 && d[3] == 0,
+    CHECK(linear_backward_bf16(NULL, d, dy, NULL, &lw, qg, 2, 2, 0, 0, s, NULL, NULL) == NN_OK && d[0] == 0 && d[3] == 0,
           "linear_backward_bf16 with no outputs overwrites dx with zeros");
     CHECK(nn_bf16_packed_size(0, 5) == 0 && nn_bf16_rows_size(3, 0) == 0, "empty operands take no space");
     CHECK(nn_bf16_packed_size(3, 65) == (size_t)2 * 2 * 128, "a (3,65) operand: 2 panels of 2 k-pairs");
