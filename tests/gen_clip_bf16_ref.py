@@ -21,13 +21,13 @@ Writes tests/fixtures/clip/tiny_bf16_ref.safetensors:
   grademb.image                d/d image of <emb,R> alone
 Run: /usr/bin/python3 tests/gen_clip_bf16_ref.py   (needs Debian's python3-torch; CI does not)
 """
-import json, math, os, struct, sys
-import numpy as np
+import math, os, sys
 import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import st_write  # noqa: E402
 from st_write import write_safetensors  # noqa: E402
 from gen_clip_ref import block_names, qgelu  # noqa: E402
 
@@ -36,18 +36,8 @@ D = torch.float64
 
 
 def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        hdr = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in hdr.items():
-        if k == "__metadata__":
-            continue
-        assert v["dtype"] == "F32", k
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").copy()).reshape(v["shape"]).to(D)
-    return out
+    arrays, _ = st_write.read_safetensors(path)
+    return {k: torch.from_numpy(v).to(D) for k, v in arrays.items()}
 
 
 def bf(t):

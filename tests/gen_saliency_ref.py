@@ -31,12 +31,13 @@ Writes tests/fixtures/saliency/ref.safetensors:
                                 the image: the mirroring repeats)
 Run: /usr/bin/python3 tests/gen_saliency_ref.py   (needs Debian's python3-torch; CI does not)
 """
-import json, math, os, struct, sys
+import math, os, sys
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st_write  # noqa: E402
 from st_write import write_safetensors  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -46,18 +47,9 @@ STD = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)
 
 
 def read_safetensors(path):
-    """name -> float32 torch tensor, and the metadata (format: 8-byte LE header size, JSON, data)."""
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        head = json.loads(f.read(n))
-        data = f.read()
-    meta = head.pop("__metadata__", {})
-    out = {}
-    for k, v in head.items():
-        assert v["dtype"] == "F32", k
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).copy())
-    return out, meta
+    """name -> float32 torch tensor, and the metadata (st_write.read_safetensors)."""
+    arrays, meta = st_write.read_safetensors(path)
+    return {k: torch.from_numpy(v) for k, v in arrays.items()}, meta
 
 
 # ------------------------------------------------------------------ relevancy

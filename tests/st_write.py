@@ -2,7 +2,8 @@
 gen_nn_conv_ref.py, gen_adamw_ref.py): an 8-byte little-endian header length, the JSON
 header (compact, padded with spaces to a multiple of 8), then each tensor's raw
 little-endian bytes back to back in sorted name order.  Written from the format's
-public description (huggingface/safetensors README)."""
+public description (huggingface/safetensors README).  read_safetensors reads F32 files
+back (gen_saliency_ref.py, gen_clip_bf16_ref.py)."""
 import json
 import struct
 
@@ -41,3 +42,18 @@ def write_safetensors(path, tensors, metadata=None, as_f32=False):
         f.write(h)
         for b in blobs:
             f.write(b)
+
+
+def read_safetensors(path):
+    """name -> float32 numpy array (a copy), and the metadata dict, of an F32 safetensors file."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        head = json.loads(f.read(n))
+        data = f.read()
+    meta = head.pop("__metadata__", {})
+    out = {}
+    for k, v in head.items():
+        assert v["dtype"] == "F32", k
+        a, b = v["data_offsets"]
+        out[k] = np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).copy()
+    return out, meta
