@@ -227,11 +227,13 @@ for part in $PARTS; do
       # PyTorch tuned in float32 and in its two bfloat16 modes, all interleaved in each repetition
       r=1
       while [ "$r" -le "$REPS" ]; do
-        c_opt "$TH" "$STEP_STEPS" --precision bf16
-        rec bf16 c-bf16 "$r" per_step "$(awk -v s="$(timing "$OUT/opt-c.err" seconds)" -v n="$STEP_STEPS" 'BEGIN { printf "%.4f", s / n }')"
-        rec bf16 c-bf16 "$r" losses "$(awk -v s="$(timing "$OUT/opt-c.err" losses)" -v n="$STEP_STEPS" 'BEGIN { printf "%.5f", s / n }')"
-        c_opt "$TH" "$STEP_STEPS"
-        rec bf16 c-f32 "$r" per_step "$(awk -v s="$(timing "$OUT/opt-c.err" seconds)" -v n="$STEP_STEPS" 'BEGIN { printf "%.4f", s / n }')"
+        for pr in bf16 f32; do
+          if [ $pr = bf16 ]; then c_opt "$TH" "$STEP_STEPS" --precision bf16; else c_opt "$TH" "$STEP_STEPS"; fi
+          f=$OUT/opt-c.err
+          rec bf16 "c-$pr" "$r" per_step "$(awk -v s="$(timing "$f" seconds)" -v n="$STEP_STEPS" 'BEGIN { printf "%.4f", s / n }')"
+          rec bf16 "c-$pr" "$r" per_step_after_first "$(awk -v s="$(timing "$f" seconds)" -v a="$(timing "$f" first_steps)" -v n="$STEP_STEPS" 'BEGIN { if (n > 1) printf "%.4f", (s - a) / (n - 1); else print "n/a" }')"
+          rec bf16 "c-$pr" "$r" losses "$(awk -v s="$(timing "$f" losses)" -v n="$STEP_STEPS" 'BEGIN { printf "%.5f", s / n }')"
+        done
         if [ -n "$py" ]; then
           for th in 1 2; do
             t_run bf16 "f32-$th" "$r" "$TUNED" step --style tuned --threads "$th" --steps "$TORCH_STEPS"
@@ -247,6 +249,10 @@ for part in $PARTS; do
       tf=$(best "$(med bf16 f32-1 per_step)" "$(med bf16 f32-2 per_step)")
       ta=$(best "$(med bf16 autocast-1 per_step)" "$(med bf16 autocast-2 per_step)")
       tb=$(best "$(med bf16 bf16-1 per_step)" "$(med bf16 bf16-2 per_step)")
+      cb1=$(med bf16 c-bf16 per_step_after_first) cf1=$(med bf16 c-f32 per_step_after_first)
+      tf1=$(best "$(med bf16 f32-1 per_step_after_first)" "$(med bf16 f32-2 per_step_after_first)")
+      ta1=$(best "$(med bf16 autocast-1 per_step_after_first)" "$(med bf16 autocast-2 per_step_after_first)")
+      tb1=$(best "$(med bf16 bf16-1 per_step_after_first)" "$(med bf16 bf16-2 per_step_after_first)")
       echo
       echo "### The same step with bfloat16 matrix products (C --precision bf16)"
       echo
@@ -260,7 +266,13 @@ for part in $PARTS; do
       echo "| one step | $cb ($(range bf16 c-bf16 per_step)) | $cf ($(range bf16 c-f32 per_step)) | $tf | $ta | $tb |"
       echo "| C bf16 faster by | | $(ratio "$cb" "$cf") | $(ratio "$cb" "$tf") | $(ratio "$cb" "$ta") | $(ratio "$cb" "$tb") |"
       echo "| C float32 faster by | | | $(ratio "$cf" "$tf") | $(ratio "$cf" "$ta") | $(ratio "$cf" "$tb") |"
+      echo "| steady state: a step after the first | $cb1 ($(range bf16 c-bf16 per_step_after_first)) | $cf1 ($(range bf16 c-f32 per_step_after_first)) | $tf1 | $ta1 | $tb1 |"
+      echo "| C bf16 faster by | | $(ratio "$cb1" "$cf1") | $(ratio "$cb1" "$tf1") | $(ratio "$cb1" "$ta1") | $(ratio "$cb1" "$tb1") |"
+      echo "| C float32 faster by | | | $(ratio "$cf1" "$tf1") | $(ratio "$cf1" "$ta1") | $(ratio "$cf1" "$tb1") |"
       echo
+      echo "The first step of a run meets fresh buffers (the activations for 4 views are allocated and first touched there,"
+      echo "and PyTorch's allocator and oneDNN warm up): \"one step\" includes it over $STEP_STEPS / $TORCH_STEPS steps, the steady-state rows leave it out"
+      echo "(C: \`--timing\`'s first_steps; PyTorch: the clock from the end of its first step)."
       echo "PyTorch per thread count (median): float32 $(med bf16 f32-1 per_step) / $(med bf16 f32-2 per_step), autocast $(med bf16 autocast-1 per_step) / $(med bf16 autocast-2 per_step),"
       echo "whole-tower bf16 $(med bf16 bf16-1 per_step) / $(med bf16 bf16-2 per_step) (1 / 2 threads). C bf16's CLIP phase (losses): $(med bf16 c-bf16 losses) s, $(pct "$(med bf16 c-bf16 losses)" "$cb") of its step."
       echo "Similarity to 'fish' at the first step (PyTorch; float32 $(med bf16 f32-2 similarity_first), autocast $(med bf16 autocast-2 similarity_first), whole-tower bf16 $(med bf16 bf16-2 similarity_first))."

@@ -450,6 +450,7 @@ def run(a, strokes, forward, lr, normalize):
     for s in range(a.steps):
         if s == 1:
             c_1 = time.process_time()
+            t_1 = time.perf_counter()
         opt.zero_grad()
         total, sim = forward(strokes, tm)
         t0 = time.perf_counter()
@@ -476,6 +477,7 @@ def run(a, strokes, forward, lr, normalize):
     print("cpu_per_step %.4f" % ((c_end - c_all) / a.steps))
     if a.steps > 1:
         print("cpu_per_step_after_first %.4f" % ((c_end - c_1) / (a.steps - 1)))
+        print("per_step_after_first %.4f" % ((t_all + secs - t_1) / (a.steps - 1)))
     for k, v in tm.items():
         print("%s %.4f" % (k, v))
     print("loss_first %.5f" % first[0])

@@ -1046,6 +1046,7 @@ static int one_run(optim_job_t *j, const strokes_t *start, const char *key, cons
     }
     res->resumed |= resumed;
     double t_all = now_sec();
+    int s_first = rs.step;
     for (int s = rs.step; s < T; s++) {
         if (c->stop_after && s >= c->stop_after) {
             res->stopped = 1;
@@ -1144,6 +1145,7 @@ static int one_run(optim_job_t *j, const strokes_t *start, const char *key, cons
         double t7 = now_sec();
         j->tm.update += t7 - t6;
         j->tm.steps++;
+        if (s == s_first) j->tm.first += t7 - t_all;
         rs.step = s + 1;
         int last = s + 1 == T;
         if (c->eval_every && ((s + 1) % c->eval_every == 0 || last)) {

@@ -145,6 +145,7 @@ void optim_result_free(optim_result_t *r);
 /* Timing of the phases, seconds (optimize --timing). */
 typedef struct {
     double render, resize, augment, losses, update, eval, total;
+    double first;      /* of total: each record's first step (the one that meets fresh buffers) */
     long long steps;
 } optim_timing_t;
 

@@ -527,11 +527,12 @@ int main(int argc, char **argv) {
             const optim_timing_t *x = optim_job_timing(c.job[k]);
             t.render += x->render, t.resize += x->resize, t.augment += x->augment, t.losses += x->losses;
             t.update += x->update, t.eval += x->eval, t.total += x->total, t.steps += x->steps;
+            t.first += x->first;
         }
         fprintf(stderr,
                 "{\"timing\":{\"steps\":%lld,\"seconds\":%.6f,\"render\":%.6f,\"resize\":%.6f,\"augment\":%.6f,"
-                "\"losses\":%.6f,\"update\":%.6f,\"eval\":%.6f}}\n",
-                t.steps, t.total, t.render, t.resize, t.augment, t.losses, t.update, t.eval);
+                "\"losses\":%.6f,\"update\":%.6f,\"eval\":%.6f,\"first_steps\":%.6f}}\n",
+                t.steps, t.total, t.render, t.resize, t.augment, t.losses, t.update, t.eval, t.first);
     }
     for (int k = 0; k < o.jobs; k++) {
         optim_job_close(c.job[k]);

@@ -172,6 +172,7 @@ typedef struct {
     uint16_t *scr, *out16;
     nn_act_t act;
     int N, K, NC, nt, accumulate;
+    int next; /* the next unclaimed panel (lin16_cols_body) */
 } lin16_job_t;
 
 /* the rows of the left operand (inp or dout, K columns) into scr */
@@ -185,23 +186,26 @@ NN_BODY lin16_rows_body(void *vj, int t0, int t1, int unused) {
 }
 NN_KERNEL(lin16_rows)
 
-/* Each thread its share of the 64-column panels, every row, the epilogue
- * (bias, residual, activation or its derivative, the bfloat16 copy) done
- * per 6-row tile in the kernel while the tile is in L1. */
+/* The threads claim the 64-column panels two at a time from a shared
+ * counter until none is left (a thread slowed by anything - another process,
+ * a cold cache - takes fewer), every row of a panel, the epilogue (bias,
+ * residual, activation or its derivative, the bfloat16 copy) done per 6-row
+ * tile in the kernel while the tile is in L1.  Which thread computes a
+ * panel does not change its sums. */
+#define LIN16_CLAIM 2
 NN_BODY lin16_cols_body(void *vj, int t0, int t1, int unused) {
     lin16_job_t *j = vj;
     int P = (j->NC + NN_BF16_NR - 1) / NN_BF16_NR;
-    for (int tid = t0; tid < t1; tid++) {
-        int p0 = (int)((long)P * tid / j->nt), p1 = (int)((long)P * (tid + 1) / j->nt);
-        if (p0 >= p1) continue;
-        nn_bf16_epi_t e = {.act = j->act, .out16 = j->out16};
-        if (j->dinp) {
-            e.overwrite = !j->accumulate, e.pre = j->pre;
-            nn_bf16_gemm_panels(j->dinp, j->NC, j->a16, j->N, j->K, j->wp, j->NC, p0, p1, &e);
-        } else {
-            e.overwrite = 1, e.bias = j->b, e.res = j->res, e.act_out = j->act_out;
-            nn_bf16_gemm_panels(j->out, j->NC, j->a16, j->N, j->K, j->wp, j->NC, p0, p1, &e);
-        }
+    nn_bf16_epi_t e = {.act = j->act, .out16 = j->out16};
+    float *C = j->dinp ? j->dinp : j->out;
+    if (j->dinp) e.overwrite = !j->accumulate, e.pre = j->pre;
+    else e.overwrite = 1, e.bias = j->b, e.res = j->res, e.act_out = j->act_out;
+    (void)t0, (void)t1;
+    for (;;) {
+        int p0 = __atomic_fetch_add(&j->next, LIN16_CLAIM, __ATOMIC_RELAXED);
+        if (p0 >= P) break;
+        int p1 = p0 + LIN16_CLAIM < P ? p0 + LIN16_CLAIM : P;
+        nn_bf16_gemm_panels(C, j->NC, j->a16, j->N, j->K, j->wp, j->NC, p0, p1, &e);
     }
 }
 NN_KERNEL(lin16_cols)

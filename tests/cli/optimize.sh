@@ -316,3 +316,18 @@ PYEOF
   if [ "$rc" -eq 2 ] && grep -q 'other settings' "$T/err"; then ok "a float32 checkpoint is not resumed in bf16 (exit 2)"
   else notok "a float32 checkpoint is not resumed in bf16" "rc $rc $(cat "$T/err")"; fi
 fi
+
+# --timing: one JSON line on stderr; phases within the loop's seconds, the first step a part of it
+$O --steps 5 --history none --timing <"$T/fish1.ndjson" >/dev/null 2>"$T/tm"
+python3 - "$T/tm" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys
+t = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{"timing"')]
+def ok(c, n): print(("ok - " if c else "not ok - ") + n)
+ok(len(t) == 1, "--timing writes one JSON line")
+t = t[0]["timing"] if t else {}
+ok(t.get("steps") == 5, "--timing: steps = 5")
+parts = sum(t.get(k, 0) for k in ("render", "resize", "augment", "losses", "update"))
+ok(0 < parts <= t.get("seconds", 0) * 1.001, "--timing: the phases (%.4f s) within the loop's seconds (%.4f)" % (parts, t.get("seconds", 0)))
+ok(0 < t.get("first_steps", 0) < t.get("seconds", 0), "--timing: first_steps is a part of the seconds (%.4f of %.4f)" % (t.get("first_steps", 0), t.get("seconds", 0)))
+PYEOF
+cat "$T/py"
