@@ -129,6 +129,29 @@ bench_blas() {
   echo
 }
 
+# the machine's float32 and bfloat16 peaks, and the weight products against them
+# (bench/gemm_bench.c; BENCH_THREADS for the chain, default 2)
+bench_gemm() {
+  out=$B/gemm.txt
+  load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
+  "${BUILD:-$ROOT/build}/bench/gemm_bench" "${REPS:-5}" >"$out"
+  load1=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)
+  v() { awk -v k="$1" '$1 == k { print $2 }' "$out"; }
+  echo "## Peaks and weight products (GFLOP/s)"
+  echo
+  echo "$(machine); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average before $load0, after $load1"
+  echo
+  echo "One core: float32 FMA peak $(v peak_fp32_core), bfloat16 VDPBF16PS peak $(v peak_bf16_core)."
+  echo
+  echo "| ViT-B/32 product, 200 rows, one thread, warm | cblas_sgemm | nn_bf16 kernel |"
+  echo "|---|---|---|"
+  for k in qkv out fc proj; do echo "| $k | $(v "sgemm_$k") | $(v "bf16_$k") |"; done
+  echo
+  echo "The 48 products of a batch-4 forward and their backward to the input, cold weights, $(v chain_threads) threads:"
+  echo "float32 (linear_forward/backward on OpenBLAS) $(v chain_f32), bfloat16 (linear_forward_bf16/backward_bf16) $(v chain_bf16)."
+  echo
+}
+
 # the training core (AdamW, clipping, NaN scan, checkpoints) vs PyTorch
 bench_train() { sh "$ROOT/bench/train.sh"; echo; }
 
@@ -143,5 +166,5 @@ bench_clip_train() { sh "$ROOT/bench/clip_train.sh" ${CLIP_TRAIN_ARGS:-}; echo; 
 # 300-step run and the 500-step reference anchor (issue 10; REPS, PARTS: see bench/optimize.sh)
 bench_optimize() { sh "$ROOT/bench/optimize.sh"; echo; }
 
-SECTIONS=${SECTIONS:-"qd_extract render clip blas train conv clip_train optimize"}
+SECTIONS=${SECTIONS:-"qd_extract render clip blas gemm train conv clip_train optimize"}
 for s in $SECTIONS; do "bench_$s"; done

@@ -1,0 +1,191 @@
+/* gemm_bench.c - what the machine can do and how close the weight products
+ * get to it: the measurement behind docs/benchmarks.md "The bfloat16 step
+ * and the arithmetic bound" and docs/architecture.md's bf16 kernel figures.
+ *
+ *   peak_fp32_core   24 independent vfmadd231ps on zmm registers in a loop,
+ *                    one thread: the float32 FMA peak of a core (GFLOP/s);
+ *   peak_bf16_core   the same with vdpbf16ps (two products a lane): the
+ *                    bfloat16 peak;
+ *   sgemm_<shape>    one single-threaded cblas_sgemm out = inp W^T at one
+ *                    of ViT-B/32's batch-4 shapes (200 rows), warm caches;
+ *   bf16_<shape>     nn_bf16 kernel, the same product from packed weights;
+ *   chain_f32 / chain_bf16
+ *                    the 48 weight products of one batch-4 forward (12
+ *                    blocks of qkv, out, fc with QuickGELU, proj) and their
+ *                    backward to the input, on a pool of BENCH_THREADS (2):
+ *                    linear_forward/backward (OpenBLAS, per-thread column
+ *                    blocks) against linear_forward_bf16/backward_bf16 -
+ *                    the weights cold (36-170 MB, read once a pass), as in
+ *                    the model.
+ * One "name value unit" line each (GFLOP/s; the median of reps, default 5).
+ * The peaks need AVX-512 (and AVX512_BF16): without, those lines say n/a.
+ *
+ * Usage: gemm_bench [reps] */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "nn/gemm_bf16.h"
+#include "nn/linear.h"
+#include "pool.h"
+#include "util.h"
+#include "bench.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_PEAK 1
+__attribute__((target("avx512f,fma"), noinline)) static float loop_fma(long n) {
+    __m512 a[24], x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
+    for (int i = 0; i < 24; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++)
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
+    __m512 s = a[0];
+    for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
+__attribute__((target("avx512f,avx512bw,avx512bf16"), noinline)) static float loop_dp(long n) {
+    __m512 a[24];
+    __m512bh x = (__m512bh)_mm512_set1_epi32(0x3f803f80), y = (__m512bh)_mm512_set1_epi32(0x3f803f81);
+    for (int i = 0; i < 24; i++) a[i] = _mm512_set1_ps((float)i);
+    for (long k = 0; k < n; k++)
+#pragma GCC unroll 24
+        for (int i = 0; i < 24; i++) a[i] = _mm512_dpbf16_ps(a[i], x, y);
+    __m512 s = a[0];
+    for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
+#else
+#define HAVE_PEAK 0
+#endif
+
+static volatile float sink;
+
+typedef struct {
+    const char *name;
+    int IC, OC;
+    nn_act_t act;
+} shape_t;
+
+int main(int argc, char **argv) {
+    util_init(argv[0]);
+    int reps = argc > 1 ? atoi(argv[1]) : 5;
+    if (reps < 1) reps = 1;
+    int nth = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 2;
+    double *t = xmalloc(sizeof(double) * (size_t)reps);
+    const long loops = 20000000;
+    blas_threads_init(); /* OpenBLAS on one thread, as every tool runs it (pool.h) */
+
+#if HAVE_PEAK
+    if (__builtin_cpu_supports("avx512f")) {
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_sec();
+            sink = loop_fma(loops);
+            t[r] = now_sec() - t0;
+        }
+        printf("peak_fp32_core %.1f GFLOP/s\n", 24.0 * loops * 32 / median(t, reps) / 1e9);
+    } else
+        printf("peak_fp32_core n/a GFLOP/s\n");
+    if (nn_bf16_available()) {
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_sec();
+            sink = loop_dp(loops);
+            t[r] = now_sec() - t0;
+        }
+        printf("peak_bf16_core %.1f GFLOP/s\n", 24.0 * loops * 64 / median(t, reps) / 1e9);
+    } else
+        printf("peak_bf16_core n/a GFLOP/s\n");
+#else
+    printf("peak_fp32_core n/a GFLOP/s\npeak_bf16_core n/a GFLOP/s\n");
+#endif
+
+    const int N = 200, C = 768, H4 = 3072;
+    const nn_act_t none = {NN_ACT_NONE, 0}, qg = {NN_ACT_QUICKGELU, 0};
+    shape_t sh[] = {{"qkv", C, 3 * C, none}, {"out", C, C, none}, {"fc", C, H4, qg}, {"proj", H4, C, none}};
+    unsigned long long seed = 7;
+    float *x = rnd((size_t)N * H4, &seed), *y = xmalloc(sizeof(float) * (size_t)N * H4 * 3);
+    uint16_t *scr = xmalloc(sizeof(uint16_t) * nn_bf16_rows_size(N, H4));
+    /* warm, one thread */
+    for (int s = 0; s < 4; s++) {
+        int IC = sh[s].IC, OC = sh[s].OC;
+        float *w = rnd((size_t)IC * OC, &seed);
+        double fl = 2.0 * N * IC * OC;
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_sec();
+            for (int k = 0; k < 10; k++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, x, IC, w, IC, 0.0f, y, OC);
+            t[r] = (now_sec() - t0) / 10;
+        }
+        printf("sgemm_%s %.1f GFLOP/s\n", sh[s].name, fl / median(t, reps) / 1e9);
+        if (nn_bf16_available()) {
+            uint16_t *wp = xmalloc(sizeof(uint16_t) * nn_bf16_packed_size(IC, OC));
+            nn_bf16_pack(wp, w, IC, OC, 1);
+            nn_bf16_rows(scr, x, IC, IC, 0, N);
+            nn_bf16_epi_t e = {.overwrite = 1};
+            for (int r = 0; r < reps; r++) {
+                double t0 = now_sec();
+                for (int k = 0; k < 10; k++) nn_bf16_gemm_panels(y, OC, scr, N, IC, wp, OC, 0, OC, &e);
+                t[r] = (now_sec() - t0) / 10;
+            }
+            printf("bf16_%s %.1f GFLOP/s\n", sh[s].name, fl / median(t, reps) / 1e9);
+            free(wp);
+        } else
+            printf("bf16_%s n/a GFLOP/s\n", sh[s].name);
+        free(w);
+    }
+
+    /* the chain: 12 blocks, cold weights, a pool of nth */
+    pool_t pool;
+    err_t e = {0};
+    if (pool_init(&pool, nth, &e)) die_err(&e);
+    nn_par_t par = pool_par(&pool);
+    const int L = 12;
+    float *wf[48];
+    linear_bf16_t wb[48];
+    uint16_t *wm[48];
+    double fl = 0;
+    for (int l = 0; l < L; l++)
+        for (int s = 0; s < 4; s++) {
+            int i = 4 * l + s;
+            wf[i] = rnd((size_t)sh[s].IC * sh[s].OC, &seed);
+            for (size_t k = 0; k < (size_t)sh[s].IC * sh[s].OC; k++) wf[i][k] *= 0.05f;
+            wm[i] = NULL;
+            if (nn_bf16_available()) {
+                wm[i] = xmalloc(sizeof(uint16_t) * linear_bf16_pack_size(sh[s].IC, sh[s].OC));
+                linear_bf16_pack(&wb[i], wm[i], wf[i], sh[s].IC, sh[s].OC);
+            }
+            fl += 4.0 * N * sh[s].IC * sh[s].OC; /* forward and backward */
+        }
+    float *act = xmalloc(sizeof(float) * (size_t)N * H4), *dx = xmalloc(sizeof(float) * (size_t)N * H4);
+    for (int mode = 0; mode < 2; mode++) {
+        if (mode == 1 && !nn_bf16_available()) {
+            printf("chain_bf16 n/a GFLOP/s\n");
+            break;
+        }
+        for (int r = 0; r < reps; r++) {
+            double t0 = now_sec();
+            for (int i = 0; i < 48; i++) {
+                const shape_t *q = &sh[i % 4];
+                if (mode == 0)
+                    linear_forward(&par, y, q->act.kind ? act : NULL, x, NULL, wf[i], NULL, q->act, N, q->IC, q->OC);
+                else
+                    linear_forward_bf16(&par, y, q->act.kind ? act : NULL, x, NULL, &wb[i], NULL, q->act, N, q->IC,
+                                        q->OC, scr, NULL, NULL);
+            }
+            for (int i = 47; i >= 0; i--) {
+                const shape_t *q = &sh[i % 4];
+                if (mode == 0)
+                    linear_backward(&par, dx, NULL, NULL, y, NULL, NULL, wf[i], none, N, q->IC, q->OC, 0);
+                else
+                    linear_backward_bf16(&par, dx, y, NULL, &wb[i], none, N, q->IC, q->OC, 0, scr, NULL, NULL);
+            }
+            t[r] = now_sec() - t0;
+        }
+        printf("chain_%s %.1f GFLOP/s\n", mode ? "bf16" : "f32", fl / median(t, reps) / 1e9);
+    }
+    printf("chain_threads %d threads\n", nth);
+    for (int i = 0; i < 48; i++) free(wf[i]), free(wm[i]);
+    pool_free(&pool);
+    free(t), free(x), free(y), free(scr), free(act), free(dx);
+    return 0;
+}
