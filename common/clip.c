@@ -537,6 +537,8 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
         for (int b = 0; b < B; b++) memcpy(t->dres + (size_t)b * T * C, t->dmid + (size_t)b * C, sizeof(float) * C);
     }
     for (int b = 0; b < B; b++) t->prow[b] = b * T; /* the class token */
+    if (t->bf16 && !m->bfw)
+        return err_set(e, EXIT_INTERNAL, "clip_image_backward: the bfloat16 weights were dropped after the forward");
     const linear_bf16_t *bws = t->bf16 ? m->bfw->lin : NULL;
     blocks_backward(par, t, m->w.v_blocks, g ? g->v_blocks : NULL, bws, B, T, dfeat, t->prow);
     /* ln_pre: dres -> d pemb (into dmid-sized scratch: reuse dsmall (B,T,C)) */

@@ -320,7 +320,9 @@ static int saliency_open(optim_job_t *j, err_t *e) {
     if (rc) err_prefix(e, "%s: ", cfg->init_image);
     if (!rc) {
         j->sal = xmalloc(sizeof(float) * cc);
+        j->model->m.bf16 = 0; /* the start, like the evaluations, does not depend on --precision */
         rc = saliency_map(&j->model->m, rgb, j->C, j->C, j->sal, e);
+        j->model->m.bf16 = cfg->bf16;
         if (rc) err_prefix(e, "--init saliency: %s: ", cfg->init_image);
     }
     free(rgb);

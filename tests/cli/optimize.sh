@@ -311,6 +311,10 @@ mv = max(abs(p - q) for x, y in zip(f, b) for s, t in zip(x["drawing"], y["drawi
 ok(mv < 2.0, "the strokes end within 2 px of the float32 run's (max %.3f px)" % mv)
 PYEOF
   cat "$T/py"
+  SAL="optimize -j 1 --init saliency:image=data/reference/perfectFish.jpeg,strokes=5 --loss clip-text:prompt=fish --steps 0"
+  $SAL <"$T/fish1.ndjson" >"$T/s0" 2>/dev/null
+  $SAL --precision bf16 <"$T/fish1.ndjson" | sed 's/,"precision":"bf16"//' >"$T/s1" 2>/dev/null
+  same "bf16: the saliency start is float32's (the same record, but for optimize.precision)" "$T/s0" "$T/s1"
   $B16 --checkpoint "$T/ckb" <"$T/fish1.ndjson" >/dev/null 2>&1
   $B16 --precision bf16 --checkpoint "$T/ckb" --resume <"$T/fish1.ndjson" >/dev/null 2>"$T/err"; rc=$?
   if [ "$rc" -eq 2 ] && grep -q 'other settings' "$T/err"; then ok "a float32 checkpoint is not resumed in bf16 (exit 2)"
