@@ -11,6 +11,8 @@
 #   SEED     sample and optimiser seed (default 1)
 #   JOBS     records optimised at once (optimize --jobs; default 1)
 #   THREADS  optimize -j (default 0: every core)
+#   PRECISION  optimize --precision: float32 (default) or bf16 (the image tower's products in bfloat16 on
+#            an AVX512_BF16 CPU: 1.8-2.9x faster steps with ViT-B/32; docs/optimize.md "Precision")
 #   FRAME_EVERY  steps between frames (default: about 20 frames a run)
 #   BIN (bin), OUT (outputs/<recipe>)
 #   REPORT_ONLY=1  remake OUT/results.md from the runs already in OUT (e.g. after training the evaluator)
@@ -40,6 +42,8 @@ if [ -n "${CLIP:-}" ]; then
   MODEL_ARGS="--model $CLIP"
 fi
 MODEL_NAME=${CLIP:-${INVCLIP_MODEL:-data/models/sketch-clip/model.safetensors}}
+PRECISION=${PRECISION:-float32}
+case $PRECISION in float32 | bf16) ;; *) rdie "PRECISION='$PRECISION' is not float32 or bf16" ;; esac
 
 # N drawings of WORD from the validation split, a seeded sample
 pick_drawings() {
@@ -61,7 +65,7 @@ run() {
   fe=${FRAME_EVERY:-$(( (STEPS + 19) / 20 ))}
   echo "$RECIPE: $name: optimize $* --steps $STEPS" >&2
   # shellcheck disable=SC2086
-  "$BIN/optimize" $MODEL_ARGS -j "$THREADS" --jobs "$JOBS" --seed "$SEED" --steps "$STEPS" \
+  "$BIN/optimize" $MODEL_ARGS --precision "$PRECISION" -j "$THREADS" --jobs "$JOBS" --seed "$SEED" --steps "$STEPS" \
     --frames "$d/frames.png" --frame-every "$fe" --summary "$d/summary.tsv" "$@" \
     <"$OUT/sketches.ndjson" >"$d/records.ndjson"
   rm -rf "$d/before" "$d/after"

@@ -28,3 +28,12 @@ PY
 expect_exit "a bad N: exit 2" 2 "N='x'" env N=x sh pipelines/reference-anchor.sh
 expect_exit "an unknown word: exit 2" 2 "no drawings of 'unicorn'" env WORD=unicorn sh pipelines/reference-anchor.sh
 expect_exit "unreadable weights: exit 2" 2 "cannot read" env CLIP="$T/nosuch.pt" sh pipelines/text-guided.sh
+expect_exit "a bad PRECISION: exit 2" 2 "PRECISION='half'" env PRECISION=half sh pipelines/reference-anchor.sh
+if grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then
+  CLIP="$T/mk.safetensors" PRECISION=bf16 STEPS=3 N=1 THREADS=1 OUT="$T/ra16" sh pipelines/reference-anchor.sh >"$T/ra16.log" 2>&1; rc=$?
+  if [ "$rc" -eq 0 ] && grep -q '"precision":"bf16"' "$T/ra16/struct0.3/records.ndjson"; then
+    ok "PRECISION=bf16: the recipe's runs are bf16 (optimize.precision)"
+  else notok "PRECISION=bf16 recipe" "rc $rc: $(tail -5 "$T/ra16.log")"; fi
+else
+  echo "# PRECISION=bf16 recipe not run: no AVX512_BF16 on this CPU"
+fi
