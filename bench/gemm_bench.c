@@ -73,10 +73,10 @@ int main(int argc, char **argv) {
     if (reps < 1) reps = 1;
     int nth = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 2;
     double *t = xmalloc(sizeof(double) * (size_t)reps);
-    const long loops = 20000000;
     blas_threads_init(); /* OpenBLAS on one thread, as every tool runs it (pool.h) */
 
 #if HAVE_PEAK
+    const long loops = 20000000;
     if (__builtin_cpu_supports("avx512f")) {
         for (int r = 0; r < reps; r++) {
             double t0 = now_sec();
