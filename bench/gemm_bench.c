@@ -55,11 +55,10 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"), noinline)) static float lo
     for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
     return _mm512_reduce_add_ps(s);
 }
+static volatile float sink;
 #else
 #define HAVE_PEAK 0
 #endif
-
-static volatile float sink;
 
 typedef struct {
     const char *name;
