@@ -151,7 +151,7 @@ typedef struct {
 typedef struct {
     size_t maps;   /* (naug, 3, H*W) warp_tap_t: perspective, crop, rotation */
     size_t masks;  /* (naug, C*H*W) uint8 jitter clamp masks */
-    size_t s0, s1; /* (C*H*W) float scratch each */
+    size_t s0, s1; /* (max(naug,1), C*H*W) float scratch each: a pair per view, so views run in parallel */
     size_t nin;    /* (C*H*W) float: normalised input (after_normalize) */
     size_t total;
 } layout_t;
@@ -168,10 +168,11 @@ static layout_t layout(const clipaug_t *st, int C, int H, int W) {
     o += al64(na * 3 * hw * sizeof(warp_tap_t));
     l.masks = o;
     o += al64(na * chw);
+    size_t ns = na ? na : 1;
     l.s0 = o;
-    o += al64(chw * sizeof(float));
+    o += al64(ns * chw * sizeof(float));
     l.s1 = o;
-    o += al64(chw * sizeof(float));
+    o += al64(ns * chw * sizeof(float));
     l.nin = o;
     if (st->after_norm) o += al64(chw * sizeof(float));
     l.total = o;
@@ -286,6 +287,114 @@ static void draw_view(const clipaug_t *st, const plugin_host_t *h, int H, int W,
     }
 }
 
+/* One augmented view, forward or backward, on its own scratch pair: views
+ * are independent once their random parameters are drawn (in view order,
+ * before any of them runs), so they run in parallel on the host's threads
+ * with the same results as one after another. */
+typedef struct {
+    const clipaug_t *st;
+    char *base;
+    layout_t l;
+    int C, H, W;
+    const float *src; /* forward: the (normalised) input */
+    float *out;       /* forward: (nviews, C, H, W) */
+    const float *dout;
+    const float *res[MAX_VIEWS]; /* backward: each view's gradient w.r.t. the input space */
+} job_t;
+
+static void view_forward(job_t *j, int a) {
+    const clipaug_t *st = j->st;
+    int C = j->C, H = j->H, W = j->W;
+    size_t hw = (size_t)H * W, chw = (size_t)C * hw;
+    ws_hdr_t *hd = (ws_hdr_t *)j->base;
+    view_t *v = &hd->v[a];
+    float *s0 = (float *)(j->base + j->l.s0) + (size_t)a * chw, *s1 = (float *)(j->base + j->l.s1) + (size_t)a * chw;
+    float *o = j->out + (size_t)(a + (st->keep ? 1 : 0)) * chw;
+    float lo = 0, hi = 1, fill = (float)st->fill;
+    warp_tap_t *maps = (warp_tap_t *)(j->base + j->l.maps) + (size_t)a * 3 * hw;
+    if (v->persp) {
+        const double start[8] = {0, 0, W - 1, 0, W - 1, H - 1, 0, H - 1};
+        double hm[9];
+        if (warp_perspective_matrix(start, v->end, hm) == 0)
+            warp_map_projective(hm, H, W, WARP_BILINEAR, maps);
+        else
+            v->persp = 0; /* degenerate corners: no warp */
+    }
+    if (v->crop) warp_map_crop_resize(v->top, v->left, v->ch, v->cw, H, W, maps + hw);
+    if (v->rot) {
+        double hm[9];
+        warp_rotation_matrix(v->angle, H, W, hm);
+        warp_map_projective(hm, H, W, st->rot_interp, maps + 2 * hw);
+    }
+    const float *cur = j->src;
+    int on[3] = {v->persp, v->crop, v->rot};
+    for (int k = 0; k < 3; k++) {
+        if (!on[k]) continue;
+        float *dst = cur == s0 ? s1 : s0;
+        warp_apply(maps + k * hw, C, H, W, cur, fill, dst);
+        cur = dst;
+    }
+    if (v->jit) {
+        float *dst = cur == s0 ? s1 : s0;
+        jitter_forward(C, H, W, cur, v->beta, v->gamma, lo, hi, dst, (uint8_t *)(j->base + j->l.masks) + a * chw);
+        cur = dst;
+    }
+    if (st->after_norm) {
+        for (int c = 0; c < 3; c++)
+            for (size_t p = 0; p < hw; p++) o[c * hw + p] = (float)(cur[c * hw + p] * clip_std[c] + clip_mean[c]);
+    } else
+        memcpy(o, cur, chw * sizeof(float));
+}
+
+static void view_backward(job_t *j, int a) {
+    const clipaug_t *st = j->st;
+    int C = j->C, H = j->H, W = j->W;
+    size_t hw = (size_t)H * W, chw = (size_t)C * hw;
+    const view_t *v = &((const ws_hdr_t *)j->base)->v[a];
+    const float *g = j->dout + (size_t)(a + (st->keep ? 1 : 0)) * chw;
+    const warp_tap_t *maps = (const warp_tap_t *)(j->base + j->l.maps) + (size_t)a * 3 * hw;
+    float *cur = (float *)(j->base + j->l.s0) + (size_t)a * chw, *nxt = (float *)(j->base + j->l.s1) + (size_t)a * chw;
+    if (st->after_norm) {
+        for (int c = 0; c < 3; c++)
+            for (size_t p = 0; p < hw; p++) cur[c * hw + p] = (float)(g[c * hw + p] * clip_std[c]);
+    } else
+        memcpy(cur, g, chw * sizeof(float));
+    if (v->jit) {
+        memset(nxt, 0, chw * sizeof(float));
+        jitter_backward(C, H, W, cur, v->beta, v->gamma, (const uint8_t *)(j->base + j->l.masks) + a * chw, nxt);
+        float *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    int on[3] = {v->persp, v->crop, v->rot};
+    for (int k = 2; k >= 0; k--) {
+        if (!on[k]) continue;
+        memset(nxt, 0, chw * sizeof(float));
+        warp_apply_adjoint(maps + k * hw, C, H, W, cur, nxt);
+        float *t = cur;
+        cur = nxt;
+        nxt = t;
+    }
+    j->res[a] = cur;
+}
+
+static void task_forward(void *fctx, int b, int e, int tid) {
+    (void)tid;
+    for (int a = b; a < e; a++) view_forward(fctx, a);
+}
+static void task_backward(void *fctx, int b, int e, int tid) {
+    (void)tid;
+    for (int a = b; a < e; a++) view_backward(fctx, a);
+}
+
+static void run_views(const plugin_host_t *host, int n, plugin_task_fn fn, job_t *j) {
+    if (n <= 0) return;
+    if (host && host->parallel_for && host->nthreads > 1)
+        host->parallel_for(host->ctx, n, fn, j);
+    else
+        fn(j, 0, n, 0);
+}
+
 static int clipaug_forward(void *state, void *ws, const plugin_host_t *host, int C, int H, int W,
                            const float *in, float *out, plugin_err_t *err) {
     const clipaug_t *st = state;
@@ -294,11 +403,9 @@ static int clipaug_forward(void *state, void *ws, const plugin_host_t *host, int
         return perr(err, EXIT_USAGE, "after_normalize needs C=3 (replicate a grey image to RGB first)");
     if (naug_of(st) > 0 && (!host || !host->rng_uniform))
         return perr(err, EXIT_INTERNAL, "the host provides no rng_uniform");
-    layout_t l = layout(st, C, H, W);
-    char *base = ws;
+    job_t j = {.st = st, .base = ws, .l = layout(st, C, H, W), .C = C, .H = H, .W = W, .out = out};
     ws_hdr_t *hd = ws;
     size_t hw = (size_t)H * W, chw = (size_t)C * hw;
-    float *s0 = (float *)(base + l.s0), *s1 = (float *)(base + l.s1);
     hd->magic = 0;
     hd->C = C;
     hd->H = H;
@@ -306,62 +413,46 @@ static int clipaug_forward(void *state, void *ws, const plugin_host_t *host, int
     hd->nviews = st->nviews;
     hd->naug = naug_of(st);
 
-    const float *src = in;
-    float lo = 0, hi = 1, fill = (float)st->fill;
+    j.src = in;
     if (st->after_norm) { /* the study's space: (x - mean)/std, fill and clamp there */
-        float *nin = (float *)(base + l.nin);
+        float *nin = (float *)(j.base + j.l.nin);
         for (int c = 0; c < 3; c++)
             for (size_t p = 0; p < hw; p++)
                 nin[c * hw + p] = (float)((in[c * hw + p] - clip_mean[c]) / clip_std[c]);
-        src = nin;
+        j.src = nin;
     }
-    for (int vi = 0; vi < st->nviews; vi++) {
-        float *o = out + (size_t)vi * chw;
-        if (vi == 0 && st->keep) {
-            memcpy(o, in, chw * sizeof(float));
-            continue;
-        }
-        int a = vi - (st->keep ? 1 : 0);
-        view_t *v = &hd->v[a];
-        draw_view(st, host, H, W, v);
-        warp_tap_t *maps = (warp_tap_t *)(base + l.maps) + (size_t)a * 3 * hw;
-        if (v->persp) {
-            const double start[8] = {0, 0, W - 1, 0, W - 1, H - 1, 0, H - 1};
-            double hm[9];
-            if (warp_perspective_matrix(start, v->end, hm) == 0)
-                warp_map_projective(hm, H, W, WARP_BILINEAR, maps);
-            else
-                v->persp = 0; /* degenerate corners: no warp */
-        }
-        if (v->crop) warp_map_crop_resize(v->top, v->left, v->ch, v->cw, H, W, maps + hw);
-        if (v->rot) {
-            double hm[9];
-            warp_rotation_matrix(v->angle, H, W, hm);
-            warp_map_projective(hm, H, W, st->rot_interp, maps + 2 * hw);
-        }
-        const float *cur = src;
-        int on[3] = {v->persp, v->crop, v->rot};
-        for (int k = 0; k < 3; k++) {
-            if (!on[k]) continue;
-            float *dst = cur == s0 ? s1 : s0;
-            warp_apply(maps + k * hw, C, H, W, cur, fill, dst);
-            cur = dst;
-        }
-        if (v->jit) {
-            float *dst = cur == s0 ? s1 : s0;
-            jitter_forward(C, H, W, cur, v->beta, v->gamma, lo, hi, dst,
-                           (uint8_t *)(base + l.masks) + a * chw);
-            cur = dst;
-        }
-        if (st->after_norm) {
-            for (int c = 0; c < 3; c++)
-                for (size_t p = 0; p < hw; p++)
-                    o[c * hw + p] = (float)(cur[c * hw + p] * clip_std[c] + clip_mean[c]);
-        } else
-            memcpy(o, cur, chw * sizeof(float));
-    }
+    if (st->keep) memcpy(out, in, chw * sizeof(float));
+    for (int a = 0; a < hd->naug; a++) draw_view(st, host, H, W, &hd->v[a]); /* the random draws, in view order */
+    run_views(host, hd->naug, task_forward, &j);
     hd->magic = WS_MAGIC;
     return 0;
+}
+
+/* din += each view's gradient, in view order for every pixel (the sums of a
+ * serial loop over views), pixels split over the threads */
+typedef struct {
+    const job_t *j;
+    const float *g0; /* the kept view's gradient, or NULL */
+    float *din;
+    size_t n, chunk;
+    int naug;
+} sum_t;
+
+static void task_sum(void *fctx, int b, int e, int tid) {
+    (void)tid;
+    const sum_t *u = fctx;
+    const clipaug_t *st = u->j->st;
+    size_t hw = (size_t)u->j->H * u->j->W;
+    for (int t = b; t < e; t++) {
+        size_t p0 = (size_t)t * u->chunk, p1 = p0 + u->chunk < u->n ? p0 + u->chunk : u->n;
+        for (size_t p = p0; p < p1; p++) {
+            float d = u->din[p];
+            if (u->g0) d += u->g0[p];
+            for (int a = 0; a < u->naug; a++)
+                d += st->after_norm ? (float)(u->j->res[a][p] / clip_std[p / hw]) : u->j->res[a][p];
+            u->din[p] = d;
+        }
+    }
 }
 
 static int clipaug_backward(void *state, void *ws, const plugin_host_t *host, int C, int H, int W, const float *dout,
@@ -370,48 +461,18 @@ static int clipaug_backward(void *state, void *ws, const plugin_host_t *host, in
     ws_hdr_t *hd = ws;
     if (!hd || hd->magic != WS_MAGIC || hd->C != C || hd->H != H || hd->W != W || hd->nviews != st->nviews)
         return perr(err, EXIT_INTERNAL, "backward without a matching forward on this workspace");
-    layout_t l = layout(st, C, H, W);
-    char *base = ws;
-    size_t hw = (size_t)H * W, chw = (size_t)C * hw;
-    float *s0 = (float *)(base + l.s0), *s1 = (float *)(base + l.s1);
-    for (int vi = 0; vi < st->nviews; vi++) {
-        const float *g = dout + (size_t)vi * chw;
-        if (vi == 0 && st->keep) {
-            for (size_t p = 0; p < chw; p++) din[p] += g[p];
-            continue;
-        }
-        int a = vi - (st->keep ? 1 : 0);
-        const view_t *v = &hd->v[a];
-        const warp_tap_t *maps = (const warp_tap_t *)(base + l.maps) + (size_t)a * 3 * hw;
-        float *cur = s0, *nxt = s1;
-        if (st->after_norm) {
-            for (int c = 0; c < 3; c++)
-                for (size_t p = 0; p < hw; p++) cur[c * hw + p] = (float)(g[c * hw + p] * clip_std[c]);
-        } else
-            memcpy(cur, g, chw * sizeof(float));
-        if (v->jit) {
-            memset(nxt, 0, chw * sizeof(float));
-            jitter_backward(C, H, W, cur, v->beta, v->gamma, (const uint8_t *)(base + l.masks) + a * chw,
-                            nxt);
-            float *t = cur;
-            cur = nxt;
-            nxt = t;
-        }
-        int on[3] = {v->persp, v->crop, v->rot};
-        for (int k = 2; k >= 0; k--) {
-            if (!on[k]) continue;
-            memset(nxt, 0, chw * sizeof(float));
-            warp_apply_adjoint(maps + k * hw, C, H, W, cur, nxt);
-            float *t = cur;
-            cur = nxt;
-            nxt = t;
-        }
-        if (st->after_norm) {
-            for (int c = 0; c < 3; c++)
-                for (size_t p = 0; p < hw; p++) din[c * hw + p] += (float)(cur[c * hw + p] / clip_std[c]);
-        } else
-            for (size_t p = 0; p < chw; p++) din[p] += cur[p];
-    }
+    job_t j = {.st = st, .base = ws, .l = layout(st, C, H, W), .C = C, .H = H, .W = W, .dout = dout};
+    int na = naug_of(st);
+    run_views(host, na, task_backward, &j);
+    size_t chw = (size_t)C * H * W;
+    int nt = host && host->parallel_for && host->nthreads > 1 ? host->nthreads : 1;
+    sum_t u = {.j = &j, .g0 = st->keep ? dout : NULL, .din = din, .n = chw, .naug = na};
+    u.chunk = (chw + (size_t)nt * 4 - 1) / ((size_t)nt * 4);
+    int nchunks = (int)((chw + u.chunk - 1) / u.chunk);
+    if (nt > 1)
+        host->parallel_for(host->ctx, nchunks, task_sum, &u);
+    else
+        task_sum(&u, 0, nchunks, 0);
     return 0;
 }
 
