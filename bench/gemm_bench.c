@@ -21,15 +21,15 @@
  * The peaks need AVX-512 (and AVX512_BF16): without, those lines say n/a.
  *
  * Usage: gemm_bench [reps] */
-#include <cblas.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "bench.h"
 #include "nn/gemm_bf16.h"
 #include "nn/linear.h"
 #include "pool.h"
 #include "util.h"
-#include "bench.h"
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
         for (int r = 0; r < reps; r++) {
             double t0 = now_sec();
             for (int k = 0; k < 10; k++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, x, IC, w, IC, 0.0f, y, OC);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, x, IC, w, IC, 0.0f, y,
+                            OC);
             t[r] = (now_sec() - t0) / 10;
         }
         printf("sgemm_%s %.1f GFLOP/s\n", sh[s].name, fl / median(t, reps) / 1e9);
@@ -166,17 +167,19 @@ int main(int argc, char **argv) {
             for (int i = 0; i < 48; i++) {
                 const shape_t *q = &sh[i % 4];
                 if (mode == 0)
-                    linear_forward(&par, y, q->act.kind ? act : NULL, x, NULL, wf[i], NULL, q->act, N, q->IC, q->OC);
+                    linear_forward(&par, y, q->act.kind ? act : NULL, x, NULL, wf[i], NULL, q->act, N, q->IC,
+                                   q->OC);
                 else
-                    linear_forward_bf16(&par, y, q->act.kind ? act : NULL, x, NULL, &wb[i], NULL, q->act, N, q->IC,
-                                        q->OC, scr, NULL, NULL);
+                    linear_forward_bf16(&par, y, q->act.kind ? act : NULL, x, NULL, &wb[i], NULL, q->act, N,
+                                        q->IC, q->OC, scr, NULL, NULL);
             }
             for (int i = 47; i >= 0; i--) {
                 const shape_t *q = &sh[i % 4];
                 if (mode == 0)
                     linear_backward(&par, dx, NULL, NULL, y, NULL, NULL, wf[i], none, N, q->IC, q->OC, 0);
                 else
-                    linear_backward_bf16(&par, dx, y, NULL, &wb[i], none, N, q->IC, q->OC, 0, scr, NULL, NULL);
+                    linear_backward_bf16(&par, dx, y, NULL, &wb[i], none, N, q->IC, q->OC, 0, scr, NULL,
+                                         NULL);
             }
             t[r] = now_sec() - t0;
         }

@@ -181,11 +181,13 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
         memcpy(g_atty + (size_t)b * C, atty + r * C, sizeof(float) * C);
         memcpy(g_x + (size_t)b * C, x + r * C, sizeof(float) * C);
     }
-    lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b, no_act, B, C,
-            C);
+    lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b,
+            no_act, B, C, C);
     layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
-    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu, B, C, H4);
-    lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b, no_act, B, H4, C);
+    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu,
+            B, C, H4);
+    lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b,
+            no_act, B, H4, C);
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)rows[b];
         memcpy(mid + r * C, g_mid + (size_t)b * C, sizeof(float) * C);
@@ -223,11 +225,13 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
             top_forward_rows(par, t, k, bw, l, B, rows);
             break;
         }
-        lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act, BT, C,
-                C);
+        lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act,
+                BT, C, C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
-        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu, BT, C, H4);
-        lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act, BT, H4, C);
+        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu,
+                BT, C, H4);
+        lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act,
+                BT, H4, C);
     }
 }
 
@@ -261,14 +265,14 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
         g_r[b] = ln2r[r];
     }
     memcpy(g_dmid, g_dres, sizeof(float) * B * C);
-    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, g_dres, g_fcg,
-            g_fch, k->proj_w, quickgelu, B, H4, C);
-    lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig, g_ln2, NULL,
-            k->fc_w, no_act, B, C, H4);
+    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL,
+            g_dres, g_fcg, g_fch, k->proj_w, quickgelu, B, H4, C);
+    lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
+            g_ln2, NULL, k->fc_w, no_act, B, C, H4);
     layernorm_backward(par, g_dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, g_ds, g_mid, g_m, g_r, k->ln2_w,
                        B, C);
-    lin_bwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_ds, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL, g_dmid,
-            g_atty, NULL, k->attn_out_w, no_act, B, C, C);
+    lin_bwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_ds, g ? g->attn_out_w : NULL, g ? g->attn_out_b : NULL,
+            g_dmid, g_atty, NULL, k->attn_out_w, no_act, B, C, C);
     memset(t->dsmall, 0, sizeof(float) * (size_t)B * t->Tlast * C);
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)rows[b];
@@ -307,10 +311,10 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
              * dL/d xo until the proj backward has read it; the ln2 backward
              * then adds into it, which leaves dL/d mid there (the residual
              * path needs no copy), and so on down to dL/d x. */
-            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres,
-                    fcg, fch, k->proj_w, quickgelu, BT, H4, C);
-            lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, t->dsmall, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
-                    ln2, NULL, k->fc_w, no_act, BT, C, H4);
+            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL,
+                    g ? g->proj_b : NULL, t->dres, fcg, fch, k->proj_w, quickgelu, BT, H4, C);
+            lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, t->dsmall, g ? g->fc_w : NULL,
+                    g ? g->fc_b : NULL, t->dbig, ln2, NULL, k->fc_w, no_act, BT, C, H4);
             layernorm_backward(par, t->dres, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, ln2m,
                                ln2r, k->ln2_w, BT, C);
             /* mid = x + atty Wo^T + bo */
@@ -318,8 +322,8 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
                     g ? g->attn_out_b : NULL, t->dres, atty, NULL, k->attn_out_w, no_act, BT, C, C);
         }
         attention_backward(par, t->dqkv, t->scratch, t->dsmall, qkv, att, B, Tr, C, NH, t->causal);
-        lin_bwd(par, t, bw ? bw + BW_IN : NULL, 0, t->dsmall, g ? g->attn_in_w : NULL, g ? g->attn_in_b : NULL,
-                t->dqkv, ln1, NULL, k->attn_in_w, no_act, BT, C, 3 * C);
+        lin_bwd(par, t, bw ? bw + BW_IN : NULL, 0, t->dsmall, g ? g->attn_in_w : NULL,
+                g ? g->attn_in_b : NULL, t->dqkv, ln1, NULL, k->attn_in_w, no_act, BT, C, 3 * C);
         layernorm_backward(par, t->dres, g ? g->ln1_w : NULL, g ? g->ln1_b : NULL, t->dsmall, x, ln1m, ln1r,
                            k->ln1_w, BT, C);
     }

@@ -425,12 +425,14 @@ int main(int argc, char **argv) {
     if (!strcmp(o.preprocess, "clip")) c.mode = IMGPREP_CLIP;
     else if (!strcmp(o.preprocess, "normalize")) c.mode = IMGPREP_NORMALIZE;
     else if (!strcmp(o.preprocess, "squash")) c.mode = IMGPREP_SQUASH;
-    else die(EXIT_USAGE, "--preprocess: '%s' is not clip, normalize or squash", o.preprocess);
+    else
+        die(EXIT_USAGE, "--preprocess: '%s' is not clip, normalize or squash", o.preprocess);
     int bf16 = !strcmp(o.precision, "bf16");
-    if (!bf16 && strcmp(o.precision, "float32")) die(EXIT_USAGE, "--precision '%s': not one of float32, bf16", o.precision);
+    if (!bf16 && strcmp(o.precision, "float32"))
+        die(EXIT_USAGE, "--precision '%s': not one of float32, bf16", o.precision);
     clip_open_opts_t co = {.vocab = o.vocab};
-    if (o.heads && (sscanf(o.heads, "%d,%d", &co.load.v_heads, &co.load.t_heads) != 2 || co.load.v_heads < 1 ||
-                    co.load.t_heads < 1))
+    if (o.heads && (sscanf(o.heads, "%d,%d", &co.load.v_heads, &co.load.t_heads) != 2 ||
+                    co.load.v_heads < 1 || co.load.t_heads < 1))
         die(EXIT_USAGE, "--heads: '%s' is not V,T (two positive integers)", o.heads);
     strlist_t owned = {0}; /* lines read from files */
     if (o.text_file) {

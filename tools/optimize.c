@@ -300,10 +300,10 @@ static int parse_init(const char *spec, optim_cfg_t *cfg, err_t *e) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    opts_t o = {.precision = "float32", .renderer = "softline", .init = "drawing", .history = "inline", .schedule = "constant",
-                .add_init = "random", .steps = 200, .canvas = 224, .jobs = 1, .restarts = 1, .warmup = 50,
-                .add_max = 20, .add_points = 4, .ckpt_every = 50, .pad = 10, .width = 3, .lr = 1, .min_lr = 0.01,
-                .clip_norm = 1, .noise_decay = 0.99, .min_delta = 1e-5};
+    opts_t o = {.precision = "float32", .renderer = "softline", .init = "drawing", .history = "inline",
+                .schedule = "constant", .add_init = "random", .steps = 200, .canvas = 224, .jobs = 1, .restarts = 1,
+                .warmup = 50, .add_max = 20, .add_points = 4, .ckpt_every = 50, .pad = 10, .width = 3, .lr = 1,
+                .min_lr = 0.01, .clip_norm = 1, .noise_decay = 0.99, .min_delta = 1e-5};
     int list_plugins = 0, plugins_json = 0;
     const char *help_plugin = NULL;
     const opt_t table[] = {

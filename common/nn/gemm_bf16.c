@@ -1,7 +1,7 @@
 /* gemm_bf16.c - see gemm_bf16.h. */
 #include "gemm_bf16.h"
-#include <string.h>
 #include "act_inl.h"
+#include <string.h>
 
 #define NR NN_BF16_NR
 #define PAIR (2 * NR) /* uint16 per k-pair of a panel: 64 columns x 2 rows */
@@ -122,7 +122,8 @@ void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int 
 
 #if NN_DISPATCH
 #include <immintrin.h>
-#define BF16_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,prefer-vector-width=512")))
+#define BF16_TARGET                                                                                          \
+    __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx512bf16,prefer-vector-width=512")))
 typedef int32_t nn_i32u __attribute__((may_alias, aligned(2)));
 
 static int has_bf16(void) { return nn_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
@@ -131,9 +132,9 @@ static int has_bf16(void) { return nn_has_avx512() && __builtin_cpu_supports("av
  * nvalid columns of C written (masked stores past it), with the epilogue e
  * (its pointers already at the tile's first element; e NULL: C += A B). */
 BF16_TARGET static inline __attribute__((always_inline)) void
-bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t *restrict B, float *restrict C,
-        int ldc, int nvalid, const uint16_t *pf, int npf, const nn_bf16_epi_t *e, const float *bias,
-        const float *res, const float *pre, float *act_out, uint16_t *out16, int ld16) {
+bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t *restrict B,
+        float *restrict C, int ldc, int nvalid, const uint16_t *pf, int npf, const nn_bf16_epi_t *e,
+        const float *bias, const float *res, const float *pre, float *act_out, uint16_t *out16, int ld16) {
     __m512 acc[6][4];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
@@ -179,8 +180,8 @@ bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t
         }
 }
 
-BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp,
-                                        int N, int p0, int p1, const nn_bf16_epi_t *e) {
+BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, int M, int K,
+                                        const uint16_t *Bp, int N, int p0, int p1, const nn_bf16_epi_t *e) {
     int Kh = kpairs(K), Kp = 2 * Kh, ld16 = 2 * kpairs(N);
     /* The next panel is brought towards L2 while this one is computed: each
      * row tile prefetches its share of it, a cache line per k pair from the
@@ -214,12 +215,24 @@ BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, in
             uint16_t *o16 = e && e->out16 ? e->out16 + (size_t)m0 * ld16 + c0 : NULL;
 #define TILE(R) bf_tile(R, Kh, a, Kp, b, c, ldc, nvalid, pf, npf, e, bias, res, pre, ao, o16, ld16)
             switch (M - m0 < 6 ? M - m0 : 6) {
-            case 6: TILE(6); break;
-            case 5: TILE(5); break;
-            case 4: TILE(4); break;
-            case 3: TILE(3); break;
-            case 2: TILE(2); break;
-            default: TILE(1); break;
+            case 6:
+                TILE(6);
+                break;
+            case 5:
+                TILE(5);
+                break;
+            case 4:
+                TILE(4);
+                break;
+            case 3:
+                TILE(3);
+                break;
+            case 2:
+                TILE(2);
+                break;
+            default:
+                TILE(1);
+                break;
             }
 #undef TILE
         }
@@ -263,8 +276,8 @@ void nn_bf16_rows(uint16_t *dst, const float *A, int lda, int K, int r0, int r1)
     rows_plain(dst, A, lda, K, r0, r1);
 }
 
-void nn_bf16_gemm_panels(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N, int p0,
-                         int p1, const nn_bf16_epi_t *e) {
+void nn_bf16_gemm_panels(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N,
+                         int p0, int p1, const nn_bf16_epi_t *e) {
     if (M <= 0 || K <= 0 || N <= 0) return;
     if (p1 > npanels(N)) p1 = npanels(N);
     if (p0 >= p1) return;
@@ -277,7 +290,8 @@ void nn_bf16_gemm_panels(float *C, int ldc, const uint16_t *A, int M, int K, con
     nn_bf16_gemm_panels_plain(C, ldc, A, M, K, Bp, N, p0, p1, e);
 }
 
-void nn_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int M, int K, const float *src, int N, int nk) {
+void nn_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int M, int K, const float *src, int N,
+                      int nk) {
     for (int m = 0; m < M; m++)
         for (int n = 0; n < N; n++) {
             double s = 0.0;

@@ -28,10 +28,10 @@
  */
 #ifndef NN_GEMM_BF16_H
 #define NN_GEMM_BF16_H
-#include <stddef.h>
-#include <stdint.h>
 #include "act.h"
 #include "nn.h"
+#include <stddef.h>
+#include <stdint.h>
 
 #define NN_BF16_NR 64
 
@@ -61,22 +61,22 @@ void nn_bf16_rows(uint16_t *dst, const float *A, int lda, int K, int r0, int r1)
  * field optional; a NULL epilogue, or a zeroed one, is C += A B).  Matrices
  * are (M, ldc) like C; bias is (N). */
 typedef struct {
-    int overwrite;        /* C = A B (+ bias + res) instead of C += A B */
-    const float *bias;    /* added to every row */
-    const float *res;     /* added; may be C itself only with overwrite */
-    const float *pre;     /* then C *= act'(pre) (a backward through act) */
-    nn_act_t act;         /* for pre and act_out */
-    float *act_out;       /* then act_out = act(C) */
-    uint16_t *out16;      /* then (M, Kp(N)) = bf16(act_out, or C): the next product's left operand
-                             as nn_bf16_rows would make it (its odd padding column zeroed with the
-                             last panel) */
+    int overwrite;     /* C = A B (+ bias + res) instead of C += A B */
+    const float *bias; /* added to every row */
+    const float *res;  /* added; may be C itself only with overwrite */
+    const float *pre;  /* then C *= act'(pre) (a backward through act) */
+    nn_act_t act;      /* for pre and act_out */
+    float *act_out;    /* then act_out = act(C) */
+    uint16_t *out16;   /* then (M, Kp(N)) = bf16(act_out, or C): the next product's left operand
+                          as nn_bf16_rows would make it (its odd padding column zeroed with the
+                          last panel) */
 } nn_bf16_epi_t;
 
 /* C[:, 64*p0 .. min(64*p1, N)) = A B over those columns, combined with C as
  * e says (NULL: added): A (M, Kp) from nn_bf16_rows, Bp from
  * nn_bf16_pack(K, N), C (M, ldc floats a row). */
-void nn_bf16_gemm_panels(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N, int p0,
-                         int p1, const nn_bf16_epi_t *e);
+void nn_bf16_gemm_panels(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N,
+                         int p0, int p1, const nn_bf16_epi_t *e);
 
 /* The same through the plain C loop (what runs without AVX512_BF16; tests
  * call it directly). */
@@ -86,5 +86,6 @@ void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int 
 /* Reference: the same sum from the same rounded operands (A rounded as
  * nn_bf16_rows does, B read unpacked from src as nn_bf16_pack reads it), in
  * double, C += A B. */
-void nn_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int M, int K, const float *src, int N, int nk);
+void nn_bf16_gemm_ref(float *C, int ldc, const float *A, int lda, int M, int K, const float *src, int N,
+                      int nk);
 #endif

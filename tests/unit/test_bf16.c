@@ -22,15 +22,15 @@
  *    when it should be added to, fails.
  * 4. Errors and sizes.
  */
-#include <math.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 #include "nn/gemm_bf16.h"
 #include "nn/linear.h"
 #include "pool.h"
 #include "t.h"
 #include "tfix.h"
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 static tensorfile_t *ref;
 
@@ -52,8 +52,8 @@ static void close_all(const char *what, const float *a, float base, const float 
         if (!(d <= lim)) bad++;
         if (!(d / lim <= worst)) worst = d / lim, wi = i;
     }
-    CHECK(bad == 0, "%s: %zu values within atol %g rtol %g (worst [%zu] %.8g vs %.8g)", what, n, atol, rtol, wi,
-          (double)a[wi] - base, (double)b[wi]);
+    CHECK(bad == 0, "%s: %zu values within atol %g rtol %g (worst [%zu] %.8g vs %.8g)", what, n, atol, rtol,
+          wi, (double)a[wi] - base, (double)b[wi]);
 }
 
 static void test_round(void) {
@@ -137,7 +137,8 @@ static void test_gemm(const char *c) {
     /* the epilogue, kernel and plain loop alike: overwrite + bias + res (res = c0),
      * act_out = QuickGELU, out16 = its bf16 rows; then the backward form C *= act'(pre) */
     {
-        float *bias = malloc(sizeof(float) * N), *ao = malloc(sizeof(float) * nc), *ao2 = malloc(sizeof(float) * nc);
+        float *bias = malloc(sizeof(float) * N), *ao = malloc(sizeof(float) * nc),
+              *ao2 = malloc(sizeof(float) * nc);
         float *g2 = malloc(sizeof(float) * nc), *want2 = malloc(sizeof(float) * nc);
         size_t n16 = nn_bf16_rows_size(M, N);
         uint16_t *o16 = malloc(sizeof(uint16_t) * n16), *o16b = malloc(sizeof(uint16_t) * n16),
@@ -147,7 +148,8 @@ static void test_gemm(const char *c) {
         for (int pass = 0; pass < 2; pass++) {
             memset(o16, 0xff, sizeof(uint16_t) * n16);
             for (size_t i = 0; i < nc; i++) got[i] = NAN, ao[i] = NAN;
-            nn_bf16_epi_t ep = {.overwrite = 1, .bias = bias, .res = c0, .act = qg, .act_out = ao, .out16 = o16};
+            nn_bf16_epi_t ep = {
+                .overwrite = 1, .bias = bias, .res = c0, .act = qg, .act_out = ao, .out16 = o16};
             (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(got, N, ah, M, K, bp, N, 0, P, &ep);
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) {
@@ -156,9 +158,11 @@ static void test_gemm(const char *c) {
                     float x = want2[i];
                     ao2[i] = x / (1.0f + expf(-1.702f * x));
                 }
-            snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB + bias + res", c, pass ? "plain" : "kernel");
+            snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB + bias + res", c,
+                     pass ? "plain" : "kernel");
             close_all(what, got, 0, want2, nc, tol, 1e-6);
-            snprintf(what, sizeof what, "gemm %s, epilogue %s: act_out = QuickGELU(C)", c, pass ? "plain" : "kernel");
+            snprintf(what, sizeof what, "gemm %s, epilogue %s: act_out = QuickGELU(C)", c,
+                     pass ? "plain" : "kernel");
             close_all(what, ao, 0, ao2, nc, tol, 1e-5);
             nn_bf16_rows(w16, ao, N, N, 0, M);
             int same16 = 1;
@@ -173,7 +177,8 @@ static void test_gemm(const char *c) {
                 float x = c0[i], sg = 1.0f / (1.0f + expf(-1.702f * x));
                 want2[i] = (want[i] - c0[i]) * (sg + 1.702f * x * sg * (1.0f - sg));
             }
-            snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB * QuickGELU'(pre)", c, pass ? "plain" : "kernel");
+            snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB * QuickGELU'(pre)", c,
+                     pass ? "plain" : "kernel");
             close_all(what, g2, 0, want2, nc, tol * 4, 1e-4);
         }
         free(bias), free(ao), free(ao2), free(g2), free(want2), free(o16), free(o16b), free(w16);
@@ -192,8 +197,8 @@ typedef struct {
 
 static void test_linear(const variant_t *v, const char *c) {
     char nm[64];
-#define FX(var, part, n)                                   \
-    snprintf(nm, sizeof nm, "lin.%s." part, c);            \
+#define FX(var, part, n)                                                                                     \
+    snprintf(nm, sizeof nm, "lin.%s." part, c);                                                              \
     float *var = fx(nm, n);
     FX(dims, "dims", 3)
     if (!dims) {
@@ -234,8 +239,8 @@ static void test_linear(const variant_t *v, const char *c) {
     snprintf(what, sizeof what, "linear_forward_bf16 %s QuickGELU(y) [%s]", c, v->name);
     close_all(what, a, 0, wa, ny, ty, 1e-6);
     nn_bf16_rows(w16, a, OC, OC, 0, N);
-    CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16), "linear_forward_bf16 %s: out16 = bf16 rows of QuickGELU(y) [%s]",
-          c, v->name);
+    CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16),
+          "linear_forward_bf16 %s: out16 = bf16 rows of QuickGELU(y) [%s]", c, v->name);
     memcpy(y, r, sizeof(float) * ny);
     linear_forward_bf16(v->par, y, NULL, x, y, &lw, b, qg, N, IC, OC, scr, NULL, NULL);
     snprintf(what, sizeof what, "linear_forward_bf16 %s with out == res [%s]", c, v->name);
@@ -256,11 +261,12 @@ static void test_linear(const variant_t *v, const char *c) {
     uint16_t *dx16 = malloc(sizeof(uint16_t) * nx16), *wdx16 = malloc(sizeof(uint16_t) * nx16);
     CHECK(linear_backward_bf16(v->par, dx, dy, xp, &lw, qg, N, IC, OC, 0, scr, NULL, dx16) == NN_OK,
           "linear_backward_bf16 %s returns NN_OK [%s]", c, v->name);
-    snprintf(what, sizeof what, "linear_backward_bf16 %s dx_pre through QuickGELU (overwritten) [%s]", c, v->name);
+    snprintf(what, sizeof what, "linear_backward_bf16 %s dx_pre through QuickGELU (overwritten) [%s]", c,
+             v->name);
     close_all(what, dx, 0, wdxp, nx, tx, 1e-5);
     nn_bf16_rows(wdx16, dx, IC, IC, 0, N);
-    CHECK(!memcmp(dx16, wdx16, sizeof(uint16_t) * nx16), "linear_backward_bf16 %s: out16 = bf16 rows of dx_pre [%s]",
-          c, v->name);
+    CHECK(!memcmp(dx16, wdx16, sizeof(uint16_t) * nx16),
+          "linear_backward_bf16 %s: out16 = bf16 rows of dx_pre [%s]", c, v->name);
     /* dout given rounded (in16) */
     uint16_t *dy16 = malloc(sizeof(uint16_t) * nn_bf16_rows_size(N, OC));
     nn_bf16_rows(dy16, dy, OC, OC, 0, N);
@@ -279,7 +285,8 @@ static void test_linear(const variant_t *v, const char *c) {
     close_all(what, dx, 0, wdx, nx, tx, 1e-5);
     free(mem), free(scr), free(y), free(a), free(dx), free(o16), free(w16);
 out:
-    free(dims), free(xp), free(x), free(w), free(b), free(r), free(wy), free(wa), free(dy), free(wdx), free(wdxp);
+    free(dims), free(xp), free(x), free(w), free(b), free(r), free(wy), free(wa), free(dy), free(wdx),
+        free(wdxp);
 }
 
 static void test_errors(void) {
@@ -292,7 +299,8 @@ static void test_errors(void) {
     CHECK(linear_backward_bf16(NULL, d, dy, NULL, &lw, qg, -1, 2, 2, 0, s, NULL, NULL) == NN_EINVAL,
           "linear_backward_bf16: a negative size is NN_EINVAL");
     for (int i = 0; i < 4; i++) d[i] = 3;
-    CHECK(linear_backward_bf16(NULL, d, dy, NULL, &lw, qg, 2, 2, 0, 0, s, NULL, NULL) == NN_OK && d[0] == 0 && d[3] == 0,
+    CHECK(linear_backward_bf16(NULL, d, dy, NULL, &lw, qg, 2, 2, 0, 0, s, NULL, NULL) == NN_OK && d[0] == 0 &&
+              d[3] == 0,
           "linear_backward_bf16 with no outputs overwrites dx with zeros");
     CHECK(nn_bf16_packed_size(0, 5) == 0 && nn_bf16_rows_size(3, 0) == 0, "empty operands take no space");
     CHECK(nn_bf16_packed_size(3, 65) == (size_t)2 * 2 * 128, "a (3,65) operand: 2 panels of 2 k-pairs");
@@ -303,7 +311,8 @@ int main(void) {
     ref = tf_open("tests/fixtures/nn/bf16_ref.safetensors", &e);
     CHECK(ref != NULL, "open tests/fixtures/nn/bf16_ref.safetensors (%s)", e.msg);
     if (!ref) T_DONE();
-    printf("# AVX512_BF16 on this CPU: %s\n", nn_bf16_available() ? "yes (the kernel is tested)" : "no (the plain loop is)");
+    printf("# AVX512_BF16 on this CPU: %s\n",
+           nn_bf16_available() ? "yes (the kernel is tested)" : "no (the plain loop is)");
     test_round();
     const char *gc[] = {"a", "b", "c", "d", "e"};
     for (int k = 0; k < 5; k++) test_gemm(gc[k]);
