@@ -56,6 +56,21 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"), noinline)) static float lo
     return _mm512_reduce_add_ps(s);
 }
 static volatile float sink;
+
+/* name: the median GFLOP/s of reps runs of loop (flops an iteration), or n/a */
+static void peak(const char *name, int ok, float (*loop)(long), double flops, double *t, int reps) {
+    const long loops = 20000000;
+    if (!ok) {
+        printf("%s n/a GFLOP/s\n", name);
+        return;
+    }
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_sec();
+        sink = loop(loops);
+        t[r] = now_sec() - t0;
+    }
+    printf("%s %.1f GFLOP/s\n", name, flops * loops / median(t, reps) / 1e9);
+}
 #else
 #define HAVE_PEAK 0
 #endif
@@ -75,25 +90,8 @@ int main(int argc, char **argv) {
     blas_threads_init(); /* OpenBLAS on one thread, as every tool runs it (pool.h) */
 
 #if HAVE_PEAK
-    const long loops = 20000000;
-    if (__builtin_cpu_supports("avx512f")) {
-        for (int r = 0; r < reps; r++) {
-            double t0 = now_sec();
-            sink = loop_fma(loops);
-            t[r] = now_sec() - t0;
-        }
-        printf("peak_fp32_core %.1f GFLOP/s\n", 24.0 * loops * 32 / median(t, reps) / 1e9);
-    } else
-        printf("peak_fp32_core n/a GFLOP/s\n");
-    if (nn_bf16_available()) {
-        for (int r = 0; r < reps; r++) {
-            double t0 = now_sec();
-            sink = loop_dp(loops);
-            t[r] = now_sec() - t0;
-        }
-        printf("peak_bf16_core %.1f GFLOP/s\n", 24.0 * loops * 64 / median(t, reps) / 1e9);
-    } else
-        printf("peak_bf16_core n/a GFLOP/s\n");
+    peak("peak_fp32_core", __builtin_cpu_supports("avx512f"), loop_fma, 24.0 * 32, t, reps);
+    peak("peak_bf16_core", nn_bf16_available(), loop_dp, 24.0 * 64, t, reps);
 #else
     printf("peak_fp32_core n/a GFLOP/s\npeak_bf16_core n/a GFLOP/s\n");
 #endif
