@@ -85,6 +85,17 @@ static int safe_name(const char *s) {
     return 1;
 }
 
+/* An optional drawing field of the record into d (*has = 1 when present;
+ * d is then the caller's to free, also on error) */
+static int opt_field(sketch_t *s, const char *name, drawing_t *d, int *has, err_t *err) {
+    if (!sketch_has(s, name)) return 0;
+    drawing_init(d);
+    *has = 1;
+    int rc = sketch_get_drawing(s, name, d, err);
+    if (rc) err_prefix(err, "field \"%s\"", name);
+    return rc;
+}
+
 static void run_slot(ctx_t *c, int k, int jobi) {
     slot_t *sl = &c->slot[k];
     const opts_t *o = c->o;
@@ -100,31 +111,22 @@ static void run_slot(ctx_t *c, int k, int jobi) {
     }
     optim_result_init(&sl->res);
     sl->has_init = 0, sl->has_tgt = 0;
-    if (o->keep_initial && sketch_has(s, "initial")) {
-        drawing_init(&sl->init);
-        sl->has_init = 1;
-        if ((sl->rc = sketch_get_drawing(s, "initial", &sl->init, &sl->err))) {
-            err_prefix(&sl->err, "field \"initial\": ");
-            buf_free(&path);
-            return;
-        }
+    if (o->keep_initial && (sl->rc = opt_field(s, "initial", &sl->init, &sl->has_init, &sl->err))) {
+        buf_free(&path);
+        return;
+    }
+    if (sl->has_init) /* into the canvas frame, as the drawing */
         for (int q = 0; q < sl->init.nstrokes; q++)
             for (int i = 0; i < sl->init.s[q].n; i++) {
                 sl->init.s[q].x[i] = sl->init.s[q].x[i] * xf.sx + xf.ox;
                 sl->init.s[q].y[i] = sl->init.s[q].y[i] * xf.sy + xf.oy;
             }
+    if ((sl->rc = opt_field(s, "target", &sl->tgt, &sl->has_tgt, &sl->err))) {
+        buf_free(&path);
+        return;
     }
-    if (sketch_has(s, "target")) {
-        drawing_init(&sl->tgt);
-        sl->has_tgt = 1;
-        if ((sl->rc = sketch_get_drawing(s, "target", &sl->tgt, &sl->err))) {
-            err_prefix(&sl->err, "field \"target\"");
-            buf_free(&path);
-            return;
-        }
-    }
-    sl->rc = optim_record(c->job[jobi], &s->drawing, sl->has_tgt ? &sl->tgt : NULL, &xf, s->key_id, s->word, o->ckpt ? path.s : NULL, o->resume,
-                          jobi == 0 ? &c->prog : NULL, &sl->res, &sl->err);
+    sl->rc = optim_record(c->job[jobi], &s->drawing, sl->has_tgt ? &sl->tgt : NULL, &xf, s->key_id, s->word,
+                          o->ckpt ? path.s : NULL, o->resume, jobi == 0 ? &c->prog : NULL, &sl->res, &sl->err);
     buf_free(&path);
 }
 
