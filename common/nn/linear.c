@@ -236,9 +236,7 @@ int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, co
     if (N == 0 || IC == 0 || !dinp) return NN_OK;
     if (OC == 0) {
         if (!accumulate) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
-        if (out16)
-            for (int i = 0; i < N; i++) memset(out16 + (size_t)i * nn_bf16_rows_size(1, IC), 0,
-                                               sizeof(uint16_t) * nn_bf16_rows_size(1, IC));
+        if (out16) memset(out16, 0, sizeof(uint16_t) * nn_bf16_rows_size(N, IC));
         return NN_OK;
     }
     lin16_job_t j = {.dinp = dinp, .dout = dout, .pre = inp_pre, .wp = w->bwd, .scr = scratch, .out16 = out16,
