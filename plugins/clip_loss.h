@@ -296,17 +296,21 @@ static inline int cl_feat_begin(cl_feat_t *f, const char *name, const char *noun
     if (!f->path || !*f->path)
         return snprintf(err->msg, sizeof err->msg, "%s: no %s picture (give image=FILE)", name, noun), EXIT_USAGE;
     if ((rc = cl_check_input(name, views ? "views" : "image", x, c->n, c->C, in->H, in->W, S, err))) return rc;
-    float emb[1024];
-    if (host->clip_dim > 1024) return snprintf(err->msg, sizeof err->msg, "%s: embedding over 1024", name), EXIT_MODEL;
+    /* the unit embeddings clip_encode writes, (n, D): not used here (the
+     * features are); n is the number of views, so not a fixed array */
+    float *emb = malloc(sizeof(float) * (size_t)c->n * (size_t)(host->clip_dim > 0 ? host->clip_dim : 1));
+    if (!emb) return snprintf(err->msg, sizeof err->msg, "%s: out of memory", name), EXIT_INTERNAL;
     if (!f->hd) { /* the target, once; its handle lives until fini */
         float *img = ws;
-        if ((rc = cl_picture(host, f->path, S, f->pre, img, err))) return rc;
-        if ((rc = host->clip_encode(host->ctx, img, 1, f->keep, &f->hd, emb, err))) return f->hd = 0, rc;
+        if ((rc = cl_picture(host, f->path, S, f->pre, img, err))) return free(emb), rc;
+        if ((rc = host->clip_encode(host->ctx, img, 1, f->keep, &f->hd, emb, err))) return free(emb), f->hd = 0, rc;
     }
     size_t grey = c->C == 1 ? (size_t)c->n * 3 * c->px : 0;
     float *x3 = ws;
     c->dx3 = x3 + grey, c->df = c->dx3 + grey;
-    return host->clip_encode(host->ctx, cl_rgb(x, c->n, c->C, c->px, x3), c->n, f->keep, &c->hd, emb, err);
+    rc = host->clip_encode(host->ctx, cl_rgb(x, c->n, c->C, c->px, x3), c->n, f->keep, &c->hd, emb, err);
+    free(emb);
+    return rc;
 }
 
 /* Backward of the blocks' gradients dfeat into the caller's gradient (when

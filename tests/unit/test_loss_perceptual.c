@@ -3,17 +3,19 @@
  * host's kept block features (an S x S target, so no resampling), the
  * study's block set (L/4, L/2, 3L/4, L-1 = 0, 1, 1, 1: repeats add weight),
  * gradients w.r.t. an RGB and a grey image and w.r.t. views by central
- * differences, the target's handle kept until fini, bad block lists. */
+ * differences, the target's handle kept until fini, bad block lists, and
+ * more views than 1024 floats of embeddings (the plugin once kept them in a
+ * 1024-float array on its stack). */
 #include <unistd.h>
 #include "../plugins/tloss.h"
 #include "png_io.h"
 
-enum { S = 32, E = 16, T = 17, CW = 64, NV = 2 };
+enum { S = 32, E = 16, T = 17, CW = 64, NV = 2, NMANY = 72 /* 72 * E > 1024 */ };
 
 /* the definition: sum_l w_l mean (F^ - G^)^2 (study) or (F - G)^2 (l2) over n images */
 static double want(tl_host_t *t, const float *x, int n, const float *tgt, const double *w, int study) {
     const plugin_host_t *h = &t->hs.h;
-    float emb[4 * E];
+    float *emb = malloc(sizeof(float) * (size_t)n * E);
     plugin_err_t pe;
     int hx, ht;
     h->clip_encode(h->ctx, tgt, 1, 3, &ht, emb, &pe);
@@ -34,6 +36,7 @@ static double want(tl_host_t *t, const float *x, int n, const float *tgt, const 
     }
     h->clip_release(h->ctx, hx);
     h->clip_release(h->ctx, ht);
+    free(emb);
     return L;
 }
 
@@ -101,6 +104,20 @@ int main(void) {
     CHECK_CLOSE(ov.value, want(&t, views, NV, tgt, w2, 0), 1e-7, 1e-5, "l2: weighted MSE of raw features over views");
     tl_fd(&p, &t, &in, views, dviews, n1 * NV, 1e-2, 2e-2, 1e-7, 3, "l2: d/dviews along a random direction");
     plugin_close(&p);
+    /* 2b. many views: their embeddings (NMANY x E floats) are more than 1024 */
+    float *many = malloc(sizeof(float) * n1 * NMANY), *dmany = calloc(n1 * NMANY, sizeof(float));
+    for (size_t i = 0; i < n1 * NMANY; i++) many[i] = (float)rng_range(&r, 0.2, 0.8);
+    loss_in_t inm = {.img = img, .C = 3, .H = S, .W = S, .views = many, .N = NMANY};
+    CHECK(tl_open(&p, "perceptual", spec, &t, &e) == 0, "load l2 on views again (%s)", e.msg);
+    loss_out_t om = {.dviews = dmany};
+    CHECK(tl_eval(&p, &t, &inm, &om, &pe) == 0, "eval %d views (%s)", NMANY, pe.msg);
+    CHECK_CLOSE(om.value, want(&t, many, NMANY, tgt, w2, 0), 1e-7, 1e-5, "l2 over %d views (%d embedding floats)",
+                NMANY, NMANY * E);
+    double dm = 0;
+    for (size_t i = 0; i < n1 * NMANY; i++) dm += fabs(dmany[i]);
+    CHECK(dm > 0 && isfinite(dm), "... with a gradient for the views (sum |d| %g)", dm);
+    plugin_close(&p);
+    free(many), free(dmany);
     /* 3. parameters */
     snprintf(spec, sizeof spec, "image=%s,blocks=2", path);
     int rc = tl_open(&p, "perceptual", spec, &t, &e);
