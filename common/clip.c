@@ -200,6 +200,19 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
     }
 }
 
+/* The slice of ln1, atty, ln2 and fcg block l uses.  Their float values
+ * feed only the next product, and a backward reads them only as the inputs
+ * of weight gradients - which a bf16 forward never has (clip_image_backward
+ * refuses them) - so with the bf16 weights (bws) every block shares slice 0:
+ * 7 of a block's 16 (B,T,C)-sized activations (ln1, atty, ln2: one each;
+ * fcg: four) are not kept per block, about 43 MB of pages a ViT-B/32 forward
+ * at batch 4 never touches (the first step's page faults; the output is
+ * byte for byte the same).  The top block of a pooled_top forward keeps its
+ * own (top_forward_rows scatters rows into them for top_backward_rows). */
+static size_t dead_slice(const clip_tower_t *t, const linear_bf16_t *bws, int l) {
+    return bws && !(t->top_pooled && l == t->L - 1) ? 0 : (size_t)l;
+}
+
 /* Blocks forward over res[0] (B,T,C) with the tower's batch and T = Tr (<= t->T).
  * rows (B) not NULL: the top block after its attention on those rows only
  * (top_forward_rows). */
@@ -211,12 +224,13 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
     for (int l = 0; l < t->L; l++) {
         const clip_block_t *k = &bl[l];
         const linear_bf16_t *bw = bws ? bws + 4 * l : NULL;
+        size_t ls = dead_slice(t, bws, l);
         float *x = t->res + l * sBTC, *xo = t->res + (l + 1) * sBTC;
-        float *ln1 = t->ln1 + l * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
+        float *ln1 = t->ln1 + ls * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
         float *qkv = t->qkv + l * sBTC * 3, *att = t->att + l * (size_t)t->Bcap * NH * t->T * t->T;
-        float *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
-        float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
-        float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
+        float *atty = t->atty + ls * sBTC, *mid = t->mid + l * sBTC;
+        float *ln2 = t->ln2 + ls * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
+        float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + ls * sBTC / C * H4;
         layernorm_forward(par, ln1, ln1m, ln1r, x, k->ln1_w, k->ln1_b, BT, C, CLIP_LN_EPS);
         lin_fwd(par, t, bw ? bw + BW_IN : NULL, 0, qkv, NULL, ln1, NULL, k->attn_in_w, k->attn_in_b, no_act, BT, C,
                 3 * C);
@@ -296,12 +310,13 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
         const clip_block_t *k = &bl[l];
         clip_block_t *g = gb ? &gb[l] : NULL;
         const linear_bf16_t *bw = bws ? bws + 4 * l : NULL;
+        size_t ls = dead_slice(t, bws, l);
         float *x = t->res + l * sBTC;
-        float *ln1 = t->ln1 + l * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
+        float *ln1 = t->ln1 + ls * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
         float *qkv = t->qkv + l * sBTC * 3, *att = t->att + l * (size_t)t->Bcap * NH * t->T * t->T;
-        float *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
-        float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
-        float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + l * sBTC / C * H4;
+        float *atty = t->atty + ls * sBTC, *mid = t->mid + l * sBTC;
+        float *ln2 = t->ln2 + ls * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
+        float *fch = t->fch + l * sBTC / C * H4, *fcg = t->fcg + ls * sBTC / C * H4;
         if (l == t->L - 1 && rows) {
             top_backward_rows(par, t, k, g, bw, l, B, rows);
         } else {
