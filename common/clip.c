@@ -106,7 +106,7 @@ static void tower_free(clip_tower_t *t) {
 }
 
 /* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text. */
-static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal,
+static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal, int bf16,
                                   int npatch, int patchdim, const nn_par_t *par) {
     if (t && t->Bcap >= B) {
         size_t need = attention_scratch_floats(par, T, C / NH); /* grows if m->par was given more threads */
@@ -146,6 +146,23 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->pool_m = xmalloc(sizeof(float) * B);
     t->pool_r = xmalloc(sizeof(float) * B);
     t->lnf_in = xmalloc(sizeof(float) * B * C);
+    /* backed now, in one call a block, rather than page by page in the
+     * first forward (mem_prefault); the arrays a bf16 forward leaves
+     * untouched past slice 0 (dead_slice) only in their slices 0 and L-1 */
+    size_t sl = sizeof(float) * BT * C;
+    void *whole[] = {t->res, t->qkv, t->att, t->mid, t->fch, t->dres, t->dmid, t->dbig, t->dqkv, t->dsmall};
+    size_t wsz[] = {(L + 1) * sl, 3 * L * sl, sizeof(float) * L * (size_t)B * NH * T * T, L * sl,
+                    L * sl / C * H4, sl, sl, sl / C * H4, 3 * sl, sl};
+    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) mem_prefault(whole[i], wsz[i]);
+    float *per[] = {t->ln1, t->atty, t->ln2, t->fcg};
+    for (int i = 0; i < 4; i++) {
+        size_t s1 = i == 3 ? sl / C * H4 : sl;
+        if (bf16) {
+            mem_prefault(per[i], s1);
+            mem_prefault((char *)per[i] + (size_t)(L - 1) * s1, s1);
+        } else
+            mem_prefault(per[i], L * s1);
+    }
     t->pool_idx = xmalloc(sizeof(int) * B);
     t->prow = xmalloc(sizeof(int) * B);
     t->ids = xmalloc(sizeof(int) * BT);
@@ -407,6 +424,7 @@ int clip_bf16_prepare(clip_t *m, err_t *e) {
     for (int i = 0; i < n; i++) off[i + 1] = off[i] + linear_bf16_pack_size(ic[i], oc[i]);
     clip_bf16_t *bf = xcalloc(1, sizeof *bf);
     bf->mem = xmalloc(sizeof(uint16_t) * off[n]);
+    mem_prefault(bf->mem, sizeof(uint16_t) * off[n]);
     bf->lin = xcalloc((size_t)n, sizeof *bf->lin);
     bf->refs = 1;
     bf16_pack_job_t j = {.lin = bf->lin, .mem = bf->mem, .off = off, .w = w, .ic = ic, .oc = oc};
@@ -470,7 +488,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
         int rc = clip_bf16_prepare(m, e);
         if (rc) return rc;
     }
-    m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, NP, PD, par);
+    m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, m->bf16, NP, PD, par);
     clip_tower_t *t = m->vis;
     t->B = B;
     t->Tlast = T;
@@ -634,7 +652,7 @@ int clip_text_forward(clip_t *m, const int *ids, int B, float *emb, err_t *e) {
     const clip_config_t *c = &m->w.cfg;
     int T = c->context, C = c->t_width;
     if (B <= 0) return err_set(e, EXIT_INTERNAL, "clip_text_forward: batch %d", B);
-    m->txt = tower_ensure(m->txt, c->t_layers, C, c->t_heads, c->mlp_ratio * C, T, B, 1, 0, 0, par);
+    m->txt = tower_ensure(m->txt, c->t_layers, C, c->t_heads, c->mlp_ratio * C, T, B, 1, 0, 0, 0, par);
     clip_tower_t *t = m->txt;
     t->B = B;
     /* pool at argmax(ids) (EOT has the largest id); with the causal mask the

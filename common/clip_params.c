@@ -99,6 +99,7 @@ int clip_params_alloc(clip_params_t *p, const clip_config_t *c) {
     memset(p, 0, sizeof *p);
     size_t n = clip_params_count(c);
     float *mem = xcalloc(n, sizeof(float));
+    mem_prefault(mem, n * sizeof(float)); /* about to be filled from the weight file */
     clip_params_bind(p, c, mem);
     p->owns_mem = 1;
     return 0;

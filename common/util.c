@@ -1,5 +1,6 @@
 /* util.c - see util.h. */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* madvise */
 #include "util.h"
 #include <errno.h>
 #include <math.h>
@@ -7,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +100,20 @@ void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) die(EXIT_INTERNAL, "out of memory (%zu x %zu bytes)", n, size);
     return p;
+}
+void mem_prefault(void *p, size_t bytes) {
+#if defined(__linux__)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+    long pg = sysconf(_SC_PAGESIZE);
+    if (!p || pg <= 0 || bytes < 2 * (size_t)pg) return;
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+    uintptr_t b = ((uintptr_t)p + bytes) & ~((uintptr_t)pg - 1);
+    if (b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#else
+    (void)p, (void)bytes;
+#endif
 }
 void *xrealloc(void *p, size_t n) {
     p = realloc(p, n ? n : 1);
