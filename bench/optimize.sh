@@ -39,6 +39,8 @@
 # Environment: OPT_THREADS (2), REPS (3), STEP_STEPS (10), TORCH_STEPS (10), USERS_STEPS (2),
 # USERS_REPS (1: the users' step is minutes), DENSE_STEPS (3), DENSE_REPS (1), ANCHOR_STEPS (500),
 # ANCHOR_TORCH_REPS (1), ANCHOR_TORCH_THREADS ("1 2"), ANCHOR_USERS_STEPS (20), ANCHOR_C_REPS (REPS), ANCHOR_J (OPT_THREADS),
+# ANCHOR_BF16 (1: the anchor also with C --precision bf16 and PyTorch tuned under torch.autocast bfloat16 on
+# 2 threads, when this CPU runs C's bf16 products),
 # SHIPPED_AUG (1: also the 4-view run), SHIPPED_STEPS (300),
 # REF, PYTHON.
 # Installs nothing: without a Python that imports torch the PyTorch columns say n/a (and the
@@ -63,6 +65,7 @@ ANCHOR_TORCH_REPS=${ANCHOR_TORCH_REPS:-1}
 ANCHOR_USERS_STEPS=${ANCHOR_USERS_STEPS:-20}
 ANCHOR_C_REPS=${ANCHOR_C_REPS:-$REPS}
 ANCHOR_J=${ANCHOR_J:-$TH}
+ANCHOR_BF16=${ANCHOR_BF16:-1}
 SHIPPED_AUG=${SHIPPED_AUG:-1}
 SHIPPED_STEPS=${SHIPPED_STEPS:-300}
 PARTS=${PARTS:-"step bf16 shipped anchor"}
@@ -155,6 +158,8 @@ range() {
   awk -v p="$1" -v n="$2" -v k="$3" '$1 == p && $2 == n && $4 == k && $5 != "n/a" { if (!c++ || $5 < lo) lo = $5; if (c == 1 || $5 > hi) hi = $5 }
     END { if (c) printf "%s-%s", lo, hi; else print "n/a" }' "$R"
 }
+# best A B: the smaller of two seconds (n/a when neither is a number)
+best() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a" || a + 0 < b + 0) print a; else print b }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f×", b / a; else print "n/a" }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0) printf "%.1f%%", 100 * a / b; else print "n/a" }'; }
 
@@ -245,7 +250,6 @@ for part in $PARTS; do
       done
       load1=$(load)
       cb=$(med bf16 c-bf16 per_step) cf=$(med bf16 c-f32 per_step)
-      best() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print b; else if (b == "n/a" || a + 0 < b + 0) print a; else print b }'; }
       tf=$(best "$(med bf16 f32-1 per_step)" "$(med bf16 f32-2 per_step)")
       ta=$(best "$(med bf16 autocast-1 per_step)" "$(med bf16 autocast-2 per_step)")
       tb=$(best "$(med bf16 bf16-1 per_step)" "$(med bf16 bf16-2 per_step)")
@@ -308,6 +312,9 @@ for part in $PARTS; do
       ;;
     anchor)
       [ -f "$REF" ] || { echo "optimize.sh: reference picture $REF missing (set REF)" >&2; exit 3; }
+      ab16=0 # C's bf16 products need AVX512_BF16: probe with one step
+      if [ "$ANCHOR_BF16" = 1 ] && "$BIN/optimize" --model "$W" --precision bf16 --loss clip-image:image="$REF" \
+        --steps 1 --history none "$FISH" >/dev/null 2>&1; then ab16=1; fi
       r=1
       while [ "$r" -le "$ANCHOR_C_REPS" ] || [ "$r" -le "$ANCHOR_TORCH_REPS" ]; do
         if [ "$r" -le "$ANCHOR_C_REPS" ]; then
@@ -315,6 +322,12 @@ for part in $PARTS; do
             --history none --timing "$FISH" 2>"$OUT/opt-c.err"
           rec anchor c "$r" wall "$WALL"
           rec anchor c "$r" loop "$(timing "$OUT/opt-c.err" seconds)"
+          if [ "$ab16" = 1 ]; then
+            wall "$BIN/optimize" -j "$ANCHOR_J" --model "$W" --precision bf16 --loss clip-image:image="$REF" --lr 0.5 \
+              --steps "$ANCHOR_STEPS" --history none --timing "$FISH" 2>"$OUT/opt-c.err"
+            rec anchor c-bf16 "$r" wall "$WALL"
+            rec anchor c-bf16 "$r" loop "$(timing "$OUT/opt-c.err" seconds)"
+          fi
         fi
         if [ -n "$py" ] && [ "$r" -le "$ANCHOR_TORCH_REPS" ]; then
           for t in $ANCHOR_TORCH_THREADS; do
@@ -322,6 +335,10 @@ for part in $PARTS; do
               --image "$REF" --drawing "$FISH"
           done
           t_run anchor users "$r" "" anchor --style users --steps "$ANCHOR_USERS_STEPS" --image "$REF" --drawing "$FISH"
+          if [ "$ab16" = 1 ]; then
+            t_run anchor autocast-2 "$r" "$TUNED" anchor --style tuned --threads 2 --steps "$ANCHOR_STEPS" \
+              --image "$REF" --drawing "$FISH" --precision autocast-bf16
+          fi
         fi
         r=$((r + 1))
       done
@@ -346,6 +363,21 @@ for part in $PARTS; do
       echo "| C faster by | | $(ratio "$c" "$u") | $(ratio "$c" "$t1") | $(ratio "$c" "$t2") |"
       echo
       echo "Sanity (PyTorch tuned 2 threads, similarity first → last): $(med anchor tuned-2 similarity_first) → $(med anchor tuned-2 similarity_last)."
+      if [ "$ab16" = 1 ]; then
+        cb=$(med anchor c-bf16 loop) ta=$(med anchor autocast-2 seconds)
+        tb=$(best "$t1" "$t2")
+        echo
+        echo "With bfloat16 products: C \`--precision bf16\` (the same command), median of $ANCHOR_C_REPS; PyTorch tuned on 2 threads"
+        echo "with \`torch.autocast(\"cpu\", torch.bfloat16)\` around the image tower, $ANCHOR_TORCH_REPS run(s)."
+        echo
+        echo "| $ANCHOR_STEPS steps, seconds | C -j $ANCHOR_J bf16 | PyTorch tuned autocast bf16, 2 threads | PyTorch tuned float32 (better thread count) |"
+        echo "|---|---|---|---|"
+        echo "| step loop | $cb ($(range anchor c-bf16 loop)) | $ta | $tb |"
+        echo "| whole process | $(med anchor c-bf16 wall) | | |"
+        echo "| C bf16 faster by | | $(ratio "$cb" "$ta") | $(ratio "$cb" "$tb") (not like with like) |"
+        echo
+        echo "Sanity (PyTorch autocast, similarity first → last): $(med anchor autocast-2 similarity_first) → $(med anchor autocast-2 similarity_last)."
+      fi
       ;;
     *)
       echo "optimize.sh: unknown part '$part' (step, shipped, anchor)" >&2
