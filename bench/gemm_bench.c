@@ -6,6 +6,8 @@
  *                    one thread: the float32 FMA peak of a core (GFLOP/s);
  *   peak_bf16_core   the same with vdpbf16ps (two products a lane): the
  *                    bfloat16 peak;
+ *   peak_bf16_all    that loop on each of BENCH_THREADS (2) threads at once:
+ *                    the bfloat16 peak of the cores the chain runs on;
  *   sgemm_<shape>    one single-threaded cblas_sgemm out = inp W^T at one
  *                    of ViT-B/32's batch-4 shapes (200 rows), warm caches;
  *   bf16_<shape>     nn_bf16 kernel, the same product from packed weights;
@@ -34,15 +36,19 @@
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>
 #define HAVE_PEAK 1
+/* the 24 accumulators summed, so the loop's work is not dead code */
+__attribute__((target("avx512f"), always_inline)) static inline float sum24(const __m512 *a) {
+    __m512 s = a[0];
+    for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
+    return _mm512_reduce_add_ps(s);
+}
 __attribute__((target("avx512f,fma"), noinline)) static float loop_fma(long n) {
     __m512 a[24], x = _mm512_set1_ps(1.0001f), y = _mm512_set1_ps(0.9999f);
     for (int i = 0; i < 24; i++) a[i] = _mm512_set1_ps((float)i);
     for (long k = 0; k < n; k++)
 #pragma GCC unroll 24
         for (int i = 0; i < 24; i++) a[i] = _mm512_fmadd_ps(a[i], x, y);
-    __m512 s = a[0];
-    for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
-    return _mm512_reduce_add_ps(s);
+    return sum24(a);
 }
 __attribute__((target("avx512f,avx512bw,avx512bf16"), noinline)) static float loop_dp(long n) {
     __m512 a[24];
@@ -51,25 +57,36 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"), noinline)) static float lo
     for (long k = 0; k < n; k++)
 #pragma GCC unroll 24
         for (int i = 0; i < 24; i++) a[i] = _mm512_dpbf16_ps(a[i], x, y);
-    __m512 s = a[0];
-    for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, a[i]);
-    return _mm512_reduce_add_ps(s);
+    return sum24(a);
 }
 static volatile float sink;
 
-/* name: the median GFLOP/s of reps runs of loop (flops an iteration), or n/a */
-static void peak(const char *name, int ok, float (*loop)(long), double flops, double *t, int reps) {
-    const long loops = 20000000;
+typedef struct {
+    float (*loop)(long);
+    long n;
+} peak_job_t;
+static void peak_task(void *v, int b, int e, int tid) {
+    const peak_job_t *j = v;
+    (void)tid;
+    for (int i = b; i < e; i++) sink = j->loop(j->n);
+}
+
+/* name: the median GFLOP/s of reps runs of loop (flops an iteration) on
+ * every thread of pool at once (NULL: the calling thread), or n/a */
+static void peak(const char *name, int ok, float (*loop)(long), double flops, double *t, int reps, pool_t *pool) {
+    peak_job_t j = {loop, 20000000};
+    int nth = pool && pool->nthreads > 1 ? pool->nthreads : 1;
     if (!ok) {
         printf("%s n/a GFLOP/s\n", name);
         return;
     }
     for (int r = 0; r < reps; r++) {
         double t0 = now_sec();
-        sink = loop(loops);
+        if (pool) pool_run(pool, nth, peak_task, &j);
+        else peak_task(&j, 0, 1, 0);
         t[r] = now_sec() - t0;
     }
-    printf("%s %.1f GFLOP/s\n", name, flops * loops / median(t, reps) / 1e9);
+    printf("%s %.1f GFLOP/s\n", name, nth * flops * j.n / median(t, reps) / 1e9);
 }
 #else
 #define HAVE_PEAK 0
@@ -89,11 +106,15 @@ int main(int argc, char **argv) {
     double *t = xmalloc(sizeof(double) * (size_t)reps);
     blas_threads_init(); /* OpenBLAS on one thread, as every tool runs it (pool.h) */
 
+    pool_t pool;
+    err_t e = {0};
+    if (pool_init(&pool, nth, &e)) die_err(&e);
 #if HAVE_PEAK
-    peak("peak_fp32_core", __builtin_cpu_supports("avx512f"), loop_fma, 24.0 * 32, t, reps);
-    peak("peak_bf16_core", nn_bf16_available(), loop_dp, 24.0 * 64, t, reps);
+    peak("peak_fp32_core", __builtin_cpu_supports("avx512f"), loop_fma, 24.0 * 32, t, reps, NULL);
+    peak("peak_bf16_core", nn_bf16_available(), loop_dp, 24.0 * 64, t, reps, NULL);
+    peak("peak_bf16_all", nn_bf16_available(), loop_dp, 24.0 * 64, t, reps, &pool);
 #else
-    printf("peak_fp32_core n/a GFLOP/s\npeak_bf16_core n/a GFLOP/s\n");
+    printf("peak_fp32_core n/a GFLOP/s\npeak_bf16_core n/a GFLOP/s\npeak_bf16_all n/a GFLOP/s\n");
 #endif
 
     const int N = 200, C = 768, H4 = 3072;
@@ -119,10 +140,10 @@ int main(int argc, char **argv) {
             uint16_t *wp = xmalloc(sizeof(uint16_t) * nn_bf16_packed_size(IC, OC));
             nn_bf16_pack(wp, w, IC, OC, 1);
             nn_bf16_rows(scr, x, IC, IC, 0, N);
-            nn_bf16_epi_t e = {.overwrite = 1};
+            nn_bf16_epi_t epi = {.overwrite = 1};
             for (int r = 0; r < reps; r++) {
                 double t0 = now_sec();
-                for (int k = 0; k < 10; k++) nn_bf16_gemm_panels(y, OC, scr, N, IC, wp, OC, 0, OC, &e);
+                for (int k = 0; k < 10; k++) nn_bf16_gemm_panels(y, OC, scr, N, IC, wp, OC, 0, OC, &epi);
                 t[r] = (now_sec() - t0) / 10;
             }
             printf("bf16_%s %.1f GFLOP/s\n", sh[s].name, fl / median(t, reps) / 1e9);
@@ -133,9 +154,6 @@ int main(int argc, char **argv) {
     }
 
     /* the chain: 12 blocks, cold weights, a pool of nth */
-    pool_t pool;
-    err_t e = {0};
-    if (pool_init(&pool, nth, &e)) die_err(&e);
     nn_par_t par = pool_par(&pool);
     const int L = 12;
     float *wf[48];

@@ -105,7 +105,24 @@ static void tower_free(clip_tower_t *t) {
     free(t);
 }
 
-/* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text. */
+/* L slices of n floats of a block's saved activations.  On the vision tower
+ * (pf) they are backed at once (mem_prefault), since its first forward
+ * writes every row of them, rather than a page fault a page; a bf16 forward
+ * writes only slices 0 and L-1 of the arrays dead_slice shares (dead), so
+ * only those.  Not the text tower: its forward stops at the last prompt's
+ * end of text, short of the context the buffers are sized for. */
+static float *acts_alloc(int L, size_t n, int pf, int dead) {
+    float *p = xmalloc(sizeof(float) * (size_t)L * n);
+    if (pf && !dead) mem_prefault(p, sizeof(float) * (size_t)L * n);
+    if (pf && dead) {
+        mem_prefault(p, sizeof(float) * n);
+        mem_prefault(p + (size_t)(L - 1) * n, sizeof(float) * n);
+    }
+    return p;
+}
+
+/* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text;
+ * bf16: the forward will use the bf16 weights (acts_alloc). */
 static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal, int bf16,
                                   int npatch, int patchdim, const nn_par_t *par) {
     if (t && t->Bcap >= B) {
@@ -121,19 +138,20 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t = xcalloc(1, sizeof *t);
     t->L = L; t->C = C; t->NH = NH; t->H4 = H4; t->T = T; t->Bcap = B; t->causal = causal;
     size_t BT = (size_t)B * T;
-    t->res = xmalloc(sizeof(float) * (L + 1) * BT * C);
-    t->ln1 = xmalloc(sizeof(float) * L * BT * C);
+    int pf = patchdim > 0;
+    t->res = acts_alloc(L + 1, BT * C, pf, 0);
+    t->ln1 = acts_alloc(L, BT * C, pf, bf16);
     t->ln1_m = xmalloc(sizeof(float) * L * BT);
     t->ln1_r = xmalloc(sizeof(float) * L * BT);
-    t->qkv = xmalloc(sizeof(float) * L * BT * 3 * C);
-    t->att = xmalloc(sizeof(float) * L * (size_t)B * NH * T * T);
-    t->atty = xmalloc(sizeof(float) * L * BT * C);
-    t->mid = xmalloc(sizeof(float) * L * BT * C);
-    t->ln2 = xmalloc(sizeof(float) * L * BT * C);
+    t->qkv = acts_alloc(L, BT * 3 * C, pf, 0);
+    t->att = acts_alloc(L, (size_t)B * NH * T * T, pf, 0);
+    t->atty = acts_alloc(L, BT * C, pf, bf16);
+    t->mid = acts_alloc(L, BT * C, pf, 0);
+    t->ln2 = acts_alloc(L, BT * C, pf, bf16);
     t->ln2_m = xmalloc(sizeof(float) * L * BT);
     t->ln2_r = xmalloc(sizeof(float) * L * BT);
-    t->fch = xmalloc(sizeof(float) * L * BT * H4);
-    t->fcg = xmalloc(sizeof(float) * L * BT * H4);
+    t->fch = acts_alloc(L, BT * H4, pf, 0);
+    t->fcg = acts_alloc(L, BT * H4, pf, bf16);
     t->dres = xmalloc(sizeof(float) * BT * C);
     t->dmid = xmalloc(sizeof(float) * BT * C);
     t->dbig = xmalloc(sizeof(float) * BT * H4);
@@ -146,23 +164,6 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->pool_m = xmalloc(sizeof(float) * B);
     t->pool_r = xmalloc(sizeof(float) * B);
     t->lnf_in = xmalloc(sizeof(float) * B * C);
-    /* backed now, in one call a block, rather than page by page in the
-     * first forward (mem_prefault); the arrays a bf16 forward leaves
-     * untouched past slice 0 (dead_slice) only in their slices 0 and L-1 */
-    size_t sl = sizeof(float) * BT * C;
-    void *whole[] = {t->res, t->qkv, t->att, t->mid, t->fch, t->dres, t->dmid, t->dbig, t->dqkv, t->dsmall};
-    size_t wsz[] = {(L + 1) * sl, 3 * L * sl, sizeof(float) * L * (size_t)B * NH * T * T, L * sl,
-                    L * sl / C * H4, sl, sl, sl / C * H4, 3 * sl, sl};
-    for (size_t i = 0; i < sizeof whole / sizeof whole[0]; i++) mem_prefault(whole[i], wsz[i]);
-    float *per[] = {t->ln1, t->atty, t->ln2, t->fcg};
-    for (int i = 0; i < 4; i++) {
-        size_t s1 = i == 3 ? sl / C * H4 : sl;
-        if (bf16) {
-            mem_prefault(per[i], s1);
-            mem_prefault((char *)per[i] + (size_t)(L - 1) * s1, s1);
-        } else
-            mem_prefault(per[i], L * s1);
-    }
     t->pool_idx = xmalloc(sizeof(int) * B);
     t->prow = xmalloc(sizeof(int) * B);
     t->ids = xmalloc(sizeof(int) * BT);
