@@ -18,8 +18,11 @@
 # stroke-reg 0.01 + tv 0.001, ViT-B/32.
 #
 # Prints, per build, the median and minimum of the steady-state step (the
-# loop's seconds minus its first step, over steps - 1; --timing's fields) and
-# the median first step; the raw pairs go to build/bench/ab.txt.  Exit 2 on
+# loop's seconds minus its first step, over steps - 1; --timing's fields),
+# the median first step, the median whole process (model loading included),
+# and the median whole process of `clip-embed` of perfectFish.jpeg with the
+# same model (run after each optimize run: start-up); the raw runs go to
+# build/bench/ab.txt.  Exit 2 on
 # bad arguments, 3 when a run fails (its stderr is shown).
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +32,10 @@ MODEL=${MODEL:-$ROOT/build/bench/vitb32-random.safetensors}
 PRECISION=${PRECISION:-bf16}
 THREADS=${THREADS:-2}
 for b in "$A" "$B"; do
-  [ -x "$b/optimize" ] || { echo "ab.sh: no optimize in $b" >&2; exit 2; }
+  if [ ! -x "$b/optimize" ] || [ ! -x "$b/clip-embed" ]; then
+    echo "ab.sh: no optimize and clip-embed in $b" >&2
+    exit 2
+  fi
 done
 case $PAIRS in '' | *[!0-9]*) echo "ab.sh: pairs '$PAIRS' is not a count" >&2; exit 2 ;; esac
 case $STEPS in '' | *[!0-9]*) echo "ab.sh: steps '$STEPS' is not a count" >&2; exit 2 ;; esac
@@ -46,8 +52,12 @@ zcat "$ROOT/data/quickdraw/simplified/fish.ndjson.gz" 2>/dev/null | head -1 >"$F
 RAW=$OUT/ab.txt
 : >"$RAW"
 
-# run WHICH BIN: one run; appends "WHICH steady first" to $RAW
+# secs: seconds since the epoch, fractional
+secs() { date +%s.%N; }
+# run WHICH BIN: one run; appends "WHICH steady first whole-process" to $RAW,
+# then times clip-embed of one image with the same model ("WHICH-embed s")
 run() {
+  t0=$(secs)
   if ! "$2/optimize" -j "$THREADS" --model "$MODEL" --renderer bezier \
     --augment clipaug:preset=doodlebot-optimizer,nviews=4 --init random:strokes=8 \
     --loss clip-text:prompt=fish --loss stroke-reg:weight=0.01,bezier_samples=20 --loss tv:weight=0.001 \
@@ -55,8 +65,14 @@ run() {
     cat "$OUT/ab.err" >&2
     exit 3
   fi
+  t1=$(secs)
   sed -n 's/.*"seconds":\([0-9.eE+-]*\).*"first_steps":\([0-9.eE+-]*\).*/\1 \2/p' "$OUT/ab.err" | tail -1 |
-    awk -v w="$1" -v n="$STEPS" '{ printf "%s %.5f %.5f\n", w, ($1 - $2) / (n - 1), $2 }' >>"$RAW"
+    awk -v w="$1" -v n="$STEPS" -v a="$t0" -v b="$t1" '{ printf "%s %.5f %.5f %.3f\n", w, ($1 - $2) / (n - 1), $2, b - a }' >>"$RAW"
+  t0=$(secs)
+  "$2/clip-embed" -j "$THREADS" --model "$MODEL" "$ROOT/data/reference/perfectFish.jpeg" >/dev/null 2>"$OUT/ab.err" ||
+    { cat "$OUT/ab.err" >&2; exit 3; }
+  t1=$(secs)
+  awk -v w="$1-embed" -v a="$t0" -v b="$t1" 'BEGIN { printf "%s %.3f\n", w, b - a }' >>"$RAW"
 }
 
 i=1
@@ -70,6 +86,9 @@ med() { awk -v w="$1" -v c="$2" '$1 == w { print $c }' "$RAW" | sort -g |
   awk '{ a[NR] = $1 } END { printf "%.4f", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 least() { awk -v w="$1" '$1 == w { print $2 }' "$RAW" | sort -g | head -1; }
 echo "$PAIRS alternating pairs, $STEPS steps a run, --precision $PRECISION, -j $THREADS"
-echo "A $A: steady state median $(med A 2) s (min $(least A)), first step median $(med A 3) s"
-echo "B $B: steady state median $(med B 2) s (min $(least B)), first step median $(med B 3) s"
+for w in A B; do
+  if [ $w = A ]; then d=$A; else d=$B; fi
+  echo "$w $d: steady state median $(med $w 2) s (min $(least $w)), first step median $(med $w 3) s," \
+    "whole process median $(med $w 4) s; clip-embed of one image, whole process, median $(med $w-embed 2) s"
+done
 awk -v a="$(med A 2)" -v b="$(med B 2)" 'BEGIN { printf "B/A steady state %.3f (below 1: B faster)\n", b / a }'

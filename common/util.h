@@ -43,8 +43,8 @@ char *xstrdup(const char *s);
  * (MADV_POPULATE_WRITE, Linux 5.14+), instead of one page fault per page at
  * first touch: for a large block that is about to be written whole (weights
  * being loaded or packed, a model's activations).  On this project's VMs a
- * first-touch fault costs ~10-20 us a page, and loading ViT-B/32's 605 MB
- * of weights took ~0.7 s longer without it (docs/benchmarks.md).  Only the
+ * first-touch fault costs ~20 us a page; `clip-embed` of one image with
+ * ViT-B/32 takes 1.7 s with it, 2.65 s without (docs/benchmarks.md).  Only the
  * whole pages inside the block; a no-op where unsupported or on error. */
 void mem_prefault(void *p, size_t bytes);
 
