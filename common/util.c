@@ -110,7 +110,12 @@ void mem_prefault(void *p, size_t bytes) {
     if (!p || pg <= 0 || bytes < 2 * (size_t)pg) return;
     uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
     uintptr_t b = ((uintptr_t)p + bytes) & ~((uintptr_t)pg - 1);
-    if (b > a) (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+    if (b <= a) return;
+    /* 2 MB-aligned interior: transparent huge pages where the system gives
+     * them on request (THP "madvise" mode) */
+    uintptr_t H = (uintptr_t)2 << 20, ha = (a + H - 1) & ~(H - 1), hb = b & ~(H - 1);
+    if (hb > ha) (void)madvise((void *)ha, hb - ha, MADV_HUGEPAGE);
+    (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
 #else
     (void)p, (void)bytes;
 #endif

@@ -42,10 +42,15 @@ char *xstrdup(const char *s);
 /* Ask the kernel to back [p, p+bytes) with memory now, in one call
  * (MADV_POPULATE_WRITE, Linux 5.14+), instead of one page fault per page at
  * first touch: for a large block that is about to be written whole (weights
- * being loaded or packed, a model's activations).  On this project's VMs a
- * first-touch fault costs ~20 us a page; `clip-embed` of one image with
- * ViT-B/32 takes 1.7 s with it, 2.65 s without (docs/benchmarks.md).  Only the
- * whole pages inside the block; a no-op where unsupported or on error. */
+ * being loaded or packed, a model's activations).  The block's 2 MB-aligned
+ * interior is first marked for transparent huge pages (MADV_HUGEPAGE: used
+ * where THP is "always" or "madvise", the common default), so that it is
+ * backed by 2 MB pages - 512 times fewer faults, and fewer TLB misses when
+ * the block is streamed.  On this project's VMs a first-touch fault costs
+ * ~20 us a page; `clip-embed` of one image with ViT-B/32 takes 2.65 s with
+ * neither, 1.7 s with the populate alone, 0.6 s with both
+ * (docs/benchmarks.md).  Only the whole pages inside the block; a no-op
+ * where unsupported or on error. */
 void mem_prefault(void *p, size_t bytes);
 
 /* Close stdout and die(EXIT_IO) if any write to it failed (e.g. disk full). */

@@ -2,11 +2,13 @@
  * touching what is in them: a pattern written before survives it, on an
  * unaligned block and on sub-ranges that start and end mid-page; tiny blocks,
  * NULL and zero bytes are no-ops; and after it the block's pages are resident
- * (mincore), which is the point of calling it. */
+ * (mincore), which is the point of calling it; and a block's 2 MB-aligned
+ * interior is advised for transparent huge pages. */
 #define _DEFAULT_SOURCE
 #include "t.h"
 #include "util.h"
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -62,5 +64,36 @@ int main(void) {
         CHECK(zero, "the populated pages read as zeros");
         munmap(q, m);
     }
+    /* 4. a block's 2 MB-aligned interior is marked for transparent huge
+     * pages (the "hg" flag of its mapping in /proc/self/smaps); whether the
+     * kernel then gives 2 MB pages is its policy, not checked */
+    size_t hm = 8u << 20;
+    unsigned char *h = mmap(NULL, hm, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(h != MAP_FAILED, "mmap %zu bytes", hm);
+    FILE *thp = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (h != MAP_FAILED && thp) {
+        fill(h + 5, hm - 5, 3);
+        mem_prefault(h + 5, hm - 5);
+        CHECK(pattern_ok(h + 5, hm - 5, 3), "an 8 MB block keeps its bytes through the huge-page advice");
+        uintptr_t H = (uintptr_t)2 << 20, mid = ((uintptr_t)h + 5 + H - 1) & ~(H - 1);
+        FILE *sm = fopen("/proc/self/smaps", "r");
+        int inside = 0, hg = -1;
+        char line[512];
+        while (sm && fgets(line, sizeof line, sm)) {
+            unsigned long lo, hi;
+            if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+                inside = lo <= mid && mid < hi;
+            } else if (inside && !strncmp(line, "VmFlags:", 8)) {
+                hg = strstr(line, " hg") != NULL;
+                break;
+            }
+        }
+        if (sm) fclose(sm);
+        CHECK(hg == 1, "the block's aligned interior is advised for huge pages (VmFlags hg: %d)", hg);
+    } else if (h != MAP_FAILED) {
+        printf("# no transparent huge pages on this kernel: the advice is not checked\n");
+    }
+    if (thp) fclose(thp);
+    if (h != MAP_FAILED) munmap(h, hm);
     T_DONE();
 }
