@@ -69,7 +69,11 @@ enum { BW_IN, BW_OUT, BW_FC, BW_PROJ };
 /* out = inp w^T + ... through the float or the bfloat16 weights (bw) */
 /* chain: LIN_OUT16 writes bf16 of the output into t->b16, LIN_IN16 reads
  * the input from there (the MLP's two products, forward and backward: the
- * hidden layer is rounded once, by the first product's epilogue) */
+ * hidden layer is rounded once, by the first product's epilogue).  With bw
+ * the chained float copy is never read (weight gradients are its only other
+ * reader), so the callers do not ask for it: the forward's QuickGELU output
+ * (act_out NULL; act(fch) goes straight into b16) and the backward's
+ * gradient at the hidden layer (dinp NULL; only b16). */
 enum { LIN_OUT16 = 1, LIN_IN16 = 2 };
 static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, int chain, float *out,
                     float *act_out, const float *inp, const float *res, const float *w, const float *b, nn_act_t act,
@@ -202,8 +206,8 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
     lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b,
             no_act, B, C, C);
     layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
-    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, g_fch, g_fcg, g_ln2, NULL, k->fc_w, k->fc_b, quickgelu,
-            B, C, H4);
+    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, g_fch, bw ? NULL : g_fcg, g_ln2, NULL, k->fc_w, k->fc_b,
+            quickgelu, B, C, H4);
     lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b,
             no_act, B, H4, C);
     for (int b = 0; b < B; b++) {
@@ -211,7 +215,7 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
         memcpy(mid + r * C, g_mid + (size_t)b * C, sizeof(float) * C);
         memcpy(ln2 + r * C, g_ln2 + (size_t)b * C, sizeof(float) * C);
         memcpy(fch + r * H4, g_fch + (size_t)b * H4, sizeof(float) * H4);
-        memcpy(fcg + r * H4, g_fcg + (size_t)b * H4, sizeof(float) * H4);
+        if (!bw) memcpy(fcg + r * H4, g_fcg + (size_t)b * H4, sizeof(float) * H4);
         memcpy(xo + r * C, g_xo + (size_t)b * C, sizeof(float) * C);
         ln2m[r] = g_m[b];
         ln2r[r] = g_r[b];
@@ -225,8 +229,9 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
  * 7 of a block's 16 (B,T,C)-sized activations (ln1, atty, ln2: one each;
  * fcg: four) are not kept per block, about 43 MB of pages a ViT-B/32 forward
  * at batch 4 never touches (the first step's page faults; the output is
- * byte for byte the same).  The top block of a pooled_top forward keeps its
- * own (top_forward_rows scatters rows into them for top_backward_rows). */
+ * byte for byte the same).  (fcg is in fact not written at all with bws:
+ * see lin_fwd.)  The top block of a pooled_top forward keeps its own
+ * (top_forward_rows scatters rows into them for top_backward_rows). */
 static size_t dead_slice(const clip_tower_t *t, const linear_bf16_t *bws, int l) {
     return bws && !(t->top_pooled && l == t->L - 1) ? 0 : (size_t)l;
 }
@@ -260,8 +265,8 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act,
                 BT, C, C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
-        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, fch, fcg, ln2, NULL, k->fc_w, k->fc_b, quickgelu,
-                BT, C, H4);
+        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, fch, bw ? NULL : fcg, ln2, NULL, k->fc_w, k->fc_b,
+                quickgelu, BT, C, H4);
         lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act,
                 BT, H4, C);
     }
@@ -288,7 +293,7 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
     for (int b = 0; b < B; b++) {
         size_t r = (size_t)rows[b];
         memcpy(g_fch + (size_t)b * H4, fch + r * H4, sizeof(float) * H4);
-        memcpy(g_fcg + (size_t)b * H4, fcg + r * H4, sizeof(float) * H4);
+        if (!bw) memcpy(g_fcg + (size_t)b * H4, fcg + r * H4, sizeof(float) * H4);
         memcpy(g_ln2 + (size_t)b * C, ln2 + r * C, sizeof(float) * C);
         memcpy(g_mid + (size_t)b * C, mid + r * C, sizeof(float) * C);
         memcpy(g_atty + (size_t)b * C, atty + r * C, sizeof(float) * C);
@@ -297,8 +302,8 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
         g_r[b] = ln2r[r];
     }
     memcpy(g_dmid, g_dres, sizeof(float) * B * C);
-    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL, g ? g->proj_b : NULL,
-            g_dres, g_fcg, g_fch, k->proj_w, quickgelu, B, H4, C);
+    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, bw ? NULL : t->dbig, g ? g->proj_w : NULL,
+            g ? g->proj_b : NULL, g_dres, g_fcg, g_fch, k->proj_w, quickgelu, B, H4, C);
     lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
             g_ln2, NULL, k->fc_w, no_act, B, C, H4);
     layernorm_backward(par, g_dmid, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, g_ds, g_mid, g_m, g_r, k->ln2_w,
@@ -344,7 +349,7 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
              * dL/d xo until the proj backward has read it; the ln2 backward
              * then adds into it, which leaves dL/d mid there (the residual
              * path needs no copy), and so on down to dL/d x. */
-            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, t->dbig, g ? g->proj_w : NULL,
+            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, bw ? NULL : t->dbig, g ? g->proj_w : NULL,
                     g ? g->proj_b : NULL, t->dres, fcg, fch, k->proj_w, quickgelu, BT, H4, C);
             lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, t->dsmall, g ? g->fc_w : NULL,
                     g ? g->fc_b : NULL, t->dbig, ln2, NULL, k->fc_w, no_act, BT, C, H4);

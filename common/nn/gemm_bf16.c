@@ -58,29 +58,28 @@ static void rows_plain(uint16_t *dst, const float *A, int lda, int K, int r0, in
 }
 
 /* The activation parts of an epilogue on rows [0,rows) x columns [0,nc) of
- * a block whose C, act_out, pre, out16 pointers (strides ldc, ld16) are
- * already at its first element: C *= act'(pre); act_out = act(C); out16 =
- * bf16(act_out or C).  Plain loops the compiler vectorises. */
-NN_INLINE void epi_act(const nn_bf16_epi_t *e, float *C, int ldc, const float *pre, float *act_out,
-                       uint16_t *out16, int ld16, int rows, int nc) {
+ * a block whose pointers are already at its first element: C (stride ldc)
+ * *= act'(pre) (stride ldp); act_out (stride lda) = act(C).  Plain loops the
+ * compiler vectorises. */
+NN_INLINE void epi_act(const nn_bf16_epi_t *e, float *C, int ldc, const float *pre, int ldp, float *act_out,
+                       int lda, int rows, int nc) {
     float slope = e->act.slope;
     for (int i = 0; i < rows; i++) {
         float *restrict d = C + (size_t)i * ldc;
         if (pre) {
-            const float *restrict x = pre + (size_t)i * ldc;
+            const float *restrict x = pre + (size_t)i * ldp;
             NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
         }
         if (act_out) {
-            float *restrict g = act_out + (size_t)i * ldc;
+            float *restrict g = act_out + (size_t)i * lda;
             NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) g[c] = nn_act_eval(K_, slope, d[c]))
         }
     }
-    if (out16)
-        for (int i = 0; i < rows; i++) {
-            const float *src = (act_out ? act_out : C) + (size_t)i * ldc;
-            uint16_t *o = out16 + (size_t)i * ld16;
-            for (int c = 0; c < nc; c++) o[c] = nn_f2bf(src[c]);
-        }
+}
+
+/* 1 when out16 takes act(C) that no act_out keeps (see nn_bf16_epi_t) */
+static inline int epi_act16(const nn_bf16_epi_t *e) {
+    return e && e->out16 && !e->pre && !e->act_out && e->act.kind != NN_ACT_NONE;
 }
 
 /* out16's odd padding column (N odd) */
@@ -91,31 +90,46 @@ static void epi_pad16(const nn_bf16_epi_t *e, int M, int N) {
 }
 
 /* The plain loop: for CPUs without AVX512_BF16 and builds without the
- * kernel.  The same rounded operands; float sums in k order. */
+ * kernel.  The same rounded operands; float sums in k order; the epilogue
+ * per tile of up to 6 rows, as the kernel's. */
 void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int K, const uint16_t *Bp, int N,
                                int p0, int p1, const nn_bf16_epi_t *e) {
     if (M <= 0 || K <= 0 || N <= 0) return;
     if (p1 > npanels(N)) p1 = npanels(N);
-    int Kh = kpairs(K), Kp = 2 * Kh, ld16 = 2 * kpairs(N);
+    int Kh = kpairs(K), Kp = 2 * Kh, ld16 = 2 * kpairs(N), over = e && e->overwrite, act16 = epi_act16(e);
+    float tmp[6 * NR], t16[6 * NR];
     for (int p = p0; p < p1; p++) {
         const uint16_t *b = Bp + (size_t)p * Kh * PAIR;
         int c0 = p * NR, nc = N - c0 < NR ? N - c0 : NR;
-        for (int c = 0; c < nc; c++)
-            for (int m = 0; m < M; m++) {
-                float s = 0.0f;
-                for (int kk = 0; kk < Kh; kk++) {
-                    s += nn_bf2f(A[(size_t)m * Kp + 2 * kk]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c]);
-                    s += nn_bf2f(A[(size_t)m * Kp + 2 * kk + 1]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c + 1]);
+        for (int m0 = 0; m0 < M; m0 += 6) {
+            int rows = M - m0 < 6 ? M - m0 : 6;
+            float *cw = C ? C + (size_t)m0 * ldc + c0 : tmp;
+            int ldw = C ? ldc : NR;
+            for (int i = 0; i < rows; i++)
+                for (int c = 0; c < nc; c++) {
+                    int m = m0 + i;
+                    float s = 0.0f;
+                    for (int kk = 0; kk < Kh; kk++) {
+                        s += nn_bf2f(A[(size_t)m * Kp + 2 * kk]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c]);
+                        s += nn_bf2f(A[(size_t)m * Kp + 2 * kk + 1]) * nn_bf2f(b[(size_t)kk * PAIR + 2 * c + 1]);
+                    }
+                    float *d = &cw[(size_t)i * ldw + c];
+                    float v = over ? s : *d + s;
+                    if (e && e->bias) v += e->bias[c0 + c];
+                    if (e && e->res) v += e->res[(size_t)m * ldc + c0 + c];
+                    *d = v;
                 }
-                float *d = &C[(size_t)m * ldc + c0 + c];
-                float v = e && e->overwrite ? s : *d + s;
-                if (e && e->bias) v += e->bias[c0 + c];
-                if (e && e->res) v += e->res[(size_t)m * ldc + c0 + c];
-                *d = v;
-            }
-        if (e && (e->pre || e->act_out || e->out16))
-            epi_act(e, C + c0, ldc, e->pre ? e->pre + c0 : NULL, e->act_out ? e->act_out + c0 : NULL,
-                    e->out16 ? e->out16 + c0 : NULL, ld16, M, nc);
+            size_t off = (size_t)m0 * ldc + c0;
+            float *ao = e && e->act_out ? e->act_out + off : NULL;
+            if (e && (e->pre || ao)) epi_act(e, cw, ldw, e->pre ? e->pre + off : NULL, ldc, ao, ldc, rows, nc);
+            if (!e || !e->out16) continue;
+            const float *src = ao ? ao : cw;
+            int lds = ao ? ldc : ldw;
+            if (act16) epi_act(e, (float *)src, lds, NULL, 0, t16, NR, rows, nc), src = t16, lds = NR;
+            for (int i = 0; i < rows; i++)
+                for (int c = 0; c < nc; c++)
+                    e->out16[(size_t)(m0 + i) * ld16 + c0 + c] = nn_f2bf(src[(size_t)i * lds + c]);
+        }
     }
     if (p1 == npanels(N)) epi_pad16(e, M, N);
 }
@@ -154,22 +168,31 @@ bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t
         }
     }
     int over = e && e->overwrite;
+    /* C NULL: the tile goes to tmp only (for out16); act16: act(C) goes to
+     * tmp2 only (out16 without act_out) */
+    float tmp[6 * 64] __attribute__((aligned(64))), tmp2[6 * 64] __attribute__((aligned(64)));
+    float *cw = C ? C : tmp;
+    int ldw = C ? ldc : 64;
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 4; j++) {
             int n = nvalid - 16 * j;
             if (n <= 0) break;
             __mmask16 m = n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
-            float *c = C + (size_t)i * ldc + 16 * j;
+            float *c = cw + (size_t)i * ldw + 16 * j;
             __m512 v = acc[i][j];
             if (!over) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
             if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + 16 * j));
             if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + (size_t)i * ldc + 16 * j));
             _mm512_mask_storeu_ps(c, m, v);
         }
-    if (pre || act_out) epi_act(e, C, ldc, pre, act_out, NULL, ld16, MR, nvalid);
-    if (out16) /* rounded as nn_bf16_rows rounds on this path */
+    if (pre || act_out) epi_act(e, cw, ldw, pre, ldc, act_out, ldc, MR, nvalid);
+    if (out16) { /* rounded as nn_bf16_rows rounds on this path */
+        const float *from = act_out ? act_out : cw;
+        int ldf = act_out ? ldc : ldw;
+        if (!pre && !act_out && e->act.kind != NN_ACT_NONE)
+            epi_act(e, (float *)from, ldf, NULL, 0, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
         for (int i = 0; i < MR; i++) {
-            const float *src = (act_out ? act_out : C) + (size_t)i * ldc;
+            const float *src = from + (size_t)i * ldf;
             for (int j = 0; j < 4; j++) {
                 int n = nvalid - 16 * j;
                 if (n <= 0) break;
@@ -178,6 +201,7 @@ bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t
                 _mm256_mask_storeu_epi16(out16 + (size_t)i * ld16 + 16 * j, m, (__m256i)h);
             }
         }
+    }
 }
 
 BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, int M, int K,
@@ -208,7 +232,7 @@ BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, in
             }
             const uint16_t *a = A + (size_t)m0 * Kp;
             size_t off = (size_t)m0 * ldc + c0;
-            float *c = C + off;
+            float *c = C ? C + off : NULL;
             const float *bias = e && e->bias ? e->bias + c0 : NULL, *res = e && e->res ? e->res + off : NULL;
             const float *pre = e && e->pre ? e->pre + off : NULL;
             float *ao = e && e->act_out ? e->act_out + off : NULL;

@@ -59,17 +59,19 @@ void nn_bf16_rows(uint16_t *dst, const float *A, int lda, int K, int r0, int r1)
 
 /* What is done with each finished block of C while it is in L1 (every
  * field optional; a NULL epilogue, or a zeroed one, is C += A B).  Matrices
- * are (M, ldc) like C; bias is (N). */
+ * are (M, ldc) like C; bias is (N).  C may be NULL with overwrite and out16:
+ * the block is then not kept in float, only rounded into out16. */
 typedef struct {
     int overwrite;     /* C = A B (+ bias + res) instead of C += A B */
     const float *bias; /* added to every row */
     const float *res;  /* added; may be C itself only with overwrite */
     const float *pre;  /* then C *= act'(pre) (a backward through act) */
-    nn_act_t act;      /* for pre and act_out */
+    nn_act_t act;      /* for pre, act_out and out16 */
     float *act_out;    /* then act_out = act(C) */
-    uint16_t *out16;   /* then (M, Kp(N)) = bf16(act_out, or C): the next product's left operand
-                          as nn_bf16_rows would make it (its odd padding column zeroed with the
-                          last panel) */
+    uint16_t *out16;   /* then (M, Kp(N)) = bf16(C) - with pre, C after the derivative; else,
+                          act not none, bf16(act(C)) whether or not act_out keeps it: the next
+                          product's left operand as nn_bf16_rows would make it (its odd
+                          padding column zeroed with the last panel) */
 } nn_bf16_epi_t;
 
 /* C[:, 64*p0 .. min(64*p1, N)) = A B over those columns, combined with C as

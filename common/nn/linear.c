@@ -171,14 +171,14 @@ typedef struct {
     const uint16_t *wp, *a16;
     uint16_t *scr, *out16;
     nn_act_t act;
-    int N, K, NC, nt, accumulate;
+    int N, K, NC, nt, accumulate, bwd;
     int next; /* the next unclaimed panel (lin16_cols_body) */
 } lin16_job_t;
 
 /* the rows of the left operand (inp or dout, K columns) into scr */
 NN_BODY lin16_rows_body(void *vj, int t0, int t1, int unused) {
     lin16_job_t *j = vj;
-    const float *a = j->dout ? j->dout : j->inp;
+    const float *a = j->bwd ? j->dout : j->inp;
     for (int tid = t0; tid < t1; tid++) {
         int r0 = (int)((long)j->N * tid / j->nt), r1 = (int)((long)j->N * (tid + 1) / j->nt);
         nn_bf16_rows(j->scr, a, j->K, j->K, r0, r1);
@@ -197,8 +197,8 @@ NN_BODY lin16_cols_body(void *vj, int t0, int t1, int unused) {
     lin16_job_t *j = vj;
     int P = (j->NC + NN_BF16_NR - 1) / NN_BF16_NR;
     nn_bf16_epi_t e = {.act = j->act, .out16 = j->out16};
-    float *C = j->dinp ? j->dinp : j->out;
-    if (j->dinp) e.overwrite = !j->accumulate, e.pre = j->pre;
+    float *C = j->bwd ? j->dinp : j->out;
+    if (j->bwd) e.overwrite = !j->accumulate, e.pre = j->pre;
     else e.overwrite = 1, e.bias = j->b, e.res = j->res, e.act_out = j->act_out;
     (void)t0, (void)t1;
     for (;;) {
@@ -232,15 +232,15 @@ void linear_forward_bf16(const nn_par_t *par, float *out, float *act_out, const 
 int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, const float *inp_pre,
                          const linear_bf16_t *w, nn_act_t act, int N, int IC, int OC, int accumulate,
                          uint16_t *scratch, const uint16_t *in16, uint16_t *out16) {
-    if (N < 0 || IC < 0 || OC < 0 || (inp_pre && accumulate)) return NN_EINVAL;
-    if (N == 0 || IC == 0 || !dinp) return NN_OK;
+    if (N < 0 || IC < 0 || OC < 0 || (inp_pre && accumulate) || (!dinp && accumulate)) return NN_EINVAL;
+    if (N == 0 || IC == 0 || (!dinp && !out16)) return NN_OK;
     if (OC == 0) {
-        if (!accumulate) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
+        if (dinp && !accumulate) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
         if (out16) memset(out16, 0, sizeof(uint16_t) * nn_bf16_rows_size(N, IC));
         return NN_OK;
     }
     lin16_job_t j = {.dinp = dinp, .dout = dout, .pre = inp_pre, .wp = w->bwd, .scr = scratch, .out16 = out16,
-                     .act = act, .N = N, .K = OC, .NC = IC, .accumulate = accumulate};
+                     .act = act, .N = N, .K = OC, .NC = IC, .accumulate = accumulate, .bwd = 1};
     lin16_run(par, &j, in16);
     return NN_OK;
 }

@@ -82,15 +82,18 @@ void linear_bf16_pack(linear_bf16_t *p, uint16_t *mem, const float *w, int IC, i
  * in16 is that rounded copy already (e.g. the previous product's out16) and
  * scratch is not used; the product summed in float; bias, residual and
  * activation in float as in linear_forward, applied per tile in the kernel.
- * out16, when not NULL, receives bf16(act_out) (bf16(out) without act_out)
- * as nn_bf16_rows would round it (N, Kp(OC)): the next product's operand. */
+ * out16, when not NULL, receives bf16(act(out)) (bf16(out) when act is
+ * none) as nn_bf16_rows would round it (N, Kp(OC)): the next product's
+ * operand - act(out) is computed for it whether or not act_out keeps it. */
 void linear_forward_bf16(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
                          const linear_bf16_t *w, const float *b, nn_act_t act, int N, int IC, int OC,
                          uint16_t *scratch, const uint16_t *in16, uint16_t *out16);
 /* linear_backward's input gradient alone, with the weight in bfloat16: dout
  * rounded into scratch (nn_bf16_rows_size(N, OC) elements), or given rounded
  * as in16; out16 as above (bf16 of the final dinp, activation's derivative
- * applied).  dinp NULL: nothing to do.  Returns as linear_backward. */
+ * applied).  dinp NULL with out16: only the rounded copy is made (the float
+ * gradient is not kept; accumulate must be 0); both NULL: nothing to do.
+ * Returns as linear_backward. */
 int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, const float *inp_pre,
                          const linear_bf16_t *w, nn_act_t act, int N, int IC, int OC, int accumulate,
                          uint16_t *scratch, const uint16_t *in16, uint16_t *out16);

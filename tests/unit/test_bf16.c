@@ -170,9 +170,28 @@ static void test_gemm(const char *c) {
             CHECK(same16, "gemm %s, epilogue %s: out16 = nn_bf16_rows(act_out), padding included", c,
                   pass ? "plain" : "kernel");
             if (!pass) memcpy(o16b, o16, sizeof(uint16_t) * n16);
+            /* act without act_out: out16 still takes bf16(act(C)), and C is the same */
+            memset(w16, 0xff, sizeof(uint16_t) * n16);
+            for (size_t i = 0; i < nc; i++) g2[i] = NAN;
+            nn_bf16_epi_t ea = {.overwrite = 1, .bias = bias, .res = c0, .act = qg, .out16 = w16};
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(g2, N, ah, M, K, bp, N, 0, P, &ea);
+            CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16) && !memcmp(g2, got, sizeof(float) * nc),
+                  "gemm %s, epilogue %s: act without act_out - C the same, out16 = bf16(act(C)) the same", c,
+                  pass ? "plain" : "kernel");
+            /* C NULL: nothing kept in float, out16 the same as with C (here bf16(act(C)) again) */
+            memset(w16, 0xff, sizeof(uint16_t) * n16);
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &ea);
+            CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16), "gemm %s, epilogue %s: C NULL - out16 the same", c,
+                  pass ? "plain" : "kernel");
             /* the backward form: C = AB (overwrite), then C *= QuickGELU'(pre = c0) */
-            nn_bf16_epi_t eb = {.overwrite = 1, .pre = c0, .act = qg};
+            nn_bf16_epi_t eb = {.overwrite = 1, .pre = c0, .act = qg, .out16 = o16};
             (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(g2, N, ah, M, K, bp, N, 0, P, &eb);
+            memset(w16, 0xff, sizeof(uint16_t) * n16);
+            eb.out16 = w16;
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &eb);
+            CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16),
+                  "gemm %s, epilogue %s: the backward form with C NULL - out16 = bf16(C * act'(pre)) the same", c,
+                  pass ? "plain" : "kernel");
             for (size_t i = 0; i < nc; i++) {
                 float x = c0[i], sg = 1.0f / (1.0f + expf(-1.702f * x));
                 want2[i] = (want[i] - c0[i]) * (sg + 1.702f * x * sg * (1.0f - sg));
@@ -241,6 +260,13 @@ static void test_linear(const variant_t *v, const char *c) {
     nn_bf16_rows(w16, a, OC, OC, 0, N);
     CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16),
           "linear_forward_bf16 %s: out16 = bf16 rows of QuickGELU(y) [%s]", c, v->name);
+    /* the activation not kept (act_out NULL): out16 still bf16 rows of QuickGELU(y), y the same */
+    memset(o16, 0xff, sizeof(uint16_t) * n16);
+    for (size_t i = 0; i < ny; i++) a[i] = y[i], y[i] = NAN;
+    linear_forward_bf16(v->par, y, NULL, x, r, &lw, b, qg, N, IC, OC, scr, NULL, o16);
+    CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16) && !memcmp(y, a, sizeof(float) * ny),
+          "linear_forward_bf16 %s with act_out NULL: y and out16 = bf16 rows of QuickGELU(y) the same [%s]", c,
+          v->name);
     memcpy(y, r, sizeof(float) * ny);
     linear_forward_bf16(v->par, y, NULL, x, y, &lw, b, qg, N, IC, OC, scr, NULL, NULL);
     snprintf(what, sizeof what, "linear_forward_bf16 %s with out == res [%s]", c, v->name);
@@ -267,6 +293,13 @@ static void test_linear(const variant_t *v, const char *c) {
     nn_bf16_rows(wdx16, dx, IC, IC, 0, N);
     CHECK(!memcmp(dx16, wdx16, sizeof(uint16_t) * nx16),
           "linear_backward_bf16 %s: out16 = bf16 rows of dx_pre [%s]", c, v->name);
+    /* no float gradient kept (dinp NULL): the same out16 */
+    memset(dx16, 0xff, sizeof(uint16_t) * nx16);
+    CHECK(linear_backward_bf16(v->par, NULL, dy, xp, &lw, qg, N, IC, OC, 0, scr, NULL, dx16) == NN_OK &&
+              !memcmp(dx16, wdx16, sizeof(uint16_t) * nx16),
+          "linear_backward_bf16 %s with dinp NULL: out16 alone, the same [%s]", c, v->name);
+    CHECK(linear_backward_bf16(v->par, NULL, dy, NULL, &lw, qg, N, IC, OC, 1, scr, NULL, dx16) == NN_EINVAL,
+          "linear_backward_bf16 %s: dinp NULL with accumulate is NN_EINVAL [%s]", c, v->name);
     /* dout given rounded (in16) */
     uint16_t *dy16 = malloc(sizeof(uint16_t) * nn_bf16_rows_size(N, OC));
     nn_bf16_rows(dy16, dy, OC, OC, 0, N);
