@@ -113,12 +113,15 @@ static void tower_free(clip_tower_t *t) {
  * (pf) they are backed at once (mem_prefault), since its first forward
  * writes every row of them, rather than a page fault a page; a bf16 forward
  * writes only slices 0 and L-1 of the arrays dead_slice shares (dead), so
- * only those.  Not the text tower: its forward stops at the last prompt's
- * end of text, short of the context the buffers are sized for. */
+ * only those, the rest advised for huge pages alone (mem_hugepage): a float
+ * forward on the same tower later (optimize's evaluations, one image) writes
+ * a few rows of every slice.  Not the text tower: its forward stops at the
+ * last prompt's end of text, short of the context the buffers are sized for. */
 static float *acts_alloc(int L, size_t n, int pf, int dead) {
     float *p = xmalloc(sizeof(float) * (size_t)L * n);
     if (pf && !dead) mem_prefault(p, sizeof(float) * (size_t)L * n);
     if (pf && dead) {
+        mem_hugepage(p, sizeof(float) * (size_t)L * n);
         mem_prefault(p, sizeof(float) * n);
         mem_prefault(p + (size_t)(L - 1) * n, sizeof(float) * n);
     }
@@ -156,11 +159,20 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->ln2_r = xmalloc(sizeof(float) * L * BT);
     t->fch = acts_alloc(L, BT * H4, pf, 0);
     t->fcg = acts_alloc(L, BT * H4, pf, bf16);
+    /* the backward's buffers: huge pages where they are large enough, not
+     * backed until a backward writes them (a forward-only program never does) */
     t->dres = xmalloc(sizeof(float) * BT * C);
     t->dmid = xmalloc(sizeof(float) * BT * C);
     t->dbig = xmalloc(sizeof(float) * BT * H4);
     t->dqkv = xmalloc(sizeof(float) * BT * 3 * C);
     t->dsmall = xmalloc(sizeof(float) * BT * C);
+    if (pf) {
+        mem_hugepage(t->dres, sizeof(float) * BT * C);
+        mem_hugepage(t->dmid, sizeof(float) * BT * C);
+        mem_hugepage(t->dbig, sizeof(float) * BT * H4);
+        mem_hugepage(t->dqkv, sizeof(float) * BT * 3 * C);
+        mem_hugepage(t->dsmall, sizeof(float) * BT * C);
+    }
     t->gat = xmalloc(sizeof(float) * ((size_t)B * (2 * (size_t)H4 + 6 * (size_t)C) + 2 * (size_t)B));
     t->scratch_n = attention_scratch_floats(par, T, C / NH);
     t->scratch = xmalloc(sizeof(float) * t->scratch_n);
@@ -174,6 +186,8 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     if (patchdim) {
         t->patches = xmalloc(sizeof(float) * B * (size_t)npatch * patchdim);
         t->pemb = xmalloc(sizeof(float) * BT * C);
+        mem_prefault(t->patches, sizeof(float) * B * (size_t)npatch * patchdim); /* written whole by */
+        mem_prefault(t->pemb, sizeof(float) * BT * C);                           /* every forward */
         t->pre_m = xmalloc(sizeof(float) * BT);
         t->pre_r = xmalloc(sizeof(float) * BT);
     }
@@ -508,6 +522,8 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
             free(t->a16), free(t->b16);
             t->a16 = xmalloc(sizeof(uint16_t) * need);
             t->b16 = xmalloc(sizeof(uint16_t) * need);
+            mem_prefault(t->a16, sizeof(uint16_t) * need);
+            mem_prefault(t->b16, sizeof(uint16_t) * need);
             t->a16_n = need;
         }
     }

@@ -265,6 +265,7 @@ void *plugin_ws(plugin_t *p, size_t n) {
     if (n > p->ws_cap) {
         free(p->ws);
         p->ws = xcalloc(1, n);
+        mem_hugepage(p->ws, n); /* a large workspace's first touch: a fault per 2 MB, not per page */
         p->ws_cap = n;
     }
     return p->ws;

@@ -101,6 +101,15 @@ void *xcalloc(size_t n, size_t size) {
     if (!p) die(EXIT_INTERNAL, "out of memory (%zu x %zu bytes)", n, size);
     return p;
 }
+void mem_hugepage(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    uintptr_t H = (uintptr_t)2 << 20, a = ((uintptr_t)p + H - 1) & ~(H - 1), b = ((uintptr_t)p + bytes) & ~(H - 1);
+    if (p && b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+    (void)p, (void)bytes;
+#endif
+}
+
 void mem_prefault(void *p, size_t bytes) {
 #if defined(__linux__)
 #ifndef MADV_POPULATE_WRITE
@@ -111,10 +120,7 @@ void mem_prefault(void *p, size_t bytes) {
     uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
     uintptr_t b = ((uintptr_t)p + bytes) & ~((uintptr_t)pg - 1);
     if (b <= a) return;
-    /* 2 MB-aligned interior: transparent huge pages where the system gives
-     * them on request (THP "madvise" mode) */
-    uintptr_t H = (uintptr_t)2 << 20, ha = (a + H - 1) & ~(H - 1), hb = b & ~(H - 1);
-    if (hb > ha) (void)madvise((void *)ha, hb - ha, MADV_HUGEPAGE);
+    mem_hugepage(p, bytes);
     (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
 #else
     (void)p, (void)bytes;

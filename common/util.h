@@ -52,6 +52,12 @@ char *xstrdup(const char *s);
  * (docs/benchmarks.md).  Only the whole pages inside the block; a no-op
  * where unsupported or on error. */
 void mem_prefault(void *p, size_t bytes);
+/* The huge-page advice alone, for a large block that may be written only in
+ * part, or not at all (a forward-only program never touches the backward's
+ * buffers): nothing is backed now, and each 2 MB of the block's aligned
+ * interior costs one fault at first touch instead of 512.  A no-op where
+ * unsupported. */
+void mem_hugepage(void *p, size_t bytes);
 
 /* Close stdout and die(EXIT_IO) if any write to it failed (e.g. disk full). */
 void close_stdout(void);

@@ -3,7 +3,8 @@
  * unaligned block and on sub-ranges that start and end mid-page; tiny blocks,
  * NULL and zero bytes are no-ops; and after it the block's pages are resident
  * (mincore), which is the point of calling it; and a block's 2 MB-aligned
- * interior is advised for transparent huge pages. */
+ * interior is advised for transparent huge pages; mem_hugepage advises
+ * without backing anything. */
 #define _DEFAULT_SOURCE
 #include "t.h"
 #include "util.h"
@@ -22,6 +23,28 @@ static int pattern_ok(const unsigned char *p, size_t n, unsigned seed) {
 
 static void fill(unsigned char *p, size_t n, unsigned seed) {
     for (size_t i = 0; i < n; i++) p[i] = (unsigned char)(i * 131u + seed);
+}
+
+/* 1 when the mapping holding the first 2 MB boundary at or after `from`
+ * has the huge-page advice (VmFlags hg in /proc/self/smaps), 0 when not,
+ * -1 when not found */
+static int hg_at(const unsigned char *base, size_t len, uintptr_t from) {
+    uintptr_t H = (uintptr_t)2 << 20, mid = (from + H - 1) & ~(H - 1);
+    if (mid >= (uintptr_t)base + len) return -1;
+    FILE *sm = fopen("/proc/self/smaps", "r");
+    int inside = 0, hg = -1;
+    char line[512];
+    while (sm && fgets(line, sizeof line, sm)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
+            inside = lo <= mid && mid < hi;
+        } else if (inside && !strncmp(line, "VmFlags:", 8)) {
+            hg = strstr(line, " hg") != NULL;
+            break;
+        }
+    }
+    if (sm) fclose(sm);
+    return hg;
 }
 
 int main(void) {
@@ -75,23 +98,25 @@ int main(void) {
         fill(h + 5, hm - 5, 3);
         mem_prefault(h + 5, hm - 5);
         CHECK(pattern_ok(h + 5, hm - 5, 3), "an 8 MB block keeps its bytes through the huge-page advice");
-        uintptr_t H = (uintptr_t)2 << 20, mid = ((uintptr_t)h + 5 + H - 1) & ~(H - 1);
-        FILE *sm = fopen("/proc/self/smaps", "r");
-        int inside = 0, hg = -1;
-        char line[512];
-        while (sm && fgets(line, sizeof line, sm)) {
-            unsigned long lo, hi;
-            if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' ')) {
-                inside = lo <= mid && mid < hi;
-            } else if (inside && !strncmp(line, "VmFlags:", 8)) {
-                hg = strstr(line, " hg") != NULL;
-                break;
-            }
-        }
-        if (sm) fclose(sm);
+        int hg = hg_at(h, hm, (uintptr_t)h + 5);
         CHECK(hg == 1, "the block's aligned interior is advised for huge pages (VmFlags hg: %d)", hg);
     } else if (h != MAP_FAILED) {
         printf("# no transparent huge pages on this kernel: the advice is not checked\n");
+    }
+    if (h != MAP_FAILED) munmap(h, hm);
+    /* 5. mem_hugepage alone: the advice, nothing backed (a fresh mapping stays non-resident) */
+    h = mmap(NULL, hm, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(h != MAP_FAILED, "mmap %zu bytes", hm);
+    if (h != MAP_FAILED && thp) {
+        mem_hugepage(h + 5, hm - 5);
+        size_t npg = hm / (size_t)pg;
+        unsigned char *vec = malloc(npg);
+        int resident = 0;
+        CHECK(vec && mincore(h, hm, vec) == 0, "mincore after mem_hugepage");
+        for (size_t i = 0; vec && i < npg; i++) resident += vec[i] & 1;
+        CHECK(resident == 0, "mem_hugepage backs nothing: %d of %zu pages resident", resident, npg);
+        CHECK(hg_at(h, hm, (uintptr_t)h + 5) == 1, "mem_hugepage advises the aligned interior (VmFlags hg)");
+        free(vec);
     }
     if (thp) fclose(thp);
     if (h != MAP_FAILED) munmap(h, hm);
