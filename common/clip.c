@@ -109,19 +109,28 @@ static void tower_free(clip_tower_t *t) {
     free(t);
 }
 
+/* Which slices of a saved activation the tower's forwards write: every one;
+ * with the bf16 weights only slices 0 and L-1 (the arrays dead_slice
+ * shares); or, with them, none (fcg: lin_fwd). */
+enum { ACTS_EVERY, ACTS_SHARED, ACTS_NONE };
+
 /* L slices of n floats of a block's saved activations.  On the vision tower
- * (pf) they are backed at once (mem_prefault), since its first forward
- * writes every row of them, rather than a page fault a page; a bf16 forward
- * writes only slices 0 and L-1 of the arrays dead_slice shares (dead), so
- * only those, the rest advised for huge pages alone (mem_hugepage): a float
- * forward on the same tower later (optimize's evaluations, one image) writes
- * a few rows of every slice.  Not the text tower: its forward stops at the
- * last prompt's end of text, short of the context the buffers are sized for. */
-static float *acts_alloc(int L, size_t n, int pf, int dead) {
+ * (pf) the slices a forward writes are backed at once (mem_prefault), since
+ * its first forward writes every row of them, rather than a page fault a
+ * page; the rest (bf16 forwards) is advised for huge pages alone
+ * (mem_hugepage): a float forward on the same tower later (optimize's
+ * evaluations, one image) writes a few rows of every slice.  Not the text
+ * tower: its forward stops at the last prompt's end of text, short of the
+ * context the buffers are sized for. */
+static float *acts_alloc(int L, size_t n, int pf, int written) {
     float *p = xmalloc(sizeof(float) * (size_t)L * n);
-    if (pf && !dead) mem_prefault(p, sizeof(float) * (size_t)L * n);
-    if (pf && dead) {
-        mem_hugepage(p, sizeof(float) * (size_t)L * n);
+    if (!pf) return p;
+    if (written == ACTS_EVERY) {
+        mem_prefault(p, sizeof(float) * (size_t)L * n);
+        return p;
+    }
+    mem_hugepage(p, sizeof(float) * (size_t)L * n);
+    if (written == ACTS_SHARED) {
         mem_prefault(p, sizeof(float) * n);
         mem_prefault(p + (size_t)(L - 1) * n, sizeof(float) * n);
     }
@@ -145,20 +154,20 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t = xcalloc(1, sizeof *t);
     t->L = L; t->C = C; t->NH = NH; t->H4 = H4; t->T = T; t->Bcap = B; t->causal = causal;
     size_t BT = (size_t)B * T;
-    int pf = patchdim > 0;
-    t->res = acts_alloc(L + 1, BT * C, pf, 0);
-    t->ln1 = acts_alloc(L, BT * C, pf, bf16);
+    int pf = patchdim > 0, shared = bf16 ? ACTS_SHARED : ACTS_EVERY;
+    t->res = acts_alloc(L + 1, BT * C, pf, ACTS_EVERY);
+    t->ln1 = acts_alloc(L, BT * C, pf, shared);
     t->ln1_m = xmalloc(sizeof(float) * L * BT);
     t->ln1_r = xmalloc(sizeof(float) * L * BT);
-    t->qkv = acts_alloc(L, BT * 3 * C, pf, 0);
-    t->att = acts_alloc(L, (size_t)B * NH * T * T, pf, 0);
-    t->atty = acts_alloc(L, BT * C, pf, bf16);
-    t->mid = acts_alloc(L, BT * C, pf, 0);
-    t->ln2 = acts_alloc(L, BT * C, pf, bf16);
+    t->qkv = acts_alloc(L, BT * 3 * C, pf, ACTS_EVERY);
+    t->att = acts_alloc(L, (size_t)B * NH * T * T, pf, ACTS_EVERY);
+    t->atty = acts_alloc(L, BT * C, pf, shared);
+    t->mid = acts_alloc(L, BT * C, pf, ACTS_EVERY);
+    t->ln2 = acts_alloc(L, BT * C, pf, shared);
     t->ln2_m = xmalloc(sizeof(float) * L * BT);
     t->ln2_r = xmalloc(sizeof(float) * L * BT);
-    t->fch = acts_alloc(L, BT * H4, pf, 0);
-    t->fcg = acts_alloc(L, BT * H4, pf, bf16);
+    t->fch = acts_alloc(L, BT * H4, pf, ACTS_EVERY);
+    t->fcg = acts_alloc(L, BT * H4, pf, bf16 ? ACTS_NONE : ACTS_EVERY);
     /* the backward's buffers: huge pages where they are large enough, not
      * backed until a backward writes them (a forward-only program never does) */
     t->dres = xmalloc(sizeof(float) * BT * C);

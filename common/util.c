@@ -101,9 +101,17 @@ void *xcalloc(size_t n, size_t size) {
     if (!p) die(EXIT_INTERNAL, "out of memory (%zu x %zu bytes)", n, size);
     return p;
 }
+/* [*a, *b): the part of [p, p+bytes) aligned to `align` (a power of two) at
+ * both ends; empty (*a >= *b) when there is none */
+static void aligned_interior(const void *p, size_t bytes, uintptr_t align, uintptr_t *a, uintptr_t *b) {
+    *a = ((uintptr_t)p + align - 1) & ~(align - 1);
+    *b = ((uintptr_t)p + bytes) & ~(align - 1);
+}
+
 void mem_hugepage(void *p, size_t bytes) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    uintptr_t H = (uintptr_t)2 << 20, a = ((uintptr_t)p + H - 1) & ~(H - 1), b = ((uintptr_t)p + bytes) & ~(H - 1);
+    uintptr_t a, b;
+    aligned_interior(p, bytes, (uintptr_t)2 << 20, &a, &b);
     if (p && b > a) (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
 #else
     (void)p, (void)bytes;
@@ -117,8 +125,8 @@ void mem_prefault(void *p, size_t bytes) {
 #endif
     long pg = sysconf(_SC_PAGESIZE);
     if (!p || pg <= 0 || bytes < 2 * (size_t)pg) return;
-    uintptr_t a = ((uintptr_t)p + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-    uintptr_t b = ((uintptr_t)p + bytes) & ~((uintptr_t)pg - 1);
+    uintptr_t a, b;
+    aligned_interior(p, bytes, (uintptr_t)pg, &a, &b);
     if (b <= a) return;
     mem_hugepage(p, bytes);
     (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);

@@ -189,8 +189,7 @@ bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t
     if (out16) { /* rounded as nn_bf16_rows rounds on this path */
         const float *from = act_out ? act_out : cw;
         int ldf = act_out ? ldc : ldw;
-        if (!pre && !act_out && e->act.kind != NN_ACT_NONE)
-            epi_act(e, (float *)from, ldf, NULL, 0, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
+        if (epi_act16(e)) epi_act(e, (float *)from, ldf, NULL, 0, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
         for (int i = 0; i < MR; i++) {
             const float *src = from + (size_t)i * ldf;
             for (int j = 0; j < 4; j++) {
