@@ -33,7 +33,8 @@ struct clip_tower {
     float *atty;                 /* (L,B,T,C) */
     float *mid;                  /* (L,B,T,C) residual after attention */
     float *ln2, *ln2_m, *ln2_r;
-    float *fch, *fcg;            /* (L,B,T,H4) pre/post QuickGELU */
+    float *fch, *fcg;            /* (L,B,T,H4) pre/post QuickGELU (fch: QuickGELU' of it after a bf16
+                                    forward, LIN_DACT) */
     /* backward buffers (one layer); scratch: attention work space (forward and backward) */
     float *dres, *dmid, *dbig, *dqkv, *dsmall, *scratch;
     size_t scratch_n;            /* floats in scratch: attention_scratch_floats for the par it last ran on */
@@ -73,12 +74,19 @@ enum { BW_IN, BW_OUT, BW_FC, BW_PROJ };
  * the chained float copy is never read (weight gradients are its only other
  * reader), so the callers do not ask for it: the forward's QuickGELU output
  * (act_out NULL; act(fch) goes straight into b16) and the backward's
- * gradient at the hidden layer (dinp NULL; only b16). */
-enum { LIN_OUT16 = 1, LIN_IN16 = 2 };
+ * gradient at the hidden layer (dinp NULL; only b16).  LIN_DACT (the first
+ * MLP product forward, the second backward): with bw the forward keeps
+ * act'(out) in out instead of the pre-activation, and the backward
+ * multiplies by it - the only use a bf16 backward makes of fch, so no
+ * QuickGELU is evaluated there (the same values: act' of the same float). */
+enum { LIN_OUT16 = 1, LIN_IN16 = 2, LIN_DACT = 4 };
 static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, int chain, float *out,
                     float *act_out, const float *inp, const float *res, const float *w, const float *b, nn_act_t act,
                     int N, int IC, int OC) {
-    if (bw)
+    if (bw && (chain & LIN_DACT))
+        linear_forward_bf16_dact(par, out, inp, bw, b, act, N, IC, OC, t->a16, chain & LIN_IN16 ? t->b16 : NULL,
+                                 t->b16);
+    else if (bw)
         linear_forward_bf16(par, out, act_out, inp, res, bw, b, act, N, IC, OC, t->a16,
                             chain & LIN_IN16 ? t->b16 : NULL, chain & LIN_OUT16 ? t->b16 : NULL);
     else
@@ -90,7 +98,10 @@ static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *b
 static void lin_bwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, int chain, float *dinp,
                     float *dw, float *db, const float *dout, const float *inp, const float *pre, const float *w,
                     nn_act_t act, int N, int IC, int OC) {
-    if (bw)
+    if (bw && (chain & LIN_DACT))
+        linear_backward_bf16_dact(par, dinp, dout, pre, bw, N, IC, OC, t->a16, chain & LIN_IN16 ? t->b16 : NULL,
+                                  chain & LIN_OUT16 ? t->b16 : NULL);
+    else if (bw)
         linear_backward_bf16(par, dinp, dout, pre, bw, act, N, IC, OC, 0, t->a16, chain & LIN_IN16 ? t->b16 : NULL,
                              chain & LIN_OUT16 ? t->b16 : NULL);
     else
@@ -229,8 +240,8 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
     lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b,
             no_act, B, C, C);
     layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
-    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, g_fch, bw ? NULL : g_fcg, g_ln2, NULL, k->fc_w, k->fc_b,
-            quickgelu, B, C, H4);
+    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, g_fch, bw ? NULL : g_fcg, g_ln2, NULL, k->fc_w,
+            k->fc_b, quickgelu, B, C, H4);
     lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b,
             no_act, B, H4, C);
     for (int b = 0; b < B; b++) {
@@ -288,8 +299,8 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act,
                 BT, C, C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
-        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16, fch, bw ? NULL : fcg, ln2, NULL, k->fc_w, k->fc_b,
-                quickgelu, BT, C, H4);
+        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, fch, bw ? NULL : fcg, ln2, NULL, k->fc_w,
+                k->fc_b, quickgelu, BT, C, H4);
         lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act,
                 BT, H4, C);
     }
@@ -325,7 +336,7 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
         g_r[b] = ln2r[r];
     }
     memcpy(g_dmid, g_dres, sizeof(float) * B * C);
-    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, bw ? NULL : t->dbig, g ? g->proj_w : NULL,
+    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, bw ? NULL : t->dbig, g ? g->proj_w : NULL,
             g ? g->proj_b : NULL, g_dres, g_fcg, g_fch, k->proj_w, quickgelu, B, H4, C);
     lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
             g_ln2, NULL, k->fc_w, no_act, B, C, H4);
@@ -372,8 +383,8 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
              * dL/d xo until the proj backward has read it; the ln2 backward
              * then adds into it, which leaves dL/d mid there (the residual
              * path needs no copy), and so on down to dL/d x. */
-            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16, bw ? NULL : t->dbig, g ? g->proj_w : NULL,
-                    g ? g->proj_b : NULL, t->dres, fcg, fch, k->proj_w, quickgelu, BT, H4, C);
+            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, bw ? NULL : t->dbig,
+                    g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, fch, k->proj_w, quickgelu, BT, H4, C);
             lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, t->dsmall, g ? g->fc_w : NULL,
                     g ? g->fc_b : NULL, t->dbig, ln2, NULL, k->fc_w, no_act, BT, C, H4);
             layernorm_backward(par, t->dres, g ? g->ln2_w : NULL, g ? g->ln2_b : NULL, t->dsmall, mid, ln2m,

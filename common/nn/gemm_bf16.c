@@ -77,6 +77,21 @@ NN_INLINE void epi_act(const nn_bf16_epi_t *e, float *C, int ldc, const float *p
     }
 }
 
+/* act16 with dact_out: t (stride ldt) = act(C) for out16 and C (stride ldc)
+ * := act'(C), both from one read of each element (the compiler shares
+ * QuickGELU's gate between the two) */
+NN_INLINE void epi_dact(const nn_bf16_epi_t *e, float *C, int ldc, float *t, int ldt, int rows, int nc) {
+    float slope = e->act.slope;
+    for (int i = 0; i < rows; i++) {
+        float *restrict d = C + (size_t)i * ldc, *restrict g = t + (size_t)i * ldt;
+        NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) {
+            float x = d[c];
+            g[c] = nn_act_eval(K_, slope, x);
+            d[c] = nn_act_deriv(K_, slope, x);
+        })
+    }
+}
+
 /* 1 when out16 takes act(C) that no act_out keeps (see nn_bf16_epi_t) */
 static inline int epi_act16(const nn_bf16_epi_t *e) {
     return e && e->out16 && !e->pre && !e->act_out && e->act.kind != NN_ACT_NONE;
@@ -117,6 +132,7 @@ void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int 
                     float v = over ? s : *d + s;
                     if (e && e->bias) v += e->bias[c0 + c];
                     if (e && e->res) v += e->res[(size_t)m * ldc + c0 + c];
+                    if (e && e->dmul) v *= e->dmul[(size_t)m * ldc + c0 + c];
                     *d = v;
                 }
             size_t off = (size_t)m0 * ldc + c0;
@@ -125,7 +141,8 @@ void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int 
             if (!e || !e->out16) continue;
             const float *src = ao ? ao : cw;
             int lds = ao ? ldc : ldw;
-            if (act16) epi_act(e, (float *)src, lds, NULL, 0, t16, NR, rows, nc), src = t16, lds = NR;
+            if (act16 && e->dact_out && C) epi_dact(e, cw, ldw, t16, NR, rows, nc), src = t16, lds = NR;
+            else if (act16) epi_act(e, (float *)src, lds, NULL, 0, t16, NR, rows, nc), src = t16, lds = NR;
             for (int i = 0; i < rows; i++)
                 for (int c = 0; c < nc; c++)
                     e->out16[(size_t)(m0 + i) * ld16 + c0 + c] = nn_f2bf(src[(size_t)i * lds + c]);
@@ -148,7 +165,8 @@ static int has_bf16(void) { return nn_has_avx512() && __builtin_cpu_supports("av
 BF16_TARGET static inline __attribute__((always_inline)) void
 bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t *restrict B,
         float *restrict C, int ldc, int nvalid, const uint16_t *pf, int npf, const nn_bf16_epi_t *e,
-        const float *bias, const float *res, const float *pre, float *act_out, uint16_t *out16, int ld16) {
+        const float *bias, const float *res, const float *pre, const float *dmul, float *act_out, uint16_t *out16,
+        int ld16) {
     __m512 acc[6][4];
     for (int i = 0; i < MR; i++)
         for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
@@ -183,13 +201,15 @@ bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t
             if (!over) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, c));
             if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, bias + 16 * j));
             if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res + (size_t)i * ldc + 16 * j));
+            if (dmul) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, dmul + (size_t)i * ldc + 16 * j));
             _mm512_mask_storeu_ps(c, m, v);
         }
     if (pre || act_out) epi_act(e, cw, ldw, pre, ldc, act_out, ldc, MR, nvalid);
     if (out16) { /* rounded as nn_bf16_rows rounds on this path */
         const float *from = act_out ? act_out : cw;
         int ldf = act_out ? ldc : ldw;
-        if (epi_act16(e)) epi_act(e, (float *)from, ldf, NULL, 0, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
+        if (epi_act16(e) && e->dact_out && C) epi_dact(e, cw, ldw, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
+        else if (epi_act16(e)) epi_act(e, (float *)from, ldf, NULL, 0, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
         for (int i = 0; i < MR; i++) {
             const float *src = from + (size_t)i * ldf;
             for (int j = 0; j < 4; j++) {
@@ -233,10 +253,10 @@ BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, in
             size_t off = (size_t)m0 * ldc + c0;
             float *c = C ? C + off : NULL;
             const float *bias = e && e->bias ? e->bias + c0 : NULL, *res = e && e->res ? e->res + off : NULL;
-            const float *pre = e && e->pre ? e->pre + off : NULL;
+            const float *pre = e && e->pre ? e->pre + off : NULL, *dmul = e && e->dmul ? e->dmul + off : NULL;
             float *ao = e && e->act_out ? e->act_out + off : NULL;
             uint16_t *o16 = e && e->out16 ? e->out16 + (size_t)m0 * ld16 + c0 : NULL;
-#define TILE(R) bf_tile(R, Kh, a, Kp, b, c, ldc, nvalid, pf, npf, e, bias, res, pre, ao, o16, ld16)
+#define TILE(R) bf_tile(R, Kh, a, Kp, b, c, ldc, nvalid, pf, npf, e, bias, res, pre, dmul, ao, o16, ld16)
             switch (M - m0 < 6 ? M - m0 : 6) {
             case 6:
                 TILE(6);

@@ -72,6 +72,11 @@ typedef struct {
                           act not none, bf16(act(C)) whether or not act_out keeps it: the next
                           product's left operand as nn_bf16_rows would make it (its odd
                           padding column zeroed with the last panel) */
+    int dact_out;      /* with act not none, out16, C, and neither pre nor act_out: once
+                          bf16(act(C)) is in out16, C := act'(C) - the derivative a backward
+                          takes as dmul, kept instead of the pre-activation */
+    const float *dmul; /* C *= dmul after the sum (act'(x) kept by dact_out: the backward's
+                          C *= act'(pre) with no activation evaluated; act must be none) */
 } nn_bf16_epi_t;
 
 /* C[:, 64*p0 .. min(64*p1, N)) = A B over those columns, combined with C as

@@ -167,11 +167,11 @@ int linear_backward_ref(const nn_par_t *par, float *dinp, float *dw, float *db, 
 
 typedef struct {
     float *out, *act_out, *dinp;
-    const float *inp, *res, *b, *dout, *pre;
+    const float *inp, *res, *b, *dout, *pre, *dmul;
     const uint16_t *wp, *a16;
     uint16_t *scr, *out16;
     nn_act_t act;
-    int N, K, NC, nt, accumulate, bwd;
+    int N, K, NC, nt, accumulate, bwd, dact;
     int next; /* the next unclaimed panel (lin16_cols_body) */
 } lin16_job_t;
 
@@ -198,8 +198,8 @@ NN_BODY lin16_cols_body(void *vj, int t0, int t1, int unused) {
     int P = (j->NC + NN_BF16_NR - 1) / NN_BF16_NR;
     nn_bf16_epi_t e = {.act = j->act, .out16 = j->out16};
     float *C = j->bwd ? j->dinp : j->out;
-    if (j->bwd) e.overwrite = !j->accumulate, e.pre = j->pre;
-    else e.overwrite = 1, e.bias = j->b, e.res = j->res, e.act_out = j->act_out;
+    if (j->bwd) e.overwrite = !j->accumulate, e.pre = j->pre, e.dmul = j->dmul;
+    else e.overwrite = 1, e.bias = j->b, e.res = j->res, e.act_out = j->act_out, e.dact_out = j->dact;
     (void)t0, (void)t1;
     for (;;) {
         int p0 = __atomic_fetch_add(&j->next, LIN16_CLAIM, __ATOMIC_RELAXED);
@@ -241,6 +241,31 @@ int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, co
     }
     lin16_job_t j = {.dinp = dinp, .dout = dout, .pre = inp_pre, .wp = w->bwd, .scr = scratch, .out16 = out16,
                      .act = act, .N = N, .K = OC, .NC = IC, .accumulate = accumulate, .bwd = 1};
+    lin16_run(par, &j, in16);
+    return NN_OK;
+}
+
+void linear_forward_bf16_dact(const nn_par_t *par, float *dact, const float *inp, const linear_bf16_t *w,
+                              const float *b, nn_act_t act, int N, int IC, int OC, uint16_t *scratch,
+                              const uint16_t *in16, uint16_t *out16) {
+    if (N <= 0 || OC <= 0 || IC <= 0) return;
+    lin16_job_t j = {.out = dact, .inp = inp, .b = b, .wp = w->fwd, .scr = scratch, .out16 = out16, .act = act,
+                     .N = N, .K = IC, .NC = OC, .dact = 1};
+    lin16_run(par, &j, in16);
+}
+
+int linear_backward_bf16_dact(const nn_par_t *par, float *dinp, const float *dout, const float *dact,
+                              const linear_bf16_t *w, int N, int IC, int OC, uint16_t *scratch, const uint16_t *in16,
+                              uint16_t *out16) {
+    if (N < 0 || IC < 0 || OC < 0 || !dact) return NN_EINVAL;
+    if (N == 0 || IC == 0 || (!dinp && !out16)) return NN_OK;
+    if (OC == 0) {
+        if (dinp) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
+        if (out16) memset(out16, 0, sizeof(uint16_t) * nn_bf16_rows_size(N, IC));
+        return NN_OK;
+    }
+    lin16_job_t j = {.dinp = dinp, .dout = dout, .dmul = dact, .wp = w->bwd, .scr = scratch, .out16 = out16,
+                     .N = N, .K = OC, .NC = IC, .bwd = 1};
     lin16_run(par, &j, in16);
     return NN_OK;
 }

@@ -199,6 +199,38 @@ static void test_gemm(const char *c) {
             snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB * QuickGELU'(pre)", c,
                      pass ? "plain" : "kernel");
             close_all(what, g2, 0, want2, nc, tol * 4, 1e-4);
+            /* dact_out: out16 = bf16(act(C)) the same, C := act'(C) instead of C */
+            float *dv = malloc(sizeof(float) * nc), *x1 = malloc(sizeof(float) * nc),
+                  *x2 = malloc(sizeof(float) * nc);
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &ea);
+            memcpy(o16, w16, sizeof(uint16_t) * n16); /* the forward's out16 again */
+            memset(w16, 0xff, sizeof(uint16_t) * n16);
+            for (size_t i = 0; i < nc; i++) dv[i] = NAN;
+            nn_bf16_epi_t ed = {.overwrite = 1, .bias = bias, .res = c0, .act = qg, .out16 = w16, .dact_out = 1};
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(dv, N, ah, M, K, bp, N, 0, P, &ed);
+            CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16),
+                  "gemm %s, epilogue %s: dact_out - out16 = bf16(act(C)) the same", c, pass ? "plain" : "kernel");
+            for (size_t i = 0; i < nc; i++) {
+                float x = got[i], sg = 1.0f / (1.0f + expf(-1.702f * x));
+                want2[i] = sg + 1.702f * x * sg * (1.0f - sg);
+            }
+            snprintf(what, sizeof what, "gemm %s, epilogue %s: dact_out - C = QuickGELU'(AB + bias + res)", c,
+                     pass ? "plain" : "kernel");
+            close_all(what, dv, 0, want2, nc, 1e-6, 1e-5);
+            /* the backward by dmul = that derivative: C and out16 byte for byte the backward by pre */
+            nn_bf16_epi_t ep1 = {.overwrite = 1, .pre = got, .act = qg, .out16 = o16};
+            nn_bf16_epi_t ep2 = {.overwrite = 1, .dmul = dv, .out16 = w16};
+            memset(w16, 0xff, sizeof(uint16_t) * n16);
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(x1, N, ah, M, K, bp, N, 0, P, &ep1);
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(x2, N, ah, M, K, bp, N, 0, P, &ep2);
+            CHECK(!memcmp(x1, x2, sizeof(float) * nc) && !memcmp(w16, o16, sizeof(uint16_t) * n16),
+                  "gemm %s, epilogue %s: C *= dmul (dact_out's) = C *= act'(pre), C and out16 byte for byte", c,
+                  pass ? "plain" : "kernel");
+            memset(w16, 0xff, sizeof(uint16_t) * n16);
+            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &ep2);
+            CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16), "gemm %s, epilogue %s: dmul with C NULL - out16 the same",
+                  c, pass ? "plain" : "kernel");
+            free(dv), free(x1), free(x2);
         }
         free(bias), free(ao), free(ao2), free(g2), free(want2), free(o16), free(o16b), free(w16);
     }
@@ -267,6 +299,44 @@ static void test_linear(const variant_t *v, const char *c) {
     CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16) && !memcmp(y, a, sizeof(float) * ny),
           "linear_forward_bf16 %s with act_out NULL: y and out16 = bf16 rows of QuickGELU(y) the same [%s]", c,
           v->name);
+    /* the derivative kept instead of y (frozen weights: nothing else reads y) */
+    {
+        float *da = filled(ny, NAN), *wd = malloc(sizeof(float) * ny);
+        linear_forward_bf16(v->par, y, NULL, x, NULL, &lw, b, qg, N, IC, OC, scr, NULL, w16);
+        memset(o16, 0xff, sizeof(uint16_t) * n16);
+        linear_forward_bf16_dact(v->par, da, x, &lw, b, qg, N, IC, OC, scr, NULL, o16);
+        CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16),
+              "linear_forward_bf16_dact %s: out16 = linear_forward_bf16's (no residual) [%s]", c, v->name);
+        for (size_t i = 0; i < ny; i++) {
+            float s = 1.0f / (1.0f + expf(-1.702f * y[i]));
+            wd[i] = s + 1.702f * y[i] * s * (1.0f - s);
+        }
+        snprintf(what, sizeof what, "linear_forward_bf16_dact %s: dact = QuickGELU'(y) [%s]", c, v->name);
+        close_all(what, da, 0, wd, ny, 1e-6, 1e-5);
+        /* backward through it: dinp and out16 byte for byte linear_backward_bf16's with inp_pre = y */
+        size_t nd16 = nn_bf16_rows_size(N, OC);
+        float *ga = filled(ny, 7.0f), *gb = filled(ny, 8.0f);
+        uint16_t *g16 = malloc(sizeof(uint16_t) * nd16), *h16 = malloc(sizeof(uint16_t) * nd16);
+        /* y (N,OC) is then the input side of a product OC -> IC, dout = x */
+        linear_bf16_t lt;
+        uint16_t *memt = malloc(sizeof(uint16_t) * linear_bf16_pack_size(OC, IC));
+        linear_bf16_pack(&lt, memt, w, OC, IC); /* w (OC,IC) read as a (IC,OC) weight: any matrix will do */
+        uint16_t *scr2 = malloc(sizeof(uint16_t) * nn_bf16_rows_size(N, IC > OC ? IC : OC));
+        CHECK(linear_backward_bf16(v->par, ga, x, y, &lt, qg, N, OC, IC, 0, scr2, NULL, g16) == NN_OK &&
+                  linear_backward_bf16_dact(v->par, gb, x, da, &lt, N, OC, IC, scr2, NULL, h16) == NN_OK,
+              "linear_backward_bf16_dact %s returns NN_OK [%s]", c, v->name);
+        CHECK(!memcmp(ga, gb, sizeof(float) * ny) && !memcmp(g16, h16, sizeof(uint16_t) * nd16),
+              "linear_backward_bf16_dact %s: dinp and out16 byte for byte linear_backward_bf16's through "
+              "QuickGELU [%s]",
+              c, v->name);
+        memset(h16, 0xff, sizeof(uint16_t) * nd16);
+        CHECK(linear_backward_bf16_dact(v->par, NULL, x, da, &lt, N, OC, IC, scr2, NULL, h16) == NN_OK &&
+                  !memcmp(g16, h16, sizeof(uint16_t) * nd16),
+              "linear_backward_bf16_dact %s with dinp NULL: out16 alone, the same [%s]", c, v->name);
+        CHECK(linear_backward_bf16_dact(v->par, gb, x, NULL, &lt, N, OC, IC, scr2, NULL, NULL) == NN_EINVAL,
+              "linear_backward_bf16_dact %s without dact is NN_EINVAL [%s]", c, v->name);
+        free(da), free(wd), free(ga), free(gb), free(g16), free(h16), free(memt), free(scr2);
+    }
     memcpy(y, r, sizeof(float) * ny);
     linear_forward_bf16(v->par, y, NULL, x, y, &lw, b, qg, N, IC, OC, scr, NULL, NULL);
     snprintf(what, sizeof what, "linear_forward_bf16 %s with out == res [%s]", c, v->name);
