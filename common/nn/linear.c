@@ -1,8 +1,9 @@
 /* linear.c - see linear.h.  Shapes: N rows, IC inputs, OC outputs.
  *
  * Every fast task here takes thread indices as its range (it is run with
- * n = nthreads) and works on the column block nn_col_range gives that
- * thread: output columns [o0,o1) for the forward, the weight gradient and
+ * n = the threads the product is split over: nthreads, or 1 for a small
+ * product, see LIN_SPLIT_MIN) and works on the column block nn_col_range
+ * gives that thread: output columns [o0,o1) for the forward, the weight gradient and
  * the bias gradient; input columns [k0,k1) for the input gradient; the
  * forward and the input gradient go through the rows LIN_ROW_TILE at a
  * time. */
@@ -21,6 +22,42 @@
  * N <= 1024 (ViT-B/32 at batch 4: 200 rows) are unchanged. */
 #define LIN_ROW_TILE 1024
 
+/* The end of the row tile starting at r0: LIN_ROW_TILE rows, the last tile
+ * taking the remainder (so no tile is shorter than min(N, LIN_ROW_TILE)). */
+static inline int row_end(int r0, int N) { return N - r0 < 2 * LIN_ROW_TILE ? N : r0 + LIN_ROW_TILE; }
+
+/* OpenBLAS chooses its sgemm code by a product's size - on AVX-512 CPUs a
+ * "small matrix" kernel up to about 1e6 multiply-adds, and for row-major
+ * NoTrans x NoTrans products with beta 0 a direct kernel up to 28*512*512 -
+ * and these sum in another order than the large-product code.  A product
+ * split into column blocks by the thread count could then round differently
+ * on 1 and on 2 threads (seen: the text tower's 3-token products of
+ * ViT-B/32).  So a product is split only when every call of the split is
+ * above these sizes, where the large-product code runs whatever the block
+ * (its sums do not depend on the block's width), and otherwise runs whole
+ * on the calling thread: the same bits for every thread count.  Such
+ * products take well under 100 us. */
+#define LIN_SPLIT_MIN (1.0 * (1 << 21))  /* multiply-adds; NT and TN products, NN with beta 1 */
+#define LIN_SPLIT_MIN_NN (1.0 * (1 << 23)) /* NN with beta 0 (the direct kernel's range) */
+
+/* the narrowest non-empty column block of n over nt threads (nn_col_range) */
+static int narrowest(int n, int nt) {
+    int w = n;
+    for (int t = 0; t < nt; t++) {
+        int b, e;
+        nn_col_range(n, nt, t, &b, &e);
+        if (e > b && e - b < w) w = e - b;
+    }
+    return w;
+}
+
+/* the thread count a product runs on: nt, or 1 when a call of the split
+ * would be small (see LIN_SPLIT_MIN); rows: the shortest row tile */
+static int split_threads(int nt, double rows, int n, double k, double min) {
+    return nt > 1 && rows * narrowest(n, nt) * k > min ? nt : 1;
+}
+static int shortest_tile(int N) { return N < 2 * LIN_ROW_TILE ? N : LIN_ROW_TILE; }
+
 typedef struct {
     float *out, *act_out, *dinp, *dw, *db;
     const float *inp, *res, *w, *b, *dout, *pre;
@@ -34,8 +71,8 @@ NN_BODY lin_fwd_cols_body(void *vj, int t0, int t1, int unused) {
         int o0, o1;
         nn_col_range(j->OC, j->nt, tid, &o0, &o1);
         if (o0 >= o1) continue;
-        for (int r0 = 0; r0 < j->N; r0 += LIN_ROW_TILE) {
-            int r1 = r0 + LIN_ROW_TILE < j->N ? r0 + LIN_ROW_TILE : j->N;
+        for (int r0 = 0, r1; r0 < j->N; r0 = r1) {
+            r1 = row_end(r0, j->N);
             float beta = 0.0f;
             if (j->b || j->res) {
                 const float *restrict bias = j->b;
@@ -70,7 +107,7 @@ NN_KERNEL(lin_fwd_cols)
 void linear_forward(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
                     const float *w, const float *b, nn_act_t act, int N, int IC, int OC) {
     if (N <= 0 || OC <= 0) return;
-    int nt = nn_nthreads(par);
+    int nt = split_threads(nn_nthreads(par), shortest_tile(N), OC, IC, LIN_SPLIT_MIN);
     lin_job_t j = {.out = out, .act_out = act_out, .inp = inp, .res = res, .w = w, .b = b, .act = act, .N = N,
                    .IC = IC, .OC = OC, .nt = nt};
     nn_parallel_for(par, nt, NN_PICK(lin_fwd_cols), &j);
@@ -91,8 +128,8 @@ NN_BODY lin_bwd_cols_body(void *vj, int t0, int t1, int unused) {
                 for (int o = o0; o < o1; o++) j->db[o] += d[o];
             }
         if (j->dinp && k0 < k1)
-            for (int r0 = 0; r0 < j->N; r0 += LIN_ROW_TILE) {
-                int r1 = r0 + LIN_ROW_TILE < j->N ? r0 + LIN_ROW_TILE : j->N;
+            for (int r0 = 0, r1; r0 < j->N; r0 = r1) {
+                r1 = row_end(r0, j->N);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, k1 - k0, j->OC, 1.0f,
                             j->dout + (size_t)r0 * j->OC, j->OC, j->w + k0, j->IC, j->accumulate ? 1.0f : 0.0f,
                             j->dinp + (size_t)r0 * j->IC + k0, j->IC);
@@ -115,6 +152,9 @@ int linear_backward(const nn_par_t *par, float *dinp, float *dw, float *db, cons
     if (N < 0 || IC < 0 || OC < 0 || (inp_pre && dinp && accumulate)) return NN_EINVAL;
     if (N == 0 || IC == 0 || OC == 0) return NN_OK; /* sgemm rejects zero leading dimensions */
     int nt = nn_nthreads(par);
+    if (dinp)
+        nt = split_threads(nt, shortest_tile(N), IC, OC, accumulate ? LIN_SPLIT_MIN : LIN_SPLIT_MIN_NN);
+    if (dw) nt = split_threads(nt, IC, OC, N, LIN_SPLIT_MIN); /* (o-block, IC) x N */
     lin_job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .pre = inp_pre, .w = w, .act = act,
                    .N = N, .IC = IC, .OC = OC, .nt = nt, .accumulate = accumulate};
     nn_parallel_for(par, nt, NN_PICK(lin_bwd_cols), &j);
