@@ -285,13 +285,15 @@ int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, co
     return NN_OK;
 }
 
-void linear_forward_bf16_dact(const nn_par_t *par, float *dact, const float *inp, const linear_bf16_t *w,
-                              const float *b, nn_act_t act, int N, int IC, int OC, uint16_t *scratch,
-                              const uint16_t *in16, uint16_t *out16) {
-    if (N <= 0 || OC <= 0 || IC <= 0) return;
+int linear_forward_bf16_dact(const nn_par_t *par, float *dact, const float *inp, const linear_bf16_t *w,
+                             const float *b, nn_act_t act, int N, int IC, int OC, uint16_t *scratch,
+                             const uint16_t *in16, uint16_t *out16) {
+    if (N < 0 || IC < 0 || OC < 0 || !dact || !out16 || act.kind == NN_ACT_NONE) return NN_EINVAL;
+    if (N == 0 || OC == 0 || IC == 0) return NN_OK;
     lin16_job_t j = {.out = dact, .inp = inp, .b = b, .wp = w->fwd, .scr = scratch, .out16 = out16, .act = act,
                      .N = N, .K = IC, .NC = OC, .dact = 1};
     lin16_run(par, &j, in16);
+    return NN_OK;
 }
 
 int linear_backward_bf16_dact(const nn_par_t *par, float *dinp, const float *dout, const float *dact,

@@ -102,10 +102,11 @@ int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, co
  * frozen: no weight gradient reads y): linear_forward_bf16 with act not none
  * and out16 (required), but dact (N,OC) receives act'(y), y = inp w^T + b,
  * instead of y; out16 = bf16(act(y)) as linear_forward_bf16 makes it, act
- * and act' evaluated together per tile.  No residual, no act_out. */
-void linear_forward_bf16_dact(const nn_par_t *par, float *dact, const float *inp, const linear_bf16_t *w,
-                              const float *b, nn_act_t act, int N, int IC, int OC, uint16_t *scratch,
-                              const uint16_t *in16, uint16_t *out16);
+ * and act' evaluated together per tile.  No residual, no act_out.
+ * NN_EINVAL (nothing computed) without dact or out16, or with act none. */
+int linear_forward_bf16_dact(const nn_par_t *par, float *dact, const float *inp, const linear_bf16_t *w,
+                             const float *b, nn_act_t act, int N, int IC, int OC, uint16_t *scratch,
+                             const uint16_t *in16, uint16_t *out16);
 /* linear_backward_bf16 through that activation: dinp = (dout w) * dact,
  * dact (N,IC) from linear_forward_bf16_dact - the same values as
  * linear_backward_bf16 with act and inp_pre = y, no activation evaluated.

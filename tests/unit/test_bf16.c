@@ -304,7 +304,13 @@ static void test_linear(const variant_t *v, const char *c) {
         float *da = filled(ny, NAN), *wd = malloc(sizeof(float) * ny);
         linear_forward_bf16(v->par, y, NULL, x, NULL, &lw, b, qg, N, IC, OC, scr, NULL, w16);
         memset(o16, 0xff, sizeof(uint16_t) * n16);
-        linear_forward_bf16_dact(v->par, da, x, &lw, b, qg, N, IC, OC, scr, NULL, o16);
+        CHECK(linear_forward_bf16_dact(v->par, da, x, &lw, b, qg, N, IC, OC, scr, NULL, o16) == NN_OK,
+              "linear_forward_bf16_dact %s returns NN_OK [%s]", c, v->name);
+        const nn_act_t none = {NN_ACT_NONE, 0};
+        CHECK(linear_forward_bf16_dact(v->par, da, x, &lw, b, qg, N, IC, OC, scr, NULL, NULL) == NN_EINVAL &&
+                  linear_forward_bf16_dact(v->par, da, x, &lw, b, none, N, IC, OC, scr, NULL, o16) == NN_EINVAL &&
+                  linear_forward_bf16_dact(v->par, NULL, x, &lw, b, qg, N, IC, OC, scr, NULL, o16) == NN_EINVAL,
+              "linear_forward_bf16_dact %s: no out16, no activation or no dact is NN_EINVAL [%s]", c, v->name);
         CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16),
               "linear_forward_bf16_dact %s: out16 = linear_forward_bf16's (no residual) [%s]", c, v->name);
         for (size_t i = 0; i < ny; i++) {
