@@ -231,6 +231,12 @@ bench-clip-train: all $(BUILD)/bench/clip_train_bench
 bench-optimize: all
 	@BUILD=$(abspath $(BUILD)) BIN=$(abspath $(BINDIR)) sh bench/optimize.sh
 
+# issue 10's like-for-like target: optimize --precision bf16 against PyTorch's bfloat16 peers in
+# alternating pairs (bench/pairs.sh; PAIRS=12, PEERS="autocast-bf16 bf16")
+.PHONY: bench-pairs
+bench-pairs: all
+	@PEERS='$(or $(PEERS),autocast-bf16)' sh bench/pairs.sh $(or $(PAIRS),10)
+
 # make demo: real drawings (some Google did not recognise), visible degradations, three enhancers, summarize
 # -> outputs/demo/report.html in under 5 minutes on 2 cores (docs/summarize.md).  OUT WORDS PER STEPS SEED JOBS.
 demo: all
