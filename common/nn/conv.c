@@ -230,10 +230,21 @@ typedef struct {
     size_t slot;
 } pix_job;
 
+/* Output columns of one item of the pixels core: each image's P columns are
+ * cut into items of at most PIX_COLS (fewer when the lowering tile is
+ * narrower), the same cut for every thread count and batch, and the
+ * threads take contiguous runs of items.  So every output column comes from
+ * an sgemm call of the same shape whatever -j and the batch are - OpenBLAS
+ * picks its code by a call's size, and a cut that moved with the thread
+ * count gave other bits on 3 threads than on 1 or 2 (sketch-score under the
+ * AVX2 kernels, 2026-12-06).  512 columns keep the weight packing per call
+ * under 1% of its work and give a 32x32 map four items for the threads. */
+#define PIX_COLS 512
+static int pix_cols(const geom_t *g) { return imin(g->P, g->direct ? PIX_COLS : imin(PIX_COLS, col_tile(g->K))); }
+
 static size_t pix_slot(const geom_t *g, int N, int T) {
-    if (g->direct) return 0;
-    size_t per = ((size_t)N * g->P + (size_t)T - 1) / (size_t)T, cols = (size_t)imin(g->P, col_tile(g->K));
-    return (size_t)g->K * (per < cols ? per : cols);
+    (void)N, (void)T;
+    return g->direct ? 0 : (size_t)g->K * (size_t)pix_cols(g);
 }
 
 static void pix_task(void *vj, int begin, int end, int tid) {
@@ -241,12 +252,12 @@ static void pix_task(void *vj, int begin, int end, int tid) {
     const geom_t *g = j->g;
     const int P = g->P, K = g->K, M = j->M;
     float *S = j->slot ? j->ws + (size_t)tid * j->slot : NULL; /* NULL: direct geometry, no lowering */
-    const int tile = g->direct ? P : col_tile(K);
+    const int tw = pix_cols(g), per = (P + tw - 1) / tw; /* items per image */
     for (int part = begin; part < end; part++) {
-        int g0, g1;
-        split(j->N * P, j->T, part, &g0, &g1);
-        while (g0 < g1) { /* one tile: columns [p0,p1) of image n */
-            int n = g0 / P, p0 = g0 % P, p1 = imin(P, p0 + imin(g1 - g0, tile)), np = p1 - p0;
+        int i0, i1;
+        split(j->N * per, j->T, part, &i0, &i1);
+        for (int it = i0; it < i1; it++) { /* one item: columns [p0,p1) of image n */
+            int n = it / per, p0 = it % per * tw, p1 = imin(P, p0 + tw), np = p1 - p0;
             const float *img = j->img + (size_t)n * g->C * g->H * g->W;
             float *o = j->out + (size_t)n * M * P + p0;
             float beta = j->accumulate ? 1.0f : 0.0f;
@@ -267,7 +278,6 @@ static void pix_task(void *vj, int begin, int end, int tid) {
             }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, np, K, 1.0f, j->Wm, K, B, ldb, beta, o,
                         P);
-            g0 += np;
         }
     }
 }

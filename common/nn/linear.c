@@ -1,12 +1,11 @@
 /* linear.c - see linear.h.  Shapes: N rows, IC inputs, OC outputs.
  *
- * Every fast task here takes thread indices as its range (it is run with
- * n = the threads the product is split over: nthreads, or 1 for a small
- * product, see LIN_SPLIT_MIN) and works on the column block nn_col_range
- * gives that thread: output columns [o0,o1) for the forward, the weight gradient and
- * the bias gradient; input columns [k0,k1) for the input gradient; the
- * forward and the input gradient go through the rows LIN_ROW_TILE at a
- * time. */
+ * Every fast task here takes column blocks as its range (col_blocks: a cut
+ * that depends on the product's shape alone, so results do not depend on
+ * the thread count) and works on the columns nn_col_range gives each block:
+ * output columns [o0,o1) for the forward, the weight gradient and the bias
+ * gradient; input columns [k0,k1) for the input gradient; the forward and
+ * the input gradient go through the rows LIN_ROW_TILE at a time. */
 #include "linear.h"
 #include <cblas.h>
 #include "act_inl.h"
@@ -26,35 +25,45 @@
  * taking the remainder (so no tile is shorter than min(N, LIN_ROW_TILE)). */
 static inline int row_end(int r0, int N) { return N - r0 < 2 * LIN_ROW_TILE ? N : r0 + LIN_ROW_TILE; }
 
-/* OpenBLAS chooses its sgemm code by a product's size - on AVX-512 CPUs a
- * "small matrix" kernel up to about 1e6 multiply-adds, and for row-major
- * NoTrans x NoTrans products with beta 0 a direct kernel up to 28*512*512 -
- * and these sum in another order than the large-product code.  A product
- * split into column blocks by the thread count could then round differently
- * on 1 and on 2 threads (seen: the text tower's 3-token products of
- * ViT-B/32).  So a product is split only when every call of the split is
- * above these sizes, where the large-product code runs whatever the block
- * (its sums do not depend on the block's width), and otherwise runs whole
- * on the calling thread: the same bits for every thread count.  Such
- * products take well under 100 us. */
+/* Column blocks.  OpenBLAS's sgemm sums in an order that depends on the
+ * shape of the call: its small-matrix and direct kernels (on AVX-512 CPUs,
+ * up to about 1e6 multiply-adds, and NoTrans x NoTrans with beta 0 up to
+ * 28*512*512) sum otherwise than its large-product code, and under
+ * OPENBLAS_CORETYPE=Haswell (this environment's pin) even the large code's
+ * sums change with a call's rows and columns.  A product cut into one block
+ * a thread therefore rounded differently on 1, 2 and 3 threads (seen: the
+ * text and image towers of ViT-B/32; every drawing optimised against them
+ * differed in its last bits between -j 1 and -j 2).  So the cut depends on
+ * the product alone: about LIN_BLOCK columns a block, an even number of
+ * blocks (two threads share them evenly), and one block - the product whole -
+ * when a call would be small (LIN_SPLIT_MIN multiply-adds; the small
+ * kernels' range); the threads take contiguous runs of blocks, and on one
+ * thread the blocks run one after another.  Every output element then comes
+ * from a call of the same shape on any thread count: the same bits
+ * (tests/unit/test_thread_bits.c).  Costs measured with sgemm alone on
+ * ViT-B/32's shapes (200 rows): blocks of 384 columns within 3% of one call,
+ * so a 2-thread run pays nothing and a 1-thread run at most that. */
+#define LIN_BLOCK 384
 #define LIN_SPLIT_MIN (1.0 * (1 << 21))  /* multiply-adds; NT and TN products, NN with beta 1 */
 #define LIN_SPLIT_MIN_NN (1.0 * (1 << 23)) /* NN with beta 0 (the direct kernel's range) */
 
-/* the narrowest non-empty column block of n over nt threads (nn_col_range) */
-static int narrowest(int n, int nt) {
+/* the narrowest non-empty block of n over nb (nn_col_range) */
+static int narrowest(int n, int nb) {
     int w = n;
-    for (int t = 0; t < nt; t++) {
+    for (int t = 0; t < nb; t++) {
         int b, e;
-        nn_col_range(n, nt, t, &b, &e);
+        nn_col_range(n, nb, t, &b, &e);
         if (e > b && e - b < w) w = e - b;
     }
     return w;
 }
 
-/* the thread count a product runs on: nt, or 1 when a call of the split
- * would be small (see LIN_SPLIT_MIN); rows: the shortest row tile */
-static int split_threads(int nt, double rows, int n, double k, double min) {
-    return nt > 1 && rows * narrowest(n, nt) * k > min ? nt : 1;
+/* the blocks n columns are cut into, for calls of rows x block x k; a
+ * function of the product's shape alone, never of the thread count */
+static int col_blocks(int n, double rows, double k, double min) {
+    int nb = (n + LIN_BLOCK / 2) / LIN_BLOCK;
+    nb = nb < 2 ? 2 : nb + (nb & 1);
+    return rows * narrowest(n, nb) * k > min ? nb : 1;
 }
 static int shortest_tile(int N) { return N < 2 * LIN_ROW_TILE ? N : LIN_ROW_TILE; }
 
@@ -62,14 +71,14 @@ typedef struct {
     float *out, *act_out, *dinp, *dw, *db;
     const float *inp, *res, *w, *b, *dout, *pre;
     nn_act_t act;
-    int N, IC, OC, nt, accumulate;
+    int N, IC, OC, nb, accumulate; /* nb: the column blocks (col_blocks) of this job */
 } lin_job_t;
 
 NN_BODY lin_fwd_cols_body(void *vj, int t0, int t1, int unused) {
     lin_job_t *j = vj;
-    for (int tid = t0; tid < t1; tid++) {
+    for (int blk = t0; blk < t1; blk++) {
         int o0, o1;
-        nn_col_range(j->OC, j->nt, tid, &o0, &o1);
+        nn_col_range(j->OC, j->nb, blk, &o0, &o1);
         if (o0 >= o1) continue;
         for (int r0 = 0, r1; r0 < j->N; r0 = r1) {
             r1 = row_end(r0, j->N);
@@ -107,19 +116,19 @@ NN_KERNEL(lin_fwd_cols)
 void linear_forward(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
                     const float *w, const float *b, nn_act_t act, int N, int IC, int OC) {
     if (N <= 0 || OC <= 0) return;
-    int nt = split_threads(nn_nthreads(par), shortest_tile(N), OC, IC, LIN_SPLIT_MIN);
     lin_job_t j = {.out = out, .act_out = act_out, .inp = inp, .res = res, .w = w, .b = b, .act = act, .N = N,
-                   .IC = IC, .OC = OC, .nt = nt};
-    nn_parallel_for(par, nt, NN_PICK(lin_fwd_cols), &j);
+                   .IC = IC, .OC = OC, .nb = col_blocks(OC, shortest_tile(N), IC, LIN_SPLIT_MIN)};
+    nn_parallel_for(par, j.nb, NN_PICK(lin_fwd_cols), &j);
 }
 
-NN_BODY lin_bwd_cols_body(void *vj, int t0, int t1, int unused) {
+/* the weight and bias gradients of output columns [o0,o1): job blocks over OC */
+NN_BODY lin_bwd_w_body(void *vj, int t0, int t1, int unused) {
     lin_job_t *j = vj;
-    for (int tid = t0; tid < t1; tid++) {
-        int k0, k1, o0, o1;
-        nn_col_range(j->IC, j->nt, tid, &k0, &k1);
-        nn_col_range(j->OC, j->nt, tid, &o0, &o1);
-        if (j->dw && o0 < o1)
+    for (int blk = t0; blk < t1; blk++) {
+        int o0, o1;
+        nn_col_range(j->OC, j->nb, blk, &o0, &o1);
+        if (o0 >= o1) continue;
+        if (j->dw)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, o1 - o0, j->IC, j->N, 1.0f, j->dout + o0, j->OC,
                         j->inp, j->IC, 1.0f, j->dw + (size_t)o0 * j->IC, j->IC);
         if (j->db)
@@ -127,37 +136,49 @@ NN_BODY lin_bwd_cols_body(void *vj, int t0, int t1, int unused) {
                 const float *d = j->dout + (size_t)i * j->OC;
                 for (int o = o0; o < o1; o++) j->db[o] += d[o];
             }
-        if (j->dinp && k0 < k1)
-            for (int r0 = 0, r1; r0 < j->N; r0 = r1) {
-                r1 = row_end(r0, j->N);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, k1 - k0, j->OC, 1.0f,
-                            j->dout + (size_t)r0 * j->OC, j->OC, j->w + k0, j->IC, j->accumulate ? 1.0f : 0.0f,
-                            j->dinp + (size_t)r0 * j->IC + k0, j->IC);
-                if (j->pre) {
-                    float slope = j->act.slope;
-                    for (int i = r0; i < r1; i++) {
-                        const float *restrict x = j->pre + (size_t)i * j->IC;
-                        float *restrict d = j->dinp + (size_t)i * j->IC;
-                        NN_ACT_CASES(j->act.kind,
-                                     for (int c = k0; c < k1; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
-                    }
-                }
-            }
     }
 }
-NN_KERNEL(lin_bwd_cols)
+NN_KERNEL(lin_bwd_w)
+
+/* the input gradient of input columns [k0,k1): job blocks over IC */
+NN_BODY lin_bwd_in_body(void *vj, int t0, int t1, int unused) {
+    lin_job_t *j = vj;
+    for (int blk = t0; blk < t1; blk++) {
+        int k0, k1;
+        nn_col_range(j->IC, j->nb, blk, &k0, &k1);
+        if (k0 >= k1) continue;
+        for (int r0 = 0, r1; r0 < j->N; r0 = r1) {
+            r1 = row_end(r0, j->N);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, k1 - k0, j->OC, 1.0f,
+                        j->dout + (size_t)r0 * j->OC, j->OC, j->w + k0, j->IC, j->accumulate ? 1.0f : 0.0f,
+                        j->dinp + (size_t)r0 * j->IC + k0, j->IC);
+            if (j->pre) {
+                float slope = j->act.slope;
+                for (int i = r0; i < r1; i++) {
+                    const float *restrict x = j->pre + (size_t)i * j->IC;
+                    float *restrict d = j->dinp + (size_t)i * j->IC;
+                    NN_ACT_CASES(j->act.kind, for (int c = k0; c < k1; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
+                }
+            }
+        }
+    }
+}
+NN_KERNEL(lin_bwd_in)
 
 int linear_backward(const nn_par_t *par, float *dinp, float *dw, float *db, const float *dout, const float *inp,
                     const float *inp_pre, const float *w, nn_act_t act, int N, int IC, int OC, int accumulate) {
     if (N < 0 || IC < 0 || OC < 0 || (inp_pre && dinp && accumulate)) return NN_EINVAL;
     if (N == 0 || IC == 0 || OC == 0) return NN_OK; /* sgemm rejects zero leading dimensions */
-    int nt = nn_nthreads(par);
-    if (dinp)
-        nt = split_threads(nt, shortest_tile(N), IC, OC, accumulate ? LIN_SPLIT_MIN : LIN_SPLIT_MIN_NN);
-    if (dw) nt = split_threads(nt, IC, OC, N, LIN_SPLIT_MIN); /* (o-block, IC) x N */
     lin_job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .pre = inp_pre, .w = w, .act = act,
-                   .N = N, .IC = IC, .OC = OC, .nt = nt, .accumulate = accumulate};
-    nn_parallel_for(par, nt, NN_PICK(lin_bwd_cols), &j);
+                   .N = N, .IC = IC, .OC = OC, .accumulate = accumulate};
+    if (dw || db) {
+        j.nb = dw ? col_blocks(OC, IC, N, LIN_SPLIT_MIN) : col_blocks(OC, N, 1, 0); /* (o-block, IC) x N */
+        nn_parallel_for(par, j.nb, NN_PICK(lin_bwd_w), &j);
+    }
+    if (dinp) {
+        j.nb = col_blocks(IC, shortest_tile(N), OC, accumulate ? LIN_SPLIT_MIN : LIN_SPLIT_MIN_NN);
+        nn_parallel_for(par, j.nb, NN_PICK(lin_bwd_in), &j);
+    }
     return NN_OK;
 }
 
