@@ -316,21 +316,30 @@ typedef struct {
     int tile_w, tile_i; /* columns per lowering tile for dWm and for dimg */
 } ch_job;
 
-/* channel chunks per image: enough (image, chunk) items to balance T threads */
-static int ch_chunks(const geom_t *g, int N, int T) { return N % T == 0 ? 1 : imin(g->C, T); }
+/* The channels core's cuts, like the pixels core's, never depend on the
+ * thread count (nor on the batch): dWm's rows in CH_WBLOCKS blocks, each
+ * image's channels in CH_CHUNKS chunks; the threads take contiguous runs of
+ * blocks and of (image, chunk) items.  So the sgemm calls, and the order in
+ * which a block sums over images and column tiles, are the same for any -j
+ * and so are the bits (tests/unit/test_thread_bits.c).  Until 2026-12-06
+ * the cuts were one a thread: a training run's weights depended on -j. */
+#define CH_WBLOCKS 4
+#define CH_CHUNKS 2
+static int ch_chunks(const geom_t *g) { return imin(g->C, CH_CHUNKS); }
 
 /* the largest row blocks a part lowers: for dW (rows of K) and for dimg (a
  * channel chunk's rows) */
-static void ch_rows(const geom_t *g, int N, int T, size_t *rows_w, size_t *rows_i) {
-    int nch = ch_chunks(g, N, T);
-    *rows_w = ((size_t)g->K + (size_t)T - 1) / (size_t)T;
+static void ch_rows(const geom_t *g, size_t *rows_w, size_t *rows_i) {
+    int nch = ch_chunks(g);
+    *rows_w = ((size_t)g->K + CH_WBLOCKS - 1) / CH_WBLOCKS;
     *rows_i = (((size_t)g->C + (size_t)nch - 1) / (size_t)nch) * (size_t)g->KH * g->KW;
 }
 
 static size_t ch_slot(const geom_t *g, int N, int T) {
+    (void)N, (void)T;
     if (g->direct) return 0;
     size_t rw, ri;
-    ch_rows(g, N, T, &rw, &ri);
+    ch_rows(g, &rw, &ri);
     size_t a = rw * (size_t)imin(g->P, col_tile(rw)), b = ri * (size_t)imin(g->P, col_tile(ri));
     return a > b ? a : b;
 }
@@ -342,9 +351,11 @@ static void ch_task(void *vj, int begin, int end, int tid) {
     const size_t isz = (size_t)g->C * g->H * g->W;
     float *S = j->slot ? j->ws + (size_t)tid * j->slot : NULL; /* NULL: direct geometry, no lowering */
     for (int part = begin; part < end; part++) {
-        if (j->dWm) { /* rows [r0,r1) of the column matrix: columns r0..r1 of dWm */
+        int b0, b1;
+        split(CH_WBLOCKS, j->T, part, &b0, &b1);
+        for (int blk = b0; j->dWm && blk < b1; blk++) { /* rows [r0,r1) of the column matrix: columns r0..r1 of dWm */
             int r0, r1;
-            split(K, j->T, part, &r0, &r1);
+            split(K, CH_WBLOCKS, blk, &r0, &r1);
             for (int n = 0; r0 < r1 && n < j->N; n++) {
                 const float *Gn = j->G + (size_t)n * M * P, *img = j->img + n * isz;
                 if (g->direct) {
@@ -399,7 +410,7 @@ static void ch_run(const nn_par_t *par, const geom_t *g, int N, int M, const flo
                 .N = N,
                 .M = M,
                 .T = T,
-                .nch = ch_chunks(g, N, T),
+                .nch = ch_chunks(g),
                 .img = img,
                 .G = G,
                 .Wm = Wm,
@@ -410,7 +421,7 @@ static void ch_run(const nn_par_t *par, const geom_t *g, int N, int M, const flo
                 .ws = ws,
                 .slot = ch_slot(g, N, T)};
     size_t rw, ri;
-    ch_rows(g, N, T, &rw, &ri);
+    ch_rows(g, &rw, &ri);
     j.tile_w = col_tile(rw);
     j.tile_i = col_tile(ri);
     nn_parallel_for(par, T, ch_task, &j);

@@ -123,10 +123,16 @@ int softmax_xent_ref(const nn_par_t *par, float *loss, float *row_loss, float *d
  * dL*L (the logit_scale gradient) */
 size_t infonce_ws_size(int N) { return N < 1 ? 0 : (size_t)N * N + 3 * (size_t)N; }
 
+/* The rows are cut into NCE_BLOCKS blocks whatever the thread count (the
+ * threads take contiguous runs of them): the sgemm calls of stages 0 and 3
+ * then have the same shapes on any -j, and OpenBLAS's sums, which depend on
+ * a call's shape, the same bits (tests/unit/test_thread_bits.c). */
+#define NCE_BLOCKS 4
+
 typedef struct {
     float *L, *lse_r, *lse_c, *part, *dimg, *dtxt;
     const float *img, *txt;
-    int N, E, T, stage;
+    int N, E, T, stage; /* T: the row blocks (NCE_BLOCKS) */
     float s;
 } nce_job;
 
@@ -183,7 +189,7 @@ int infonce(const nn_par_t *par, float *loss, float *dimg, float *dtxt, float *d
             const float *txt, float logit_scale, int N, int E, float *ws, size_t nws) {
     if (N < 1 || E < 1 || !loss || !img || !txt || !ws || nws < infonce_ws_size(N) || !isfinite(logit_scale))
         return NN_EINVAL;
-    int T = nn_nthreads(par);
+    int T = NCE_BLOCKS;
     nce_job j = {.L = ws,
                  .lse_r = ws + (size_t)N * N,
                  .lse_c = ws + (size_t)N * N + N,

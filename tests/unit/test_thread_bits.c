@@ -1,8 +1,10 @@
 /* test_thread_bits.c - the products whose results the docs promise do not
  * depend on the thread count give the same bits on 1, 2 and 3 threads:
  * linear_forward and linear_backward (every CLIP and evaluator product;
- * docs/optimize.md, docs/clip.md) and conv2d_forward (the evaluator's
- * scores, docs/evaluator.md; the U-Net's forward convolutions).
+ * docs/optimize.md, docs/clip.md) and the convolutions, forward and
+ * backward, plain and transposed (the evaluator's scores, docs/evaluator.md;
+ * the U-Net and its training, docs/unet.md), and the contrastive loss of
+ * clip-train (docs/clip-train.md).
  *
  * OpenBLAS picks its sgemm code by a call's size (a small-matrix kernel, a
  * direct kernel, edge kernels), and those sum in another order; work split
@@ -25,6 +27,7 @@
 #include <sys/wait.h>
 #include "nn/conv.h"
 #include "nn/linear.h"
+#include "nn/loss.h"
 #include "pool.h"
 #include "rng.h"
 #include "t.h"
@@ -78,21 +81,69 @@ static void conv_shape(const nn_par_t *pars, int npar, conv2d_dims_t d, int bias
     }
     size_t nx = (size_t)d.N * d.C * d.H * d.W, ny = (size_t)d.N * d.OC * OH * OW,
            nw = (size_t)d.OC * d.C * d.KH * d.KW;
-    float *x = rnd(&r, nx), *w = rnd(&r, nw), *b = rnd(&r, (size_t)d.OC), *y[3];
+    float *x = rnd(&r, nx), *w = rnd(&r, nw), *b = rnd(&r, (size_t)d.OC), *dy = rnd(&r, ny);
+    float *y[3], *dx[3], *dw[3], *db[3];
+    /* the transposed convolution with the same weights: (N,OC,OH,OW) -> (N,C,H',W') */
+    conv2d_dims_t t = d;
+    t.C = d.OC, t.OC = d.C, t.H = OH, t.W = OW;
+    int TH, TW;
+    if (conv_transpose2d_out_size(&t, &TH, &TW)) {
+        CHECK(0, "transposed conv dims valid");
+        return;
+    }
+    size_t nt = (size_t)d.N * d.C * TH * TW;
+    float *dt = rnd(&r, nt), *ty[3], *tdx[3], *tdw[3], *tdb[3];
     for (int v = 0; v < npar; v++) {
-        size_t nws = conv2d_ws_size(&d, pars[v].nthreads);
+        int T = pars[v].nthreads;
+        size_t na = conv2d_ws_size(&d, T), nb = conv_transpose2d_ws_size(&t, T), nws = na > nb ? na : nb;
         float *ws = malloc(sizeof(float) * (nws ? nws : 1));
-        y[v] = malloc(sizeof(float) * ny);
+        y[v] = malloc(sizeof(float) * ny), dx[v] = calloc(nx, sizeof(float)), dw[v] = calloc(nw, sizeof(float));
+        db[v] = calloc((size_t)d.OC, sizeof(float));
+        ty[v] = malloc(sizeof(float) * nt), tdx[v] = calloc(ny, sizeof(float)), tdw[v] = calloc(nw, sizeof(float));
+        tdb[v] = calloc((size_t)d.C, sizeof(float));
         int rc = conv2d_forward(&pars[v], y[v], x, w, bias ? b : NULL, &d, ws, nws);
-        if (rc) CHECK(0, "conv2d_forward runs (%d threads)", pars[v].nthreads);
+        rc = rc ? rc : conv2d_backward(&pars[v], dx[v], dw[v], db[v], dy, x, w, &d, ws, nws);
+        rc = rc ? rc : conv_transpose2d_forward(&pars[v], ty[v], dy, w, bias ? x : NULL, &t, ws, nws);
+        rc = rc ? rc : conv_transpose2d_backward(&pars[v], tdx[v], tdw[v], tdb[v], dt, dy, w, &t, ws, nws);
+        if (rc) CHECK(0, "the convolutions run (%d threads)", T);
         free(ws);
     }
+    for (int v = 1; v < npar; v++) {
+        int T = pars[v].nthreads;
+        char what[160];
+        snprintf(what, sizeof what, "N=%d C=%d %dx%d -> OC=%d k%dx%d s%d p%d%s: %d threads give the bits of 1",
+                 d.N, d.C, d.H, d.W, d.OC, d.KH, d.KW, d.stride_h, d.pad_h, bias ? " +bias" : "", T);
+        CHECK(same(y[0], y[v], ny), "conv2d_forward %s", what);
+        CHECK(same(dx[0], dx[v], nx) && same(dw[0], dw[v], nw) && same(db[0], db[v], (size_t)d.OC),
+              "conv2d_backward (input, weight and bias gradients) %s", what);
+        CHECK(same(ty[0], ty[v], nt), "conv_transpose2d_forward %s", what);
+        CHECK(same(tdx[0], tdx[v], ny) && same(tdw[0], tdw[v], nw) && same(tdb[0], tdb[v], (size_t)d.C),
+              "conv_transpose2d_backward %s", what);
+    }
+    for (int v = 0; v < npar; v++)
+        free(y[v]), free(dx[v]), free(dw[v]), free(db[v]), free(ty[v]), free(tdx[v]), free(tdw[v]), free(tdb[v]);
+    free(x), free(w), free(b), free(dy), free(dt);
+}
+
+/* the contrastive loss of clip-train: logits, both softmaxes, gradients */
+static void nce_shape(const nn_par_t *pars, int npar, int N, int E) {
+    rng_t r;
+    rng_seed(&r, (uint64_t)N * 65537u + (uint64_t)E);
+    float *img = rnd(&r, (size_t)N * E), *txt = rnd(&r, (size_t)N * E), loss[3], dls[3], *di[3], *dt[3];
+    size_t nws = infonce_ws_size(N);
+    float *ws = malloc(sizeof(float) * nws);
+    for (int v = 0; v < npar; v++) {
+        di[v] = malloc(sizeof(float) * N * E), dt[v] = malloc(sizeof(float) * N * E), dls[v] = 0;
+        if (infonce(&pars[v], &loss[v], di[v], dt[v], &dls[v], img, txt, 2.6592f, N, E, ws, nws))
+            CHECK(0, "infonce runs (%d threads)", pars[v].nthreads);
+    }
     for (int v = 1; v < npar; v++)
-        CHECK(same(y[0], y[v], ny),
-              "conv2d_forward N=%d C=%d %dx%d -> OC=%d k%dx%d s%d p%d%s: %d threads give the bits of 1", d.N, d.C,
-              d.H, d.W, d.OC, d.KH, d.KW, d.stride_h, d.pad_h, bias ? " +bias" : "", pars[v].nthreads);
-    for (int v = 0; v < npar; v++) free(y[v]);
-    free(x), free(w), free(b);
+        CHECK(same(&loss[0], &loss[v], 1) && same(&dls[0], &dls[v], 1) && same(di[0], di[v], (size_t)N * E) &&
+                  same(dt[0], dt[v], (size_t)N * E),
+              "infonce N=%d E=%d (loss, logit-scale, image and text gradients): %d threads give the bits of 1", N, E,
+              pars[v].nthreads);
+    for (int v = 0; v < npar; v++) free(di[v]), free(dt[v]);
+    free(img), free(txt), free(ws);
 }
 
 int main(int argc, char **argv) {
@@ -135,6 +186,9 @@ int main(int argc, char **argv) {
         {2, 64, 16, 16, 128, 3, 3, 2, 1}, {1, 3, 37, 29, 8, 5, 5, 1, 2}, {4, 16, 23, 23, 24, 1, 1, 1, 0},
         {1, 128, 8, 8, 128, 3, 3, 1, 1},  {2, 8, 70, 70, 16, 4, 4, 2, 1},
     };
+    nce_shape(pars, 3, 128, 64);
+    nce_shape(pars, 3, 37, 16);
+    nce_shape(pars, 3, 5, 512);
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
         const int *c = convs[i];
         conv2d_dims_t d = {.N = c[0], .C = c[1], .H = c[2], .W = c[3], .OC = c[4], .KH = c[5], .KW = c[6],
