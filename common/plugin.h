@@ -240,7 +240,8 @@ typedef struct {
 
 /* A task over items [begin, end); tid < nthreads names the worker (for
  * per-thread scratch).  The same type as nn/nn.h's nn_task_fn, so
- * {host->parallel_for, host->ctx, host->nthreads} is an nn_par_t. */
+ * {.run = host->parallel_for, .impl = host->ctx, .nthreads = host->nthreads} is an
+ * nn_par_t. */
 typedef void (*plugin_task_fn)(void *fctx, int begin, int end, int tid);
 
 /* What clip_model_info reports about a CLIP model and one of its feature

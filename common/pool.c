@@ -153,7 +153,10 @@ void pool_run(pool_t *p, int n, pool_fn fn, void *ctx) {
 static void par_run(void *impl, int n, nn_task_fn fn, void *ctx) { pool_run(impl, n, fn, ctx); }
 
 nn_par_t pool_par(pool_t *p) {
-    nn_par_t r = {.run = p ? par_run : NULL, .impl = p, .nthreads = p && p->nthreads > 1 ? p->nthreads : 1};
+    nn_par_t r = {.run = p ? par_run : NULL,
+                  .impl = p,
+                  .nthreads = p && p->nthreads > 1 ? p->nthreads : 1,
+                  .width = pool_cores()};
     return r;
 }
 

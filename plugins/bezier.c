@@ -233,7 +233,7 @@ static int bz_backward(void *state, void *ws, const plugin_host_t *host, const s
     memset(do2, 0, (size_t)L.ns2 * sizeof(float));
     softline_scene_t s2 = {L.ns2, npts2, off2, xy2, w2, o2};
     softline_grad_t g2 = {g->xy ? dxy2 : NULL, g->width ? dw2 : NULL, g->opacity ? do2 : NULL};
-    nn_par_t par = {host ? host->parallel_for : NULL, host ? host->ctx : NULL, host ? host->nthreads : 1};
+    nn_par_t par = {.run = host ? host->parallel_for : NULL, .impl = host ? host->ctx : NULL, .nthreads = host ? host->nthreads : 1};
     softline_fault_t f;
     if (softline_backward(&st->sl, b + L.sl_off, &s2, W, H, dimg, &g2, &par, &f)) return sl_error(&f, err);
     /* samples -> control points (transpose of the Bernstein weights); each

@@ -59,7 +59,7 @@ static int sl_backward(void *state, void *ws, const plugin_host_t *host, const s
                        const float *dimg, scene_grad_t *g, plugin_err_t *err) {
     softline_scene_t s = core_scene(sc);
     softline_grad_t cg = {g->xy, g->width, g->opacity};
-    nn_par_t par = {host ? host->parallel_for : NULL, host ? host->ctx : NULL, host ? host->nthreads : 1};
+    nn_par_t par = {.run = host ? host->parallel_for : NULL, .impl = host ? host->ctx : NULL, .nthreads = host ? host->nthreads : 1};
     softline_fault_t f;
     return softline_backward(state, ws, &s, W, H, dimg, &cg, &par, &f) ? sl_error(&f, err) : 0;
 }

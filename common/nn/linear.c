@@ -34,9 +34,10 @@ static inline int row_end(int r0, int N) { return N - r0 < 2 * LIN_ROW_TILE ? N 
  * a thread therefore rounded differently on 1, 2 and 3 threads (seen: the
  * text and image towers of ViT-B/32; every drawing optimised against them
  * differed in its last bits between -j 1 and -j 2).  So the cut depends on
- * the product alone: about LIN_BLOCK columns a block, an even number of
- * blocks (two threads share them evenly), and one block - the product whole -
- * when a call would be small (LIN_SPLIT_MIN multiply-adds; the small
+ * the product and the machine alone: about LIN_BLOCK columns a block, at
+ * least one a core of the machine (nn_par_t.width), an even number of blocks
+ * (two threads share them evenly), and one block - the product whole - when
+ * a call would be small (LIN_SPLIT_MIN multiply-adds; the small
  * kernels' range); the threads take contiguous runs of blocks, and on one
  * thread the blocks run one after another.  Every output element then comes
  * from a call of the same shape on any thread count: the same bits
@@ -58,10 +59,14 @@ static int narrowest(int n, int nb) {
     return w;
 }
 
-/* the blocks n columns are cut into, for calls of rows x block x k; a
- * function of the product's shape alone, never of the thread count */
-static int col_blocks(int n, double rows, double k, double min) {
-    int nb = (n + LIN_BLOCK / 2) / LIN_BLOCK;
+/* the blocks n columns are cut into, for calls of rows x block x k: about
+ * LIN_BLOCK columns each, and at least as many as the machine's cores
+ * (width, nn_width: constant for a machine) while a block keeps 64 columns,
+ * an even count; one block when a call would be small.  A function of the
+ * product's shape and the machine, never of the thread count. */
+static int col_blocks(int n, double rows, double k, double min, int width) {
+    int nb = (n + LIN_BLOCK / 2) / LIN_BLOCK, most = n / 64;
+    if (nb < width) nb = width < most ? width : most;
     nb = nb < 2 ? 2 : nb + (nb & 1);
     return rows * narrowest(n, nb) * k > min ? nb : 1;
 }
@@ -117,7 +122,7 @@ void linear_forward(const nn_par_t *par, float *out, float *act_out, const float
                     const float *w, const float *b, nn_act_t act, int N, int IC, int OC) {
     if (N <= 0 || OC <= 0) return;
     lin_job_t j = {.out = out, .act_out = act_out, .inp = inp, .res = res, .w = w, .b = b, .act = act, .N = N,
-                   .IC = IC, .OC = OC, .nb = col_blocks(OC, shortest_tile(N), IC, LIN_SPLIT_MIN)};
+                   .IC = IC, .OC = OC, .nb = col_blocks(OC, shortest_tile(N), IC, LIN_SPLIT_MIN, nn_width(par))};
     nn_parallel_for(par, j.nb, NN_PICK(lin_fwd_cols), &j);
 }
 
@@ -172,11 +177,11 @@ int linear_backward(const nn_par_t *par, float *dinp, float *dw, float *db, cons
     lin_job_t j = {.dinp = dinp, .dw = dw, .db = db, .dout = dout, .inp = inp, .pre = inp_pre, .w = w, .act = act,
                    .N = N, .IC = IC, .OC = OC, .accumulate = accumulate};
     if (dw || db) {
-        j.nb = dw ? col_blocks(OC, IC, N, LIN_SPLIT_MIN) : col_blocks(OC, N, 1, 0); /* (o-block, IC) x N */
+        j.nb = dw ? col_blocks(OC, IC, N, LIN_SPLIT_MIN, nn_width(par)) : col_blocks(OC, N, 1, 0, nn_width(par));
         nn_parallel_for(par, j.nb, NN_PICK(lin_bwd_w), &j);
     }
     if (dinp) {
-        j.nb = col_blocks(IC, shortest_tile(N), OC, accumulate ? LIN_SPLIT_MIN : LIN_SPLIT_MIN_NN);
+        j.nb = col_blocks(IC, shortest_tile(N), OC, accumulate ? LIN_SPLIT_MIN : LIN_SPLIT_MIN_NN, nn_width(par));
         nn_parallel_for(par, j.nb, NN_PICK(lin_bwd_in), &j);
     }
     return NN_OK;

@@ -45,7 +45,13 @@ typedef struct nn_par {
     void (*run)(void *impl, int n, nn_task_fn fn, void *ctx);
     void *impl;
     int nthreads; /* >= 1 */
+    int width;    /* the threads work is cut for, whatever nthreads is: pool_par sets the machine's online
+                     cores, so a product is cut the same way at every -j and its sums - which depend on
+                     the cut - are the same bits; 0: NN_WIDTH_DEFAULT */
 } nn_par_t;
+
+#define NN_WIDTH_DEFAULT 2
+static inline int nn_width(const nn_par_t *par) { return par && par->width > 0 ? par->width : NN_WIDTH_DEFAULT; }
 
 static inline int nn_nthreads(const nn_par_t *par) { return par && par->run && par->nthreads > 1 ? par->nthreads : 1; }
 

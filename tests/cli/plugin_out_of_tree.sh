@@ -182,7 +182,7 @@ static int fwd(void *s, void *w, const plugin_host_t *h, const scene_t *sc, int 
 static int bwd(void *s, void *w, const plugin_host_t *h, const scene_t *sc, int W, int H, const float *d,
                scene_grad_t *g, plugin_err_t *e) {
     softline_scene_t c = cs(sc); softline_grad_t cg = {g->xy, g->width, g->opacity}; softline_fault_t f;
-    nn_par_t par = {h->parallel_for, h->ctx, h->nthreads};
+    nn_par_t par = {.run = h->parallel_for, .impl = h->ctx, .nthreads = h->nthreads};
     if (softline_backward(&((st_t *)s)->cfg, w, &c, W, H, d, &cg, &par, &f)) { snprintf(e->msg, sizeof e->msg, "%s", f.msg); return EXIT_DATA; }
     return 0; }
 static const renderer_vt vt = {.ws_size = ws, .forward = fwd, .backward = bwd};

@@ -67,7 +67,7 @@ static void test_no_thread_per_call(void) {
     err_t e = {0};
     CHECK(pool_init(&pool, 3, &e) == 0, "a pool of 3 (%s)", e.msg);
     CHECK(openblas_get_num_threads() == 1, "pool_init left OpenBLAS on one thread (%d)", openblas_get_num_threads());
-    nn_par_t spy = {spy_run, &pool, pool.nthreads};
+    nn_par_t spy = {spy_run, &pool, pool.nthreads, pool_cores()};
 
     clip_params_t w1 = {0}, w2 = {0};
     clip_params_alloc(&w1, &cfg);

@@ -171,8 +171,7 @@ int main(int argc, char **argv) {
         CHECK(0, "pools of 2 and 3 threads start");
         T_DONE();
     }
-    nn_par_t pars[3] = {{0}, pool_par(&p2), pool_par(&p3)};
-    pars[0].nthreads = 1;
+    nn_par_t pars[3] = {pool_par(NULL), pool_par(&p2), pool_par(&p3)}; /* serial, 2, 3 threads */
     static const int shapes[][3] = {
         {3, 512, 512},  {3, 512, 1536},  {3, 512, 2048}, {3, 2048, 512}, {1, 768, 768},   {7, 512, 512},
         {10, 512, 512}, {50, 768, 768},  {50, 768, 96},  {200, 64, 48},  {4, 3072, 768},  {77, 512, 512},
@@ -180,6 +179,13 @@ int main(int argc, char **argv) {
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         shape(pars, 3, shapes[i][0], shapes[i][1], shapes[i][2]);
+    /* as on a machine of 5 and of 8 cores (the cut follows nn_par_t.width, the machine's cores) */
+    for (int wd = 5; wd <= 8; wd += 3) {
+        nn_par_t wp[3] = {pars[0], pars[1], pars[2]};
+        for (int v = 0; v < 3; v++) wp[v].width = wd;
+        printf("# width %d\n", wd);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i += 3) shape(wp, 3, shapes[i][0], shapes[i][1], shapes[i][2]);
+    }
     /* N, C, H, W, OC, KH, KW, stride, pad: the evaluator's stem and blocks at 64x64, odd sizes, 1x1 (direct) */
     static const int convs[][9] = {
         {1, 1, 64, 64, 32, 3, 3, 1, 1}, {5, 1, 64, 64, 32, 3, 3, 1, 1}, {3, 32, 32, 32, 64, 3, 3, 1, 1},

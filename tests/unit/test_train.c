@@ -347,7 +347,7 @@ static void test_scan(void) {
     pool_t pool;
     pool_init(&pool, 2, NULL);
     int three = 3, seven = 7;
-    nn_par_t pars[4] = {{0}, pool_par(&pool), {fake_run, &three, 3}, {fake_run, &seven, 7}};
+    nn_par_t pars[4] = {pool_par(NULL), pool_par(&pool), {fake_run, &three, 3, pool_cores()}, {fake_run, &seven, 7, pool_cores()}};
     const char *names[4] = {"serial", "2 threads", "3-way", "7-way"};
     for (size_t i = 0; i < n; i++) x[i] = (float)((double)i / n - 0.5);
     for (int p = 0; p < 4; p++) {
@@ -478,7 +478,7 @@ static void test_splits(void) {
     pool_t pool;
     pool_init(&pool, 2, NULL);
     int three = 3, seven = 7;
-    nn_par_t pars[4] = {{0}, pool_par(&pool), {fake_run, &three, 3}, {fake_run, &seven, 7}};
+    nn_par_t pars[4] = {pool_par(NULL), pool_par(&pool), {fake_run, &three, 3, pool_cores()}, {fake_run, &seven, 7, pool_cores()}};
     const char *names[4] = {"serial", "2 threads", "3-way", "7-way"};
     params_t ps[4];
     double norms[4][3];
