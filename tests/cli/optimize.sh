@@ -153,6 +153,14 @@ EOF
 "$UNITS/test_mkclip" "$T/mk.safetensors"
 check "a tiny full-vocabulary model runs (canvas resized to its input)" \
   optimize -j 1 --model "$T/mk.safetensors" --loss clip-text:prompt=fish --augment clipaug --steps 3 "$T/fish1.ndjson"
+# --- the thread count changes no byte: a 384-wide image tower, whose products are cut into blocks ---
+"$UNITS/test_mkclip" "$T/wide.safetensors" wide
+for j in 1 2 3; do
+  optimize -j "$j" --model "$T/wide.safetensors" --augment clipaug --loss clip-text:prompt=fish --steps 3 \
+    "$T/fish1.ndjson" >"$T/wide$j" 2>/dev/null
+done
+same "-j 2 writes -j 1's bytes (a 384-wide model: products cut into column blocks)" "$T/wide1" "$T/wide2"
+same "-j 3 writes -j 1's bytes" "$T/wide1" "$T/wide3"
 check "--model none with CLIP-free losses" optimize --model none --loss structure --loss fair --steps 3 "$T/fish1.ndjson"
 
 # --- bad input ---

@@ -3,6 +3,7 @@
  * and zero-shot paths (the committed tiny fixtures have a 300-token text
  * vocabulary to stay small).
  *   test_mkclip PATH   writes the model to PATH (safetensors) and exits
+ *   test_mkclip PATH wide   the same with a 384-wide image tower
  *   test_mkclip        unit test: save, load back, identical parameters and
  *                      head counts; the loaded model's text embeddings
  *                      depend on the prompt */
@@ -16,11 +17,16 @@
 static const clip_config_t cfg = {.v_width = 64, .v_layers = 1, .v_heads = 2, .patch = 8, .image_size = 32,
                                   .t_width = 16, .t_layers = 1, .t_heads = 1, .context = 77, .vocab = 49408,
                                   .embed_dim = 16, .mlp_ratio = 4};
+/* "wide": an image tower wide enough (384, 65 tokens) that its products are
+ * cut into column blocks - what tests/cli/optimize.sh's -j checks need */
+static const clip_config_t wide = {.v_width = 384, .v_layers = 1, .v_heads = 6, .patch = 8, .image_size = 64,
+                                   .t_width = 16, .t_layers = 1, .t_heads = 1, .context = 77, .vocab = 49408,
+                                   .embed_dim = 16, .mlp_ratio = 4};
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
     clip_params_t w = {0};
-    clip_params_alloc(&w, &cfg);
+    clip_params_alloc(&w, argc > 2 && !strcmp(argv[2], "wide") ? &wide : &cfg);
     clip_params_closed_form(&w);
     err_t e = {0};
     if (argc > 1) {
