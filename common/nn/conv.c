@@ -237,13 +237,12 @@ typedef struct {
  * an sgemm call of the same shape whatever -j and the batch are - OpenBLAS
  * picks its code by a call's size, and a cut that moved with the thread
  * count gave other bits on 3 threads than on 1 or 2 (sketch-score under the
- * AVX2 kernels, 2026-12-06).  512 columns keep the weight packing per call
- * under 1% of its work and give a 32x32 map four items for the threads. */
+ * AVX2 kernels, 2026-12-06).  A call packs the (M,K) weights once for
+ * M x 512 x K multiply-adds, and a 32x32 map gives the threads four items. */
 #define PIX_COLS 512
 static int pix_cols(const geom_t *g) { return imin(g->P, g->direct ? PIX_COLS : imin(PIX_COLS, col_tile(g->K))); }
 
-static size_t pix_slot(const geom_t *g, int N, int T) {
-    (void)N, (void)T;
+static size_t pix_slot(const geom_t *g) {
     return g->direct ? 0 : (size_t)g->K * (size_t)pix_cols(g);
 }
 
@@ -295,7 +294,7 @@ static void pix_run(const nn_par_t *par, const geom_t *g, int N, int M, const fl
                  .out = out,
                  .accumulate = accumulate,
                  .ws = ws,
-                 .slot = pix_slot(g, N, T)};
+                 .slot = pix_slot(g)};
     nn_parallel_for(par, T, pix_task, &j);
 }
 
@@ -303,7 +302,7 @@ static void pix_run(const nn_par_t *par, const geom_t *g, int N, int M, const fl
 
 typedef struct {
     const geom_t *g;
-    int N, M, T, nch;
+    int N, M, T, nbw, nch; /* T: parts (threads); nbw: dWm's row blocks; nch: channel chunks an image */
     const float *img;  /* (N,C,H,W) image side, for dWm */
     const float *G;    /* (N,M,P) */
     const float *Wm;   /* (M,K), for dimg */
@@ -317,26 +316,29 @@ typedef struct {
 } ch_job;
 
 /* The channels core's cuts, like the pixels core's, never depend on the
- * thread count (nor on the batch): dWm's rows in CH_WBLOCKS blocks, each
- * image's channels in CH_CHUNKS chunks; the threads take contiguous runs of
- * blocks and of (image, chunk) items.  So the sgemm calls, and the order in
- * which a block sums over images and column tiles, are the same for any -j
- * and so are the bits (tests/unit/test_thread_bits.c).  Until 2026-12-06
- * the cuts were one a thread: a training run's weights depended on -j. */
+ * thread count (nor on the batch): dWm's rows in at least CH_WBLOCKS
+ * blocks, each image's channels in at least CH_CHUNKS chunks - more on a
+ * machine of more cores (nn_par_t.width, a constant of the machine); the
+ * threads take contiguous runs of blocks and of (image, chunk) items.  So
+ * the sgemm calls, and the order in which a block sums over images and
+ * column tiles, are the same for any -j and so are the bits
+ * (tests/unit/test_thread_bits.c).  Until 2026-12-06 the cuts were one a
+ * thread: a training run's weights depended on -j. */
 #define CH_WBLOCKS 4
 #define CH_CHUNKS 2
-static int ch_chunks(const geom_t *g) { return imin(g->C, CH_CHUNKS); }
+static int ch_wblocks(const geom_t *g, int width) { return imax(1, imin(g->K, imax(CH_WBLOCKS, width))); }
+static int ch_chunks(const geom_t *g, int width) { return imax(1, imin(g->C, imax(CH_CHUNKS, width))); }
 
-/* the largest row blocks a part lowers: for dW (rows of K) and for dimg (a
- * channel chunk's rows) */
+/* the largest row blocks a part lowers, with the fewest blocks and chunks
+ * (any width cuts them smaller): for dW (rows of K) and for dimg (a channel
+ * chunk's rows); the lowering tiles and the scratch are sized from these */
 static void ch_rows(const geom_t *g, size_t *rows_w, size_t *rows_i) {
-    int nch = ch_chunks(g);
+    int nch = ch_chunks(g, 0);
     *rows_w = ((size_t)g->K + CH_WBLOCKS - 1) / CH_WBLOCKS;
     *rows_i = (((size_t)g->C + (size_t)nch - 1) / (size_t)nch) * (size_t)g->KH * g->KW;
 }
 
-static size_t ch_slot(const geom_t *g, int N, int T) {
-    (void)N, (void)T;
+static size_t ch_slot(const geom_t *g) {
     if (g->direct) return 0;
     size_t rw, ri;
     ch_rows(g, &rw, &ri);
@@ -352,10 +354,10 @@ static void ch_task(void *vj, int begin, int end, int tid) {
     float *S = j->slot ? j->ws + (size_t)tid * j->slot : NULL; /* NULL: direct geometry, no lowering */
     for (int part = begin; part < end; part++) {
         int b0, b1;
-        split(CH_WBLOCKS, j->T, part, &b0, &b1);
+        split(j->nbw, j->T, part, &b0, &b1);
         for (int blk = b0; j->dWm && blk < b1; blk++) { /* rows [r0,r1) of the column matrix: columns r0..r1 of dWm */
             int r0, r1;
-            split(K, CH_WBLOCKS, blk, &r0, &r1);
+            split(K, j->nbw, blk, &r0, &r1);
             for (int n = 0; r0 < r1 && n < j->N; n++) {
                 const float *Gn = j->G + (size_t)n * M * P, *img = j->img + n * isz;
                 if (g->direct) {
@@ -410,7 +412,8 @@ static void ch_run(const nn_par_t *par, const geom_t *g, int N, int M, const flo
                 .N = N,
                 .M = M,
                 .T = T,
-                .nch = ch_chunks(g),
+                .nbw = ch_wblocks(g, nn_width(par)),
+                .nch = ch_chunks(g, nn_width(par)),
                 .img = img,
                 .G = G,
                 .Wm = Wm,
@@ -419,7 +422,7 @@ static void ch_run(const nn_par_t *par, const geom_t *g, int N, int M, const flo
                 .init = init,
                 .bias = bias,
                 .ws = ws,
-                .slot = ch_slot(g, N, T)};
+                .slot = ch_slot(g)};
     size_t rw, ri;
     ch_rows(g, &rw, &ri);
     j.tile_w = col_tile(rw);
@@ -469,7 +472,7 @@ size_t conv2d_ws_size(const conv2d_dims_t *d, int nthreads) {
     geom_t g;
     int T = nthreads > 1 ? nthreads : 1;
     if (conv_geom(&g, d)) return 0;
-    size_t a = pix_slot(&g, d->N, T), b = ch_slot(&g, d->N, T);
+    size_t a = pix_slot(&g), b = ch_slot(&g);
     return (a > b ? a : b) * (size_t)T;
 }
 
@@ -477,7 +480,7 @@ size_t conv_transpose2d_ws_size(const conv2d_dims_t *d, int nthreads) {
     geom_t g;
     int T = nthreads > 1 ? nthreads : 1;
     if (convt_geom(&g, d)) return 0;
-    size_t a = pix_slot(&g, d->N, T), b = ch_slot(&g, d->N, T);
+    size_t a = pix_slot(&g), b = ch_slot(&g);
     return (a > b ? a : b) * (size_t)T;
 }
 

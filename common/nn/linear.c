@@ -41,9 +41,9 @@ static inline int row_end(int r0, int N) { return N - r0 < 2 * LIN_ROW_TILE ? N 
  * kernels' range); the threads take contiguous runs of blocks, and on one
  * thread the blocks run one after another.  Every output element then comes
  * from a call of the same shape on any thread count: the same bits
- * (tests/unit/test_thread_bits.c).  Costs measured with sgemm alone on
- * ViT-B/32's shapes (200 rows): blocks of 384 columns within 3% of one call,
- * so a 2-thread run pays nothing and a 1-thread run at most that. */
+ * (tests/unit/test_thread_bits.c).  On a 2-core machine ViT-B/32's
+ * 768-column products are cut in two, as one block a thread used to cut them
+ * (bench/ab.sh, float32 step: docs/architecture.md "Threads"). */
 #define LIN_BLOCK 384
 #define LIN_SPLIT_MIN (1.0 * (1 << 21))  /* multiply-adds; NT and TN products, NN with beta 1 */
 #define LIN_SPLIT_MIN_NN (1.0 * (1 << 23)) /* NN with beta 0 (the direct kernel's range) */
@@ -295,20 +295,26 @@ void linear_forward_bf16(const nn_par_t *par, float *out, float *act_out, const 
     lin16_run(par, &j, in16);
 }
 
+/* a checked backward job (K = OC, NC = IC): nothing to do, an empty
+ * product (zeros), or the product */
+static int lin16_bwd(const nn_par_t *par, lin16_job_t *j, const uint16_t *in16) {
+    if (j->N == 0 || j->NC == 0 || (!j->dinp && !j->out16)) return NN_OK;
+    if (j->K == 0) {
+        if (j->dinp && !j->accumulate) memset(j->dinp, 0, sizeof(float) * (size_t)j->N * j->NC);
+        if (j->out16) memset(j->out16, 0, sizeof(uint16_t) * nn_bf16_rows_size(j->N, j->NC));
+        return NN_OK;
+    }
+    lin16_run(par, j, in16);
+    return NN_OK;
+}
+
 int linear_backward_bf16(const nn_par_t *par, float *dinp, const float *dout, const float *inp_pre,
                          const linear_bf16_t *w, nn_act_t act, int N, int IC, int OC, int accumulate,
                          uint16_t *scratch, const uint16_t *in16, uint16_t *out16) {
     if (N < 0 || IC < 0 || OC < 0 || (inp_pre && accumulate) || (!dinp && accumulate)) return NN_EINVAL;
-    if (N == 0 || IC == 0 || (!dinp && !out16)) return NN_OK;
-    if (OC == 0) {
-        if (dinp && !accumulate) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
-        if (out16) memset(out16, 0, sizeof(uint16_t) * nn_bf16_rows_size(N, IC));
-        return NN_OK;
-    }
     lin16_job_t j = {.dinp = dinp, .dout = dout, .pre = inp_pre, .wp = w->bwd, .scr = scratch, .out16 = out16,
                      .act = act, .N = N, .K = OC, .NC = IC, .accumulate = accumulate, .bwd = 1};
-    lin16_run(par, &j, in16);
-    return NN_OK;
+    return lin16_bwd(par, &j, in16);
 }
 
 int linear_forward_bf16_dact(const nn_par_t *par, float *dact, const float *inp, const linear_bf16_t *w,
@@ -326,16 +332,9 @@ int linear_backward_bf16_dact(const nn_par_t *par, float *dinp, const float *dou
                               const linear_bf16_t *w, int N, int IC, int OC, uint16_t *scratch, const uint16_t *in16,
                               uint16_t *out16) {
     if (N < 0 || IC < 0 || OC < 0 || !dact) return NN_EINVAL;
-    if (N == 0 || IC == 0 || (!dinp && !out16)) return NN_OK;
-    if (OC == 0) {
-        if (dinp) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
-        if (out16) memset(out16, 0, sizeof(uint16_t) * nn_bf16_rows_size(N, IC));
-        return NN_OK;
-    }
     lin16_job_t j = {.dinp = dinp, .dout = dout, .dmul = dact, .wp = w->bwd, .scr = scratch, .out16 = out16,
                      .N = N, .K = OC, .NC = IC, .bwd = 1};
-    lin16_run(par, &j, in16);
-    return NN_OK;
+    return lin16_bwd(par, &j, in16);
 }
 
 size_t linear_bf16_pack_size(int IC, int OC) { return nn_bf16_packed_size(IC, OC) + nn_bf16_packed_size(OC, IC); }

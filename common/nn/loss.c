@@ -123,16 +123,17 @@ int softmax_xent_ref(const nn_par_t *par, float *loss, float *row_loss, float *d
  * dL*L (the logit_scale gradient) */
 size_t infonce_ws_size(int N) { return N < 1 ? 0 : (size_t)N * N + 3 * (size_t)N; }
 
-/* The rows are cut into NCE_BLOCKS blocks whatever the thread count (the
- * threads take contiguous runs of them): the sgemm calls of stages 0 and 3
- * then have the same shapes on any -j, and OpenBLAS's sums, which depend on
- * a call's shape, the same bits (tests/unit/test_thread_bits.c). */
+/* The rows are cut into at least NCE_BLOCKS blocks (more on a machine of
+ * more cores: nn_par_t.width) whatever the thread count, and the threads
+ * take contiguous runs of them: the sgemm calls of stages 0 and 3 then have
+ * the same shapes on any -j, and OpenBLAS's sums, which depend on a call's
+ * shape, the same bits (tests/unit/test_thread_bits.c). */
 #define NCE_BLOCKS 4
 
 typedef struct {
     float *L, *lse_r, *lse_c, *part, *dimg, *dtxt;
     const float *img, *txt;
-    int N, E, T, stage; /* T: the row blocks (NCE_BLOCKS) */
+    int N, E, nb, stage; /* nb: the row blocks */
     float s;
 } nce_job;
 
@@ -142,7 +143,7 @@ static void nce_task(void *vj, int begin, int end, int tid) {
     const int N = j->N, E = j->E;
     for (int pt = begin; pt < end; pt++) {
         int r0, r1;
-        split(N, j->T, pt, &r0, &r1);
+        split(N, j->nb, pt, &r0, &r1);
         if (r0 >= r1) continue;
         if (j->stage == 0) { /* logits rows r0..r1 */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, N, E, j->s, j->img + (size_t)r0 * E,
@@ -189,7 +190,7 @@ int infonce(const nn_par_t *par, float *loss, float *dimg, float *dtxt, float *d
             const float *txt, float logit_scale, int N, int E, float *ws, size_t nws) {
     if (N < 1 || E < 1 || !loss || !img || !txt || !ws || nws < infonce_ws_size(N) || !isfinite(logit_scale))
         return NN_EINVAL;
-    int T = NCE_BLOCKS;
+    int nb = nn_width(par) > NCE_BLOCKS ? nn_width(par) : NCE_BLOCKS;
     nce_job j = {.L = ws,
                  .lse_r = ws + (size_t)N * N,
                  .lse_c = ws + (size_t)N * N + N,
@@ -200,21 +201,21 @@ int infonce(const nn_par_t *par, float *loss, float *dimg, float *dtxt, float *d
                  .txt = txt,
                  .N = N,
                  .E = E,
-                 .T = T,
+                 .nb = nb,
                  .s = expf(logit_scale)};
-    for (j.stage = 0; j.stage < 2; j.stage++) nn_parallel_for(par, T, nce_task, &j);
+    for (j.stage = 0; j.stage < 2; j.stage++) nn_parallel_for(par, nb, nce_task, &j);
     double l = 0;
     for (int i = 0; i < N; i++) l += (double)j.lse_r[i] + j.lse_c[i] - 2.0 * j.L[(size_t)i * N + i];
     *loss = (float)(l / (2.0 * N));
     if (!dimg && !dtxt && !dlogit_scale) return NN_OK;
-    nn_parallel_for(par, T, nce_task, &j); /* stage 2 */
+    nn_parallel_for(par, nb, nce_task, &j); /* stage 2 */
     if (dlogit_scale) {
         double g = 0;
         for (int i = 0; i < N; i++) g += j.part[i];
         *dlogit_scale += (float)g;
     }
     j.stage = 3;
-    if (dimg || dtxt) nn_parallel_for(par, T, nce_task, &j);
+    if (dimg || dtxt) nn_parallel_for(par, nb, nce_task, &j);
     return NN_OK;
 }
 

@@ -88,6 +88,13 @@ static void test_round(void) {
     free(h), free(x), free(y);
 }
 
+/* QuickGELU and its derivative, written from the definition x * sigmoid(1.702 x) */
+static float qgelu(float x) { return x / (1.0f + expf(-1.702f * x)); }
+static float qgelu_d(float x) {
+    float sg = 1.0f / (1.0f + expf(-1.702f * x));
+    return sg + 1.702f * x * sg * (1.0f - sg);
+}
+
 static void test_gemm(const char *c) {
     char nm[64];
     snprintf(nm, sizeof nm, "gemm.%s.dims", c);
@@ -141,22 +148,23 @@ static void test_gemm(const char *c) {
               *ao2 = malloc(sizeof(float) * nc);
         float *g2 = malloc(sizeof(float) * nc), *want2 = malloc(sizeof(float) * nc);
         size_t n16 = nn_bf16_rows_size(M, N);
-        uint16_t *o16 = malloc(sizeof(uint16_t) * n16), *o16b = malloc(sizeof(uint16_t) * n16),
+        uint16_t *o16 = malloc(sizeof(uint16_t) * n16),
                  *w16 = malloc(sizeof(uint16_t) * n16);
         for (int i = 0; i < N; i++) bias[i] = 0.25f * (float)((i % 7) - 3);
         const nn_act_t qg = {NN_ACT_QUICKGELU, 0};
+        /* the product over every panel, by the kernel (pass 0) or the plain loop (pass 1) */
+#define GEMM(Cm, ep) (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(Cm, N, ah, M, K, bp, N, 0, P, ep)
         for (int pass = 0; pass < 2; pass++) {
             memset(o16, 0xff, sizeof(uint16_t) * n16);
             for (size_t i = 0; i < nc; i++) got[i] = NAN, ao[i] = NAN;
             nn_bf16_epi_t ep = {
                 .overwrite = 1, .bias = bias, .res = c0, .act = qg, .act_out = ao, .out16 = o16};
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(got, N, ah, M, K, bp, N, 0, P, &ep);
+            GEMM(got, &ep);
             for (int m = 0; m < M; m++)
                 for (int n = 0; n < N; n++) {
                     size_t i = (size_t)m * N + n;
                     want2[i] = want[i] + bias[n]; /* want = c0 + AB */
-                    float x = want2[i];
-                    ao2[i] = x / (1.0f + expf(-1.702f * x));
+                    ao2[i] = qgelu(want2[i]);
                 }
             snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB + bias + res", c,
                      pass ? "plain" : "kernel");
@@ -169,51 +177,44 @@ static void test_gemm(const char *c) {
             for (size_t i = 0; i < n16; i++) same16 &= o16[i] == w16[i];
             CHECK(same16, "gemm %s, epilogue %s: out16 = nn_bf16_rows(act_out), padding included", c,
                   pass ? "plain" : "kernel");
-            if (!pass) memcpy(o16b, o16, sizeof(uint16_t) * n16);
             /* act without act_out: out16 still takes bf16(act(C)), and C is the same */
             memset(w16, 0xff, sizeof(uint16_t) * n16);
             for (size_t i = 0; i < nc; i++) g2[i] = NAN;
             nn_bf16_epi_t ea = {.overwrite = 1, .bias = bias, .res = c0, .act = qg, .out16 = w16};
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(g2, N, ah, M, K, bp, N, 0, P, &ea);
+            GEMM(g2, &ea);
             CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16) && !memcmp(g2, got, sizeof(float) * nc),
                   "gemm %s, epilogue %s: act without act_out - C the same, out16 = bf16(act(C)) the same", c,
                   pass ? "plain" : "kernel");
             /* C NULL: nothing kept in float, out16 the same as with C (here bf16(act(C)) again) */
             memset(w16, 0xff, sizeof(uint16_t) * n16);
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &ea);
+            GEMM(NULL, &ea);
             CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16), "gemm %s, epilogue %s: C NULL - out16 the same", c,
                   pass ? "plain" : "kernel");
             /* the backward form: C = AB (overwrite), then C *= QuickGELU'(pre = c0) */
             nn_bf16_epi_t eb = {.overwrite = 1, .pre = c0, .act = qg, .out16 = o16};
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(g2, N, ah, M, K, bp, N, 0, P, &eb);
+            GEMM(g2, &eb);
             memset(w16, 0xff, sizeof(uint16_t) * n16);
             eb.out16 = w16;
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &eb);
+            GEMM(NULL, &eb);
             CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16),
                   "gemm %s, epilogue %s: the backward form with C NULL - out16 = bf16(C * act'(pre)) the same", c,
                   pass ? "plain" : "kernel");
-            for (size_t i = 0; i < nc; i++) {
-                float x = c0[i], sg = 1.0f / (1.0f + expf(-1.702f * x));
-                want2[i] = (want[i] - c0[i]) * (sg + 1.702f * x * sg * (1.0f - sg));
-            }
+            for (size_t i = 0; i < nc; i++) want2[i] = (want[i] - c0[i]) * qgelu_d(c0[i]);
             snprintf(what, sizeof what, "gemm %s, epilogue %s: C = AB * QuickGELU'(pre)", c,
                      pass ? "plain" : "kernel");
             close_all(what, g2, 0, want2, nc, tol * 4, 1e-4);
             /* dact_out: out16 = bf16(act(C)) the same, C := act'(C) instead of C */
             float *dv = malloc(sizeof(float) * nc), *x1 = malloc(sizeof(float) * nc),
                   *x2 = malloc(sizeof(float) * nc);
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &ea);
+            GEMM(NULL, &ea);
             memcpy(o16, w16, sizeof(uint16_t) * n16); /* the forward's out16 again */
             memset(w16, 0xff, sizeof(uint16_t) * n16);
             for (size_t i = 0; i < nc; i++) dv[i] = NAN;
             nn_bf16_epi_t ed = {.overwrite = 1, .bias = bias, .res = c0, .act = qg, .out16 = w16, .dact_out = 1};
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(dv, N, ah, M, K, bp, N, 0, P, &ed);
+            GEMM(dv, &ed);
             CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16),
                   "gemm %s, epilogue %s: dact_out - out16 = bf16(act(C)) the same", c, pass ? "plain" : "kernel");
-            for (size_t i = 0; i < nc; i++) {
-                float x = got[i], sg = 1.0f / (1.0f + expf(-1.702f * x));
-                want2[i] = sg + 1.702f * x * sg * (1.0f - sg);
-            }
+            for (size_t i = 0; i < nc; i++) want2[i] = qgelu_d(got[i]);
             snprintf(what, sizeof what, "gemm %s, epilogue %s: dact_out - C = QuickGELU'(AB + bias + res)", c,
                      pass ? "plain" : "kernel");
             close_all(what, dv, 0, want2, nc, 1e-6, 1e-5);
@@ -221,18 +222,19 @@ static void test_gemm(const char *c) {
             nn_bf16_epi_t ep1 = {.overwrite = 1, .pre = got, .act = qg, .out16 = o16};
             nn_bf16_epi_t ep2 = {.overwrite = 1, .dmul = dv, .out16 = w16};
             memset(w16, 0xff, sizeof(uint16_t) * n16);
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(x1, N, ah, M, K, bp, N, 0, P, &ep1);
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(x2, N, ah, M, K, bp, N, 0, P, &ep2);
+            GEMM(x1, &ep1);
+            GEMM(x2, &ep2);
             CHECK(!memcmp(x1, x2, sizeof(float) * nc) && !memcmp(w16, o16, sizeof(uint16_t) * n16),
                   "gemm %s, epilogue %s: C *= dmul (dact_out's) = C *= act'(pre), C and out16 byte for byte", c,
                   pass ? "plain" : "kernel");
             memset(w16, 0xff, sizeof(uint16_t) * n16);
-            (pass ? nn_bf16_gemm_panels_plain : nn_bf16_gemm_panels)(NULL, N, ah, M, K, bp, N, 0, P, &ep2);
+            GEMM(NULL, &ep2);
             CHECK(!memcmp(w16, o16, sizeof(uint16_t) * n16), "gemm %s, epilogue %s: dmul with C NULL - out16 the same",
                   c, pass ? "plain" : "kernel");
             free(dv), free(x1), free(x2);
         }
-        free(bias), free(ao), free(ao2), free(g2), free(want2), free(o16), free(o16b), free(w16);
+#undef GEMM
+        free(bias), free(ao), free(ao2), free(g2), free(want2), free(o16), free(w16);
     }
     memcpy(got, c0, sizeof(float) * nc);
     nn_bf16_gemm_ref(got, N, a, K, M, K, src, N, nk);
@@ -313,10 +315,7 @@ static void test_linear(const variant_t *v, const char *c) {
               "linear_forward_bf16_dact %s: no out16, no activation or no dact is NN_EINVAL [%s]", c, v->name);
         CHECK(!memcmp(o16, w16, sizeof(uint16_t) * n16),
               "linear_forward_bf16_dact %s: out16 = linear_forward_bf16's (no residual) [%s]", c, v->name);
-        for (size_t i = 0; i < ny; i++) {
-            float s = 1.0f / (1.0f + expf(-1.702f * y[i]));
-            wd[i] = s + 1.702f * y[i] * s * (1.0f - s);
-        }
+        for (size_t i = 0; i < ny; i++) wd[i] = qgelu_d(y[i]);
         snprintf(what, sizeof what, "linear_forward_bf16_dact %s: dact = QuickGELU'(y) [%s]", c, v->name);
         close_all(what, da, 0, wd, ny, 1e-6, 1e-5);
         /* backward through it: dinp and out16 byte for byte linear_backward_bf16's with inp_pre = y */

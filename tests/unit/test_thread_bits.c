@@ -179,19 +179,26 @@ int main(int argc, char **argv) {
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         shape(pars, 3, shapes[i][0], shapes[i][1], shapes[i][2]);
-    /* as on a machine of 5 and of 8 cores (the cut follows nn_par_t.width, the machine's cores) */
-    for (int wd = 5; wd <= 8; wd += 3) {
-        nn_par_t wp[3] = {pars[0], pars[1], pars[2]};
-        for (int v = 0; v < 3; v++) wp[v].width = wd;
-        printf("# width %d\n", wd);
-        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i += 3) shape(wp, 3, shapes[i][0], shapes[i][1], shapes[i][2]);
-    }
     /* N, C, H, W, OC, KH, KW, stride, pad: the evaluator's stem and blocks at 64x64, odd sizes, 1x1 (direct) */
     static const int convs[][9] = {
         {1, 1, 64, 64, 32, 3, 3, 1, 1}, {5, 1, 64, 64, 32, 3, 3, 1, 1}, {3, 32, 32, 32, 64, 3, 3, 1, 1},
         {2, 64, 16, 16, 128, 3, 3, 2, 1}, {1, 3, 37, 29, 8, 5, 5, 1, 2}, {4, 16, 23, 23, 24, 1, 1, 1, 0},
         {1, 128, 8, 8, 128, 3, 3, 1, 1},  {2, 8, 70, 70, 16, 4, 4, 2, 1},
     };
+    /* as on a machine of 5 and of 8 cores (the cuts follow nn_par_t.width, the machine's cores) */
+    for (int wd = 5; wd <= 8; wd += 3) {
+        nn_par_t wp[3] = {pars[0], pars[1], pars[2]};
+        for (int v = 0; v < 3; v++) wp[v].width = wd;
+        printf("# width %d\n", wd);
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i += 3) shape(wp, 3, shapes[i][0], shapes[i][1], shapes[i][2]);
+        nce_shape(wp, 3, 37, 16);
+        for (size_t i = 2; i < sizeof convs / sizeof convs[0]; i += 3) {
+            const int *c = convs[i];
+            conv2d_dims_t d = {.N = c[0], .C = c[1], .H = c[2], .W = c[3], .OC = c[4], .KH = c[5], .KW = c[6],
+                               .stride_h = c[7], .stride_w = c[7], .pad_h = c[8], .pad_w = c[8]};
+            conv_shape(wp, 3, d, 1);
+        }
+    }
     nce_shape(pars, 3, 128, 64);
     nce_shape(pars, 3, 37, 16);
     nce_shape(pars, 3, 5, 512);
