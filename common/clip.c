@@ -3,6 +3,7 @@
 #include "clip.h"
 #include "nn/attention.h"
 #include "nn/gemm_bf16.h"
+#include "nn/gemm_f32.h"
 #include "nn/layernorm.h"
 #include "nn/linear.h"
 #include <cblas.h>
@@ -52,19 +53,30 @@ struct clip_tower {
     int B;                           /* batch of the last forward */
     int Tlast;                       /* tokens of the last forward (text may be shorter than T) */
     int top_pooled;                  /* the last forward ran the top block's per-token maps on the pooled rows only */
-    int bf16;                        /* the last forward's weight products were bfloat16 (clip_t.bf16) */
+    int packed;                      /* the last forward's weight products went through the packed
+                                        weights (clip_t.bf16 or .f32pack): WPK_BF16 or WPK_F32, else 0 */
     uint16_t *a16, *b16;             /* bfloat16 rows of a product's other operand; a16_n elements each
                                         (b16: the MLP's hidden layer, see lin_fwd) */
     size_t a16_n;
 };
 
-/* The image tower's weights in bfloat16 (clip_t.bf16): per block the
- * products qkv, out-proj, fc, proj (4 * l + j), then the patch conv. */
+/* The image tower's weights packed once for frozen-weight products: in
+ * bfloat16 (clip_t.bf16) or float32 (clip_t.f32pack); per block the products
+ * qkv, out-proj, fc, proj (4 * l + j), then the patch conv. */
+enum { WPK_BF16 = 1, WPK_F32 = 2 };
+typedef struct {
+    linear_bf16_t h; /* WPK_BF16 */
+    linear_f32p_t f; /* WPK_F32 */
+    int f32;
+} wpk_t;
 struct clip_bf16 {
-    uint16_t *mem;
-    linear_bf16_t *lin; /* (4 * v_layers + 1) */
-    int refs;           /* clip_t's holding it (clip_bf16_share) */
+    void *mem;
+    wpk_t *lin; /* (4 * v_layers + 1) */
+    int mode;   /* WPK_BF16 or WPK_F32 */
+    int refs;   /* clip_t's holding it (clip_bf16_share) */
 };
+/* 1 when a product through bw chains its MLP operand in bfloat16 (lin_fwd) */
+#define B16(bw) ((bw) && !(bw)->f32)
 enum { BW_IN, BW_OUT, BW_FC, BW_PROJ };
 
 /* out = inp w^T + ... through the float or the bfloat16 weights (bw) */
@@ -80,14 +92,16 @@ enum { BW_IN, BW_OUT, BW_FC, BW_PROJ };
  * multiplies by it - the only use a bf16 backward makes of fch, so no
  * QuickGELU is evaluated there (the same values: act' of the same float). */
 enum { LIN_OUT16 = 1, LIN_IN16 = 2, LIN_DACT = 4 };
-static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, int chain, float *out,
+static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const wpk_t *bw, int chain, float *out,
                     float *act_out, const float *inp, const float *res, const float *w, const float *b, nn_act_t act,
                     int N, int IC, int OC) {
-    if (bw && (chain & LIN_DACT))
-        linear_forward_bf16_dact(par, out, inp, bw, b, act, N, IC, OC, t->a16, chain & LIN_IN16 ? t->b16 : NULL,
-                                 t->b16);
+    if (bw && bw->f32)
+        linear_forward_f32p(par, out, act_out, inp, res, &bw->f, b, act, N, IC, OC, (chain & LIN_DACT) != 0);
+    else if (bw && (chain & LIN_DACT))
+        linear_forward_bf16_dact(par, out, inp, &bw->h, b, act, N, IC, OC, t->a16,
+                                 chain & LIN_IN16 ? t->b16 : NULL, t->b16);
     else if (bw)
-        linear_forward_bf16(par, out, act_out, inp, res, bw, b, act, N, IC, OC, t->a16,
+        linear_forward_bf16(par, out, act_out, inp, res, &bw->h, b, act, N, IC, OC, t->a16,
                             chain & LIN_IN16 ? t->b16 : NULL, chain & LIN_OUT16 ? t->b16 : NULL);
     else
         linear_forward(par, out, act_out, inp, res, w, b, act, N, IC, OC);
@@ -95,15 +109,18 @@ static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *b
 
 /* the backward likewise; with bw the weight gradients are never asked for
  * (clip_image_backward refuses param_grads after a bf16 forward) */
-static void lin_bwd(const nn_par_t *par, clip_tower_t *t, const linear_bf16_t *bw, int chain, float *dinp,
+static void lin_bwd(const nn_par_t *par, clip_tower_t *t, const wpk_t *bw, int chain, float *dinp,
                     float *dw, float *db, const float *dout, const float *inp, const float *pre, const float *w,
                     nn_act_t act, int N, int IC, int OC) {
-    if (bw && (chain & LIN_DACT))
-        linear_backward_bf16_dact(par, dinp, dout, pre, bw, N, IC, OC, t->a16, chain & LIN_IN16 ? t->b16 : NULL,
-                                  chain & LIN_OUT16 ? t->b16 : NULL);
+    if (bw && bw->f32)
+        linear_backward_f32p(par, dinp, dout, chain & LIN_DACT ? NULL : pre, chain & LIN_DACT ? pre : NULL, &bw->f,
+                             act, N, IC, OC, 0);
+    else if (bw && (chain & LIN_DACT))
+        linear_backward_bf16_dact(par, dinp, dout, pre, &bw->h, N, IC, OC, t->a16,
+                                  chain & LIN_IN16 ? t->b16 : NULL, chain & LIN_OUT16 ? t->b16 : NULL);
     else if (bw)
-        linear_backward_bf16(par, dinp, dout, pre, bw, act, N, IC, OC, 0, t->a16, chain & LIN_IN16 ? t->b16 : NULL,
-                             chain & LIN_OUT16 ? t->b16 : NULL);
+        linear_backward_bf16(par, dinp, dout, pre, &bw->h, act, N, IC, OC, 0, t->a16,
+                             chain & LIN_IN16 ? t->b16 : NULL, chain & LIN_OUT16 ? t->b16 : NULL);
     else
         linear_backward(par, dinp, dw, db, dout, inp, pre, w, act, N, IC, OC, 0);
 }
@@ -149,8 +166,8 @@ static float *acts_alloc(int L, size_t n, int pf, int written) {
 }
 
 /* (Re)allocate a tower for batch B (grows only). patchdim = 3PP for vision, 0 for text;
- * bf16: the forward will use the bf16 weights (acts_alloc). */
-static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal, int bf16,
+ * packed: the forward will use packed weights, WPK_BF16 or WPK_F32 (acts_alloc). */
+static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4, int T, int B, int causal, int packed,
                                   int npatch, int patchdim, const nn_par_t *par) {
     if (t && t->Bcap >= B) {
         size_t need = attention_scratch_floats(par, T, C / NH); /* grows if m->par was given more threads */
@@ -165,7 +182,7 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t = xcalloc(1, sizeof *t);
     t->L = L; t->C = C; t->NH = NH; t->H4 = H4; t->T = T; t->Bcap = B; t->causal = causal;
     size_t BT = (size_t)B * T;
-    int pf = patchdim > 0, shared = bf16 ? ACTS_SHARED : ACTS_EVERY;
+    int pf = patchdim > 0, shared = packed ? ACTS_SHARED : ACTS_EVERY;
     t->res = acts_alloc(L + 1, BT * C, pf, ACTS_EVERY);
     t->ln1 = acts_alloc(L, BT * C, pf, shared);
     t->ln1_m = xmalloc(sizeof(float) * L * BT);
@@ -178,7 +195,7 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
     t->ln2_m = xmalloc(sizeof(float) * L * BT);
     t->ln2_r = xmalloc(sizeof(float) * L * BT);
     t->fch = acts_alloc(L, BT * H4, pf, ACTS_EVERY);
-    t->fcg = acts_alloc(L, BT * H4, pf, bf16 ? ACTS_NONE : ACTS_EVERY);
+    t->fcg = acts_alloc(L, BT * H4, pf, packed == WPK_BF16 ? ACTS_NONE : shared);
     /* the backward's buffers: huge pages where they are large enough, not
      * backed until a backward writes them (a forward-only program never does) */
     t->dres = xmalloc(sizeof(float) * BT * C);
@@ -223,7 +240,7 @@ static clip_tower_t *tower_ensure(clip_tower_t *t, int L, int C, int NH, int H4,
  * The other rows of mid, ln2, fch, fcg and the block output are left as
  * they were: not this forward's values. */
 static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_block_t *k,
-                             const linear_bf16_t *bw, int l, int B, const int *rows) {
+                             const wpk_t *bw, int l, int B, const int *rows) {
     int C = t->C, H4 = t->H4;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
     float *x = t->res + l * sBTC, *xo = t->res + (l + 1) * sBTC, *atty = t->atty + l * sBTC, *mid = t->mid + l * sBTC;
@@ -240,7 +257,7 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
     lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b,
             no_act, B, C, C);
     layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
-    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, g_fch, bw ? NULL : g_fcg, g_ln2, NULL, k->fc_w,
+    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, g_fch, B16(bw) ? NULL : g_fcg, g_ln2, NULL, k->fc_w,
             k->fc_b, quickgelu, B, C, H4);
     lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b,
             no_act, B, H4, C);
@@ -266,7 +283,7 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
  * byte for byte the same).  (fcg is in fact not written at all with bws:
  * see lin_fwd.)  The top block of a pooled_top forward keeps its own
  * (top_forward_rows scatters rows into them for top_backward_rows). */
-static size_t dead_slice(const clip_tower_t *t, const linear_bf16_t *bws, int l) {
+static size_t dead_slice(const clip_tower_t *t, const wpk_t *bws, int l) {
     return bws && !(t->top_pooled && l == t->L - 1) ? 0 : (size_t)l;
 }
 
@@ -274,13 +291,13 @@ static size_t dead_slice(const clip_tower_t *t, const linear_bf16_t *bws, int l)
  * rows (B) not NULL: the top block after its attention on those rows only
  * (top_forward_rows). */
 static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_block_t *bl,
-                           const linear_bf16_t *bws, int B, int Tr, const int *rows) {
+                           const wpk_t *bws, int B, int Tr, const int *rows) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
     for (int l = 0; l < t->L; l++) {
         const clip_block_t *k = &bl[l];
-        const linear_bf16_t *bw = bws ? bws + 4 * l : NULL;
+        const wpk_t *bw = bws ? bws + 4 * l : NULL;
         size_t ls = dead_slice(t, bws, l);
         float *x = t->res + l * sBTC, *xo = t->res + (l + 1) * sBTC;
         float *ln1 = t->ln1 + ls * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
@@ -299,7 +316,7 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act,
                 BT, C, C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
-        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, fch, bw ? NULL : fcg, ln2, NULL, k->fc_w,
+        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, fch, B16(bw) ? NULL : fcg, ln2, NULL, k->fc_w,
                 k->fc_b, quickgelu, BT, C, H4);
         lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act,
                 BT, H4, C);
@@ -314,7 +331,7 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
  * is zero off those rows; on exit t->dres = dL/d mid and t->dsmall =
  * dL/d atty, both zero off the rows, as after the dense path. */
 static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_block_t *k, clip_block_t *g,
-                              const linear_bf16_t *bw, int l, int B, const int *rows) {
+                              const wpk_t *bw, int l, int B, const int *rows) {
     int C = t->C, H4 = t->H4;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
     const float *ln2 = t->ln2 + l * sBTC, *ln2m = t->ln2_m + l * sBT, *ln2r = t->ln2_r + l * sBT;
@@ -336,7 +353,7 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
         g_r[b] = ln2r[r];
     }
     memcpy(g_dmid, g_dres, sizeof(float) * B * C);
-    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, bw ? NULL : t->dbig, g ? g->proj_w : NULL,
+    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, B16(bw) ? NULL : t->dbig, g ? g->proj_w : NULL,
             g ? g->proj_b : NULL, g_dres, g_fcg, g_fch, k->proj_w, quickgelu, B, H4, C);
     lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
             g_ln2, NULL, k->fc_w, no_act, B, C, H4);
@@ -357,7 +374,7 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
  * rows (B) not NULL: dL/d res[L] is zero except at row rows[b] of each
  * sequence (see top_backward_rows; ignored when dfeat[L-1] is given). */
 static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_block_t *bl, clip_block_t *gb,
-                            const linear_bf16_t *bws, int B, int Tr, float *const *dfeat, const int *rows) {
+                            const wpk_t *bws, int B, int Tr, float *const *dfeat, const int *rows) {
     int C = t->C, H4 = t->H4, NH = t->NH;
     int BT = B * Tr;
     size_t sBTC = (size_t)t->Bcap * t->T * C, sBT = (size_t)t->Bcap * t->T;
@@ -366,7 +383,7 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
     for (int l = t->L - 1; l >= 0; l--) {
         const clip_block_t *k = &bl[l];
         clip_block_t *g = gb ? &gb[l] : NULL;
-        const linear_bf16_t *bw = bws ? bws + 4 * l : NULL;
+        const wpk_t *bw = bws ? bws + 4 * l : NULL;
         size_t ls = dead_slice(t, bws, l);
         float *x = t->res + l * sBTC;
         float *ln1 = t->ln1 + ls * sBTC, *ln1m = t->ln1_m + l * sBT, *ln1r = t->ln1_r + l * sBT;
@@ -383,7 +400,7 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
              * dL/d xo until the proj backward has read it; the ln2 backward
              * then adds into it, which leaves dL/d mid there (the residual
              * path needs no copy), and so on down to dL/d x. */
-            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, bw ? NULL : t->dbig,
+            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, B16(bw) ? NULL : t->dbig,
                     g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, fch, k->proj_w, quickgelu, BT, H4, C);
             lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, t->dsmall, g ? g->fc_w : NULL,
                     g ? g->fc_b : NULL, t->dbig, ln2, NULL, k->fc_w, no_act, BT, C, H4);
@@ -427,27 +444,39 @@ void clip_bf16_share(clip_t *dst, const clip_t *src) {
 }
 
 typedef struct {
-    linear_bf16_t *lin;
-    uint16_t *mem;
+    wpk_t *lin;
+    char *mem;
     const size_t *off;
     const float *const *w;
     const int *ic, *oc;
-} bf16_pack_job_t;
+    int mode;
+} pack_job_t;
 
-static void bf16_pack_task(void *vj, int b, int e, int tid) {
-    bf16_pack_job_t *j = vj;
+static void pack_task(void *vj, int b, int e, int tid) {
+    pack_job_t *j = vj;
     (void)tid;
-    for (int i = b; i < e; i++) linear_bf16_pack(&j->lin[i], j->mem + j->off[i], j->w[i], j->ic[i], j->oc[i]);
+    for (int i = b; i < e; i++) {
+        j->lin[i].f32 = j->mode == WPK_F32;
+        if (j->mode == WPK_F32)
+            linear_f32p_pack(&j->lin[i].f, (float *)(j->mem + j->off[i]), j->w[i], j->ic[i], j->oc[i]);
+        else
+            linear_bf16_pack(&j->lin[i].h, (uint16_t *)(j->mem + j->off[i]), j->w[i], j->ic[i], j->oc[i]);
+    }
 }
 
-/* Pack the ViT image tower's weight products into bfloat16 (once). */
+/* Pack the ViT image tower's weight products (once) as m->bf16 or
+ * m->f32pack asks: bfloat16, or float32 panels. */
 int clip_bf16_prepare(clip_t *m, err_t *e) {
     const clip_config_t *c = &m->w.cfg;
-    if (m->bfw) return 0;
-    if (CLIP_IS_RESNET(c))
-        return err_set(e, EXIT_USAGE, "bfloat16 image products: only for a ViT image tower, not a ResNet");
-    if (!nn_bf16_available())
-        return err_set(e, EXIT_USAGE, "bfloat16 image products need a CPU with AVX512_BF16, which this one lacks");
+    int mode = m->bf16 ? WPK_BF16 : m->f32pack ? WPK_F32 : 0;
+    if (!mode || (m->bfw && m->bfw->mode == mode)) return 0;
+    const char *what = mode == WPK_BF16 ? "bfloat16 image products" : "packed float32 image products";
+    if (CLIP_IS_RESNET(c)) return err_set(e, EXIT_USAGE, "%s: only for a ViT image tower, not a ResNet", what);
+    if (mode == WPK_BF16 && !nn_bf16_available())
+        return err_set(e, EXIT_USAGE, "%s need a CPU with AVX512_BF16, which this one lacks", what);
+    if (mode == WPK_F32 && !nn_f32_available())
+        return err_set(e, EXIT_USAGE, "%s need a CPU with AVX2 and FMA, which this one lacks", what);
+    clip_bf16_reset(m); /* the other kind, packed earlier */
     int L = c->v_layers, C = c->v_width, H4 = c->mlp_ratio * C, n = 4 * L + 1;
     const float **w = xmalloc(sizeof *w * n);
     int *ic = xmalloc(sizeof *ic * n), *oc = xmalloc(sizeof *oc * n);
@@ -460,18 +489,29 @@ int clip_bf16_prepare(clip_t *m, err_t *e) {
         w[4 * l + BW_PROJ] = k->proj_w, ic[4 * l + BW_PROJ] = H4, oc[4 * l + BW_PROJ] = C;
     }
     w[4 * L] = m->w.v_conv, ic[4 * L] = 3 * c->patch * c->patch, oc[4 * L] = C;
-    off[0] = 0;
-    for (int i = 0; i < n; i++) off[i + 1] = off[i] + linear_bf16_pack_size(ic[i], oc[i]);
+    off[0] = 0; /* bytes; each weight's packing starts on a 64-byte line */
+    for (int i = 0; i < n; i++)
+        off[i + 1] = off[i] + (mode == WPK_F32 ? sizeof(float) * linear_f32p_pack_size(ic[i], oc[i])
+                                               : (sizeof(uint16_t) * linear_bf16_pack_size(ic[i], oc[i]) + 63) / 64 * 64);
     clip_bf16_t *bf = xcalloc(1, sizeof *bf);
-    bf->mem = xmalloc(sizeof(uint16_t) * off[n]);
-    mem_prefault(bf->mem, sizeof(uint16_t) * off[n]);
+    bf->mem = xaligned(64, off[n]);
+    mem_prefault(bf->mem, off[n]);
     bf->lin = xcalloc((size_t)n, sizeof *bf->lin);
+    bf->mode = mode;
     bf->refs = 1;
-    bf16_pack_job_t j = {.lin = bf->lin, .mem = bf->mem, .off = off, .w = w, .ic = ic, .oc = oc};
-    nn_parallel_for(&m->par, n, bf16_pack_task, &j);
+    pack_job_t j = {.lin = bf->lin, .mem = bf->mem, .off = off, .w = w, .ic = ic, .oc = oc, .mode = mode};
+    nn_parallel_for(&m->par, n, pack_task, &j);
     free(w), free(ic), free(oc), free(off);
     m->bfw = bf;
     return 0;
+}
+
+int clip_f32pack_auto(void) {
+#if defined(__GNUC__) && defined(__x86_64__)
+    return nn_f32_available() && !__builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
 }
 
 void clip_free(clip_t *m) {
@@ -524,17 +564,18 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     }
     int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
     int PD = 3 * P * P;
-    if (m->bf16) {
+    int mode = m->bf16 ? WPK_BF16 : m->f32pack ? WPK_F32 : 0;
+    if (mode) {
         int rc = clip_bf16_prepare(m, e);
         if (rc) return rc;
     }
-    m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, m->bf16, NP, PD, par);
+    m->vis = tower_ensure(m->vis, c->v_layers, C, c->v_heads, c->mlp_ratio * C, T, B, 0, mode, NP, PD, par);
     clip_tower_t *t = m->vis;
     t->B = B;
     t->Tlast = T;
-    t->bf16 = m->bf16;
-    const linear_bf16_t *bws = m->bf16 ? m->bfw->lin : NULL;
-    if (bws) {
+    t->packed = mode;
+    const wpk_t *bws = mode ? m->bfw->lin : NULL;
+    if (mode == WPK_BF16) {
         int H4 = c->mlp_ratio * C, K = 3 * C > H4 ? 3 * C : H4;
         if (PD > K) K = PD;
         size_t need = nn_bf16_rows_size(B * T, K);
@@ -596,8 +637,9 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
     if (t->top_pooled && dfeat && dfeat[c->v_layers - 1])
         return err_set(e, EXIT_INTERNAL,
                        "clip_image_backward: a gradient at the top block's output after a pooled_top forward");
-    if (t->bf16 && param_grads)
-        return err_set(e, EXIT_INTERNAL, "clip_image_backward: parameter gradients after a bfloat16 forward");
+    if (t->packed && param_grads)
+        return err_set(e, EXIT_INTERNAL,
+                       "clip_image_backward: parameter gradients after a forward through packed (frozen) weights");
     int B = t->B, P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width, E = c->embed_dim;
     int PD = 3 * P * P;
     clip_params_t *g = param_grads ? &m->g : NULL;
@@ -616,9 +658,9 @@ int clip_image_backward(clip_t *m, const float *demb, float *const *dfeat, float
         for (int b = 0; b < B; b++) memcpy(t->dres + (size_t)b * T * C, t->dmid + (size_t)b * C, sizeof(float) * C);
     }
     for (int b = 0; b < B; b++) t->prow[b] = b * T; /* the class token */
-    if (t->bf16 && !m->bfw)
-        return err_set(e, EXIT_INTERNAL, "clip_image_backward: the bfloat16 weights were dropped after the forward");
-    const linear_bf16_t *bws = t->bf16 ? m->bfw->lin : NULL;
+    if (t->packed && (!m->bfw || m->bfw->mode != t->packed))
+        return err_set(e, EXIT_INTERNAL, "clip_image_backward: the packed weights were dropped after the forward");
+    const wpk_t *bws = t->packed ? m->bfw->lin : NULL;
     blocks_backward(par, t, m->w.v_blocks, g ? g->v_blocks : NULL, bws, B, T, dfeat, t->prow);
     /* ln_pre: dres -> d pemb (into dmid-sized scratch: reuse dsmall (B,T,C)) */
     memset(t->dsmall, 0, sizeof(float) * (size_t)B * T * C);

@@ -59,7 +59,16 @@ typedef struct {
                             AVX512_BF16 (clip_image_forward fails with EXIT_USAGE otherwise) and a
                             ViT.  Everything else (norms, attention, activations, the text tower)
                             stays float.  Read at each clip_image_forward. */
-    clip_bf16_t *bfw;    /* the packed weights (private; NULL until a bf16 forward) */
+    int f32pack;         /* 0 (default): float products through OpenBLAS.  1 (and bf16 0): a ViT
+                            image tower's weight products in float32 through weights packed once
+                            for the project's own AVX2+FMA kernel (nn/gemm_f32.h), for frozen
+                            weights: no per-call packing, the epilogues fused, and each output
+                            element summed in one order whatever the batch and thread count.
+                            Image backwards then compute input and feature gradients only
+                            (param_grads refused), as with bf16.  Needs AVX2 and FMA
+                            (clip_image_forward fails with EXIT_USAGE otherwise) and a ViT.
+                            Read at each clip_image_forward. */
+    clip_bf16_t *bfw;    /* the packed weights, bf16 or f32pack (private; NULL until such a forward) */
 } clip_t;
 
 /* Takes ownership of the weights in *w (w is zeroed).  par (copied; NULL =
@@ -68,15 +77,21 @@ typedef struct {
 void clip_init(clip_t *m, clip_params_t *w, const nn_par_t *par);
 void clip_free(clip_t *m);
 void clip_alloc_grad(clip_t *m);
-/* The bfloat16 copy of the image tower's weights (clip_t.bf16): made now
- * (on m->par) rather than at the first forward; 0, or EXIT_USAGE when this
- * CPU lacks AVX512_BF16 or the tower is a ResNet. */
+/* The packed copy of the image tower's weights that clip_t.bf16 (bfloat16)
+ * or .f32pack (float32 panels) asks for: made now (on m->par) rather than
+ * at the first forward (a copy of the other kind is dropped); 0 (also when
+ * neither flag is set), or EXIT_USAGE when this CPU lacks AVX512_BF16
+ * (bf16) or AVX2 and FMA (f32pack), or the tower is a ResNet. */
 int clip_bf16_prepare(clip_t *m, err_t *e);
-/* dst uses src's bfloat16 weights (the same weights, e.g. optimize's
- * per-job models over one weight block); freed with the last holder. */
+/* dst uses src's packed weights (the same weights, e.g. optimize's
+ * per-job models over one weight block; dst's bf16 / f32pack must match
+ * src's); freed with the last holder. */
 void clip_bf16_share(clip_t *dst, const clip_t *src);
-/* Forget the bfloat16 copy (after changing m->w). */
+/* Forget the packed copy (after changing m->w). */
 void clip_bf16_reset(clip_t *m);
+/* 1 when f32pack is the faster float32 choice on this CPU: AVX2 and FMA
+ * without AVX-512 (where OpenBLAS's own 16-wide kernels win). */
+int clip_f32pack_auto(void);
 void clip_zero_grad(clip_t *m);
 
 /* img (B,3,S,S), already CLIP-normalised; emb (B,E). */

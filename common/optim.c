@@ -135,6 +135,7 @@ void optim_cfg_text(const optim_cfg_t *c, const char *model, buf_t *b) {
         buf_printf(b, "loss=%s|%s|%a|%a|%s;", l->spec, l->label, l->weight, l->weight_from, wsched_names[l->wsched]);
     }
     if (c->bf16) buf_puts(b, "precision=bf16;"); /* absent for float32: older checkpoints still match */
+    else if (c->f32pack) buf_puts(b, "gemm=packed;"); /* other bits than OpenBLAS's products */
 }
 
 uint64_t optim_seed(uint64_t seed, const char *key) {
@@ -321,8 +322,10 @@ static int saliency_open(optim_job_t *j, err_t *e) {
     if (!rc) {
         j->sal = xmalloc(sizeof(float) * cc);
         j->model->m.bf16 = 0; /* the start, like the evaluations, does not depend on --precision */
+        j->model->m.f32pack = 0; /* nor on --gemm */
         rc = saliency_map(&j->model->m, rgb, j->C, j->C, j->sal, e);
         j->model->m.bf16 = cfg->bf16;
+        j->model->m.f32pack = cfg->f32pack;
         if (rc) err_prefix(e, "--init saliency: %s: ", cfg->init_image);
     }
     free(rgb);
@@ -384,7 +387,7 @@ int optim_job_open(optim_job_t **out, const optim_cfg_t *cfg, clip_model_t *mode
     *out = NULL;
     j->cfg = cfg;
     j->model = model;
-    if (model) model->m.bf16 = cfg->bf16;
+    if (model) model->m.bf16 = cfg->bf16, model->m.f32pack = cfg->f32pack;
     j->pool = pool;
     j->par = pool_par(pool);
     host_init(&j->host, cfg->seed, model);

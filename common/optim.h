@@ -108,6 +108,9 @@ typedef struct {
     uint64_t seed;
     int bf16;              /* the steps' CLIP image products in bfloat16 (the model's clip_t.bf16,
                               packed by the caller); evaluations stay float32 */
+    int f32pack;           /* with bf16 0: every CLIP image product (steps and evaluations) in
+                              float32 through the packed weights (clip_t.f32pack, packed by the
+                              caller) instead of OpenBLAS */
     /* outputs */
     int history;           /* keep the per-step history text */
     int frame_every;       /* 0 = no frames */

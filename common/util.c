@@ -96,6 +96,11 @@ void *xmalloc(size_t n) {
     if (!p) die(EXIT_INTERNAL, "out of memory (%zu bytes)", n);
     return p;
 }
+void *xaligned(size_t align, size_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, align, n ? n : 1)) die(EXIT_INTERNAL, "out of memory (%zu bytes)", n);
+    return p;
+}
 void *xcalloc(size_t n, size_t size) {
     void *p = calloc(n ? n : 1, size ? size : 1);
     if (!p) die(EXIT_INTERNAL, "out of memory (%zu x %zu bytes)", n, size);

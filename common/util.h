@@ -37,6 +37,9 @@ void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* n bytes aligned to align (a power of two, a multiple of sizeof(void *));
+ * free() releases it */
+void *xaligned(size_t align, size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 /* Ask the kernel to back [p, p+bytes) with memory now, in one call

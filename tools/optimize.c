@@ -37,7 +37,7 @@
 #include <string.h>
 
 typedef struct {
-    const char *model, *precision, *renderer, *augment, *init, *history, *frames, *ckpt, *schedule, *add_init, *summary;
+    const char *model, *precision, *gemm, *renderer, *augment, *init, *history, *frames, *ckpt, *schedule, *add_init, *summary;
     strlist_t losses;
     int steps, canvas, jobs, threads, restarts, warmup, add_interval, add_max, add_points, eval_every, patience;
     int keep_best, frame_every, ckpt_every, resume, stop_after, keep_going, progress, timing, keep_initial;
@@ -179,6 +179,7 @@ static void emit(ctx_t *c, slot_t *sl) {
         buf_puts(&b, ",\"precision\":");
         buf_jstr(&b, o->precision);
     }
+    if (c->cfg.f32pack) buf_puts(&b, ",\"gemm\":\"packed\""); /* absent: OpenBLAS's products */
     buf_puts(&b, ",\"renderer\":");
     buf_jstr(&b, o->renderer);
     buf_puts(&b, "}");
@@ -302,7 +303,7 @@ static int parse_init(const char *spec, optim_cfg_t *cfg, err_t *e) {
 
 int main(int argc, char **argv) {
     util_init(argv[0]);
-    opts_t o = {.precision = "float32", .renderer = "softline", .init = "drawing", .history = "inline",
+    opts_t o = {.precision = "float32", .gemm = "auto", .renderer = "softline", .init = "drawing", .history = "inline",
                 .schedule = "constant", .add_init = "random", .steps = 200, .canvas = 224, .jobs = 1, .restarts = 1,
                 .warmup = 50, .add_max = 20, .add_points = 4, .ckpt_every = 50, .pad = 10, .width = 3, .lr = 1,
                 .min_lr = 0.01, .clip_norm = 1, .noise_decay = 0.99, .min_delta = 1e-5};
@@ -321,6 +322,11 @@ int main(int argc, char **argv) {
         {"precision", 0, OPT_STR, &o.precision, "P",
          "float32 (default), or bf16: the image tower's weight products in bfloat16 with float sums (a ViT on an "
          "AVX512_BF16 CPU; about 2x faster products, ~0.4% relative error; docs/optimize.md)",
+         OPT_NORANGE},
+        {"gemm", 0, OPT_STR, &o.gemm, "G",
+         "float32 image products: openblas, packed (the weights packed once for the project's AVX2+FMA kernel: a "
+         "ViT, frozen weights; the same bits at any -j and batch), or auto (default: packed on a CPU with AVX2 "
+         "and no AVX-512, else openblas)",
          OPT_NORANGE},
         {"steps", 'n', OPT_INT, &o.steps, "N", "optimisation steps a record", 0, 10000000},
         {"keep-initial", 0, OPT_FLAG, &o.keep_initial, NULL,
@@ -444,6 +450,10 @@ int main(int argc, char **argv) {
     else if (strcmp(o.precision, "float32")) die(EXIT_USAGE, "--precision '%s': not one of float32, bf16", o.precision);
     if (bf16 && o.model && !strcmp(o.model, "none")) die(EXIT_USAGE, "--precision bf16 needs a model");
     cfg->bf16 = bf16;
+    int want_pack = -1; /* auto */
+    if (!strcmp(o.gemm, "packed")) want_pack = 1;
+    else if (!strcmp(o.gemm, "openblas")) want_pack = 0;
+    else if (strcmp(o.gemm, "auto")) die(EXIT_USAGE, "--gemm '%s': not one of auto, openblas, packed", o.gemm);
     if (o.stop_after && !o.ckpt) die(EXIT_USAGE, "--stop-after needs --checkpoint DIR");
     cfg->history = strcmp(o.history, "none") != 0;
     cfg->frame_every = o.frames ? (o.frame_every ? o.frame_every : 10) : 0;
@@ -480,15 +490,23 @@ int main(int argc, char **argv) {
             if (clip_open_params(&models[k], &w, &mo, NULL, &e)) die_err(&e);
             models[k].name = xstrdup(models[0].name ? models[0].name : "model");
         }
-        if (bf16) {
+        /* --gemm: packed float32 products for a ViT (auto: where the CPU's
+         * widest vectors are AVX2, docs/optimize.md) */
+        int vit = !CLIP_IS_RESNET(&models[0].m.w.cfg);
+        if (want_pack == 1 && !vit) die(EXIT_USAGE, "--gemm packed: only for a ViT image tower, not a ResNet");
+        if (want_pack == -1) want_pack = vit && !bf16 && clip_f32pack_auto();
+        cfg->f32pack = !bf16 && want_pack;
+        if (bf16 || cfg->f32pack) {
             /* packed once on the pool, shared by every job's model */
             nn_par_t own = models[0].m.par;
             models[0].m.par = pool_par(&pool);
-            models[0].m.bf16 = 1;
+            models[0].m.bf16 = bf16;
+            models[0].m.f32pack = cfg->f32pack;
             if (clip_bf16_prepare(&models[0].m, &e)) die_err(&e);
             models[0].m.par = own;
             for (int k = 1; k < o.jobs; k++) {
-                models[k].m.bf16 = 1;
+                models[k].m.bf16 = bf16;
+                models[k].m.f32pack = cfg->f32pack;
                 clip_bf16_share(&models[k].m, &models[0].m);
             }
         }

@@ -10,6 +10,7 @@
 #include <cblas.h>
 #include "act_inl.h"
 #include "gemm_bf16.h"
+#include "gemm_f32.h"
 
 /* Rows per product when N is large: the bias/residual written before the
  * product, the product and the activation after it then meet a block of
@@ -344,4 +345,87 @@ void linear_bf16_pack(linear_bf16_t *p, uint16_t *mem, const float *w, int IC, i
     p->bwd = mem + nn_bf16_packed_size(IC, OC);
     nn_bf16_pack(mem, w, IC, OC, 1);
     nn_bf16_pack(mem + nn_bf16_packed_size(IC, OC), w, OC, IC, 0);
+}
+
+/* ---------------------------------------------- float32 packed weights */
+
+typedef struct {
+    float *C;
+    const float *A;
+    const float *wp;
+    nn_f32_epi_t e;
+    int N, K, NC;
+    int next; /* the next unclaimed panel */
+} linf_job_t;
+
+/* The threads claim 16-column panels LINF_CLAIM at a time from a shared
+ * counter (as the bf16 path does); which thread computes a panel does not
+ * change its sums. */
+#define LINF_CLAIM 4
+static void linf_cols_task(void *vj, int t0, int t1, int tid) {
+    linf_job_t *j = vj;
+    int P = (j->NC + NN_F32_NR - 1) / NN_F32_NR;
+    (void)t0, (void)t1, (void)tid;
+    for (;;) {
+        int p0 = __atomic_fetch_add(&j->next, LINF_CLAIM, __ATOMIC_RELAXED);
+        if (p0 >= P) break;
+        nn_f32_gemm_panels(j->C, j->NC, j->A, j->K, j->N, j->K, j->wp, j->NC, p0,
+                           p0 + LINF_CLAIM < P ? p0 + LINF_CLAIM : P, &j->e);
+    }
+}
+
+static void linf_run(const nn_par_t *par, linf_job_t *j) {
+    int nt = nn_nthreads(par);
+    nn_parallel_for(par, nt, linf_cols_task, j);
+}
+
+int linear_forward_f32p(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
+                        const linear_f32p_t *w, const float *b, nn_act_t act, int N, int IC, int OC, int dact) {
+    if (N < 0 || IC < 0 || OC < 0 || (dact && (!act_out || act.kind == NN_ACT_NONE || res))) return NN_EINVAL;
+    if (N == 0 || OC == 0) return NN_OK;
+    if (IC == 0) { /* an empty sum */
+        for (int i = 0; i < N; i++)
+            for (int o = 0; o < OC; o++)
+                out[(size_t)i * OC + o] = (b ? b[o] : 0.0f) + (res ? res[(size_t)i * OC + o] : 0.0f);
+        if (act_out) act_forward_ref(NULL, act_out, out, act, (size_t)N * OC);
+        if (dact)
+            for (size_t i = 0; i < (size_t)N * OC; i++) {
+                float g = 0.0f, x = out[i];
+                act_backward_ref(NULL, &g, (const float[]){1.0f}, &x, act, 1);
+                out[i] = g;
+            }
+        return NN_OK;
+    }
+    linf_job_t j = {.C = out, .A = inp, .wp = w->fwd, .N = N, .K = IC, .NC = OC,
+                    .e = {.overwrite = 1, .bias = b, .res = res, .act = act, .act_out = act_out, .dact = dact}};
+    linf_run(par, &j);
+    return NN_OK;
+}
+
+int linear_backward_f32p(const nn_par_t *par, float *dinp, const float *dout, const float *inp_pre,
+                         const float *dmul, const linear_f32p_t *w, nn_act_t act, int N, int IC, int OC,
+                         int accumulate) {
+    if (N < 0 || IC < 0 || OC < 0 || ((inp_pre || dmul) && accumulate) || (inp_pre && dmul)) return NN_EINVAL;
+    if (!dinp || N == 0 || IC == 0) return NN_OK;
+    if (OC == 0) {
+        if (!accumulate) memset(dinp, 0, sizeof(float) * (size_t)N * IC);
+        return NN_OK;
+    }
+    linf_job_t j = {.C = dinp, .A = dout, .wp = w->bwd, .N = N, .K = OC, .NC = IC,
+                    .e = {.overwrite = !accumulate, .pre = inp_pre, .dmul = dmul, .act = act}};
+    linf_run(par, &j);
+    return NN_OK;
+}
+
+size_t linear_f32p_pack_size(int IC, int OC) {
+    /* each packing rounded up to 16 floats, so both start on a 64-byte line
+     * of a 64-byte aligned block */
+    return (nn_f32_packed_size(IC, OC) + 15) / 16 * 16 + (nn_f32_packed_size(OC, IC) + 15) / 16 * 16;
+}
+
+void linear_f32p_pack(linear_f32p_t *p, float *mem, const float *w, int IC, int OC) {
+    p->fwd = mem;
+    p->bwd = mem + (nn_f32_packed_size(IC, OC) + 15) / 16 * 16;
+    nn_f32_pack(mem, w, IC, OC, 1);
+    nn_f32_pack((float *)p->bwd, w, OC, IC, 0);
 }

@@ -115,6 +115,40 @@ int linear_backward_bf16_dact(const nn_par_t *par, float *dinp, const float *dou
                               const linear_bf16_t *w, int N, int IC, int OC, uint16_t *scratch, const uint16_t *in16,
                               uint16_t *out16);
 
+/* The _f32p versions take frozen weights packed once for the float32
+ * kernel of gemm_f32.h (AVX2 and FMA; check nn_f32_available): the same
+ * products and epilogues as linear_forward / linear_backward's input
+ * gradient, without OpenBLAS's per-call packing or a second pass for the
+ * epilogue, and each output element summed in the same order whatever the
+ * batch and the thread count.  No weight gradients (the weights are frozen).
+ * fwd = w^T as (IC,OC) panels for out = inp w^T, bwd = w as (OC,IC) panels
+ * for dinp = dout w. */
+typedef struct {
+    const float *fwd, *bwd;
+} linear_f32p_t;
+
+/* floats linear_f32p_pack needs for a (OC,IC) weight (a multiple of 16) */
+size_t linear_f32p_pack_size(int IC, int OC);
+/* Pack w (OC,IC) into mem (linear_f32p_pack_size floats; 64-byte aligned
+ * for the best speed) and point p at its two packings.  w is not kept. */
+void linear_f32p_pack(linear_f32p_t *p, float *mem, const float *w, int IC, int OC);
+
+/* linear_forward through the packed weight.  dact != 0 (needs act_out, an
+ * activation and no res): act_out = act(y) and out = act'(y) instead of y,
+ * y = inp w^T + b - the derivative a frozen-weight backward multiplies by
+ * (linear_backward_f32p's dmul), with no pre-activation kept.  NN_EINVAL
+ * (nothing computed) for a negative size or dact without those. */
+int linear_forward_f32p(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
+                        const linear_f32p_t *w, const float *b, nn_act_t act, int N, int IC, int OC, int dact);
+/* linear_backward's input gradient through the packed weight: dinp =
+ * dout w, overwritten (accumulate 0) or added into; then * act'(inp_pre)
+ * with inp_pre, or * dmul (N,IC) with dmul (from linear_forward_f32p's
+ * dact) - either needs accumulate 0, and not both (NN_EINVAL).  dinp NULL:
+ * nothing to do. */
+int linear_backward_f32p(const nn_par_t *par, float *dinp, const float *dout, const float *inp_pre,
+                         const float *dmul, const linear_f32p_t *w, nn_act_t act, int N, int IC, int OC,
+                         int accumulate);
+
 /* References: the same arguments, single-threaded (par is ignored). */
 void linear_forward_ref(const nn_par_t *par, float *out, float *act_out, const float *inp, const float *res,
                         const float *w, const float *b, nn_act_t act, int N, int IC, int OC);

@@ -6,10 +6,15 @@
  * What it gives:
  *   NN_KERNEL(name)  defines the task `name` (an nn_task_fn) from the
  *                    always-inline body NN_BODY name##_body(ctx, b, e, tid),
- *                    compiled twice with GCC on x86-64: for AVX-512 and for
- *                    the baseline ISA.  NN_PICK(name) is the one to run on
- *                    this CPU.  Elsewhere (clang, other CPUs) only the
- *                    baseline copy exists and NN_PICK returns it.
+ *                    compiled three times with GCC on x86-64: for AVX-512,
+ *                    for AVX2 with FMA (every x86-64 CPU of the last decade
+ *                    without AVX-512: AMD before Zen 4, most Intel desktops)
+ *                    and for the baseline ISA (SSE2).  NN_PICK(name) is the
+ *                    widest this CPU runs.  Elsewhere (clang, other CPUs)
+ *                    only the baseline copy exists and NN_PICK returns it.
+ *                    The AVX-512 and AVX2 copies contract a*b+c into FMAs,
+ *                    so their last bits differ from the baseline's; on one
+ *                    CPU the same copy always runs.
  *   nn_vsum          a sum written with NN_LANES independent accumulators,
  *                    so that it vectorises (the order of additions is fixed
  *                    by n alone, not by the ISA);
@@ -45,10 +50,13 @@ static inline int nn_has_avx512(void) {
            __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("fma");
 }
+#define NN_TARGET_AVX2 __attribute__((target("avx2,fma")))
+static inline int nn_has_avx2(void) { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"); }
 #define NN_KERNEL(name)                                                                                   \
     static void name##_base(void *j, int b, int e, int tid) { name##_body(j, b, e, tid); }                \
+    NN_TARGET_AVX2 static void name##_avx2(void *j, int b, int e, int tid) { name##_body(j, b, e, tid); } \
     NN_TARGET_AVX512 static void name##_avx512(void *j, int b, int e, int tid) { name##_body(j, b, e, tid); }
-#define NN_PICK(name) (nn_has_avx512() ? name##_avx512 : name##_base)
+#define NN_PICK(name) (nn_has_avx512() ? name##_avx512 : nn_has_avx2() ? name##_avx2 : name##_base)
 #else
 #define NN_KERNEL(name) \
     static void name##_base(void *j, int b, int e, int tid) { name##_body(j, b, e, tid); }

@@ -161,6 +161,39 @@ for j in 1 2 3; do
 done
 same "-j 2 writes -j 1's bytes (a 384-wide model: products cut into column blocks)" "$T/wide1" "$T/wide2"
 same "-j 3 writes -j 1's bytes" "$T/wide1" "$T/wide3"
+# --- --gemm: float32 products through OpenBLAS or the packed weights ---
+expect_exit "--gemm takes auto, openblas or packed (exit 2)" 2 "not one of auto, openblas, packed" \
+  $O --steps 2 --gemm fast "$T/fish1.ndjson"
+optimize -j 1 --gemm packed --model "$T/wide.safetensors" --loss clip-text:prompt=fish --steps 1 "$T/fish1.ndjson" \
+  >/dev/null 2>"$T/gerr"; rc=$?
+if [ "$rc" -eq 2 ] && grep -q "AVX2" "$T/gerr"; then
+  ok "--gemm packed on a CPU without AVX2+FMA: exit 2 saying so (the packed runs are skipped)"
+else
+  eq "--gemm packed runs (exit 0)" "$rc" 0
+  for j in 1 2 3; do
+    optimize -j "$j" --gemm packed --model "$T/wide.safetensors" --augment clipaug --loss clip-text:prompt=fish \
+      --steps 3 "$T/fish1.ndjson" >"$T/pk$j" 2>/dev/null
+  done
+  same "--gemm packed: -j 2 writes -j 1's bytes" "$T/pk1" "$T/pk2"
+  same "--gemm packed: -j 3 writes -j 1's bytes" "$T/pk1" "$T/pk3"
+  optimize -j 2 --gemm openblas --model "$T/wide.safetensors" --augment clipaug --loss clip-text:prompt=fish \
+    --steps 3 "$T/fish1.ndjson" >"$T/ob" 2>/dev/null
+  python3 - "$T/ob" "$T/pk1" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys
+a = json.loads(open(sys.argv[1]).readline()); b = json.loads(open(sys.argv[2]).readline())
+def ok(c, n): print(("ok - " if c else "not ok - ") + n)
+ok(b["optimize"].get("gemm") == "packed" and "gemm" not in a["optimize"], "optimize.gemm says packed (absent for openblas)")
+d = abs(a["optimize"]["final"]["similarity"] - b["optimize"]["final"]["similarity"])
+ok(d < 1e-4, "packed and openblas products: the same optimisation to float rounding (similarity diff %.2g)" % d)
+PYEOF
+  cat "$T/py"
+  optimize -j 1 --gemm openblas --model "$T/wide.safetensors" --loss clip-text:prompt=fish --steps 3 \
+    --checkpoint "$T/ckg" "$T/fish1.ndjson" >/dev/null 2>&1
+  optimize -j 1 --gemm packed --model "$T/wide.safetensors" --loss clip-text:prompt=fish --steps 3 \
+    --checkpoint "$T/ckg" --resume "$T/fish1.ndjson" >/dev/null 2>"$T/err"; rc=$?
+  if [ "$rc" -eq 2 ] && grep -q 'other settings' "$T/err"; then ok "an openblas checkpoint is not resumed with --gemm packed (exit 2)"
+  else notok "an openblas checkpoint is not resumed with --gemm packed" "rc $rc $(cat "$T/err")"; fi
+fi
 check "--model none with CLIP-free losses" optimize --model none --loss structure --loss fair --steps 3 "$T/fish1.ndjson"
 
 # --- bad input ---

@@ -12,6 +12,7 @@
 #include <string.h>
 #include "clip.h"
 #include "nn/gemm_bf16.h"
+#include "nn/gemm_f32.h"
 #include "t.h"
 #include "tensorfile.h"
 #include "tfix.h"
@@ -306,6 +307,115 @@ done:
     tf_close(wf), tf_close(ref), tf_close(bref);
 }
 
+/* clip_t.f32pack: the image tower's weight products in float32 through the
+ * packed weights and the project's kernel.  The same PyTorch fixtures and
+ * tolerances as the float tower; gradients to the image only (parameter
+ * gradients refused); and what the kernel's fixed order of sums promises:
+ * an image's embedding does not depend on the batch it is in, nor on the
+ * thread count. */
+static void test_tiny_f32pack(void) {
+    err_t e = {0};
+    tensorfile_t *wf = tf_open("tests/fixtures/clip/tiny_openai.safetensors", &e);
+    tensorfile_t *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
+    CHECK(wf && ref, "open tiny fixtures (%s)", e.msg);
+    if (!wf || !ref) return;
+    clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32, .t_width = 64,
+                         .t_layers = 2, .t_heads = 2, .context = 16, .vocab = 300, .embed_dim = 32, .mlp_ratio = 4};
+    clip_params_t w;
+    clip_params_alloc(&w, &cfg);
+    load_ctx lc = {wf, 0};
+    clip_params_each(&w, load_one, &lc);
+    pool_t pool;
+    pool_init(&pool, 2, NULL);
+    nn_par_t par = pool_par(&pool);
+    clip_t m;
+    clip_init(&m, &w, &par);
+    m.f32pack = 1;
+    int B = 2, S = 32, E = 32, L = 2, T = 17, C = 64;
+    size_t nimg = (size_t)B * 3 * S * S;
+    float *img = t_tensor(ref, "image", nimg), emb[2 * 32], emb1[32];
+    if (!nn_f32_available()) {
+        CHECK(clip_image_forward(&m, img, B, emb, &e) == EXIT_USAGE && strstr(e.msg, "AVX2"),
+              "f32pack without AVX2+FMA is refused (%s)", e.msg);
+        printf("# no AVX2+FMA here: the packed float32 tower is not run\n");
+        goto done;
+    }
+    CHECK(clip_image_forward(&m, img, B, emb, &e) == 0 && m.bfw, "f32pack image forward (%s)", e.msg);
+    float *want = t_tensor(ref, "image_emb", (size_t)B * E);
+    close_all("f32pack: image embedding", emb, want, (size_t)B * E, 1e-5, 1e-4);
+    free(want);
+    float *dfeat[2];
+    for (int l = 0; l < L; l++) {
+        char key[64];
+        snprintf(key, sizeof key, "image_block.%d", l);
+        want = t_tensor(ref, key, (size_t)B * T * C);
+        char what[80];
+        snprintf(what, sizeof what, "f32pack: %s", key);
+        close_all(what, clip_image_block(&m, l, NULL, NULL, NULL), want, (size_t)B * T * C, 1e-5, 1e-4);
+        free(want);
+        snprintf(key, sizeof key, "image_dblock.%d", l);
+        dfeat[l] = t_tensor(ref, key, (size_t)B * T * C);
+    }
+    float *demb = t_tensor(ref, "image_demb", (size_t)B * E), *dimg = calloc(nimg, sizeof(float));
+    clip_alloc_grad(&m);
+    CHECK(clip_image_backward(&m, demb, dfeat, dimg, 1, &e) != 0 && strstr(e.msg, "packed"),
+          "f32pack: parameter gradients are refused (%s)", e.msg);
+    CHECK(clip_image_backward(&m, demb, dfeat, dimg, 0, &e) == 0, "f32pack: image backward with block gradients (%s)",
+          e.msg);
+    want = t_tensor(ref, "grad.image", nimg);
+    double mx = 0;
+    for (size_t i = 0; want && i < nimg; i++) mx = fmax(mx, fabs(want[i]));
+    close_all("f32pack: d loss / d image", dimg, want, nimg, 2e-5 * mx, 1e-3);
+    free(want);
+    /* pooled_top: the embedding gradient alone */
+    m.pooled_top = 1;
+    CHECK(clip_image_forward(&m, img, B, emb, &e) == 0, "f32pack + pooled_top forward");
+    memset(dimg, 0, sizeof(float) * nimg);
+    CHECK(clip_image_backward(&m, demb, NULL, dimg, 0, &e) == 0, "f32pack + pooled_top: image backward");
+    want = t_tensor(ref, "grademb.image", nimg);
+    mx = 0;
+    for (size_t i = 0; want && i < nimg; i++) mx = fmax(mx, fabs(want[i]));
+    close_all("f32pack + pooled_top: d <emb,R> / d image", dimg, want, nimg, 2e-5 * mx, 1e-3);
+    free(want);
+    m.pooled_top = 0;
+    /* batch and threads */
+    clip_image_forward(&m, img, B, emb, &e);
+    clip_image_forward(&m, img + nimg / 2, 1, emb1, &e);
+    CHECK(!memcmp(emb1, emb + E, sizeof emb1), "f32pack: image 1 alone has the bits it has in the batch of 2");
+    m.par = pool_par(NULL);
+    clip_image_forward(&m, img, 1, emb1, &e);
+    CHECK(!memcmp(emb1, emb, sizeof emb1), "f32pack: one thread, batch 1: the bits of two threads, batch 2");
+    /* off again: OpenBLAS's products, the packed copy kept for later */
+    m.f32pack = 0;
+    float embf[2 * 32];
+    clip_image_forward(&m, img, B, embf, &e);
+    want = t_tensor(ref, "image_emb", (size_t)B * E);
+    close_all("f32pack off again: the float embedding", embf, want, (size_t)B * E, 1e-5, 1e-4);
+    free(want);
+    /* bf16 asked afterwards replaces the packed float32 copy (where it runs) */
+    clip_t m2;
+    clip_params_t w2 = {0};
+    clip_params_bind(&w2, &m.w.cfg, m.w.mem);
+    w2.owns_mem = 0;
+    clip_init(&m2, &w2, &par);
+    m.f32pack = 1;
+    clip_bf16_prepare(&m, &e);
+    m2.f32pack = 1;
+    clip_bf16_share(&m2, &m);
+    CHECK(m2.bfw == m.bfw && m.bfw, "clip_bf16_share: one packed float32 copy");
+    float emb2[2 * 32];
+    CHECK(clip_image_forward(&m2, img, B, emb2, &e) == 0 && !memcmp(emb2, emb, sizeof emb2),
+          "f32pack on the sharing model: the same bits");
+    clip_free(&m2);
+    for (int l = 0; l < L; l++) free(dfeat[l]);
+    free(demb), free(dimg);
+done:
+    free(img);
+    clip_free(&m);
+    pool_free(&pool);
+    tf_close(wf), tf_close(ref);
+}
+
 static void test_b32(void) {
     err_t e = {0};
     tensorfile_t *ref = tf_open("tests/fixtures/clip/b32_ref.safetensors", &e);
@@ -356,6 +466,7 @@ static void test_b32(void) {
 int main(void) {
     test_tiny();
     test_tiny_bf16();
+    test_tiny_f32pack();
     test_b32();
     T_DONE();
 }
