@@ -141,14 +141,14 @@ bench_gemm() {
   echo
   echo "$(machine); OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}; load average before $load0, after $load1"
   echo
-  echo "One core: float32 FMA peak $(v peak_fp32_core), bfloat16 VDPBF16PS peak $(v peak_bf16_core)."
+  echo "One core: float32 FMA peak $(v peak_fp32_core) (AVX-512), $(v peak_avx2_core) (AVX2; $(v chain_threads) cores $(v peak_avx2_all)); bfloat16 VDPBF16PS peak $(v peak_bf16_core)."
   echo
-  echo "| ViT-B/32 product, 200 rows, one thread, warm | cblas_sgemm | nn_bf16 kernel |"
-  echo "|---|---|---|"
-  for k in qkv out fc proj; do echo "| $k | $(v "sgemm_$k") | $(v "bf16_$k") |"; done
+  echo "| ViT-B/32 product, 200 rows, one thread, warm | cblas_sgemm | nn_f32 kernel (AVX2, packed) | nn_bf16 kernel |"
+  echo "|---|---|---|---|"
+  for k in qkv out fc proj; do echo "| $k | $(v "sgemm_$k") | $(v "f32p_$k") | $(v "bf16_$k") |"; done
   echo
   echo "The 48 products of a batch-4 forward and their backward to the input, cold weights, $(v chain_threads) threads:"
-  echo "float32 (linear_forward/backward on OpenBLAS) $(v chain_f32), bfloat16 (linear_forward_bf16/backward_bf16) $(v chain_bf16)."
+  echo "float32 (linear_forward/backward on OpenBLAS) $(v chain_f32), float32 packed (linear_forward_f32p/backward_f32p) $(v chain_f32p), bfloat16 (linear_forward_bf16/backward_bf16) $(v chain_bf16)."
   echo
 }
 

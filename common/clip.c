@@ -619,8 +619,13 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     for (int b = 0; b < B; b++) memcpy(t->lnf_in + (size_t)b * C, out + (size_t)b * T * C, sizeof(float) * C);
     layernorm_forward(par, t->pooled, t->pool_m, t->pool_r, t->lnf_in, m->w.v_ln_post_w, m->w.v_ln_post_b, B,
                       C, CLIP_LN_EPS);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c->embed_dim, C, 1.0f, t->pooled, C, m->w.v_proj,
-                c->embed_dim, 0.0f, emb, c->embed_dim);
+    if (mode == WPK_F32) /* a call an image: its embedding then does not depend on the batch (clip.h) */
+        for (int b = 0; b < B; b++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 1, c->embed_dim, C, 1.0f, t->pooled + (size_t)b * C,
+                        C, m->w.v_proj, c->embed_dim, 0.0f, emb + (size_t)b * c->embed_dim, c->embed_dim);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, c->embed_dim, C, 1.0f, t->pooled, C, m->w.v_proj,
+                    c->embed_dim, 0.0f, emb, c->embed_dim);
     return 0;
 }
 

@@ -154,3 +154,27 @@ ok([list(p.keys()) for p in f] == [[k for k in q if k != "precision"] for q in b
 PYEOF
   cat "$T/py"
 fi
+# --gemm packed: float32 products through the packed weights; an image's embedding is then the
+# same bits whatever --batch (and the lines say "gemm":"packed")
+expect_exit "--gemm takes openblas or packed (exit 2)" 2 "not one of openblas, packed" \
+  clip-embed --model $F/tiny_openai.safetensors --gemm fast "$T/six.png"
+clip-embed --model $F/tiny_openai.safetensors --gemm packed "$T/six.png" >"$T/p8.emb" 2>"$T/p.err"; rc=$?
+if [ "$rc" -eq 2 ] && grep -q AVX2 "$T/p.err"; then
+  ok "--gemm packed without AVX2+FMA: exit 2 saying so"
+else
+  eq "--gemm packed exits 0" "$rc" 0
+  clip-embed --model $F/tiny_openai.safetensors --gemm packed --batch 1 "$T/six.png" >"$T/p1.emb" 2>/dev/null
+  clip-embed --model $F/tiny_openai.safetensors --gemm packed --batch 4 -j 1 "$T/six.png" >"$T/p4.emb" 2>/dev/null
+  same "--gemm packed: --batch 1 writes --batch 8's bytes" "$T/p8.emb" "$T/p1.emb"
+  same "--gemm packed: --batch 4 on one thread writes them too" "$T/p8.emb" "$T/p4.emb"
+  python3 - "$T/a.emb" "$T/p8.emb" >"$T/py" 2>&1 <<'PYEOF'
+import json, sys
+f = [json.loads(l) for l in open(sys.argv[1])]; p = [json.loads(l) for l in open(sys.argv[2])]
+def ok(c, n): print(("ok - " if c else "not ok - ") + n)
+ok(len(f) == len(p) == 6 and all(r.get("gemm") == "packed" for r in p) and all("gemm" not in r for r in f),
+   "packed image lines say \"gemm\":\"packed\" (OpenBLAS lines do not)")
+md = max(abs(x - y) for a, b in zip(f, p) for x, y in zip(a["embedding"], b["embedding"]))
+ok(md < 1e-5, "packed and OpenBLAS embeddings agree within 1e-5 (max diff %.2g)" % md)
+PYEOF
+  cat "$T/py"
+fi
