@@ -1,7 +1,8 @@
 #!/bin/sh
-# bench/pairs.sh - the bf16 step of bin/optimize against PyTorch's bfloat16 peers in
-# alternating pairs: the like-for-like comparison of issue 10's step target, measured so
-# that the load of this shared machine cancels as far as it can.
+# bench/pairs.sh - the step of bin/optimize against PyTorch's peers in alternating
+# pairs: the like-for-like comparison of issue 10's step target, measured so that the
+# load of this shared machine cancels as far as it can.  By default C's bf16 step against
+# PyTorch's bfloat16 peers; PRECISION=float32 PEERS=float32 compares the float32 steps.
 #
 # bench/optimize.sh's bf16 part runs six configurations a repetition (minutes between a
 # C run and the peer it is compared with); here each pair is one C run and one run of
@@ -11,8 +12,10 @@
 # the best (least disturbed) run of each side against each other.
 #
 # Usage: sh bench/pairs.sh [pairs]   (default 10; about 16 s a pair with one peer)
-# Environment: PEERS (torch_optimize.py --precision values, default "autocast-bf16";
-# "autocast-bf16 bf16" adds the whole-tower bfloat16 model), THREADS (2: C's -j and the
+# Environment: PRECISION (C's --precision: bf16, the default, or float32), GEMM (C's
+# --gemm, default auto), PEERS (torch_optimize.py --precision values, default
+# "autocast-bf16"; "autocast-bf16 bf16" adds the whole-tower bfloat16 model; "float32"
+# the float32 peer), THREADS (2: C's -j and the
 # peers' torch threads), C_STEPS (21), TORCH_STEPS (10), MODEL
 # (build/bench/vitb32-random.safetensors, written by `python3 bench/torch_optimize.py
 # write FILE`), PYTHON, and OpenBLAS's own (OPENBLAS_CORETYPE: unset it for the AVX-512
@@ -29,6 +32,9 @@ PAIRS=${1:-10}
 case $PAIRS in '' | *[!0-9]*) echo "pairs.sh: pairs '$PAIRS' is not a count" >&2; exit 2 ;; esac
 [ "$PAIRS" -ge 1 ] || { echo "pairs.sh: need at least one pair" >&2; exit 2; }
 PEERS=${PEERS:-autocast-bf16}
+PRECISION=${PRECISION:-bf16}
+GEMM=${GEMM:-auto}
+case $PRECISION in bf16 | float32) ;; *) echo "pairs.sh: PRECISION '$PRECISION' is not bf16 or float32" >&2; exit 2 ;; esac
 THREADS=${THREADS:-2}
 C_STEPS=${C_STEPS:-21}
 TORCH_STEPS=${TORCH_STEPS:-10}
@@ -52,7 +58,7 @@ c_run() {
   if ! "$ROOT/bin/optimize" -j "$THREADS" --model "$MODEL" --renderer bezier \
     --augment clipaug:preset=doodlebot-optimizer,nviews=4 --init random:strokes=8 \
     --loss clip-text:prompt=fish --loss stroke-reg:weight=0.01,bezier_samples=20 --loss tv:weight=0.001 \
-    --steps "$C_STEPS" --history none --timing --precision bf16 "$FISH" >/dev/null 2>"$ERR"; then
+    --steps "$C_STEPS" --history none --timing --precision "$PRECISION" --gemm "$GEMM" "$FISH" >/dev/null 2>"$ERR"; then
     cat "$ERR" >&2
     exit 3
   fi
@@ -91,9 +97,9 @@ stats() { sort -g | awk '{ a[NR] = $1 } END { m = NR % 2 ? a[(NR + 1) / 2] : (a[
   printf "%.4f %.4f %.4f", m, a[1], a[NR] }'; }
 echo "$start-$(date -u '+%H:%M') UTC, $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo);" \
   "load $load0 before, $(load) after; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
-echo "$PAIRS alternating pairs: C --precision bf16 -j $THREADS ($C_STEPS steps a run) against PyTorch tuned on $THREADS threads ($TORCH_STEPS steps); steady state, s"
+echo "$PAIRS alternating pairs: C --precision $PRECISION --gemm $GEMM -j $THREADS ($C_STEPS steps a run) against PyTorch tuned on $THREADS threads ($TORCH_STEPS steps); steady state, s"
 set -- $(awk '$2 == "c" { print $3 }' "$RAW" | stats)
-echo "C bf16: median $1 (min $2, max $3)"
+echo "C $PRECISION: median $1 (min $2, max $3)"
 cmed=$1 cmin=$2
 for p in $PEERS; do
   set -- $(awk -v w="$p" '$2 == w { print $3 }' "$RAW" | stats)

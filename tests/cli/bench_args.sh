@@ -14,6 +14,8 @@ expect_exit "ab.sh: a missing model file is named with how to write it, exit 2" 
   env MODEL="$T/nope.safetensors" sh "$ROOT/bench/ab.sh" "$BIN" "$BIN" 1 2
 expect_exit "pairs.sh: pairs that are not a count, exit 2" 2 "pairs 'x' is not a count" sh "$ROOT/bench/pairs.sh" x
 expect_exit "pairs.sh: zero pairs, exit 2" 2 "at least one pair" sh "$ROOT/bench/pairs.sh" 0
+expect_exit "pairs.sh: a PRECISION other than bf16 or float32, exit 2" 2 "PRECISION 'fp16' is not bf16 or float32" \
+  env PRECISION=fp16 sh "$ROOT/bench/pairs.sh" 1
 expect_exit "pairs.sh: a missing model file is named, exit 2" 2 "nope.safetensors missing" \
   env MODEL="$T/nope.safetensors" sh "$ROOT/bench/pairs.sh" 1
 expect_exit "pairs.sh: a Python without torch is named, exit 2" 2 "cannot import torch" \
