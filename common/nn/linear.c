@@ -424,8 +424,9 @@ size_t linear_f32p_pack_size(int IC, int OC) {
 }
 
 void linear_f32p_pack(linear_f32p_t *p, float *mem, const float *w, int IC, int OC) {
-    p->fwd = mem;
-    p->bwd = mem + (nn_f32_packed_size(IC, OC) + 15) / 16 * 16;
+    float *bwd = mem + (nn_f32_packed_size(IC, OC) + 15) / 16 * 16;
     nn_f32_pack(mem, w, IC, OC, 1);
-    nn_f32_pack((float *)p->bwd, w, OC, IC, 0);
+    nn_f32_pack(bwd, w, OC, IC, 0);
+    p->fwd = mem;
+    p->bwd = bwd;
 }
