@@ -235,20 +235,14 @@ BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, in
      * enough for 24 VDPBF16PS a k pair. */
     int ntiles = (M + 5) / 6;
     long plines = (long)Kh * PAIR / 32; /* 64-byte lines in a panel */
-    long share = (plines + ntiles - 1) / ntiles;
     for (int p = p0; p < p1; p++) {
         const uint16_t *b = Bp + (size_t)p * Kh * PAIR;
         const uint16_t *next = p + 1 < p1 ? b + (size_t)Kh * PAIR : NULL;
         int c0 = p * NR, nvalid = N - c0 < NR ? N - c0 : NR;
         for (int m0 = 0, tile = 0; m0 < M; m0 += 6, tile++) {
-            const uint16_t *pf = b;
-            int npf = 0;
-            if (next) {
-                long left = plines - tile * share;
-                npf = left <= 0 ? 0 : (int)(left < share ? left : share);
-                if (npf > Kh) npf = Kh;
-                pf = next + (size_t)(tile * share) * 32;
-            }
+            long first = 0;
+            int npf = next ? nn_pf_share(plines, ntiles, tile, Kh, &first) : 0;
+            const uint16_t *pf = next ? next + (size_t)first * 32 : b;
             const uint16_t *a = A + (size_t)m0 * Kp;
             size_t off = (size_t)m0 * ldc + c0;
             float *c = C ? C + off : NULL;
@@ -257,26 +251,7 @@ BF16_TARGET static void gemm_avx512bf16(float *C, int ldc, const uint16_t *A, in
             float *ao = e && e->act_out ? e->act_out + off : NULL;
             uint16_t *o16 = e && e->out16 ? e->out16 + (size_t)m0 * ld16 + c0 : NULL;
 #define TILE(R) bf_tile(R, Kh, a, Kp, b, c, ldc, nvalid, pf, npf, e, bias, res, pre, dmul, ao, o16, ld16)
-            switch (M - m0 < 6 ? M - m0 : 6) {
-            case 6:
-                TILE(6);
-                break;
-            case 5:
-                TILE(5);
-                break;
-            case 4:
-                TILE(4);
-                break;
-            case 3:
-                TILE(3);
-                break;
-            case 2:
-                TILE(2);
-                break;
-            default:
-                TILE(1);
-                break;
-            }
+            NN_MR_SWITCH(M - m0, TILE)
 #undef TILE
         }
     }

@@ -155,45 +155,21 @@ F32_TARGET static void gemm_avx2(float *C, int ldc, const float *A, int lda, int
      * weights stream from memory once a pass; a panel is then re-read from
      * L2 by every row tile, A from L2/L3 by every panel). */
     int ntiles = (M + 5) / 6;
-    int share = (K + ntiles - 1) / ntiles;
     for (int p = p0; p < p1; p++) {
         const float *b = Bp + (size_t)p * K * NR;
         const float *next = p + 1 < p1 ? b + (size_t)K * NR : NULL;
         int c0 = p * NR, nvalid = N - c0 < NR ? N - c0 : NR;
         for (int m0 = 0, tile = 0; m0 < M; m0 += 6, tile++) {
-            const float *pf = b;
-            int npf = 0;
-            if (next) {
-                int left = K - tile * share;
-                npf = left <= 0 ? 0 : left < share ? left : share;
-                pf = next + (size_t)tile * share * NR;
-            }
+            long first = 0; /* a panel's line k is row k: K lines */
+            int npf = next ? nn_pf_share(K, ntiles, tile, K, &first) : 0;
+            const float *pf = next ? next + (size_t)first * NR : b;
             size_t off = (size_t)m0 * ldc + c0;
             const float *a = A + (size_t)m0 * lda;
             const float *bias = e && e->bias ? e->bias + c0 : NULL, *res = e && e->res ? e->res + off : NULL;
             const float *dmul = e && e->dmul ? e->dmul + off : NULL, *pre = e && e->pre ? e->pre + off : NULL;
             float *ao = e && e->act_out ? e->act_out + off : NULL;
 #define TILE(R) f32_tile(R, K, a, lda, b, C + off, ldc, nvalid, pf, npf, e, bias, res, dmul, pre, ao)
-            switch (M - m0 < 6 ? M - m0 : 6) {
-            case 6:
-                TILE(6);
-                break;
-            case 5:
-                TILE(5);
-                break;
-            case 4:
-                TILE(4);
-                break;
-            case 3:
-                TILE(3);
-                break;
-            case 2:
-                TILE(2);
-                break;
-            default:
-                TILE(1);
-                break;
-            }
+            NN_MR_SWITCH(M - m0, TILE)
 #undef TILE
         }
     }

@@ -104,6 +104,32 @@ NN_INLINE float nn_exp_poly(float x0) {
 
 NN_INLINE float nn_sigmoid(float x) { return 1.0f / (1.0f + nn_exp_poly(-x)); }
 
+/* The register-tiled kernels (gemm_f32.c, gemm_bf16.c) walk C in tiles of
+ * up to 6 rows; their tile functions take the row count as a compile-time
+ * constant.  NN_MR_SWITCH(left, TILE) runs TILE(R) for R = min(left, 6) with
+ * R a constant. */
+#define NN_MR_SWITCH(left, TILE)                                                                             \
+    switch ((left) < 6 ? (left) : 6) {                                                                       \
+    case 6: TILE(6); break;                                                                                  \
+    case 5: TILE(5); break;                                                                                  \
+    case 4: TILE(4); break;                                                                                  \
+    case 3: TILE(3); break;                                                                                  \
+    case 2: TILE(2); break;                                                                                  \
+    default: TILE(1); break;                                                                                 \
+    }
+
+/* The next panel's prefetch, spread over the row tiles of this one: of a
+ * panel's `lines` 64-byte lines, row tile `tile` of `ntiles` prefetches
+ * the ones from *first on, as many as it returns (at most `most`, one a
+ * step of its k loop), so the first tile of the next panel does not wait on
+ * memory. */
+NN_INLINE int nn_pf_share(long lines, int ntiles, int tile, int most, long *first) {
+    long share = (lines + ntiles - 1) / ntiles, left = lines - tile * share;
+    long n = left <= 0 ? 0 : left < share ? left : share;
+    *first = tile * share;
+    return (int)(n < most ? n : most);
+}
+
 /* Columns [*b,*e) of n that thread tid of nt owns when a product is split by
  * output columns: chunks rounded up to 16 columns (one cache line of floats,
  * so threads never write the same line), the last thread(s) taking what is

@@ -45,6 +45,17 @@ static int load_one(const char *name, float *data, int ndim, const int *shape, v
     return 0;
 }
 
+/* the tiny model's weights (tests/gen_clip_ref.py's config) from wf into *w;
+ * returns the parameters not found */
+static int tiny_params(tensorfile_t *wf, clip_params_t *w) {
+    clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32, .t_width = 64,
+                         .t_layers = 2, .t_heads = 2, .context = 16, .vocab = 300, .embed_dim = 32, .mlp_ratio = 4};
+    if (clip_params_alloc(w, &cfg)) return -1;
+    load_ctx lc = {wf, 0};
+    clip_params_each(w, load_one, &lc);
+    return lc.missing;
+}
+
 typedef struct { tensorfile_t *ref; int nbad, ncmp; const char *prefix; } grad_ctx;
 static int cmp_grad(const char *name, float *data, int ndim, const int *shape, void *vctx) {
     grad_ctx *c = vctx;
@@ -71,13 +82,8 @@ static void test_tiny(void) {
     tensorfile_t *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
     CHECK(wf && ref, "open tiny fixtures (%s)", e.msg);
     if (!wf || !ref) return;
-    clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32, .t_width = 64,
-                         .t_layers = 2, .t_heads = 2, .context = 16, .vocab = 300, .embed_dim = 32, .mlp_ratio = 4};
     clip_params_t w;
-    CHECK(clip_params_alloc(&w, &cfg) == 0, "alloc tiny params");
-    load_ctx lc = {wf, 0};
-    clip_params_each(&w, load_one, &lc);
-    CHECK(lc.missing == 0, "every parameter found by its OpenAI name");
+    CHECK(tiny_params(wf, &w) == 0, "tiny params: every parameter found by its OpenAI name");
     clip_t m;
     clip_init(&m, &w, NULL);
     clip_alloc_grad(&m);
@@ -218,12 +224,8 @@ static void test_tiny_bf16(void) {
     tensorfile_t *bref = tf_open("tests/fixtures/clip/tiny_bf16_ref.safetensors", &e);
     CHECK(wf && ref && bref, "open tiny bf16 fixtures (%s)", e.msg);
     if (!wf || !ref || !bref) return;
-    clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32, .t_width = 64,
-                         .t_layers = 2, .t_heads = 2, .context = 16, .vocab = 300, .embed_dim = 32, .mlp_ratio = 4};
     clip_params_t w;
-    clip_params_alloc(&w, &cfg);
-    load_ctx lc = {wf, 0};
-    clip_params_each(&w, load_one, &lc);
+    CHECK(tiny_params(wf, &w) == 0, "tiny params loaded");
     pool_t pool;
     pool_init(&pool, 2, &e);
     nn_par_t par = pool_par(&pool);
@@ -319,12 +321,8 @@ static void test_tiny_f32pack(void) {
     tensorfile_t *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
     CHECK(wf && ref, "open tiny fixtures (%s)", e.msg);
     if (!wf || !ref) return;
-    clip_config_t cfg = {.v_width = 64, .v_layers = 2, .v_heads = 2, .patch = 8, .image_size = 32, .t_width = 64,
-                         .t_layers = 2, .t_heads = 2, .context = 16, .vocab = 300, .embed_dim = 32, .mlp_ratio = 4};
     clip_params_t w;
-    clip_params_alloc(&w, &cfg);
-    load_ctx lc = {wf, 0};
-    clip_params_each(&w, load_one, &lc);
+    CHECK(tiny_params(wf, &w) == 0, "tiny params loaded");
     pool_t pool;
     pool_init(&pool, 2, NULL);
     nn_par_t par = pool_par(&pool);
