@@ -170,6 +170,14 @@ echo "## optimize: one step, the shipped model, the reference anchor"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $cpu; PyTorch $tv on CPU;"
 echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} in the environment; medians of $REPS repetitions."
+# what optimize's --gemm auto picks for float32 (clip_f32pack_auto: AVX2 and FMA without AVX-512)
+flags=$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)
+case " $flags " in
+  *" avx512f "*) gemm=openblas ;;
+  *" avx2 "*" fma "* | *" fma "*" avx2 "*) gemm=packed ;;
+  *) gemm=openblas ;;
+esac
+echo "C's float32 products: --gemm auto, here $gemm (docs/optimize.md, \"Float32 products\")."
 
 for part in $PARTS; do
   load0=$(load)
