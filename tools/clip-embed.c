@@ -395,7 +395,7 @@ int main(int argc, char **argv) {
          "AVX512_BF16 CPU; image lines then say \"precision\":\"bf16\"; text stays float32)",
          OPT_NORANGE},
         {"gemm", 0, OPT_STR, &o.gemm, "G",
-         "float32 image products: openblas (default) | packed: the weights packed once for the project's AVX2+FMA "
+         "float32 image products: openblas | packed: the weights packed once for the project's AVX2+FMA "
          "kernel (a ViT): an image's embedding is then the same bits in any --batch (image lines say "
          "\"gemm\":\"packed\"; packing ViT-B/32 costs ~0.15 s)",
          OPT_NORANGE},

@@ -325,7 +325,7 @@ int main(int argc, char **argv) {
          OPT_NORANGE},
         {"gemm", 0, OPT_STR, &o.gemm, "G",
          "float32 image products: openblas, packed (the weights packed once for the project's AVX2+FMA kernel: a "
-         "ViT, frozen weights; the same bits at any -j and batch), or auto (default: packed on a CPU with AVX2 "
+         "ViT, frozen weights; the same bits at any -j and batch), or auto (packed on a CPU with AVX2 "
          "and no AVX-512, else openblas)",
          OPT_NORANGE},
         {"steps", 'n', OPT_INT, &o.steps, "N", "optimisation steps a record", 0, 10000000},
