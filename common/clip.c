@@ -67,7 +67,6 @@ enum { WPK_BF16 = 1, WPK_F32 = 2 };
 typedef struct {
     linear_bf16_t h; /* WPK_BF16 */
     linear_f32p_t f; /* WPK_F32 */
-    int f32;
 } wpk_t;
 struct clip_bf16 {
     void *mem;
@@ -75,8 +74,12 @@ struct clip_bf16 {
     int mode;   /* WPK_BF16 or WPK_F32 */
     int refs;   /* clip_t's holding it (clip_bf16_share) */
 };
-/* 1 when a product through bw chains its MLP operand in bfloat16 (lin_fwd) */
-#define B16(bw) ((bw) && !(bw)->f32)
+/* which packed weights m's flags ask for: WPK_BF16, WPK_F32 or 0 */
+static int pack_mode(const clip_t *m) { return m->bf16 ? WPK_BF16 : m->f32pack ? WPK_F32 : 0; }
+/* 1 when a product through bw chains its MLP operand in bfloat16 (lin_fwd):
+ * bw is one of the packed weights of t's last forward, whose kind
+ * t->packed records */
+#define B16(t, bw) ((bw) && (t)->packed == WPK_BF16)
 enum { BW_IN, BW_OUT, BW_FC, BW_PROJ };
 
 /* out = inp w^T + ... through the float or the bfloat16 weights (bw) */
@@ -95,7 +98,7 @@ enum { LIN_OUT16 = 1, LIN_IN16 = 2, LIN_DACT = 4 };
 static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const wpk_t *bw, int chain, float *out,
                     float *act_out, const float *inp, const float *res, const float *w, const float *b, nn_act_t act,
                     int N, int IC, int OC) {
-    if (bw && bw->f32)
+    if (bw && t->packed == WPK_F32)
         linear_forward_f32p(par, out, act_out, inp, res, &bw->f, b, act, N, IC, OC, (chain & LIN_DACT) != 0);
     else if (bw && (chain & LIN_DACT))
         linear_forward_bf16_dact(par, out, inp, &bw->h, b, act, N, IC, OC, t->a16,
@@ -112,7 +115,7 @@ static void lin_fwd(const nn_par_t *par, clip_tower_t *t, const wpk_t *bw, int c
 static void lin_bwd(const nn_par_t *par, clip_tower_t *t, const wpk_t *bw, int chain, float *dinp,
                     float *dw, float *db, const float *dout, const float *inp, const float *pre, const float *w,
                     nn_act_t act, int N, int IC, int OC) {
-    if (bw && bw->f32)
+    if (bw && t->packed == WPK_F32)
         linear_backward_f32p(par, dinp, dout, chain & LIN_DACT ? NULL : pre, chain & LIN_DACT ? pre : NULL, &bw->f,
                              act, N, IC, OC, 0);
     else if (bw && (chain & LIN_DACT))
@@ -257,7 +260,7 @@ static void top_forward_rows(const nn_par_t *par, clip_tower_t *t, const clip_bl
     lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, g_mid, NULL, g_atty, g_x, k->attn_out_w, k->attn_out_b,
             no_act, B, C, C);
     layernorm_forward(par, g_ln2, g_m, g_r, g_mid, k->ln2_w, k->ln2_b, B, C, CLIP_LN_EPS);
-    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, g_fch, B16(bw) ? NULL : g_fcg, g_ln2, NULL, k->fc_w,
+    lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, g_fch, B16(t, bw) ? NULL : g_fcg, g_ln2, NULL, k->fc_w,
             k->fc_b, quickgelu, B, C, H4);
     lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, g_xo, NULL, g_fcg, g_mid, k->proj_w, k->proj_b,
             no_act, B, H4, C);
@@ -316,7 +319,7 @@ static void blocks_forward(const nn_par_t *par, clip_tower_t *t, const clip_bloc
         lin_fwd(par, t, bw ? bw + BW_OUT : NULL, 0, mid, NULL, atty, x, k->attn_out_w, k->attn_out_b, no_act,
                 BT, C, C);
         layernorm_forward(par, ln2, ln2m, ln2r, mid, k->ln2_w, k->ln2_b, BT, C, CLIP_LN_EPS);
-        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, fch, B16(bw) ? NULL : fcg, ln2, NULL, k->fc_w,
+        lin_fwd(par, t, bw ? bw + BW_FC : NULL, LIN_OUT16 | LIN_DACT, fch, B16(t, bw) ? NULL : fcg, ln2, NULL, k->fc_w,
                 k->fc_b, quickgelu, BT, C, H4);
         lin_fwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_IN16, xo, NULL, fcg, mid, k->proj_w, k->proj_b, no_act,
                 BT, H4, C);
@@ -353,7 +356,7 @@ static void top_backward_rows(const nn_par_t *par, clip_tower_t *t, const clip_b
         g_r[b] = ln2r[r];
     }
     memcpy(g_dmid, g_dres, sizeof(float) * B * C);
-    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, B16(bw) ? NULL : t->dbig, g ? g->proj_w : NULL,
+    lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, B16(t, bw) ? NULL : t->dbig, g ? g->proj_w : NULL,
             g ? g->proj_b : NULL, g_dres, g_fcg, g_fch, k->proj_w, quickgelu, B, H4, C);
     lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, g_ds, g ? g->fc_w : NULL, g ? g->fc_b : NULL, t->dbig,
             g_ln2, NULL, k->fc_w, no_act, B, C, H4);
@@ -400,7 +403,7 @@ static void blocks_backward(const nn_par_t *par, clip_tower_t *t, const clip_blo
              * dL/d xo until the proj backward has read it; the ln2 backward
              * then adds into it, which leaves dL/d mid there (the residual
              * path needs no copy), and so on down to dL/d x. */
-            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, B16(bw) ? NULL : t->dbig,
+            lin_bwd(par, t, bw ? bw + BW_PROJ : NULL, LIN_OUT16 | LIN_DACT, B16(t, bw) ? NULL : t->dbig,
                     g ? g->proj_w : NULL, g ? g->proj_b : NULL, t->dres, fcg, fch, k->proj_w, quickgelu, BT, H4, C);
             lin_bwd(par, t, bw ? bw + BW_FC : NULL, LIN_IN16, t->dsmall, g ? g->fc_w : NULL,
                     g ? g->fc_b : NULL, t->dbig, ln2, NULL, k->fc_w, no_act, BT, C, H4);
@@ -456,7 +459,6 @@ static void pack_task(void *vj, int b, int e, int tid) {
     pack_job_t *j = vj;
     (void)tid;
     for (int i = b; i < e; i++) {
-        j->lin[i].f32 = j->mode == WPK_F32;
         if (j->mode == WPK_F32)
             linear_f32p_pack(&j->lin[i].f, (float *)(j->mem + j->off[i]), j->w[i], j->ic[i], j->oc[i]);
         else
@@ -468,7 +470,7 @@ static void pack_task(void *vj, int b, int e, int tid) {
  * m->f32pack asks: bfloat16, or float32 panels. */
 int clip_bf16_prepare(clip_t *m, err_t *e) {
     const clip_config_t *c = &m->w.cfg;
-    int mode = m->bf16 ? WPK_BF16 : m->f32pack ? WPK_F32 : 0;
+    int mode = pack_mode(m);
     if (!mode || (m->bfw && m->bfw->mode == mode)) return 0;
     const char *what = mode == WPK_BF16 ? "bfloat16 image products" : "packed float32 image products";
     if (CLIP_IS_RESNET(c)) return err_set(e, EXIT_USAGE, "%s: only for a ViT image tower, not a ResNet", what);
@@ -564,7 +566,7 @@ int clip_image_forward(clip_t *m, const float *img, int B, float *emb, err_t *e)
     }
     int P = c->patch, S = c->image_size, G = S / P, NP = G * G, T = NP + 1, C = c->v_width;
     int PD = 3 * P * P;
-    int mode = m->bf16 ? WPK_BF16 : m->f32pack ? WPK_F32 : 0;
+    int mode = pack_mode(m);
     if (mode) {
         int rc = clip_bf16_prepare(m, e);
         if (rc) return rc;

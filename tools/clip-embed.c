@@ -397,7 +397,7 @@ int main(int argc, char **argv) {
         {"gemm", 0, OPT_STR, &o.gemm, "G",
          "float32 image products: openblas | packed: the weights packed once for the project's AVX2+FMA "
          "kernel (a ViT): an image's embedding is then the same bits in any --batch (image lines say "
-         "\"gemm\":\"packed\"; packing ViT-B/32 costs ~0.15 s)",
+         "\"gemm\":\"packed\"; packing ViT-B/32 adds ~700 MB and start-up time)",
          OPT_NORANGE},
         {"threads", 'j', OPT_INT, &o.threads, "N", "threads (0: one per online core)", 0, POOL_MAX_THREADS},
         {"heads", 0, OPT_STR, &o.heads, "V,T", "attention heads of the vision and text towers (default: inferred)",

@@ -80,4 +80,34 @@ NN_INLINE float nn_act_deriv(nn_act_kind_t k, float slope, float x) {
         NN_ACT_CASE_(NN_ACT_TANH, STMT)           \
         NN_ACT_CASE_(NN_ACT_SIGMOID, STMT)        \
     }
+/* The activation part of a matrix-product kernel's epilogue (gemm_f32.c,
+ * gemm_bf16.c), on rows [0,rows) x columns [0,nc) of a tile whose pointers
+ * are at its first element: C (row stride ldc) *= act'(pre) (stride ldp)
+ * when pre is given; then, when act_out (stride lda) is given, act_out =
+ * act(C), and with dact also C := act'(C) from the same read (the
+ * multiplier a frozen-weight backward keeps instead of the pre-activation;
+ * the compiler shares QuickGELU's gate between the two).  Plain loops the
+ * compiler vectorises in the caller's ISA. */
+NN_INLINE void nn_epi_act(nn_act_t act, float *C, int ldc, const float *pre, int ldp, float *act_out, int lda,
+                          int dact, int rows, int nc) {
+    float slope = act.slope;
+    for (int i = 0; i < rows; i++) {
+        float *restrict d = C + (size_t)i * ldc;
+        if (pre) {
+            const float *restrict x = pre + (size_t)i * ldp;
+            NN_ACT_CASES(act.kind, for (int c = 0; c < nc; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
+        }
+        if (!act_out) continue;
+        float *restrict g = act_out + (size_t)i * lda;
+        if (dact)
+            NN_ACT_CASES(act.kind, for (int c = 0; c < nc; c++) {
+                float x = d[c];
+                g[c] = nn_act_eval(K_, slope, x);
+                d[c] = nn_act_deriv(K_, slope, x);
+            })
+        else
+            NN_ACT_CASES(act.kind, for (int c = 0; c < nc; c++) g[c] = nn_act_eval(K_, slope, d[c]))
+    }
+}
+
 #endif

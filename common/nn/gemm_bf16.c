@@ -57,41 +57,6 @@ static void rows_plain(uint16_t *dst, const float *A, int lda, int K, int r0, in
     }
 }
 
-/* The activation parts of an epilogue on rows [0,rows) x columns [0,nc) of
- * a block whose pointers are already at its first element: C (stride ldc)
- * *= act'(pre) (stride ldp); act_out (stride lda) = act(C).  Plain loops the
- * compiler vectorises. */
-NN_INLINE void epi_act(const nn_bf16_epi_t *e, float *C, int ldc, const float *pre, int ldp, float *act_out,
-                       int lda, int rows, int nc) {
-    float slope = e->act.slope;
-    for (int i = 0; i < rows; i++) {
-        float *restrict d = C + (size_t)i * ldc;
-        if (pre) {
-            const float *restrict x = pre + (size_t)i * ldp;
-            NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
-        }
-        if (act_out) {
-            float *restrict g = act_out + (size_t)i * lda;
-            NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) g[c] = nn_act_eval(K_, slope, d[c]))
-        }
-    }
-}
-
-/* act16 with dact_out: t (stride ldt) = act(C) for out16 and C (stride ldc)
- * := act'(C), both from one read of each element (the compiler shares
- * QuickGELU's gate between the two) */
-NN_INLINE void epi_dact(const nn_bf16_epi_t *e, float *C, int ldc, float *t, int ldt, int rows, int nc) {
-    float slope = e->act.slope;
-    for (int i = 0; i < rows; i++) {
-        float *restrict d = C + (size_t)i * ldc, *restrict g = t + (size_t)i * ldt;
-        NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) {
-            float x = d[c];
-            g[c] = nn_act_eval(K_, slope, x);
-            d[c] = nn_act_deriv(K_, slope, x);
-        })
-    }
-}
-
 /* 1 when out16 takes act(C) that no act_out keeps (see nn_bf16_epi_t) */
 static inline int epi_act16(const nn_bf16_epi_t *e) {
     return e && e->out16 && !e->pre && !e->act_out && e->act.kind != NN_ACT_NONE;
@@ -137,12 +102,12 @@ void nn_bf16_gemm_panels_plain(float *C, int ldc, const uint16_t *A, int M, int 
                 }
             size_t off = (size_t)m0 * ldc + c0;
             float *ao = e && e->act_out ? e->act_out + off : NULL;
-            if (e && (e->pre || ao)) epi_act(e, cw, ldw, e->pre ? e->pre + off : NULL, ldc, ao, ldc, rows, nc);
+            if (e && (e->pre || ao)) nn_epi_act(e->act, cw, ldw, e->pre ? e->pre + off : NULL, ldc, ao, ldc, 0, rows, nc);
             if (!e || !e->out16) continue;
             const float *src = ao ? ao : cw;
             int lds = ao ? ldc : ldw;
-            if (act16 && e->dact_out && C) epi_dact(e, cw, ldw, t16, NR, rows, nc), src = t16, lds = NR;
-            else if (act16) epi_act(e, (float *)src, lds, NULL, 0, t16, NR, rows, nc), src = t16, lds = NR;
+            if (act16 && e->dact_out && C) nn_epi_act(e->act, cw, ldw, NULL, 0, t16, NR, 1, rows, nc), src = t16, lds = NR;
+            else if (act16) nn_epi_act(e->act, (float *)src, lds, NULL, 0, t16, NR, 0, rows, nc), src = t16, lds = NR;
             for (int i = 0; i < rows; i++)
                 for (int c = 0; c < nc; c++)
                     e->out16[(size_t)(m0 + i) * ld16 + c0 + c] = nn_f2bf(src[(size_t)i * lds + c]);
@@ -204,12 +169,12 @@ bf_tile(const int MR, int Kh, const uint16_t *restrict A, int Kp, const uint16_t
             if (dmul) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, dmul + (size_t)i * ldc + 16 * j));
             _mm512_mask_storeu_ps(c, m, v);
         }
-    if (pre || act_out) epi_act(e, cw, ldw, pre, ldc, act_out, ldc, MR, nvalid);
+    if (pre || act_out) nn_epi_act(e->act, cw, ldw, pre, ldc, act_out, ldc, 0, MR, nvalid);
     if (out16) { /* rounded as nn_bf16_rows rounds on this path */
         const float *from = act_out ? act_out : cw;
         int ldf = act_out ? ldc : ldw;
-        if (epi_act16(e) && e->dact_out && C) epi_dact(e, cw, ldw, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
-        else if (epi_act16(e)) epi_act(e, (float *)from, ldf, NULL, 0, tmp2, 64, MR, nvalid), from = tmp2, ldf = 64;
+        if (epi_act16(e) && e->dact_out && C) nn_epi_act(e->act, cw, ldw, NULL, 0, tmp2, 64, 1, MR, nvalid), from = tmp2, ldf = 64;
+        else if (epi_act16(e)) nn_epi_act(e->act, (float *)from, ldf, NULL, 0, tmp2, 64, 0, MR, nvalid), from = tmp2, ldf = 64;
         for (int i = 0; i < MR; i++) {
             const float *src = from + (size_t)i * ldf;
             for (int j = 0; j < 4; j++) {

@@ -23,33 +23,6 @@ void nn_f32_pack(float *dst, const float *src, int K, int N, int nk) {
     }
 }
 
-/* The element-wise part of an epilogue on rows [0,rows) x columns [0,nc) of
- * a tile whose pointers are already at its first element (C, pre and
- * act_out with row stride ldc): C *= act'(pre); act_out = act(C), and with
- * dact C := act'(C) from the same read.  Plain loops the compiler vectorises
- * (in the kernel's ISA when inlined there). */
-NN_INLINE void epi_act(const nn_f32_epi_t *e, float *C, int ldc, const float *pre, float *act_out, int rows,
-                       int nc) {
-    float slope = e->act.slope;
-    for (int i = 0; i < rows; i++) {
-        float *restrict d = C + (size_t)i * ldc;
-        if (pre) {
-            const float *restrict x = pre + (size_t)i * ldc;
-            NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) d[c] *= nn_act_deriv(K_, slope, x[c]))
-        }
-        if (!act_out) continue;
-        float *restrict g = act_out + (size_t)i * ldc;
-        if (e->dact)
-            NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) {
-                float x = d[c];
-                g[c] = nn_act_eval(K_, slope, x);
-                d[c] = nn_act_deriv(K_, slope, x);
-            })
-        else
-            NN_ACT_CASES(e->act.kind, for (int c = 0; c < nc; c++) g[c] = nn_act_eval(K_, slope, d[c]))
-    }
-}
-
 /* one finished value: the sum s of element (i, c) of a tile combined as the
  * epilogue says (the kernel's vector epilogue does the same operations in
  * the same order) */
@@ -64,7 +37,7 @@ NN_INLINE float epi_one(float s, const float *c, int over, const float *bias, co
 
 void nn_f32_gemm_panels_plain(float *C, int ldc, const float *A, int lda, int M, int K, const float *Bp, int N,
                               int p0, int p1, const nn_f32_epi_t *e) {
-    if (M <= 0 || K <= 0 || N <= 0) return;
+    if (M <= 0 || N <= 0) return;
     if (p1 > npanels(N)) p1 = npanels(N);
     int over = e && e->overwrite;
     for (int p = p0; p < p1; p++) {
@@ -83,8 +56,8 @@ void nn_f32_gemm_panels_plain(float *C, int ldc, const float *A, int lda, int M,
                                    e && e->res ? e->res + o : NULL, e && e->dmul ? e->dmul + o : NULL);
                 }
             if (e && (e->pre || e->act_out))
-                epi_act(e, C + off, ldc, e->pre ? e->pre + off : NULL, e->act_out ? e->act_out + off : NULL, rows,
-                        nc);
+                nn_epi_act(e->act, C + off, ldc, e->pre ? e->pre + off : NULL, ldc,
+                           e->act_out ? e->act_out + off : NULL, ldc, e->dact, rows, nc);
         }
     }
 }
@@ -144,7 +117,7 @@ f32_tile(const int MR, int K, const float *restrict A, int lda, const float *res
             }
         }
     }
-    if (pre || act_out) epi_act(e, C, ldc, pre, act_out, MR, nvalid);
+    if (pre || act_out) nn_epi_act(e->act, C, ldc, pre, ldc, act_out, ldc, e->dact, MR, nvalid);
 }
 
 F32_TARGET static void gemm_avx2(float *C, int ldc, const float *A, int lda, int M, int K, const float *Bp, int N,
@@ -186,7 +159,7 @@ int nn_f32_available(void) {
 
 void nn_f32_gemm_panels(float *C, int ldc, const float *A, int lda, int M, int K, const float *Bp, int N, int p0,
                         int p1, const nn_f32_epi_t *e) {
-    if (M <= 0 || K <= 0 || N <= 0) return;
+    if (M <= 0 || N <= 0) return;
     if (p1 > npanels(N)) p1 = npanels(N);
     if (p0 >= p1) return;
 #if NN_DISPATCH

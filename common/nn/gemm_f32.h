@@ -61,7 +61,8 @@ typedef struct {
 } nn_f32_epi_t;
 
 /* C[:, 16*p0 .. min(16*p1, N)) = A B over those columns, combined with C as
- * e says: A (M,K) with row stride lda, Bp from nn_f32_pack(K, N), C (M, ldc). */
+ * e says: A (M,K) with row stride lda, Bp from nn_f32_pack(K, N), C (M, ldc).
+ * K = 0 is an empty sum (zeros), the epilogue applied as usual. */
 void nn_f32_gemm_panels(float *C, int ldc, const float *A, int lda, int M, int K, const float *Bp, int N, int p0,
                         int p1, const nn_f32_epi_t *e);
 /* The same through the plain loop (tests call it directly). */

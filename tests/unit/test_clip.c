@@ -56,6 +56,19 @@ static int tiny_params(tensorfile_t *wf, clip_params_t *w) {
     return lc.missing;
 }
 
+/* the tiny model's weights and PyTorch reference (tests/gen_clip_ref.py),
+ * the weights loaded into *w; 0, or -1 (checks failed) */
+static int tiny_open(tensorfile_t **wf, tensorfile_t **ref, clip_params_t *w) {
+    err_t e = {0};
+    *wf = tf_open("tests/fixtures/clip/tiny_openai.safetensors", &e);
+    *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
+    CHECK(*wf && *ref, "open tiny fixtures (%s)", e.msg);
+    if (!*wf || !*ref) return -1;
+    int missing = tiny_params(*wf, w);
+    CHECK(missing == 0, "tiny params: every parameter found by its OpenAI name (%d missing)", missing);
+    return missing ? -1 : 0;
+}
+
 typedef struct { tensorfile_t *ref; int nbad, ncmp; const char *prefix; } grad_ctx;
 static int cmp_grad(const char *name, float *data, int ndim, const int *shape, void *vctx) {
     grad_ctx *c = vctx;
@@ -78,12 +91,9 @@ static int cmp_grad(const char *name, float *data, int ndim, const int *shape, v
 
 static void test_tiny(void) {
     err_t e = {0};
-    tensorfile_t *wf = tf_open("tests/fixtures/clip/tiny_openai.safetensors", &e);
-    tensorfile_t *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
-    CHECK(wf && ref, "open tiny fixtures (%s)", e.msg);
-    if (!wf || !ref) return;
+    tensorfile_t *wf, *ref;
     clip_params_t w;
-    CHECK(tiny_params(wf, &w) == 0, "tiny params: every parameter found by its OpenAI name");
+    if (tiny_open(&wf, &ref, &w)) return;
     clip_t m;
     clip_init(&m, &w, NULL);
     clip_alloc_grad(&m);
@@ -317,12 +327,9 @@ done:
  * thread count. */
 static void test_tiny_f32pack(void) {
     err_t e = {0};
-    tensorfile_t *wf = tf_open("tests/fixtures/clip/tiny_openai.safetensors", &e);
-    tensorfile_t *ref = tf_open("tests/fixtures/clip/tiny_ref.safetensors", &e);
-    CHECK(wf && ref, "open tiny fixtures (%s)", e.msg);
-    if (!wf || !ref) return;
+    tensorfile_t *wf, *ref;
     clip_params_t w;
-    CHECK(tiny_params(wf, &w) == 0, "tiny params loaded");
+    if (tiny_open(&wf, &ref, &w)) return;
     pool_t pool;
     pool_init(&pool, 2, NULL);
     nn_par_t par = pool_par(&pool);
